@@ -1,0 +1,39 @@
+# The README's two commands: `make up` and `make test`.
+SHELL := /bin/bash
+EXEC_ROOT ?= /run/moat
+SOCK := $(EXEC_ROOT)/moat.sock
+LOG_DIR ?= /var/log/moat
+
+.PHONY: up down test deps build check lint bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@npx tsc -p tsconfig.json
+
+# Install, build, start moatd in the background, run one demo container.
+up: build
+	@bash scripts/up.sh
+
+# Stop the daemon; containers keep running (live restore brings them back).
+down:
+	@bash scripts/down.sh
+
+lint: build
+	@node scripts/lint.mjs
+
+# Everything: typecheck + lint + unit + kernel/API/compat integration tests.
+test: build
+	@node scripts/lint.mjs
+	@node scripts/run-tests.mjs all
+
+check: build
+	@node scripts/lint.mjs
+	@node scripts/run-tests.mjs unit
+
+bench: build
+	@node dist/bench/engine.js
+
+clean:
+	rm -rf dist

@@ -1,0 +1,43 @@
+// Runs the compiled tests with Node's test runner. `unit`: dist/src/**/*.test.js (no root
+// needed); `integration`: dist/test/integration/**/*.test.js (root, runc, conmon), one file
+// at a time because they share the machine's cgroups; `all`: both, in one runner summary.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+const tier = process.argv[2] ?? 'all';
+
+function find(dir) {
+  let out = [];
+  let names = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) out = out.concat(find(p));
+    else if (n.endsWith('.test.js')) out.push(p);
+  }
+  return out.sort();
+}
+
+const unit = find(join(root, 'dist', 'src'));
+const integration = find(join(root, 'dist', 'test', 'integration'));
+const files = tier === 'unit' ? unit : tier === 'integration' ? integration : [...unit, ...integration];
+if (files.length === 0) {
+  console.error(`run-tests: no compiled tests for tier ${tier}; run the build first`);
+  process.exit(1);
+}
+console.log(`run-tests: ${files.length} files (${tier})`);
+const env = { ...process.env, ENGINE_TEST_ROOT: process.env.ENGINE_TEST_ROOT ?? '1' };
+// Integration files start daemons and containers: run files one at a time.
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files.map((f) => relative(root, f))], {
+  cwd: root,
+  stdio: 'inherit',
+  env,
+});
+process.exit(r.status ?? 1);

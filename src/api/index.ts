@@ -1,0 +1,32 @@
+/**
+ * The Docker Engine API server: routes, version prefixes, hijacked streams.
+ *
+ * @example
+ * const server = createApiServer({ router: buildRouter(deps), log });
+ */
+import type { Engine } from '../engine/index.js';
+import { Router } from './router.js';
+import { registerContainerRoutes, registerExecRoutes } from './routes/containers.js';
+import { registerImageRoutes } from './routes/images.js';
+import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
+
+export { createApiServer, cleanPath, splitVersion, API_VERSION, MIN_API_VERSION, type Authorizer, type AuthzRequest } from './server.js';
+export { Router } from './router.js';
+export { frame, parseFrames } from './stream.js';
+export type { SystemInfo } from './routes/system.js';
+
+export interface RouterDeps {
+  engine: Engine;
+  containersDir: string;
+  info: SystemInfo;
+}
+
+export function buildRouter(d: RouterDeps): Router {
+  const r = new Router();
+  registerSystemRoutes(r, d.engine, d.info);
+  registerContainerRoutes(r, { engine: d.engine, containersDir: d.containersDir });
+  registerExecRoutes(r, { engine: d.engine, containersDir: d.containersDir });
+  registerImageRoutes(r, d.engine);
+  return r;
+}
+export { goArch } from './routes/images.js';

@@ -1,0 +1,315 @@
+// /containers/* routes: the Docker Engine API's container endpoints.
+import { join } from 'node:path';
+import { EngineError, invalid, isKind } from '../../base/index.js';
+import { ENFORCED_HOST_FIELDS, readLogFile, followLogFile, selectEntries, type Engine, type ContainerRecord, type LogEntry, type WaitCondition } from '../../engine/index.js';
+import { parseCreateBody } from '../create-body.js';
+import { openClientStream } from '../hijack.js';
+import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
+import type { Router, RequestContext } from '../router.js';
+import { commonHeaders, sendEmpty, sendJson } from '../server.js';
+import { frame } from '../stream.js';
+import { containerInspect, containerSummary } from '../views.js';
+
+export interface ContainerRouteDeps {
+  engine: Engine;
+  containersDir: string;
+}
+
+function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined): boolean {
+  for (const [key, values] of filters) {
+    if (values.length === 0) continue;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'status':
+          return c.State.Status === v;
+        case 'name':
+          return new RegExp(v).test(c.Name.slice(1)) || new RegExp(v).test(c.Name);
+        case 'id':
+          return c.Id.startsWith(v);
+        case 'label': {
+          const i = v.indexOf('=');
+          const labels = c.Config.Labels ?? {};
+          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+        }
+        case 'ancestor':
+          return c.Config.Image === v || c.Image === imageIdOf(v) || c.Image.slice(7).startsWith(v);
+        case 'exited':
+          return c.State.Status === 'exited' && String(c.State.ExitCode) === v;
+        case 'before':
+        case 'since':
+          return true;
+        default:
+          throw invalid(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void {
+  const { engine } = d;
+
+  r.add('POST', '/containers/create', async (ctx) => {
+    const type = String(ctx.req.headers['content-type'] ?? '');
+    const raw = await ctx.body();
+    if (raw.length > 0 && type !== '' && !type.startsWith('application/json')) {
+      throw invalid(`Content-Type specified (${type}) must be 'application/json'`);
+    }
+    const { config, hostConfig } = parseCreateBody(parseJsonBody(raw), { enforced: ENFORCED_HOST_FIELDS });
+    const name = ctx.query.get('name') ?? undefined;
+    const out = await engine.create({ ...(name ? { name } : {}), config, hostConfig });
+    sendJson(ctx.res!, 201, out);
+  });
+
+  r.add('GET', '/containers/json', async (ctx) => {
+    const all = boolParam(ctx.query, 'all');
+    const filters = filtersParam(ctx.query);
+    const limit = intParam(ctx.query, 'limit');
+    const now = Date.now();
+    let list = engine
+      .list()
+      .filter((c) => all || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
+      .filter((c) => matchesFilters(c, filters, (ref) => engine.images.find(ref)?.id))
+      .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    if (limit !== undefined && limit > 0) list = list.slice(0, limit);
+    sendJson(ctx.res!, 200, list.map((c) => containerSummary(c, now)));
+  });
+
+  r.add('GET', '/containers/{id}/json', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    sendJson(ctx.res!, 200, containerInspect(c, { dir: join(d.containersDir, c.Id), execIds: [] }));
+  });
+
+  r.add('POST', '/containers/{id}/start', async (ctx) => {
+    try {
+      await engine.start(ctx.params['id']!);
+    } catch (err) {
+      if (isKind(err, 'not-modified')) return sendEmpty(ctx.res!, 304);
+      throw err;
+    }
+    sendEmpty(ctx.res!, 204);
+  });
+
+  const stopLike = (action: 'stop' | 'restart') => async (ctx: RequestContext): Promise<void> => {
+    const t = intParam(ctx.query, 't') ?? intParam(ctx.query, 'timeout');
+    const signal = ctx.query.get('signal') ?? undefined;
+    const opts = { ...(t !== undefined ? { timeout: t } : {}), ...(signal ? { signal } : {}) };
+    try {
+      if (action === 'stop') await engine.stop(ctx.params['id']!, opts);
+      else await engine.restart(ctx.params['id']!, opts);
+    } catch (err) {
+      if (isKind(err, 'not-modified')) return sendEmpty(ctx.res!, 304);
+      throw err;
+    }
+    if (action === 'stop') engine.events.emit('container', 'stop', engine.get(ctx.params['id']!).Id, { name: engine.get(ctx.params['id']!).Name.slice(1) });
+    sendEmpty(ctx.res!, 204);
+  };
+  r.add('POST', '/containers/{id}/stop', stopLike('stop'));
+  r.add('POST', '/containers/{id}/restart', stopLike('restart'));
+
+  r.add('POST', '/containers/{id}/kill', async (ctx) => {
+    await engine.kill(ctx.params['id']!, ctx.query.get('signal') ?? undefined);
+    sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('POST', '/containers/{id}/pause', async (ctx) => {
+    await engine.pause(ctx.params['id']!, true);
+    sendEmpty(ctx.res!, 204);
+  });
+  r.add('POST', '/containers/{id}/unpause', async (ctx) => {
+    await engine.pause(ctx.params['id']!, false);
+    sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('POST', '/containers/{id}/rename', async (ctx) => {
+    const name = ctx.query.get('name');
+    if (!name) throw invalid('name is required');
+    await engine.rename(ctx.params['id']!, name);
+    sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('DELETE', '/containers/{id}', async (ctx) => {
+    await engine.remove(ctx.params['id']!, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v') });
+    sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('POST', '/containers/{id}/wait', async (ctx) => {
+    const cond = ctx.query.get('condition') || 'not-running';
+    if (cond !== 'not-running' && cond !== 'next-exit' && cond !== 'removed') throw invalid(`invalid condition: ${JSON.stringify(cond)}`);
+    const waiting = engine.wait(ctx.params['id']!, cond as WaitCondition);
+    // Headers go out at once: the docker CLI sends `start` only after it has them.
+    const res = ctx.res!;
+    res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    let gone = false;
+    res.on('close', () => (gone = true));
+    const result = await waiting;
+    if (!gone) res.end(JSON.stringify(result) + '\n');
+  });
+
+  r.add('POST', '/containers/{id}/resize', async (ctx) => {
+    await engine.resize(ctx.params['id']!, intParam(ctx.query, 'h') ?? 0, intParam(ctx.query, 'w') ?? 0);
+    ctx.res!.writeHead(200, { ...commonHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 0 });
+    ctx.res!.end();
+  });
+
+  r.add('GET', '/containers/{id}/top', async (ctx) => {
+    sendJson(ctx.res!, 200, await engine.top(ctx.params['id']!));
+  });
+
+  r.add('POST', '/containers/{id}/attach', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const q = ctx.query;
+    const stdin = boolParam(q, 'stdin');
+    const stdout = boolParam(q, 'stdout');
+    const stderr = boolParam(q, 'stderr');
+    const logs = boolParam(q, 'logs');
+    const stream = boolParam(q, 'stream');
+    const tty = c.Config.Tty === true;
+    const bodyLength = Number(ctx.req.headers['content-length'] ?? 0);
+    const client = openClientStream(ctx, { multiplexed: !tty, bodyLength: ctx.upgrade ? bodyLength : 0 });
+    const send = (s: 1 | 2, data: Buffer): void => client.write(tty ? data : frame(s, data));
+    if (logs) {
+      const { entries } = await readLogFile(engine.logPath(c));
+      for (const e of selectEntries(entries, { stdout, stderr })) send(e.stream === 'stderr' ? 2 : 1, e.data);
+    }
+    if (!stream) {
+      client.end();
+      return;
+    }
+    const session = await engine.attach(c.Id, { stdin, stdout, stderr }, { output: send, end: () => client.end() });
+    if (!ctx.upgrade && bodyLength > 0) {
+      // dockerode sends its options as a JSON body on a plain attach: never stdin.
+      let skip = bodyLength;
+      client.onInput((data) => {
+        if (skip > 0) {
+          const n = Math.min(skip, data.length);
+          skip -= n;
+          data = data.subarray(n);
+        }
+        if (data.length > 0) session.writeStdin(data);
+      });
+    } else client.onInput((data) => session.writeStdin(data));
+    client.onInputEnd(() => session.clientEof());
+    client.onClose(() => session.finish());
+  });
+
+  r.add('GET', '/containers/{id}/logs', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const q = ctx.query;
+    const stdout = boolParam(q, 'stdout');
+    const stderr = boolParam(q, 'stderr');
+    if (!stdout && !stderr) throw invalid('Bad parameters: you must choose at least one stream');
+    const follow = boolParam(q, 'follow');
+    const timestamps = boolParam(q, 'timestamps');
+    const tailRaw = q.get('tail');
+    const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
+    if (tail !== undefined && !Number.isInteger(tail)) throw invalid(`invalid value for tail: ${JSON.stringify(tailRaw)}`);
+    const sinceNs = timeParamNs(q, 'since');
+    const untilNs = timeParamNs(q, 'until');
+    const tty = c.Config.Tty === true;
+    const res = ctx.res!;
+    res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+    const emit = (e: LogEntry): void => {
+      const data = timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
+      res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
+    };
+    const path = engine.logPath(c);
+    const { entries, offset } = await readLogFile(path);
+    const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
+    for (const e of selectEntries(entries, query)) emit(e);
+    if (follow && untilNs === undefined && engine.isRunning(c.Id)) {
+      const ac = new AbortController();
+      res.on('close', () => ac.abort());
+      const pass = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}) };
+      await followLogFile(path, offset, {
+        onEntry: (e) => {
+          if (selectEntries([e], pass).length > 0) emit(e);
+        },
+        stopped: () => !engine.isRunning(c.Id),
+        signal: ac.signal,
+      });
+    }
+    res.end();
+  });
+
+  r.add('POST', '/containers/{id}/exec', async (ctx) => {
+    const body = parseJsonBody(await ctx.body()) as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object') throw invalid('exec config cannot be empty');
+    const cmd = typeof body['Cmd'] === 'string' ? [body['Cmd']] : body['Cmd'];
+    if (!Array.isArray(cmd) || !cmd.every((x) => typeof x === 'string')) throw invalid('No exec command specified');
+    const id = engine.execCreate(ctx.params['id']!, {
+      Cmd: cmd as string[],
+      Env: (body['Env'] as string[] | null | undefined) ?? null,
+      User: (body['User'] as string | undefined) ?? '',
+      WorkingDir: (body['WorkingDir'] as string | undefined) ?? '',
+      Tty: body['Tty'] === true,
+      AttachStdin: body['AttachStdin'] === true,
+      AttachStdout: body['AttachStdout'] !== false,
+      AttachStderr: body['AttachStderr'] !== false,
+      Privileged: body['Privileged'] === true,
+      DetachKeys: (body['DetachKeys'] as string | undefined) ?? '',
+      ConsoleSize: (body['ConsoleSize'] as [number, number] | null | undefined) ?? null,
+    });
+    sendJson(ctx.res!, 201, { Id: id });
+  });
+}
+
+export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
+  const { engine } = d;
+
+  r.add('POST', '/exec/{id}/start', async (ctx) => {
+    const rec = engine.getExec(ctx.params['id']!);
+    const raw = await ctx.body();
+    const body = (parseJsonBody(raw) ?? {}) as { Detach?: boolean; Tty?: boolean };
+    if (body.Detach === true) {
+      await engine.execStart(rec.ID, undefined);
+      sendEmpty(ctx.res!, 200);
+      return;
+    }
+    const tty = rec.Tty;
+    const client = openClientStream(ctx, { multiplexed: !tty, bodyLength: raw.length });
+    const send = (s: 1 | 2, data: Buffer): void => client.write(tty ? data : frame(s, data));
+    await engine.execStart(rec.ID, { output: send, end: () => client.end() }, {
+      onSession: (session) => {
+        let skip = ctx.upgrade ? 0 : raw.length;
+        client.onInput((data) => {
+          if (skip > 0) {
+            const n = Math.min(skip, data.length);
+            skip -= n;
+            data = data.subarray(n);
+          }
+          if (data.length > 0) session.writeStdin(data);
+        });
+        client.onInputEnd(() => session.clientEof());
+        client.onClose(() => session.finish());
+      },
+    });
+  });
+
+  r.add('POST', '/exec/{id}/resize', async (ctx) => {
+    await engine.execResize(ctx.params['id']!, intParam(ctx.query, 'h') ?? 0, intParam(ctx.query, 'w') ?? 0);
+    ctx.res!.writeHead(200, { ...commonHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 0 });
+    ctx.res!.end();
+  });
+
+  r.add('GET', '/exec/{id}/json', async (ctx) => {
+    const e = engine.getExec(ctx.params['id']!);
+    sendJson(ctx.res!, 200, {
+      ID: e.ID,
+      Running: e.Running,
+      ExitCode: e.ExitCode,
+      ProcessConfig: { tty: e.Tty, entrypoint: e.Cmd[0], arguments: e.Cmd.slice(1), privileged: e.Privileged, user: e.User },
+      OpenStdin: e.OpenStdin,
+      OpenStderr: e.OpenStderr,
+      OpenStdout: e.OpenStdout,
+      CanRemove: e.CanRemove,
+      ContainerID: e.ContainerID,
+      DetachKeys: e.DetachKeys,
+      Pid: e.Pid,
+    });
+  });
+}
+
+export { EngineError };

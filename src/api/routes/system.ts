@@ -1,0 +1,196 @@
+// /_ping, /version, /info, /events, and the inspect chain's 404s.
+import os from 'node:os';
+import { EngineError } from '../../base/index.js';
+import type { Engine, EngineEvent } from '../../engine/index.js';
+import { filtersParam, timeParamNs } from '../params.js';
+import type { Router } from '../router.js';
+import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../server.js';
+
+export interface SystemInfo {
+  daemonId: string;
+  dataRoot: string;
+  securityOptions: () => string[];
+  cgroupVersion: () => string;
+  runcVersion: string;
+  conmonVersion: string;
+  authorizationPlugins: () => string[];
+  warnings: () => string[];
+}
+
+export const ENGINE_VERSION = '0.1.0';
+
+function eventMatches(ev: EngineEvent, filters: Map<string, string[]>): boolean {
+  for (const [key, values] of filters) {
+    if (values.length === 0) continue;
+    const attrs = ev.Actor.Attributes;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'type':
+          return ev.Type === v;
+        case 'event':
+          return ev.Action === v || ev.Action.startsWith(`${v}:`);
+        case 'container':
+          return ev.Type === 'container' && (ev.Actor.ID.startsWith(v) || attrs['name'] === v);
+        case 'image':
+          return attrs['image'] === v || (ev.Type === 'image' && (ev.Actor.ID === v || attrs['name'] === v));
+        case 'label': {
+          const i = v.indexOf('=');
+          return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
+        }
+        case 'volume':
+          return ev.Type === 'volume' && ev.Actor.ID === v;
+        case 'scope':
+          return v === 'local';
+        default:
+          return false;
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export function registerSystemRoutes(r: Router, engine: Engine, info: SystemInfo): void {
+  const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]): Promise<void> => {
+    const res = ctx.res!;
+    const head = ctx.req.method === 'HEAD';
+    res.writeHead(200, {
+      ...commonHeaders(),
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': head ? 0 : 2,
+      Swarm: 'inactive',
+    });
+    res.end(head ? undefined : 'OK');
+  };
+  r.add('GET', '/_ping', ping);
+  r.add('HEAD', '/_ping', ping);
+
+  r.add('GET', '/version', async (ctx) => {
+    const details = { ApiVersion: API_VERSION, Arch: os.arch() === 'x64' ? 'amd64' : os.arch(), BuildTime: '', Experimental: 'false', GitCommit: '', GoVersion: process.version, KernelVersion: os.release(), MinAPIVersion: MIN_API_VERSION, Os: 'linux' };
+    sendJson(ctx.res!, 200, {
+      Platform: { Name: 'moat' },
+      Components: [
+        { Name: 'Engine', Version: ENGINE_VERSION, Details: details },
+        { Name: 'runc', Version: info.runcVersion, Details: { GitCommit: '' } },
+        { Name: 'conmon', Version: info.conmonVersion, Details: { GitCommit: '' } },
+      ],
+      Version: ENGINE_VERSION,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: process.version,
+      Os: 'linux',
+      Arch: details.Arch,
+      KernelVersion: os.release(),
+      BuildTime: '',
+    });
+  });
+
+  r.add('GET', '/info', async (ctx) => {
+    const list = engine.list();
+    const running = list.filter((c) => c.State.Status === 'running').length;
+    const paused = list.filter((c) => c.State.Status === 'paused').length;
+    sendJson(ctx.res!, 200, {
+      ID: info.daemonId,
+      Containers: list.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: list.length - running - paused,
+      Images: engine.images.list().length,
+      Driver: 'overlay',
+      DriverStatus: [],
+      Plugins: { Volume: ['local'], Network: ['null', 'host'], Authorization: info.authorizationPlugins(), Log: ['k8s-file'] },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: false,
+      Debug: false,
+      NFd: 0,
+      OomKillDisable: true,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: info.cgroupVersion(),
+      NEventsListener: 0,
+      KernelVersion: os.release(),
+      OperatingSystem: 'moat',
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: '',
+      RegistryConfig: null,
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      DockerRootDir: info.dataRoot,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: ENGINE_VERSION,
+      Runtimes: { runc: { path: 'runc' } },
+      DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: info.runcVersion },
+      InitCommit: { ID: '' },
+      SecurityOptions: info.securityOptions(),
+      Warnings: info.warnings(),
+    });
+  });
+
+  r.add('GET', '/events', async (ctx) => {
+    const filters = filtersParam(ctx.query);
+    const sinceNs = timeParamNs(ctx.query, 'since');
+    const untilNs = timeParamNs(ctx.query, 'until');
+    const res = ctx.res!;
+    res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const send = (ev: EngineEvent): void => {
+      if (eventMatches(ev, filters)) res.write(JSON.stringify(ev) + '\n');
+    };
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    if (sinceNs !== undefined) {
+      for (const ev of engine.events.history(Number(sinceNs), untilNs === undefined ? undefined : Number(untilNs))) send(ev);
+    }
+    if (untilNs !== undefined && untilNs <= nowNs) {
+      res.end();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const unsubscribe = engine.events.subscribe((ev) => {
+        if (untilNs !== undefined && BigInt(ev.timeNano) > untilNs) return;
+        send(ev);
+      });
+      let timer: NodeJS.Timeout | undefined;
+      if (untilNs !== undefined) timer = setTimeout(() => res.end(), Number((untilNs - nowNs) / 1_000_000n));
+      res.on('close', () => {
+        unsubscribe();
+        if (timer) clearTimeout(timer);
+        resolve();
+      });
+    });
+  });
+
+  // `docker inspect NAME` walks containers, images, networks, volumes, plugins and moves on
+  // only on a 404: these kinds do not exist in moat, so they answer 404.
+  r.add('GET', '/networks/{id}', async (ctx) => {
+    throw new EngineError('not-found', 'ERR_NO_SUCH_NETWORK', `network ${ctx.params['id']} not found`);
+  });
+  r.add('GET', '/networks', async (ctx) => sendJson(ctx.res!, 200, []));
+  r.add('GET', '/plugins/{id}/json', async (ctx) => {
+    throw new EngineError('not-found', 'ERR_NO_SUCH_PLUGIN', `plugin "${ctx.params['id']}" not found`);
+  });
+  r.add('GET', '/plugins', async (ctx) => sendJson(ctx.res!, 200, []));
+}

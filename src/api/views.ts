@@ -1,0 +1,242 @@
+// Engine records -> Docker wire JSON (list items and inspect). Pure.
+import type { ContainerRecord, HostConfig } from '../engine/index.js';
+import type { ImageRecord } from '../image/index.js';
+
+/** go-units HumanDuration, which `docker ps` prints verbatim. */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}
+
+export function statusText(c: ContainerRecord, nowMs: number): string {
+  const st = c.State;
+  switch (st.Status) {
+    case 'running':
+      return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${st.ExitCode}) ${humanDuration(nowMs - Date.parse(st.FinishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'exited':
+      return `Exited (${st.ExitCode}) ${humanDuration(nowMs - Date.parse(st.FinishedAt))} ago`;
+    default:
+      return 'Created';
+  }
+}
+
+function quoteArg(a: string): string {
+  return /\s/.test(a) ? `'${a}'` : a;
+}
+
+export function containerSummary(c: ContainerRecord, nowMs: number): Record<string, unknown> {
+  return {
+    Id: c.Id,
+    Names: [c.Name],
+    Image: c.Config.Image,
+    ImageID: c.Image,
+    Command: [c.Path, ...c.Args].map(quoteArg).join(' '),
+    Created: Math.floor(Date.parse(c.Created) / 1000),
+    Ports: [],
+    Labels: c.Config.Labels ?? {},
+    State: c.State.Status,
+    Status: statusText(c, nowMs),
+    HostConfig: { NetworkMode: c.HostConfig.NetworkMode || 'default' },
+    NetworkSettings: { Networks: {} },
+    Mounts: mountsView(c),
+  };
+}
+
+function mountsView(c: ContainerRecord): Array<Record<string, unknown>> {
+  return (c.Volumes ?? []).map((v) => ({ Type: 'volume', Name: v.name, Source: '', Destination: v.target, Driver: 'local', Mode: '', RW: true, Propagation: '' }));
+}
+
+/** HostConfig with daemon defaults filled in, as inspect shows it. */
+export function hostConfigView(c: ContainerRecord): HostConfig & Record<string, unknown> {
+  const hc = c.HostConfig;
+  return {
+    Binds: null,
+    ContainerIDFile: '',
+    LogConfig: { Type: 'k8s-file', Config: {} },
+    NetworkMode: 'default',
+    PortBindings: {},
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    AutoRemove: false,
+    VolumeDriver: '',
+    VolumesFrom: null,
+    CapAdd: null,
+    CapDrop: null,
+    CgroupnsMode: 'private',
+    Dns: [],
+    DnsOptions: [],
+    DnsSearch: [],
+    ExtraHosts: null,
+    GroupAdd: null,
+    IpcMode: 'private',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: 0,
+    PidMode: '',
+    Privileged: false,
+    PublishAllPorts: false,
+    ReadonlyRootfs: false,
+    SecurityOpt: null,
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: 67108864,
+    Runtime: 'runc',
+    Isolation: '',
+    CpuShares: 0,
+    Memory: 0,
+    NanoCpus: 0,
+    CgroupParent: '',
+    BlkioWeight: 0,
+    CpuPeriod: 0,
+    CpuQuota: 0,
+    CpusetCpus: '',
+    CpusetMems: '',
+    Devices: [],
+    DeviceCgroupRules: null,
+    MemoryReservation: 0,
+    MemorySwap: 0,
+    MemorySwappiness: null,
+    OomKillDisable: null,
+    Ulimits: null,
+    ...hc,
+    PidsLimit: c.Security?.PidsLimit ?? (hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : null),
+    MaskedPaths: c.Security?.MaskedPaths ?? hc.MaskedPaths ?? null,
+    ReadonlyPaths: c.Security?.ReadonlyPaths ?? hc.ReadonlyPaths ?? null,
+  };
+}
+
+export function containerInspect(c: ContainerRecord, paths: { dir: string; execIds: string[] }): Record<string, unknown> {
+  const st = c.State;
+  return {
+    Id: c.Id,
+    Created: c.Created,
+    Path: c.Path,
+    Args: c.Args,
+    State: {
+      Status: st.Status,
+      Running: st.Status === 'running' || st.Status === 'paused',
+      Paused: st.Status === 'paused',
+      Restarting: st.Status === 'restarting',
+      OOMKilled: st.OOMKilled,
+      Dead: st.Status === 'dead',
+      Pid: st.Pid,
+      ExitCode: st.ExitCode,
+      Error: st.Error,
+      StartedAt: st.StartedAt,
+      FinishedAt: st.FinishedAt,
+    },
+    Image: c.Image,
+    ResolvConfPath: `${paths.dir}/resolv.conf`,
+    HostnamePath: `${paths.dir}/hostname`,
+    HostsPath: `${paths.dir}/hosts`,
+    LogPath: `${paths.dir}/ctr.log`,
+    Name: c.Name,
+    RestartCount: c.RestartCount,
+    Driver: 'overlay',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: paths.execIds.length > 0 ? paths.execIds : null,
+    HostConfig: hostConfigView(c),
+    GraphDriver: { Name: 'overlay', Data: { UpperDir: `${paths.dir}/upper`, WorkDir: `${paths.dir}/work`, MergedDir: `${paths.dir}/rootfs` } },
+    Mounts: mountsView(c),
+    Config: {
+      Hostname: c.Config.Hostname,
+      Domainname: c.Config.Domainname ?? '',
+      User: c.Config.User ?? '',
+      AttachStdin: c.Config.AttachStdin ?? false,
+      AttachStdout: c.Config.AttachStdout ?? false,
+      AttachStderr: c.Config.AttachStderr ?? false,
+      Tty: c.Config.Tty ?? false,
+      OpenStdin: c.Config.OpenStdin ?? false,
+      StdinOnce: c.Config.StdinOnce ?? false,
+      Env: c.Config.Env ?? null,
+      Cmd: c.Config.Cmd ?? null,
+      Image: c.Config.Image,
+      Volumes: c.Config.Volumes ?? null,
+      WorkingDir: c.Config.WorkingDir ?? '',
+      Entrypoint: c.Config.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: c.Config.Labels ?? {},
+      ...(c.Config.StopSignal ? { StopSignal: c.Config.StopSignal } : {}),
+      ...(c.Config.StopTimeout !== undefined && c.Config.StopTimeout !== null ? { StopTimeout: c.Config.StopTimeout } : {}),
+    },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: '',
+      HairpinMode: false,
+      LinkLocalIPv6Address: '',
+      LinkLocalIPv6PrefixLen: 0,
+      Ports: {},
+      SandboxKey: '',
+      Networks: {},
+    },
+    // moat's own: the security state the container actually runs with.
+    Security: c.Security ?? null,
+  };
+}
+
+export function imageSummary(i: ImageRecord, containers: number): Record<string, unknown> {
+  return {
+    Containers: containers,
+    Created: Math.floor(Date.parse(i.config.created) / 1000),
+    Id: i.id,
+    Labels: i.config.config.Labels ?? null,
+    ParentId: '',
+    RepoDigests: [],
+    RepoTags: i.repoTags,
+    SharedSize: -1,
+    Size: i.size,
+  };
+}
+
+export function imageInspect(i: ImageRecord): Record<string, unknown> {
+  return {
+    Id: i.id,
+    RepoTags: i.repoTags,
+    RepoDigests: [],
+    Parent: '',
+    Comment: i.config.comment ?? '',
+    Created: i.config.created,
+    DockerVersion: '',
+    Author: '',
+    Config: {
+      Env: i.config.config.Env ?? null,
+      Cmd: i.config.config.Cmd ?? null,
+      Entrypoint: i.config.config.Entrypoint ?? null,
+      WorkingDir: i.config.config.WorkingDir ?? '',
+      User: i.config.config.User ?? '',
+      Labels: i.config.config.Labels ?? null,
+      ExposedPorts: i.config.config.ExposedPorts ?? null,
+      Volumes: i.config.config.Volumes ?? null,
+      StopSignal: i.config.config.StopSignal ?? '',
+      OnBuild: null,
+    },
+    Architecture: i.config.architecture,
+    Os: i.config.os,
+    Size: i.size,
+    GraphDriver: { Name: 'overlay', Data: null },
+    RootFS: { Type: 'layers', Layers: i.config.rootfs.diff_ids },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Lexical path helpers shared by the canonicalizer and the policy. Pure: no I/O.
+ */
+
+/**
+ * Clean an absolute path lexically, as Go's `filepath.Clean`: collapse repeated slashes,
+ * drop `.` segments, resolve `..` against the preceding segment (never above `/`), drop a
+ * trailing slash. `//etc` → `/etc`, `/tmp/../etc` → `/etc`.
+ *
+ * @example
+ * cleanAbsolutePath('/tmp/..//etc/') // '/etc'
+ */
+export function cleanAbsolutePath(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      out.pop();
+      continue;
+    }
+    out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+/**
+ * True when `path` is `prefix` or lies below it, comparing whole path components:
+ * `/home` covers `/home` and `/home/a`, never `/homeevil`. Both are cleaned first.
+ *
+ * @example
+ * isPathWithin('/srv/data/x', '/srv/data') // true
+ * isPathWithin('/srv/database', '/srv/data') // false
+ */
+export function isPathWithin(path: string, prefix: string): boolean {
+  const p = cleanAbsolutePath(path);
+  const pre = cleanAbsolutePath(prefix);
+  if (pre === '/') return true;
+  return p === pre || p.startsWith(pre + '/');
+}
+
+/** The parent of a cleaned absolute path (`/` for `/`). */
+export function parentPath(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}

@@ -1,0 +1,11 @@
+/**
+ * Leaf module: errors, logging, ids, cleanup stacks, atomic files.
+ *
+ * @example
+ * import { EngineError, noSuchContainer } from '../base/index.js';
+ */
+export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, type ErrorKind } from './errors.js';
+export { CleanupStack } from './cleanup.js';
+export { newId, shortId, isValidName, randomName } from './ids.js';
+export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
+export { writeFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists } from './fsutil.js';

@@ -1,0 +1,192 @@
+// `moat run` / `moat create` flags -> the Engine API create body, as the docker CLI builds
+// it (docker/cli cli/command/container/opts.go). Pure.
+import { readFileSync } from 'node:fs';
+
+export interface RunFlags {
+  name?: string;
+  detach?: boolean;
+  rm?: boolean;
+  interactive?: boolean;
+  tty?: boolean;
+  env: string[];
+  label: string[];
+  user?: string;
+  workdir?: string;
+  entrypoint?: string;
+  hostname?: string;
+  capAdd: string[];
+  capDrop: string[];
+  privileged?: boolean;
+  pidsLimit?: string;
+  securityOpt: string[];
+  readOnly?: boolean;
+  network?: string;
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  ulimit: string[];
+  sysctl: string[];
+  tmpfs: string[];
+  device: string[];
+  volume: string[];
+  mount: string[];
+  groupAdd: string[];
+  shmSize?: string;
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  userns?: string;
+  cgroupns?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+  oomKillDisable?: boolean;
+}
+
+/** `64m`, `1g`, `1024` -> bytes (docker's RAMInBytes). */
+export function parseBytes(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(s.trim());
+  if (!m) throw new Error(`invalid size: '${s}'`);
+  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+  return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
+}
+
+function normalizeCap(c: string): string {
+  const u = c.toUpperCase();
+  return u === 'ALL' ? 'ALL' : u.startsWith('CAP_') ? u : `CAP_${u}`;
+}
+
+function parseMountFlag(spec: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const part of spec.split(',')) {
+    const [k, v = ''] = part.split('=', 2) as [string, string | undefined];
+    switch (k) {
+      case 'type':
+        out['Type'] = v;
+        break;
+      case 'source':
+      case 'src':
+        out['Source'] = v;
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        out['Target'] = v;
+        break;
+      case 'readonly':
+      case 'ro':
+        out['ReadOnly'] = v === '' || v === 'true' || v === '1';
+        break;
+      case 'bind-propagation':
+        out['BindOptions'] = { Propagation: v };
+        break;
+      case 'tmpfs-size':
+        out['TmpfsOptions'] = { ...((out['TmpfsOptions'] as object) ?? {}), SizeBytes: parseBytes(v) };
+        break;
+      case 'tmpfs-mode':
+        out['TmpfsOptions'] = { ...((out['TmpfsOptions'] as object) ?? {}), Mode: parseInt(v, 8) };
+        break;
+      default:
+        throw new Error(`unexpected key '${k}' in '${spec}'`);
+    }
+  }
+  return out;
+}
+
+export function buildCreateBody(image: string, cmd: string[], f: RunFlags): Record<string, unknown> {
+  const attach = !f.detach;
+  const securityOpt: string[] = [];
+  let masked: string[] | undefined;
+  for (const opt of f.securityOpt) {
+    const m = /^seccomp[=:](.+)$/.exec(opt);
+    if (opt === 'systempaths=unconfined') {
+      masked = [];
+      continue;
+    }
+    if (m && m[1] !== 'unconfined' && m[1] !== 'builtin') {
+      // The docker CLI sends the profile's content, not its path.
+      const text = readFileSync(m[1]!, 'utf8');
+      securityOpt.push(`seccomp=${JSON.stringify(JSON.parse(text))}`);
+    } else securityOpt.push(opt);
+  }
+  const tmpfs: Record<string, string> = {};
+  for (const t of f.tmpfs) {
+    const i = t.indexOf(':');
+    tmpfs[i < 0 ? t : t.slice(0, i)] = i < 0 ? '' : t.slice(i + 1);
+  }
+  const sysctls: Record<string, string> = {};
+  for (const s of f.sysctl) {
+    const i = s.indexOf('=');
+    if (i < 0) throw new Error(`invalid sysctl value '${s}'`);
+    sysctls[s.slice(0, i)] = s.slice(i + 1);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of f.label) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  const ulimits = f.ulimit.map((u) => {
+    const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
+    if (!m) throw new Error(`invalid ulimit argument: ${u}`);
+    return { Name: m[1], Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
+  });
+  const devices = f.device.map((d) => {
+    const [host = '', ctr, perms] = d.split(':');
+    return { PathOnHost: host, PathInContainer: ctr ?? host, CgroupPermissions: perms ?? 'rwm' };
+  });
+  const hostConfig: Record<string, unknown> = {
+    AutoRemove: f.rm === true,
+    Privileged: f.privileged === true,
+    CapAdd: f.capAdd.length > 0 ? [...new Set(f.capAdd.map(normalizeCap))].sort() : null,
+    CapDrop: f.capDrop.length > 0 ? [...new Set(f.capDrop.map(normalizeCap))].sort() : null,
+    SecurityOpt: securityOpt.length > 0 ? securityOpt : null,
+    ReadonlyRootfs: f.readOnly === true,
+    NetworkMode: f.network ?? 'default',
+    PidsLimit: f.pidsLimit !== undefined ? Number(f.pidsLimit) : 0,
+    Memory: f.memory ? parseBytes(f.memory) : 0,
+    MemorySwap: f.memorySwap ? (f.memorySwap === '-1' ? -1 : parseBytes(f.memorySwap)) : 0,
+    MemoryReservation: f.memoryReservation ? parseBytes(f.memoryReservation) : 0,
+    NanoCpus: f.cpus ? Math.round(Number(f.cpus) * 1e9) : 0,
+    CpuShares: f.cpuShares ? Number(f.cpuShares) : 0,
+    CpusetCpus: f.cpusetCpus ?? '',
+    OomKillDisable: f.oomKillDisable === true,
+    Ulimits: ulimits,
+    Devices: devices,
+    Binds: f.volume.length > 0 ? f.volume : null,
+    GroupAdd: f.groupAdd.length > 0 ? f.groupAdd : null,
+    ShmSize: f.shmSize ? parseBytes(f.shmSize) : 0,
+    PidMode: f.pid ?? '',
+    IpcMode: f.ipc ?? '',
+    UTSMode: f.uts ?? '',
+    UsernsMode: f.userns ?? '',
+    CgroupnsMode: f.cgroupns ?? '',
+    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    LogConfig: { Type: '', Config: {} },
+    ...(f.mount.length > 0 ? { Mounts: f.mount.map(parseMountFlag) } : {}),
+    ...(Object.keys(tmpfs).length > 0 ? { Tmpfs: tmpfs } : {}),
+    ...(Object.keys(sysctls).length > 0 ? { Sysctls: sysctls } : {}),
+    ...(masked ? { MaskedPaths: masked, ReadonlyPaths: [] } : {}),
+    ...(f.tty && process.stdout.isTTY ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {}),
+  };
+  return {
+    Hostname: f.hostname ?? '',
+    User: f.user ?? '',
+    AttachStdin: attach && f.interactive === true,
+    AttachStdout: attach,
+    AttachStderr: attach,
+    Tty: f.tty === true,
+    OpenStdin: f.interactive === true,
+    StdinOnce: attach && f.interactive === true,
+    Env: f.env.length > 0 ? f.env : null,
+    Cmd: cmd.length > 0 ? cmd : null,
+    Image: image,
+    WorkingDir: f.workdir ?? '',
+    Entrypoint: f.entrypoint !== undefined ? (f.entrypoint === '' ? [''] : [f.entrypoint]) : null,
+    Labels: labels,
+    ...(f.stopSignal ? { StopSignal: f.stopSignal } : {}),
+    ...(f.stopTimeout ? { StopTimeout: Number(f.stopTimeout) } : {}),
+    HostConfig: hostConfig,
+  };
+}

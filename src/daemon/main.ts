@@ -1,0 +1,252 @@
+// moatd: the composition root. Reads flags and daemon.json, builds the stores, the
+// engine and the API server, listens, and handles signals. Containers outlive it.
+import { Command, Option } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, rm, writeFile, readFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
+import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
+import { Engine, EventBus, SeccompPolicy } from '../engine/index.js';
+import { ImageStore, ensureBuiltinImage } from '../image/index.js';
+import { buildRouter, createApiServer, goArch } from '../api/index.js';
+
+import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
+
+function collect(value: string, prev: string[]): string[] {
+  return [...prev, value];
+}
+
+function parseFlags(argv: string[]): DaemonConfig {
+  const program = new Command('moatd')
+    .description('moat daemon: a security-first container engine that speaks the Docker Engine API')
+    .version('0.1.0')
+    .option('-H, --host <addr>', 'daemon socket to listen on (unix:///path or tcp://host:port), repeatable', collect, [])
+    .option('--data-root <dir>', 'root of persistent state', DEFAULTS.dataRoot)
+    .option('--exec-root <dir>', 'root of runtime state (runc state, exit files, sockets)', DEFAULTS.execRoot)
+    .option('-p, --pidfile <file>', 'path of the daemon pid file (default <exec-root>/moatd.pid)')
+    .addOption(new Option('-l, --log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(DEFAULTS.logLevel))
+    .option('--config-file <file>', 'daemon configuration file', DEFAULTS.configFile)
+    .option('--default-pids-limit <n>', 'pids limit for containers that set none (0 or -1: unlimited)', (v) => Number(v), DEFAULTS.defaultPidsLimit)
+    .option('--default-capabilities <caps>', 'comma-separated default capability set (e.g. Docker\'s 14)')
+    .option('--no-new-privileges', 'set no_new_privs for every container')
+    .option('--seccomp-profile <profile>', 'default seccomp profile: builtin, unconfined, or a file', DEFAULTS.seccompProfile)
+    .option('--no-seccomp-explain', 'plain errno rules instead of explained (notify) denials')
+    .option('--default-ulimit <ulimit>', 'default ulimit for containers (name=soft[:hard]), repeatable', collect, [])
+    .option('--userns-remap <spec>', 'user namespace remapping: default, user, user:group, uid:gid')
+    .option('--authorization-plugin <name>', 'authorization plugin, repeatable, in order', collect, [])
+    .option('--authorization-policy <file>', 'built-in authorization policy file')
+    .option('--tlsverify', 'require and verify TLS client certificates on TCP')
+    .option('--tlscacert <file>', 'CA certificate for client certificates')
+    .option('--tlscert <file>', 'server certificate')
+    .option('--tlskey <file>', 'server key')
+    .option('--cgroup-parent <name>', 'cgroup (relative to moatd\'s own) that holds the containers', DEFAULTS.cgroupParent)
+    .allowExcessArguments(false);
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<Record<string, unknown>>();
+  const fromCli = (k: string): boolean => program.getOptionValueSource(k) === 'cli';
+  let cfg: DaemonConfig = { ...DEFAULTS, configFile: String(o['configFile']) };
+  if (existsSync(cfg.configFile)) {
+    const text = readFileSync(cfg.configFile, 'utf8');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`Cannot read ${cfg.configFile}: ${(err as Error).message}`);
+    }
+    cfg = applyConfigFile(cfg, parsed, cfg.configFile);
+  } else if (fromCli('configFile')) {
+    throw new Error(`Cannot read ${cfg.configFile}: no such file`);
+  }
+  if ((o['host'] as string[]).length > 0) cfg.hosts = o['host'] as string[];
+  if (fromCli('dataRoot')) cfg.dataRoot = String(o['dataRoot']);
+  if (fromCli('execRoot')) cfg.execRoot = String(o['execRoot']);
+  if (o['pidfile']) cfg.pidfile = String(o['pidfile']);
+  if (fromCli('logLevel')) cfg.logLevel = o['logLevel'] as LogLevel;
+  if (fromCli('defaultPidsLimit')) cfg.defaultPidsLimit = Number(o['defaultPidsLimit']);
+  if (o['defaultCapabilities']) cfg.defaultCapabilities = String(o['defaultCapabilities']).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (o['newPrivileges'] === false) cfg.noNewPrivileges = true;
+  if (fromCli('seccompProfile')) cfg.seccompProfile = String(o['seccompProfile']);
+  if (o['seccompExplain'] === false) cfg.seccompExplain = false;
+  if ((o['defaultUlimit'] as string[]).length > 0) cfg.defaultUlimits = o['defaultUlimit'] as string[];
+  if (o['usernsRemap']) cfg.usernsRemap = String(o['usernsRemap']);
+  if ((o['authorizationPlugin'] as string[]).length > 0) cfg.authorizationPlugins = o['authorizationPlugin'] as string[];
+  if (o['authorizationPolicy']) cfg.authorizationPolicy = String(o['authorizationPolicy']);
+  if (o['tlsverify'] === true) cfg.tlsverify = true;
+  for (const k of ['tlscacert', 'tlscert', 'tlskey'] as const) if (o[k]) cfg[k] = String(o[k]);
+  if (fromCli('cgroupParent')) cfg.cgroupParent = String(o['cgroupParent']);
+  if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
+  if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent)) throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
+  return cfg;
+}
+
+function versionOf(cmd: string, args: string[]): string {
+  try {
+    const out = execFileSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
+    return /version\s+(\S+)/.exec(out)?.[1] ?? out.split('\n')[0] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+async function ownBoundingSet(): Promise<CapName[]> {
+  const status = await readFile('/proc/self/status', 'utf8');
+  const m = /^CapBnd:\s+([0-9a-f]+)$/m.exec(status);
+  return m ? capsFromMask(m[1]!) : [];
+}
+
+function cgroupVersion(): string {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return '2';
+  return '1';
+}
+
+/** Refuse to start beside a live daemon; take over a stale pid file. */
+async function claimPidfile(path: string): Promise<void> {
+  const text = await readTextIfExists(path);
+  if (text !== undefined) {
+    const pid = Number(text.trim());
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 0);
+        alive = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('moatd');
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) throw new Error(`pid file found, ensure moatd is not running or delete ${path}`);
+    await rm(path, { force: true });
+  }
+  const fh = await open(path, 'wx', 0o644);
+  await fh.writeFile(`${process.pid}\n`);
+  await fh.close();
+}
+
+async function listenUnix(server: Server, path: string): Promise<void> {
+  await mkdir(join(path, '..'), { recursive: true, mode: 0o711 });
+  await rm(path, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await chown(path, 0, 0);
+  await chmod(path, 0o660);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let cfg: DaemonConfig;
+  try {
+    cfg = parseFlags(argv);
+  } catch (err) {
+    process.stderr.write(`moatd: ${errorText(err)}\n`);
+    process.exit(1);
+  }
+  const log: Logger = createLogger(cfg.logLevel);
+  try {
+    await run(cfg, log);
+  } catch (err) {
+    log.fatal({ err: errorText(err), stack: err instanceof Error ? err.stack : undefined }, 'moatd failed to start');
+    process.exit(1);
+  }
+}
+
+async function run(cfg: DaemonConfig, log: Logger): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('moatd must run as root');
+  await mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
+  await mkdir(cfg.execRoot, { recursive: true, mode: 0o711 });
+  await claimPidfile(cfg.pidfile);
+  const daemonIdFile = join(cfg.dataRoot, 'engine-id');
+  let daemonId = (await readTextIfExists(daemonIdFile))?.trim();
+  if (!daemonId) {
+    daemonId = newId();
+    await writeFile(daemonIdFile, daemonId + '\n', { mode: 0o600 });
+  }
+  const bounding = await ownBoundingSet();
+  const defaultCaps = cfg.defaultCapabilities ? cfg.defaultCapabilities.map((c) => normalizeCapName(c)).filter((c): c is CapName => c !== 'ALL') : [...MOAT_DEFAULT_CAPS];
+
+  const images = new ImageStore(join(cfg.dataRoot, 'image'), log);
+  await images.init();
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (busybox) await ensureBuiltinImage(images, { busybox, arch: goArch(), tmpDir: join(cfg.dataRoot, 'image', 'tmp') });
+  else log.warn('busybox-static not found: no built-in image');
+
+  const events = new EventBus();
+  const engine = new Engine({
+    dataRoot: cfg.dataRoot,
+    execRoot: cfg.execRoot,
+    runtime: {
+      runc: ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc',
+      conmon: ['/usr/bin/conmon', '/usr/libexec/podman/conmon'].find((p) => existsSync(p)) ?? 'conmon',
+      runcRoot: join(cfg.execRoot, 'runc'),
+      exitDir: join(cfg.execRoot, 'exits'),
+      socketDir: join(cfg.execRoot, 's'),
+    },
+    images,
+    events,
+    log,
+    defaults: {
+      capabilities: defaultCaps,
+      bounding,
+      pidsLimit: cfg.defaultPidsLimit === 0 ? -1 : cfg.defaultPidsLimit,
+      noNewPrivileges: cfg.noNewPrivileges,
+      shmSize: 64 * 1024 * 1024,
+      cgroupParent: cfg.cgroupParent,
+    },
+    seccomp: new SeccompPolicy(),
+  });
+  await engine.init();
+
+  const securityOptions = (): string[] => {
+    const opts = ['name=seccomp,profile=unconfined', 'name=cgroupns'];
+    if (cfg.noNewPrivileges) opts.push('name=no-new-privileges');
+    return opts;
+  };
+  const router = buildRouter({
+    engine,
+    containersDir: join(cfg.dataRoot, 'containers'),
+    info: {
+      daemonId,
+      dataRoot: cfg.dataRoot,
+      securityOptions,
+      cgroupVersion,
+      runcVersion: versionOf('runc', ['--version']),
+      conmonVersion: versionOf('conmon', ['--version']),
+      authorizationPlugins: () => cfg.authorizationPlugins,
+      warnings: () => [],
+    },
+  });
+  const servers: Server[] = [];
+  for (const host of defaultHosts(cfg)) {
+    const server = createApiServer({ router, log, bodyLimit: cfg.bodyLimit });
+    if (host.startsWith('unix://')) await listenUnix(server, host.slice('unix://'.length));
+    else throw new Error(`unsupported --host ${host}: moat listens on unix:// sockets (TCP needs --tlsverify)`);
+    servers.push(server);
+    log.info({ host }, 'API listening');
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'moatd stopping; containers keep running');
+    void (async () => {
+      await engine.close();
+      for (const s of servers) {
+        s.close();
+        s.closeAllConnections();
+      }
+      for (const host of defaultHosts(cfg)) if (host.startsWith('unix://')) await rm(host.slice(7), { force: true });
+      await rm(cfg.pidfile, { force: true });
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGPIPE', () => undefined);
+  log.info({ dataRoot: cfg.dataRoot, execRoot: cfg.execRoot, pid: process.pid }, 'moatd ready');
+}

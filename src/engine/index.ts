@@ -1,0 +1,14 @@
+/**
+ * The engine: container and exec state machines, persistence, events, live restore.
+ *
+ * @example
+ * const engine = new Engine({ ... }); await engine.init();
+ */
+export { Engine, mergeEnv, type EngineOptions, type CreateRequest, type WaitCondition, type WaitResult } from './engine.js';
+export { EventBus, type EngineEvent } from './events.js';
+export { AttachSession, type AttachSink } from './attach.js';
+export { readLogFile, followLogFile, selectEntries, parseLogText, type LogEntry, type LogQuery } from './logs.js';
+export { parseSignal } from './signals.js';
+export { SeccompPolicy, type ContainerSeccomp } from './seccomp-policy.js';
+export { ENFORCED_HOST_FIELDS, type DaemonDefaults } from './plan.js';
+export type * from './types.js';

@@ -1,0 +1,323 @@
+// Content-addressed image store: layers by diff id (sha256 of the uncompressed tar),
+// image configs by image id (sha256 of the config JSON), and a tag table.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { EngineError, noSuchImage, conflict, writeJsonAtomic, readJsonIfExists, shortId, type Logger } from '../base/index.js';
+import { applyLayer } from './layer.js';
+import { applyChanges, type ImageRuntimeConfig } from './changes.js';
+import { parseReference, familiarName } from './reference.js';
+
+/** OCI/Docker image config as stored (the bytes hashed into the image id). */
+export interface ImageConfig {
+  architecture: string;
+  os: string;
+  created: string;
+  config: ImageRuntimeConfig;
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history: Array<{ created: string; created_by?: string; comment?: string; empty_layer?: boolean }>;
+  comment?: string;
+}
+
+export interface ImageRecord {
+  /** `sha256:<hex>` */
+  id: string;
+  repoTags: string[];
+  config: ImageConfig;
+  /** Sum of the layers' uncompressed tar sizes. */
+  size: number;
+}
+
+interface LayerMeta {
+  diffId: string;
+  size: number;
+}
+
+/** A small async mutex: tag-table read-modify-write must not interleave. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#tail.then(fn, fn);
+    this.#tail = next.catch(() => undefined);
+    return await next;
+  }
+}
+
+function hexOf(id: string): string {
+  return id.startsWith('sha256:') ? id.slice(7) : id;
+}
+
+export class ImageStore {
+  readonly root: string;
+  #log: Logger;
+  #tags = new Map<string, string>();
+  #configs = new Map<string, ImageConfig>();
+  #layerSizes = new Map<string, number>();
+  #lock = new Mutex();
+
+  constructor(root: string, log: Logger) {
+    this.root = root;
+    this.#log = log.child({ component: 'image' });
+  }
+
+  get #layersDir(): string {
+    return join(this.root, 'layers');
+  }
+  get #configsDir(): string {
+    return join(this.root, 'configs');
+  }
+  get #tagsFile(): string {
+    return join(this.root, 'repositories.json');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.#layersDir, { recursive: true, mode: 0o700 });
+    await mkdir(this.#configsDir, { recursive: true, mode: 0o700 });
+    await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    // Half-imported layers from a crash are never referenced: drop them.
+    await rm(join(this.root, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    for (const name of await readdir(this.#layersDir)) {
+      const meta = await readJsonIfExists<LayerMeta>(join(this.#layersDir, name, 'meta.json'));
+      if (meta) this.#layerSizes.set(meta.diffId, meta.size);
+      else await rm(join(this.#layersDir, name), { recursive: true, force: true });
+    }
+    for (const name of await readdir(this.#configsDir)) {
+      if (!name.endsWith('.json')) continue;
+      const cfg = await readJsonIfExists<ImageConfig>(join(this.#configsDir, name));
+      if (cfg) this.#configs.set(`sha256:${name.slice(0, -5)}`, cfg);
+    }
+    const tags = (await readJsonIfExists<Record<string, string>>(this.#tagsFile)) ?? {};
+    for (const [k, v] of Object.entries(tags)) if (this.#configs.has(v)) this.#tags.set(k, v);
+  }
+
+  #record(id: string): ImageRecord {
+    const config = this.#configs.get(id)!;
+    const repoTags = [...this.#tags.entries()].filter(([, v]) => v === id).map(([k]) => k).sort();
+    const size = config.rootfs.diff_ids.reduce((n, d) => n + (this.#layerSizes.get(d) ?? 0), 0);
+    return { id, repoTags, config, size };
+  }
+
+  list(): ImageRecord[] {
+    return [...this.#configs.keys()].map((id) => this.#record(id));
+  }
+
+  /** Resolve a name, tag, full id or unique id prefix; undefined when nothing matches. */
+  find(ref: string): ImageRecord | undefined {
+    if (/^(sha256:)?[a-f0-9]{64}$/.test(ref)) {
+      const id = `sha256:${hexOf(ref)}`;
+      return this.#configs.has(id) ? this.#record(id) : undefined;
+    }
+    let name: string | undefined;
+    try {
+      name = familiarName(parseReference(ref));
+    } catch {
+      name = undefined;
+    }
+    if (name !== undefined) {
+      const id = this.#tags.get(name);
+      if (id !== undefined) return this.#record(id);
+    }
+    const prefix = ref.startsWith('sha256:') ? ref.slice(7) : ref;
+    if (/^[a-f0-9]{4,63}$/.test(prefix)) {
+      const hits = [...this.#configs.keys()].filter((id) => id.slice(7).startsWith(prefix));
+      if (hits.length === 1) return this.#record(hits[0]!);
+    }
+    return undefined;
+  }
+
+  /** Like find, but 404 `No such image: name:tag`. */
+  get(ref: string): ImageRecord {
+    const hit = this.find(ref);
+    if (hit) return hit;
+    let shown = ref;
+    try {
+      shown = /^(sha256:)?[a-f0-9]+$/.test(ref) ? ref : familiarName(parseReference(ref));
+    } catch {
+      // keep what was typed
+    }
+    throw noSuchImage(shown);
+  }
+
+  /** Layer directories of an image, lowest first. */
+  layerDirs(image: ImageRecord): string[] {
+    return image.config.rootfs.diff_ids.map((d) => join(this.#layersDir, hexOf(d), 'diff'));
+  }
+
+  /** Extract an uncompressed-or-gzip tar stream into a new layer; returns its diff id. */
+  async addLayer(input: Readable): Promise<string> {
+    const tmp = join(this.root, 'tmp', `layer-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+    await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+    try {
+      const hash = createHash('sha256');
+      let size = 0;
+      const tee = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const plain = await maybeGunzip(input);
+      plain.on('error', (err) => tee.destroy(err));
+      plain.pipe(tee);
+      await applyLayer(tee, join(tmp, 'diff'));
+      const diffId = `sha256:${hash.digest('hex')}`;
+      const dest = join(this.#layersDir, hexOf(diffId));
+      if (this.#layerSizes.has(diffId)) {
+        await rm(tmp, { recursive: true, force: true });
+        return diffId;
+      }
+      await writeJsonAtomic(join(tmp, 'meta.json'), { diffId, size } satisfies LayerMeta);
+      await rename(tmp, dest);
+      this.#layerSizes.set(diffId, size);
+      return diffId;
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Store an image config; returns the image record. Tags it when `tag` is given. */
+  async addImage(config: ImageConfig, tag?: string): Promise<ImageRecord> {
+    const bytes = JSON.stringify(config);
+    const id = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    await writeJsonAtomic(join(this.#configsDir, `${hexOf(id)}.json`), config, 0o644);
+    this.#configs.set(id, config);
+    if (tag !== undefined) await this.tag(id, tag);
+    return this.#record(id);
+  }
+
+  /** `docker import`: a rootfs tarball becomes a one-layer image. */
+  async importTarball(input: Readable, opts: { tag?: string; changes?: readonly string[]; message?: string; arch: string }): Promise<ImageRecord> {
+    const tag = opts.tag !== undefined && opts.tag !== '' ? familiarName(parseReference(opts.tag)) : undefined;
+    const diffId = await this.addLayer(input);
+    const created = new Date().toISOString();
+    const config: ImageConfig = {
+      architecture: opts.arch,
+      os: 'linux',
+      created,
+      config: applyChanges({}, opts.changes ?? []),
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [{ created, created_by: 'moat import', ...(opts.message ? { comment: opts.message } : {}) }],
+      ...(opts.message ? { comment: opts.message } : {}),
+    };
+    return await this.addImage(config, tag);
+  }
+
+  async tag(ref: string, newTag: string): Promise<void> {
+    const image = this.get(ref);
+    const name = familiarName(parseReference(newTag));
+    await this.#lock.run(async () => {
+      this.#tags.set(name, image.id);
+      await this.#saveTags();
+    });
+  }
+
+  async #saveTags(): Promise<void> {
+    await writeJsonAtomic(this.#tagsFile, Object.fromEntries(this.#tags), 0o644);
+  }
+
+  /**
+   * `docker rmi`: untag, and delete the image when no tag is left. `usedBy` names a
+   * container using the image, which blocks deletion unless forced.
+   */
+  async remove(ref: string, opts: { force: boolean; usedBy: (imageId: string) => string | undefined }): Promise<Array<Record<string, string>>> {
+    const image = this.get(ref);
+    return await this.#lock.run(async () => {
+      const out: Array<Record<string, string>> = [];
+      const byName = this.#tagNameFor(ref);
+      const user = opts.usedBy(image.id);
+      if (byName !== undefined && (image.repoTags.length > 1 || (user === undefined) || opts.force)) {
+        this.#tags.delete(byName);
+        out.push({ Untagged: byName });
+        if (image.repoTags.length > 1) {
+          await this.#saveTags();
+          return out;
+        }
+      } else if (byName === undefined && image.repoTags.length > 1 && !opts.force) {
+        throw conflict(`conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`);
+      }
+      if (user !== undefined) {
+        if (byName !== undefined && !opts.force) {
+          throw conflict(`conflict: unable to remove repository reference "${byName}" (must force) - container ${shortId(user)} is using its referenced image ${shortId(image.id)}`);
+        }
+        if (!opts.force) throw conflict(`conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image is being used by running container ${shortId(user)}`);
+        await this.#saveTags();
+        return out;
+      }
+      for (const t of image.repoTags) {
+        if (this.#tags.delete(t)) out.push({ Untagged: t });
+      }
+      this.#configs.delete(image.id);
+      await this.#saveTags();
+      await rm(join(this.#configsDir, `${hexOf(image.id)}.json`), { force: true });
+      out.push({ Deleted: image.id });
+      for (const d of await this.#dropUnusedLayers(image.config.rootfs.diff_ids)) out.push({ Deleted: d });
+      return out;
+    });
+  }
+
+  #tagNameFor(ref: string): string | undefined {
+    if (/^(sha256:)?[a-f0-9]{4,64}$/.test(ref) && this.find(ref)?.id.slice(7).startsWith(hexOf(ref))) return undefined;
+    try {
+      const name = familiarName(parseReference(ref));
+      return this.#tags.has(name) ? name : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #dropUnusedLayers(diffIds: readonly string[]): Promise<string[]> {
+    const used = new Set<string>();
+    for (const cfg of this.#configs.values()) for (const d of cfg.rootfs.diff_ids) used.add(d);
+    const deleted: string[] = [];
+    for (const d of diffIds) {
+      if (used.has(d) || !this.#layerSizes.has(d)) continue;
+      this.#layerSizes.delete(d);
+      await rm(join(this.#layersDir, hexOf(d)), { recursive: true, force: true });
+      deleted.push(d);
+    }
+    return deleted;
+  }
+
+  /** True when the layer directory exists (for `doctor` and tests). */
+  async hasLayer(diffId: string): Promise<boolean> {
+    return await stat(join(this.#layersDir, hexOf(diffId), 'diff')).then(() => true, () => false);
+  }
+
+  async readLayerMeta(diffId: string): Promise<LayerMeta | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.#layersDir, hexOf(diffId), 'meta.json'), 'utf8')) as LayerMeta;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+async function maybeGunzip(input: Readable): Promise<Readable> {
+  // Peek at the first two bytes: gzip magic 1f 8b.
+  const out = new PassThrough();
+  let first = true;
+  let target: NodeJS.WritableStream = out;
+  input.on('data', (chunk: Buffer) => {
+    if (first) {
+      first = false;
+      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        const gunzip = createGunzip();
+        gunzip.on('error', (err) => out.destroy(new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import image: ${err.message}`)));
+        gunzip.pipe(out);
+        target = gunzip;
+      }
+    }
+    if (!target.write(chunk)) {
+      input.pause();
+      target.once('drain', () => input.resume());
+    }
+  });
+  input.on('end', () => target.end());
+  input.on('error', (err) => out.destroy(err));
+  return out;
+}

@@ -1,0 +1,112 @@
+// argv for conmon and runc. Pure: arrays, never a shell.
+
+export interface RuntimePaths {
+  /** runc binary. */
+  runc: string;
+  /** conmon binary. */
+  conmon: string;
+  /** runc --root (state dir) under the exec root. */
+  runcRoot: string;
+  /** Directory where conmon writes one exit file per container or exec (named by id). */
+  exitDir: string;
+  /** Short directory conmon puts attach-socket symlinks in (socket paths are limited to 108 bytes). */
+  socketDir: string;
+}
+
+export interface ConmonCreateOptions {
+  id: string;
+  name: string;
+  bundle: string;
+  logPath: string;
+  pidFile: string;
+  conmonPidFile: string;
+  runcLog: string;
+  stdin: boolean;
+  terminal: boolean;
+  /** Keep the container's stdin open when an attached client goes away (OpenStdin without StdinOnce). */
+  leaveStdinOpen: boolean;
+}
+
+function runtimeArgs(p: RuntimePaths, runcLog: string): string[] {
+  return ['--runtime-arg', `--root=${p.runcRoot}`, '--runtime-arg', '--log-format=json', '--runtime-arg', `--log=${runcLog}`];
+}
+
+/** conmon argv that runs `runc create` for a container and then holds its stdio. */
+export function conmonCreateArgs(p: RuntimePaths, o: ConmonCreateOptions): string[] {
+  return [
+    '--api-version', '1',
+    '-c', o.id,
+    '-u', o.id,
+    '-n', o.name,
+    '-r', p.runc,
+    '-b', o.bundle,
+    '-p', o.pidFile,
+    '-P', o.conmonPidFile,
+    '-l', `k8s-file:${o.logPath}`,
+    '--exit-dir', p.exitDir,
+    '--socket-dir-path', p.socketDir,
+    '--log-level', 'error',
+    ...runtimeArgs(p, o.runcLog),
+    ...(o.stdin ? ['-i'] : []),
+    ...(o.terminal ? ['-t'] : []),
+    ...(o.leaveStdinOpen ? ['--leave-stdin-open'] : []),
+  ];
+}
+
+export interface ConmonExecOptions {
+  containerId: string;
+  execId: string;
+  /** Directory of the exec session: process.json, pid, log, attach socket. */
+  dir: string;
+  exitDir: string;
+  bundle: string;
+  stdin: boolean;
+  terminal: boolean;
+}
+
+/** conmon argv that runs `runc exec` for a process spec and holds its stdio. */
+export function conmonExecArgs(p: RuntimePaths, o: ConmonExecOptions): string[] {
+  return [
+    '--api-version', '1',
+    '-c', o.containerId,
+    '-u', o.execId,
+    '-r', p.runc,
+    '-b', o.dir,
+    '-p', `${o.dir}/pid`,
+    '-P', `${o.dir}/conmon.pid`,
+    '-l', `k8s-file:${o.dir}/log`,
+    '--exit-dir', o.exitDir,
+    '--socket-dir-path', p.socketDir,
+    '--log-level', 'error',
+    '-e',
+    '--exec-attach',
+    '--exec-process-spec', `${o.dir}/process.json`,
+    ...runtimeArgs(p, `${o.dir}/runc.log`),
+    ...(o.stdin ? ['-i'] : []),
+    ...(o.terminal ? ['-t'] : []),
+  ];
+}
+
+export function runcStartArgs(p: RuntimePaths, id: string): string[] {
+  return ['--root', p.runcRoot, 'start', id];
+}
+
+export function runcKillArgs(p: RuntimePaths, id: string, signal: number, all = false): string[] {
+  return ['--root', p.runcRoot, 'kill', ...(all ? ['--all'] : []), id, String(signal)];
+}
+
+export function runcDeleteArgs(p: RuntimePaths, id: string, force: boolean): string[] {
+  return ['--root', p.runcRoot, 'delete', ...(force ? ['--force'] : []), id];
+}
+
+export function runcStateArgs(p: RuntimePaths, id: string): string[] {
+  return ['--root', p.runcRoot, 'state', id];
+}
+
+export function runcPauseArgs(p: RuntimePaths, id: string, pause: boolean): string[] {
+  return ['--root', p.runcRoot, pause ? 'pause' : 'resume', id];
+}
+
+export function runcPsArgs(p: RuntimePaths, id: string): string[] {
+  return ['--root', p.runcRoot, 'ps', '--format', 'json', id];
+}

@@ -1,0 +1,355 @@
+/**
+ * Client side of conmon's attach socket (AF_UNIX, SOCK_SEQPACKET).
+ *
+ * Node's `net` refuses a SEQPACKET fd (`new net.Socket({ fd })` throws ERR_INVALID_FD_TYPE),
+ * so the socket is created and connected with koffi, then wrapped in a libuv pipe handle
+ * (`process.binding('pipe_wrap')`), which writes (and could read) any stream-like fd.
+ *
+ * What the tests showed (Node 20.20, libuv 1.46, conmon 2.1.6, kernel 6.x):
+ * - Each read(2) of a SEQPACKET socket returns exactly one packet, and libuv reads into a
+ *   64 KiB buffer (conmon's packets are at most 8193 bytes), so a `'data'` event in flowing
+ *   mode is one packet. Paused-mode `read()` and `for await` concatenate buffered chunks.
+ * - BUT reading through libuv loses packets: when the peer has closed (POLLHUP) and a read
+ *   returns less than the buffer size, libuv assumes the stream is drained and reports EOF
+ *   (`uv__stream_io`, the POLLHUP short-cut), dropping every packet still queued. With a
+ *   SEQPACKET socket a short read is normal, so when conmon exits while packets are queued
+ *   (a slow consumer, a busy event loop) all but one are lost. Reproduced: 20 queued packets
+ *   then close -> 1 `'data'` event. A peer that closes with our stdin unread also makes the
+ *   next read fail with ECONNRESET before the queued output is returned.
+ * - So the socket {@link connectSeqpacket} returns never reads through libuv: a worker
+ *   thread reads a dup of the fd with poll(2) + recv(2) (every packet, in order, until recv
+ *   returns 0; ECONNRESET is skipped) and pushes each packet as one chunk into the
+ *   `net.Socket`, which writes through libuv as usual. Backpressure holds: when the socket's
+ *   buffer is full the worker stops taking packets off the socket (conmon then blocks).
+ * - Writes: each write(2) is one packet; conmon reads a packet with a 32767-byte buffer and
+ *   drops the rest of a bigger one, and Node may merge queued writes into one writev(2).
+ *   {@link attachStdin} therefore writes chunks of at most 8192 bytes, one at a time.
+ * - `end()` on stdin is shutdown(SHUT_WR): conmon then closes the container's stdin (unless
+ *   it runs with `--leave-stdin-open`). The socket reaches EOF when the container exits.
+ *
+ * Path length: `sun_path` holds 107 bytes and a NUL. A longer path is reached through
+ * `/proc/self/fd/<dirfd>/<name>` with an O_PATH fd on its directory (as conmon binds it), so
+ * only the last component must fit (about 90 bytes). conmon itself, without `--full-attach`,
+ * binds at `<socket-dir-path>/<cuuid>/attach` where `<socket-dir-path>/<cuuid>` is a
+ * symlink to the bundle (it shortens that symlink name by one byte if it is exactly 107).
+ */
+import net from 'node:net';
+import { openSync, closeSync, constants as fsConstants } from 'node:fs';
+import { dirname, basename } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { Writable } from 'node:stream';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import koffi from 'koffi';
+import { EngineError } from '../base/index.js';
+
+const AF_UNIX = 1;
+const SOCK_SEQPACKET = 5;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+const F_DUPFD_CLOEXEC = 1030;
+const SUN_PATH_MAX = 108; // includes the terminating NUL
+const POLLIN = 0x1;
+const MSG_DONTWAIT = 0x40;
+const { EAGAIN, EINTR, ECONNRESET } = osConstants.errno;
+
+/** The largest stdin packet {@link attachStdin} sends. */
+export const ATTACH_WRITE_CHUNK = 8192;
+
+/** conmon's stream bytes (conmon `src/ctr_stdio.c`, `stdpipe_t`). */
+export const ATTACH_STDIN = 1;
+export const ATTACH_STDOUT = 2;
+export const ATTACH_STDERR = 3;
+
+interface Libc {
+  socket: (domain: number, type: number, protocol: number) => number;
+  connect: (fd: number, addr: Buffer, len: number) => number;
+  close: (fd: number) => number;
+  fcntl: (fd: number, cmd: number, arg: number) => number;
+  poll: (fds: Buffer, nfds: number, timeout: number) => number;
+  recv: (fd: number, buf: Buffer, len: number, flags: number) => number | bigint;
+}
+
+let libc: Libc | undefined;
+function getLibc(): Libc {
+  if (libc === undefined) {
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
+      connect: lib.func('int connect(int fd, const void *addr, uint32_t addrlen)') as Libc['connect'],
+      close: lib.func('int close(int fd)') as Libc['close'],
+      fcntl: lib.func('int fcntl(int fd, int cmd, int arg)') as Libc['fcntl'],
+      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
+      recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as Libc['recv'],
+    };
+  }
+  return libc;
+}
+
+function errnoName(code: number): string {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
+  return `errno ${code}`;
+}
+
+function sysError(call: string, path: string, code: number): NodeJS.ErrnoException {
+  const err = new Error(`${call} ${path}: ${errnoName(code)}`) as NodeJS.ErrnoException;
+  err.code = errnoName(code);
+  err.errno = -code;
+  err.syscall = call;
+  return err;
+}
+
+function sockaddrUn(sunPath: string): Buffer {
+  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
+  addr.writeUInt16LE(AF_UNIX, 0); // sa_family_t is host-endian; moat's targets are little-endian
+  Buffer.from(sunPath).copy(addr, 2);
+  return addr;
+}
+
+interface PipeWrapBinding {
+  Pipe: new (type: number) => { open(fd: number): number | undefined };
+  constants: { SOCKET: number };
+}
+
+function wrapFd(fd: number): net.Socket {
+  const { Pipe, constants } = (process as unknown as { binding(name: string): PipeWrapBinding }).binding('pipe_wrap');
+  const handle = new Pipe(constants.SOCKET);
+  const rc = handle.open(fd);
+  if (typeof rc === 'number' && rc < 0) throw sysError('uv_pipe_open', String(fd), -rc);
+  // manualStart: libuv must never start reading this fd (see the module comment).
+  return new net.Socket({ handle, readable: true, writable: true, manualStart: true } as net.SocketConstructorOpts);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function connectFd(path: string): Promise<number> {
+  const c = getLibc();
+  let dirFd = -1;
+  let sunPath = path;
+  try {
+    if (Buffer.byteLength(path) >= SUN_PATH_MAX) {
+      dirFd = openSync(dirname(path), O_PATH | fsConstants.O_DIRECTORY | O_CLOEXEC);
+      sunPath = `/proc/self/fd/${dirFd}/${basename(path)}`;
+      if (Buffer.byteLength(sunPath) >= SUN_PATH_MAX) {
+        throw new Error(`socket name ${JSON.stringify(basename(path))} is too long for sun_path even through /proc/self/fd`);
+      }
+    }
+    const fd = c.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw sysError('socket', path, koffi.errno());
+    const addr = sockaddrUn(sunPath);
+    // A non-blocking AF_UNIX connect completes at once, or fails with EAGAIN when the
+    // listener's backlog is full: retry that briefly instead of blocking the event loop.
+    for (let attempt = 0; ; attempt++) {
+      if (c.connect(fd, addr, addr.length) === 0) return fd;
+      const e = koffi.errno();
+      if ((e === EAGAIN || e === EINTR) && attempt < 50) {
+        await sleep(Math.min(2 + attempt * 2, 50));
+        continue;
+      }
+      c.close(fd);
+      throw sysError('connect', path, e);
+    }
+  } finally {
+    if (dirFd >= 0) closeSync(dirFd);
+  }
+}
+
+function connectError(path: string, cause: unknown): EngineError {
+  return new EngineError('internal', 'ERR_ATTACH_CONNECT', `Cannot connect to attach socket ${JSON.stringify(path)}: ${(cause as Error).message}`, { cause });
+}
+
+/** One packet from conmon's attach socket. */
+export interface AttachPacket {
+  /** 2 stdout, 3 stderr (the first byte of the packet). */
+  stream: number;
+  data: Buffer;
+}
+
+/**
+ * Split one attach packet into its stream byte and data. Pure. Undefined for an empty packet.
+ *
+ * @example
+ * decodeAttachPacket(Buffer.from('\x02hi\n')) // { stream: 2, data: <Buffer 68 69 0a> }
+ */
+export function decodeAttachPacket(packet: Uint8Array): AttachPacket | undefined {
+  if (packet.length === 0) return undefined;
+  const buf = Buffer.isBuffer(packet) ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+  return { stream: buf[0]!, data: buf.subarray(1) };
+}
+
+/**
+ * A Writable for the container's stdin over the attach socket: splits data into packets of
+ * at most {@link ATTACH_WRITE_CHUNK} bytes and sends one at a time; `end()` half-closes the
+ * socket (stdin EOF in the container).
+ */
+export function attachStdin(socket: net.Socket): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      let off = 0;
+      const next = (err?: Error | null): void => {
+        if (err) return cb(err);
+        if (off >= chunk.length) return cb();
+        const part = chunk.subarray(off, off + ATTACH_WRITE_CHUNK);
+        off += part.length;
+        socket.write(part, next);
+      };
+      next();
+    },
+    final(cb) {
+      socket.end(() => cb());
+    },
+  });
+}
+
+// ---- the reader thread --------------------------------------------------------------
+
+const WORKER_TAG = 'moat-seqpacket-reader';
+interface ReaderData {
+  tag: typeof WORKER_TAG;
+  fd: number;
+  /** [0] stop (1 = stop), [1] paused (1 = do not read) */
+  flags: SharedArrayBuffer;
+}
+type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: string; code: string };
+
+/** Runs in the worker: poll + recv every packet until EOF, an error, or stop. */
+function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void {
+  const c = getLibc();
+  const flags = new Int32Array(data.flags);
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(data.fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  const buf = Buffer.alloc(65536);
+  try {
+    for (;;) {
+      if (Atomics.load(flags, 0) === 1) return;
+      if (Atomics.load(flags, 1) === 1) {
+        Atomics.wait(flags, 1, 1, 250); // paused by the consumer: leave packets in the socket
+        continue;
+      }
+      pfd.writeInt16LE(0, 6);
+      const ready = c.poll(pfd, 1, 250);
+      if (ready < 0) {
+        const e = koffi.errno();
+        if (e === EINTR) continue;
+        throw sysError('poll', 'attach', e);
+      }
+      if (ready === 0) continue;
+      for (;;) {
+        const n = Number(c.recv(data.fd, buf, buf.length, MSG_DONTWAIT));
+        if (n > 0) {
+          const packet = new Uint8Array(n);
+          packet.set(buf.subarray(0, n));
+          port.postMessage({ packet } satisfies ReaderMessage, [packet.buffer]);
+          if (Atomics.load(flags, 1) === 1 || Atomics.load(flags, 0) === 1) break;
+          continue;
+        }
+        if (n === 0) {
+          port.postMessage({ end: true } satisfies ReaderMessage);
+          return;
+        }
+        const e = koffi.errno();
+        if (e === EAGAIN) break;
+        // ECONNRESET: the peer closed with our stdin unread; queued output still follows.
+        if (e === EINTR || e === ECONNRESET) continue;
+        throw sysError('recv', 'attach', e);
+      }
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    port.postMessage({ error: e.message, code: e.code ?? 'EIO' } satisfies ReaderMessage);
+  } finally {
+    c.close(data.fd);
+  }
+}
+
+if (!isMainThread && parentPort && (workerData as Partial<ReaderData> | undefined)?.tag === WORKER_TAG) {
+  runReader(workerData as ReaderData, parentPort);
+}
+
+/**
+ * Connect to a SOCK_SEQPACKET unix socket (conmon's `attach`) and return it as a
+ * `net.Socket`: each chunk it emits is one packet (read by a worker thread, see the module
+ * comment), `'end'` comes after the last packet, `write` sends one packet per call (use
+ * {@link attachStdin} for stdin), `end()` half-closes, `destroy()` stops the reader. Read it
+ * with `'data'` events or {@link onAttachPackets}, not with `read()` or `for await` (they
+ * join chunks). Throws EngineError `internal` (ERR_ATTACH_CONNECT) with the errno in `cause`.
+ *
+ * @example
+ * const sock = await connectSeqpacket(join(socketDir, cuuid, 'attach'));
+ * onAttachPackets(sock, (p) => (p.stream === ATTACH_STDERR ? err : out).write(p.data));
+ * attachStdin(sock).end('hello\n');
+ * sock.on('end', () => console.log('container exited'));
+ */
+export async function connectSeqpacket(path: string): Promise<net.Socket> {
+  let fd = -1;
+  let readFd = -1;
+  let socket: net.Socket;
+  try {
+    fd = await connectFd(path);
+    readFd = getLibc().fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (readFd < 0) throw sysError('fcntl', path, koffi.errno());
+    socket = wrapFd(fd);
+  } catch (err) {
+    if (fd >= 0) getLibc().close(fd);
+    if (readFd >= 0) getLibc().close(readFd);
+    throw connectError(path, err);
+  }
+  const flags = new Int32Array(new SharedArrayBuffer(8));
+  const setPaused = (on: boolean): void => {
+    Atomics.store(flags, 1, on ? 1 : 0);
+    Atomics.notify(flags, 1);
+  };
+  const stop = (): void => {
+    Atomics.store(flags, 0, 1);
+    Atomics.notify(flags, 1);
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG, fd: readFd, flags: flags.buffer } satisfies ReaderData });
+  } catch (err) {
+    getLibc().close(readFd);
+    socket.destroy();
+    throw connectError(path, err);
+  }
+  // The worker is the only reader: the stream asks for more by clearing the pause flag.
+  (socket as unknown as { _read: () => void })._read = () => setPaused(false);
+  let ended = false;
+  worker.on('message', (m: ReaderMessage) => {
+    if (ended || socket.destroyed) return;
+    if ('packet' in m) {
+      if (!socket.push(Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength))) setPaused(true);
+    } else if ('end' in m) {
+      ended = true;
+      socket.push(null);
+    } else {
+      ended = true;
+      socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Cannot read attach socket ${JSON.stringify(path)}: ${m.error}`));
+    }
+  });
+  worker.on('error', (err) => {
+    if (!ended) socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Attach reader failed: ${err.message}`, { cause: err }));
+  });
+  worker.on('exit', () => {
+    if (!ended && !socket.destroyed) {
+      ended = true;
+      socket.push(null);
+    }
+  });
+  socket.once('close', stop);
+  return socket;
+}
+
+/**
+ * Call `onPacket` once per packet of a socket from {@link connectSeqpacket} (attaches a
+ * `'data'` listener, so the socket flows). Returns a function that removes the listener.
+ */
+export function onAttachPackets(socket: net.Socket, onPacket: (p: AttachPacket) => void): () => void {
+  const listener = (chunk: Buffer): void => {
+    const p = decodeAttachPacket(chunk);
+    if (p !== undefined) onPacket(p);
+  };
+  socket.on('data', listener);
+  return () => socket.off('data', listener);
+}

@@ -1,0 +1,222 @@
+// HostConfig resource fields → OCI `linux.resources` (runtime-spec config-linux.md, keys
+// verbatim), with dockerd's validation and wording (moby `daemon/daemon_unix.go`
+// verifyPlatformContainerResources / adaptContainerSettings, `daemon/oci_linux.go`). Pure.
+
+import { invalid } from '../base/index.js';
+import { deviceCgroupRules, type ResolvedDevice } from './security.js';
+import type { LinuxResources } from './types.js';
+
+type LinuxMemory = NonNullable<LinuxResources['memory']>;
+type LinuxCPU = NonNullable<LinuxResources['cpu']>;
+
+/** The HostConfig resource fields, Docker keys verbatim (null and absent mean unset). */
+export interface HostResources {
+  Privileged?: boolean | null;
+  Memory?: number | null;
+  MemorySwap?: number | null;
+  MemoryReservation?: number | null;
+  MemorySwappiness?: number | null;
+  OomKillDisable?: boolean | null;
+  NanoCpus?: number | null;
+  CpuShares?: number | null;
+  CpuQuota?: number | null;
+  CpuPeriod?: number | null;
+  CpusetCpus?: string | null;
+  CpusetMems?: string | null;
+  BlkioWeight?: number | null;
+  PidsLimit?: number | null;
+  DeviceCgroupRules?: readonly string[] | null;
+}
+
+export interface ResourceOptions {
+  /** The daemon's `--default-pids-limit` (moat: 2048); 0 or negative = unlimited. */
+  defaultPidsLimit: number;
+  /** HostConfig.Devices after the lead stat()ed each host node. */
+  devices?: readonly ResolvedDevice[] | undefined;
+  /** Host CPU count, for Docker's NanoCpus range check. */
+  numCpus?: number | undefined;
+  /** Host's online CPUs / memory nodes (e.g. `0-3`), for the cpuset availability check. */
+  availableCpus?: string | undefined;
+  availableMems?: string | undefined;
+  /** False when the host cannot limit swap (v1 without memsw): MemorySwap is dropped with a warning. */
+  swapLimitSupported?: boolean | undefined;
+}
+
+export interface PlannedResources {
+  resources: LinuxResources;
+  /** Docker's create warnings (returned in the create response's `Warnings`). */
+  warnings: string[];
+}
+
+/** Docker's `linuxMinMemory` (6 MiB). */
+export const MIN_MEMORY = 6291456;
+const MIN_CPU_SHARES = 2;
+const MAX_CPU_SHARES = 262144;
+/** The CFS period used for NanoCpus (100 ms in µs), as Docker. */
+export const NANO_CPU_PERIOD = 100000;
+
+/**
+ * The pids limit that applies. PidsLimit `null`/absent/0 means "not set" (the docker CLI
+ * sends 0 when `--pids-limit` is not given), so the daemon default applies; a negative
+ * value (the CLI's `-1`) means unlimited; a positive value is the limit. This differs
+ * from Docker, where 0 means unlimited, because moat has a default limit to fall back on
+ * and the CLI cannot tell "unset" from 0. Returns `null` for unlimited.
+ */
+export function effectivePidsLimit(pidsLimit: number | null | undefined, options: { defaultPidsLimit: number }): number | null {
+  if (pidsLimit === null || pidsLimit === undefined || pidsLimit === 0) {
+    return options.defaultPidsLimit > 0 ? options.defaultPidsLimit : null;
+  }
+  if (!Number.isSafeInteger(pidsLimit)) throw invalid(`invalid PidsLimit: ${String(pidsLimit)}`);
+  return pidsLimit < 0 ? null : pidsLimit;
+}
+
+/**
+ * Parses a cpuset list (`0-3,5`) like moby's `parsers.ParseUintList`; returns the set.
+ * Throws a plain Error with Docker's inner text; callers wrap it.
+ */
+export function parseCpusetList(val: string): Set<number> {
+  const out = new Set<number>();
+  if (val === '') return out;
+  for (const part of val.split(',')) {
+    const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(part);
+    if (m === null) throw new Error(`invalid format: ${val}`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) throw new Error(`invalid format: ${val}`);
+    if (hi - lo > 65536) throw new Error(`invalid format: ${val}`);
+    for (let i = lo; i <= hi; i++) out.add(i);
+  }
+  return out;
+}
+
+function checkCpuset(value: string, what: 'cpus' | 'mems', available: string | undefined): void {
+  let want: Set<number>;
+  try {
+    want = parseCpusetList(value);
+  } catch (err) {
+    throw invalid(`Invalid value ${value} for cpuset ${what}: ${(err as Error).message}`, { cause: err });
+  }
+  if (available === undefined) return;
+  const have = parseCpusetList(available);
+  if ([...want].some((n) => !have.has(n))) {
+    const noun = what === 'cpus' ? 'CPUs' : 'memory nodes';
+    throw invalid(`Requested ${noun} are not available - requested ${value}, available: ${available}`);
+  }
+}
+
+const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : 0);
+
+/**
+ * HostConfig resource fields → OCI `linux.resources` plus Docker's warnings. Validation
+ * errors are 400s worded as dockerd words them. Always emits `pids` (moat's default limit)
+ * and `devices` (defaults + --device + --device-cgroup-rule; privileged → `a *:* rwm`).
+ */
+export function planResources(hc: HostResources, options: ResourceOptions): PlannedResources {
+  const warnings: string[] = [];
+  const resources: LinuxResources = {};
+
+  // memory
+  const memory = num(hc.Memory);
+  let swap = num(hc.MemorySwap);
+  const reservation = num(hc.MemoryReservation);
+  for (const [k, v] of [['Memory', memory], ['MemorySwap', swap], ['MemoryReservation', reservation]] as const) {
+    if (!Number.isSafeInteger(v)) throw invalid(`invalid ${k}: ${String(v)}`);
+  }
+  if (memory < 0) throw invalid('Minimum memory limit allowed is 6MB');
+  if (memory !== 0 && memory < MIN_MEMORY) throw invalid('Minimum memory limit allowed is 6MB');
+  if (swap < -1) throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (memory > 0 && swap > 0 && swap < memory) throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (memory === 0 && swap > 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (reservation < 0 || (reservation !== 0 && reservation < MIN_MEMORY)) throw invalid('Minimum memory reservation allowed is 6MB');
+  if (memory > 0 && reservation > 0 && memory < reservation) {
+    throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  // By default MemorySwap is twice Memory (moby adaptContainerSettings).
+  if (memory > 0 && swap === 0) swap = memory * 2;
+  if (swap !== 0 && options.swapLimitSupported === false) {
+    if (swap !== -1) warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
+    swap = 0;
+  }
+  const swappiness = hc.MemorySwappiness;
+  const mem: LinuxMemory = {};
+  if (memory !== 0) mem.limit = memory;
+  if (reservation !== 0) mem.reservation = reservation;
+  if (swap !== 0) mem.swap = swap;
+  if (swappiness !== null && swappiness !== undefined && swappiness !== -1) {
+    if (!Number.isInteger(swappiness) || swappiness < 0 || swappiness > 100) {
+      throw invalid(`Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+    }
+    mem.swappiness = swappiness;
+  }
+  if (hc.OomKillDisable === true) {
+    mem.disableOOMKiller = true;
+    if (memory === 0) {
+      warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+    }
+  }
+  if (Object.keys(mem).length > 0) resources.memory = mem;
+
+  // cpu
+  const nano = num(hc.NanoCpus);
+  let quota = num(hc.CpuQuota);
+  let period = num(hc.CpuPeriod);
+  let shares = num(hc.CpuShares);
+  if (nano > 0 && period > 0) throw invalid('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nano > 0 && quota > 0) throw invalid('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (nano < 0 || (options.numCpus !== undefined && nano > options.numCpus * 1e9)) {
+    const n = options.numCpus ?? 0;
+    throw invalid(`Range of CPUs is from 0.01 to ${n}.00, as there are only ${n} CPUs available`);
+  }
+  if (period !== 0 && (period < 1000 || period > 1000000)) {
+    throw invalid('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  }
+  if (quota > 0 && quota < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  if (nano > 0) {
+    period = NANO_CPU_PERIOD;
+    quota = Math.floor((nano * NANO_CPU_PERIOD) / 1e9);
+    if (quota < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  }
+  if (shares < 0) {
+    warnings.push(`Changing requested CPUShares of ${shares} to minimum allowed of ${MIN_CPU_SHARES}`);
+    shares = MIN_CPU_SHARES;
+  } else if (shares > 0 && shares < MIN_CPU_SHARES) {
+    warnings.push(`Changing requested CPUShares of ${shares} to minimum allowed of ${MIN_CPU_SHARES}`);
+    shares = MIN_CPU_SHARES;
+  } else if (shares > MAX_CPU_SHARES) {
+    warnings.push(`Changing requested CPUShares of ${shares} to maximum allowed of ${MAX_CPU_SHARES}`);
+    shares = MAX_CPU_SHARES;
+  }
+  const cpus = hc.CpusetCpus ?? '';
+  const mems = hc.CpusetMems ?? '';
+  if (cpus !== '') checkCpuset(cpus, 'cpus', options.availableCpus);
+  if (mems !== '') checkCpuset(mems, 'mems', options.availableMems);
+  const cpu: LinuxCPU = {};
+  if (shares !== 0) cpu.shares = shares;
+  if (quota !== 0) cpu.quota = quota;
+  if (period !== 0) cpu.period = period;
+  if (cpus !== '') cpu.cpus = cpus;
+  if (mems !== '') cpu.mems = mems;
+  if (Object.keys(cpu).length > 0) resources.cpu = cpu;
+
+  // blkio
+  const weight = num(hc.BlkioWeight);
+  if (weight !== 0) {
+    if (!Number.isInteger(weight) || weight < 10 || weight > 1000) throw invalid('Range of blkio weight is from 10 to 1000');
+    resources.blockIO = { weight };
+  }
+
+  // pids
+  const pids = effectivePidsLimit(hc.PidsLimit, { defaultPidsLimit: options.defaultPidsLimit });
+  resources.pids = { limit: pids ?? -1 };
+
+  // devices
+  resources.devices = deviceCgroupRules({
+    privileged: hc.Privileged === true,
+    devices: options.devices,
+    rules: hc.DeviceCgroupRules,
+  });
+  if (hc.Privileged === true && (hc.DeviceCgroupRules?.length ?? 0) > 0) {
+    warnings.push('Custom device cgroup rules are ignored for privileged containers');
+  }
+  return { resources, warnings };
+}

@@ -1,0 +1,106 @@
+// `--user name|uid[:group|gid]` and `--group-add`, resolved against the image's
+// /etc/passwd and /etc/group text. Pure.
+import { invalid } from '../base/index.js';
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 7 || line.startsWith('#')) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    out.push({ name: f[0]!, uid, gid, home: f[5]! });
+  }
+  return out;
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4 || line.startsWith('#')) continue;
+    const gid = Number(f[2]);
+    if (!Number.isInteger(gid)) continue;
+    out.push({ name: f[0]!, gid, members: f[3]!.split(',').filter((m) => m !== '') });
+  }
+  return out;
+}
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+const isNum = (s: string): boolean => /^\d+$/.test(s);
+
+/**
+ * Resolve Config.User and HostConfig.GroupAdd the way Docker does (runc's
+ * `user.GetExecUser`): a name must exist in passwd; a numeric uid need not.
+ */
+export function resolveUser(spec: string, files: { passwd: string; group: string; groupAdd?: readonly string[] }): ResolvedUser {
+  const passwd = parsePasswd(files.passwd);
+  const groups = parseGroup(files.group);
+  const [userPart = '', groupPart] = spec.split(':', 2) as [string, string | undefined];
+  let uid = 0;
+  let gid = 0;
+  let home = '/';
+  let name: string | undefined;
+  if (userPart === '') {
+    const root = passwd.find((p) => p.uid === 0);
+    name = root?.name ?? 'root';
+    home = root?.home ?? '/root';
+  } else if (isNum(userPart)) {
+    uid = Number(userPart);
+    const entry = passwd.find((p) => p.uid === uid);
+    if (entry) {
+      gid = entry.gid;
+      home = entry.home;
+      name = entry.name;
+    }
+  } else {
+    const entry = passwd.find((p) => p.name === userPart);
+    if (!entry) throw invalid(`unable to find user ${userPart}: no matching entries in passwd file`);
+    uid = entry.uid;
+    gid = entry.gid;
+    home = entry.home;
+    name = entry.name;
+  }
+  if (uid > 0xfffffffe) throw invalid(`uids and gids must be in range 0-4294967294`);
+  if (groupPart !== undefined && groupPart !== '') {
+    if (isNum(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((x) => x.name === groupPart);
+      if (!g) throw invalid(`unable to find group ${groupPart}: no matching entries in group file`);
+      gid = g.gid;
+    }
+  }
+  const additional = new Set<number>();
+  if (name !== undefined && (groupPart === undefined || groupPart === '')) {
+    for (const g of groups) if (g.members.includes(name) && g.gid !== gid) additional.add(g.gid);
+  }
+  for (const ga of files.groupAdd ?? []) {
+    if (isNum(ga)) additional.add(Number(ga));
+    else {
+      const g = groups.find((x) => x.name === ga);
+      if (!g) throw invalid(`Unable to find group ${ga}: no matching entries in group file`);
+      additional.add(g.gid);
+    }
+  }
+  return { uid, gid, additionalGids: [...additional], home };
+}

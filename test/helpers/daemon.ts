@@ -1,0 +1,245 @@
+// A real moatd for integration tests: temporary data root, exec root, socket and cgroup
+// parent; stopped, killed or restarted on demand; everything it made removed afterwards.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readdirSync, readFileSync, existsSync, rmSync, rmdirSync } from 'node:fs';
+import http from 'node:http';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+export const REPO = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
+
+export interface ApiResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  json: <T = unknown>() => T;
+}
+
+export interface TestDaemon {
+  readonly root: string;
+  readonly dataRoot: string;
+  readonly execRoot: string;
+  readonly socket: string;
+  /** `unix://…` for DOCKER_HOST. */
+  readonly host: string;
+  readonly cgroupParent: string;
+  readonly logFile: string;
+  pid(): number;
+  /** An API call; `body` objects are sent as JSON. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /** SIGTERM, wait for exit (containers keep running). */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>;
+  /** Start again on the same roots. */
+  start(): Promise<void>;
+  /** Remove every container, stop the daemon, end what it left, remove mounts, cgroups, dirs. */
+  cleanup(): Promise<void>;
+  /** Run the moat CLI against this daemon. */
+  moat(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  /** Environment for moatd. */
+  env?: Record<string, string>;
+}
+
+function request(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    const h: Record<string, string> = { ...headers };
+    if (payload) {
+      h['Content-Type'] ??= 'application/json';
+      h['Content-Length'] = String(payload.length);
+    }
+    const req = http.request({ socketPath: socket, method, path, headers: h, timeout: 120_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const buf = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: buf, json: <T>() => JSON.parse(buf.toString('utf8')) as T });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${path}`)));
+    req.end(payload);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of processes whose command line mentions `needle` (processes our daemon started). */
+function pidsMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function mountsUnder(prefix: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Every cgroup directory named `name` directly under this process's own cgroups. */
+export function cgroupDirsOf(name: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (ctrls === undefined || path === undefined) continue;
+    const base = ctrls === '' ? '/sys/fs/cgroup/unified' : `/sys/fs/cgroup/${ctrls.startsWith('name=') ? ctrls.slice(5) : ctrls}`;
+    const dir = join(base, path, name);
+    if (existsSync(dir)) out.push(dir);
+  }
+  return out;
+}
+
+function removeCgroupTree(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still has tasks: leave it for the caller to see
+  }
+}
+
+export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
+  const root = mkdtempSync('/tmp/mt-');
+  const dataRoot = join(root, 'd');
+  const execRoot = join(root, 'r');
+  const socket = join(execRoot, 'moat.sock');
+  const cgroupParent = `moat-test-${randomBytes(4).toString('hex')}`;
+  const logFile = join(root, 'moatd.log');
+  let child: ChildProcess | undefined;
+
+  async function start(): Promise<void> {
+    const fd = openSync(logFile, 'a');
+    child = spawn(process.execPath, [join(REPO, 'bin/moatd'), '--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...(opts.args ?? [])], {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...(opts.env ?? {}) },
+    });
+    closeSync(fd);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    for (let i = 0; i < 300; i++) {
+      const done = await Promise.race([exited.then(() => true), sleep(50).then(() => false)]);
+      if (done) throw new Error(`moatd exited during start:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+      if (existsSync(socket)) {
+        const ok = await request(socket, 'GET', '/_ping').then((r) => r.status === 200, () => false);
+        if (ok) return;
+      }
+    }
+    throw new Error(`moatd did not answer within 15 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+  }
+
+  async function waitExit(): Promise<void> {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((r) => c.once('exit', () => r()));
+  }
+
+  const d: TestDaemon = {
+    root,
+    dataRoot,
+    execRoot,
+    socket,
+    host: `unix://${socket}`,
+    cgroupParent,
+    logFile,
+    pid: () => child?.pid ?? 0,
+    api: (method, path, body, headers) => request(socket, method, path, body, headers),
+    async stop() {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await waitExit();
+      }
+    },
+    async kill() {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await waitExit();
+      }
+    },
+    start,
+    async cleanup() {
+      try {
+        if (child && child.exitCode === null && child.signalCode === null) {
+          const list = await request(socket, 'GET', '/containers/json?all=1').then((r) => r.json<Array<{ Id: string }>>(), () => []);
+          await Promise.all(list.map((c) => request(socket, 'DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined)));
+        }
+      } finally {
+        await d.stop();
+        // conmon and container processes this daemon started carry our temp root in argv.
+        for (const pid of pidsMentioning(root)) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+        const runcRoot = join(execRoot, 'runc');
+        if (existsSync(runcRoot)) {
+          for (const id of readdirSync(runcRoot)) {
+            try {
+              execFileSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+            } catch {
+              // already gone
+            }
+          }
+        }
+        for (const m of mountsUnder(root)) {
+          try {
+            execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+          } catch {
+            // not mounted any more
+          }
+        }
+        for (const dir of cgroupDirsOf(cgroupParent)) removeCgroupTree(dir);
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+    async moat(args, o = {}) {
+      return await new Promise((resolve) => {
+        const p = spawn(process.execPath, [join(REPO, 'bin/moat'), '-H', `unix://${socket}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+        p.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? -1, stdout, stderr });
+        });
+        p.stdin.end(o.input ?? '');
+      });
+    },
+  };
+  try {
+    await start();
+  } catch (err) {
+    await d.cleanup();
+    throw err;
+  }
+  return d;
+}

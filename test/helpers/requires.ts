@@ -1,0 +1,49 @@
+// Skip with a reason when the host cannot run a test (runc's `requires`, crun's exit 77).
+import type { TestContext } from 'node:test';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox';
+
+function has(req: Requirement): boolean {
+  switch (req) {
+    case 'root':
+      return process.getuid?.() === 0 && process.env['ENGINE_TEST_ROOT'] !== '0';
+    case 'runc':
+      return existsSync('/usr/sbin/runc') || existsSync('/usr/bin/runc');
+    case 'conmon':
+      return existsSync('/usr/bin/conmon');
+    case 'docker-cli':
+      return dockerCli() !== undefined;
+    case 'dockerd':
+      return existsSync('/usr/sbin/dockerd') || existsSync('/usr/bin/dockerd');
+    case 'gcc':
+      return existsSync('/usr/bin/gcc');
+    case 'strace':
+      return existsSync('/usr/bin/strace');
+    case 'busybox':
+      return existsSync('/bin/busybox');
+  }
+}
+
+/** The docker CLI 28 (in /usr/local/bin on these machines; Debian's docker.io brings an older one). */
+export function dockerCli(): string | undefined {
+  for (const p of ['/usr/local/bin/docker', '/usr/bin/docker']) {
+    if (!existsSync(p)) continue;
+    try {
+      const v = execFileSync(p, ['--version'], { encoding: 'utf8' });
+      if (/version (2[5-9]|[3-9]\d)\./.test(v)) return p;
+    } catch {
+      // not usable
+    }
+  }
+  return undefined;
+}
+
+/** Returns false (and marks the test skipped with the reason) when a requirement is missing. */
+export function requires(t: TestContext, ...reqs: Requirement[]): boolean {
+  const missing = reqs.filter((r) => !has(r));
+  if (missing.length === 0) return true;
+  t.skip(`requires ${missing.join(', ')}`);
+  return false;
+}

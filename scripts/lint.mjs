@@ -18,13 +18,14 @@ const ALLOWED = {
   userns: ['base'],
   cgroups: ['base'],
   authz: ['base'],
+  notify: ['base', 'seccomp'],
   spec: ['base', 'seccomp', 'caps', 'userns', 'cgroups'],
   runtime: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   image: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   engine: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
   api: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
   cli: ['base', 'api/types', 'seccomp', 'authz'],
-  daemon: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz'],
+  daemon: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
 };
 
 function walk(dir) {

@@ -9,6 +9,7 @@ import { Router } from './router.js';
 import { registerContainerRoutes, registerExecRoutes } from './routes/containers.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
+import { registerVolumeRoutes } from './routes/volumes.js';
 
 export { createApiServer, cleanPath, splitVersion, API_VERSION, MIN_API_VERSION, type Authorizer, type AuthzRequest } from './server.js';
 export { Router } from './router.js';
@@ -27,6 +28,7 @@ export function buildRouter(d: RouterDeps): Router {
   registerContainerRoutes(r, { engine: d.engine, containersDir: d.containersDir });
   registerExecRoutes(r, { engine: d.engine, containersDir: d.containersDir });
   registerImageRoutes(r, d.engine);
+  registerVolumeRoutes(r, d.engine);
   return r;
 }
 export { goArch } from './routes/images.js';

@@ -1,10 +1,36 @@
-// The Docker Engine API over HTTP/1.1: version prefixes, routing, hijacked streams,
-// and one error path. Every request is read, decoded and cleaned once; the router and
-// any authorization see the same path and body.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+// The Docker Engine API over HTTP/1.1: identity, authorization, version prefixes, routing,
+// hijacked streams, and one error path.
+//
+// Every request goes through one path (docs/authz.md, "Request lifecycle"):
+//   identity (SO_PEERCRED on unix sockets, the verified client certificate on TLS)
+//   → canonical target (decoded once, cleaned, version split off) → route match (404)
+//   → body read whole unless the route's body is a raw stream (tar uploads)
+//   → authorizer.authorizeRequest (canonical body, host paths resolved, plugins asked)
+//   → API version check → handler, which sees only the canonical request
+//   → authorizer.authorizeResponse (buffered responses before they are sent; streams when
+//     they end, logged but not enforced, as dockerd)
+// There is no route around the authorizer: without plugins it still canonicalizes, so the
+// handler runs on exactly what a plugin would have seen.
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { realpath } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { EngineError, type Logger } from '../base/index.js';
+import { EngineError, errorText, type Logger } from '../base/index.js';
+import {
+  AuthzChain,
+  canonicalizeTarget,
+  identifyUnixPeer,
+  isStreamBodyRoute,
+  readBodyLimited,
+  socketFd,
+  type AuthorizedRequest,
+  type AuthzRequestInput,
+  type HeaderMap,
+  type Identity,
+  type ResponseInput,
+} from '../authz/index.js';
 import { toErrorReply } from './errors.js';
 import { Router, type RequestContext } from './router.js';
 
@@ -12,6 +38,10 @@ export const API_VERSION = '1.47';
 export const MIN_API_VERSION = '1.24';
 export const SERVER_HEADER = 'Moat/0.1.0 (linux)';
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
+/** How long a client may take to send the body of an upgrade request (attach, exec start). */
+const UPGRADE_BODY_TIMEOUT_MS = 30_000;
+/** JSON responses are held back for AuthZRes up to this size; beyond it they stream (dockerd: 64 KiB). */
+const RESPONSE_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 export function compareVersions(a: string, b: string): number {
   const [a1 = 0, a2 = 0] = a.split('.').map(Number);
@@ -43,29 +73,37 @@ export function splitVersion(path: string): { version: string | undefined; path:
   return { version: undefined, path };
 }
 
+/**
+ * What the server asks before and after every handler. `AuthzChain` (src/authz) is the
+ * implementation; its request phase also makes the canonical request the handler runs on.
+ */
 export interface Authorizer {
-  /** Throws to refuse. Called with the cleaned path and the complete body. */
-  authorizeRequest(req: AuthzRequest): Promise<void>;
-  authorizeResponse?(req: AuthzRequest, res: { status: number; headers: Record<string, string>; body: Buffer }): Promise<void>;
+  /** Throws to refuse (400/403/413/500); returns the canonical request to route and run. */
+  authorizeRequest(req: AuthzRequest): Promise<AuthorizedRequest>;
+  /** Throws to refuse a buffered response; never throws for `streamed: true`. */
+  authorizeResponse(call: AuthorizedRequest, res: ResponseInput): Promise<void>;
 }
 
-export interface AuthzRequest {
-  method: string;
-  /** The cleaned path plus query, as the router sees it. */
-  uri: string;
-  path: string;
-  headers: Record<string, string>;
-  body: Buffer | undefined;
-  peer: { uid?: number; gid?: number; pid?: number; user?: string; authMethod?: string; certificates?: string[] };
-  raw: IncomingMessage;
-}
+/** The request as handed to the authorizer. */
+export type AuthzRequest = AuthzRequestInput;
+
+/** How a listener identifies its callers. */
+export type PeerIdentityMode = 'peercred' | 'tls' | 'none';
 
 export interface ServerOptions {
   router: Router;
   log: Logger;
+  /** Largest JSON body, bytes; larger is 413 before any plugin is asked. */
   bodyLimit?: number;
-  authorizer?: () => Authorizer | undefined;
-  peerOf?: (req: IncomingMessage) => AuthzRequest['peer'];
+  /**
+   * Every request passes through it. Default: a chain without plugins, which still
+   * canonicalizes the request and resolves host paths.
+   */
+  authorizer?: Authorizer;
+  /** `peercred` for unix sockets, `tls` for TCP with client certificates; default `none`. */
+  identity?: PeerIdentityMode;
+  /** Serve HTTPS and require a client certificate signed by `ca` (mutual TLS). */
+  tls?: { cert: Buffer | string; key: Buffer | string; ca: Buffer | string };
 }
 
 export function commonHeaders(): Record<string, string> {
@@ -104,13 +142,16 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-function sendErrorRes(res: ServerResponse, status: number, message: string): void {
+function sendErrorRes(res: ServerResponse, status: number, message: string, close: boolean): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = Buffer.from(JSON.stringify({ message }));
-  res.writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': body.length });
+  const headers: OutgoingHttpHeaders = { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': body.length };
+  // After a 413 the rest of the body is unread: the connection cannot carry another request.
+  if (close) headers['Connection'] = 'close';
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -128,90 +169,336 @@ function sendErrorRaw(socket: Duplex, status: number, message: string): void {
   socket.end(head + body);
 }
 
-function flatHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+// ---------------------------------------------------------------------------------------
+// Identity: once per connection.
+
+interface Caller {
+  identity: Identity;
+  peerCertificates?: Uint8Array[];
+}
+
+const callers = new WeakMap<object, Promise<Caller>>();
+
+async function identify(socket: IncomingMessage['socket'], mode: PeerIdentityMode): Promise<Caller> {
+  if (mode === 'peercred') {
+    const fd = socketFd(socket);
+    if (fd === undefined) throw new EngineError('internal', 'ERR_AUTHZ_PEERCRED', 'Cannot read peer credentials: no file descriptor');
+    return { identity: await identifyUnixPeer(fd) };
+  }
+  if (mode === 'tls') {
+    // The listener requires a verified certificate; check again rather than trust it.
+    if (!(socket instanceof TLSSocket) || !socket.authorized) {
+      throw new EngineError('forbidden', 'ERR_AUTHZ_TLS', 'a verified TLS client certificate is required');
+    }
+    const cert = socket.getPeerCertificate();
+    const cn: unknown = cert.subject?.CN;
+    // Go's pkix.Name keeps the last CN attribute.
+    const user = Array.isArray(cn) ? (cn[cn.length - 1] as unknown) : cn;
+    const identity: Identity = typeof user === 'string' && user !== '' ? { user, authMethod: 'TLS' } : {};
+    return { identity, peerCertificates: cert.raw ? [new Uint8Array(cert.raw)] : [] };
+  }
+  return { identity: {} };
+}
+
+function callerOf(socket: IncomingMessage['socket'], mode: PeerIdentityMode): Promise<Caller> {
+  let p = callers.get(socket);
+  if (!p) {
+    p = identify(socket, mode);
+    callers.set(socket, p);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// Bodies of upgrade requests: Node hands over the socket with the bytes after the headers.
+
+function badBody(message: string): EngineError {
+  return new EngineError('invalid', 'ERR_AUTHZ_BAD_REQUEST_BODY', message);
+}
+
+function readMore(socket: Duplex, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('readable', tryRead);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+    };
+    const tryRead = (): void => {
+      const c = socket.read() as Buffer | string | null;
+      if (c === null) return;
+      cleanup();
+      resolve(typeof c === 'string' ? Buffer.from(c) : c);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(badBody('Cannot read request body: the connection ended before the body was complete'));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(badBody(`Cannot read request body: not complete after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('readable', tryRead);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    tryRead();
+  });
+}
+
+/**
+ * The Content-Length body of an upgrade request (exec start carries JSON). Bytes after it are
+ * the client's first stream bytes: they go back onto the socket for the handler.
+ */
+async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffer, limit: number): Promise<Buffer> {
+  if (req.headers['transfer-encoding'] !== undefined) {
+    throw badBody('Cannot read request body: Transfer-Encoding is not accepted on an upgrade request');
+  }
+  const cl = req.headers['content-length'];
+  if (cl !== undefined && !/^[0-9]+$/.test(cl.trim())) throw badBody(`Cannot read request body: invalid Content-Length ${JSON.stringify(cl)}`);
+  const want = cl === undefined ? 0 : Number(cl.trim());
+  if (want > limit) throw new EngineError('too-large', 'ERR_AUTHZ_BODY_TOO_LARGE', `Request body too large for authorization: size exceeds ${limit} bytes`);
+  let buf = head;
+  while (buf.length < want) buf = Buffer.concat([buf, await readMore(socket, UPGRADE_BODY_TIMEOUT_MS)]);
+  const rest = buf.subarray(want);
+  if (rest.length > 0) socket.unshift(rest);
+  return Buffer.from(buf.subarray(0, want));
+}
+
+// ---------------------------------------------------------------------------------------
+// The response phase: hold a buffered response until AuthZRes allows it.
+
+interface ResponseGate {
+  /** The handler failed: drop what was held and let the error path answer. */
+  abandon(): void;
+}
+
+function headerMapOf(res: ServerResponse, extra: OutgoingHttpHeaders | undefined): HeaderMap {
+  const out: Record<string, string | string[]> = {};
+  const add = (k: string, v: unknown): void => {
+    if (v === undefined) return;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.map(String) : String(v);
+  };
+  for (const [k, v] of Object.entries(res.getHeaders())) add(k, v);
+  if (extra && !Array.isArray(extra)) for (const [k, v] of Object.entries(extra)) add(k, v);
   return out;
 }
 
-export function createApiServer(o: ServerOptions): http.Server {
+function isJsonType(headers: HeaderMap): boolean {
+  const ct = headers['content-type'];
+  const v = typeof ct === 'string' ? ct : ct?.[ct.length - 1];
+  return (v ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
+type Patched = Record<'writeHead' | 'write' | 'end' | 'flushHeaders', unknown>;
+
+/**
+ * Wrap `res` so that what the handler writes is held back: at `end()` the response plugins
+ * decide, and only then is it sent (or replaced by the error). A response that streams
+ * (`flushHeaders()`, a non-JSON body, or more than RESPONSE_BUFFER_LIMIT) is passed through
+ * and reported to the plugins when it closes, as dockerd does for flushed responses.
+ */
+function gateResponse(
+  res: ServerResponse,
+  g: { check: (info: ResponseInput) => Promise<void>; streamed: (info: ResponseInput) => void; refuse: (err: unknown) => void },
+): ResponseGate {
+  let status: number | undefined;
+  let statusMessage: string | undefined;
+  let headers: OutgoingHttpHeaders | undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let state: 'buffer' | 'stream' | 'deciding' | 'done' = 'buffer';
+  const own = res as unknown as Patched;
+  const restore = (): void => {
+    delete own.writeHead;
+    delete own.write;
+    delete own.end;
+    delete own.flushHeaders;
+  };
+  const sendHead = (): void => {
+    if (status === undefined) return;
+    if (statusMessage !== undefined) res.writeHead(status, statusMessage, headers);
+    else res.writeHead(status, headers);
+  };
+  const toBuffer = (chunk: unknown, encoding: unknown): Buffer | undefined => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined;
+    if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return Buffer.from(String(chunk));
+  };
+  const goStream = (): void => {
+    if (state !== 'buffer') return;
+    state = 'stream';
+    restore();
+    const info: ResponseInput = { headers: headerMapOf(res, headers), streamed: true };
+    sendHead();
+    for (const c of chunks) res.write(c);
+    chunks.length = 0;
+    res.once('close', () => g.streamed(info));
+  };
+  own.writeHead = (code: number, a?: unknown, b?: unknown): ServerResponse => {
+    status = code;
+    if (typeof a === 'string') {
+      statusMessage = a;
+      headers = b as OutgoingHttpHeaders | undefined;
+    } else headers = a as OutgoingHttpHeaders | undefined;
+    return res;
+  };
+  own.flushHeaders = (): void => {
+    goStream();
+    res.flushHeaders();
+  };
+  own.write = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
+    const b = toBuffer(chunk, encoding);
+    if (b) {
+      chunks.push(b);
+      size += b.length;
+    }
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (!isJsonType(headerMapOf(res, headers)) || size > RESPONSE_BUFFER_LIMIT) goStream();
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  };
+  own.end = (chunk?: unknown, encoding?: unknown, cb?: unknown): ServerResponse => {
+    const b = toBuffer(chunk, encoding);
+    if (b) chunks.push(b);
+    const done = [chunk, encoding, cb].find((x) => typeof x === 'function') as (() => void) | undefined;
+    state = 'deciding';
+    const body = Buffer.concat(chunks);
+    const info: ResponseInput = { statusCode: status ?? res.statusCode, headers: headerMapOf(res, headers), body };
+    g.check(info).then(
+      () => {
+        if (state !== 'deciding') return;
+        state = 'done';
+        restore();
+        sendHead();
+        res.end(body, done);
+      },
+      (err: unknown) => {
+        if (state !== 'deciding') return;
+        state = 'done';
+        restore();
+        g.refuse(err);
+      },
+    );
+    return res;
+  };
+  return {
+    abandon() {
+      if (state === 'buffer' || state === 'deciding') {
+        state = 'done';
+        restore();
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+
+export function createApiServer(o: ServerOptions): http.Server | https.Server {
   const bodyLimit = o.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const log = o.log.child({ component: 'api' });
+  const identityMode = o.identity ?? (o.tls ? 'tls' : 'none');
+  const authz: Authorizer = o.authorizer ?? new AuthzChain([], { log: o.log, realpath: (p) => realpath(p), maxBody: bodyLimit });
 
   async function dispatch(req: IncomingMessage, res: ServerResponse | undefined, upgrade: RequestContext['upgrade']): Promise<void> {
     const requestId = randomBytes(6).toString('hex');
+    let gate: ResponseGate | undefined;
     const fail = (err: unknown): void => {
+      gate?.abandon();
       const reply = toErrorReply(err, log, requestId);
-      if (res) sendErrorRes(res, reply.status, reply.body.message);
+      if (res) sendErrorRes(res, reply.status, reply.body.message, reply.status === 413);
       else if (upgrade) sendErrorRaw(upgrade.socket, reply.status, reply.body.message);
     };
     try {
+      const method = req.method ?? 'GET';
       const rawUrl = req.url ?? '/';
-      const q = rawUrl.indexOf('?');
-      const cleaned = cleanPath(q >= 0 ? rawUrl.slice(0, q) : rawUrl);
-      const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
-      const { version: asked, path } = splitVersion(cleaned);
-      if (asked !== undefined) {
-        if (compareVersions(asked, API_VERSION) > 0) {
-          throw new EngineError('invalid', 'ERR_API_VERSION', `client version ${asked} is too new. Maximum supported API version is ${API_VERSION}`);
+      // Route on the path exactly as plugins will see it: decoded once, cleaned, unversioned.
+      const target = canonicalizeTarget(rawUrl);
+      // Paths without a route are 404 before authorization, as in dockerd.
+      const m = o.router.match(method, target.path);
+      if (m === undefined || m === 'method-not-allowed') throw new EngineError('not-found', 'ERR_NO_ROUTE', 'page not found');
+      const caller = await callerOf(req.socket, identityMode);
+      // Every body is read whole before any plugin is asked, except raw streams (tar uploads),
+      // which plugins never see (as with dockerd); those routes are governed by endpoint.
+      const stream = isStreamBodyRoute(method, target.path);
+      let body: Buffer | undefined;
+      if (!stream) {
+        body = upgrade ? await readUpgradeBody(req, upgrade.socket, upgrade.head, bodyLimit) : await readBodyLimited(req, req.headersDistinct, bodyLimit);
+      }
+      const authorized = await authz.authorizeRequest({
+        identity: caller.identity,
+        method,
+        rawUrl,
+        headers: req.headersDistinct,
+        body,
+        peerCertificates: caller.peerCertificates,
+        requestId,
+      });
+      const c = authorized.canonical;
+      if (c.path !== target.path || c.method !== method) {
+        throw new EngineError('internal', 'ERR_AUTHZ_ROUTE_MISMATCH', `authorized ${c.method} ${c.path} but routed ${method} ${target.path}`);
+      }
+      if (c.version !== undefined) {
+        if (compareVersions(c.version, API_VERSION) > 0) {
+          throw new EngineError('invalid', 'ERR_API_VERSION', `client version ${c.version} is too new. Maximum supported API version is ${API_VERSION}`);
         }
-        if (compareVersions(asked, MIN_API_VERSION) < 0) {
-          throw new EngineError('invalid', 'ERR_API_VERSION', `client version ${asked} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+        if (compareVersions(c.version, MIN_API_VERSION) < 0) {
+          throw new EngineError('invalid', 'ERR_API_VERSION', `client version ${c.version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
         }
       }
-      const method = req.method ?? 'GET';
-      const m = o.router.match(method, path);
-      if (m === undefined) throw new EngineError('not-found', 'ERR_NO_ROUTE', 'page not found');
-      if (m === 'method-not-allowed') throw new EngineError('not-found', 'ERR_NO_ROUTE', 'page not found');
-      // The body is read once and completely, before authorization and the handler.
-      let bodyPromise: Promise<Buffer> | undefined;
-      const contentLength = Number(req.headers['content-length'] ?? 0);
-      const streamingBody = isStreamingUpload(path, req);
-      const body = (): Promise<Buffer> => {
-        if (!bodyPromise) {
-          if (upgrade) {
-            const n = Math.min(contentLength, upgrade.head.length);
-            bodyPromise = Promise.resolve(upgrade.head.subarray(0, n));
-          } else bodyPromise = readBody(req, bodyLimit);
-        }
-        return bodyPromise;
+      // The handler sees the canonical request: its body (bind sources cleaned and resolved),
+      // that body's length, and the query as plugins saw it.
+      if (!stream) {
+        req.headers['content-length'] = String(c.canonicalBody.length);
+        delete req.headers['transfer-encoding'];
+      }
+      const query = new URLSearchParams();
+      for (const [k, v] of c.queryParams) query.append(k, v);
+      const canonicalBody = c.canonicalBody;
+      const readCanonical = stream
+        ? (): Promise<Buffer> => Promise.reject(new EngineError('internal', 'ERR_BODY_IS_STREAM', `${method} ${c.path} streams its body; read ctx.req`))
+        : (): Promise<Buffer> => Promise.resolve(canonicalBody);
+      const handlerUpgrade = upgrade ? { socket: upgrade.socket, head: stream ? upgrade.head : canonicalBody } : undefined;
+      const enforceResponse = authorized.plugins.length > 0;
+      const streamedResponse = (info: ResponseInput): void => {
+        authz.authorizeResponse(authorized, { ...info, streamed: true }).catch((err: unknown) => log.error({ requestId, err: errorText(err) }, 'response authorization failed'));
       };
-      const authz = o.authorizer?.();
-      if (authz) {
-        const buf = streamingBody ? undefined : await body();
-        await authz.authorizeRequest({
-          method,
-          uri: cleaned + (q >= 0 ? rawUrl.slice(q) : ''),
-          path,
-          headers: flatHeaders(req),
-          body: buf,
-          peer: o.peerOf?.(req) ?? {},
-          raw: req,
+      if (res && enforceResponse) {
+        gate = gateResponse(res, {
+          check: (info) => authz.authorizeResponse(authorized, info),
+          streamed: streamedResponse,
+          refuse: (err) => {
+            const reply = toErrorReply(err, log, requestId);
+            sendErrorRes(res, reply.status, reply.body.message, false);
+          },
         });
       }
-      await m.handler({ req, res, upgrade, params: m.params, query, version: asked ?? API_VERSION, requestId, body });
+      try {
+        await m.handler({ req, res, upgrade: handlerUpgrade, params: m.params, query, version: c.version ?? API_VERSION, requestId, body: readCanonical });
+      } catch (err) {
+        // dockerd calls AuthZRes after a failed handler too and ignores the answer.
+        if (enforceResponse) streamedResponse({});
+        throw err;
+      }
+      if (upgrade && enforceResponse) upgrade.socket.once('close', () => streamedResponse({}));
     } catch (err) {
       fail(err);
     }
   }
 
-  const server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 120_000 }, (req, res) => {
+  const serverOptions = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 120_000 };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void dispatch(req, res, undefined);
-  });
+  };
+  const server = o.tls
+    ? https.createServer({ ...serverOptions, cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, onRequest)
+    : http.createServer(serverOptions, onRequest);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
     void dispatch(req, undefined, { socket, head });
   });
-  server.on('clientError', (_err, socket) => {
+  server.on('clientError', (_err: Error, socket: Duplex) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
   return server;
-}
-
-/** Uploads streamed straight to their consumer (tarballs), not buffered as JSON. */
-function isStreamingUpload(path: string, req: IncomingMessage): boolean {
-  if (path === '/images/create' || path === '/images/load' || path === '/build') return true;
-  if (/^\/containers\/[^/]+\/(attach|archive)$/.test(path)) return true;
-  const type = String(req.headers['content-type'] ?? '');
-  return type.startsWith('application/x-tar') || type.startsWith('application/tar');
 }

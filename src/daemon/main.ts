@@ -3,16 +3,21 @@
 import { Command, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, rm, writeFile, readFile, open } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile, readFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
 import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
-import { Engine, EventBus, SeccompPolicy } from '../engine/index.js';
+import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, type DaemonDefaults } from '../engine/index.js';
+import { hostArch } from '../seccomp/index.js';
+import { parseUlimit } from '../spec/index.js';
+import { ensureRemapRanges } from '../userns/index.js';
+import os from 'node:os';
 import { ImageStore, ensureBuiltinImage } from '../image/index.js';
-import { buildRouter, createApiServer, goArch } from '../api/index.js';
+import { buildRouter, goArch } from '../api/index.js';
 
 import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
+import { setupAuthz } from './authz.js';
+import { checkHosts, openListeners } from './listeners.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -124,20 +129,6 @@ async function claimPidfile(path: string): Promise<void> {
   await fh.close();
 }
 
-async function listenUnix(server: Server, path: string): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true, mode: 0o711 });
-  await rm(path, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  await chown(path, 0, 0);
-  await chmod(path, 0o660);
-}
-
 export async function main(argv: string[]): Promise<void> {
   let cfg: DaemonConfig;
   try {
@@ -148,18 +139,21 @@ export async function main(argv: string[]): Promise<void> {
   }
   const log: Logger = createLogger(cfg.logLevel);
   try {
-    await run(cfg, log);
+    await run(cfg, log, argv);
   } catch (err) {
     log.fatal({ err: errorText(err), stack: err instanceof Error ? err.stack : undefined }, 'moatd failed to start');
     process.exit(1);
   }
 }
 
-async function run(cfg: DaemonConfig, log: Logger): Promise<void> {
+async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('moatd must run as root');
   await mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
   await mkdir(cfg.execRoot, { recursive: true, mode: 0o711 });
   await claimPidfile(cfg.pidfile);
+  // Bad hosts, missing plugins and unreadable policies stop moatd before anything runs.
+  checkHosts(defaultHosts(cfg), cfg);
+  const authz = await setupAuthz(cfg, log);
   const daemonIdFile = join(cfg.dataRoot, 'engine-id');
   let daemonId = (await readTextIfExists(daemonIdFile))?.trim();
   if (!daemonId) {
@@ -169,15 +163,41 @@ async function run(cfg: DaemonConfig, log: Logger): Promise<void> {
   const bounding = await ownBoundingSet();
   const defaultCaps = cfg.defaultCapabilities ? cfg.defaultCapabilities.map((c) => normalizeCapName(c)).filter((c): c is CapName => c !== 'ALL') : [...MOAT_DEFAULT_CAPS];
 
-  const images = new ImageStore(join(cfg.dataRoot, 'image'), log);
+  // --userns-remap: containers' root is an unprivileged host uid; everything the daemon
+  // stores moves to a per-remap root <data-root>/<uid>.<gid>, as Docker does.
+  let dataRoot = cfg.dataRoot;
+  let userns: DaemonDefaults['userns'];
+  if (cfg.usernsRemap !== '') {
+    const remap = await ensureRemapRanges({ spec: cfg.usernsRemap });
+    if (!remap.enabled) log.warn(remap.warning);
+    else {
+      userns = { uidMappings: remap.uidMappings, gidMappings: remap.gidMappings };
+      dataRoot = join(cfg.dataRoot, `${remap.uidStart}.${remap.gidStart}`);
+      await mkdir(dataRoot, { recursive: true, mode: 0o711 });
+      // The remapped root must traverse to its containers' rootfs.
+      await chmod(cfg.dataRoot, 0o711);
+      await chmod(dataRoot, 0o711);
+      await mkdir(join(dataRoot, 'containers'), { recursive: true, mode: 0o711 });
+      await chmod(join(dataRoot, 'containers'), 0o711);
+      log.info({ uid: remap.uidStart, gid: remap.gidStart, size: remap.size, user: remap.user }, 'user namespace remapping on');
+    }
+  }
+  const idShift = userns ? { uid: userns.uidMappings[0]!.hostID, gid: userns.gidMappings[0]!.hostID } : undefined;
+
+  const images = new ImageStore(join(dataRoot, 'image'), log, { idShift });
   await images.init();
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-  if (busybox) await ensureBuiltinImage(images, { busybox, arch: goArch(), tmpDir: join(cfg.dataRoot, 'image', 'tmp') });
+  if (busybox) await ensureBuiltinImage(images, { busybox, arch: goArch(), tmpDir: join(dataRoot, 'image', 'tmp') });
   else log.warn('busybox-static not found: no built-in image');
 
+  const seccomp = new SeccompPolicy({
+    daemonDefault: parseDaemonSeccompProfile(cfg.seccompProfile, (p) => readFileSync(p, 'utf8')),
+    arch: hostArch(process.arch),
+    kernel: os.release(),
+  });
   const events = new EventBus();
   const engine = new Engine({
-    dataRoot: cfg.dataRoot,
+    dataRoot,
     execRoot: cfg.execRoot,
     runtime: {
       runc: ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc',
@@ -192,42 +212,39 @@ async function run(cfg: DaemonConfig, log: Logger): Promise<void> {
     defaults: {
       capabilities: defaultCaps,
       bounding,
-      pidsLimit: cfg.defaultPidsLimit === 0 ? -1 : cfg.defaultPidsLimit,
+      pidsLimit: cfg.defaultPidsLimit,
       noNewPrivileges: cfg.noNewPrivileges,
       shmSize: 64 * 1024 * 1024,
       cgroupParent: cfg.cgroupParent,
+      defaultUlimits: cfg.defaultUlimits.map((u) => parseUlimit(u)),
+      userns,
+      numCpus: os.cpus().length,
     },
-    seccomp: new SeccompPolicy(),
+    seccomp,
   });
   await engine.init();
 
   const securityOptions = (): string[] => {
-    const opts = ['name=seccomp,profile=unconfined', 'name=cgroupns'];
+    const opts = [`name=seccomp,profile=${seccomp.daemonProfileName}`, 'name=cgroupns'];
+    if (userns) opts.push('name=userns');
     if (cfg.noNewPrivileges) opts.push('name=no-new-privileges');
     return opts;
   };
   const router = buildRouter({
     engine,
-    containersDir: join(cfg.dataRoot, 'containers'),
+    containersDir: join(dataRoot, 'containers'),
     info: {
       daemonId,
-      dataRoot: cfg.dataRoot,
+      dataRoot,
       securityOptions,
       cgroupVersion,
       runcVersion: versionOf('runc', ['--version']),
       conmonVersion: versionOf('conmon', ['--version']),
-      authorizationPlugins: () => cfg.authorizationPlugins,
+      authorizationPlugins: () => authz.pluginNames(),
       warnings: () => [],
     },
   });
-  const servers: Server[] = [];
-  for (const host of defaultHosts(cfg)) {
-    const server = createApiServer({ router, log, bodyLimit: cfg.bodyLimit });
-    if (host.startsWith('unix://')) await listenUnix(server, host.slice('unix://'.length));
-    else throw new Error(`unsupported --host ${host}: moat listens on unix:// sockets (TCP needs --tlsverify)`);
-    servers.push(server);
-    log.info({ host }, 'API listening');
-  }
+  const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain });
 
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -247,6 +264,16 @@ async function run(cfg: DaemonConfig, log: Logger): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP re-reads flags and daemon.json and applies the authorization settings.
+  process.on('SIGHUP', () => {
+    void (async () => {
+      try {
+        await authz.reload(parseFlags(argv));
+      } catch (err) {
+        log.error({ err: errorText(err) }, 'reload failed; keeping the running configuration');
+      }
+    })();
+  });
   process.on('SIGPIPE', () => undefined);
   log.info({ dataRoot: cfg.dataRoot, execRoot: cfg.execRoot, pid: process.pid }, 'moatd ready');
 }

@@ -1,6 +1,6 @@
 // The container state machine. moatd never owns a container's life: conmon holds stdio and
 // the exit code; this class decides, records and reconciles.
-import { mkdir, rm, writeFile, readFile, stat, rmdir, open } from 'node:fs/promises';
+import { mkdir, rm, writeFile, readFile, stat, rmdir, open, realpath, chown, chmod, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, type Logger } from '../base/index.js';
@@ -18,17 +18,22 @@ import {
   startFailureExitCode,
   type RuntimePaths,
 } from '../runtime/index.js';
-import { generateSpec, resolveUser } from '../spec/index.js';
-import { writeJsonAtomic } from '../base/index.js';
+import { generateSpec, resolveUser, toOciJson, checkVolumeName, bindToOciMount, tmpfsToOciMount, type Mount, type LinuxDevice, type ResolvedDevice } from '../spec/index.js';
+import { writeFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ContainerStore } from './store.js';
 import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
-import { planContainer, type DaemonDefaults } from './plan.js';
+import { planContainer, validateHostConfig, type DaemonDefaults, type PlanInputs } from './plan.js';
 import { readRootfsText, secureJoin } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
 import { SeccompPolicy } from './seccomp-policy.js';
+import { LimitWatcher, locateCgroups, readLimitCounters, type CgroupLocator, type LimitHit } from './limits.js';
+import type { NotifyRule } from '../seccomp/index.js';
+import type { MountRequest } from '../spec/index.js';
+import type { NamespaceRequests } from './plan.js';
+import { VolumeStore } from './volumes.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -39,6 +44,8 @@ export interface EngineOptions {
   log: Logger;
   defaults: DaemonDefaults;
   seccomp: SeccompPolicy;
+  /** Called before runc create when the container's blocked rules are notify rules. */
+  onSeccompNotify?: (containerId: string, rules: readonly NotifyRule[]) => Promise<void>;
 }
 
 export interface CreateRequest {
@@ -102,6 +109,8 @@ export class Engine {
   #stopping = new Set<string>();
   #lock = new KeyedLock();
   #exitHandled = new Map<string, Promise<void>>();
+  #cgroups: CgroupLocator | undefined;
+  #limits: LimitWatcher | undefined;
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -132,12 +141,20 @@ export class Engine {
       this.#containers.set(id, record);
     }
     for (const rec of this.#containers.values()) await this.#reconcile(rec);
+    this.#cgroups = await locateCgroups(this.#o.defaults.cgroupParent);
+    this.#limits = new LimitWatcher(
+      this.#cgroups,
+      () => [...this.#containers.values()].filter((c) => c.State.Status === 'running').map((c) => c.Id),
+      (hit) => this.#onLimitHit(hit),
+    );
+    this.#limits.start();
     this.#monitor.start();
     void this.#monitor.scan();
   }
 
   async close(): Promise<void> {
     this.#monitor.stop();
+    this.#limits?.stop();
     for (const set of this.#attached.values()) for (const s of set) s.finish();
   }
 
@@ -259,11 +276,12 @@ export class Engine {
       ExitGeneration: 0,
     };
     // Validate everything that start would reject, so a bad create creates nothing.
-    await this.#o.seccomp.check(rec);
-    planContainer(
-      { record: rec, rootfs: '/', user: { uid: 0, gid: 0, additionalGids: [], home: '/' }, env: [], cwd: '/', mounts: [] },
-      this.#o.defaults,
-    );
+    const checked = validateHostConfig(rec, this.#o.defaults);
+    this.#o.seccomp.check(rec, checked.caps);
+    for (const m of checked.mounts) {
+      if (m.kind === 'volume' && m.source !== '') checkVolumeName(m.source);
+    }
+    const warnings = checked.warnings;
     const dir = this.#store.dir(id);
     const undo = new CleanupStack();
     try {
@@ -283,7 +301,7 @@ export class Engine {
       throw err;
     }
     this.events.emit('container', 'create', id, this.#attrs(rec));
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   async #writeEtcFiles(rec: ContainerRecord): Promise<void> {
@@ -328,6 +346,9 @@ export class Engine {
     const dir = this.#store.dir(id);
     const image = this.images.get(c.Image);
     const rootfs = join(dir, 'rootfs');
+    const remapped = this.#o.defaults.userns !== undefined && (c.HostConfig.UsernsMode ?? '') !== 'host';
+    // Ownership first: overlayfs takes the root directory's owner from the upper dir at mount.
+    if (remapped) await this.#chownForUserns(dir);
     await mountOverlay(this.images.layerDirs(image), { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: rootfs });
     const passwd = await readRootfsText(rootfs, '/etc/passwd');
     const group = await readRootfsText(rootfs, '/etc/group');
@@ -336,14 +357,20 @@ export class Engine {
     const cwdHost = await secureJoin(rootfs, cwd);
     await mkdir(cwdHost, { recursive: true, mode: 0o755 }).catch(() => undefined);
     const env = buildEnv(c, user.home);
-    const mounts = [
+    const etcMounts = [
       { destination: '/etc/hostname', type: 'bind', source: join(dir, 'hostname'), options: ['rbind', 'rprivate'] },
       { destination: '/etc/hosts', type: 'bind', source: join(dir, 'hosts'), options: ['rbind', 'rprivate'] },
       { destination: '/etc/resolv.conf', type: 'bind', source: join(dir, 'resolv.conf'), options: ['rbind', 'rprivate'] },
     ];
-    const seccomp = await this.#o.seccomp.forContainer(c);
-    const { plan, security } = planContainer({ record: c, rootfs, user, env, cwd, mounts, seccomp }, this.#o.defaults);
-    await writeJsonAtomic(join(dir, 'config.json'), generateSpec(plan), 0o600);
+    const checked = validateHostConfig(c, this.#o.defaults);
+    const mounts = await this.#hostMounts(c, checked.mounts);
+    const devices = c.HostConfig.Privileged === true ? await allHostDevices() : await hostDevices(c.HostConfig.Devices ?? []);
+    const joined = this.#joinedNamespaces(c, checked.ns);
+    const seccomp = this.#o.seccomp.forContainer(c, checked.caps);
+    const inputs: PlanInputs = { record: c, rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp };
+    const { plan, security } = planContainer(inputs, this.#o.defaults);
+    if (seccomp.notifyRules && this.#o.onSeccompNotify) await this.#o.onSeccompNotify(id, seccomp.notifyRules);
+    await writeFileAtomic(join(dir, 'config.json'), toOciJson(generateSpec(plan), { indent: 2 }), 0o600);
     c.Security = security;
     // A stale exit file from a previous run must not end this one.
     await this.#monitor.clear(id);
@@ -416,6 +443,72 @@ export class Engine {
     if (c.HostConfig.AutoRemove) await this.#removeLocked(c, { force: true }).catch(() => undefined);
   }
 
+  // ---- host work for a start: mounts, devices, joined namespaces, userns ownership -----
+
+  /** Binds (sources cleaned and symlinks resolved: the mounted path is the checked one), volumes, tmpfs. */
+  async #hostMounts(c: ContainerRecord, requests: readonly MountRequest[]): Promise<Mount[]> {
+    const out: Mount[] = [];
+    const remap = this.#o.defaults.userns !== undefined && (c.HostConfig.UsernsMode ?? '') !== 'host';
+    for (const m of requests) {
+      if (m.kind === 'tmpfs') {
+        out.push(tmpfsToOciMount(m));
+        continue;
+      }
+      if (m.kind === 'volume') {
+        const name = m.source !== '' ? m.source : `${c.Id.slice(0, 12)}-${Buffer.from(m.target).toString('hex').slice(0, 16)}`;
+        const hostPath = await this.volumes.ensure(name);
+        if (remap) await chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
+        this.volumes.use(name, c.Id);
+        out.push(bindToOciMount(m, { source: hostPath }));
+        continue;
+      }
+      let source: string;
+      try {
+        source = await realpath(m.source);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // `-v /host:/ctr` creates a missing source directory, as Docker does; `--mount` refuses.
+        if (m.origin !== 'Binds') throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+        await mkdir(m.source, { recursive: true, mode: 0o755 });
+        source = await realpath(m.source);
+      }
+      out.push(bindToOciMount(m, { source }));
+    }
+    return out;
+  }
+
+  /** The pid, ipc and net namespaces of containers joined with `container:X`. */
+  #joinedNamespaces(c: ContainerRecord, ns: NamespaceRequests): { paths: PlanInputs['joined']; userns: string | undefined } {
+    const paths: PlanInputs['joined'] = {};
+    let userns: string | undefined;
+    const join1 = (kind: 'pid' | 'ipc' | 'network', ref: string): void => {
+      const other = this.find(ref);
+      if (!other) throw noSuchContainer(ref);
+      if (other.Id === c.Id) throw invalid(`cannot join own ${kind} namespace`);
+      if (other.State.Status !== 'running' || other.State.Pid <= 0) {
+        throw conflict(`cannot join ${kind} namespace of a non running container: ${ref}`);
+      }
+      if (kind === 'ipc' && (other.HostConfig.IpcMode ?? '') !== 'shareable' && other.HostConfig.IpcMode !== 'host') {
+        throw conflict(`can't join IPC of container ${other.Id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      }
+      paths[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
+      if (ns.userns) userns = `/proc/${other.State.Pid}/ns/user`;
+    };
+    if (ns.pid.kind === 'container') join1('pid', ns.pid.ref);
+    if (ns.ipc.kind === 'container') join1('ipc', ns.ipc.ref);
+    if (ns.network.kind === 'container') join1('network', ns.network.ref);
+    return { paths, userns };
+  }
+
+  /** Under --userns-remap the container's root owns its writable layer and mount points. */
+  async #chownForUserns(dir: string): Promise<void> {
+    const u = this.#o.defaults.userns!;
+    const uid = u.uidMappings[0]!.hostID;
+    const gid = u.gidMappings[0]!.hostID;
+    for (const p of [dir, join(dir, 'upper'), join(dir, 'work'), join(dir, 'rootfs')]) await chownIfRoot(p, uid, gid);
+    await chmod(dir, 0o711);
+  }
+
   // ---- exit --------------------------------------------------------------------------
 
   async #onExit(id: string, code: number): Promise<void> {
@@ -430,10 +523,15 @@ export class Engine {
     const c = this.#containers.get(id);
     if (!c || (c.State.Status !== 'running' && c.State.Status !== 'paused')) return;
     const dir = this.#store.dir(id);
+    // Read the cgroup's counters before runc delete removes it: an OOM kill is recorded.
+    await this.#limits?.poll();
+    const counters = this.#cgroups ? await readLimitCounters(this.#cgroups, id) : {};
+    const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
+    this.#limits?.forget(id);
     await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
     await unmountOverlay(join(dir, 'rootfs')).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
     await this.#monitor.clear(id);
-    c.State = { ...c.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now() };
+    c.State = { ...c.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
     delete c.State.ConmonPid;
     c.ExitGeneration += 1;
     await this.#store.save(c);
@@ -446,6 +544,16 @@ export class Engine {
     if (c.HostConfig.AutoRemove) {
       await this.remove(id, { force: true }).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'auto-remove failed'));
     }
+  }
+
+  /** `docker events` shows which limit a container hit: `oom` (Docker's) and moat's `pids-limit`. */
+  #onLimitHit(hit: LimitHit): void {
+    const c = this.#containers.get(hit.containerId);
+    if (!c) return;
+    const action = hit.kind === 'oom' ? 'oom' : 'pids-limit';
+    const attrs = hit.kind === 'oom' ? { limit: hit.limit, oomKills: String(hit.count) } : { limit: hit.limit, refusedForks: String(hit.count) };
+    this.#log.warn({ containerId: c.Id, ...attrs }, hit.kind === 'oom' ? 'container hit its memory limit: OOM kill' : 'container hit its pids limit: fork refused');
+    this.events.emit('container', action, c.Id, this.#attrs(c, attrs));
   }
 
   #resolveWaiters(c: ContainerRecord, conditions: WaitCondition[]): void {
@@ -666,6 +774,38 @@ export class Engine {
     return join(this.#store.dir(c.Id), 'ctr.log');
   }
 
+  // ---- volumes, export, changes (used by the API) -------------------------------------
+
+  #volumes: VolumeStore | undefined;
+
+  /** Local named volumes under `<dataRoot>/volumes`. */
+  get volumes(): VolumeStore {
+    return (this.#volumes ??= new VolumeStore(this.#o.dataRoot));
+  }
+
+  /** A container's overlay: its upper dir and the image's layer dirs (for `docker diff`). */
+  layersOf(ref: string): { upper: string; lowers: string[] } {
+    const c = this.get(ref);
+    return { upper: join(this.#store.dir(c.Id), 'upper'), lowers: this.images.layerDirs(this.images.get(c.Image)) };
+  }
+
+  /** Runs `fn` on the container's merged rootfs, mounting it for the call when the container is not running. */
+  async withRootfs<T>(ref: string, fn: (dir: string) => Promise<T>): Promise<T> {
+    const c = this.get(ref);
+    const dir = this.#store.dir(c.Id);
+    const merged = join(dir, 'rootfs');
+    if (c.State.Status === 'running' || c.State.Status === 'paused') return await fn(merged);
+    return await this.#lock.run(c.Id, async () => {
+      if (!this.#containers.has(c.Id)) throw noSuchContainer(ref);
+      await mountOverlay(this.images.layerDirs(this.images.get(c.Image)), { upper: join(dir, 'upper'), work: join(dir, 'work'), merged });
+      try {
+        return await fn(merged);
+      } finally {
+        await unmountOverlay(merged).catch((err: unknown) => this.#log.warn({ containerId: c.Id, err: errorText(err) }, 'unmount after export failed'));
+      }
+    });
+  }
+
   isRunning(ref: string): boolean {
     const c = this.find(ref);
     return c !== undefined && (c.State.Status === 'running' || c.State.Status === 'paused');
@@ -837,6 +977,48 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     if (t) clearTimeout(t);
   }
+}
+
+/** `--device /dev/x[:/dev/y][:rwm]`: stat the host node (must be a char or block device). */
+async function hostDevices(list: readonly { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]): Promise<PlanInputs['devices']> {
+  const out: PlanInputs['devices'] = [];
+  for (const d of list) {
+    let st;
+    try {
+      st = await stat(d.PathOnHost);
+    } catch {
+      throw invalid(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
+    }
+    const type: 'c' | 'b' | undefined = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
+    if (type === undefined) throw invalid(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
+    const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn);
+    const minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+    const node: LinuxDevice = { path: d.PathInContainer || d.PathOnHost, type, major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    const cgroup: ResolvedDevice = { type, major, minor, permissions: d.CgroupPermissions || 'rwm' };
+    out.push({ node, cgroup });
+  }
+  return out;
+}
+
+/** Every device node under the host's /dev, for privileged containers (as Docker's HostDevices). */
+async function allHostDevices(dir = '/dev'): Promise<PlanInputs['devices']> {
+  const out: PlanInputs['devices'] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (['pts', 'shm', 'mqueue', 'fd', '.lxc', '.lxd-mounts'].includes(e.name) && dir === '/dev') continue;
+      out.push(...(await allHostDevices(p)));
+    } else if ((e.isCharacterDevice() || e.isBlockDevice()) && p !== '/dev/console' && p !== '/dev/ptmx') {
+      out.push(...(await hostDevices([{ PathOnHost: p, PathInContainer: p, CgroupPermissions: 'rwm' }]).catch(() => [])));
+    }
+  }
+  return out;
+}
+
+async function chownIfRoot(path: string, uid: number, gid: number): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (st && st.uid === 0 && st.gid === 0) await chown(path, uid, gid);
 }
 
 /** Image env overlaid by the container's, by variable name. */

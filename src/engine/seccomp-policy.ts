@@ -1,18 +1,133 @@
-// Which seccomp filter a container gets. Filled in by the seccomp integration.
-import type { LinuxSeccomp } from '../seccomp/index.js';
+// Which seccomp filter a container gets: the daemon's default (moat's own profile, a file,
+// or unconfined), a profile sent with `--security-opt seccomp=<json>`, `seccomp=unconfined`,
+// and moat's `seccomp-allow=` / `seccomp-deny=` amendments; privileged containers are
+// unconfined. Blocked rules become notify rules when the denial explainer is on, so each
+// denial is recorded while the process sees the same errno.
+import { EngineError, invalid } from '../base/index.js';
+import {
+  amendProfile,
+  defaultProfile,
+  formatIssues,
+  parseProfile,
+  profileDigest,
+  resolveProfile,
+  toNotifyProfile,
+  type LinuxSeccomp,
+  type NotifyRule,
+  type Profile,
+  type SeccompArch,
+} from '../seccomp/index.js';
+import { parseSecurityOpts } from '../spec/index.js';
 import type { ContainerRecord } from './types.js';
 
 export interface ContainerSeccomp {
+  /** What runc applies; undefined = unconfined. */
   spec: LinuxSeccomp | undefined;
+  /** `default` (moat's), `custom`, `unconfined`, or the daemon's profile file name. */
   name: string;
+  /** sha256 of the resolved profile (before the notify conversion, which keeps behaviour). */
   sha256?: string;
+  /** `notify` when denials are explained, `off` otherwise. */
+  explainer?: string;
+  allow?: string[];
+  deny?: string[];
+  /** For the listener: which errno each notify rule answers. */
+  notifyRules?: NotifyRule[];
+}
+
+/** The denial explainer: a listener process that answers notify rules and records them. */
+export interface DenialExplainer {
+  readonly listenerPath: string;
+  /** True when the listener is running and can take a new container. */
+  available(): boolean;
+}
+
+export type DaemonSeccompDefault = { kind: 'builtin' } | { kind: 'unconfined' } | { kind: 'file'; name: string; profile: Profile };
+
+export interface SeccompPolicyOptions {
+  daemonDefault: DaemonSeccompDefault;
+  arch: SeccompArch;
+  kernel: string;
+  explainer?: DenialExplainer | undefined;
+}
+
+/** Parse `--seccomp-profile PATH|builtin|unconfined` (the file's text is read by the caller). */
+export function parseDaemonSeccompProfile(value: string, readText: (path: string) => string): DaemonSeccompDefault {
+  if (value === '' || value === 'builtin' || value === 'default') return { kind: 'builtin' };
+  if (value === 'unconfined') return { kind: 'unconfined' };
+  const parsed = parseProfile(JSON.parse(readText(value)) as unknown);
+  if (!parsed.ok) throw invalid(`Invalid seccomp profile ${value}: ${formatIssues(parsed.issues)}`);
+  return { kind: 'file', name: value, profile: parsed.value };
 }
 
 export class SeccompPolicy {
-  /** Throws a 400 when the container's seccomp options are invalid. */
-  async check(_rec: ContainerRecord): Promise<void> {}
+  readonly #o: SeccompPolicyOptions;
 
-  async forContainer(_rec: ContainerRecord): Promise<ContainerSeccomp> {
-    return { spec: undefined, name: 'unconfined' };
+  constructor(o: SeccompPolicyOptions) {
+    this.#o = o;
+  }
+
+  get daemonProfileName(): string {
+    const d = this.#o.daemonDefault;
+    return d.kind === 'builtin' ? 'builtin' : d.kind === 'unconfined' ? 'unconfined' : d.name;
+  }
+
+  /** Throws a 400 naming the problem when the container's seccomp options are invalid. */
+  check(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): void {
+    this.forContainer(rec, caps);
+  }
+
+  forContainer(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): ContainerSeccomp {
+    const opts = parseSecurityOpts(rec.HostConfig.SecurityOpt);
+    const allow = opts.seccompAllow;
+    const deny = opts.seccompDeny;
+    const choice = opts.seccomp;
+    if (rec.HostConfig.Privileged === true || choice?.kind === 'unconfined' || (choice === undefined && this.#o.daemonDefault.kind === 'unconfined' && allow.length === 0 && deny.length === 0)) {
+      if ((allow.length > 0 || deny.length > 0) && rec.HostConfig.Privileged !== true) {
+        throw invalid('seccomp-allow and seccomp-deny need a seccomp profile: they cannot amend seccomp=unconfined');
+      }
+      return { spec: undefined, name: 'unconfined' };
+    }
+    let profile: Profile;
+    let name: string;
+    if (choice?.kind === 'profile') {
+      let json: unknown;
+      try {
+        json = JSON.parse(choice.json);
+      } catch (err) {
+        throw invalid(`Invalid seccomp profile: ${(err as Error).message}`);
+      }
+      const parsed = parseProfile(json);
+      if (!parsed.ok) throw invalid(`Invalid seccomp profile: ${formatIssues(parsed.issues)}`);
+      profile = parsed.value;
+      name = 'custom';
+    } else if (choice?.kind === 'builtin' || this.#o.daemonDefault.kind !== 'file') {
+      profile = defaultProfile();
+      name = 'default';
+    } else {
+      profile = this.#o.daemonDefault.profile;
+      name = this.#o.daemonDefault.name;
+    }
+    if (allow.length > 0 || deny.length > 0) {
+      const amended = amendProfile(profile, { allow, deny });
+      if (!amended.ok) throw invalid(`Invalid seccomp amendment: ${formatIssues(amended.issues)}`);
+      profile = amended.value;
+    }
+    let resolved;
+    try {
+      resolved = resolveProfile(profile, { arch: this.#o.arch, capabilities: caps, kernel: this.#o.kernel });
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw invalid(`Invalid seccomp profile: ${(err as Error).message}`);
+    }
+    const sha256 = profileDigest(resolved.seccomp);
+    const base: ContainerSeccomp = { spec: resolved.seccomp, name, sha256, ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) };
+    const ex = this.#o.explainer;
+    // A profile with its own listener keeps it; runc supports one listener per filter.
+    if (ex === undefined || resolved.seccomp.listenerPath !== undefined) return { ...base, explainer: 'off' };
+    if (!ex.available()) return { ...base, explainer: 'unavailable' };
+    const converted = toNotifyProfile(resolved.seccomp, ex.listenerPath, { comments: resolved.origins.map((o) => o.comment) });
+    if (converted.table.length === 0) return { ...base, explainer: 'off' };
+    return { ...base, spec: converted.seccomp, explainer: 'notify', notifyRules: converted.table };
   }
 }

@@ -10,3 +10,4 @@ export { ensureBuiltinImage, BUILTIN_IMAGE } from './builtin.js';
 export { mountOverlay, unmountOverlay, isMounted } from './overlay.js';
 export { parseReference, familiarName, normalizeReference, type ImageRef } from './reference.js';
 export { applyChanges, type ImageRuntimeConfig } from './changes.js';
+export { exportTree, diffTree, CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED, type Change } from './tar-export.js';

@@ -1,12 +1,12 @@
 // Content-addressed image store: layers by diff id (sha256 of the uncompressed tar),
 // image configs by image id (sha256 of the config JSON), and a tag table.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, readFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { EngineError, noSuchImage, conflict, writeJsonAtomic, readJsonIfExists, shortId, type Logger } from '../base/index.js';
-import { applyLayer } from './layer.js';
+import { applyLayer, type IdShift } from './layer.js';
 import { applyChanges, type ImageRuntimeConfig } from './changes.js';
 import { parseReference, familiarName } from './reference.js';
 
@@ -57,9 +57,13 @@ export class ImageStore {
   #layerSizes = new Map<string, number>();
   #lock = new Mutex();
 
-  constructor(root: string, log: Logger) {
+  /** Under --userns-remap, layer files are owned by the remapped ids (uid + shift). */
+  readonly #idShift: IdShift | undefined;
+
+  constructor(root: string, log: Logger, opts: { idShift?: IdShift | undefined } = {}) {
     this.root = root;
     this.#log = log.child({ component: 'image' });
+    this.#idShift = opts.idShift;
   }
 
   get #layersDir(): string {
@@ -163,7 +167,9 @@ export class ImageStore {
       const plain = await maybeGunzip(input);
       plain.on('error', (err) => tee.destroy(err));
       plain.pipe(tee);
-      await applyLayer(tee, join(tmp, 'diff'));
+      await applyLayer(tee, join(tmp, 'diff'), this.#idShift ? { uidShift: this.#idShift } : {});
+      // The layer's root directory is the container's `/`: remapped root owns it too.
+      if (this.#idShift) await chown(join(tmp, 'diff'), this.#idShift.uid, this.#idShift.gid);
       const diffId = `sha256:${hash.digest('hex')}`;
       const dest = join(this.#layersDir, hexOf(diffId));
       if (this.#layerSizes.has(diffId)) {

@@ -46,6 +46,12 @@ export interface RunPlan {
   readonlyPaths: string[];
   cgroupsPath: string;
   annotations?: Record<string, string>;
+  /** No /dev/shm tmpfs (--ipc none, or host: the host's is bound instead). */
+  noShm?: boolean;
+  /** /sys read-only (false only when privileged). */
+  sysReadOnly?: boolean;
+  /** The cgroup mount read-only (a user namespace cannot remount it read-only). */
+  cgroupReadOnly?: boolean;
 }
 
 const NS_ORDER: NamespaceType[] = ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup', 'user'];
@@ -61,18 +67,19 @@ function namespacesOf(plan: RunPlan): Namespace[] {
 }
 
 /** The mounts every container gets, as runc's and Docker's defaults. */
-export function baseMounts(plan: Pick<RunPlan, 'shmSize' | 'privileged' | 'namespaces'>): Mount[] {
-  const sysOpts = plan.privileged ? ['nosuid', 'noexec', 'nodev'] : ['nosuid', 'noexec', 'nodev', 'ro'];
+export function baseMounts(plan: Pick<RunPlan, 'shmSize' | 'privileged' | 'namespaces' | 'noShm' | 'sysReadOnly' | 'cgroupReadOnly'>): Mount[] {
+  const sysRo = plan.sysReadOnly ?? !plan.privileged;
+  const cgroupRo = plan.cgroupReadOnly ?? sysRo;
+  const sysOpts = sysRo ? ['nosuid', 'noexec', 'nodev', 'ro'] : ['nosuid', 'noexec', 'nodev'];
   const mounts: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysOpts },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', plan.privileged ? 'rw' : 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', cgroupRo ? 'ro' : 'rw'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   ];
-  const ipc = plan.namespaces.ipc;
-  if (ipc === undefined || ipc.kind === 'private') {
+  if (plan.noShm !== true) {
     mounts.push({ destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${plan.shmSize}`] });
   }
   return mounts;

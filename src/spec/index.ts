@@ -5,5 +5,51 @@
  * const spec = generateSpec(plan);
  */
 export { generateSpec, baseMounts, type RunPlan, type NamespaceMode } from './generate.js';
-export { resolveUser, parsePasswd, parseGroup, type ResolvedUser } from './user.js';
+export { resolveUser, type ResolvedUser } from './user.js';
 export type * from './types.js';
+export {
+  DOCKER_MASKED_PATHS,
+  MOAT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  systemPaths,
+  DEFAULT_DEVICE_NODES,
+  DEFAULT_DEVICE_RULES,
+  ALLOW_ALL_DEVICES,
+  parseDevice,
+  checkDeviceMapping,
+  parseDeviceCgroupRule,
+  deviceCgroupRules,
+  IPC_SYSCTLS,
+  validateSysctl,
+  validateSysctls,
+  defaultSysctls,
+  ULIMIT_TYPES,
+  parseUlimit,
+  ulimitsToRlimits,
+  RLIM_INFINITY,
+  toOciJson,
+  parseSecurityOpts,
+  type DeviceMapping,
+  type ResolvedDevice,
+  type Ulimit,
+  type OciRlimit,
+  type SecurityOpts,
+  type SeccompChoice,
+  type SystemPaths,
+} from './security.js';
+export {
+  parseMountRequests,
+  parseBind,
+  parseMount,
+  parseTmpfs,
+  bindToOciMount,
+  tmpfsToOciMount,
+  checkVolumeName,
+  cleanPath,
+  DEFAULT_PROPAGATION,
+  type MountRequest,
+  type ApiMount,
+  type HostMounts,
+  type Propagation,
+} from './mounts.js';
+export { planResources, effectivePidsLimit, parseCpusetList, MIN_MEMORY, NANO_CPU_PERIOD, type HostResources, type ResourceOptions, type PlannedResources } from './resources.js';

@@ -27,10 +27,11 @@ export interface LinuxCapabilities {
   ambient?: string[];
 }
 
+/** u64 limits; RLIM_INFINITY needs a bigint (write the spec with toOciJson). */
 export interface Rlimit {
   type: string;
-  hard: number;
-  soft: number;
+  hard: number | bigint;
+  soft: number | bigint;
 }
 
 export interface Process {

@@ -1,44 +1,7 @@
 // `--user name|uid[:group|gid]` and `--group-add`, resolved against the image's
 // /etc/passwd and /etc/group text. Pure.
 import { invalid } from '../base/index.js';
-
-export interface PasswdEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-export interface GroupEntry {
-  name: string;
-  gid: number;
-  members: string[];
-}
-
-export function parsePasswd(text: string): PasswdEntry[] {
-  const out: PasswdEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f.length < 7 || line.startsWith('#')) continue;
-    const uid = Number(f[2]);
-    const gid = Number(f[3]);
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
-    out.push({ name: f[0]!, uid, gid, home: f[5]! });
-  }
-  return out;
-}
-
-export function parseGroup(text: string): GroupEntry[] {
-  const out: GroupEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f.length < 4 || line.startsWith('#')) continue;
-    const gid = Number(f[2]);
-    if (!Number.isInteger(gid)) continue;
-    out.push({ name: f[0]!, gid, members: f[3]!.split(',').filter((m) => m !== '') });
-  }
-  return out;
-}
+import { parsePasswd, parseGroup } from '../userns/index.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -64,13 +27,13 @@ export function resolveUser(spec: string, files: { passwd: string; group: string
   if (userPart === '') {
     const root = passwd.find((p) => p.uid === 0);
     name = root?.name ?? 'root';
-    home = root?.home ?? '/root';
+    home = root?.home || '/root';
   } else if (isNum(userPart)) {
     uid = Number(userPart);
     const entry = passwd.find((p) => p.uid === uid);
     if (entry) {
       gid = entry.gid;
-      home = entry.home;
+      home = entry.home || '/';
       name = entry.name;
     }
   } else {

@@ -183,10 +183,14 @@ export interface PasswdEntry {
   name: string;
   uid: number;
   gid: number;
+  /** Home directory ('' when the line has none). */
+  home: string;
 }
 export interface GroupEntry {
   name: string;
   gid: number;
+  /** Supplementary members by user name. */
+  members: string[];
 }
 
 /** Users from /etc/passwd text; malformed lines are skipped (as getpwent does). */
@@ -196,7 +200,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
     const f = line.split(':');
     const uid = parseUint(f[2] ?? '');
     const gid = parseUint(f[3] ?? '');
-    if (f.length >= 4 && f[0] && uid !== undefined && gid !== undefined) out.push({ name: f[0], uid, gid });
+    if (f.length >= 4 && f[0] && uid !== undefined && gid !== undefined) out.push({ name: f[0], uid, gid, home: f[5] ?? '' });
   }
   return out;
 }
@@ -207,7 +211,7 @@ export function parseGroup(text: string): GroupEntry[] {
   for (const line of text.split('\n')) {
     const f = line.split(':');
     const gid = parseUint(f[2] ?? '');
-    if (f.length >= 3 && f[0] && gid !== undefined) out.push({ name: f[0], gid });
+    if (f.length >= 3 && f[0] && gid !== undefined) out.push({ name: f[0], gid, members: (f[3] ?? '').split(',').filter((m) => m !== '') });
   }
   return out;
 }

@@ -9,13 +9,18 @@ import type { Router, RequestContext } from '../router.js';
 import { commonHeaders, sendEmpty, sendJson } from '../server.js';
 import { frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
+import { dockerStats, sampleContainer } from '../stats.js';
+import { volumesOfContainer } from './volumes.js';
+import { diffTree, exportTree } from '../../image/index.js';
+import { pipeline } from 'node:stream/promises';
+import type { StatsSnapshot } from '../../cgroups/index.js';
 
 export interface ContainerRouteDeps {
   engine: Engine;
   containersDir: string;
 }
 
-function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined): boolean {
+function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
     const ok = values.some((v) => {
@@ -36,8 +41,15 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
         case 'exited':
           return c.State.Status === 'exited' && String(c.State.ExitCode) === v;
         case 'before':
+          return Date.parse(c.Created) < createdOf(v);
         case 'since':
-          return true;
+          return Date.parse(c.Created) > createdOf(v);
+        case 'volume':
+          return volumesOfContainer(c).includes(v) || (c.Volumes ?? []).some((m) => m.target === v);
+        case 'network':
+          return v === 'none' || v === (c.HostConfig.NetworkMode || 'default');
+        case 'is-task':
+          return v === 'false';
         default:
           throw invalid(`invalid filter '${key}'`);
       }
@@ -70,7 +82,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     let list = engine
       .list()
       .filter((c) => all || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
-      .filter((c) => matchesFilters(c, filters, (ref) => engine.images.find(ref)?.id))
+      .filter((c) => matchesFilters(c, filters, (ref) => engine.images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created)))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     sendJson(ctx.res!, 200, list.map((c) => containerSummary(c, now)));
@@ -130,8 +142,69 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('DELETE', '/containers/{id}', async (ctx) => {
-    await engine.remove(ctx.params['id']!, { force: boolParam(ctx.query, 'force'), volumes: boolParam(ctx.query, 'v') });
+    const c = engine.get(ctx.params['id']!);
+    const removeVolumes = boolParam(ctx.query, 'v');
+    await engine.remove(c.Id, { force: boolParam(ctx.query, 'force'), volumes: removeVolumes });
+    engine.volumes.release(undefined, c.Id);
+    if (removeVolumes) {
+      for (const v of c.Volumes ?? []) {
+        if (!v.anonymous) continue;
+        const inUse = engine.list().filter((o) => volumesOfContainer(o).includes(v.name)).map((o) => o.Id);
+        await engine.volumes.remove(v.name, { force: true, inUse }).then(
+          () => engine.events.emit('volume', 'destroy', v.name, { driver: 'local' }),
+          () => undefined,
+        );
+      }
+    }
     sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('GET', '/containers/{id}/stats', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const stream = ctx.query.get('stream') === null || boolParam(ctx.query, 'stream', true);
+    const oneShot = boolParam(ctx.query, 'one-shot');
+    const res = ctx.res!;
+    const who = (): { name: string; id: string } => ({ name: engine.find(c.Id)?.Name ?? c.Name, id: c.Id });
+    const pid = (): number => (engine.isRunning(c.Id) ? (engine.find(c.Id)?.State.Pid ?? 0) : 0);
+    let gone = false;
+    res.on('close', () => (gone = true));
+    if (!stream) {
+      // The CLI gives up after 2 s: a real earlier sample for precpu_stats, 500 ms before.
+      let prev: StatsSnapshot | undefined;
+      if (!oneShot) {
+        prev = await sampleContainer(pid());
+        await sleep(500);
+      }
+      sendJson(res, 200, dockerStats(await sampleContainer(pid()), prev, who()));
+      return;
+    }
+    res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    let prev = await sampleContainer(pid());
+    await sleep(500);
+    while (!gone) {
+      const cur = await sampleContainer(pid());
+      if (gone) break;
+      res.write(JSON.stringify(dockerStats(cur, prev, who())) + '\n');
+      prev = cur;
+      if (engine.find(c.Id) === undefined) break;
+      await sleep(1000);
+    }
+    if (!res.writableEnded) res.end();
+  });
+
+  r.add('GET', '/containers/{id}/export', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const res = ctx.res!;
+    await engine.withRootfs(c.Id, async (dir) => {
+      res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
+      await pipeline(exportTree(dir), res);
+    });
+  });
+
+  r.add('GET', '/containers/{id}/changes', async (ctx) => {
+    const { upper, lowers } = engine.layersOf(ctx.params['id']!);
+    sendJson(ctx.res!, 200, hideRuntimeChanges(await diffTree(upper, lowers)));
   });
 
   r.add('POST', '/containers/{id}/wait', async (ctx) => {
@@ -212,7 +285,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const res = ctx.res!;
     res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
     const emit = (e: LogEntry): void => {
-      const data = timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
+      const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
       res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
     };
     const path = engine.logPath(c);
@@ -313,3 +386,33 @@ export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
 }
 
 export { EngineError };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** conmon's `2026-11-29T01:23:59.385110897+00:00` -> Docker's `2026-11-29T01:23:59.385110897Z` (UTC, 9 digits). */
+export function dockerTimestamp(t: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) return t;
+  const frac = (m[2] ?? '').padEnd(9, '0').slice(0, 9);
+  if (m[3] === 'Z' || m[3] === '+00:00' || m[3] === '-00:00') return `${m[1]}.${frac}Z`;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
+}
+
+/**
+ * Mount points runc creates in the upper dir (/etc/hosts, /dev, /proc, ...) are not the
+ * user's changes; Docker keeps them in its init layer, so `docker diff` never shows them.
+ */
+const RUNTIME_PATHS = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/dev', '/proc', '/sys', '/.dockerenv', '/etc/mtab']);
+
+export function hideRuntimeChanges<T extends { Path: string; Kind: number }>(changes: readonly T[]): T[] {
+  const isRuntime = (p: string): boolean => RUNTIME_PATHS.has(p) || p.startsWith('/dev/') || p.startsWith('/proc/') || p.startsWith('/sys/');
+  const kept = changes.filter((ch) => !isRuntime(ch.Path));
+  // A directory reported only because runc touched its children is not a change either.
+  return kept.filter((ch) => {
+    if (ch.Kind !== 0 || (ch.Path !== '/etc' && ch.Path !== '/')) return true;
+    const below = kept.some((o) => o.Path.startsWith(`${ch.Path}/`));
+    const runtimeBelow = changes.some((o) => o.Path.startsWith(`${ch.Path}/`) && isRuntime(o.Path));
+    return below || !runtimeBelow;
+  });
+}

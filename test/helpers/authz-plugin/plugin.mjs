@@ -3,6 +3,7 @@
 //
 //   node test/helpers/authz-plugin/plugin.mjs --socket PATH [--log FILE]
 //        [--deny-privileged] [--deny-bind-prefix /etc]... [--deny-all MSG (requests and responses)]
+//        [--deny-responses MSG (AuthZRes only)]
 //        [--hang] [--garbage] [--fail MSG] [--no-authz]
 //
 // It decides by PLAIN STRING comparison on the JSON it is sent, as a naive plugin would:
@@ -11,11 +12,15 @@
 // bypass (case-variant keys, //etc, /tmp/../etc, %63reate ...) gets past it unless the daemon
 // canonicalizes the request first - which is what end-to-end bypass tests check.
 //
-// Every call is logged to --log as one JSON line: {time, call, request, body, reply}.
+// Every call is logged to --log as one JSON line: {seq, time, call, request, body, reply}.
 // Also importable: `startPlugin(options)` returns { calls, setMode(), close() }.
 import http from 'node:http';
 import { appendFileSync, unlinkSync, lstatSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+
+// One counter for every plugin in this process, so tests can check the order of calls
+// across plugins (chain order).
+let SEQ = 0;
 
 function decodeBody(b64) {
   if (typeof b64 !== 'string' || b64 === '') return undefined;
@@ -53,7 +58,7 @@ function decide(mode, wire, body) {
 }
 
 /**
- * Start the plugin. options: { socket, log?, denyPrivileged?, denyBindPrefixes?, denyAll?,
+ * Start the plugin. options: { socket, log?, denyPrivileged?, denyBindPrefixes?, denyAll?, denyResponses?,
  * hang?, garbage?, fail?, noAuthz? }.
  */
 export async function startPlugin(options) {
@@ -61,6 +66,7 @@ export async function startPlugin(options) {
     denyPrivileged: false,
     denyBindPrefixes: [],
     denyAll: undefined,
+    denyResponses: undefined,
     hang: false,
     garbage: false,
     fail: undefined,
@@ -81,6 +87,7 @@ export async function startPlugin(options) {
         wire = raw;
       }
       const entry = {
+        seq: ++SEQ,
         time: new Date().toISOString(),
         call: req.url,
         headers: { accept: req.headers.accept, 'content-type': req.headers['content-type'], host: req.headers.host },
@@ -107,7 +114,8 @@ export async function startPlugin(options) {
       if (mode.fail !== undefined) return send(500, JSON.stringify({ Err: mode.fail }));
       if (req.url === '/AuthZPlugin.AuthZReq') return send(200, JSON.stringify(decide(mode, wire ?? {}, entry.body)));
       if (req.url === '/AuthZPlugin.AuthZRes') {
-        return send(200, JSON.stringify(mode.denyAll !== undefined ? { Allow: false, Msg: mode.denyAll } : { Allow: true }));
+        const msg = mode.denyAll ?? mode.denyResponses;
+        return send(200, JSON.stringify(msg !== undefined ? { Allow: false, Msg: msg } : { Allow: true }));
       }
       return send(404, JSON.stringify({ Err: `unknown call ${req.url}` }));
     });
@@ -152,6 +160,7 @@ function parseArgs(argv) {
       case '--deny-privileged': o.denyPrivileged = true; break;
       case '--deny-bind-prefix': o.denyBindPrefixes.push(next()); break;
       case '--deny-all': o.denyAll = next(); break;
+      case '--deny-responses': o.denyResponses = next(); break;
       case '--hang': o.hang = true; break;
       case '--garbage': o.garbage = true; break;
       case '--fail': o.fail = next(); break;

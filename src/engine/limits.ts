@@ -1,0 +1,98 @@
+// Limits that explain themselves: watches running containers' cgroups and reports when the
+// pids limit refuses a fork or the OOM killer fires, naming the container and the limit.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readOwnCgroups, readPidsEvents, readOomKillCount, type CgroupMode } from '../cgroups/index.js';
+
+export interface LimitHit {
+  containerId: string;
+  kind: 'pids' | 'oom';
+  /** The configured limit (pids.max or memory limit in bytes; 'max' when none). */
+  limit: string;
+  /** Total refusals (pids.events max) or OOM kills so far. */
+  count: number;
+}
+
+export interface CgroupLocator {
+  mode: CgroupMode;
+  /** The container's directory in one controller (v1 name or 'unified'). */
+  dir(containerId: string, controller: string): string | undefined;
+}
+
+export async function locateCgroups(parent: string): Promise<CgroupLocator> {
+  const own = await readOwnCgroups();
+  return {
+    mode: own.mode,
+    dir(id, controller) {
+      const base = own.mode === 'v2' ? own.dirs['unified'] : own.dirs[controller];
+      return base === undefined ? undefined : join(base, parent, id);
+    },
+  };
+}
+
+async function readText(path: string): Promise<string> {
+  return (await readFile(path, 'utf8').catch(() => '')).trim();
+}
+
+/** Current counters of one container. */
+export async function readLimitCounters(loc: CgroupLocator, id: string): Promise<{ pids?: number; pidsMax?: string; oom?: number; memMax?: string }> {
+  const pidsDir = loc.dir(id, 'pids');
+  const memDir = loc.dir(id, 'memory');
+  const out: { pids?: number; pidsMax?: string; oom?: number; memMax?: string } = {};
+  if (pidsDir) {
+    const n = await readPidsEvents(pidsDir).catch(() => undefined);
+    if (n !== undefined) out.pids = n;
+    out.pidsMax = await readText(join(pidsDir, 'pids.max'));
+  }
+  if (memDir) {
+    const n = await readOomKillCount(memDir, { mode: loc.mode }).catch(() => undefined);
+    if (n !== undefined) out.oom = n;
+    out.memMax = await readText(join(memDir, loc.mode === 'v2' ? 'memory.max' : 'memory.limit_in_bytes'));
+  }
+  return out;
+}
+
+/** Polls running containers; calls `onHit` once per increase of a counter. */
+export class LimitWatcher {
+  #timer: NodeJS.Timeout | undefined;
+  #last = new Map<string, { pids: number; oom: number }>();
+  #busy = false;
+
+  constructor(
+    private readonly loc: CgroupLocator,
+    private readonly running: () => string[],
+    private readonly onHit: (hit: LimitHit) => void,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  start(): void {
+    this.#timer = setInterval(() => void this.poll(), this.intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  forget(id: string): void {
+    this.#last.delete(id);
+  }
+
+  async poll(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      for (const id of this.running()) {
+        const c = await readLimitCounters(this.loc, id);
+        const prev = this.#last.get(id) ?? { pids: 0, oom: 0 };
+        const pids = c.pids ?? prev.pids;
+        const oom = c.oom ?? prev.oom;
+        if (pids > prev.pids) this.onHit({ containerId: id, kind: 'pids', limit: c.pidsMax ?? 'max', count: pids });
+        if (oom > prev.oom) this.onHit({ containerId: id, kind: 'oom', limit: c.memMax ?? 'max', count: oom });
+        this.#last.set(id, { pids, oom });
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+}

@@ -1,0 +1,202 @@
+// Local named volumes: `<dataRoot>/volumes/<name>/_data` plus `<name>/volume.json`
+// (moby's `local` driver layout, `volume/local/local.go`). The store keeps who uses a
+// volume in memory; the engine calls `use` when a container that mounts it is created
+// (and again for every container found at startup) and `release` when it is removed.
+import { mkdir, readdir, rm, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+
+export interface VolumeRecord {
+  Name: string;
+  Driver: 'local';
+  /** RFC 3339, seconds precision with offset, as moby prints it. */
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+  /** Made for a container's `Config.Volumes` / `-v /path` (removed with `rm -v`). */
+  Anonymous: boolean;
+}
+
+/** The wire shape of `GET /volumes/{name}` and of each `GET /volumes` item. */
+export interface VolumeView {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+  Scope: 'local';
+  UsageData?: { Size: number; RefCount: number };
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const RECORD = 'volume.json';
+
+/** moby's local-driver name rule and wording (`volume/local/local.go`, `validateName`). */
+export function checkVolumeName(name: string): void {
+  if (!NAME.test(name)) {
+    throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+  }
+}
+
+export class VolumeStore {
+  readonly root: string;
+  #users = new Map<string, Set<string>>();
+  #cache = new Map<string, VolumeRecord>();
+  #loaded: Promise<void> | undefined;
+
+  constructor(dataRoot: string) {
+    this.root = join(dataRoot, 'volumes');
+  }
+
+  async #load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      for (const name of await readdir(this.root)) {
+        if (!NAME.test(name)) continue;
+        const rec = await readJsonIfExists<VolumeRecord>(join(this.root, name, RECORD));
+        if (rec) this.#cache.set(name, rec);
+      }
+    })();
+    await this.#loaded;
+  }
+
+  /** The host directory a container mounts for this volume. */
+  dataPath(name: string): string {
+    return join(this.root, name, '_data');
+  }
+
+  /** Create a volume; an existing one of the same name is returned unchanged (as moby). */
+  async create(name: string | undefined, o: { labels?: Record<string, string>; options?: Record<string, string>; anonymous?: boolean } = {}): Promise<VolumeRecord> {
+    await this.#load();
+    const anonymous = name === undefined || name === '';
+    const n = anonymous ? randomBytes(32).toString('hex') : name;
+    checkVolumeName(n);
+    const existing = this.#cache.get(n);
+    if (existing) return existing;
+    const opts = o.options ?? {};
+    // The local driver's mount options (type=tmpfs, device=...) would mount host devices:
+    // refused rather than ignored.
+    const keys = Object.keys(opts);
+    if (keys.length > 0) throw invalid(`create ${n}: volume options are not supported by moat: ${keys.sort().join(', ')}`);
+    const rec: VolumeRecord = {
+      Name: n,
+      Driver: 'local',
+      CreatedAt: rfc3339Seconds(new Date()),
+      Labels: o.labels ?? {},
+      Options: {},
+      Anonymous: o.anonymous ?? anonymous,
+    };
+    await mkdir(join(this.root, n), { mode: 0o701 });
+    await mkdir(this.dataPath(n), { mode: 0o755 });
+    await writeJsonAtomic(join(this.root, n, RECORD), rec);
+    this.#cache.set(n, rec);
+    return rec;
+  }
+
+  /** For the engine: the host path of `name`, creating the volume when it does not exist. */
+  async ensure(name: string): Promise<string> {
+    await this.create(name);
+    return this.dataPath(name);
+  }
+
+  find(name: string): VolumeRecord | undefined {
+    return this.#cache.get(name);
+  }
+
+  async get(name: string): Promise<VolumeRecord> {
+    await this.#load();
+    const v = this.#cache.get(name);
+    if (!v) throw noSuchVolume(name);
+    return v;
+  }
+
+  async list(): Promise<VolumeRecord[]> {
+    await this.#load();
+    return [...this.#cache.values()].sort((a, b) => a.Name.localeCompare(b.Name));
+  }
+
+  /** Record that `containerId` mounts `name`. */
+  use(name: string, containerId: string): void {
+    let set = this.#users.get(name);
+    if (!set) this.#users.set(name, (set = new Set()));
+    set.add(containerId);
+  }
+
+  /** Forget `containerId` for one volume, or for every volume when `name` is undefined. */
+  release(name: string | undefined, containerId: string): void {
+    for (const [n, set] of this.#users) {
+      if (name !== undefined && n !== name) continue;
+      set.delete(containerId);
+      if (set.size === 0) this.#users.delete(n);
+    }
+  }
+
+  usersOf(name: string): string[] {
+    return [...(this.#users.get(name) ?? [])];
+  }
+
+  /**
+   * Remove a volume. `inUse` adds users the store was not told about (containers whose
+   * HostConfig names the volume). `force` only forgives a missing volume, as in moby.
+   */
+  async remove(name: string, o: { force?: boolean; inUse?: readonly string[] } = {}): Promise<void> {
+    await this.#load();
+    const v = this.#cache.get(name);
+    if (!v) {
+      if (o.force) return;
+      throw noSuchVolume(name);
+    }
+    const users = new Set([...this.usersOf(name), ...(o.inUse ?? [])]);
+    if (users.size > 0) {
+      throw conflict(`remove ${name}: volume is in use - [${[...users].join(', ')}]`);
+    }
+    // Never follow a link planted inside the volume dir: rm removes the link, not its target.
+    const st = await lstat(join(this.root, name)).catch(() => undefined);
+    if (st && !st.isDirectory()) throw new EngineError('internal', 'ERR_VOLUME_CORRUPT', `remove ${name}: not a directory`);
+    await rm(join(this.root, name), { recursive: true, force: true });
+    this.#cache.delete(name);
+    this.#users.delete(name);
+  }
+
+  /** Size in bytes of a volume's data (for `docker system df -v`-like usage). */
+  async size(name: string): Promise<number> {
+    return await dirSize(this.dataPath(name));
+  }
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) continue;
+    total += st.isDirectory() ? await dirSize(p) : st.size;
+  }
+  return total;
+}
+
+/** `2026-11-29T01:02:03Z`: moby prints CreatedAt with seconds precision. */
+function rfc3339Seconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function volumeView(v: VolumeRecord, mountpoint: string, usage?: { Size: number; RefCount: number }): VolumeView {
+  return {
+    Name: v.Name,
+    Driver: v.Driver,
+    Mountpoint: mountpoint,
+    CreatedAt: v.CreatedAt,
+    Labels: v.Labels,
+    Options: v.Options,
+    Scope: 'local',
+    ...(usage ? { UsageData: usage } : {}),
+  };
+}

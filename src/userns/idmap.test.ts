@@ -103,10 +103,10 @@ test('rangesFor() matches by name or numeric uid, in file order', () => {
 
 test('passwd and group parsing and lookup by name or id', () => {
   const users = parsePasswd('root:x:0:0:root:/root:/bin/bash\nbad line\ndockremap:x:102:106::/nonexistent:/bin/false\n');
-  assert.deepEqual(findUser(users, 'dockremap'), { name: 'dockremap', uid: 102, gid: 106 });
-  assert.deepEqual(findUser(users, '0'), { name: 'root', uid: 0, gid: 0 });
+  assert.deepEqual(findUser(users, 'dockremap'), { name: 'dockremap', uid: 102, gid: 106, home: '/nonexistent' });
+  assert.deepEqual(findUser(users, '0'), { name: 'root', uid: 0, gid: 0, home: '/root' });
   assert.equal(findUser(users, 'nobody'), undefined);
-  const groups = parseGroup('root:x:0:\ndockremap:x:106:\n');
-  assert.deepEqual(findGroup(groups, '106'), { name: 'dockremap', gid: 106 });
+  const groups = parseGroup('root:x:0:\ndockremap:x:106:alice,bob\n');
+  assert.deepEqual(findGroup(groups, '106'), { name: 'dockremap', gid: 106, members: ['alice', 'bob'] });
   assert.equal(findGroup(groups, 'staff'), undefined);
 });

@@ -24,7 +24,7 @@ import { ContainerStore } from './store.js';
 import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
-import { planContainer, validateHostConfig, type DaemonDefaults, type PlanInputs } from './plan.js';
+import { planContainer, validateHostConfig, securitySummary, type DaemonDefaults, type PlanInputs } from './plan.js';
 import { readRootfsText, secureJoin } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
@@ -277,7 +277,7 @@ export class Engine {
     };
     // Validate everything that start would reject, so a bad create creates nothing.
     const checked = validateHostConfig(rec, this.#o.defaults);
-    this.#o.seccomp.check(rec, checked.caps);
+    rec.Security = securitySummary(rec, checked, this.#o.seccomp.forContainer(rec, checked.caps), this.#o.defaults);
     for (const m of checked.mounts) {
       if (m.kind === 'volume' && m.source !== '') checkVolumeName(m.source);
     }

@@ -226,15 +226,28 @@ export function planContainer(inp: PlanInputs, d: DaemonDefaults): { plan: RunPl
     sysReadOnly: paths.sysReadOnly,
     cgroupReadOnly: paths.sysReadOnly && !v.ns.userns,
   };
+  const security = securitySummary(rec, v, inp.seccomp, d);
+  return { plan, security, warnings: [...v.warnings, ...planned.warnings.filter((w) => !v.warnings.includes(w))] };
+}
+
+/** What moat decided about a container's security, as inspect shows it (also before start). */
+export function securitySummary(rec: Pick<ContainerRecord, 'HostConfig'>, v: ValidatedHostConfig, seccomp: ContainerSeccomp, d: DaemonDefaults): SecuritySummary {
+  const hc = rec.HostConfig;
+  const paths = systemPaths({
+    privileged: hc.Privileged === true,
+    systempathsUnconfined: v.security.systempathsUnconfined === true,
+    maskedPaths: hc.MaskedPaths ?? null,
+    readonlyPaths: hc.ReadonlyPaths ?? null,
+  });
   const nsView = (r: NsRequest): string => (r.kind === 'container' ? `container:${r.ref}` : r.kind);
-  const security: SecuritySummary = {
+  return {
     Capabilities: v.caps,
     Seccomp: {
-      Profile: inp.seccomp.name,
-      ...(inp.seccomp.sha256 ? { Sha256: inp.seccomp.sha256 } : {}),
-      ...(inp.seccomp.explainer ? { Explainer: inp.seccomp.explainer } : {}),
-      ...(inp.seccomp.allow && inp.seccomp.allow.length > 0 ? { Allow: inp.seccomp.allow } : {}),
-      ...(inp.seccomp.deny && inp.seccomp.deny.length > 0 ? { Deny: inp.seccomp.deny } : {}),
+      Profile: seccomp.name,
+      ...(seccomp.sha256 ? { Sha256: seccomp.sha256 } : {}),
+      ...(seccomp.explainer ? { Explainer: seccomp.explainer } : {}),
+      ...(seccomp.allow && seccomp.allow.length > 0 ? { Allow: seccomp.allow } : {}),
+      ...(seccomp.deny && seccomp.deny.length > 0 ? { Deny: seccomp.deny } : {}),
     },
     Namespaces: {
       pid: nsView(v.ns.pid),
@@ -245,10 +258,10 @@ export function planContainer(inp: PlanInputs, d: DaemonDefaults): { plan: RunPl
       mount: 'private',
       user: v.ns.userns ? 'remapped' : 'host',
     },
-    PidsLimit: pidsLimit,
+    PidsLimit: effectivePidsLimit(hc.PidsLimit, { defaultPidsLimit: d.pidsLimit }),
     MaskedPaths: paths.maskedPaths,
     ReadonlyPaths: paths.readonlyPaths,
-    NoNewPrivileges: noNewPrivileges,
+    NoNewPrivileges: v.security.noNewPrivileges ?? d.noNewPrivileges,
     ...(v.ns.userns && d.userns
       ? {
           UidMap: d.userns.uidMappings.map((m) => ({ ContainerID: m.containerID, HostID: m.hostID, Size: m.size })),
@@ -256,7 +269,6 @@ export function planContainer(inp: PlanInputs, d: DaemonDefaults): { plan: RunPl
         }
       : {}),
   };
-  return { plan, security, warnings: [...v.warnings, ...planned.warnings.filter((w) => !v.warnings.includes(w))] };
 }
 
 /**

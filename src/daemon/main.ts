@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, rm, writeFile, readFile, open } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile, readFile, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
@@ -129,6 +129,20 @@ async function claimPidfile(path: string): Promise<void> {
   await fh.close();
 }
 
+/** Docker's check: every parent of the remap root must be o+x for the remapped uid. */
+async function checkTraversable(dir: string): Promise<void> {
+  let p = dir;
+  for (;;) {
+    const parent = join(p, '..');
+    if (parent === p) return;
+    const st = await stat(parent);
+    if ((st.mode & 0o001) === 0) {
+      throw new Error(`a subdirectory in your graphroot path (${dir}) restricts access to the remapped root uid/gid; please fix by allowing 'o+x' permissions on existing directories`);
+    }
+    p = parent;
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   let cfg: DaemonConfig;
   try {
@@ -173,6 +187,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     else {
       userns = { uidMappings: remap.uidMappings, gidMappings: remap.gidMappings };
       dataRoot = join(cfg.dataRoot, `${remap.uidStart}.${remap.gidStart}`);
+      await checkTraversable(cfg.dataRoot);
       await mkdir(dataRoot, { recursive: true, mode: 0o711 });
       // The remapped root must traverse to its containers' rootfs.
       await chmod(cfg.dataRoot, 0o711);

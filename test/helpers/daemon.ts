@@ -1,7 +1,7 @@
 // A real moatd for integration tests: temporary data root, exec root, socket and cgroup
 // parent; stopped, killed or restarted on demand; everything it made removed afterwards.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readdirSync, readFileSync, existsSync, rmSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, chmodSync, openSync, closeSync, readdirSync, readFileSync, existsSync, rmSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +133,8 @@ function removeCgroupTree(dir: string): void {
 
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
   const root = mkdtempSync('/tmp/mt-');
+  // A remapped container root must traverse to its rootfs (o+x), as with Docker.
+  chmodSync(root, 0o711);
   const dataRoot = join(root, 'd');
   const execRoot = join(root, 'r');
   const socket = join(execRoot, 'moat.sock');

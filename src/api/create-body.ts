@@ -81,6 +81,9 @@ export function parseCreateBody(body: unknown, support: HostConfigSupport): { co
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   for (const [k, v] of Object.entries(config.Labels ?? {})) if (typeof v !== 'string') throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field Config.Labels of type string (label ${k})`);
   if (isSet(b['Healthcheck'])) throw invalid('Config.Healthcheck is not supported by moat yet');
+  // Anonymous volumes (`-v /path`) are mounted by the code that mounts Binds; until that is
+  // enforced they are refused, not silently dropped (the data would vanish with the layer).
+  if (isSet(b['Volumes']) && !support.enforced.has('Config.Volumes')) throw invalid('Config.Volumes is not supported by moat yet: anonymous volumes (-v /path) need volume mounts');
   if (b['NetworkDisabled'] === true) config.Hostname = config.Hostname ?? '';
   const hcIn = expect<Json>(b['HostConfig'], 'object', 'HostConfig') ?? {};
   for (const field of UNSUPPORTED_HOST_FIELDS) {

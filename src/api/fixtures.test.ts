@@ -10,7 +10,7 @@ import { parseCreateBody } from './create-body.js';
 import { decodeTraceText, dechunk, exchanges, parseTrace, routePath, type HttpMessage } from './http-trace.js';
 import { boolParam, filtersParam, parseJsonBody, timeParamNs } from './params.js';
 import { frame, parseFrames } from './stream.js';
-import { dockerTimestamp, hideRuntimeChanges } from './routes/containers.js';
+import { dockerTimestamp, hideRuntimeChanges, parsePsOutput } from './routes/containers.js';
 import { humanDuration } from './views.js';
 
 const DIR = [join(process.cwd(), '../shared/fixtures/docker-cli-traces'), '/work/shared/fixtures/docker-cli-traces'].find((d) => existsSync(d));
@@ -217,4 +217,13 @@ test('humanDuration matches go-units', () => {
   assert.equal(humanDuration(5 * 60_000), '5 minutes');
   assert.equal(humanDuration(3600_000), 'About an hour');
   assert.equal(humanDuration(3 * 3600_000), '3 hours');
+});
+
+test('parsePsOutput keeps the container rows and a command with spaces', () => {
+  const out = 'UID PID PPID CMD\nroot 1 0 /sbin/init\nroot 42 1 sh -c sleep 100\nroot 43 42 sleep 100\n';
+  assert.deepEqual(parsePsOutput(out, new Set(['42', '43'])), {
+    Titles: ['UID', 'PID', 'PPID', 'CMD'],
+    Processes: [['root', '42', '1', 'sh -c sleep 100'], ['root', '43', '42', 'sleep 100']],
+  });
+  assert.throws(() => parsePsOutput('A B\n1 2\n', new Set()), /PID field/);
 });

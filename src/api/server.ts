@@ -23,7 +23,6 @@ import {
   canonicalizeTarget,
   identifyUnixPeer,
   isStreamBodyRoute,
-  readBodyLimited,
   socketFd,
   type AuthorizedRequest,
   type AuthzRequestInput,
@@ -40,7 +39,10 @@ export const SERVER_HEADER = 'Moat/0.1.0 (linux)';
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 /** How long a client may take to send the body of an upgrade request (attach, exec start). */
 const UPGRADE_BODY_TIMEOUT_MS = 30_000;
-/** JSON responses are held back for AuthZRes up to this size; beyond it they stream (dockerd: 64 KiB). */
+/**
+ * JSON responses are held back for AuthZRes up to this size; a larger one fails closed (500)
+ * rather than pass unseen (dockerd flushes at 64 KiB and shows plugins only the rest).
+ */
 const RESPONSE_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 export function compareVersions(a: string, b: string): number {
@@ -142,16 +144,13 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-function sendErrorRes(res: ServerResponse, status: number, message: string, close: boolean): void {
+function sendErrorRes(res: ServerResponse, status: number, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = Buffer.from(JSON.stringify({ message }));
-  const headers: OutgoingHttpHeaders = { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': body.length };
-  // After a 413 the rest of the body is unread: the connection cannot carry another request.
-  if (close) headers['Connection'] = 'close';
-  res.writeHead(status, headers);
+  res.writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(body);
 }
 
@@ -210,6 +209,67 @@ function callerOf(socket: IncomingMessage['socket'], mode: PeerIdentityMode): Pr
 }
 
 // ---------------------------------------------------------------------------------------
+// Request bodies: read whole before authorization.
+
+/** How long a 413 waits for the rest of the refused body to arrive and be dropped. */
+const DRAIN_WAIT_MS = 10_000;
+
+function drained(req: IncomingMessage, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.complete || req.readableEnded) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      req.off('end', done);
+      req.off('close', done);
+      resolve();
+    }
+    req.once('end', done);
+    req.once('close', done);
+  });
+}
+
+function bodyTooLarge(limit: number): EngineError {
+  return new EngineError('too-large', 'ERR_AUTHZ_BODY_TOO_LARGE', `Request body too large for authorization: size exceeds ${limit} bytes`);
+}
+
+/**
+ * The whole body of a request (any framing: Content-Length, chunked, none), or 413 as soon
+ * as it is known to be over `limit` (from Content-Length, or from the bytes). After a 413 the
+ * rest is read and dropped, so the client can finish sending and read the answer; Node's
+ * parser keeps the framing, so the dropped bytes cannot become another request.
+ */
+function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const cl = req.headers['content-length'];
+    if (cl !== undefined && /^[0-9]+$/.test(cl.trim()) && Number(cl.trim()) > limit) {
+      req.resume();
+      reject(bodyTooLarge(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        reject(bodyTooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks, size));
+    });
+    req.on('aborted', () => reject(badBody('Cannot read request body: the client went away')));
+    req.on('error', (err) => reject(err));
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 // Bodies of upgrade requests: Node hands over the socket with the bytes after the headers.
 
 function badBody(message: string): EngineError {
@@ -256,7 +316,7 @@ async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffe
   const cl = req.headers['content-length'];
   if (cl !== undefined && !/^[0-9]+$/.test(cl.trim())) throw badBody(`Cannot read request body: invalid Content-Length ${JSON.stringify(cl)}`);
   const want = cl === undefined ? 0 : Number(cl.trim());
-  if (want > limit) throw new EngineError('too-large', 'ERR_AUTHZ_BODY_TOO_LARGE', `Request body too large for authorization: size exceeds ${limit} bytes`);
+  if (want > limit) throw bodyTooLarge(limit);
   let buf = head;
   while (buf.length < want) buf = Buffer.concat([buf, await readMore(socket, UPGRADE_BODY_TIMEOUT_MS)]);
   const rest = buf.subarray(want);
@@ -294,8 +354,9 @@ type Patched = Record<'writeHead' | 'write' | 'end' | 'flushHeaders', unknown>;
 /**
  * Wrap `res` so that what the handler writes is held back: at `end()` the response plugins
  * decide, and only then is it sent (or replaced by the error). A response that streams
- * (`flushHeaders()`, a non-JSON body, or more than RESPONSE_BUFFER_LIMIT) is passed through
- * and reported to the plugins when it closes, as dockerd does for flushed responses.
+ * (`flushHeaders()` or a body that is not JSON) is passed through and reported to the
+ * plugins when it closes, as dockerd does for flushed responses. A JSON body written in
+ * pieces beyond RESPONSE_BUFFER_LIMIT is refused (500).
  */
 function gateResponse(
   res: ServerResponse,
@@ -306,7 +367,7 @@ function gateResponse(
   let headers: OutgoingHttpHeaders | undefined;
   const chunks: Buffer[] = [];
   let size = 0;
-  let state: 'buffer' | 'stream' | 'deciding' | 'done' = 'buffer';
+  let state: 'buffer' | 'stream' | 'deciding' | 'done' | 'refused' = 'buffer';
   const own = res as unknown as Patched;
   const restore = (): void => {
     delete own.writeHead;
@@ -335,6 +396,17 @@ function gateResponse(
     chunks.length = 0;
     res.once('close', () => g.streamed(info));
   };
+  /** Answer with `err` now and swallow whatever the handler still writes. */
+  const refuseNow = (err: unknown): void => {
+    state = 'refused';
+    chunks.length = 0;
+    restore();
+    g.refuse(err);
+    own.writeHead = (): ServerResponse => res;
+    own.write = (): boolean => true;
+    own.end = (): ServerResponse => res;
+    own.flushHeaders = (): void => undefined;
+  };
   own.writeHead = (code: number, a?: unknown, b?: unknown): ServerResponse => {
     status = code;
     if (typeof a === 'string') {
@@ -354,7 +426,10 @@ function gateResponse(
       size += b.length;
     }
     const done = typeof encoding === 'function' ? encoding : cb;
-    if (!isJsonType(headerMapOf(res, headers)) || size > RESPONSE_BUFFER_LIMIT) goStream();
+    if (!isJsonType(headerMapOf(res, headers))) goStream();
+    else if (size > RESPONSE_BUFFER_LIMIT) {
+      refuseNow(new EngineError('internal', 'ERR_AUTHZ_PLUGIN_FAILED', `response body too large for authorization plugin: size exceeds ${RESPONSE_BUFFER_LIMIT} bytes`));
+    }
     if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
     return true;
   };
@@ -375,9 +450,7 @@ function gateResponse(
       },
       (err: unknown) => {
         if (state !== 'deciding') return;
-        state = 'done';
-        restore();
-        g.refuse(err);
+        refuseNow(err);
       },
     );
     return res;
@@ -406,8 +479,13 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
     const fail = (err: unknown): void => {
       gate?.abandon();
       const reply = toErrorReply(err, log, requestId);
-      if (res) sendErrorRes(res, reply.status, reply.body.message, reply.status === 413);
-      else if (upgrade) sendErrorRaw(upgrade.socket, reply.status, reply.body.message);
+      if (res) {
+        const send = (): void => sendErrorRes(res, reply.status, reply.body.message);
+        // A 413 goes out once the client has finished sending (bounded): answering mid-upload
+        // and closing would reset the connection before the client reads the answer.
+        if (reply.status === 413 && !req.complete) void drained(req, DRAIN_WAIT_MS).then(send);
+        else send();
+      } else if (upgrade) sendErrorRaw(upgrade.socket, reply.status, reply.body.message);
     };
     try {
       const method = req.method ?? 'GET';
@@ -423,7 +501,7 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
       const stream = isStreamBodyRoute(method, target.path);
       let body: Buffer | undefined;
       if (!stream) {
-        body = upgrade ? await readUpgradeBody(req, upgrade.socket, upgrade.head, bodyLimit) : await readBodyLimited(req, req.headersDistinct, bodyLimit);
+        body = upgrade ? await readUpgradeBody(req, upgrade.socket, upgrade.head, bodyLimit) : await readRequestBody(req, bodyLimit);
       }
       const authorized = await authz.authorizeRequest({
         identity: caller.identity,
@@ -469,7 +547,7 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
           streamed: streamedResponse,
           refuse: (err) => {
             const reply = toErrorReply(err, log, requestId);
-            sendErrorRes(res, reply.status, reply.body.message, false);
+            sendErrorRes(res, reply.status, reply.body.message);
           },
         });
       }

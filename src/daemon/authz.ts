@@ -88,7 +88,13 @@ function openAudit(path: string, log: Logger): { write: (rec: AuditRecord) => vo
 export async function setupAuthz(cfg: DaemonConfig, log: Logger, options: AuthzSetupOptions = {}): Promise<DaemonAuthz> {
   const alog = log.child({ component: 'authz' });
   const cache = new Map<string, AuthzPlugin>();
+  let cachedTimeout = cfg.authzTimeoutMs;
   const load = async (c: DaemonConfig): Promise<AuthzPlugin[]> => {
+    // Activated clients are reused (dockerd activates a plugin once), unless their timeout changed.
+    if (c.authzTimeoutMs !== cachedTimeout) {
+      cache.clear();
+      cachedTimeout = c.authzTimeoutMs;
+    }
     const builtins = new Map<string, AuthzPlugin>();
     if (c.authorizationPolicy !== '') builtins.set(POLICY_PLUGIN_NAME, await readPolicy(c.authorizationPolicy));
     return loadPlugins(pluginOrder(c), {

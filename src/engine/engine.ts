@@ -198,6 +198,13 @@ export class Engine {
     return [...this.#containers.values()];
   }
 
+  /** The container holding a name (without '/'). Names are unique among names only: a name
+   * may look like another container's id prefix, as with moby's name index. */
+  #byName(name: string): ContainerRecord | undefined {
+    for (const c of this.#containers.values()) if (c.Name === `/${name}`) return c;
+    return undefined;
+  }
+
   /** By full id, name (with or without '/'), or unique id prefix. */
   find(ref: string): ContainerRecord | undefined {
     const byId = this.#containers.get(ref);
@@ -240,9 +247,9 @@ export class Engine {
     const id = newId();
     if (name === '') {
       do name = randomName();
-      while (this.find(name));
+      while (this.#byName(name));
     }
-    const holder = this.find(name);
+    const holder = this.#byName(name);
     if (holder) {
       throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
@@ -698,7 +705,7 @@ export class Engine {
     let name = newName.startsWith('/') ? newName.slice(1) : newName;
     if (!isValidName(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     if (`/${name}` === c.Name) throw invalid(`Renaming a container with the same name as its current name`);
-    const holder = this.find(name);
+    const holder = this.#byName(name);
     if (holder && holder.Id !== c.Id) {
       throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
     }
@@ -881,8 +888,11 @@ export class Engine {
     const c = this.get(rec.ContainerID);
     if (c.State.Status !== 'running') throw conflict(`Container ${c.Id} is not running`);
     rec.Running = true;
+    // conmon may close the attach socket before its sync pipe reports the exit code; the
+    // client reads ExitCode (GET /exec/{id}/json) as soon as the stream ends, so end the
+    // stream only once the exit is recorded (moby closes exec streams after the exit event).
     const session = sink
-      ? new AttachSession({ stdin: rec.OpenStdin, stdout: rec.OpenStdout, stderr: rec.OpenStderr, closeStdinOnEof: true }, sink)
+      ? new AttachSession({ stdin: rec.OpenStdin, stdout: rec.OpenStdout, stderr: rec.OpenStderr, closeStdinOnEof: true }, { output: (s, data) => sink.output(s, data), end: () => void e.done.then(() => sink.end()) })
       : undefined;
     if (session) opts.onSession?.(session);
     const rootfs = join(this.#store.dir(c.Id), 'rootfs');

@@ -110,8 +110,17 @@ export async function followLogFile(
     }
     if (wasStopped) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, poll);
-      opts.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      // One listener per wait, removed when the timer fires: a long follow must not pile
+      // listeners onto the request's signal (MaxListenersExceededWarning after 10 polls).
+      const onAbort = (): void => {
+        clearTimeout(t);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        opts.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, poll);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

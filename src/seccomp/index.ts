@@ -172,3 +172,19 @@ export { SECCOMP_ARCHES } from './tables/index.js';
  * const program = compileSeccomp(resolved.seccomp, { arch: 'SCMP_ARCH_X86_64', resolveNr: (a, n) => syscallNumber(a as SeccompArch, n) });
  */
 export { compileSeccomp, loadProgram, runFilter, runFilterTrace, evaluateSeccomp, disassemble, Program, type SeccompData, type CompileOptions } from './bpf/index.js';
+
+/**
+ * Human form of a seccomp return value (`ALLOW`, `ERRNO(1)`, `KILL_PROCESS`, …).
+ *
+ * @example
+ * formatAction(0x00050001); // 'ERRNO(1)'
+ */
+export { formatAction } from './bpf/index.js';
+
+/**
+ * The profile workbench: lint, explain, diff, probe corpora, record -> profile.
+ *
+ * @example
+ * const { errors, warnings } = lintProfile(JSON.parse(text));
+ */
+export * from './workbench/index.js';

@@ -102,14 +102,25 @@ export async function listAll(d: TestDaemon): Promise<Array<{ Id: string; Names:
   return r.json();
 }
 
-/** A streaming request: resolves with the response as soon as headers arrive. */
-export function streamRequest(d: TestDaemon, method: string, path: string, body?: unknown): Promise<http.IncomingMessage & { abort: () => void }> {
+/**
+ * A streaming request: resolves with the response as soon as headers arrive; rejects if they
+ * do not arrive within `headersTimeoutMs` (a server that holds headers back fails the test).
+ */
+export function streamRequest(d: TestDaemon, method: string, path: string, body?: unknown, headersTimeoutMs = 10_000): Promise<http.IncomingMessage & { abort: () => void }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request({ socketPath: d.socket, method, path, headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {} }, (res) => {
+      clearTimeout(timer);
       resolve(Object.assign(res, { abort: () => req.destroy() }));
     });
-    req.on('error', reject);
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no response headers within ${headersTimeoutMs} ms: ${method} ${path}`));
+    }, headersTimeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     req.end(payload);
   });
 }

@@ -13,6 +13,7 @@ import { dockerStats, sampleContainer } from '../stats.js';
 import { volumesOfContainer } from './volumes.js';
 import { diffTree, exportTree } from '../../image/index.js';
 import { pipeline } from 'node:stream/promises';
+import { execFile } from 'node:child_process';
 import type { StatsSnapshot } from '../../cgroups/index.js';
 
 export interface ContainerRouteDeps {
@@ -61,6 +62,24 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
 
 export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void {
   const { engine } = d;
+  // Attach sessions still streaming, per container. A wait answers only after they have
+  // delivered the last output (or 2 s passed), as moby waits for its stream copiers before
+  // reporting an exit: dockerode's run() reads the output after the wait.
+  const streaming = new Map<string, Set<Promise<void>>>();
+  const track = (id: string, ended: Promise<void>): void => {
+    let set = streaming.get(id);
+    if (!set) streaming.set(id, (set = new Set()));
+    set.add(ended);
+    void ended.then(() => {
+      set.delete(ended);
+      if (set.size === 0 && streaming.get(id) === set) streaming.delete(id);
+    });
+  };
+  const drained = async (id: string): Promise<void> => {
+    const set = streaming.get(id);
+    if (!set || set.size === 0) return;
+    await Promise.race([Promise.all([...set]), sleep(2000)]);
+  };
 
   r.add('POST', '/containers/create', async (ctx) => {
     const type = String(ctx.req.headers['content-type'] ?? '');
@@ -159,6 +178,34 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     sendEmpty(ctx.res!, 204);
   });
 
+  // docker container prune: every stopped container, optionally by label or age (until=).
+  r.add('POST', '/containers/prune', async (ctx) => {
+    const filters = filtersParam(ctx.query);
+    for (const k of filters.keys()) if (k !== 'label' && k !== 'label!' && k !== 'until') throw invalid(`invalid filter '${k}'`);
+    const untilNs = filters.get('until')?.[0];
+    const untilMs = untilNs === undefined ? undefined : Number(timeParamNs(new URLSearchParams({ t: untilNs }), 't') ?? 0n) / 1e6;
+    const deleted: string[] = [];
+    for (const c of engine.list()) {
+      if (c.State.Status !== 'exited' && c.State.Status !== 'created' && c.State.Status !== 'dead') continue;
+      const labels = c.Config.Labels ?? {};
+      const has = (f: string): boolean => {
+        const i = f.indexOf('=');
+        return i < 0 ? f in labels : labels[f.slice(0, i)] === f.slice(i + 1);
+      };
+      if (!(filters.get('label') ?? []).every(has)) continue;
+      if ((filters.get('label!') ?? []).some(has)) continue;
+      if (untilMs !== undefined && Date.parse(c.Created) >= untilMs) continue;
+      try {
+        await engine.remove(c.Id, { force: false });
+        engine.volumes.release(undefined, c.Id);
+        deleted.push(c.Id);
+      } catch (err) {
+        if (!isKind(err, 'not-found') && !isKind(err, 'conflict')) throw err;
+      }
+    }
+    sendJson(ctx.res!, 200, { ContainersDeleted: deleted, SpaceReclaimed: 0 });
+  });
+
   r.add('GET', '/containers/{id}/stats', async (ctx) => {
     const c = engine.get(ctx.params['id']!);
     const stream = ctx.query.get('stream') === null || boolParam(ctx.query, 'stream', true);
@@ -217,7 +264,9 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     res.flushHeaders();
     let gone = false;
     res.on('close', () => (gone = true));
+    const id = engine.find(ctx.params['id']!)?.Id;
     const result = await waiting;
+    if (id) await drained(id);
     if (!gone) res.end(JSON.stringify(result) + '\n');
   });
 
@@ -228,7 +277,17 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('GET', '/containers/{id}/top', async (ctx) => {
-    sendJson(ctx.res!, 200, await engine.top(ctx.params['id']!));
+    const top = await engine.top(ctx.params['id']!);
+    const psArgs = ctx.query.get('ps_args') ?? '';
+    if (psArgs === '') return sendJson(ctx.res!, 200, top);
+    // As moby: run the host's ps with the given options (argv, no shell), keep the
+    // container's processes by the PID column.
+    const pids = new Set(top.Processes.map((row) => row[1] ?? ''));
+    const args = psArgs.split(/\s+/).filter((x) => x !== '');
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('ps', args, { timeout: 10_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => (err ? reject(invalid(`Error running ps: ${stderr.trim() || err.message}`)) : resolve(stdout)));
+    });
+    sendJson(ctx.res!, 200, parsePsOutput(out, pids));
   });
 
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
@@ -252,6 +311,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       return;
     }
     const session = await engine.attach(c.Id, { stdin, stdout, stderr }, { output: send, end: () => client.end() });
+    track(c.Id, new Promise<void>((resolve) => session.onEnded(resolve)));
     if (!ctx.upgrade && bodyLength > 0) {
       // dockerode sends its options as a JSON body on a plain attach: never stdin.
       let skip = bodyLength;
@@ -415,4 +475,20 @@ export function hideRuntimeChanges<T extends { Path: string; Kind: number }>(cha
     const runtimeBelow = changes.some((o) => o.Path.startsWith(`${ch.Path}/`) && isRuntime(o.Path));
     return below || !runtimeBelow;
   });
+}
+
+/** `ps` output -> Docker's top JSON, keeping rows whose PID is in `pids` (moby `daemon/top_unix.go`). */
+export function parsePsOutput(out: string, pids: ReadonlySet<string>): { Titles: string[]; Processes: string[][] } {
+  const lines = out.split('\n').filter((l) => l.trim() !== '');
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  const pidIndex = titles.indexOf('PID');
+  if (pidIndex < 0) throw invalid("Couldn't find PID field in ps output");
+  const processes: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (!pids.has(fields[pidIndex] ?? '')) continue;
+    // The last column (the command) may contain spaces.
+    processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
+  }
+  return { Titles: titles, Processes: processes };
 }

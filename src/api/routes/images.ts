@@ -30,6 +30,28 @@ export function registerImageRoutes(r: Router, engine: Engine): void {
     void boolParam;
   });
 
+  // docker image prune: dangling (untagged) images no container uses; -a: every unused image.
+  r.add('POST', '/images/prune', async (ctx) => {
+    const filters = filtersParam(ctx.query);
+    for (const k of filters.keys()) if (k !== 'dangling' && k !== 'label') throw invalid(`invalid filter '${k}'`);
+    const danglingOnly = (filters.get('dangling') ?? ['true'])[0] !== 'false';
+    const out: Array<Record<string, string>> = [];
+    for (const i of images.list()) {
+      if (danglingOnly && i.repoTags.length > 0) continue;
+      if (engine.containerUsingImage(i.id) !== undefined) continue;
+      const labels = i.config.config.Labels ?? {};
+      if (!(filters.get('label') ?? []).every((f) => (f.includes('=') ? labels[f.split('=')[0]!] === f.slice(f.indexOf('=') + 1) : f in labels))) continue;
+      try {
+        const removed = await images.remove(i.id, { force: true, usedBy: (id) => engine.containerUsingImage(id) });
+        out.push(...removed);
+        engine.events.emit('image', 'delete', i.id, { name: i.id });
+      } catch (err) {
+        if (!(err instanceof EngineError) || err.kind === 'internal') throw err;
+      }
+    }
+    sendJson(ctx.res!, 200, { ImagesDeleted: out, SpaceReclaimed: 0 });
+  });
+
   r.add('GET', '/images/{name*}/json', async (ctx) => {
     sendJson(ctx.res!, 200, imageInspect(images.get(ctx.params['name']!)));
   });

@@ -20,7 +20,12 @@ export function volumesOfContainer(c: ContainerRecord): string[] {
 }
 
 function usersOf(engine: Engine, name: string): string[] {
-  const ids = new Set(engine.volumes.usersOf(name));
+  // The store's users, less containers that are gone (auto-removed ones never came through DELETE).
+  const ids = new Set<string>();
+  for (const id of engine.volumes.usersOf(name)) {
+    if (engine.find(id)) ids.add(id);
+    else engine.volumes.release(name, id);
+  }
   for (const c of engine.list()) if (volumesOfContainer(c).includes(name)) ids.add(c.Id);
   return [...ids];
 }

@@ -1,7 +1,7 @@
 // `moat authz serve|check`: the built-in policy as a standalone Docker AuthZ plugin, and
 // offline decisions.
 import type { Command } from 'commander';
-import { createLogger } from '../../base/index.js';
+import { createLogger, errorText } from '../../base/index.js';
 import { runAuthzCheck, runAuthzServe } from '../../authz/index.js';
 
 export function registerAuthzCommands(program: Command, deps: { setExit: (code: number) => void }): void {
@@ -13,7 +13,10 @@ export function registerAuthzCommands(program: Command, deps: { setExit: (code: 
     .action(async (o: { policy: string; socket: string }) => {
       const log = createLogger('info');
       const server = await runAuthzServe({ policyPath: o.policy, socketPath: o.socket, log });
-      process.on('SIGHUP', () => void server.reload());
+      // A policy that no longer parses keeps the running one (reload() throws, logged here).
+      process.on('SIGHUP', () => {
+        server.reload().catch((err: unknown) => log.error({ err: errorText(err) }, 'policy reload failed; keeping the running policy'));
+      });
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           void server.close().then(resolve);

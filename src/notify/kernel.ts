@@ -1,0 +1,185 @@
+// libc calls the listener needs and Node lacks (host): a unix listening socket, recvmsg(2)
+// with SCM_RIGHTS, poll(2), the seccomp notify ioctls, flock(2), SO_PEERCRED. Through koffi
+// (prebuilt in its npm package; see design.md §1), loaded lazily once per thread.
+import { constants as osConstants } from 'node:os';
+import koffi from 'koffi';
+import { errnoName } from './policy.js';
+import { SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_NOTIF_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_CTRUNC, encodeMsghdr, decodeMsghdrResult, parseScmRights, cmsgSpace } from './structs.js';
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const POLLIN = 0x1;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const SUN_PATH_MAX = 108;
+
+interface Libc {
+  socket: (domain: number, type: number, protocol: number) => number;
+  bind: (fd: number, addr: Buffer, len: number) => number;
+  listen: (fd: number, backlog: number) => number;
+  accept4: (fd: number, addr: null, len: null, flags: number) => number;
+  close: (fd: number) => number;
+  poll: (fds: Buffer, nfds: number, timeout: number) => number;
+  recvmsg: (fd: number, msg: Buffer, flags: number) => number | bigint;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  getsockopt: (fd: number, level: number, name: number, val: Buffer, len: Buffer) => number;
+  flock: (fd: number, op: number) => number;
+}
+
+let libc: Libc | undefined;
+function c(): Libc {
+  if (libc === undefined) {
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
+      bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)') as Libc['bind'],
+      listen: lib.func('int listen(int fd, int backlog)') as Libc['listen'],
+      accept4: lib.func('int accept4(int fd, void *addr, void *addrlen, int flags)') as Libc['accept4'],
+      close: lib.func('int close(int fd)') as Libc['close'],
+      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
+      recvmsg: lib.func('intptr_t recvmsg(int fd, void *msg, int flags)') as Libc['recvmsg'],
+      // ioctl is variadic in C; the x86_64 SysV call is the same for one pointer argument.
+      ioctl: lib.func('int ioctl(int fd, unsigned long req, void *arg)') as Libc['ioctl'],
+      getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, void *len)') as Libc['getsockopt'],
+      flock: lib.func('int flock(int fd, int op)') as Libc['flock'],
+    };
+  }
+  return libc;
+}
+
+/** An Error shaped like Node's system errors (`code` 'ENOENT', `errno` negative). */
+export function sysError(call: string, what: string, code: number): NodeJS.ErrnoException {
+  const err = new Error(`${call} ${what}: ${errnoName(code)}`) as NodeJS.ErrnoException;
+  err.code = errnoName(code);
+  err.errno = -code;
+  err.syscall = call;
+  return err;
+}
+
+const lastErrno = (): number => koffi.errno();
+
+export function closeFd(fd: number): void {
+  if (fd >= 0) c().close(fd);
+}
+
+/** A bound, listening, non-blocking SOCK_STREAM unix socket at `path` (which must not exist). */
+export function listenUnix(path: string, backlog = 64): number {
+  if (Buffer.byteLength(path) >= SUN_PATH_MAX) throw new Error(`Cannot listen on ${JSON.stringify(path)}: longer than sun_path (107 bytes); runc could not connect to it either`);
+  const fd = c().socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError('socket', path, lastErrno());
+  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  Buffer.from(path).copy(addr, 2);
+  if (c().bind(fd, addr, addr.length) !== 0 || c().listen(fd, backlog) !== 0) {
+    const e = lastErrno();
+    c().close(fd);
+    throw sysError('bind', path, e);
+  }
+  return fd;
+}
+
+/** accept4(2), non-blocking and close-on-exec; -1 when nothing is pending. */
+export function acceptConn(fd: number): number {
+  const r = c().accept4(fd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (r >= 0) return r;
+  const e = lastErrno();
+  if (e === osConstants.errno.EAGAIN || e === osConstants.errno.EINTR || e === osConstants.errno.ECONNABORTED) return -1;
+  throw sysError('accept4', String(fd), e);
+}
+
+/** The peer's { pid, uid, gid } of a connected unix socket (SO_PEERCRED). */
+export function peerCred(fd: number): { pid: number; uid: number; gid: number } | undefined {
+  const val = Buffer.alloc(12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(12, 0);
+  if (c().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, val, len) !== 0) return undefined;
+  return { pid: val.readInt32LE(0), uid: val.readUInt32LE(4), gid: val.readUInt32LE(8) };
+}
+
+/** Result of one recvmsg(2): data (empty at EOF), received fds, or `again`. */
+export type RecvResult = { kind: 'data'; data: Buffer; fds: number[]; truncated: boolean } | { kind: 'eof' } | { kind: 'again' };
+
+const DATA_MAX = 65536;
+const MAX_FDS = 8;
+
+/** One non-blocking recvmsg(2) with room for {@link MAX_FDS} descriptors (close-on-exec). */
+export function recvWithFds(fd: number): RecvResult {
+  const data = Buffer.alloc(DATA_MAX);
+  const control = Buffer.alloc(cmsgSpace(MAX_FDS));
+  const iovHolder = Buffer.alloc(16);
+  const { iov, msg } = encodeMsghdr({ dataAddr: koffi.address(data), dataLen: data.length, controlAddr: koffi.address(control), controlLen: control.length, iovAddr: koffi.address(iovHolder) });
+  iov.copy(iovHolder);
+  for (;;) {
+    const n = Number(c().recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+    if (n < 0) {
+      const e = lastErrno();
+      if (e === osConstants.errno.EINTR) continue;
+      if (e === osConstants.errno.EAGAIN) return { kind: 'again' };
+      throw sysError('recvmsg', String(fd), e);
+    }
+    const res = decodeMsghdrResult(msg);
+    const fds = parseScmRights(control.subarray(0, Math.min(res.controlLen, control.length)));
+    if (n === 0 && fds.length === 0) return { kind: 'eof' };
+    return { kind: 'data', data: Buffer.from(data.subarray(0, n)), fds, truncated: (res.flags & MSG_CTRUNC) !== 0 };
+  }
+}
+
+/** poll(2) over `fds`; returns each fd's revents (0 = nothing), or undefined on EINTR. */
+export function pollFds(fds: readonly number[], timeoutMs: number): number[] | undefined {
+  const buf = Buffer.alloc(8 * fds.length);
+  fds.forEach((fd, i) => {
+    buf.writeInt32LE(fd, 8 * i);
+    buf.writeInt16LE(POLLIN, 8 * i + 4);
+  });
+  const r = c().poll(buf, fds.length, timeoutMs);
+  if (r < 0) {
+    const e = lastErrno();
+    if (e === osConstants.errno.EINTR) return undefined;
+    throw sysError('poll', `${fds.length} fds`, e);
+  }
+  return fds.map((_, i) => buf.readUInt16LE(8 * i + 6));
+}
+
+/**
+ * SECCOMP_IOCTL_NOTIF_RECV into `buf` (80 bytes, zeroed here: kernels >= 5.5 refuse a
+ * dirty buffer). Returns 0 or the errno (ENOENT: the task left the syscall before we read it).
+ */
+export function notifRecv(fd: number, buf: Buffer): number {
+  buf.fill(0, 0, SECCOMP_NOTIF_SIZE);
+  for (;;) {
+    if (c().ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buf) === 0) return 0;
+    const e = lastErrno();
+    if (e !== osConstants.errno.EINTR) return e;
+  }
+}
+
+/** SECCOMP_IOCTL_NOTIF_SEND; 0 or the errno (ENOENT: the task is gone or was interrupted). */
+export function notifSend(fd: number, resp: Buffer): number {
+  for (;;) {
+    if (c().ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp) === 0) return 0;
+    const e = lastErrno();
+    if (e !== osConstants.errno.EINTR) return e;
+  }
+}
+
+/** SECCOMP_IOCTL_NOTIF_ID_VALID: true while the task still waits in that notification. */
+export function notifIdValid(fd: number, id: bigint): boolean {
+  const buf = Buffer.alloc(8);
+  buf.writeBigUInt64LE(id, 0);
+  return c().ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, buf) === 0;
+}
+
+/** flock(fd, LOCK_EX | LOCK_NB): false when another process holds it. */
+export function tryLockExclusive(fd: number): boolean {
+  if (c().flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const e = lastErrno();
+  if (e === osConstants.errno.EWOULDBLOCK || e === osConstants.errno.EAGAIN) return false;
+  throw sysError('flock', String(fd), e);
+}

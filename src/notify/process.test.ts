@@ -1,0 +1,65 @@
+// The listener process itself (no root, no containers): start, find again, single instance
+// per state dir, stop.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startListenerProcess, findListenerProcess, stopListenerProcess, canConnect } from './process.js';
+import { pidPath } from './files.js';
+
+const REPO = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
+const BIN = join(REPO, 'bin/moat-seccomp-listener');
+
+test('startListenerProcess() starts once per state dir and finds the running one again', async (t) => {
+  const dir = mkdtempSync('/tmp/moat-lp-');
+  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN };
+  let pid = 0;
+  t.after(async () => {
+    await stopListenerProcess({ stateDir: o.stateDir });
+    try {
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const a = await startListenerProcess(o);
+  pid = a.pid;
+  assert.equal(a.started, true);
+  assert.equal(readFileSync(pidPath(o.stateDir), 'utf8').trim(), String(a.pid));
+  const b = await startListenerProcess(o);
+  assert.deepEqual(b, { pid: a.pid, started: false });
+
+  // A second process on the same state dir sees the lock and leaves with status 0.
+  const second = spawnSync(process.execPath, [BIN, '--socket', join(dir, 'other.sock'), '--state-dir', o.stateDir], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stderr, /another listener serves this state dir/);
+  assert.ok(await canConnect(o.socket), 'the first one still serves');
+
+  await stopListenerProcess({ stateDir: o.stateDir });
+  assert.equal(await findListenerProcess(o), undefined);
+  assert.ok(!existsSync(o.socket), 'socket removed on SIGTERM');
+  assert.ok(!existsSync(pidPath(o.stateDir)), 'pid file removed on SIGTERM');
+
+  // A stale socket file (a crashed listener) does not stop the next one.
+  const c = await startListenerProcess(o);
+  pid = c.pid;
+  process.kill(c.pid, 'SIGKILL');
+  for (let i = 0; i < 100 && existsSync(`/proc/${c.pid}/status`) && !readFileSync(`/proc/${c.pid}/status`, 'utf8').includes('State:\tZ'); i++) await new Promise((r) => setTimeout(r, 20));
+  const d = await startListenerProcess(o);
+  pid = d.pid;
+  assert.equal(d.started, true);
+  assert.notEqual(d.pid, c.pid);
+});
+
+test('the listener refuses bad arguments with status 2', () => {
+  const r = spawnSync(process.execPath, [BIN, '--socket'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /needs a value/);
+});

@@ -1,0 +1,138 @@
+// Starting and finding the listener process (host, for moatd and tests).
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync, constants as fsConstants } from 'node:fs';
+import net from 'node:net';
+import { EngineError } from '../base/index.js';
+import { pidPath, logPath } from './files.js';
+
+export interface ListenerProcessOptions {
+  /** Unix socket runc connects to: the `listenerPath` of every converted profile (< 108 bytes). */
+  readonly socket: string;
+  /** Directory for rule tables, records, pid, lock and log (created 0700). */
+  readonly stateDir: string;
+  /** `bin/moat-seccomp-listener` (or `dist/src/notify/main.js` run by node). */
+  readonly listenerBin: string;
+  /** Default `process.execPath`. */
+  readonly node?: string;
+  readonly logLevel?: 'debug' | 'info' | 'warn';
+  /** How long to wait for the socket to accept connections. Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(stateDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidPath(stateDir), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when something accepts connections on `socket`. */
+export function canConnect(socket: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: socket });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * The running listener for `stateDir` (pid from its pid file, process alive, socket
+ * accepting), or undefined.
+ *
+ * @example
+ * const l = await findListenerProcess({ socket, stateDir }); // { pid: 4242 } | undefined
+ */
+export async function findListenerProcess(o: { socket: string; stateDir: string }): Promise<{ pid: number } | undefined> {
+  const pid = readPid(o.stateDir);
+  if (pid === undefined || !alive(pid)) return undefined;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!/seccomp-listener|notify\/main\.js/.test(cmdline)) return undefined; // a reused pid
+  } catch {
+    return undefined;
+  }
+  return (await canConnect(o.socket)) ? { pid } : undefined;
+}
+
+/**
+ * Starts the listener detached (its own session, stdio to `<stateDir>/listener.log`) unless
+ * one already serves `stateDir`; waits until its socket accepts connections. Idempotent:
+ * call it at moatd startup and before each container create. `started` is false when an
+ * existing listener was found. Throws EngineError `internal` (ERR_SECCOMP_LISTENER).
+ *
+ * @example
+ * const { pid } = await startListenerProcess({ socket: join(execRoot, 'seccomp.sock'), stateDir: join(execRoot, 'seccomp'), listenerBin: join(repo, 'bin/moat-seccomp-listener') });
+ */
+export async function startListenerProcess(o: ListenerProcessOptions): Promise<{ pid: number; started: boolean }> {
+  const existing = await findListenerProcess(o);
+  if (existing !== undefined) return { ...existing, started: false };
+  mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+  const logFd = openSync(logPath(o.stateDir), fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
+  let exited: number | null | undefined;
+  let child;
+  try {
+    child = spawn(o.node ?? process.execPath, [o.listenerBin, '--socket', o.socket, '--state-dir', o.stateDir, '--log-level', o.logLevel ?? 'info'], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      cwd: '/',
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  child.on('exit', (code) => (exited = code));
+  child.on('error', () => (exited = -1));
+  child.unref();
+  const deadline = Date.now() + (o.timeoutMs ?? 10_000);
+  while (Date.now() < deadline) {
+    const found = await findListenerProcess(o);
+    if (found !== undefined) return { pid: found.pid, started: found.pid === child.pid };
+    if (exited !== undefined && exited !== 0) break;
+    await sleep(exited === 0 ? 50 : 20); // 0: lost a start race; the winner is coming up
+  }
+  let tail = '';
+  try {
+    tail = readFileSync(logPath(o.stateDir), 'utf8').split('\n').slice(-5).join('\n');
+  } catch {
+    // no log
+  }
+  if (child.pid !== undefined && exited === undefined) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: ${exited !== undefined ? `exit status ${String(exited)}` : 'socket not ready in time'}`, { cause: new Error(tail) });
+}
+
+/**
+ * Sends SIGTERM to the listener of `stateDir` and waits for it to exit (tests, uninstall).
+ * Containers then get ENOSYS for their notified syscalls.
+ */
+export async function stopListenerProcess(o: { stateDir: string; timeoutMs?: number }): Promise<void> {
+  const pid = readPid(o.stateDir);
+  if (pid === undefined || !alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + (o.timeoutMs ?? 5000);
+  while (alive(pid) && Date.now() < deadline) await sleep(20);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}

@@ -1,0 +1,63 @@
+// Runs the real docker CLI against a test daemon (DOCKER_HOST on its temporary socket).
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { dockerCli } from '../../helpers/requires.js';
+import type { TestDaemon } from '../../helpers/daemon.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export function dockerEnv(d: TestDaemon): NodeJS.ProcessEnv {
+  const cfg = join(d.root, 'docker-cli');
+  mkdirSync(cfg, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cfg };
+  delete env['DOCKER_API_VERSION'];
+  delete env['DOCKER_CONTEXT'];
+  return env;
+}
+
+/** `docker <args>` with optional stdin; never throws on a non-zero exit. */
+export function docker(d: TestDaemon, args: string[], o: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+  const bin = dockerCli();
+  if (!bin) throw new Error('docker CLI not found');
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const p = spawn(bin, args, { env: dockerEnv(d), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 30_000);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr, ms: Date.now() - t0 });
+    });
+    p.stdin.on('error', () => undefined);
+    p.stdin.end(o.input ?? '');
+  });
+}
+
+/** Like `docker` but fails the test with the CLI's stderr when the exit code is not 0. */
+export async function dockerOk(d: TestDaemon, args: string[], o: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+  const r = await docker(d, args, o);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `fn` until it returns a truthy value or `ms` pass. */
+export async function until<T>(fn: () => Promise<T | undefined | false>, ms = 10_000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}

@@ -1,6 +1,6 @@
 // Benchmark (not a test): size and instructions executed per syscall of our compiled Docker
 // default profile against libseccomp's and runc's programs, over a weighted syscall mix.
-// Run: npx tsc -p tsconfig.json --outDir /tmp/bpf-dist && node /tmp/bpf-dist/bench/seccomp-bpf.js
+// Run: npx tsc -p tsconfig.json && node dist/bench/seccomp-bpf.js
 
 import type { LinuxSeccomp } from '../src/seccomp/oci.js';
 import {

@@ -11,6 +11,8 @@ import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, type Daemon
 import { hostArch } from '../seccomp/index.js';
 import { parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
+import { NotifyExplainer, denialEvent } from '../notify/index.js';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { ImageStore, ensureBuiltinImage } from '../image/index.js';
 import { buildRouter, goArch } from '../api/index.js';
@@ -205,10 +207,16 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   if (busybox) await ensureBuiltinImage(images, { busybox, arch: goArch(), tmpDir: join(dataRoot, 'image', 'tmp') });
   else log.warn('busybox-static not found: no built-in image');
 
+  // Denials explained: blocked rules become notify rules answered (same errno) and recorded
+  // by a listener process that, like conmon, outlives moatd.
+  const explainer = cfg.seccompExplain
+    ? await NotifyExplainer.start({ execRoot: cfg.execRoot, listenerBin: fileURLToPath(new URL('../../../bin/moat-seccomp-listener', import.meta.url)), arch: hostArch(process.arch), log })
+    : undefined;
   const seccomp = new SeccompPolicy({
     daemonDefault: parseDaemonSeccompProfile(cfg.seccompProfile, (p) => readFileSync(p, 'utf8')),
     arch: hostArch(process.arch),
     kernel: os.release(),
+    explainer,
   });
   const events = new EventBus();
   const engine = new Engine({
@@ -236,8 +244,14 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       numCpus: os.cpus().length,
     },
     seccomp,
+    ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
+  explainer?.follow((r) => {
+    const ev = denialEvent(r);
+    const c = engine.find(r.containerId);
+    events.emit('container', ev.Action, r.containerId, { ...(c ? { name: c.Name.slice(1), image: c.Config.Image } : {}), ...ev.Actor.Attributes });
+  });
 
   const securityOptions = (): string[] => {
     const opts = [`name=seccomp,profile=${seccomp.daemonProfileName}`, 'name=cgroupns'];
@@ -268,6 +282,8 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     log.info({ signal }, 'moatd stopping; containers keep running');
     void (async () => {
       await engine.close();
+      // The listener keeps serving running containers; only our side closes.
+      await explainer?.close();
       for (const s of servers) {
         s.close();
         s.closeAllConnections();

@@ -30,7 +30,7 @@ import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
 import { SeccompPolicy } from './seccomp-policy.js';
 import { LimitWatcher, locateCgroups, readLimitCounters, type CgroupLocator, type LimitHit } from './limits.js';
-import type { NotifyRule } from '../seccomp/index.js';
+import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
 import type { MountRequest } from '../spec/index.js';
 import type { NamespaceRequests } from './plan.js';
 import { VolumeStore } from './volumes.js';
@@ -44,8 +44,12 @@ export interface EngineOptions {
   log: Logger;
   defaults: DaemonDefaults;
   seccomp: SeccompPolicy;
-  /** Called before runc create when the container's blocked rules are notify rules. */
-  onSeccompNotify?: (containerId: string, rules: readonly NotifyRule[]) => Promise<void>;
+  /** The seccomp denial explainer: rule tables before runc create, records for inspect, cleanup. */
+  seccompExplainer?: {
+    prepare(containerId: string, rules: readonly NotifyRule[], spec?: LinuxSeccomp): Promise<void>;
+    denials(containerId: string, last: number): Promise<unknown[]>;
+    remove(containerId: string): Promise<void>;
+  };
 }
 
 export interface CreateRequest {
@@ -376,7 +380,7 @@ export class Engine {
     const seccomp = this.#o.seccomp.forContainer(c, checked.caps);
     const inputs: PlanInputs = { record: c, rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp };
     const { plan, security } = planContainer(inputs, this.#o.defaults);
-    if (seccomp.notifyRules && this.#o.onSeccompNotify) await this.#o.onSeccompNotify(id, seccomp.notifyRules);
+    if (seccomp.notifyRules && this.#o.seccompExplainer) await this.#o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
     await writeFileAtomic(join(dir, 'config.json'), toOciJson(generateSpec(plan), { indent: 2 }), 0o600);
     c.Security = security;
     // A stale exit file from a previous run must not end this one.
@@ -680,6 +684,8 @@ export class Engine {
     await this.#monitor.clear(id);
     await rm(join(this.#o.runtime.socketDir, id), { force: true });
     await this.#store.removeDir(id);
+    await this.#o.seccompExplainer?.remove(id).catch(() => undefined);
+    this.volumes.release(undefined, id);
     await this.#removeCgroupParents();
     this.#containers.delete(id);
     this.events.emit('container', 'destroy', id, this.#attrs(c));
@@ -777,6 +783,12 @@ export class Engine {
     await writeResize(join(this.#store.dir(c.Id), 'ctl'), height, width);
   }
 
+  /** The last seccomp denials recorded for a container (newest last). */
+  async seccompDenials(ref: string, last = 20): Promise<unknown[]> {
+    const c = this.get(ref);
+    return (await this.#o.seccompExplainer?.denials(c.Id, last).catch(() => [])) ?? [];
+  }
+
   logPath(c: ContainerRecord): string {
     return join(this.#store.dir(c.Id), 'ctr.log');
   }
@@ -868,6 +880,11 @@ export class Engine {
     this.#execs.set(id, { record: rec, dir: join(this.#o.execRoot, 'exec', id), pending: [], done, markDone });
     this.events.emit('container', `exec_create: ${o.Cmd.join(' ')}`, c.Id, this.#attrs(c, { execID: id }));
     return id;
+  }
+
+  /** Exec sessions of a container, for inspect's ExecIDs. */
+  execIdsOf(containerId: string): string[] {
+    return [...this.#execs.values()].filter((e) => e.record.ContainerID === containerId).map((e) => e.record.ID);
   }
 
   getExec(id: string): ExecRecord {

@@ -32,6 +32,30 @@ interface SyncMessage {
   message?: string;
 }
 
+/** End offset of the first complete JSON object in `text` (strings may hold braces), or -1. */
+export function jsonObjectEnd(text: string): number {
+  let depth = 0;
+  let inString = false;
+  let started = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '{') {
+      depth++;
+      started = true;
+    } else if (ch === '}') {
+      depth--;
+      if (started && depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
+
 /** conmon's sync/attach pipes carry one JSON object per message; read them in order. */
 class SyncPipe {
   #buf = '';
@@ -43,10 +67,10 @@ class SyncPipe {
     stream.on('data', (chunk: Buffer) => {
       this.#buf += chunk.toString('utf8');
       for (;;) {
-        const end = this.#buf.indexOf('}');
+        const end = jsonObjectEnd(this.#buf);
         if (end < 0) break;
-        const text = this.#buf.slice(0, end + 1);
-        this.#buf = this.#buf.slice(end + 1);
+        const text = this.#buf.slice(0, end);
+        this.#buf = this.#buf.slice(end);
         try {
           this.#push(JSON.parse(text) as SyncMessage);
         } catch {

@@ -109,7 +109,11 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {
     const c = engine.get(ctx.params['id']!);
-    sendJson(ctx.res!, 200, containerInspect(c, { dir: join(d.containersDir, c.Id), execIds: [] }));
+    const view = containerInspect(c, { dir: join(d.containersDir, c.Id), execIds: engine.execIdsOf(c.Id) });
+    // moat: the last seccomp denials, explained (syscall, arguments, pid, command, rule).
+    const denials = await engine.seccompDenials(c.Id, 20);
+    if (view['Security'] && typeof view['Security'] === 'object') (view['Security'] as Record<string, unknown>)['SeccompDenials'] = denials;
+    sendJson(ctx.res!, 200, view);
   });
 
   r.add('POST', '/containers/{id}/start', async (ctx) => {

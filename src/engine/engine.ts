@@ -1,7 +1,7 @@
 // The container state machine. moatd never owns a container's life: conmon holds stdio and
 // the exit code; this class decides, records and reconciles.
 import { mkdir, rm, writeFile, readFile, stat, rmdir, open, realpath, chown, chmod, readdir } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, type Logger } from '../base/index.js';
 import type { ImageStore, ImageRecord } from '../image/index.js';
@@ -81,6 +81,20 @@ interface ExecSession {
 
 const now = (): string => new Date().toISOString();
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Milliseconds spent in each phase of an operation, for debug logs. */
+class PhaseTimer {
+  #last = performance.now();
+  #phases: Record<string, number> = {};
+  mark(name: string): void {
+    const now = performance.now();
+    this.#phases[name] = Math.round((now - this.#last) * 10) / 10;
+    this.#last = now;
+  }
+  done(): Record<string, number> {
+    return this.#phases;
+  }
+}
 
 /** A small per-key async lock: one lifecycle operation per container at a time. */
 class KeyedLock {
@@ -167,6 +181,17 @@ export class Engine {
     const id = rec.Id;
     if (rec.State.Status === 'removing') {
       await this.#finishRemove(rec);
+      return;
+    }
+    if (rec.State.Status === 'created') {
+      // A start interrupted by a crash (after conmon ran `runc create`, before the record said
+      // running) leaves a process, a mount and a cgroup no record accounts for: undo them.
+      if (await stateOf(this.#o.runtime, id).catch(() => undefined)) {
+        this.#log.warn({ containerId: id }, 'undoing a start that never finished');
+        await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+        await this.#monitor.clear(id);
+      }
+      await unmountOverlay(join(this.#store.dir(id), 'rootfs')).catch(() => undefined);
       return;
     }
     if (rec.State.Status !== 'running' && rec.State.Status !== 'paused') return;
@@ -353,6 +378,7 @@ export class Engine {
   }
 
   async #startLocked(c: ContainerRecord): Promise<void> {
+    const phases = new PhaseTimer();
     const id = c.Id;
     const dir = this.#store.dir(id);
     const image = this.images.get(c.Image);
@@ -361,6 +387,7 @@ export class Engine {
     // Ownership first: overlayfs takes the root directory's owner from the upper dir at mount.
     if (remapped) await this.#chownForUserns(dir);
     await mountOverlay(this.images.layerDirs(image), { upper: join(dir, 'upper'), work: join(dir, 'work'), merged: rootfs });
+    phases.mark('mount');
     const passwd = await readRootfsText(rootfs, '/etc/passwd');
     const group = await readRootfsText(rootfs, '/etc/group');
     const user = resolveUser(c.Config.User ?? '', { passwd, group, groupAdd: c.HostConfig.GroupAdd ?? [] });
@@ -382,14 +409,16 @@ export class Engine {
     const { plan, security } = planContainer(inputs, this.#o.defaults);
     if (seccomp.notifyRules && this.#o.seccompExplainer) await this.#o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
     await writeFileAtomic(join(dir, 'config.json'), toOciJson(generateSpec(plan), { indent: 2 }), 0o600);
+    phases.mark('spec');
     c.Security = security;
     // A stale exit file from a previous run must not end this one.
     await this.#monitor.clear(id);
     await rm(join(dir, 'ctl'), { force: true });
     await rm(join(dir, 'winsz'), { force: true });
     await rm(join(dir, 'attach'), { force: true });
-    await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+    if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     const cfg = c.Config;
+    phases.mark('cleanup');
     const pid = await createContainer(this.#o.runtime, {
       id,
       name: c.Name.slice(1),
@@ -405,8 +434,11 @@ export class Engine {
     // Sessions attached before start connect now, so they see the first byte of output.
     const pending = this.#attachPending.get(id) ?? [];
     this.#attachPending.delete(id);
+    phases.mark('create');
     await Promise.all(pending.map(async (s) => this.#connectSession(c, s)));
+    phases.mark('attach');
     await startContainer(this.#o.runtime, id);
+    phases.mark('runc-start');
     c.State = {
       ...c.State,
       Status: 'running',
@@ -420,6 +452,8 @@ export class Engine {
     };
     this.#monitor.reset(id);
     await this.#store.save(c);
+    phases.mark('save');
+    this.#log.debug({ containerId: id, phases: phases.done() }, 'started');
     this.events.emit('container', 'start', id, this.#attrs(c));
     void this.#monitor.scan();
   }
@@ -534,13 +568,16 @@ export class Engine {
     const c = this.#containers.get(id);
     if (!c || (c.State.Status !== 'running' && c.State.Status !== 'paused')) return;
     const dir = this.#store.dir(id);
+    const phases = new PhaseTimer();
     // Read the cgroup's counters before runc delete removes it: an OOM kill is recorded.
-    await this.#limits?.poll();
-    const counters = this.#cgroups ? await readLimitCounters(this.#cgroups, id) : {};
+    const counters = (await this.#limits?.pollOne(id)) ?? {};
     const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
     this.#limits?.forget(id);
+    phases.mark('counters');
     await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
+    phases.mark('runc-delete');
     await unmountOverlay(join(dir, 'rootfs')).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
+    phases.mark('unmount');
     await this.#monitor.clear(id);
     c.State = { ...c.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
     delete c.State.ConmonPid;
@@ -552,9 +589,12 @@ export class Engine {
     for (const s of this.#attached.get(id) ?? []) setTimeout(() => s.finish(), 5000).unref();
     this.#resolveWaiters(c, ['not-running', 'next-exit']);
     this.#stopping.delete(id);
+    phases.mark('record');
     if (c.HostConfig.AutoRemove) {
       await this.remove(id, { force: true }).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'auto-remove failed'));
+      phases.mark('remove');
     }
+    this.#log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
   }
 
   /** `docker events` shows which limit a container hit: `oom` (Docker's) and moat's `pids-limit`. */
@@ -679,7 +719,7 @@ export class Engine {
 
   async #finishRemove(c: ContainerRecord): Promise<void> {
     const id = c.Id;
-    await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+    if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     await unmountOverlay(join(this.#store.dir(id), 'rootfs'));
     await this.#monitor.clear(id);
     await rm(join(this.#o.runtime.socketDir, id), { force: true });

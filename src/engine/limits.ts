@@ -82,17 +82,21 @@ export class LimitWatcher {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      for (const id of this.running()) {
-        const c = await readLimitCounters(this.loc, id);
-        const prev = this.#last.get(id) ?? { pids: 0, oom: 0 };
-        const pids = c.pids ?? prev.pids;
-        const oom = c.oom ?? prev.oom;
-        if (pids > prev.pids) this.onHit({ containerId: id, kind: 'pids', limit: c.pidsMax ?? 'max', count: pids });
-        if (oom > prev.oom) this.onHit({ containerId: id, kind: 'oom', limit: c.memMax ?? 'max', count: oom });
-        this.#last.set(id, { pids, oom });
-      }
+      for (const id of this.running()) await this.pollOne(id);
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** Check one container now (e.g. as it exits, before its cgroup goes); returns its counters. */
+  async pollOne(id: string): Promise<{ pids?: number; oom?: number }> {
+    const c = await readLimitCounters(this.loc, id);
+    const prev = this.#last.get(id) ?? { pids: 0, oom: 0 };
+    const pids = c.pids ?? prev.pids;
+    const oom = c.oom ?? prev.oom;
+    if (pids > prev.pids) this.onHit({ containerId: id, kind: 'pids', limit: c.pidsMax ?? 'max', count: pids });
+    if (oom > prev.oom) this.onHit({ containerId: id, kind: 'oom', limit: c.memMax ?? 'max', count: oom });
+    this.#last.set(id, { pids, oom });
+    return { pids, oom };
   }
 }

@@ -77,7 +77,20 @@ export class SeccompPolicy {
     this.forContainer(rec, caps);
   }
 
+  /** Resolving and converting a profile costs milliseconds; most containers share one. */
+  readonly #cache = new Map<string, ContainerSeccomp>();
+
   forContainer(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): ContainerSeccomp {
+    const key = JSON.stringify([rec.HostConfig.SecurityOpt ?? [], rec.HostConfig.Privileged === true, caps, this.#o.explainer?.available() ?? false]);
+    const hit = this.#cache.get(key);
+    if (hit) return hit;
+    const out = this.#decide(rec, caps);
+    if (this.#cache.size >= 32) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(key, out);
+    return out;
+  }
+
+  #decide(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): ContainerSeccomp {
     const opts = parseSecurityOpts(rec.HostConfig.SecurityOpt);
     const allow = opts.seccompAllow;
     const deny = opts.seccompDeny;

@@ -1,15 +1,32 @@
 // overlayfs rootfs for containers: read-only layers below, a per-container upper dir.
-import { execFile } from 'node:child_process';
+// mount(2)/umount2(2) through koffi: no mount(8) process per container start and stop.
 import { mkdir, readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import koffi from 'koffi';
 import { internal } from '../base/index.js';
 
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 30_000 }, (err, _out, stderr) => {
-      if (err) reject(internal(`${cmd} failed: ${String(stderr).trim() || err.message}`, { cause: err }));
-      else resolve();
-    });
-  });
+interface Libc {
+  mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
+  umount2: (target: string, flags: number) => number;
+}
+
+let libc: Libc | undefined;
+function getLibc(): Libc {
+  if (libc === undefined) {
+    const lib = koffi.load('libc.so.6');
+    libc = {
+      mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)') as Libc['mount'],
+      umount2: lib.func('int umount2(const char *target, int flags)') as Libc['umount2'],
+    };
+  }
+  return libc;
+}
+
+const MNT_DETACH = 2;
+
+function errnoName(code: number): string {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
+  return `errno ${code}`;
 }
 
 export interface OverlayDirs {
@@ -26,14 +43,20 @@ export async function mountOverlay(lowerDirs: readonly string[], dirs: OverlayDi
   if (await isMounted(dirs.merged)) return;
   // overlayfs lists the topmost lower dir first.
   const lower = [...lowerDirs].reverse().join(':');
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${dirs.upper},workdir=${dirs.work}`, dirs.merged]);
+  const data = `lowerdir=${lower},upperdir=${dirs.upper},workdir=${dirs.work}`;
+  if (getLibc().mount('overlay', dirs.merged, 'overlay', 0, data) !== 0) {
+    throw internal(`Cannot mount the container rootfs at ${dirs.merged}: ${errnoName(koffi.errno())}`);
+  }
 }
 
 export async function unmountOverlay(merged: string): Promise<void> {
   if (!(await isMounted(merged))) return;
-  await run('umount', [merged]).catch(async (err: unknown) => {
-    if (await isMounted(merged)) await run('umount', ['-l', merged]).catch(() => { throw err; });
-  });
+  if (getLibc().umount2(merged, 0) === 0) return;
+  const first = koffi.errno();
+  // Busy (a process still holds it): detach lazily rather than leave it behind.
+  if (getLibc().umount2(merged, MNT_DETACH) !== 0 && (await isMounted(merged))) {
+    throw internal(`Cannot unmount ${merged}: ${errnoName(first)}`);
+  }
 }
 
 /** True when `path` is a mount point in this mount namespace. */

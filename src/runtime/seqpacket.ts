@@ -38,7 +38,7 @@ import { openSync, closeSync, constants as fsConstants } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { EngineError } from '../base/index.js';
 
@@ -50,9 +50,7 @@ const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
 const SUN_PATH_MAX = 108; // includes the terminating NUL
-const POLLIN = 0x1;
-const MSG_DONTWAIT = 0x40;
-const { EAGAIN, EINTR, ECONNRESET } = osConstants.errno;
+const { EAGAIN, EINTR } = osConstants.errno;
 
 /** The largest stdin packet {@link attachStdin} sends. */
 export const ATTACH_WRITE_CHUNK = 8192;
@@ -202,71 +200,16 @@ export function attachStdin(socket: net.Socket): Writable {
   });
 }
 
-// ---- the reader thread --------------------------------------------------------------
+// ---- the reader thread (seqpacket-reader.ts: a small module, so the worker starts fast) --
 
 const WORKER_TAG = 'moat-seqpacket-reader';
 interface ReaderData {
   tag: typeof WORKER_TAG;
   fd: number;
-  /** [0] stop (1 = stop), [1] paused (1 = do not read) */
   flags: SharedArrayBuffer;
 }
 type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: string; code: string };
-
-/** Runs in the worker: poll + recv every packet until EOF, an error, or stop. */
-function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void {
-  const c = getLibc();
-  const flags = new Int32Array(data.flags);
-  const pfd = Buffer.alloc(8);
-  pfd.writeInt32LE(data.fd, 0);
-  pfd.writeInt16LE(POLLIN, 4);
-  const buf = Buffer.alloc(65536);
-  try {
-    for (;;) {
-      if (Atomics.load(flags, 0) === 1) return;
-      if (Atomics.load(flags, 1) === 1) {
-        Atomics.wait(flags, 1, 1, 250); // paused by the consumer: leave packets in the socket
-        continue;
-      }
-      pfd.writeInt16LE(0, 6);
-      const ready = c.poll(pfd, 1, 250);
-      if (ready < 0) {
-        const e = koffi.errno();
-        if (e === EINTR) continue;
-        throw sysError('poll', 'attach', e);
-      }
-      if (ready === 0) continue;
-      for (;;) {
-        const n = Number(c.recv(data.fd, buf, buf.length, MSG_DONTWAIT));
-        if (n > 0) {
-          const packet = new Uint8Array(n);
-          packet.set(buf.subarray(0, n));
-          port.postMessage({ packet } satisfies ReaderMessage, [packet.buffer]);
-          if (Atomics.load(flags, 1) === 1 || Atomics.load(flags, 0) === 1) break;
-          continue;
-        }
-        if (n === 0) {
-          port.postMessage({ end: true } satisfies ReaderMessage);
-          return;
-        }
-        const e = koffi.errno();
-        if (e === EAGAIN) break;
-        // ECONNRESET: the peer closed with our stdin unread; queued output still follows.
-        if (e === EINTR || e === ECONNRESET) continue;
-        throw sysError('recv', 'attach', e);
-      }
-    }
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    port.postMessage({ error: e.message, code: e.code ?? 'EIO' } satisfies ReaderMessage);
-  } finally {
-    c.close(data.fd);
-  }
-}
-
-if (!isMainThread && parentPort && (workerData as Partial<ReaderData> | undefined)?.tag === WORKER_TAG) {
-  runReader(workerData as ReaderData, parentPort);
-}
+const READER_URL = new URL('./seqpacket-reader.js', import.meta.url);
 
 /**
  * Connect to a SOCK_SEQPACKET unix socket (conmon's `attach`) and return it as a
@@ -307,7 +250,7 @@ export async function connectSeqpacket(path: string): Promise<net.Socket> {
   };
   let worker: Worker;
   try {
-    worker = new Worker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG, fd: readFd, flags: flags.buffer } satisfies ReaderData });
+    worker = new Worker(READER_URL, { workerData: { tag: WORKER_TAG, fd: readFd, flags: flags.buffer } satisfies ReaderData });
   } catch (err) {
     getLibc().close(readFd);
     socket.destroy();

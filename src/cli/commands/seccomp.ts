@@ -378,13 +378,13 @@ async function runRecord(deps: SeccompCommandDeps, rootfsArg: string, cmd: strin
     if (o.keepTrace) deps.writeFile(o.keepTrace, text);
     const rec = parseStrace(text);
     if (rec.exec === undefined) throw new Error(`The workload never ran (runc exited ${code}); see --keep-trace`);
-    const { profile, added, unknown } = synthesizeProfile(rec, { arch: native, ...(merge ? { merge } : {}) });
+    const { profile, added, unknown, conditional } = synthesizeProfile(rec, { arch: native, ...(merge ? { merge } : {}) });
     const out = JSON.stringify(profile, null, 2) + '\n';
     if (o.json) {
-      process.stdout.write(JSON.stringify({ exit: code, exec: rec.exec, workload: Object.fromEntries(rec.workload), runtime: Object.fromEntries(rec.runtime), added, unknown, profile }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ exit: code, exec: rec.exec, workload: Object.fromEntries(rec.workload), runtime: Object.fromEntries(rec.runtime), added, conditional, unknown, profile }, null, 2) + '\n');
     } else if (o.output) deps.writeFile(o.output, out);
     else process.stdout.write(out);
-    process.stderr.write(`recorded ${rec.workload.size} syscalls after exec (${rec.pids.length} process${rec.pids.length === 1 ? '' : 'es'}), ${rec.runtime.size} made by runc init after the filter load; workload exited ${code}${merge ? `; ${added.length} added to the merged profile` : ''}${o.output ? `; profile written to ${o.output}` : ''}\n`);
+    process.stderr.write(`recorded ${rec.workload.size} syscalls after exec (${rec.pids.length} process${rec.pids.length === 1 ? '' : 'es'}), ${rec.runtime.size} made by runc init after the filter load; workload exited ${code}${merge ? `; ${added.length} added to the merged profile${conditional.length ? `, left conditional as in the base: ${conditional.join(' ')}` : ''}` : ''}${o.output ? `; profile written to ${o.output}` : ''}\n`);
     return 0;
   } finally {
     await execFileText('runc', ['--root', join(dir, 'state'), 'delete', '--force', id]).catch(() => undefined);

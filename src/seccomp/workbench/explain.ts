@@ -78,7 +78,7 @@ export function explainSyscall(profile: Profile, q: SyscallQuery, ctx: Container
   const bpfRet = runFilter(program, data) >>> 0;
   const isErrno = ((d.ret & 0xffff0000) >>> 0) === 0x00050000;
   return {
-    query: { arch: q.arch, syscall: d.name, nr: d.nr, args: (q.args ?? []).map((a) => hex(BigInt.asUintN(64, a))) },
+    query: { arch: q.arch === 'SCMP_ARCH_X86_64' && d.nr >= X32_SYSCALL_BIT && d.nr !== 0xffffffff ? 'SCMP_ARCH_X32' : q.arch, syscall: d.name, nr: d.nr, args: (q.args ?? []).map((a) => hex(BigInt.asUintN(64, a))) },
     action: d.action,
     ret: d.ret,
     ...(isErrno ? { errno: Math.min(d.ret & 0xffff, 4095) } : {}),

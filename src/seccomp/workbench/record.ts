@@ -119,26 +119,30 @@ function allowsAlways(p: Profile, name: string): boolean {
  * A minimal profile from a recording: ENOSYS (38) by default, so unrecorded syscalls look
  * unimplemented and libc falls back; one ALLOW rule for the workload's names and one for
  * what runc's init needs after the load. With `merge`, the recorded names the profile does
- * not already allow unconditionally are added as one rule.
+ * not already allow unconditionally are added as one rule, except those it allows under
+ * argument conditions (listed in `conditional`, left unchanged).
  *
  * @example
  * const { profile, added } = synthesizeProfile(rec, { arch: 'SCMP_ARCH_X86_64' });
  */
-export function synthesizeProfile(rec: Pick<Recording, 'workload' | 'runtime'>, opts: SynthesizeOptions): { profile: Profile; added: string[]; unknown: string[] } {
+export function synthesizeProfile(rec: Pick<Recording, 'workload' | 'runtime'>, opts: SynthesizeOptions): { profile: Profile; added: string[]; unknown: string[]; conditional: string[] } {
   const onArch = (n: string): boolean => syscallNumber(opts.arch as SeccompArch, n) !== undefined;
   const unknown = [...new Set([...rec.workload.keys(), ...rec.runtime.keys()])].filter((n) => !onArch(n)).sort();
   const work = [...rec.workload.keys()].filter(onArch).sort();
   const rt = [...rec.runtime.keys()].filter((n) => onArch(n) && !rec.workload.has(n)).sort();
   if (opts.merge !== undefined) {
     const base = opts.merge;
-    const missing = [...new Set([...work, ...rt])].filter((n) => base.defaultAction !== 'SCMP_ACT_ALLOW' && !allowsAlways(base, n)).sort();
+    // Names the base allows only under argument conditions (clone's namespace mask, socket
+    // families) stay as they are: an unconditional ALLOW would absorb those conditions.
+    const conditional = [...new Set([...work, ...rt])].filter((n) => !allowsAlways(base, n) && base.syscalls.some((r) => r.args !== undefined && r.names.includes(n))).sort();
+    const missing = [...new Set([...work, ...rt])].filter((n) => base.defaultAction !== 'SCMP_ACT_ALLOW' && !allowsAlways(base, n) && !conditional.includes(n)).sort();
     const syscalls: ProfileRule[] = [...base.syscalls];
     if (missing.length > 0) syscalls.push({ names: missing, action: 'SCMP_ACT_ALLOW', comment: RECORD_COMMENT });
-    return { profile: { ...base, syscalls }, added: missing, unknown };
+    return { profile: { ...base, syscalls }, added: missing, unknown, conditional };
   }
   const syscalls: ProfileRule[] = [];
   if (work.length > 0) syscalls.push({ names: work, action: 'SCMP_ACT_ALLOW', comment: RECORD_COMMENT });
   if (rt.length > 0) syscalls.push({ names: rt, action: 'SCMP_ACT_ALLOW', comment: RUNTIME_COMMENT });
   const architectures: Profile['architectures'] = opts.arch === 'SCMP_ARCH_X86_64' ? ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] : ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
-  return { profile: { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures, syscalls }, added: [...work, ...rt], unknown };
+  return { profile: { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures, syscalls }, added: [...work, ...rt], unknown, conditional: [] };
 }

@@ -172,8 +172,11 @@ test('record: parseStrace keeps the workload after exec and runc init after the 
   assert.deepEqual(profile.syscalls.map((r) => r.names), [['brk', 'clone', 'execve', 'exit_group', 'mkdir', 'wait4'], ['fstatfs', 'getpid']]);
   assert.ok(parseProfile(JSON.parse(JSON.stringify(profile))).ok);
   const merged = synthesizeProfile(rec, { arch: 'SCMP_ARCH_X86_64', merge: defaultProfile() });
-  assert.deepEqual(merged.added, ['clone'], 'the default allows the rest unconditionally; clone is only conditional there');
-  assert.equal(merged.profile.syscalls.length, defaultProfile().syscalls.length + 1);
+  assert.deepEqual(merged.added, [], 'the default allows the rest unconditionally');
+  assert.deepEqual(merged.conditional, ['clone'], 'clone keeps its namespace-flag conditions');
+  assert.equal(merged.profile.syscalls.length, defaultProfile().syscalls.length);
+  const lean = synthesizeProfile(rec, { arch: 'SCMP_ARCH_X86_64', merge: { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['brk'], action: 'SCMP_ACT_ALLOW' }] } });
+  assert.deepEqual(lean.added, ['clone', 'execve', 'exit_group', 'fstatfs', 'getpid', 'mkdir', 'wait4']);
 });
 
 test('lint: libseccomp-specific findings (errno 4095, mask 0, rule merging)', () => {

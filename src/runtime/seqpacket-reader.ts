@@ -1,0 +1,103 @@
+// The attach-socket reader thread: poll + recv every packet of one SOCK_SEQPACKET fd and
+// post each as one message (see seqpacket.ts for why libuv does not read these sockets).
+// Kept apart, importing only koffi, so that a new attach session's thread starts quickly.
+import { constants as osConstants } from 'node:os';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import koffi from 'koffi';
+
+const POLLIN = 0x1;
+const MSG_DONTWAIT = 0x40;
+const { EAGAIN, EINTR, ECONNRESET } = osConstants.errno;
+
+interface Libc {
+  close: (fd: number) => number;
+  poll: (fds: Buffer, nfds: number, timeout: number) => number;
+  recv: (fd: number, buf: Buffer, len: number, flags: number) => number | bigint;
+}
+
+function getLibc(): Libc {
+  const lib = koffi.load('libc.so.6');
+  return {
+    close: lib.func('int close(int fd)') as Libc['close'],
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
+    recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as Libc['recv'],
+  };
+}
+
+function errnoName(code: number): string {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
+  return `errno ${code}`;
+}
+
+function sysError(call: string, path: string, code: number): NodeJS.ErrnoException {
+  const err = new Error(`${call} ${path}: ${errnoName(code)}`) as NodeJS.ErrnoException;
+  err.code = errnoName(code);
+  err.errno = -code;
+  err.syscall = call;
+  return err;
+}
+
+
+const WORKER_TAG = 'moat-seqpacket-reader';
+interface ReaderData {
+  tag: typeof WORKER_TAG;
+  fd: number;
+  /** [0] stop (1 = stop), [1] paused (1 = do not read) */
+  flags: SharedArrayBuffer;
+}
+type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: string; code: string };
+
+/** Runs in the worker: poll + recv every packet until EOF, an error, or stop. */
+function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void {
+  const c = getLibc();
+  const flags = new Int32Array(data.flags);
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(data.fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  const buf = Buffer.alloc(65536);
+  try {
+    for (;;) {
+      if (Atomics.load(flags, 0) === 1) return;
+      if (Atomics.load(flags, 1) === 1) {
+        Atomics.wait(flags, 1, 1, 250); // paused by the consumer: leave packets in the socket
+        continue;
+      }
+      pfd.writeInt16LE(0, 6);
+      const ready = c.poll(pfd, 1, 250);
+      if (ready < 0) {
+        const e = koffi.errno();
+        if (e === EINTR) continue;
+        throw sysError('poll', 'attach', e);
+      }
+      if (ready === 0) continue;
+      for (;;) {
+        const n = Number(c.recv(data.fd, buf, buf.length, MSG_DONTWAIT));
+        if (n > 0) {
+          const packet = new Uint8Array(n);
+          packet.set(buf.subarray(0, n));
+          port.postMessage({ packet } satisfies ReaderMessage, [packet.buffer]);
+          if (Atomics.load(flags, 1) === 1 || Atomics.load(flags, 0) === 1) break;
+          continue;
+        }
+        if (n === 0) {
+          port.postMessage({ end: true } satisfies ReaderMessage);
+          return;
+        }
+        const e = koffi.errno();
+        if (e === EAGAIN) break;
+        // ECONNRESET: the peer closed with our stdin unread; queued output still follows.
+        if (e === EINTR || e === ECONNRESET) continue;
+        throw sysError('recv', 'attach', e);
+      }
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    port.postMessage({ error: e.message, code: e.code ?? 'EIO' } satisfies ReaderMessage);
+  } finally {
+    c.close(data.fd);
+  }
+}
+
+if (!isMainThread && parentPort && (workerData as Partial<ReaderData> | undefined)?.tag === WORKER_TAG) {
+  runReader(workerData as ReaderData, parentPort);
+}

@@ -348,6 +348,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const tty = c.Config.Tty === true;
     const res = ctx.res!;
     res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+    // Headers go out at once: a follower of a quiet container must not hang before the first line.
+    res.flushHeaders();
     const emit = (e: LogEntry): void => {
       const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
       res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));

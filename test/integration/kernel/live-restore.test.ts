@@ -1,0 +1,200 @@
+// Live restore: moatd can crash (SIGKILL) or stop while containers run; a restarted moatd
+// finds them again, reports exits that happened meanwhile with their real code, and wipes a
+// create that a crash interrupted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { requires } from '../../helpers/requires.js';
+import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { collect, create, demuxText, inspect, listAll, logs, mountsContaining, run, streamRequest, waitExited, waitFor, waitLog, within } from '../../helpers/containers.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes (conmon, runc) whose argv names the container id. */
+function processesFor(id: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id)) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Write a file into a running container's rootfs from the host (through its overlay mount). */
+function touchInside(d: TestDaemon, id: string, path: string): void {
+  writeFileSync(join(d.dataRoot, 'containers', id, 'rootfs', path), '');
+}
+
+// Prints a line when /tmp/say appears, exits 5 on TERM: proves logs and stop after restart.
+const TALKER = 'trap "echo got-term; exit 5" TERM; echo ready; while :; do if [ -e /tmp/say ]; then rm /tmp/say; echo said; fi; sleep 0.05; done';
+// Exits 23 when /tmp/go appears.
+const QUITTER = 'echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo leaving; exit 23';
+
+test('live restore after a moatd crash', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+
+  const talker = await run(d, ['sh', '-c', TALKER], {}, 'talker');
+  const quitter = await run(d, ['sh', '-c', QUITTER], {}, 'quitter');
+  const done = await run(d, ['sh', '-c', 'exit 12'], {}, 'done-before');
+  const autoRm = await run(d, ['sh', '-c', QUITTER], { HostConfig: { AutoRemove: true } }, 'auto-rm');
+  const pending = await create(d, { Cmd: ['sh', '-c', 'echo started-later; exit 2'] }, 'pending');
+  const halfStarted = await run(d, ['sh', '-c', 'echo ready; exec sleep 100'], {}, 'half-started');
+  const halfRemoved = await run(d, ['true'], {}, 'half-removed');
+  await waitExited(d, halfRemoved);
+  await waitLog(d, talker, 'ready');
+  await waitLog(d, quitter, 'ready');
+  await waitLog(d, autoRm, 'ready');
+  await waitLog(d, halfStarted, 'ready');
+  const halfStartedPid = (await inspect(d, halfStarted)).State.Pid;
+  assert.equal((await waitExited(d, done)).State.ExitCode, 12);
+  const talkerPid = (await inspect(d, talker)).State.Pid;
+  const quitterPid = (await inspect(d, quitter)).State.Pid;
+  assert.ok(talkerPid > 0 && quitterPid > 0);
+
+  const halfMade = randomBytes(32).toString('hex');
+  const halfDir = join(d.dataRoot, 'containers', halfMade);
+
+  await t.test('containers keep running while moatd is dead; one exits meanwhile', async () => {
+    await d.kill();
+    assert.equal(alive(d.pid()), false, 'moatd is gone');
+    assert.ok(alive(talkerPid), 'talker survived the daemon');
+    assert.ok(alive(quitterPid), 'quitter survived the daemon');
+    touchInside(d, talker, 'tmp/say');
+    await waitFor('talker to log while moatd is down', () => readFileSync(join(d.dataRoot, 'containers', talker, 'ctr.log'), 'utf8').includes('said'));
+    touchInside(d, quitter, 'tmp/go');
+    await waitFor('quitter and its conmon to exit', () => !alive(quitterPid) && processesFor(quitter).length === 0);
+    touchInside(d, autoRm, 'tmp/go');
+    await waitFor('auto-rm and its conmon to exit', () => processesFor(autoRm).length === 0);
+    // A create interrupted by a crash: the directory and layer dirs, a mounted rootfs, no record.
+    for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(halfDir, sub), { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(halfDir, 'rootfs')]);
+    // A start interrupted by a crash after runc ran it, before the record said running.
+    const hsFile = join(d.dataRoot, 'containers', halfStarted, 'container.json');
+    const hs = JSON.parse(readFileSync(hsFile, 'utf8')) as { State: Record<string, unknown> };
+    Object.assign(hs.State, { Status: 'created', Pid: 0, StartedAt: '0001-01-01T00:00:00Z' });
+    writeFileSync(hsFile, JSON.stringify(hs));
+    // An rm interrupted by a crash: the record says "removing".
+    const recFile = join(d.dataRoot, 'containers', halfRemoved, 'container.json');
+    const rec = JSON.parse(readFileSync(recFile, 'utf8')) as { State: { Status: string } };
+    assert.equal(rec.State.Status, 'exited');
+    rec.State.Status = 'removing';
+    writeFileSync(recFile, JSON.stringify(rec));
+  });
+
+  await t.test('after restart: running one listed running, exited one with its real code, half-made one gone', async () => {
+    await d.start();
+    const list = await listAll(d);
+    const byName = new Map(list.map((c) => [c.Names[0], c]));
+    // auto-rm exited while moatd was down: removed at restart, as if seen live.
+    assert.deepEqual([...byName.keys()].sort(), ['/done-before', '/half-started', '/pending', '/quitter', '/talker']);
+    // The half-started one is what its record says, created: nothing of it runs or stays mounted.
+    assert.equal(byName.get('/half-started')?.State, 'created');
+    await waitFor('half-started process ended', () => !alive(halfStartedPid));
+    assert.deepEqual(mountsContaining(halfStarted), []);
+    assert.equal(byName.get('/pending')?.State, 'created');
+    assert.equal(existsSync(join(d.dataRoot, 'containers', autoRm)), false, 'auto-rm bundle removed');
+    assert.deepEqual(mountsContaining(autoRm), []);
+    assert.equal(byName.get('/talker')?.State, 'running');
+    assert.equal(byName.get('/quitter')?.State, 'exited');
+    assert.match(byName.get('/quitter')?.Status ?? '', /^Exited \(23\)/);
+    assert.match(byName.get('/done-before')?.Status ?? '', /^Exited \(12\)/);
+
+    const ti = await inspect(d, talker);
+    assert.equal(ti.State.Status, 'running');
+    assert.equal(ti.State.Running, true);
+    assert.equal(ti.State.Pid, talkerPid);
+    const qi = await inspect(d, quitter);
+    assert.equal(qi.State.Status, 'exited');
+    assert.equal(qi.State.ExitCode, 23);
+    assert.equal(qi.State.Pid, 0);
+    assert.equal((await logs(d, quitter)).stdout, 'ready\nleaving\n');
+    // The exited container's mount and cgroup are gone, as after an exit seen live.
+    assert.deepEqual(mountsContaining(quitter), []);
+
+    assert.equal(existsSync(halfDir), false, 'half-made container dir removed');
+    assert.equal(existsSync(join(d.dataRoot, 'containers', halfRemoved)), false, 'half-removed container finished removing');
+    assert.equal((await d.api('GET', `/containers/${halfRemoved}/json`)).status, 404);
+    assert.deepEqual(mountsContaining(halfMade), [], 'half-made rootfs unmounted');
+    assert.equal((await d.api('GET', `/containers/${halfMade}/json`)).status, 404);
+    // ps without -a lists only the running one.
+    const running = (await d.api('GET', '/containers/json')).json<Array<{ Id: string }>>();
+    assert.deepEqual(running.map((c) => c.Id), [talker]);
+    // The container created before the crash starts normally now.
+    const r = await d.moat(['start', '-a', 'pending']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, 'started-later\n');
+    assert.equal((await d.api('POST', `/containers/${halfStarted}/start`)).status, 204);
+    await waitFor('half-started runs again', async () => (await logs(d, halfStarted)).stdout === 'ready\nready\n');
+    assert.equal((await d.api('DELETE', `/containers/${halfStarted}?force=1`)).status, 204);
+  });
+
+  await t.test('the restored container can be logged, exec\'ed, waited on and stopped with its own code', async () => {
+    assert.equal((await logs(d, talker)).stdout, 'ready\nsaid\n');
+    const ex = await d.moat(['exec', 'talker', 'sh', '-c', 'echo $(hostname); exit 4']);
+    assert.equal(ex.code, 4, ex.stderr);
+    assert.equal(ex.stdout, `${talker.slice(0, 12)}\n`);
+    const cat = await d.moat(['exec', '-i', 'talker', 'cat'], { input: 'through stdin\n' });
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, 'through stdin\n');
+    const top = await d.api('GET', `/containers/${talker}/top`);
+    assert.equal(top.status, 200, top.body.toString());
+
+    const follow = await streamRequest(d, 'GET', `/containers/${talker}/logs?stdout=1&follow=1`);
+    const followed = collect(follow);
+    const waiting = await streamRequest(d, 'POST', `/containers/${talker}/wait?condition=next-exit`);
+    assert.equal(waiting.statusCode, 200);
+    const waited = collect(waiting);
+    touchInside(d, talker, 'tmp/say');
+    await waitLog(d, talker, 'said\nsaid');
+    assert.equal(await within(waited, 200), undefined, 'wait returned while the container runs');
+
+    const t0 = Date.now();
+    const stop = await d.moat(['stop', 'talker']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(Date.now() - t0 < 5000, 'stopped by TERM, not by the 10 s timeout');
+    const w = JSON.parse((await within(waited, 5000))?.toString() ?? 'null') as { StatusCode: number } | null;
+    assert.deepEqual(w, { StatusCode: 5, Error: null });
+    const f = await within(followed, 5000);
+    assert.ok(f, 'log follow ended with the container');
+    assert.equal(demuxText(f).stdout, 'ready\nsaid\nsaid\ngot-term\n');
+    const st = (await inspect(d, talker)).State;
+    assert.equal(st.Status, 'exited');
+    assert.equal(st.ExitCode, 5);
+    assert.equal(alive(talkerPid), false);
+    await waitFor('talker unmounted', () => mountsContaining(talker).length === 0);
+    // And it can start again under the restarted daemon.
+    assert.equal((await d.api('POST', `/containers/${talker}/start`)).status, 204);
+    await waitFor('talker running again', async () => (await logs(d, talker)).stdout.endsWith('ready\n'));
+  });
+
+  await t.test('a graceful moatd stop (SIGTERM) leaves containers running too', async () => {
+    const pid = (await inspect(d, talker)).State.Pid;
+    await d.stop();
+    assert.ok(alive(pid), 'container survived SIGTERM to moatd');
+    await d.start();
+    const st = (await inspect(d, talker)).State;
+    assert.equal(st.Status, 'running');
+    assert.equal(st.Pid, pid);
+    // Killed from outside while moatd runs: the exit is noticed with 128+9.
+    process.kill(pid, 'SIGKILL');
+    const w = await d.api('POST', `/containers/${talker}/wait`);
+    assert.deepEqual(w.json(), { StatusCode: 137, Error: null });
+    assert.equal((await inspect(d, talker)).State.ExitCode, 137);
+  });
+});

@@ -106,7 +106,16 @@ export async function setupAuthz(cfg: DaemonConfig, log: Logger, options: AuthzS
   };
   const plugins = await load(cfg);
   const audit = openAudit(join(cfg.dataRoot, AUDIT_LOG_NAME), alog);
-  const chain = new AuthzChain(plugins, { log, audit: audit.write, realpath: (p) => realpath(p), maxBody: cfg.bodyLimit });
+  // With no plugin and no policy nothing is decided (the unix socket is root-only): no audit
+  // line per request then, which would only cost a synchronous write on every call.
+  const chain: AuthzChain = new AuthzChain(plugins, {
+    log,
+    audit: (rec) => {
+      if (chain.pluginNames.length > 0) audit.write(rec);
+    },
+    realpath: (p) => realpath(p),
+    maxBody: cfg.bodyLimit,
+  });
   alog.info({ plugins: chain.pluginNames, audit: join(cfg.dataRoot, AUDIT_LOG_NAME) }, 'authorization ready');
   return {
     chain,

@@ -317,6 +317,18 @@ export class Engine {
     for (const m of checked.mounts) {
       if (m.kind === 'volume' && m.source !== '') checkVolumeName(m.source);
     }
+    // Volumes the container mounts: named ones, and anonymous ones (Config.Volumes `-v /path`,
+    // `--mount type=volume` without a source) named now with a random id, as Docker does.
+    const mounted = new Set(checked.mounts.map((m) => m.target));
+    const anonTargets = [
+      ...checked.mounts.filter((m) => m.kind === 'volume' && m.source === '').map((m) => m.target),
+      ...Object.keys(cfg.Volumes ?? {}).filter((t) => !mounted.has(t)),
+    ];
+    for (const t of anonTargets) if (!t.startsWith('/') || t === '/') throw invalid(`invalid volume specification: '${t}': mount path must be absolute`);
+    rec.Volumes = [
+      ...checked.mounts.filter((m) => m.kind === 'volume' && m.source !== '').map((m) => ({ name: m.source, target: m.target, anonymous: false })),
+      ...anonTargets.map((t) => ({ name: newId(), target: t, anonymous: true })),
+    ];
     const warnings = checked.warnings;
     const dir = this.#store.dir(id);
     const undo = new CleanupStack();
@@ -326,6 +338,10 @@ export class Engine {
       await mkdir(join(dir, 'upper'), { mode: 0o755 });
       await mkdir(join(dir, 'work'), { mode: 0o700 });
       await mkdir(join(dir, 'rootfs'), { mode: 0o755 });
+      for (const v of rec.Volumes.filter((x) => x.anonymous)) {
+        await this.volumes.create(v.name, { anonymous: true });
+        undo.defer(() => this.volumes.remove(v.name, { force: true }));
+      }
       await this.#writeEtcFiles(rec);
       // The record is written last: a directory without it is an unfinished create.
       await this.#store.save(rec);
@@ -401,7 +417,11 @@ export class Engine {
       { destination: '/etc/resolv.conf', type: 'bind', source: join(dir, 'resolv.conf'), options: ['rbind', 'rprivate'] },
     ];
     const checked = validateHostConfig(c, this.#o.defaults);
-    const mounts = await this.#hostMounts(c, checked.mounts);
+    const requests: MountRequest[] = checked.mounts.filter((m) => !(m.kind === 'volume' && m.source === ''));
+    for (const v of c.Volumes ?? []) {
+      if (v.anonymous) requests.push({ kind: 'volume', source: v.name, target: v.target, readOnly: false, propagation: 'rprivate', options: [], origin: 'Mounts' });
+    }
+    const mounts = await this.#hostMounts(c, requests);
     const devices = c.HostConfig.Privileged === true ? await allHostDevices() : await hostDevices(c.HostConfig.Devices ?? []);
     const joined = this.#joinedNamespaces(c, checked.ns);
     const seccomp = this.#o.seccomp.forContainer(c, checked.caps);
@@ -500,7 +520,7 @@ export class Engine {
         continue;
       }
       if (m.kind === 'volume') {
-        const name = m.source !== '' ? m.source : `${c.Id.slice(0, 12)}-${Buffer.from(m.target).toString('hex').slice(0, 16)}`;
+        const name = m.source;
         const hostPath = await this.volumes.ensure(name);
         if (remap) await chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
         this.volumes.use(name, c.Id);
@@ -714,10 +734,11 @@ export class Engine {
     }
     c.State.Status = 'removing';
     await this.#store.save(c);
-    await this.#finishRemove(c);
+    await this.#finishRemove(c, { volumes: opts.volumes === true || c.HostConfig.AutoRemove === true });
   }
 
-  async #finishRemove(c: ContainerRecord): Promise<void> {
+  /** The end of a removal; with `volumes`, the container's anonymous volumes go too (rm -v, --rm). */
+  async #finishRemove(c: ContainerRecord, opts: { volumes: boolean } = { volumes: false }): Promise<void> {
     const id = c.Id;
     if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     await unmountOverlay(join(this.#store.dir(id), 'rootfs'));
@@ -728,6 +749,15 @@ export class Engine {
     this.volumes.release(undefined, id);
     await this.#removeCgroupParents();
     this.#containers.delete(id);
+    if (opts.volumes) {
+      for (const v of c.Volumes ?? []) {
+        if (!v.anonymous || [...this.#containers.values()].some((o) => (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
+        await this.volumes.remove(v.name, { force: true }).then(
+          () => this.events.emit('volume', 'destroy', v.name, { driver: 'local' }),
+          (err: unknown) => this.#log.warn({ containerId: id, volume: v.name, err: errorText(err) }, 'cannot remove anonymous volume'),
+        );
+      }
+    }
     this.events.emit('container', 'destroy', id, this.#attrs(c));
     const list = this.#waiters.get(id) ?? [];
     this.#waiters.delete(id);

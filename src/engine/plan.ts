@@ -281,5 +281,5 @@ export const ENFORCED_HOST_FIELDS: ReadonlySet<string> = new Set([
   'Binds', 'Mounts', 'Tmpfs', 'NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'CgroupnsMode', 'UsernsMode', 'Sysctls',
   'Ulimits', 'Devices', 'DeviceCgroupRules', 'Memory', 'MemorySwap', 'MemoryReservation', 'MemorySwappiness',
   'OomKillDisable', 'OomScoreAdj', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems',
-  'BlkioWeight',
+  'BlkioWeight', 'Config.Volumes',
 ]);

@@ -168,17 +168,6 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const c = engine.get(ctx.params['id']!);
     const removeVolumes = boolParam(ctx.query, 'v');
     await engine.remove(c.Id, { force: boolParam(ctx.query, 'force'), volumes: removeVolumes });
-    engine.volumes.release(undefined, c.Id);
-    if (removeVolumes) {
-      for (const v of c.Volumes ?? []) {
-        if (!v.anonymous) continue;
-        const inUse = engine.list().filter((o) => volumesOfContainer(o).includes(v.name)).map((o) => o.Id);
-        await engine.volumes.remove(v.name, { force: true, inUse }).then(
-          () => engine.events.emit('volume', 'destroy', v.name, { driver: 'local' }),
-          () => undefined,
-        );
-      }
-    }
     sendEmpty(ctx.res!, 204);
   });
 

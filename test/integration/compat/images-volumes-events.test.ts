@@ -114,10 +114,15 @@ test('volumes: create, ls, inspect, rm, prune', async (t) => {
   assert.deepEqual((await dockerOk(d, ['ps', '-a', '--filter', 'volume=data1', '--format', '{{.Names}}'])).trim().split('\n'), ['vuser']);
   await dockerOk(d, ['rm', '-f', 'vuser']);
   assert.equal((await dockerOk(d, ['volume', 'rm', 'data1'])).trim(), 'data1');
-  // Anonymous volumes are refused by name until they are mounted, never silently dropped.
-  const anonRun = await docker(d, ['run', '--rm', '-v', '/data', 'busybox', 'true']);
-  assert.equal(anonRun.code, 125);
-  assert.match(anonRun.stderr, /Config\.Volumes/);
+  // Anonymous volumes (-v /path): mounted, kept by plain rm, removed by rm -v and by --rm.
+  assert.equal((await dockerOk(d, ['run', '--name', 'anon', '-v', '/data', 'busybox', 'sh', '-c', 'echo kept > /data/f; cat /data/f'])).trim(), 'kept');
+  const anonName = (await dockerOk(d, ['inspect', 'anon', '--format', '{{range .Mounts}}{{.Name}}{{end}}'])).trim();
+  assert.match(anonName, /^[0-9a-f]{64}$/);
+  assert.ok((await dockerOk(d, ['volume', 'ls', '-q'])).includes(anonName));
+  await dockerOk(d, ['rm', '-v', 'anon']);
+  assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).includes(anonName), false, 'rm -v removed the anonymous volume');
+  await dockerOk(d, ['run', '--rm', '-v', '/data', 'busybox', 'true']);
+  assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), '', '--rm removed its anonymous volume');
   await dockerOk(d, ['volume', 'create', 'vol2']);
   assert.match(await dockerOk(d, ['volume', 'prune', '-af']), /vol2/);
   assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), '');

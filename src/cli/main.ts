@@ -472,6 +472,11 @@ export function buildProgram(): { program: Command; exitCode: () => number } {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `moat … | head`: a closed pipe ends the output quietly, as the docker CLI does.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const { program, exitCode } = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -85,6 +85,21 @@ function nativeFor(arch: string | undefined): SeccompArch {
   return (arch ?? hostArch(process.arch)) as SeccompArch;
 }
 
+/** One record of `Security.SeccompDenials` in inspect (moat's listener format). */
+interface DenialView {
+  kind?: string;
+  time?: string;
+  pid?: number;
+  nspid?: number;
+  comm?: string;
+  syscall?: string;
+  nr?: number;
+  errnoName?: string;
+  args?: string[];
+  count?: number;
+  rule?: { index: number; comment?: string } | null;
+}
+
 export function registerSeccompCommands(program: Command, deps: SeccompCommandDeps): void {
   const sc = program.command('seccomp').description('seccomp profiles: export, compile, lint, explain, diff, test, record');
   sc.command('default')
@@ -184,6 +199,30 @@ export function registerSeccompCommands(program: Command, deps: SeccompCommandDe
       deps.setExit(d.length > 0 ? 1 : 0);
     });
 
+  sc.command('denials')
+    .description("the seccomp denials recorded for a container: syscall, arguments, pid, command, the rule")
+    .argument('<container>')
+    .option('--json', 'JSON for programs')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const info = await deps.client().json<{ Name: string; Security?: { Seccomp?: { Profile?: string; Explainer?: string }; SeccompDenials?: DenialView[] } }>('GET', `/containers/${encodeURIComponent(ref)}/json`);
+      const list = info.Security?.SeccompDenials ?? [];
+      if (o.json) {
+        process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+        return;
+      }
+      const explainer = info.Security?.Seccomp?.Explainer ?? 'off';
+      process.stdout.write(`${info.Name.slice(1)}: profile ${info.Security?.Seccomp?.Profile ?? 'unconfined'}, explainer ${explainer}${explainer === 'notify' ? '' : ' (denials are not recorded)'}\n`);
+      if (list.length === 0) {
+        process.stdout.write('no denials recorded\n');
+        return;
+      }
+      const rows = [['TIME', 'PID', 'COMMAND', 'SYSCALL', 'ERRNO', 'RULE', 'ARGS']];
+      for (const d of list) {
+        rows.push([d.time ?? '', String(d.nspid ?? d.pid ?? ''), d.comm ?? '', d.syscall ?? (d.kind === 'dropped' ? `(${d.count ?? 0} dropped)` : `#${d.nr ?? '?'}`), d.errnoName ?? '', d.rule ? `${d.rule.index}${d.rule.comment ? `: ${d.rule.comment}` : ''}` : '', (d.args ?? []).join(' ')]);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()).join('\n') + '\n');
+    });
   sc.command('test')
     .description("run a probe in containers under the profile and compare the kernel's verdicts with the emulator's (exit 1 on any mismatch)")
     .argument('<file>', "profile JSON, or 'default'")

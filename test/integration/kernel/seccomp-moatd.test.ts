@@ -49,6 +49,10 @@ test('seccomp under moatd', async (t) => {
     const insp = (await d.api('GET', '/containers/kc/json')).json<{ Security: { SeccompDenials: Array<{ syscall: string; comm: string }>; Seccomp: { Explainer: string } } }>();
     assert.equal(insp.Security.Seccomp.Explainer, 'notify');
     assert.ok(insp.Security.SeccompDenials.some((x) => x.syscall === 'keyctl' && x.comm.startsWith('probe')));
+    const cli = await d.moat(['seccomp', 'denials', 'kc']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /explainer notify/);
+    assert.match(cli.stdout, /keyctl\s+EPERM/);
     await d.api('DELETE', '/containers/kc');
   });
 

@@ -27,7 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import koffi from 'koffi';
 import tar from 'tar-stream';
-import { EngineError, invalid, internal } from '../base/index.js';
+import { EngineError, invalid, internal, sysError } from '../base/index.js';
 
 /** A uid/gid offset added to every owner (userns remap: container 0 -> host `uid`). */
 export interface IdShift {
@@ -69,18 +69,7 @@ function getLibc(): Libc {
   return libc;
 }
 
-function errnoName(code: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
-  return `errno ${code}`;
-}
 
-function sysError(call: string, path: string, code: number): NodeJS.ErrnoException {
-  const err = new Error(`${call} ${path}: ${errnoName(code)}`) as NodeJS.ErrnoException;
-  err.code = errnoName(code);
-  err.syscall = call;
-  err.path = path;
-  return err;
-}
 
 /** glibc's makedev(3) for 64-bit dev_t. */
 export function makedev(major: number, minor: number): bigint {

@@ -1,9 +1,8 @@
 // overlayfs rootfs for containers: read-only layers below, a per-container upper dir.
 // mount(2)/umount2(2) through koffi: no mount(8) process per container start and stop.
 import { mkdir, readFile } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
-import { internal } from '../base/index.js';
+import { internal, errnoName } from '../base/index.js';
 
 interface Libc {
   mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
@@ -24,10 +23,6 @@ function getLibc(): Libc {
 
 const MNT_DETACH = 2;
 
-function errnoName(code: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
-  return `errno ${code}`;
-}
 
 export interface OverlayDirs {
   upper: string;

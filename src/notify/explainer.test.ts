@@ -15,7 +15,7 @@ const REPO = (() => {
   return dir;
 })();
 
-test('NotifyExplainer starts the listener, writes tables, and restarts a dead listener', async (t) => {
+test('NotifyExplainer starts the listener on first use, writes tables, and restarts a dead listener', async (t) => {
   const execRoot = mkdtempSync('/tmp/moat-ex-');
   const pids: number[] = [];
   let x: NotifyExplainer | undefined;
@@ -34,11 +34,15 @@ test('NotifyExplainer starts the listener, writes tables, and restarts a dead li
   x = await NotifyExplainer.start({ execRoot, listenerBin: join(REPO, 'bin/moat-seccomp-listener'), arch: 'SCMP_ARCH_X86_64', log: silentLogger(), checkIntervalMs: 50 });
   assert.equal(x.available(), true);
   assert.equal(x.listenerPath, join(execRoot, 'seccomp.sock'));
-  const first = x.pid!;
-  pids.push(first);
+  assert.equal(x.pid, undefined, 'an idle daemon runs no listener');
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(x.pid, undefined, 'nor does the timer start one before a container needs it');
 
   await x.prepare('c1', [{ index: 3, names: ['keyctl'], errno: 1 }]);
   assert.equal(loadRuleTableSync(x.stateDir, 'c1')?.mode, 'enforce');
+  const first = x.pid!;
+  assert.ok(first > 0, 'the first container started the listener');
+  pids.push(first);
 
   process.kill(first, 'SIGKILL');
   const end = Date.now() + 10_000;

@@ -2,6 +2,7 @@
 // running, tells the seccomp policy whether to convert profiles, writes each container's
 // rule table before `runc create`, follows denial records for `docker events`, and removes a
 // container's files on `docker rm`. It never stops the listener: containers outlive moatd.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, type Logger } from '../base/index.js';
 import type { LinuxSeccomp, NotifyRule, SeccompArch } from '../seccomp/index.js';
@@ -38,6 +39,8 @@ export class NotifyExplainer {
   #warned = false;
   #checking: Promise<boolean> | undefined;
   #closed = false;
+  /** Set once a container needed the listener: from then on a dead listener is restarted. */
+  #wanted = false;
 
   private constructor(o: NotifyExplainerOptions) {
     this.#o = o;
@@ -51,7 +54,17 @@ export class NotifyExplainer {
    */
   static async start(o: NotifyExplainerOptions): Promise<NotifyExplainer> {
     const x = new NotifyExplainer(o);
-    await x.#ensure();
+    // The listener is started on the first container that needs it (an idle daemon has no
+    // listener process); one left by an earlier moatd is found and kept.
+    const found = await findListenerProcess({ socket: x.listenerPath, stateDir: x.stateDir }).catch(() => undefined);
+    if (found !== undefined) {
+      x.#up = true;
+      x.#pid = found.pid;
+      x.#wanted = true;
+    } else {
+      // Startable: the program exists and the socket path fits sun_path (108 bytes).
+      x.#up = existsSync(o.listenerBin) && Buffer.byteLength(x.listenerPath) < 108;
+    }
     x.#timer = setInterval(() => void x.#refresh(), o.checkIntervalMs ?? 5000);
     x.#timer.unref();
     return x;
@@ -75,6 +88,7 @@ export class NotifyExplainer {
    * a container whose listener is missing anyway.
    */
   async prepare(containerId: string, rules: readonly NotifyRule[], seccomp?: LinuxSeccomp): Promise<void> {
+    this.#wanted = true;
     if (!(await this.#ensure())) {
       throw new EngineError('unavailable', 'ERR_SECCOMP_LISTENER', 'Cannot start the container: the seccomp denial listener is not running (restart moatd, or run it with --no-seccomp-explain)');
     }
@@ -127,7 +141,7 @@ export class NotifyExplainer {
   }
 
   async #refresh(): Promise<void> {
-    if (this.#checking !== undefined || this.#closed) return;
+    if (this.#checking !== undefined || this.#closed || !this.#wanted) return;
     const found = await findListenerProcess({ socket: this.listenerPath, stateDir: this.stateDir }).catch(() => undefined);
     if (found !== undefined) {
       this.#up = true;

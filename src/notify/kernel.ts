@@ -3,7 +3,7 @@
 // (prebuilt in its npm package; see design.md §1), loaded lazily once per thread.
 import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
-import { errnoName } from './policy.js';
+import { sysError } from '../base/index.js';
 import { SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_NOTIF_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_CTRUNC, encodeMsghdr, decodeMsghdrResult, parseScmRights, cmsgSpace } from './structs.js';
 
 export const AF_UNIX = 1;
@@ -54,14 +54,6 @@ function c(): Libc {
   return libc;
 }
 
-/** An Error shaped like Node's system errors (`code` 'ENOENT', `errno` negative). */
-export function sysError(call: string, what: string, code: number): NodeJS.ErrnoException {
-  const err = new Error(`${call} ${what}: ${errnoName(code)}`) as NodeJS.ErrnoException;
-  err.code = errnoName(code);
-  err.errno = -code;
-  err.syscall = call;
-  return err;
-}
 
 const lastErrno = (): number => koffi.errno();
 
@@ -183,3 +175,6 @@ export function tryLockExclusive(fd: number): boolean {
   if (e === osConstants.errno.EWOULDBLOCK || e === osConstants.errno.EAGAIN) return false;
   throw sysError('flock', String(fd), e);
 }
+
+/** An Error shaped like Node's system errors (`code` 'ENOENT', `errno` negative). */
+export { sysError };

@@ -8,9 +8,9 @@
 // to say WHICH rule matched (for `socket`, the AF_ALG rule or the AF_VSOCK rule); they never
 // change the errno. Anything unexpected (no table, a name the table does not know, an arch
 // without a table) is answered EPERM: the filter already decided to block the call.
-import { constants as osConstants } from 'node:os';
 import { AUDIT_ARCH, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscallName, type NotifyRule, type SeccompArch, type LinuxSeccompArg, type LinuxSeccomp } from '../seccomp/index.js';
 import type { SeccompNotif } from './structs.js';
+import { errnoName } from '../base/index.js';
 
 /** The errno answered when the listener cannot find an answer (fail closed). */
 export const FALLBACK_ERRNO = 1;
@@ -93,11 +93,6 @@ export function archOfNotif(auditArch: number, nr: number): SeccompArch | undefi
   return undefined;
 }
 
-/** errno number -> name (EPERM), from Node's table. */
-export function errnoName(errno: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
-  return `E${errno}`;
-}
 
 /** Width the filter compares arguments at: 32 bits on 32-bit ABIs (libseccomp `_db_rule_gen_32`). */
 function argWidth(arch: SeccompArch, auditArch: number): 32 | 64 {
@@ -287,3 +282,6 @@ export class RecordBudget {
     return true;
   }
 }
+
+/** errno number -> name (EPERM), from Node's table. */
+export { errnoName };

@@ -4,6 +4,7 @@
 import { constants as osConstants } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
+import { sysError } from '../base/index.js';
 
 const POLLIN = 0x1;
 const MSG_DONTWAIT = 0x40;
@@ -24,18 +25,7 @@ function getLibc(): Libc {
   };
 }
 
-function errnoName(code: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
-  return `errno ${code}`;
-}
 
-function sysError(call: string, path: string, code: number): NodeJS.ErrnoException {
-  const err = new Error(`${call} ${path}: ${errnoName(code)}`) as NodeJS.ErrnoException;
-  err.code = errnoName(code);
-  err.errno = -code;
-  err.syscall = call;
-  return err;
-}
 
 
 const WORKER_TAG = 'moat-seqpacket-reader';

@@ -40,7 +40,7 @@ import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
-import { EngineError } from '../base/index.js';
+import { EngineError, sysError } from '../base/index.js';
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -85,18 +85,7 @@ function getLibc(): Libc {
   return libc;
 }
 
-function errnoName(code: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
-  return `errno ${code}`;
-}
 
-function sysError(call: string, path: string, code: number): NodeJS.ErrnoException {
-  const err = new Error(`${call} ${path}: ${errnoName(code)}`) as NodeJS.ErrnoException;
-  err.code = errnoName(code);
-  err.errno = -code;
-  err.syscall = call;
-  return err;
-}
 
 function sockaddrUn(sunPath: string): Buffer {
   const addr = Buffer.alloc(2 + SUN_PATH_MAX);

@@ -144,7 +144,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
 
   async function start(): Promise<void> {
     const fd = openSync(logFile, 'a');
-    child = spawn(process.execPath, [join(REPO, 'bin/moatd'), '--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...(opts.args ?? [])], {
+    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...(opts.args ?? [])], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...(opts.env ?? {}) },
     });

@@ -1,7 +1,7 @@
 // The container state machine. moatd never owns a container's life: conmon holds stdio and
 // the exit code; this class decides, records and reconciles.
-import { mkdir, rm, writeFile, readFile, stat, rmdir, open, realpath, chown, chmod, readdir } from 'node:fs/promises';
-import { constants, existsSync } from 'node:fs';
+import { mkdir, rm, writeFile, readFile, rmdir, realpath, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, type Logger } from '../base/index.js';
 import type { ImageStore, ImageRecord } from '../image/index.js';
@@ -18,7 +18,7 @@ import {
   startFailureExitCode,
   type RuntimePaths,
 } from '../runtime/index.js';
-import { generateSpec, resolveUser, toOciJson, checkVolumeName, bindToOciMount, tmpfsToOciMount, type Mount, type LinuxDevice, type ResolvedDevice } from '../spec/index.js';
+import { generateSpec, resolveUser, toOciJson, checkVolumeName, bindToOciMount, tmpfsToOciMount, type Mount } from '../spec/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ContainerStore } from './store.js';
 import { ExitMonitor } from './monitor.js';
@@ -29,7 +29,9 @@ import { readRootfsText, secureJoin } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
 import { SeccompPolicy } from './seccomp-policy.js';
-import { LimitWatcher, locateCgroups, readLimitCounters, type CgroupLocator, type LimitHit } from './limits.js';
+import { PhaseTimer, KeyedLock, withTimeout, mergeEnv, buildEnv } from './util.js';
+import { writeResize, hostDevices, allHostDevices, chownIfRoot } from './host-setup.js';
+import { LimitWatcher, locateCgroups, type CgroupLocator, type LimitHit } from './limits.js';
 import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
 import type { MountRequest } from '../spec/index.js';
 import type { NamespaceRequests } from './plan.js';
@@ -81,36 +83,6 @@ interface ExecSession {
 
 const now = (): string => new Date().toISOString();
 const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Milliseconds spent in each phase of an operation, for debug logs. */
-class PhaseTimer {
-  #last = performance.now();
-  #phases: Record<string, number> = {};
-  mark(name: string): void {
-    const now = performance.now();
-    this.#phases[name] = Math.round((now - this.#last) * 10) / 10;
-    this.#last = now;
-  }
-  done(): Record<string, number> {
-    return this.#phases;
-  }
-}
-
-/** A small per-key async lock: one lifecycle operation per container at a time. */
-class KeyedLock {
-  #tails = new Map<string, Promise<unknown>>();
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.#tails.set(key, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    }
-  }
-}
 
 export class Engine {
   readonly events: EventBus;
@@ -699,7 +671,6 @@ export class Engine {
       if (c.State.Status === 'running' || c.State.Status === 'paused') await this.#stopLocked(c, opts);
     });
     await this.start(c.Id);
-    c.RestartCount += 0;
     this.events.emit('container', 'restart', c.Id, this.#attrs(c));
   }
 
@@ -749,6 +720,7 @@ export class Engine {
     this.volumes.release(undefined, id);
     await this.#removeCgroupParents();
     this.#containers.delete(id);
+    for (const [execId, e] of this.#execs) if (e.record.ContainerID === id) this.#execs.delete(execId);
     if (opts.volumes) {
       for (const v of c.Volumes ?? []) {
         if (!v.anonymous || [...this.#containers.values()].some((o) => (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
@@ -778,7 +750,7 @@ export class Engine {
 
   async rename(ref: string, newName: string): Promise<void> {
     const c = this.get(ref);
-    let name = newName.startsWith('/') ? newName.slice(1) : newName;
+    const name = newName.startsWith('/') ? newName.slice(1) : newName;
     if (!isValidName(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     if (`/${name}` === c.Name) throw invalid(`Renaming a container with the same name as its current name`);
     const holder = this.#byName(name);
@@ -789,7 +761,6 @@ export class Engine {
     c.Name = `/${name}`;
     await this.#store.save(c);
     this.events.emit('container', 'rename', c.Id, this.#attrs(c, { oldName: old }));
-    name = '';
   }
 
   // ---- wait --------------------------------------------------------------------------
@@ -824,7 +795,8 @@ export class Engine {
       },
       sink,
     );
-    if (c.State.Status === 'created' || (c.State.Status === 'exited' && this.#willStart(c))) {
+    // A stopped container's session waits for the next start (`docker start -a` attaches first).
+    if (c.State.Status === 'created' || c.State.Status === 'exited') {
       const list = this.#attachPending.get(c.Id) ?? [];
       list.push(session);
       this.#attachPending.set(c.Id, list);
@@ -839,11 +811,6 @@ export class Engine {
     }
     this.events.emit('container', 'attach', c.Id, this.#attrs(c));
     return session;
-  }
-
-  #willStart(_c: ContainerRecord): boolean {
-    // A stopped container that a client attaches to before `docker start -a` starts it.
-    return true;
   }
 
   async resize(ref: string, height: number, width: number): Promise<void> {
@@ -1052,90 +1019,6 @@ export class Engine {
     if (!e.record.Tty) return;
     await writeResize(join(e.dir, 'ctl'), height, width).catch(() => undefined);
   }
-}
-
-/** conmon's `ctl` FIFO takes `1 <rows> <cols>` for a terminal resize (verified with conmon 2.1.6). */
-async function writeResize(fifo: string, height: number, width: number): Promise<void> {
-  const st = await stat(fifo).catch(() => undefined);
-  if (!st?.isFIFO()) return;
-  const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  try {
-    await fh.write(`1 ${height} ${width}\n`);
-  } finally {
-    await fh.close();
-  }
-}
-
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true), timeout]);
-  } finally {
-    if (t) clearTimeout(t);
-  }
-}
-
-/** `--device /dev/x[:/dev/y][:rwm]`: stat the host node (must be a char or block device). */
-async function hostDevices(list: readonly { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]): Promise<PlanInputs['devices']> {
-  const out: PlanInputs['devices'] = [];
-  for (const d of list) {
-    let st;
-    try {
-      st = await stat(d.PathOnHost);
-    } catch {
-      throw invalid(`error gathering device information while adding custom device "${d.PathOnHost}": no such file or directory`);
-    }
-    const type: 'c' | 'b' | undefined = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
-    if (type === undefined) throw invalid(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
-    const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn);
-    const minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
-    const node: LinuxDevice = { path: d.PathInContainer || d.PathOnHost, type, major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-    const cgroup: ResolvedDevice = { type, major, minor, permissions: d.CgroupPermissions || 'rwm' };
-    out.push({ node, cgroup });
-  }
-  return out;
-}
-
-/** Every device node under the host's /dev, for privileged containers (as Docker's HostDevices). */
-async function allHostDevices(dir = '/dev'): Promise<PlanInputs['devices']> {
-  const out: PlanInputs['devices'] = [];
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (['pts', 'shm', 'mqueue', 'fd', '.lxc', '.lxd-mounts'].includes(e.name) && dir === '/dev') continue;
-      out.push(...(await allHostDevices(p)));
-    } else if ((e.isCharacterDevice() || e.isBlockDevice()) && p !== '/dev/console' && p !== '/dev/ptmx') {
-      out.push(...(await hostDevices([{ PathOnHost: p, PathInContainer: p, CgroupPermissions: 'rwm' }]).catch(() => [])));
-    }
-  }
-  return out;
-}
-
-async function chownIfRoot(path: string, uid: number, gid: number): Promise<void> {
-  const st = await stat(path).catch(() => undefined);
-  if (st && st.uid === 0 && st.gid === 0) await chown(path, uid, gid);
-}
-
-/** Image env overlaid by the container's, by variable name. */
-export function mergeEnv(base: readonly string[], over: readonly string[]): string[] {
-  const out = [...base];
-  for (const e of over) {
-    const k = e.split('=', 1)[0]!;
-    const i = out.findIndex((x) => x.split('=', 1)[0] === k);
-    if (i >= 0) out[i] = e;
-    else out.push(e);
-  }
-  return out;
-}
-
-function buildEnv(c: ContainerRecord, home: string): string[] {
-  const env = mergeEnv([`HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`], c.Config.Env ?? []);
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  if (c.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${home}`);
-  return env;
 }
 
 export type { ImageRecord };

@@ -4,7 +4,8 @@
  * @example
  * const engine = new Engine({ ... }); await engine.init();
  */
-export { Engine, mergeEnv, type EngineOptions, type CreateRequest, type WaitCondition, type WaitResult } from './engine.js';
+export { Engine, type EngineOptions, type CreateRequest, type WaitCondition, type WaitResult } from './engine.js';
+export { mergeEnv } from './util.js';
 export { EventBus, type EngineEvent } from './events.js';
 export { AttachSession, type AttachSink } from './attach.js';
 export { readLogFile, followLogFile, selectEntries, parseLogText, type LogEntry, type LogQuery } from './logs.js';

@@ -187,7 +187,6 @@ export function planContainer(inp: PlanInputs, d: DaemonDefaults): { plan: RunPl
   const planned = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus, devices: inp.devices.map((x) => x.cgroup) });
   const resources = planned.resources;
   resources.devices = deviceCgroupRules({ privileged, devices: inp.devices.map((x) => x.cgroup), rules: hc.DeviceCgroupRules ?? null });
-  const pidsLimit = effectivePidsLimit(hc.PidsLimit, { defaultPidsLimit: d.pidsLimit });
   const ipcNone = v.ns.ipc.kind === 'none';
   // A user mount replaces a default mount on the same destination (Docker's mount filtering).
   const userTargets = new Set(inp.mounts.map((m) => m.destination));

@@ -86,7 +86,10 @@ export class ImageStore {
     for (const name of await readdir(this.#layersDir)) {
       const meta = await readJsonIfExists<LayerMeta>(join(this.#layersDir, name, 'meta.json'));
       if (meta) this.#layerSizes.set(meta.diffId, meta.size);
-      else await rm(join(this.#layersDir, name), { recursive: true, force: true });
+      else {
+        this.#log.warn({ layer: name }, 'removing a layer whose import never finished');
+        await rm(join(this.#layersDir, name), { recursive: true, force: true });
+      }
     }
     for (const name of await readdir(this.#configsDir)) {
       if (!name.endsWith('.json')) continue;

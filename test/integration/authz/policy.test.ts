@@ -192,7 +192,6 @@ test('a stock dockerd with `moat authz serve` refuses a privileged run', async (
   // dockerd on temporary roots.
   const dsock = join(dir, 'docker.sock');
   const pidfile = join(dir, 'docker.pid');
-  const logFd = join(dir, 'dockerd.log');
   const dockerd: ChildProcess = spawn(
     '/usr/sbin/dockerd',
     ['--host', `unix://${dsock}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', pidfile, '--storage-driver', 'vfs', '--iptables=false', '--ip-masq=false', '--bridge=none', '--authorization-plugin', name],

@@ -53,7 +53,7 @@ test('live restore after a moatd crash', async (t) => {
   const quitter = await run(d, ['sh', '-c', QUITTER], {}, 'quitter');
   const done = await run(d, ['sh', '-c', 'exit 12'], {}, 'done-before');
   const autoRm = await run(d, ['sh', '-c', QUITTER], { HostConfig: { AutoRemove: true } }, 'auto-rm');
-  const pending = await create(d, { Cmd: ['sh', '-c', 'echo started-later; exit 2'] }, 'pending');
+  await create(d, { Cmd: ['sh', '-c', 'echo started-later; exit 2'] }, 'pending');
   const halfStarted = await run(d, ['sh', '-c', 'echo ready; exec sleep 100'], {}, 'half-started');
   const halfRemoved = await run(d, ['true'], {}, 'half-removed');
   await waitExited(d, halfRemoved);

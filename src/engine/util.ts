@@ -1,0 +1,62 @@
+// Small engine helpers: timing, per-key locks, timeouts, environment merging. Pure.
+import type { ContainerRecord } from './types.js';
+
+/** Milliseconds spent in each phase of an operation, for debug logs. */
+export class PhaseTimer {
+  #last = performance.now();
+  #phases: Record<string, number> = {};
+  mark(name: string): void {
+    const now = performance.now();
+    this.#phases[name] = Math.round((now - this.#last) * 10) / 10;
+    this.#last = now;
+  }
+  done(): Record<string, number> {
+    return this.#phases;
+  }
+}
+
+/** A small per-key async lock: one lifecycle operation per container at a time. */
+export class KeyedLock {
+  #tails = new Map<string, Promise<unknown>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#tails.set(key, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+}
+
+export async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    if (t) clearTimeout(t);
+  }
+}
+
+/** Image env overlaid by the container's, by variable name. */
+export function mergeEnv(base: readonly string[], over: readonly string[]): string[] {
+  const out = [...base];
+  for (const e of over) {
+    const k = e.split('=', 1)[0]!;
+    const i = out.findIndex((x) => x.split('=', 1)[0] === k);
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+export function buildEnv(c: ContainerRecord, home: string): string[] {
+  const env = mergeEnv([`HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`], c.Config.Env ?? []);
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (c.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${home}`);
+  return env;
+}

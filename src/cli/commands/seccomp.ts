@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import tar from 'tar-stream';
@@ -239,7 +239,7 @@ export function registerSeccompCommands(program: Command, deps: SeccompCommandDe
 
   sc.command('record')
     .description('run a workload under strace with runc (local, root) and write a minimal profile of the syscalls it made after exec')
-    .argument('<rootfs>', 'root filesystem directory of the workload (an unpacked image)')
+    .argument('<image>', 'image to run (exported through moatd), or an unpacked root filesystem directory')
     .argument('<command...>', 'command to run')
     .option('-o, --output <file>', 'write the profile here (default: stdout)')
     .option('--merge <file>', "add the recorded syscalls to this profile (or 'default') instead of an empty ENOSYS-default one")
@@ -382,15 +382,43 @@ function execFileText(file: string, args: string[]): Promise<string> {
   });
 }
 
+/** Unpack `image` into `dest` through moatd: a created (never started) container, exported. */
+async function exportImage(deps: SeccompCommandDeps, image: string, dest: string): Promise<void> {
+  const c = deps.client();
+  const created = await c.json<{ Id: string }>('POST', '/containers/create', { Image: image, Cmd: ['true'], Entrypoint: [] });
+  try {
+    const res = await c.request('GET', `/containers/${created.Id}/export`);
+    if ((res.statusCode ?? 500) >= 400) throw new ApiError(res.statusCode ?? 500, (await readAll(res)).toString('utf8'));
+    mkdirSync(dest, { recursive: true, mode: 0o755 });
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn('tar', ['-x', '-C', dest, '--numeric-owner'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`cannot unpack ${image}: ${err.trim()}`))));
+      res.pipe(p.stdin);
+    });
+  } finally {
+    await c.call('DELETE', `/containers/${created.Id}?force=1`).catch(() => undefined);
+  }
+}
+
 async function runRecord(deps: SeccompCommandDeps, rootfsArg: string, cmd: string[], o: { output?: string; merge?: string; capAdd: string[]; env: string[]; rw?: boolean; keepTrace?: string; json?: boolean }): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error('moat seccomp record runs runc directly and needs root');
-  const rootfs = resolvePath(rootfsArg);
-  if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) {
-    throw new Error(`${rootfsArg} is not a directory: record takes an unpacked root filesystem (the Engine API has no image export yet)`);
-  }
   const native = nativeFor(undefined) as 'SCMP_ARCH_X86_64' | 'SCMP_ARCH_AARCH64';
   const merge = o.merge !== undefined ? loadProfileArg(deps, o.merge) : undefined;
   const dir = mkdtempSync(join(os.tmpdir(), 'moat-record-'));
+  let rootfs = resolvePath(rootfsArg);
+  if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) {
+    // An image: moatd unpacks it (create, export, remove), so recording needs no other tool.
+    rootfs = join(dir, 'rootfs');
+    try {
+      await exportImage(deps, rootfsArg, rootfs);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
   const id = `moat-record-${createHash('sha256').update(`${process.pid}${Date.now()}`).digest('hex').slice(0, 12)}`;
   const trace = join(dir, 'trace.txt');
   try {
@@ -401,7 +429,9 @@ async function runRecord(deps: SeccompCommandDeps, rootfsArg: string, cmd: strin
     cfg.process = {
       ...cfg.process, terminal: false, args: cmd, cwd: '/',
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...o.env],
-      capabilities: { bounding: caps, effective: caps, permitted: caps }, noNewPrivileges: true,
+      // Without no_new_privs runc loads the filter early (as moatd's containers do by default),
+      // so the trace also shows what runc's init needs after that point.
+      capabilities: { bounding: caps, effective: caps, permitted: caps }, noNewPrivileges: false,
     };
     cfg.root = { path: rootfs, readonly: o.rw !== true };
     if (o.rw !== true) cfg.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });

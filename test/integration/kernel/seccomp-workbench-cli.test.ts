@@ -173,3 +173,23 @@ test('moat seccomp record: a minimal profile that runs the workload and nothing 
   assert.ok(!rep.added.includes('mkdir'), 'the default already allows mkdir');
   void existsSync;
 });
+
+test('moat seccomp record IMAGE: moatd unpacks the image, the profile runs the workload', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'strace', 'busybox')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  const dir = tmp();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'rec.json');
+  const r = await d.moat(['seccomp', 'record', '-o', out, 'busybox', 'sh', '-c', 'echo hello > /tmp/f && cat /tmp/f']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'hello\n');
+  const profile = JSON.parse(readFileSync(out, 'utf8')) as Profile;
+  const names = profile.syscalls.flatMap((x) => x.names);
+  for (const n of ['execve', 'write', 'exit_group']) assert.ok(names.includes(n), n);
+  assert.deepEqual((await d.api('GET', '/containers/json?all=1')).json<unknown[]>(), [], 'the export container is gone');
+  // The profile runs the same workload through moatd.
+  const again = await d.moat(['run', '--rm', '--security-opt', `seccomp=${out}`, 'busybox', 'sh', '-c', 'echo hello > /tmp/f && cat /tmp/f']);
+  assert.equal(again.code, 0, `${again.stdout}${again.stderr}`);
+  assert.equal(again.stdout, 'hello\n');
+});

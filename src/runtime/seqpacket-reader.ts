@@ -28,14 +28,14 @@ function getLibc(): Libc {
 
 
 
-const WORKER_TAG = 'moat-seqpacket-reader';
-interface ReaderData {
+export const WORKER_TAG = 'moat-seqpacket-reader';
+export interface ReaderData {
   tag: typeof WORKER_TAG;
   fd: number;
   /** [0] stop (1 = stop), [1] paused (1 = do not read) */
   flags: SharedArrayBuffer;
 }
-type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: string; code: string };
+export type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: string; code: string };
 
 /** Runs in the worker: poll + recv every packet until EOF, an error, or stop. */
 function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void {

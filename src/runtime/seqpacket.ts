@@ -39,6 +39,7 @@ import { dirname, basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { WORKER_TAG, type ReaderData, type ReaderMessage } from './seqpacket-reader.js';
 import koffi from 'koffi';
 import { EngineError, sysError } from '../base/index.js';
 
@@ -191,13 +192,6 @@ export function attachStdin(socket: net.Socket): Writable {
 
 // ---- the reader thread (seqpacket-reader.ts: a small module, so the worker starts fast) --
 
-const WORKER_TAG = 'moat-seqpacket-reader';
-interface ReaderData {
-  tag: typeof WORKER_TAG;
-  fd: number;
-  flags: SharedArrayBuffer;
-}
-type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: string; code: string };
 const READER_URL = new URL('./seqpacket-reader.js', import.meta.url);
 
 /**

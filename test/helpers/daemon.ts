@@ -75,7 +75,7 @@ function request(socket: string, method: string, path: string, body?: unknown, h
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -85,7 +85,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Pids of processes whose command line mentions `needle` (processes our daemon started). */
-function pidsMentioning(needle: string): number[] {
+export function pidsMentioning(needle: string): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -116,6 +116,23 @@ function allowsAlways(p: Profile, name: string): boolean {
 }
 
 /**
+ * What runc 1.1's init may call between loading the filter and exec, whatever one trace saw:
+ * its own steps (sync with the parent, capabilities, ids, cwd, the exec fifo, closing fds)
+ * and the Go runtime's (threads, futexes, signals, memory, the netpoller).
+ */
+export const RUNC_INIT_BASELINE: readonly string[] = [
+  'read', 'write', 'close', 'close_range', 'fcntl', 'openat', 'newfstatat', 'fstat', 'fstatfs', 'getdents64', 'lseek',
+  'capget', 'capset', 'prctl', 'setgroups', 'setresuid', 'setresgid', 'setuid', 'setgid', 'chdir', 'getppid', 'getpid', 'gettid',
+  'futex', 'sched_yield', 'nanosleep', 'clock_gettime', 'mmap', 'munmap', 'mprotect', 'madvise', 'brk',
+  'rt_sigaction', 'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack', 'tgkill', 'kill', 'clone', 'set_robust_list', 'rseq',
+  'epoll_create1', 'epoll_ctl', 'epoll_pwait', 'pipe2', 'execve', 'exit', 'exit_group',
+];
+
+/** Always allowed in a recorded profile, recorded or not (signal return, call restart, exit). */
+export const IMPLIED_SYSCALLS: readonly string[] = ['rt_sigreturn', 'sigreturn', 'restart_syscall', 'exit', 'exit_group'];
+const IMPLIED_COMMENT = 'moat seccomp record: signal return, call restart and exit, which a short recording may not see';
+
+/**
  * A minimal profile from a recording: ENOSYS (38) by default, so unrecorded syscalls look
  * unimplemented and libc falls back; one ALLOW rule for the workload's names and one for
  * what runc's init needs after the load. With `merge`, the recorded names the profile does
@@ -129,13 +146,20 @@ export function synthesizeProfile(rec: Pick<Recording, 'workload' | 'runtime'>, 
   const onArch = (n: string): boolean => syscallNumber(opts.arch as SeccompArch, n) !== undefined;
   const unknown = [...new Set([...rec.workload.keys(), ...rec.runtime.keys()])].filter((n) => !onArch(n)).sort();
   const work = [...rec.workload.keys()].filter(onArch).sort();
-  const rt = [...rec.runtime.keys()].filter((n) => onArch(n) && !rec.workload.has(n)).sort();
+  // runc's init (Go) runs on after loading the filter; one recording sees only the calls that
+  // run's scheduling happened to make, so its baseline is always allowed (else a later start
+  // can fail, e.g. "cannot start an already running container").
+  const rt = [...new Set([...rec.runtime.keys(), ...RUNC_INIT_BASELINE])].filter((n) => onArch(n) && !rec.workload.has(n)).sort();
+  // Calls a run may make that a recording easily misses: the return from any signal handler
+  // (a SIGCHLD arriving a moment earlier or later) and the restart of an interrupted call.
+  // Denying rt_sigreturn turns the next signal into a crash (seen as SIGSEGV, exit 139).
+  const implied = IMPLIED_SYSCALLS.filter((n) => onArch(n) && !work.includes(n) && !rt.includes(n));
   if (opts.merge !== undefined) {
     const base = opts.merge;
     // Names the base allows only under argument conditions (clone's namespace mask, socket
     // families) stay as they are: an unconditional ALLOW would absorb those conditions.
     const conditional = [...new Set([...work, ...rt])].filter((n) => !allowsAlways(base, n) && base.syscalls.some((r) => r.args !== undefined && r.names.includes(n))).sort();
-    const missing = [...new Set([...work, ...rt])].filter((n) => base.defaultAction !== 'SCMP_ACT_ALLOW' && !allowsAlways(base, n) && !conditional.includes(n)).sort();
+    const missing = [...new Set([...work, ...rt, ...implied])].filter((n) => base.defaultAction !== 'SCMP_ACT_ALLOW' && !allowsAlways(base, n) && !conditional.includes(n)).sort();
     const syscalls: ProfileRule[] = [...base.syscalls];
     if (missing.length > 0) syscalls.push({ names: missing, action: 'SCMP_ACT_ALLOW', comment: RECORD_COMMENT });
     return { profile: { ...base, syscalls }, added: missing, unknown, conditional };
@@ -143,6 +167,7 @@ export function synthesizeProfile(rec: Pick<Recording, 'workload' | 'runtime'>, 
   const syscalls: ProfileRule[] = [];
   if (work.length > 0) syscalls.push({ names: work, action: 'SCMP_ACT_ALLOW', comment: RECORD_COMMENT });
   if (rt.length > 0) syscalls.push({ names: rt, action: 'SCMP_ACT_ALLOW', comment: RUNTIME_COMMENT });
+  if (implied.length > 0) syscalls.push({ names: implied, action: 'SCMP_ACT_ALLOW', comment: IMPLIED_COMMENT });
   const architectures: Profile['architectures'] = opts.arch === 'SCMP_ARCH_X86_64' ? ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] : ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
-  return { profile: { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures, syscalls }, added: [...work, ...rt], unknown, conditional: [] };
+  return { profile: { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures, syscalls }, added: [...work, ...rt, ...implied], unknown, conditional: [] };
 }

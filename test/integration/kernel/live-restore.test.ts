@@ -3,36 +3,13 @@
 // create that a crash interrupted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
-import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { startDaemon, pidAlive, pidsMentioning, type TestDaemon } from '../../helpers/daemon.js';
 import { collect, create, demuxText, inspect, listAll, logs, mountsContaining, run, streamRequest, waitExited, waitFor, waitLog, within } from '../../helpers/containers.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Processes (conmon, runc) whose argv names the container id. */
-function processesFor(id: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(id)) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 /** Write a file into a running container's rootfs from the host (through its overlay mount). */
 function touchInside(d: TestDaemon, id: string, path: string): void {
@@ -72,15 +49,15 @@ test('live restore after a moatd crash', async (t) => {
 
   await t.test('containers keep running while moatd is dead; one exits meanwhile', async () => {
     await d.kill();
-    assert.equal(alive(d.pid()), false, 'moatd is gone');
-    assert.ok(alive(talkerPid), 'talker survived the daemon');
-    assert.ok(alive(quitterPid), 'quitter survived the daemon');
+    assert.equal(pidAlive(d.pid()), false, 'moatd is gone');
+    assert.ok(pidAlive(talkerPid), 'talker survived the daemon');
+    assert.ok(pidAlive(quitterPid), 'quitter survived the daemon');
     touchInside(d, talker, 'tmp/say');
     await waitFor('talker to log while moatd is down', () => readFileSync(join(d.dataRoot, 'containers', talker, 'ctr.log'), 'utf8').includes('said'));
     touchInside(d, quitter, 'tmp/go');
-    await waitFor('quitter and its conmon to exit', () => !alive(quitterPid) && processesFor(quitter).length === 0);
+    await waitFor('quitter and its conmon to exit', () => !pidAlive(quitterPid) && pidsMentioning(quitter).length === 0);
     touchInside(d, autoRm, 'tmp/go');
-    await waitFor('auto-rm and its conmon to exit', () => processesFor(autoRm).length === 0);
+    await waitFor('auto-rm and its conmon to exit', () => pidsMentioning(autoRm).length === 0);
     // A create interrupted by a crash: the directory and layer dirs, a mounted rootfs, no record.
     for (const sub of ['upper', 'work', 'rootfs']) mkdirSync(join(halfDir, sub), { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(halfDir, 'rootfs')]);
@@ -105,7 +82,7 @@ test('live restore after a moatd crash', async (t) => {
     assert.deepEqual([...byName.keys()].sort(), ['/done-before', '/half-started', '/pending', '/quitter', '/talker']);
     // The half-started one is what its record says, created: nothing of it runs or stays mounted.
     assert.equal(byName.get('/half-started')?.State, 'created');
-    await waitFor('half-started process ended', () => !alive(halfStartedPid));
+    await waitFor('half-started process ended', () => !pidAlive(halfStartedPid));
     assert.deepEqual(mountsContaining(halfStarted), []);
     assert.equal(byName.get('/pending')?.State, 'created');
     assert.equal(existsSync(join(d.dataRoot, 'containers', autoRm)), false, 'auto-rm bundle removed');
@@ -176,7 +153,7 @@ test('live restore after a moatd crash', async (t) => {
     const st = (await inspect(d, talker)).State;
     assert.equal(st.Status, 'exited');
     assert.equal(st.ExitCode, 5);
-    assert.equal(alive(talkerPid), false);
+    assert.equal(pidAlive(talkerPid), false);
     await waitFor('talker unmounted', () => mountsContaining(talker).length === 0);
     // And it can start again under the restarted daemon.
     assert.equal((await d.api('POST', `/containers/${talker}/start`)).status, 204);
@@ -186,7 +163,7 @@ test('live restore after a moatd crash', async (t) => {
   await t.test('a graceful moatd stop (SIGTERM) leaves containers running too', async () => {
     const pid = (await inspect(d, talker)).State.Pid;
     await d.stop();
-    assert.ok(alive(pid), 'container survived SIGTERM to moatd');
+    assert.ok(pidAlive(pid), 'container survived SIGTERM to moatd');
     await d.start();
     const st = (await inspect(d, talker)).State;
     assert.equal(st.Status, 'running');

@@ -30,7 +30,7 @@ import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
 import { SeccompPolicy } from './seccomp-policy.js';
 import { PhaseTimer, KeyedLock, withTimeout, mergeEnv, buildEnv } from './util.js';
-import { writeResize, hostDevices, allHostDevices, chownIfRoot } from './host-setup.js';
+import { writeResize, hostDevices, allHostDevices, chownIfRoot, populateVolume } from './host-setup.js';
 import { LimitWatcher, locateCgroups, type CgroupLocator, type LimitHit } from './limits.js';
 import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
 import type { MountRequest } from '../spec/index.js';
@@ -299,7 +299,7 @@ export class Engine {
     for (const t of anonTargets) if (!t.startsWith('/') || t === '/') throw invalid(`invalid volume specification: '${t}': mount path must be absolute`);
     rec.Volumes = [
       ...checked.mounts.filter((m) => m.kind === 'volume' && m.source !== '').map((m) => ({ name: m.source, target: m.target, anonymous: false })),
-      ...anonTargets.map((t) => ({ name: newId(), target: t, anonymous: true })),
+      ...anonTargets.map((t) => ({ name: newId(), target: t, anonymous: true, ...(checked.mounts.some((m) => m.target === t && m.noCopy === true) ? { noCopy: true } : {}) })),
     ];
     const warnings = checked.warnings;
     const dir = this.#store.dir(id);
@@ -391,9 +391,9 @@ export class Engine {
     const checked = validateHostConfig(c, this.#o.defaults);
     const requests: MountRequest[] = checked.mounts.filter((m) => !(m.kind === 'volume' && m.source === ''));
     for (const v of c.Volumes ?? []) {
-      if (v.anonymous) requests.push({ kind: 'volume', source: v.name, target: v.target, readOnly: false, propagation: 'rprivate', options: [], origin: 'Mounts' });
+      if (v.anonymous) requests.push({ kind: 'volume', source: v.name, target: v.target, readOnly: false, propagation: 'rprivate', options: [], origin: 'Mounts', ...(v.noCopy ? { noCopy: true } : {}) });
     }
-    const mounts = await this.#hostMounts(c, requests);
+    const mounts = await this.#hostMounts(c, requests, rootfs);
     const devices = c.HostConfig.Privileged === true ? await allHostDevices() : await hostDevices(c.HostConfig.Devices ?? []);
     const joined = this.#joinedNamespaces(c, checked.ns);
     const seccomp = this.#o.seccomp.forContainer(c, checked.caps);
@@ -483,7 +483,7 @@ export class Engine {
   // ---- host work for a start: mounts, devices, joined namespaces, userns ownership -----
 
   /** Binds (sources cleaned and symlinks resolved: the mounted path is the checked one), volumes, tmpfs. */
-  async #hostMounts(c: ContainerRecord, requests: readonly MountRequest[]): Promise<Mount[]> {
+  async #hostMounts(c: ContainerRecord, requests: readonly MountRequest[], rootfs: string): Promise<Mount[]> {
     const out: Mount[] = [];
     const remap = this.#o.defaults.userns !== undefined && (c.HostConfig.UsernsMode ?? '') !== 'host';
     for (const m of requests) {
@@ -494,6 +494,9 @@ export class Engine {
       if (m.kind === 'volume') {
         const name = m.source;
         const hostPath = await this.volumes.ensure(name);
+        // An empty volume takes the image's content at its mount point, as Docker does
+        // (not with `nocopy`).
+        if (m.noCopy !== true) await populateVolume(await secureJoin(rootfs, m.target), hostPath);
         if (remap) await chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
         this.volumes.use(name, c.Id);
         out.push(bindToOciMount(m, { source: hostPath }));

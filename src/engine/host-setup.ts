@@ -1,8 +1,9 @@
 // Host work for the engine: device nodes, ownership under userns remap, terminal resize.
 import { constants } from 'node:fs';
-import { chown, open, readdir, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, chown, lstat, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalid } from '../base/index.js';
+import { internal, invalid } from '../base/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
 import type { PlanInputs } from './plan.js';
 
@@ -58,4 +59,29 @@ export async function allHostDevices(dir = '/dev'): Promise<PlanInputs['devices'
 export async function chownIfRoot(path: string, uid: number, gid: number): Promise<void> {
   const st = await stat(path).catch(() => undefined);
   if (st && st.uid === 0 && st.gid === 0) await chown(path, uid, gid);
+}
+
+/**
+ * Copy `src` (a directory in the container's rootfs) into an empty volume directory,
+ * preserving modes, owners and links (`cp -a`). Nothing happens when the volume already
+ * has content or the image has nothing there.
+ */
+export async function populateVolume(src: string, volumeDir: string): Promise<void> {
+  const st = await lstat(src).catch(() => undefined);
+  if (!st?.isDirectory()) return;
+  if ((await readdir(volumeDir)).length > 0) return;
+  const entries = await readdir(src);
+  if (entries.length > 0) await copyInto(entries.map((e) => join(src, e)), volumeDir);
+  // The volume's root takes the mount point's owner and mode, as Docker's copy does.
+  await chown(volumeDir, st.uid, st.gid);
+  await chmod(volumeDir, st.mode & 0o7777);
+}
+
+async function copyInto(paths: string[], dir: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile('cp', ['-a', '--', ...paths, dir], { timeout: 120_000 }, (err, _out, stderr) => {
+      if (err) reject(internal(`Cannot copy the image's content into the volume: ${String(stderr).trim() || err.message}`, { cause: err }));
+      else resolve();
+    });
+  });
 }

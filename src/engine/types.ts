@@ -137,7 +137,7 @@ export interface ContainerRecord {
   ExitGeneration: number;
   Security?: SecuritySummary;
   /** Volume names this container created (anonymous) or uses. */
-  Volumes?: Array<{ name: string; target: string; anonymous: boolean }>;
+  Volumes?: Array<{ name: string; target: string; anonymous: boolean; noCopy?: boolean }>;
 }
 
 export interface ExecRecord {

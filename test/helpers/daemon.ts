@@ -50,7 +50,8 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-function request(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+/** One HTTP request over a unix socket (moatd, dockerd, or a plugin); objects go as JSON. */
+export function request(socket: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
     const h: Record<string, string> = { ...headers };

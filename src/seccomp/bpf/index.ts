@@ -89,6 +89,15 @@ export { isConstAllow } from './emulate.js';
 export { evaluateSeccomp } from './reference.js';
 
 /**
+ * One argument comparison on a u64 value, truncated to `width` bits as libseccomp does on
+ * 32-bit ABIs: the evaluator's and the workbench's single definition.
+ *
+ * @example
+ * argMatches({ op: 'SCMP_CMP_MASKED_EQ', value: 0x10000000, valueTwo: 0x10000000 }, 0x10000000n, 64); // true
+ */
+export { argMatches } from './reference.js';
+
+/**
  * What the kernel hands a filter: `nr` (i32; x32 calls carry bit 30), `arch`
  * (AUDIT_ARCH_*), `ip` and up to six u64 `args`.
  *

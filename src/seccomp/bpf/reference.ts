@@ -97,20 +97,7 @@ export function evaluateSeccomp(input: CompileInput, data: SeccompData, opts: Co
 
   const matches = (c: Cand): boolean => {
     const args = c.args ?? [];
-    const test = (a: CompileArg): boolean => {
-      const x = argOf(a.index);
-      const v = BigInt(a.value) & wmask;
-      const v2 = BigInt(a.valueTwo ?? 0) & wmask;
-      switch (a.op) {
-        case 'SCMP_CMP_NE': return x !== v;
-        case 'SCMP_CMP_LT': return x < v;
-        case 'SCMP_CMP_LE': return x <= v;
-        case 'SCMP_CMP_EQ': return x === v;
-        case 'SCMP_CMP_GE': return x >= v;
-        case 'SCMP_CMP_GT': return x > v;
-        case 'SCMP_CMP_MASKED_EQ': return (x & v) === v2;
-      }
-    };
+    const test = (a: CompileArg): boolean => argMatches(a, argOf(a.index), width);
     const dup = new Set(args.map((a) => a.index)).size < args.length;
     return dup && (opts.duplicateArgs ?? 'or') === 'or' ? args.some(test) : args.every(test);
   };
@@ -120,4 +107,21 @@ export function evaluateSeccomp(input: CompileInput, data: SeccompData, opts: Co
     if (best === undefined || rank(c.ret) < rank(best.ret)) best = c;
   }
   return best === undefined ? defaultRet : best.ret;
+}
+
+/** True if `x` satisfies one comparison (values truncated to `width` bits, as libseccomp does on 32-bit ABIs). */
+export function argMatches(a: Pick<CompileArg, 'op' | 'value' | 'valueTwo'>, x: bigint, width: 32 | 64): boolean {
+  const m = width === 64 ? (1n << 64n) - 1n : 0xffffffffn;
+  const v = BigInt(a.value) & m;
+  const v2 = BigInt(a.valueTwo ?? 0) & m;
+  x &= m;
+  switch (a.op) {
+    case 'SCMP_CMP_NE': return x !== v;
+    case 'SCMP_CMP_LT': return x < v;
+    case 'SCMP_CMP_LE': return x <= v;
+    case 'SCMP_CMP_EQ': return x === v;
+    case 'SCMP_CMP_GE': return x >= v;
+    case 'SCMP_CMP_GT': return x > v;
+    case 'SCMP_CMP_MASKED_EQ': return (x & v) === v2;
+  }
 }

@@ -5,7 +5,7 @@ import {
   syscallName, syscallNumber, type LinuxSeccomp, type LinuxSeccompArg, type SeccompAction,
   type SeccompArch, type SeccompData,
 } from '../index.js';
-import { formatAction } from '../bpf/index.js';
+import { formatAction, argMatches } from '../bpf/index.js';
 
 export type NativeArch = 'SCMP_ARCH_X86_64' | 'SCMP_ARCH_AARCH64';
 
@@ -125,22 +125,6 @@ function sectionOf(native: NativeArch, listed: readonly string[], arch: number, 
   return 'bad-arch';
 }
 
-/** True if `x` satisfies one comparison (values truncated to `width` bits, as libseccomp does on 32-bit ABIs). */
-export function argMatches(a: LinuxSeccompArg, x: bigint, width: 32 | 64): boolean {
-  const m = width === 64 ? (1n << 64n) - 1n : 0xffffffffn;
-  const v = BigInt(a.value) & m;
-  const v2 = BigInt(a.valueTwo ?? 0) & m;
-  x &= m;
-  switch (a.op) {
-    case 'SCMP_CMP_NE': return x !== v;
-    case 'SCMP_CMP_LT': return x < v;
-    case 'SCMP_CMP_LE': return x <= v;
-    case 'SCMP_CMP_EQ': return x === v;
-    case 'SCMP_CMP_GE': return x >= v;
-    case 'SCMP_CMP_GT': return x > v;
-    case 'SCMP_CMP_MASKED_EQ': return (x & v) === v2;
-  }
-}
 
 /**
  * Evaluates a resolved OCI section for one seccomp_data and says which rule decided.
@@ -209,3 +193,5 @@ export function decide(seccomp: LinuxSeccomp, data: SeccompData, native: NativeA
   if (best === undefined) return done(defaultRet, { kind: 'default' }, name, report);
   return done(best.ret, { kind: 'rule', index: best.index }, name, report);
 }
+
+export { argMatches };

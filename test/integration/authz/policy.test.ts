@@ -5,10 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { dockerCli, requires } from '../../helpers/requires.js';
-import { REPO, startDaemon } from '../../helpers/daemon.js';
+import { REPO, request, startDaemon } from '../../helpers/daemon.js';
 import { PLUGIN_DIR, deferStack, uniquePluginName } from '../../helpers/authz-plugin/index.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -115,23 +114,10 @@ test('moat authz check decides a request file offline', (t) => {
 // ---------------------------------------------------------------------------------------
 // A stock dockerd with the policy served by `moat authz serve`.
 
-function dockerApi(socket: string, method: string, path: string, body?: Buffer | object, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-    const h: Record<string, string> = { ...headers };
-    if (payload) {
-      h['Content-Type'] ??= 'application/json';
-      h['Content-Length'] = String(payload.length);
-    }
-    const req = http.request({ socketPath: socket, method, path, headers: h, timeout: 60_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error(`timeout ${method} ${path}`)));
-    req.end(payload);
-  });
+/** The harness's unix-socket request, with the body as text. */
+async function dockerApi(socket: string, method: string, path: string, body?: Buffer | object, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const r = await request(socket, method, path, body, headers);
+  return { status: r.status, text: r.body.toString() };
 }
 
 function alive(pid: number): boolean {

@@ -10,11 +10,20 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# runc/conmon/busybox-static: the engine; seccomp: scmp_sys_resolver (syscall tables);
-# strace: `moat seccomp record`; gcc + libc6-dev: the static probe built by the kernel
-# tests; iproute2, util-linux, openssl: tests; docker.io: the real dockerd the authz
-# integration test and the benchmark run side by side with moatd.
-PKGS="runc conmon busybox-static seccomp strace gcc libc6-dev make iproute2 util-linux openssl ca-certificates curl docker.io"
+# One line per purpose, so a new dependency has an obvious home.
+#   engine:   runc, conmon, busybox-static (built-in image), tini (--init)
+#   networks: netavark, aardvark-dns, iptables, containernetworking-plugins (fallback)
+#   seccomp:  seccomp (scmp_sys_resolver), libseccomp-dev (seccomp.h for the workbench's
+#             libseccomp exporter), strace (`moat seccomp record`)
+#   tests:    gcc + libc6-dev (static probes), make, iproute2, util-linux, openssl, curl,
+#             docker-registry (local registry on 127.0.0.1), python3-docker and
+#             docker-compose (real clients)
+#   peers:    docker.io (dockerd for the authz test and the benchmark), podman (benchmark)
+PKGS="runc conmon busybox-static tini
+  netavark aardvark-dns iptables containernetworking-plugins
+  seccomp libseccomp-dev strace
+  gcc libc6-dev make iproute2 util-linux openssl ca-certificates curl docker-registry python3-docker docker-compose
+  docker.io podman"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -23,9 +32,9 @@ if [ -n "$missing" ]; then
   echo "install-deps: installing$missing"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # docker.io must not start its own daemon on the default socket: moat's tests start one
-  # on a temporary socket when they need it.
-  if echo "$missing" | grep -q docker.io; then
+  # No package may start its own service (dockerd on the default socket, a registry on
+  # :5000): the tests start what they need on temporary sockets and ports.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi

@@ -4,16 +4,23 @@ EXEC_ROOT ?= /run/moat
 SOCK := $(EXEC_ROOT)/moat.sock
 LOG_DIR ?= /var/log/moat
 
-.PHONY: up down test deps build check lint bench clean
+.PHONY: up down test deps preflight-up preflight-test build check lint bench clean
 
 deps:
 	@bash scripts/install-deps.sh
+
+# Fails in the first second, naming the Debian package, when an install step is missing.
+preflight-up: deps
+	@node scripts/preflight.mjs up
+
+preflight-test: deps
+	@node scripts/preflight.mjs test
 
 build: deps
 	@npx tsc -p tsconfig.json
 
 # Install, build, start moatd in the background, run one demo container.
-up: build
+up: preflight-up build
 	@bash scripts/up.sh
 
 # Stop the daemon; containers keep running (live restore brings them back).
@@ -24,9 +31,9 @@ lint: build
 	@node scripts/lint.mjs
 
 # Everything: typecheck + lint + unit + kernel/API/compat integration tests.
-test: build
+test: preflight-test build
 	@node scripts/lint.mjs
-	@node scripts/run-tests.mjs all
+	@MOAT_TEST_STRICT=1 node scripts/run-tests.mjs all
 
 check: build
 	@node scripts/lint.mjs

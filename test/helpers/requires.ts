@@ -40,10 +40,17 @@ export function dockerCli(): string | undefined {
   return undefined;
 }
 
-/** Returns false (and marks the test skipped with the reason) when a requirement is missing. */
+/**
+ * Returns false (and marks the test skipped with the reason) when a requirement is missing.
+ * Under `make test` (MOAT_TEST_STRICT=1, after the preflight) a missing tool is an install
+ * bug, not a reason to skip: the test fails naming it. Only ENGINE_TEST_ROOT=0 (no root
+ * wanted) still skips.
+ */
 export function requires(t: TestContext, ...reqs: Requirement[]): boolean {
   const missing = reqs.filter((r) => !has(r));
   if (missing.length === 0) return true;
+  const strict = process.env['MOAT_TEST_STRICT'] === '1' && !(missing.length === 1 && missing[0] === 'root' && process.env['ENGINE_TEST_ROOT'] === '0');
+  if (strict) throw new Error(`requires ${missing.join(', ')}: missing on this machine although the preflight passed; add it to scripts/install-deps.sh and scripts/preflight.mjs`);
   t.skip(`requires ${missing.join(', ')}`);
   return false;
 }

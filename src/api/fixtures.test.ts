@@ -2,18 +2,19 @@
 // through the API's own parsers: create bodies, query parameters, exec bodies, framing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
 import { ENFORCED_HOST_FIELDS } from '../engine/index.js';
 import { parseCreateBody } from './create-body.js';
-import { decodeTraceText, dechunk, exchanges, parseTrace, routePath, type HttpMessage } from './http-trace.js';
+import { decodeTraceText, dechunk, exchanges, parseTrace, routePath, type HttpMessage } from '../../test/helpers/http-trace.js';
 import { boolParam, filtersParam, parseJsonBody, timeParamNs } from './params.js';
 import { frame, parseFrames } from './stream.js';
 import { dockerTimestamp, hideRuntimeChanges, parsePsOutput } from './routes/containers.js';
 import { humanDuration } from './views.js';
+import { fixtureDir } from '../../test/helpers/fixtures.js';
 
-const DIR = [join(process.cwd(), '../shared/fixtures/docker-cli-traces'), '/work/shared/fixtures/docker-cli-traces'].find((d) => existsSync(d));
+const DIR: string | undefined = fixtureDir('docker-cli-traces');
 
 function traceFiles(): string[] {
   if (DIR === undefined) return [];

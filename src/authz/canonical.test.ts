@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
 import { canonicalizeRequest, canonicalizeTarget, isStreamBodyRoute, resolveBindSources, hostPathsOf, DEFAULT_MAX_BODY, type CanonicalRequest } from './canonical.js';
 import { readBodyLimited } from './read-body.js';
+import { fixtureDir } from '../../test/helpers/fixtures.js';
 
 // The shared fixtures sit beside the checkout (tests run from the repository root).
-const FIXTURES = [join(process.cwd(), '../shared/fixtures/authz'), '/work/shared/fixtures/authz'].find((d) => existsSync(d));
+const FIXTURES: string | undefined = fixtureDir('authz');
 function fixture(name: string): Record<string, unknown> | undefined {
   return FIXTURES === undefined ? undefined : (JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')) as Record<string, unknown>);
 }

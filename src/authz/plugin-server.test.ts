@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,9 @@ import { checkRequestFile } from './policy-plugin.js';
 import { parsePolicy } from './policy.js';
 import { AuthzChain } from './chain.js';
 import type { AuthZWireRequest } from './wire.js';
+import { fixtureDir } from '../../test/helpers/fixtures.js';
 
-const FIXTURES = [join(process.cwd(), '../shared/fixtures/authz'), '/work/shared/fixtures/authz'].find((d) => existsSync(d));
+const FIXTURES: string | undefined = fixtureDir('authz');
 
 const POLICY = {
   default: 'allow',

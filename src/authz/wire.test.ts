@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalizeRequest, DEFAULT_MAX_BODY } from './canonical.js';
 import { buildWireRequest, buildWireResponse, canonicalHeaderKey, decodePluginReply, encodeWire, flattenHeaders } from './wire.js';
+import { fixtureDir } from '../../test/helpers/fixtures.js';
 
-const FIXTURES = [join(process.cwd(), '../shared/fixtures/authz'), '/work/shared/fixtures/authz'].find((d) => existsSync(d));
+const FIXTURES: string | undefined = fixtureDir('authz');
 
 test('canonicalHeaderKey follows Go', () => {
   assert.equal(canonicalHeaderKey('content-type'), 'Content-Type');

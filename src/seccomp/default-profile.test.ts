@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultArchitectures, defaultProfile, ENOSYS, EPERM, MOAT_DEFAULT_CAPS } from './default-profile.js';
-import { seccompFixtureDir } from './fixtures-fs.js';
+import { seccompFixtureDir } from '../../test/helpers/seccomp-fixtures.js';
 import type { LinuxSeccomp, SeccompAction, SeccompArch } from './oci.js';
 import { formatIssues, parseProfile, type Profile } from './profile.js';
 import { resolveProfile } from './resolve.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readFixtureJson, seccompFixtureDir } from './fixtures-fs.js';
+import { readFixtureJson, seccompFixtureDir } from '../../test/helpers/seccomp-fixtures.js';
 import { formatIssues, formatPath, type Issue, parseProfile, type Profile } from './profile.js';
 
 const base = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] as unknown[] };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EngineError } from '../base/errors.js';
-import { readFixtureJson, seccompFixtureDir } from './fixtures-fs.js';
+import { readFixtureJson, seccompFixtureDir } from '../../test/helpers/seccomp-fixtures.js';
 import type { LinuxSeccomp } from './oci.js';
 import { formatIssues, parseProfile, type Profile, type ProfileRule } from './profile.js';
 import { parseKernelRelease, resolveProfile, type ResolveOptions } from './resolve.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EngineError } from '../../base/errors.js';
-import { readFixtureJson, seccompFixtureDir } from '../fixtures-fs.js';
+import { readFixtureJson, seccompFixtureDir } from '../../../test/helpers/seccomp-fixtures.js';
 import {
   AUDIT_ARCH,
   AUDIT_ARCH_AARCH64,

@@ -1,4 +1,4 @@
-// Host helper for the seccomp unit tests: finds and reads test/fixtures/seccomp/.
+// Test helper for the seccomp unit tests: finds and reads test/fixtures/seccomp/.
 // Tests run from a compiled dist dir that may live outside the repo, so the repo is found
 // by walking up from this file, then from the working directory, to a package.json.
 import { existsSync, readFileSync } from 'node:fs';

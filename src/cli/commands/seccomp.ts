@@ -1,6 +1,6 @@
 // `moat seccomp …`: moat's default profile and the profile workbench (compile, lint,
 // explain, diff, test against the kernel, record). Pure analysis lives in
-// seccomp/workbench; this file does the I/O. docs/seccomp-workbench.md describes the
+// seccomp-workbench/; this file does the I/O. docs/seccomp-workbench.md describes the
 // commands and their output.
 import type { Command } from 'commander';
 import { execFile, spawn } from 'node:child_process';
@@ -11,31 +11,36 @@ import { join, resolve as resolvePath } from 'node:path';
 import tar from 'tar-stream';
 import {
   compileSeccomp,
-  decide,
   defaultProfile,
-  diffProfiles,
   disassemble,
+  formatIssues,
+  hostArch,
+  parseProfile,
+  resolveProfile,
+  retLetsCallRun,
+  syscallNumber,
+  AUDIT_ARCH_X86_64,
+  type Issue,
+  type Profile,
+  type SeccompArch,
+} from '../../seccomp/index.js';
+import {
+  decide,
+  diffProfiles,
   expectedOutcome,
   explainSyscall,
-  formatIssues,
   formatOutcome,
-  hostArch,
   lintProfile,
   parseProbeOutput,
-  parseProfile,
   parseStrace,
   probeArg,
   probeCorpus,
   queryData,
-  resolveProfile,
   sameOutcome,
   synthesizeProfile,
-  syscallNumber,
-  type Issue,
   type Outcome,
-  type Profile,
-  type SeccompArch,
-} from '../../seccomp/index.js';
+} from '../../seccomp-workbench/index.js';
+import { MOAT_DEFAULT_CAPS } from '../../caps/index.js';
 import { ApiError, demux, readAll, type Client } from '../client.js';
 
 export interface SeccompCommandDeps {
@@ -45,12 +50,10 @@ export interface SeccompCommandDeps {
   writeFile: (path: string, data: Uint8Array | string) => void;
 }
 
-/** moat's default capabilities (caps/names.ts DEFAULT set, as the engine grants them). */
-const DEFAULT_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_KILL', 'CAP_SYS_CHROOT', 'CAP_SETFCAP'];
-
 const collect = (v: string, p: string[]): string[] => [...p, v];
 const capName = (c: string): string => (c.toUpperCase().startsWith('CAP_') ? c.toUpperCase() : `CAP_${c.toUpperCase()}`);
-const capsOf = (caps: string[], add: string[] = []): string[] => [...new Set([...(caps.length ? caps.map(capName) : DEFAULT_CAPS), ...add.map(capName)])];
+/** --cap values (default: moat's default set) plus --cap-add values. */
+const capsOf = (caps: string[], add: string[] = []): string[] => [...new Set([...(caps.length ? caps.map(capName) : MOAT_DEFAULT_CAPS), ...add.map(capName)])];
 
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(os.constants.errno).map(([k, v]) => [v, k]));
 const errnoText = (n: number): string => (ERRNO_NAMES.has(n) ? `${n} (${ERRNO_NAMES.get(n)!})` : String(n));
@@ -341,7 +344,7 @@ async function runTest(deps: SeccompCommandDeps, file: string, o: { probe?: stri
   const needs: Array<[string, bigint[]]> = [['clone', [17n]], ['wait4', []], ['write', [1n]], ['exit_group', []], ['execve', []]];
   const blocked = needs.filter(([n, args]) => {
     const d = decide(seccomp, queryData({ arch: native, syscall: n, args }), native, { enosysStub: o.enosysStub });
-    return ((d.ret & 0xffff0000) >>> 0) !== 0x7fff0000 && ((d.ret & 0xffff0000) >>> 0) !== 0x7ffc0000;
+    return !retLetsCallRun(d.ret);
   });
   if (blocked.length > 0) throw new Error(`Cannot test this profile in a container: it blocks what the probe needs (${blocked.map(([n]) => n).join(', ')})`);
   const client = deps.client();
@@ -353,7 +356,7 @@ async function runTest(deps: SeccompCommandDeps, file: string, o: { probe?: stri
   const baseOut = parseProbeOutput(base.stdout, cases.length);
   const got = parseProbeOutput(run.stdout, cases.length);
   const results: TestCaseResult[] = cases.map((c, i) => {
-    const d = decide(seccomp, { nr: c.nr | 0, arch: 0xc000003e, args: [...c.args] }, native, { enosysStub: o.enosysStub });
+    const d = decide(seccomp, { nr: c.nr | 0, arch: AUDIT_ARCH_X86_64, args: [...c.args] }, native, { enosysStub: o.enosysStub });
     const want: Outcome = expectedOutcome(d.ret, baseOut[i]!);
     return {
       syscall: c.name ?? `nr ${c.nr}`, nr: c.nr, arch: c.arch, args: c.args.map((a) => `0x${a.toString(16)}`),

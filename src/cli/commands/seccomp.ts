@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import tar from 'tar-stream';
@@ -40,7 +40,9 @@ import {
   synthesizeProfile,
   type Outcome,
 } from '../../seccomp-workbench/index.js';
-import { MOAT_DEFAULT_CAPS } from '../../caps/index.js';
+import { MOAT_DEFAULT_CAPS, normalizeCapName, type CapName } from '../../caps/index.js';
+import { writeBundleSync } from '../../runtime/index.js';
+import { DEFAULT_PATH_ENV, standaloneSpec } from '../../spec/index.js';
 import { ApiError, demux, readAll, type Client } from '../client.js';
 
 export interface SeccompCommandDeps {
@@ -422,25 +424,28 @@ async function runRecord(deps: SeccompCommandDeps, rootfsArg: string, cmd: strin
       throw err;
     }
   }
-  const id = `moat-record-${createHash('sha256').update(`${process.pid}${Date.now()}`).digest('hex').slice(0, 12)}`;
+  const short = createHash('sha256').update(`${process.pid}${Date.now()}`).digest('hex').slice(0, 12);
+  const id = `moat-record-${short}`;
   const trace = join(dir, 'trace.txt');
   try {
-    await execFileText('runc', ['spec', '--bundle', dir]);
-    const cfgPath = join(dir, 'config.json');
-    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { process: Record<string, unknown>; root: unknown; linux: Record<string, unknown>; mounts: unknown[] };
-    const caps = capsOf([], o.capAdd);
-    cfg.process = {
-      ...cfg.process, terminal: false, args: cmd, cwd: '/',
-      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...o.env],
-      // Without no_new_privs runc loads the filter early (as moatd's containers do by default),
-      // so the trace also shows what runc's init needs after that point.
-      capabilities: { bounding: caps, effective: caps, permitted: caps }, noNewPrivileges: false,
-    };
-    cfg.root = { path: rootfs, readonly: o.rw !== true };
-    if (o.rw !== true) cfg.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
-    // A filter that allows everything, so that runc loads one and the trace shows where.
-    cfg.linux['seccomp'] = { defaultAction: 'SCMP_ACT_ALLOW', architectures: [], syscalls: [{ names: ['afs_syscall'], action: 'SCMP_ACT_ERRNO' }] };
-    writeFileSync(cfgPath, JSON.stringify(cfg));
+    // The config.json moatd would write for this process (the real spec generator, moat's
+    // default capabilities, no_new_privs off as in moatd's containers, so runc loads the filter
+    // as early as it does there and the trace shows every call its init makes after the load).
+    // The cgroup is one relative component: runc nests it under ours and removes it on delete.
+    writeBundleSync(dir, standaloneSpec({
+      rootfs,
+      readonlyRootfs: o.rw !== true,
+      args: cmd,
+      env: [DEFAULT_PATH_ENV, ...o.env],
+      cwd: '/',
+      hostname: short,
+      capabilities: capsOf([], o.capAdd).map((c) => normalizeCapName(c, { field: 'CapAdd' })).filter((c): c is CapName => c !== 'ALL'),
+      noNewPrivileges: false,
+      // A filter that allows everything, so that runc loads one and the trace shows where.
+      seccomp: { defaultAction: 'SCMP_ACT_ALLOW', architectures: [], syscalls: [{ names: ['afs_syscall'], action: 'SCMP_ACT_ERRNO' }] },
+      cgroupsPath: id,
+      mounts: o.rw === true ? [] : [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] }],
+    }));
     const code = await new Promise<number>((resolve, reject) => {
       const p = spawn('strace', ['-f', '-qq', '--decode-pids=pidns', '-s', '256', '-o', trace, 'runc', '--root', join(dir, 'state'), 'run', '--bundle', dir, id], { stdio: ['inherit', 'inherit', 'inherit'] });
       p.on('error', reject);

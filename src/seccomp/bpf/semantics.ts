@@ -30,13 +30,13 @@ export const ENOSYS_RET = (SECCOMP_RET_ERRNO | ENOSYS) >>> 0;
  */
 export const ACTION_RET: Readonly<Record<SeccompAction, { readonly ret: number; readonly maxData?: number }>> = {
   SCMP_ACT_KILL: { ret: SECCOMP_RET_KILL_THREAD },
-  SCMP_ACT_KILL_THREAD: { ret: SECCOMP_RET_KILL_THREAD },
   SCMP_ACT_KILL_PROCESS: { ret: SECCOMP_RET_KILL_PROCESS },
+  SCMP_ACT_KILL_THREAD: { ret: SECCOMP_RET_KILL_THREAD },
   SCMP_ACT_TRAP: { ret: SECCOMP_RET_TRAP },
   SCMP_ACT_ERRNO: { ret: SECCOMP_RET_ERRNO, maxData: 4095 },
   SCMP_ACT_TRACE: { ret: SECCOMP_RET_TRACE, maxData: 0xffff },
-  SCMP_ACT_LOG: { ret: SECCOMP_RET_LOG },
   SCMP_ACT_ALLOW: { ret: SECCOMP_RET_ALLOW },
+  SCMP_ACT_LOG: { ret: SECCOMP_RET_LOG },
   SCMP_ACT_NOTIFY: { ret: SECCOMP_RET_USER_NOTIF },
 };
 

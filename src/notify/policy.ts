@@ -95,7 +95,7 @@ export function archOfNotif(auditArch: number, nr: number): SeccompArch | undefi
 
 /** True when the rule's comparisons hold, as the filter evaluates them (seccomp's ruleArgsMatch). */
 export function argsMatch(args: readonly LinuxSeccompArg[] | undefined, values: readonly bigint[], width: 32 | 64): boolean {
-  return ruleArgsMatch(args, (i) => values[i] ?? 0n, width);
+  return ruleArgsMatch(args, (i) => values[i] ?? 0n, { width });
 }
 
 /** Why the listener answered as it did. */

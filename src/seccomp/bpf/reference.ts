@@ -47,7 +47,7 @@ export interface RuleVerdict {
 export function evaluateRules(input: CompileInput, data: SeccompData, opts: CompileOptions): RuleVerdict {
   const defaultRet = actionRet(input.defaultAction, input.defaultErrnoRet, 'defaultAction');
   const nr = data.nr >>> 0;
-  const at = subArchOf(opts.arch, input.architectures ?? [], data.arch, nr);
+  const at = subArchOf(data, { native: opts.arch, architectures: input.architectures });
   if (at === 'bad-arch') return { ret: (opts.badArchRet ?? 0) >>> 0, by: { kind: 'bad-arch' }, sub: undefined, candidates: [] };
   if (at === 'x32-minus-one') return { ret: defaultRet, by: { kind: 'default' }, sub: undefined, candidates: [] };
   const { sub, width } = at;
@@ -65,7 +65,7 @@ export function evaluateRules(input: CompileInput, data: SeccompData, opts: Comp
   });
   const live = cands.filter((c) => !c.skipped);
   const argOf = (i: number): bigint => data.args?.[i] ?? 0n;
-  const matches = (c: Cand): boolean => ruleArgsMatch(c.args, argOf, width, opts.duplicateArgs ?? 'or');
+  const matches = (c: Cand): boolean => ruleArgsMatch(c.args, argOf, { width, duplicateArgs: opts.duplicateArgs ?? 'or' });
   // For one syscall the first unconditional rule decides; conditional ones are ignored
   // (libseccomp absorbs them).
   const uncond = live.find((c) => c.args.length === 0);

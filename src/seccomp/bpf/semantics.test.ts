@@ -68,13 +68,13 @@ test('argMatches() and the compiler\'s acceptedValues() agree for every operator
 test('ruleArgsMatch() ANDs comparisons and ORs a repeated index as runc splits the rule', () => {
   const args = (...v: bigint[]) => (i: number): bigint => v[i] ?? 0n;
   const and = [{ index: 0, op: 'SCMP_CMP_EQ' as const, value: 2 }, { index: 1, op: 'SCMP_CMP_EQ' as const, value: 1 }];
-  assert.equal(ruleArgsMatch(and, args(2n, 1n), 64), true);
-  assert.equal(ruleArgsMatch(and, args(2n, 2n), 64), false);
+  assert.equal(ruleArgsMatch(and, args(2n, 1n), { width: 64 }), true);
+  assert.equal(ruleArgsMatch(and, args(2n, 2n), { width: 64 }), false);
   const twice = [{ index: 0, op: 'SCMP_CMP_NE' as const, value: 38 }, { index: 0, op: 'SCMP_CMP_NE' as const, value: 40 }];
-  assert.equal(ruleArgsMatch(twice, args(38n), 64), true, 'OR: 38 != 40');
-  assert.equal(ruleArgsMatch(twice, args(38n), 64, 'and'), false);
-  assert.equal(ruleArgsMatch(undefined, args(), 64), true, 'no comparisons');
-  assert.equal(ruleArgsMatch([{ index: 0, op: 'SCMP_CMP_EQ', value: 0xffffffff }], args(0x1ffffffffn), 32), true, '32-bit ABIs see the low word');
+  assert.equal(ruleArgsMatch(twice, args(38n), { width: 64 }), true, 'OR: 38 != 40');
+  assert.equal(ruleArgsMatch(twice, args(38n), { width: 64, duplicateArgs: 'and' }), false);
+  assert.equal(ruleArgsMatch(undefined, args(), { width: 64 }), true, 'no comparisons');
+  assert.equal(ruleArgsMatch([{ index: 0, op: 'SCMP_CMP_EQ', value: 0xffffffff }], args(0x1ffffffffn), { width: 32 }), true, '32-bit ABIs see the low word');
 });
 
 test('argWidth() and subArchOf() place a call in its ABI', () => {
@@ -83,12 +83,12 @@ test('argWidth() and subArchOf() place a call in its ABI', () => {
   assert.equal(argWidth(AUDIT_ARCH_I386, 20), 32);
   assert.equal(argWidth(AUDIT_ARCH_AARCH64, 172), 64);
   assert.equal(argWidth(AUDIT_ARCH_MIPS, 4020), 32);
-  assert.deepEqual(subArchOf('SCMP_ARCH_X86_64', [], AUDIT_ARCH_X86_64, 39), { sub: 'SCMP_ARCH_X86_64', width: 64 });
-  assert.equal(subArchOf('SCMP_ARCH_X86_64', [], AUDIT_ARCH_X86_64, 0x40000027), 'bad-arch');
-  assert.equal(subArchOf('SCMP_ARCH_X86_64', [], AUDIT_ARCH_X86_64, -1), 'x32-minus-one');
-  assert.deepEqual(subArchOf('SCMP_ARCH_X86_64', ['SCMP_ARCH_X32'], AUDIT_ARCH_X86_64, 0x40000027), { sub: 'SCMP_ARCH_X32', width: 32 });
-  assert.equal(subArchOf('SCMP_ARCH_X86_64', [], AUDIT_ARCH_I386, 20), 'bad-arch');
-  assert.deepEqual(subArchOf('SCMP_ARCH_AARCH64', ['SCMP_ARCH_ARM'], AUDIT_ARCH_ARM, 20), { sub: 'SCMP_ARCH_ARM', width: 32 });
+  assert.deepEqual(subArchOf({ arch: AUDIT_ARCH_X86_64, nr: 39 }, { native: 'SCMP_ARCH_X86_64', architectures: [] }), { sub: 'SCMP_ARCH_X86_64', width: 64 });
+  assert.equal(subArchOf({ arch: AUDIT_ARCH_X86_64, nr: 0x40000027 }, { native: 'SCMP_ARCH_X86_64', architectures: [] }), 'bad-arch');
+  assert.equal(subArchOf({ arch: AUDIT_ARCH_X86_64, nr: -1 }, { native: 'SCMP_ARCH_X86_64', architectures: [] }), 'x32-minus-one');
+  assert.deepEqual(subArchOf({ arch: AUDIT_ARCH_X86_64, nr: 0x40000027 }, { native: 'SCMP_ARCH_X86_64', architectures: ['SCMP_ARCH_X32'] }), { sub: 'SCMP_ARCH_X32', width: 32 });
+  assert.equal(subArchOf({ arch: AUDIT_ARCH_I386, nr: 20 }, { native: 'SCMP_ARCH_X86_64', architectures: [] }), 'bad-arch');
+  assert.deepEqual(subArchOf({ arch: AUDIT_ARCH_ARM, nr: 20 }, { native: 'SCMP_ARCH_AARCH64', architectures: ['SCMP_ARCH_ARM'] }), { sub: 'SCMP_ARCH_ARM', width: 32 });
 });
 
 // A tiny table: read 0, getpid 39, mkdir 83 on x86_64; getpid 20 on i386.

@@ -127,11 +127,11 @@ export function argMatches(a: Pick<ArgComparison, 'op' | 'value' | 'valueTwo'>, 
  * runc splits the rule into one rule per comparison (`matchCall`), which ORs them
  * (`duplicateArgs: 'and'` keeps the AND). No comparisons: always.
  */
-export function ruleArgsMatch(args: readonly Pick<ArgComparison, 'index' | 'op' | 'value' | 'valueTwo'>[] | undefined, argOf: (index: number) => bigint, width: 32 | 64, duplicateArgs: 'or' | 'and' = 'or'): boolean {
+export function ruleArgsMatch(args: readonly Pick<ArgComparison, 'index' | 'op' | 'value' | 'valueTwo'>[] | undefined, argOf: (index: number) => bigint, o: { width: 32 | 64; duplicateArgs?: 'or' | 'and' }): boolean {
   const list = args ?? [];
-  const test = (a: (typeof list)[number]): boolean => argMatches(a, BigInt.asUintN(64, argOf(a.index)), width);
+  const test = (a: (typeof list)[number]): boolean => argMatches(a, BigInt.asUintN(64, argOf(a.index)), o.width);
   const dup = new Set(list.map((a) => a.index)).size < list.length;
-  return dup && duplicateArgs === 'or' ? list.some(test) : list.every(test);
+  return dup && (o.duplicateArgs ?? 'or') === 'or' ? list.some(test) : list.every(test);
 }
 
 /**
@@ -181,14 +181,16 @@ export type NativeArch = 'SCMP_ARCH_X86_64' | 'SCMP_ARCH_AARCH64';
 export type SubArchOf = { readonly sub: string; readonly width: 32 | 64 } | 'bad-arch' | 'x32-minus-one';
 
 /**
- * The sub-arch section that sees (arch, nr) on a `native` host given the profile's
- * `architectures`: the native arch always (libseccomp's native arch), x86 and x32 on x86_64
+ * The sub-arch section that sees a call (seccomp_data arch and nr) on a `native` host given the
+ * profile's `architectures`: the native arch always (libseccomp's native arch), x86 and x32 on x86_64
  * and arm on aarch64 only when listed. On x86_64 without x32, numbers with the x32 bit get
  * the bad-arch action, except nr -1, which gets the default (libseccomp).
  */
-export function subArchOf(native: NativeArch, listed: readonly string[], auditArch: number, nr: number): SubArchOf {
-  const arch = auditArch >>> 0;
-  const n = nr >>> 0;
+export function subArchOf(data: { readonly arch: number; readonly nr: number }, filter: { readonly native: NativeArch; readonly architectures?: readonly string[] | undefined }): SubArchOf {
+  const { native } = filter;
+  const listed = filter.architectures ?? [];
+  const arch = data.arch >>> 0;
+  const n = data.nr >>> 0;
   if (native === 'SCMP_ARCH_X86_64' && arch === AUDIT_ARCH_X86_64) {
     if (n >= X32_SYSCALL_BIT) {
       if (listed.includes('SCMP_ARCH_X32')) return { sub: 'SCMP_ARCH_X32', width: 32 };

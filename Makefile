@@ -35,9 +35,9 @@ test: preflight-test build
 	@node scripts/lint.mjs
 	@MOAT_TEST_STRICT=1 node scripts/run-tests.mjs all
 
-check: build
-	@node scripts/lint.mjs
-	@node scripts/run-tests.mjs unit
+# Build + lint + unit tests: no root, no apt, no network (npm run check).
+check:
+	@npm run check
 
 bench: build
 	@node dist/bench/engine.js

@@ -1,7 +1,7 @@
 // Runs the compiled tests with Node's test runner. `unit`: dist/src/**/*.test.js (no root
 // needed); `integration`: dist/test/integration/**/*.test.js (root, runc, conmon), one file
 // at a time because they share the machine's cgroups; `all`: both, in one runner summary.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,15 @@ function find(dir) {
   return out.sort();
 }
 
-const unit = find(join(root, 'dist', 'src'));
-const integration = find(join(root, 'dist', 'test', 'integration'));
+// tsc never deletes output: a test moved or removed in the sources would still run from dist/.
+const hasSource = (f) => existsSync(join(root, relative(join(root, 'dist'), f).replace(/\.js$/, '.ts')));
+const stale = (f) => {
+  if (hasSource(f)) return false;
+  console.log(`run-tests: skipping ${relative(root, f)}: its source is gone (stale build output)`);
+  return true;
+};
+const unit = find(join(root, 'dist', 'src')).filter((f) => !stale(f));
+const integration = find(join(root, 'dist', 'test', 'integration')).filter((f) => !stale(f));
 const files = tier === 'unit' ? unit : tier === 'integration' ? integration : [...unit, ...integration];
 if (files.length === 0) {
   console.error(`run-tests: no compiled tests for tier ${tier}; run the build first`);

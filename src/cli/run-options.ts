@@ -1,6 +1,8 @@
 // `moat run` / `moat create` flags -> the Engine API create body, as the docker CLI builds
 // it (docker/cli cli/command/container/opts.go). Pure.
+import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { collect } from './common.js';
 
 export interface RunFlags {
   name?: string;
@@ -43,6 +45,56 @@ export interface RunFlags {
   stopSignal?: string;
   stopTimeout?: string;
   oomKillDisable?: boolean;
+}
+
+/** The flags `moat run` and `moat create` share, as commander options. */
+export function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option('--name <name>', 'container name')
+    .option('-d, --detach', 'run in the background and print the container id')
+    .option('--rm', 'remove the container when it exits')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a terminal')
+    .option('-e, --env <var>', 'environment variable', collect, [])
+    .option('-l, --label <label>', 'label', collect, [])
+    .option('-u, --user <user>', 'user name|uid[:group|gid]')
+    .option('-w, --workdir <dir>', 'working directory')
+    .option('--entrypoint <cmd>', 'override the image entrypoint')
+    .option('-h, --hostname <name>', 'container hostname')
+    .option('--cap-add <cap>', 'add a capability', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability', collect, [])
+    .option('--privileged', 'all capabilities of the daemon, all devices, no seccomp')
+    .option('--pids-limit <n>', 'pids limit (-1 unlimited)')
+    .option('--security-opt <opt>', 'security option', collect, [])
+    .option('--read-only', 'read-only root filesystem')
+    .option('--network <mode>', 'network mode: none, host, container:X')
+    .option('-m, --memory <bytes>', 'memory limit')
+    .option('--memory-swap <bytes>', 'memory + swap limit (-1 unlimited)')
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--cpus <n>', 'CPUs')
+    .option('-c, --cpu-shares <n>', 'CPU shares')
+    .option('--cpuset-cpus <list>', 'CPUs allowed')
+    .option('--ulimit <ulimit>', 'ulimit name=soft[:hard]', collect, [])
+    .option('--sysctl <kv>', 'namespaced sysctl', collect, [])
+    .option('--tmpfs <mount>', 'tmpfs mount path[:options]', collect, [])
+    .option('--device <dev>', 'host device', collect, [])
+    .option('-v, --volume <bind>', 'bind mount or named volume', collect, [])
+    .option('--mount <spec>', 'mount', collect, [])
+    .option('--group-add <group>', 'additional group', collect, [])
+    .option('--shm-size <bytes>', 'size of /dev/shm')
+    .option('--pid <mode>', 'pid namespace')
+    .option('--ipc <mode>', 'ipc namespace')
+    .option('--uts <mode>', 'uts namespace')
+    .option('--userns <mode>', 'user namespace')
+    .option('--cgroupns <mode>', 'cgroup namespace')
+    .option('--stop-signal <sig>', 'stop signal')
+    .option('--stop-timeout <s>', 'stop timeout')
+    .option('--oom-kill-disable', 'disable the OOM killer');
+}
+
+/** commander's parsed options as RunFlags. */
+export function flagsOf(o: Record<string, unknown>): RunFlags {
+  return o as unknown as RunFlags;
 }
 
 /** `64m`, `1g`, `1024` -> bytes (docker's RAMInBytes). */

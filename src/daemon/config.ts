@@ -2,6 +2,7 @@
 // (dockerd's keys). Pure: the caller reads the file.
 import { invalid } from '../base/index.js';
 import type { LogLevel } from '../base/index.js';
+import { DEFAULT_PIDS_LIMIT } from '../spec/index.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -35,7 +36,7 @@ export const DEFAULTS: DaemonConfig = {
   pidfile: '',
   logLevel: 'info',
   configFile: '/etc/moat/daemon.json',
-  defaultPidsLimit: 2048,
+  defaultPidsLimit: DEFAULT_PIDS_LIMIT,
   defaultCapabilities: undefined,
   noNewPrivileges: false,
   seccompProfile: 'builtin',

@@ -9,7 +9,7 @@ import { createLogger, errorText, newId, readTextIfExists, type Logger, type Log
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
 import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, type DaemonDefaults } from '../engine/index.js';
 import { hostArch } from '../seccomp/index.js';
-import { parseUlimit } from '../spec/index.js';
+import { DEFAULT_SHM_SIZE, parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
 import { NotifyExplainer, denialEvent } from '../notify/index.js';
 import { fileURLToPath } from 'node:url';
@@ -237,7 +237,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       bounding,
       pidsLimit: cfg.defaultPidsLimit,
       noNewPrivileges: cfg.noNewPrivileges,
-      shmSize: 64 * 1024 * 1024,
+      shmSize: DEFAULT_SHM_SIZE,
       cgroupParent: cfg.cgroupParent,
       defaultUlimits: cfg.defaultUlimits.map((u) => parseUlimit(u)),
       userns,

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
 import { EngineError } from '../base/index.js';
 import { applyLayer, reownTree, cleanEntryPath, devMajor, devMinor, lgetxattrSync } from './layer.js';
+import { requires } from '../../test/helpers/requires.js';
 
 type Entry = Partial<tar.Header> & Pick<tar.Header, 'name'> & { body?: string };
 
@@ -60,6 +61,7 @@ test('cleanEntryPath() treats / as the root and refuses climbing above it', () =
 });
 
 test('applyLayer() refuses malicious entries, names them, and writes nothing outside', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const tag = randomBytes(4).toString('hex');
   const cases: Array<{ name: string; entries: Entry[]; offending: string }> = [
     { name: 'dot-dot file', entries: [{ name: '../evil', body: 'x' }], offending: '../evil' },
@@ -105,6 +107,7 @@ test('applyLayer() refuses malicious entries, names them, and writes nothing out
 });
 
 test('applyLayer() writes absolute tar paths below the root and consumes the whole input', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const { dest } = await sandbox(t);
   const buf = await makeTar([
     { name: '/bin/', type: 'directory', mode: 0o755 },
@@ -124,6 +127,7 @@ test('applyLayer() writes absolute tar paths below the root and consumes the who
 });
 
 test('applyLayer() applies owners (shifted), modes, times, links, devices and fifos', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const { dest } = await sandbox(t);
   const mtime = new Date('2020-01-02T03:04:05Z');
   const res = await applyLayer(
@@ -156,6 +160,7 @@ test('applyLayer() applies owners (shifted), modes, times, links, devices and fi
 });
 
 test('applyLayer() turns OCI whiteouts into overlayfs whiteouts', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const { dest } = await sandbox(t);
   await applyLayer(
     Readable.from([
@@ -179,6 +184,7 @@ test('applyLayer() turns OCI whiteouts into overlayfs whiteouts', async (t) => {
 });
 
 test('applyLayer() lets a later entry replace an earlier one', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const { dest } = await sandbox(t);
   await applyLayer(
     Readable.from([
@@ -204,6 +210,7 @@ test('applyLayer() empties destDir when the tar is truncated', async (t) => {
 });
 
 test('reownTree() shifts every owner once, keeps setuid bits and does not follow symlinks', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const { root } = await sandbox(t);
   const tree = join(root, 'tree');
   await mkdir(join(tree, 'bin'), { recursive: true });

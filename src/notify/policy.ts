@@ -8,7 +8,7 @@
 // to say WHICH rule matched (for `socket`, the AF_ALG rule or the AF_VSOCK rule); they never
 // change the errno. Anything unexpected (no table, a name the table does not know, an arch
 // without a table) is answered EPERM: the filter already decided to block the call.
-import { AUDIT_ARCH, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT, syscallName, type NotifyRule, type SeccompArch, type LinuxSeccompArg, type LinuxSeccomp } from '../seccomp/index.js';
+import { AUDIT_ARCH, AUDIT_ARCH_X86_64, SECCOMP_OPERATORS, X32_SYSCALL_BIT, argWidth, ruleArgsMatch, syscallName, type NotifyRule, type SeccompArch, type LinuxSeccompArg, type LinuxSeccomp } from '../seccomp/index.js';
 import type { SeccompNotif } from './structs.js';
 import { errnoName } from '../base/index.js';
 
@@ -42,7 +42,7 @@ export function planRuleTable(o: { rules: readonly NotifyRule[]; arch: SeccompAr
   return { mode: 'enforce', arch: o.arch, rules };
 }
 
-const OPS = new Set(['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ']);
+const OPS: ReadonlySet<string> = new Set(SECCOMP_OPERATORS);
 
 /**
  * Checks a parsed rule-table file; undefined when it is not one (the listener then fails
@@ -93,34 +93,9 @@ export function archOfNotif(auditArch: number, nr: number): SeccompArch | undefi
   return undefined;
 }
 
-
-/** Width the filter compares arguments at: 32 bits on 32-bit ABIs (libseccomp `_db_rule_gen_32`). */
-function argWidth(arch: SeccompArch, auditArch: number): 32 | 64 {
-  if (arch === 'SCMP_ARCH_X32') return 32;
-  return ((auditArch >>> 0) & 0x80000000) !== 0 ? 64 : 32;
-}
-
-const big = (n: number | undefined): bigint => BigInt.asUintN(64, BigInt(Math.trunc(n ?? 0)));
-
-/** True when every comparison of `args` holds (AND, as the filter does for one rule). */
+/** True when the rule's comparisons hold, as the filter evaluates them (seccomp's ruleArgsMatch). */
 export function argsMatch(args: readonly LinuxSeccompArg[] | undefined, values: readonly bigint[], width: 32 | 64): boolean {
-  const mask = width === 64 ? (1n << 64n) - 1n : 0xffffffffn;
-  for (const c of args ?? []) {
-    const a = (values[c.index] ?? 0n) & mask;
-    const v = big(c.value) & mask;
-    let ok: boolean;
-    switch (c.op) {
-      case 'SCMP_CMP_NE': ok = a !== v; break;
-      case 'SCMP_CMP_LT': ok = a < v; break;
-      case 'SCMP_CMP_LE': ok = a <= v; break;
-      case 'SCMP_CMP_EQ': ok = a === v; break;
-      case 'SCMP_CMP_GE': ok = a >= v; break;
-      case 'SCMP_CMP_GT': ok = a > v; break;
-      case 'SCMP_CMP_MASKED_EQ': ok = (a & v) === (big(c.valueTwo) & mask); break;
-    }
-    if (!ok) return false;
-  }
-  return true;
+  return ruleArgsMatch(args, (i) => values[i] ?? 0n, { width });
 }
 
 /** Why the listener answered as it did. */
@@ -146,7 +121,7 @@ export function decide(table: RuleTable | undefined, n: Pick<SeccompNotif, 'nr' 
   const candidates = table.rules.filter((r) => r.names.includes(syscall));
   const first = candidates[0];
   if (first === undefined) return deny('no-rule');
-  const width = argWidth(arch, n.arch);
+  const width = argWidth(n.arch, n.nr);
   const matched = candidates.find((r) => argsMatch(r.args, n.args, width)) ?? first;
   return deny('rule', first.errno, { index: matched.index, ...(matched.comment !== undefined ? { comment: matched.comment } : {}) });
 }

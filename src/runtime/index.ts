@@ -8,3 +8,11 @@
 export * from './argv.js';
 export * from './runner.js';
 export { connectSeqpacket, onAttachPackets, attachStdin, decodeAttachPacket, ATTACH_STDIN, ATTACH_STDOUT, ATTACH_STDERR, type AttachPacket } from './seqpacket.js';
+
+/**
+ * Writes a bundle's config.json for a container run with runc directly (`moat seccomp record`, tests).
+ *
+ * @example
+ * writeBundleSync(dir, standaloneSpec({ rootfs: 'rootfs', args: ['/probe'], capabilities: [], cgroupsPath: 'moat-test/abc' }));
+ */
+export { writeBundleSync } from './bundle.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AMEND_ALLOW_COMMENT, AMEND_DENY_COMMENT, amendProfile } from './amend.js';
-import { defaultProfile, MOAT_DEFAULT_CAPS } from './default-profile.js';
+import { defaultProfile } from './default-profile.js';
+import { MOAT_DEFAULT_CAPS } from '../caps/index.js';
 import type { LinuxSeccomp } from './oci.js';
 import { formatIssues, type Profile } from './profile.js';
 import { resolveProfile } from './resolve.js';

@@ -6,7 +6,7 @@
 // wins), so rather than rely on placement, an amended name is removed from every existing
 // rule and gets exactly one rule of its own. The deny rule also comes first, so it would
 // win under first-rule-wins readers too.
-import { EPERM } from './default-profile.js';
+import { EPERM } from './bpf/semantics.js';
 import type { Issue, Parsed, Profile, ProfileRule } from './profile.js';
 import { isKnownOnAnyArch } from './tables/index.js';
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { defaultArchitectures, defaultProfile, ENOSYS, EPERM, MOAT_DEFAULT_CAPS } from './default-profile.js';
+import { defaultArchitectures, defaultProfile } from './default-profile.js';
+import { ENOSYS, EPERM, argMatches } from './bpf/semantics.js';
+import { ALL_CAPS, MOAT_DEFAULT_CAPS } from '../caps/index.js';
 import { seccompFixtureDir } from '../../test/helpers/seccomp-fixtures.js';
 import type { LinuxSeccomp, SeccompAction, SeccompArch } from './oci.js';
 import { formatIssues, parseProfile, type Profile } from './profile.js';
@@ -61,34 +63,12 @@ waitid write writev`.trim().split(/\s+/);
 // What moat blocks on x86_64 for its default caps that Docker allows (docs/seccomp-default.md).
 const MOAT_EXTRA_BLOCKS = ['modify_ldt', 'process_vm_readv', 'process_vm_writev', 'ptrace'];
 
-const ALL_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
-  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
-];
-
 type Verdict = { action: SeccompAction; errno?: number } | 'conflict';
-
-const matchArg = (a: bigint, op: string, v: bigint, v2: bigint): boolean => {
-  switch (op) {
-    case 'SCMP_CMP_NE': return a !== v;
-    case 'SCMP_CMP_LT': return a < v;
-    case 'SCMP_CMP_LE': return a <= v;
-    case 'SCMP_CMP_EQ': return a === v;
-    case 'SCMP_CMP_GE': return a >= v;
-    case 'SCMP_CMP_GT': return a > v;
-    case 'SCMP_CMP_MASKED_EQ': return (a & v) === v2;
-    default: throw new Error(op);
-  }
-};
 
 /** A plain oracle: which rules match `name(args)`; several with different outcomes = conflict. */
 function verdict(s: LinuxSeccomp, name: string, args: readonly bigint[] = []): Verdict {
   const hits = (s.syscalls ?? []).filter((r) => r.names.includes(name) &&
-    (r.args ?? []).every((c) => matchArg(args[c.index] ?? 0n, c.op, BigInt(c.value), BigInt(c.valueTwo ?? 0))));
+    (r.args ?? []).every((c) => argMatches(c, args[c.index] ?? 0n, 64)));
   const outcomes = new Set(hits.map((r) => `${r.action}/${r.action === 'SCMP_ACT_ERRNO' ? (r.errnoRet ?? 1) : ''}`));
   if (outcomes.size > 1) return 'conflict';
   const hit = hits[0];

@@ -17,14 +17,7 @@ import type { SeccompArch } from './oci.js';
 import type { ArchMapEntry, Profile, ProfileRule } from './profile.js';
 import { SECCOMP_ARCHES, syscallNames } from './tables/index.js';
 
-export const EPERM = 1;
-export const ENOSYS = 38;
-
-/** Capabilities moat gives a container by default (Docker's 14 minus MKNOD, NET_RAW, AUDIT_WRITE). */
-export const MOAT_DEFAULT_CAPS: readonly string[] = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_KILL', 'CAP_SYS_CHROOT', 'CAP_SETFCAP',
-];
+import { ENOSYS, EPERM } from './bpf/semantics.js';
 
 // moby default.json rule 0, verbatim: allowed for every container. Names of other arches are
 // dropped at resolution.

@@ -155,7 +155,8 @@ export { hostArch } from './tables/index.js';
  * @example
  * AUDIT_ARCH.SCMP_ARCH_X32 === AUDIT_ARCH_X86_64; // true: x32 is told apart by X32_SYSCALL_BIT in nr
  */
-export { AUDIT_ARCH, AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, X32_SYSCALL_BIT } from './tables/index.js';
+export { AUDIT_ARCH } from './tables/index.js';
+export { AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, X32_SYSCALL_BIT } from './bpf/index.js';
 
 /**
  * Every arch with a table, OCI spelling.
@@ -171,7 +172,31 @@ export { SECCOMP_ARCHES } from './tables/index.js';
  * @example
  * const program = compileSeccomp(resolved.seccomp, { arch: 'SCMP_ARCH_X86_64', resolveNr: (a, n) => syscallNumber(a as SeccompArch, n) });
  */
-export { compileSeccomp, loadProgram, runFilter, runFilterTrace, evaluateSeccomp, disassemble, Program, type SeccompData, type CompileOptions } from './bpf/index.js';
+export { compileSeccomp, loadProgram, runFilter, runFilterTrace, evaluateSeccomp, evaluateRules, disassemble, Program, type SeccompData, type CompileOptions, type RuleVerdict, type RuleCandidate, type Decider } from './bpf/index.js';
+
+/**
+ * A profile's semantics, defined once (bpf/semantics.ts): action -> return value, precedence,
+ * argument comparison, argument width, sub-arch of a call, runc's ENOSYS stub; and the
+ * kernel's return-value constants.
+ *
+ * @example
+ * actionRet('SCMP_ACT_ERRNO', 13) === (SECCOMP_RET_ERRNO | 13); // true
+ */
+export {
+  ACTION_RET, DEFAULT_ERRNO, ENOSYS_RET, actionRet, retAction, retData, retRank, retLetsCallRun, argMask, argWidth,
+  argMatches, ruleArgsMatch, subArchOf, filterNr, enosysCutoff,
+  SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_TRAP, SECCOMP_RET_ERRNO, SECCOMP_RET_USER_NOTIF,
+  SECCOMP_RET_TRACE, SECCOMP_RET_LOG, SECCOMP_RET_ALLOW, SECCOMP_RET_ACTION_FULL, SECCOMP_RET_DATA,
+  type ArgComparison, type NativeArch, type ResolveNr, type SubArchOf, type StubInput,
+} from './bpf/index.js';
+
+/**
+ * errno values the default profile and runc's stub use.
+ *
+ * @example
+ * ENOSYS_RET === (SECCOMP_RET_ERRNO | ENOSYS); // true
+ */
+export { EPERM, ENOSYS } from './bpf/semantics.js';
 
 /**
  * Human form of a seccomp return value (`ALLOW`, `ERRNO(1)`, `KILL_PROCESS`, …).
@@ -180,11 +205,3 @@ export { compileSeccomp, loadProgram, runFilter, runFilterTrace, evaluateSeccomp
  * formatAction(0x00050001); // 'ERRNO(1)'
  */
 export { formatAction } from './bpf/index.js';
-
-/**
- * The profile workbench: lint, explain, diff, probe corpora, record -> profile.
- *
- * @example
- * const { errors, warnings } = lintProfile(JSON.parse(text));
- */
-export * from './workbench/index.js';

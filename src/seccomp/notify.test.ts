@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultProfile, MOAT_DEFAULT_CAPS } from './default-profile.js';
+import { defaultProfile } from './default-profile.js';
+import { MOAT_DEFAULT_CAPS } from '../caps/index.js';
 import { notifyErrno, toNotifyProfile } from './notify.js';
 import type { LinuxSeccomp } from './oci.js';
 import { resolveProfile } from './resolve.js';

@@ -12,6 +12,7 @@
 // would have to answer every unknown syscall). `flags` are never emitted: runc 1.1 refuses
 // any (`seccomp flags are not yet supported by runc`).
 import type { LinuxSeccomp, LinuxSyscall } from './oci.js';
+import { DEFAULT_ERRNO } from './bpf/semantics.js';
 
 /** What the listener answers for the syscalls of one converted rule. */
 export interface NotifyRule {
@@ -31,7 +32,7 @@ export interface NotifyOptions {
 /** Names runc refuses to put under SCMP_ACT_NOTIFY. */
 const NEVER_NOTIFY: ReadonlySet<string> = new Set(['write']);
 
-const errnoOf = (r: LinuxSyscall): number => r.errnoRet ?? 1;
+const errnoOf = (r: LinuxSyscall): number => r.errnoRet ?? DEFAULT_ERRNO;
 
 /**
  * Converts the ERRNO rules of a resolved OCI section to SCMP_ACT_NOTIFY with `listenerPath`,

@@ -2,6 +2,7 @@
 // validator. Errors and warnings are data with JSON paths; nothing here throws or logs.
 import type { SeccompAction, SeccompArch, SeccompOperator } from './oci.js';
 import { isKnownOnAnyArch, SECCOMP_ARCHES } from './tables/index.js';
+import { ACTION_RET } from './bpf/semantics.js';
 
 /** A problem found in a profile, located by its JSON path. */
 export interface Issue {
@@ -60,18 +61,8 @@ export interface Profile {
   syscalls: ProfileRule[];
 }
 
-/** libseccomp's actions (runc `libcontainer/seccomp/config.go`), the one list. */
-export const SECCOMP_ACTIONS: readonly SeccompAction[] = [
-  'SCMP_ACT_KILL',
-  'SCMP_ACT_KILL_PROCESS',
-  'SCMP_ACT_KILL_THREAD',
-  'SCMP_ACT_TRAP',
-  'SCMP_ACT_ERRNO',
-  'SCMP_ACT_TRACE',
-  'SCMP_ACT_ALLOW',
-  'SCMP_ACT_LOG',
-  'SCMP_ACT_NOTIFY',
-];
+/** libseccomp's actions (runc `libcontainer/seccomp/config.go`): the keys of the one action table. */
+export const SECCOMP_ACTIONS: readonly SeccompAction[] = Object.keys(ACTION_RET) as SeccompAction[];
 
 export const SECCOMP_OPERATORS: readonly SeccompOperator[] = [
   'SCMP_CMP_NE',

@@ -3,13 +3,11 @@ import { test } from 'node:test';
 import { EngineError } from '../base/errors.js';
 import { readFixtureJson, seccompFixtureDir } from '../../test/helpers/seccomp-fixtures.js';
 import type { LinuxSeccomp } from './oci.js';
+import { DOCKER_DEFAULT_CAPS } from '../caps/index.js';
 import { formatIssues, parseProfile, type Profile, type ProfileRule } from './profile.js';
 import { parseKernelRelease, resolveProfile, type ResolveOptions } from './resolve.js';
 
-const DOCKER_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
+const DOCKER_CAPS = DOCKER_DEFAULT_CAPS;
 const AMD64: ResolveOptions = { arch: 'SCMP_ARCH_X86_64', capabilities: DOCKER_CAPS, kernel: '6.18.44' };
 
 function parsed(input: unknown): Profile {

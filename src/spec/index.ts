@@ -6,6 +6,14 @@
  */
 export { generateSpec, baseMounts, type RunPlan, type NamespaceMode } from './generate.js';
 export { resolveUser, type ResolvedUser } from './user.js';
+/**
+ * The plan and config.json moatd makes for a process with an empty HostConfig and default
+ * daemon settings, for bundles run with runc directly (`moat seccomp record`, test probes).
+ *
+ * @example
+ * const spec = standaloneSpec({ rootfs: 'rootfs', args: ['/probe'], capabilities: MOAT_DEFAULT_CAPS, cgroupsPath: 'moat-test/abc' });
+ */
+export { standaloneRunPlan, standaloneSpec, DEFAULT_PIDS_LIMIT, DEFAULT_SHM_SIZE, DEFAULT_PATH_ENV, type StandaloneRun } from './standalone.js';
 export type * from './types.js';
 export {
   DOCKER_MASKED_PATHS,

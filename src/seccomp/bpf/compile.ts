@@ -27,7 +27,9 @@
 // - The host arch is always filtered (libseccomp's native arch); listed sub-arches that the
 //   host can run (x86 and x32 on x86_64, arm on aarch64) get their own sections; other
 //   listed arches can never appear in seccomp_data on this host and are ignored.
-// - Option `enosysStub`: runc's ENOSYS stub (numbers above the highest named one).
+// - Option `enosysStub`: runc's ENOSYS stub (numbers above the highest named one, for the
+//   listed arches; semantics.ts enosysCutoff).
+// Return values, precedence, comparisons and the stub are defined in semantics.ts.
 //
 // Not done (differences from libseccomp, see the report): i386 `socketcall`/`ipc`
 // multiplexing (libseccomp also adds `socketcall(arg0 == SYS_SOCKET)` for a `socket` rule on
@@ -37,12 +39,7 @@
 import type { SeccompAction, SeccompOperator } from '../oci.js';
 import { EngineError } from '../../base/index.js';
 import { Assembler, lower, type AbsInsn, type Label } from './asm.js';
-import {
-  AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64,
-  SECCOMP_RET_ACTION_FULL, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS,
-  SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG, SECCOMP_RET_TRACE, SECCOMP_RET_TRAP,
-  SECCOMP_RET_USER_NOTIF, X32_SYSCALL_BIT,
-} from './constants.js';
+import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, SECCOMP_RET_KILL_THREAD, X32_SYSCALL_BIT } from './constants.js';
 import {
   BPF_ABS, BPF_ALU, BPF_AND, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_MAXINSNS,
   BPF_RET, BPF_W, type Instruction,
@@ -51,8 +48,9 @@ import { optimize } from './optimize.js';
 import { createProgram, type Program } from './program.js';
 import {
   U32_MAX, U64_MAX, buildRangeTree, highWordSegments, intersectSets, isFullSet, mergeSegments,
-  opSet, unionSets, wordSegments, type IntervalSet, type RangeOp, type RangeTree, type Segment,
+  unionSets, wordSegments, type IntervalSet, type RangeTree, type Segment,
 } from './ranges.js';
+import { ENOSYS_RET, acceptedValues, actionRet, argMask, enosysCutoff, filterNr, retRank, type NativeArch, type ResolveNr } from './semantics.js';
 
 /** u64 argument values: JSON numbers (exact up to 2^53) or bigint. */
 export type ArgValue = number | bigint;
@@ -80,7 +78,7 @@ export interface CompileInput {
   readonly syscalls?: readonly CompileSyscall[];
 }
 
-export type NativeArch = 'SCMP_ARCH_X86_64' | 'SCMP_ARCH_AARCH64';
+export type { NativeArch } from './semantics.js';
 
 export interface CompileOptions {
   /** The host arch; always filtered, whatever `architectures` says (libseccomp's native arch). */
@@ -90,7 +88,7 @@ export interface CompileOptions {
    * `SCMP_ARCH_AARCH64`, `SCMP_ARCH_ARM`), or undefined if it has none. x32 numbers may be
    * given with or without 0x40000000.
    */
-  resolveNr: (arch: string, name: string) => number | undefined;
+  resolveNr: ResolveNr;
   /** Return value for an arch not in the filter. Default SECCOMP_RET_KILL_THREAD (libseccomp, runc). */
   badArchRet?: number;
   /** Same arg index twice in one rule: 'or' splits the rule as runc does (default), 'and' keeps the AND. */
@@ -106,32 +104,6 @@ export interface CompileOptions {
 
 function compileError(message: string): EngineError {
   return new EngineError('invalid', 'ERR_SECCOMP_COMPILE', `Cannot compile seccomp profile: ${message}`);
-}
-
-/** The u32 a profile action returns. `errno` is errnoRet/defaultErrnoRet (ERRNO, TRACE only). */
-export function actionRet(action: SeccompAction, errno: number | undefined, where: string): number {
-  const data = (max: number): number => {
-    const e = errno ?? 1; // runc: EPERM when errnoRet is absent
-    if (!Number.isInteger(e) || e < 0 || e > max) throw compileError(`${where}: errno ${String(e)} is outside 0..${max}`);
-    return e;
-  };
-  switch (action) {
-    case 'SCMP_ACT_KILL':
-    case 'SCMP_ACT_KILL_THREAD': return SECCOMP_RET_KILL_THREAD;
-    case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET_KILL_PROCESS;
-    case 'SCMP_ACT_TRAP': return SECCOMP_RET_TRAP;
-    case 'SCMP_ACT_ERRNO': return (SECCOMP_RET_ERRNO | data(4095)) >>> 0;
-    case 'SCMP_ACT_TRACE': return (SECCOMP_RET_TRACE | data(0xffff)) >>> 0;
-    case 'SCMP_ACT_LOG': return SECCOMP_RET_LOG;
-    case 'SCMP_ACT_ALLOW': return SECCOMP_RET_ALLOW;
-    case 'SCMP_ACT_NOTIFY': return SECCOMP_RET_USER_NOTIF;
-    default: throw compileError(`${where}: unknown action ${JSON.stringify(action)}`);
-  }
-}
-
-/** Kernel precedence of a return value: lower wins (ACTION_ONLY as a signed 32-bit number). */
-export function retRank(ret: number): number {
-  return (ret & SECCOMP_RET_ACTION_FULL) | 0;
 }
 
 function toU64(v: ArgValue | undefined, where: string): bigint {
@@ -193,10 +165,8 @@ function collectRules(input: CompileInput, section: Section, opts: CompileOption
       const o = order++;
       if (ret === defaultRet) continue;
       for (const sub of section.subs) {
-        const raw = opts.resolveNr(sub.arch, name);
-        if (raw === undefined || !Number.isInteger(raw) || raw < 0 || raw > U32_MAX) continue;
-        const nr = (raw | sub.bit) >>> 0;
-        if (sub.bit === 0 && section.audit === AUDIT_ARCH_X86_64 && nr >= X32_SYSCALL_BIT) continue;
+        const nr = filterNr(sub.arch, name, opts.resolveNr);
+        if (nr === undefined) continue;
         const list = byNr.get(nr) ?? [];
         for (const v of variants) list.push({ order: o, ret, conds: v, width: sub.width });
         byNr.set(nr, list);
@@ -208,24 +178,15 @@ function collectRules(input: CompileInput, section: Section, opts: CompileOption
 
 /** One comparison as an atom in `width` bits; undefined = always true, null = never. */
 function condAtom(c: Cond, width: 32 | 64): Atom | undefined | null {
-  const max = width === 64 ? U64_MAX : 0xffffffffn;
-  const value = c.value & max;
-  if (c.op === 'SCMP_CMP_MASKED_EQ') {
-    const mask = value;
-    const datum = c.valueTwo & max;
-    if ((datum & ~mask & max) !== 0n) return null;
-    if (mask === 0n) return undefined;
-    return { kind: 'masked', arg: c.arg, mask, datum };
-  }
-  const set = opSet(c.op as RangeOp, value, max);
-  if (set.length === 0) return null;
-  if (isFullSet(set, max)) return undefined;
-  return { kind: 'set', arg: c.arg, set };
+  const accepted = acceptedValues(c, width);
+  if (accepted === false) return null;
+  if (accepted === true) return undefined;
+  return accepted.kind === 'masked' ? { kind: 'masked', arg: c.arg, mask: accepted.mask, datum: accepted.datum } : { kind: 'set', arg: c.arg, set: accepted.set };
 }
 
 /** A rule's conditions as atoms (same-arg sets intersected); null = never matches. */
 function ruleAtoms(conds: readonly Cond[], width: 32 | 64): Atom[] | null {
-  const max = width === 64 ? U64_MAX : 0xffffffffn;
+  const max = argMask(width);
   const sets = new Map<number, IntervalSet>();
   const masked: Atom[] = [];
   for (const c of conds) {
@@ -269,7 +230,7 @@ function planGroups(rules: readonly Rule[], width: 32 | 64): Group[] {
       if (only !== undefined && only.kind === 'set') merged.set(only.arg, unionSets(merged.get(only.arg) ?? [], only.set));
       else rest.push(t);
     }
-    const max = width === 64 ? U64_MAX : 0xffffffffn;
+    const max = argMask(width);
     const mergedTests: Atom[][] = [...merged].map(([arg, set]) => (isFullSet(set, max) ? [] : [{ kind: 'set', arg, set }]));
     g.tests = [...mergedTests, ...rest];
     // An always-true test makes the others (and later groups) irrelevant.
@@ -392,28 +353,13 @@ class Emitter {
   }
 }
 
-const ENOSYS_RET = (SECCOMP_RET_ERRNO | 38) >>> 0;
-
-/**
- * runc's ENOSYS stub (libcontainer/seccomp/patchbpf): per sub-arch, numbers above the
- * highest number the profile names get ERRNO(ENOSYS), so newer syscalls look unimplemented
- * and libc falls back. Not applied when the default action is ALLOW, LOG or TRACE, or for a
- * sub-arch where the profile names nothing.
- */
-function enosysCutoffs(input: CompileInput, section: Section, opts: CompileOptions, defaultRet: number): Map<string, number> {
+/** runc's ENOSYS stub cutoff per sub-arch of a section (semantics.ts enosysCutoff). */
+function enosysCutoffs(input: CompileInput, section: Section, opts: CompileOptions): Map<string, number> {
   const out = new Map<string, number>();
-  const action = (defaultRet & SECCOMP_RET_ACTION_FULL) >>> 0;
-  if (opts.enosysStub !== true || action === SECCOMP_RET_ALLOW || action === SECCOMP_RET_LOG || action === SECCOMP_RET_TRACE) return out;
+  if (opts.enosysStub !== true) return out;
   for (const sub of section.subs) {
-    for (const sc of input.syscalls ?? []) {
-      for (const name of sc.names) {
-        const raw = opts.resolveNr(sub.arch, name);
-        if (raw === undefined || !Number.isInteger(raw) || raw < 0 || raw > U32_MAX) continue;
-        const nr = (raw | sub.bit) >>> 0;
-        if (sub.bit === 0 && section.audit === AUDIT_ARCH_X86_64 && nr >= X32_SYSCALL_BIT) continue;
-        if (nr < U32_MAX) out.set(sub.arch, Math.max(out.get(sub.arch) ?? 0, nr));
-      }
-    }
+    const cut = enosysCutoff(input, sub.arch, opts.resolveNr);
+    if (cut !== undefined) out.set(sub.arch, cut);
   }
   return out;
 }
@@ -454,7 +400,7 @@ export function planSeccomp(input: CompileInput, opts: CompileOptions): AbsInsn[
     }
     // Numbers no rule names: the default action, or the bad-arch action for x32 numbers when
     // x32 is not filtered, or ENOSYS above the sub-arch's highest named number (runc stub).
-    const cutoffs = enosysCutoffs(input, s, opts, defaultRet);
+    const cutoffs = enosysCutoffs(input, s, opts);
     const gapRet = (v: number): number => {
       const sub = s.audit === AUDIT_ARCH_X86_64 && v >= X32_SYSCALL_BIT ? 'SCMP_ARCH_X32' : s.subs[0]!.arch;
       if (s.x32Guard && v >= X32_SYSCALL_BIT) return v === U32_MAX ? defaultRet : badArchRet;

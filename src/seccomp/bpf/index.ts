@@ -42,7 +42,7 @@ export { loadProgram } from './program.js';
  *   { arch: 'SCMP_ARCH_X86_64', resolveNr: (arch, name) => table[arch]?.[name] },
  * );
  */
-export { compileSeccomp, type CompileInput, type CompileOptions, type CompileSyscall, type CompileArg, type ArgValue, type NativeArch } from './compile.js';
+export { compileSeccomp, type CompileInput, type CompileOptions, type CompileSyscall, type CompileArg, type ArgValue } from './compile.js';
 
 /**
  * Run a program (a `Program` or a raw instruction array, validated first) on one
@@ -81,7 +81,7 @@ export { isConstAllow } from './emulate.js';
 
 /**
  * The profile's verdict for one `seccomp_data`, evaluated directly from the rules (no BPF):
- * the oracle the compiler is tested against, usable to explain a profile.
+ * the oracle the compiler is tested against.
  *
  * @example
  * evaluateSeccomp(profile, { nr: 41, arch: AUDIT_ARCH_X86_64, args: [38n] }, { arch: 'SCMP_ARCH_X86_64', resolveNr });
@@ -89,13 +89,30 @@ export { isConstAllow } from './emulate.js';
 export { evaluateSeccomp } from './reference.js';
 
 /**
- * One argument comparison on a u64 value, truncated to `width` bits as libseccomp does on
- * 32-bit ABIs: the evaluator's and the workbench's single definition.
+ * Like evaluateSeccomp, and names what decided (a rule, the default, bad-arch, the ENOSYS
+ * stub) and every rule naming the syscall: what `moat seccomp explain` shows.
  *
  * @example
+ * evaluateRules(profile, { nr: 41, arch: AUDIT_ARCH_X86_64, args: [38n] }, { arch: 'SCMP_ARCH_X86_64', resolveNr }).by; // { kind: 'rule', index: 3 }
+ */
+export { evaluateRules, type RuleVerdict, type RuleCandidate, type Decider } from './reference.js';
+
+/**
+ * The semantics of a profile, defined once for the compiler, the evaluator and the notify
+ * listener: SCMP_ACT_* -> return value (errno EPERM when absent), kernel precedence, one
+ * argument comparison (u64, truncated on 32-bit ABIs), a rule's comparisons (AND; OR when an
+ * index repeats, as runc splits), the argument width of a call, the sub-arch a call lands in,
+ * and runc's ENOSYS stub cutoff.
+ *
+ * @example
+ * actionRet('SCMP_ACT_ERRNO', undefined); // 0x00050001
  * argMatches({ op: 'SCMP_CMP_MASKED_EQ', value: 0x10000000, valueTwo: 0x10000000 }, 0x10000000n, 64); // true
  */
-export { argMatches } from './reference.js';
+export {
+  ACTION_RET, DEFAULT_ERRNO, ENOSYS_RET, actionRet, retAction, retData, retRank, retLetsCallRun, argMask, argWidth,
+  argMatches, ruleArgsMatch, subArchOf, filterNr, enosysCutoff,
+  type ArgComparison, type NativeArch, type ResolveNr, type SubArchOf, type StubInput,
+} from './semantics.js';
 
 /**
  * What the kernel hands a filter: `nr` (i32; x32 calls carry bit 30), `arch`

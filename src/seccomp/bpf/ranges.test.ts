@@ -1,9 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  U64_MAX, buildRangeTree, evalRangeTree, highWordSegments, lowWordSet, opSet, rangeTreeDepth, setHas,
-  wordSegments, type IntervalSet, type Segment,
+  U64_MAX, buildRangeTree, highWordSegments, lowWordSet, rangeTreeDepth, setHas,
+  wordSegments, type IntervalSet, type RangeTree, type Segment,
 } from './ranges.js';
+import { opSet } from './semantics.js';
+
+/** The outcome a tree gives `v` (what the emitted compares do). */
+function evalRangeTree<T>(tree: RangeTree<T>, v: number): T {
+  let n = tree;
+  while (n.kind === 'cmp') n = (n.op === 'jeq' ? v === n.k : v >= n.k) ? n.t : n.f;
+  return n.out;
+}
 
 test('opSet() gives the unsigned 64-bit value sets of each operator', () => {
   assert.deepEqual(opSet('SCMP_CMP_EQ', 5n, U64_MAX), [[5n, 5n]]);

@@ -11,8 +11,6 @@ export interface Segment<T> {
   out: T;
 }
 
-export type RangeOp = 'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT';
-
 export const U32_MAX = 0xffffffff;
 export const U64_MAX = (1n << 64n) - 1n;
 
@@ -25,19 +23,6 @@ export function normalizeSet(list: readonly (readonly [bigint, bigint])[]): Inte
     if (last !== undefined && a <= last[1] + 1n) { if (b > last[1]) last[1] = b; } else out.push([a, b]);
   }
   return out;
-}
-
-/** Values v in [0, max] with `v op value`. */
-export function opSet(op: RangeOp, value: bigint, max: bigint): IntervalSet {
-  const v = value;
-  switch (op) {
-    case 'SCMP_CMP_EQ': return v <= max ? [[v, v]] : [];
-    case 'SCMP_CMP_NE': return normalizeSet([[0n, v - 1n], [v + 1n, max]]);
-    case 'SCMP_CMP_LT': return v === 0n ? [] : [[0n, v - 1n <= max ? v - 1n : max]];
-    case 'SCMP_CMP_LE': return [[0n, v <= max ? v : max]];
-    case 'SCMP_CMP_GE': return v <= max ? [[v, max]] : [];
-    case 'SCMP_CMP_GT': return v < max ? [[v + 1n, max]] : [];
-  }
 }
 
 export function unionSets(a: IntervalSet, b: IntervalSet): IntervalSet {
@@ -162,13 +147,6 @@ export function buildRangeTree<T>(segs: readonly Segment<T>[], opts: RangeTreeOp
     return { kind: 'cmp', op: 'jge', k: segs[m]!.lo, t: build(m, j), f: build(i, m - 1) };
   };
   return build(0, segs.length - 1);
-}
-
-/** Evaluate a tree (for tests). */
-export function evalRangeTree<T>(tree: RangeTree<T>, v: number): T {
-  let n = tree;
-  while (n.kind === 'cmp') n = (n.op === 'jeq' ? v === n.k : v >= n.k) ? n.t : n.f;
-  return n.out;
 }
 
 /** Depth in compares of the deepest leaf. */

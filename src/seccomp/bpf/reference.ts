@@ -1,33 +1,91 @@
-// A plain evaluator of an OCI seccomp section: no BPF, no optimisation, written apart from
-// compile.ts so that the two can be compared (the tests' oracle). The semantics it defines
-// are listed at the top of compile.ts.
+// The rule evaluator: an OCI seccomp section evaluated directly from its rules, with no BPF
+// and no optimisation, written apart from compile.ts so that the two can be compared (the
+// tests' oracle) and naming the rule that decided (the workbench's `explain`). Both read
+// return values, comparisons, arches and the ENOSYS stub from semantics.ts; the rule
+// semantics are listed at the top of compile.ts.
 
-import type { SeccompAction } from '../oci.js';
 import type { CompileArg, CompileInput, CompileOptions } from './compile.js';
 import type { SeccompData } from './emulate.js';
+import { actionRet, enosysCutoff, ENOSYS_RET, filterNr, retRank, ruleArgsMatch, subArchOf } from './semantics.js';
 
-const AUDIT_X86_64 = 0xc000003e;
-const AUDIT_I386 = 0x40000003;
-const AUDIT_AARCH64 = 0xc00000b7;
-const AUDIT_ARM = 0x40000028;
-const X32_BIT = 0x40000000;
+/** What decided a verdict. */
+export type Decider =
+  | { readonly kind: 'rule'; readonly index: number }
+  | { readonly kind: 'default' }
+  | { readonly kind: 'bad-arch' }
+  | { readonly kind: 'enosys-stub'; readonly cutoff: number };
 
-function retOf(action: SeccompAction, errno: number | undefined): number {
-  switch (action) {
-    case 'SCMP_ACT_KILL': case 'SCMP_ACT_KILL_THREAD': return 0;
-    case 'SCMP_ACT_KILL_PROCESS': return 0x80000000;
-    case 'SCMP_ACT_TRAP': return 0x00030000;
-    case 'SCMP_ACT_ERRNO': return 0x00050000 + (errno ?? 1);
-    case 'SCMP_ACT_TRACE': return 0x7ff00000 + (errno ?? 1);
-    case 'SCMP_ACT_LOG': return 0x7ffc0000;
-    case 'SCMP_ACT_ALLOW': return 0x7fff0000;
-    case 'SCMP_ACT_NOTIFY': return 0x7fc00000;
-  }
-  throw new Error(`unknown action ${String(action)}`);
+/** A rule naming the syscall, and whether it counted. */
+export interface RuleCandidate {
+  /** Index in `syscalls`. */
+  readonly index: number;
+  readonly ret: number;
+  readonly args: readonly CompileArg[];
+  /** undefined: not evaluated (skipped, or an unconditional rule decided first). */
+  readonly matched: boolean | undefined;
+  /** Its return value equals the default action's: libseccomp rejects such a rule, runc skips it. */
+  readonly skipped?: 'same-as-default';
 }
 
-/** Lower = wins, as the kernel orders actions. */
-const rank = (ret: number): number => Math.floor(ret / 0x10000) * 0x10000 - (ret >= 0x80000000 ? 2 ** 32 : 0);
+export interface RuleVerdict {
+  /** The u32 the filter returns. */
+  readonly ret: number;
+  readonly by: Decider;
+  /** The sub-arch section the call fell into (undefined for bad-arch and x32's nr -1). */
+  readonly sub: string | undefined;
+  /** Every rule naming the syscall on `sub`, in profile order. */
+  readonly candidates: readonly RuleCandidate[];
+}
+
+/**
+ * The verdict of a profile for one `seccomp_data`, evaluated from the rules, with the rule
+ * that decided.
+ *
+ * @example
+ * evaluateRules(profile, { nr: 41, arch: AUDIT_ARCH_X86_64, args: [38n] }, { arch: 'SCMP_ARCH_X86_64', resolveNr }).by; // { kind: 'rule', index: 3 }
+ */
+export function evaluateRules(input: CompileInput, data: SeccompData, opts: CompileOptions): RuleVerdict {
+  const defaultRet = actionRet(input.defaultAction, input.defaultErrnoRet, 'defaultAction');
+  const nr = data.nr >>> 0;
+  const at = subArchOf(data, { native: opts.arch, architectures: input.architectures });
+  if (at === 'bad-arch') return { ret: (opts.badArchRet ?? 0) >>> 0, by: { kind: 'bad-arch' }, sub: undefined, candidates: [] };
+  if (at === 'x32-minus-one') return { ret: defaultRet, by: { kind: 'default' }, sub: undefined, candidates: [] };
+  const { sub, width } = at;
+  if (opts.enosysStub === true) {
+    const cutoff = enosysCutoff(input, sub, opts.resolveNr);
+    if (cutoff !== undefined && nr > cutoff) return { ret: ENOSYS_RET, by: { kind: 'enosys-stub', cutoff }, sub, candidates: [] };
+  }
+
+  interface Cand { index: number; ret: number; args: readonly CompileArg[]; skipped: boolean }
+  const cands: Cand[] = [];
+  (input.syscalls ?? []).forEach((rule, index) => {
+    if (!rule.names.some((name) => filterNr(sub, name, opts.resolveNr) === nr)) return;
+    const ret = actionRet(rule.action, rule.errnoRet, `syscalls[${index}].action`);
+    cands.push({ index, ret, args: rule.args ?? [], skipped: ret === defaultRet });
+  });
+  const live = cands.filter((c) => !c.skipped);
+  const argOf = (i: number): bigint => data.args?.[i] ?? 0n;
+  const matches = (c: Cand): boolean => ruleArgsMatch(c.args, argOf, { width, duplicateArgs: opts.duplicateArgs ?? 'or' });
+  // For one syscall the first unconditional rule decides; conditional ones are ignored
+  // (libseccomp absorbs them).
+  const uncond = live.find((c) => c.args.length === 0);
+  const candidates: RuleCandidate[] = cands.map((c) => ({
+    index: c.index,
+    ret: c.ret,
+    args: c.args,
+    matched: c.skipped || (uncond !== undefined && c !== uncond) ? undefined : c.args.length === 0 ? true : matches(c),
+    ...(c.skipped ? { skipped: 'same-as-default' as const } : {}),
+  }));
+  if (uncond !== undefined) return { ret: uncond.ret, by: { kind: 'rule', index: uncond.index }, sub, candidates };
+  // Otherwise the strictest matching rule, the earlier one on ties.
+  let best: Cand | undefined;
+  for (const c of live) {
+    if (!matches(c)) continue;
+    if (best === undefined || retRank(c.ret) < retRank(best.ret)) best = c;
+  }
+  if (best === undefined) return { ret: defaultRet, by: { kind: 'default' }, sub, candidates };
+  return { ret: best.ret, by: { kind: 'rule', index: best.index }, sub, candidates };
+}
 
 /**
  * The u32 the profile gives `data`, evaluated directly from the rules.
@@ -36,92 +94,5 @@ const rank = (ret: number): number => Math.floor(ret / 0x10000) * 0x10000 - (ret
  * evaluateSeccomp(profile, { nr: 110, arch: AUDIT_ARCH_X86_64 }, { arch: 'SCMP_ARCH_X86_64', resolveNr });
  */
 export function evaluateSeccomp(input: CompileInput, data: SeccompData, opts: CompileOptions): number {
-  const defaultRet = retOf(input.defaultAction, input.defaultErrnoRet);
-  const badArch = (opts.badArchRet ?? 0) >>> 0;
-  const listed = input.architectures ?? [];
-  const arch = data.arch >>> 0;
-  const nr = data.nr >>> 0;
-  let sub: string;
-  let width: 32 | 64;
-  if (opts.arch === 'SCMP_ARCH_X86_64' && arch === AUDIT_X86_64) {
-    width = 64;
-    if (nr >= X32_BIT) {
-      if (listed.includes('SCMP_ARCH_X32')) { sub = 'SCMP_ARCH_X32'; width = 32; }
-      else return nr === 0xffffffff ? defaultRet : badArch;
-    } else sub = 'SCMP_ARCH_X86_64';
-  } else if (opts.arch === 'SCMP_ARCH_X86_64' && arch === AUDIT_I386 && listed.includes('SCMP_ARCH_X86')) {
-    width = 32; sub = 'SCMP_ARCH_X86';
-  } else if (opts.arch === 'SCMP_ARCH_AARCH64' && arch === AUDIT_AARCH64) {
-    width = 64; sub = 'SCMP_ARCH_AARCH64';
-  } else if (opts.arch === 'SCMP_ARCH_AARCH64' && arch === AUDIT_ARM && listed.includes('SCMP_ARCH_ARM')) {
-    width = 32; sub = 'SCMP_ARCH_ARM';
-  } else {
-    return badArch;
-  }
-  // runc's ENOSYS stub (see compile.ts enosysCutoffs).
-  const defaultAction = Math.floor(defaultRet / 0x10000) * 0x10000;
-  if (opts.enosysStub === true && ![0x7fff0000, 0x7ffc0000, 0x7ff00000].includes(defaultAction)) {
-    let cutoff: number | undefined;
-    for (const rule of input.syscalls ?? []) {
-      for (const name of rule.names) {
-        const raw = opts.resolveNr(sub, name);
-        if (raw === undefined || !Number.isInteger(raw) || raw < 0 || raw > 0xffffffff) continue;
-        const n = sub === 'SCMP_ARCH_X32' ? (raw | X32_BIT) >>> 0 : raw;
-        if ((sub === 'SCMP_ARCH_X86_64' && n >= X32_BIT) || n === 0xffffffff) continue;
-        cutoff = Math.max(cutoff ?? 0, n);
-      }
-    }
-    if (cutoff !== undefined && nr > cutoff) return 0x00050026;
-  }
-  const wmask = width === 64 ? (1n << 64n) - 1n : 0xffffffffn;
-  const argOf = (i: number): bigint => BigInt.asUintN(64, data.args?.[i] ?? 0n) & wmask;
-
-  interface Cand { order: number; ret: number; args: readonly CompileArg[] | undefined }
-  const cands: Cand[] = [];
-  let order = 0;
-  for (const rule of input.syscalls ?? []) {
-    for (const name of rule.names) {
-      const o = order++;
-      const raw = opts.resolveNr(sub, name);
-      if (raw === undefined || !Number.isInteger(raw) || raw < 0 || raw > 0xffffffff) continue;
-      const n = sub === 'SCMP_ARCH_X32' ? (raw | X32_BIT) >>> 0 : raw >>> 0;
-      if (sub === 'SCMP_ARCH_X86_64' && n >= X32_BIT) continue;
-      if (n !== nr) continue;
-      const ret = retOf(rule.action, rule.errnoRet);
-      if (ret === defaultRet) continue;
-      cands.push({ order: o, ret, args: rule.args });
-    }
-  }
-  const uncond = cands.find((c) => c.args === undefined || c.args.length === 0);
-  if (uncond !== undefined) return uncond.ret;
-
-  const matches = (c: Cand): boolean => {
-    const args = c.args ?? [];
-    const test = (a: CompileArg): boolean => argMatches(a, argOf(a.index), width);
-    const dup = new Set(args.map((a) => a.index)).size < args.length;
-    return dup && (opts.duplicateArgs ?? 'or') === 'or' ? args.some(test) : args.every(test);
-  };
-  let best: Cand | undefined;
-  for (const c of cands) {
-    if (!matches(c)) continue;
-    if (best === undefined || rank(c.ret) < rank(best.ret)) best = c;
-  }
-  return best === undefined ? defaultRet : best.ret;
-}
-
-/** True if `x` satisfies one comparison (values truncated to `width` bits, as libseccomp does on 32-bit ABIs). */
-export function argMatches(a: Pick<CompileArg, 'op' | 'value' | 'valueTwo'>, x: bigint, width: 32 | 64): boolean {
-  const m = width === 64 ? (1n << 64n) - 1n : 0xffffffffn;
-  const v = BigInt(a.value) & m;
-  const v2 = BigInt(a.valueTwo ?? 0) & m;
-  x &= m;
-  switch (a.op) {
-    case 'SCMP_CMP_NE': return x !== v;
-    case 'SCMP_CMP_LT': return x < v;
-    case 'SCMP_CMP_LE': return x <= v;
-    case 'SCMP_CMP_EQ': return x === v;
-    case 'SCMP_CMP_GE': return x >= v;
-    case 'SCMP_CMP_GT': return x > v;
-    case 'SCMP_CMP_MASKED_EQ': return (x & v) === v2;
-  }
+  return evaluateRules(input, data, opts).ret;
 }

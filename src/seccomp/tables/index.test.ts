@@ -2,11 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EngineError } from '../../base/errors.js';
 import { readFixtureJson, seccompFixtureDir } from '../../../test/helpers/seccomp-fixtures.js';
+import { AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT } from '../bpf/constants.js';
 import {
   AUDIT_ARCH,
-  AUDIT_ARCH_AARCH64,
-  AUDIT_ARCH_I386,
-  AUDIT_ARCH_X86_64,
   hostArch,
   isKnownOnAnyArch,
   SECCOMP_ARCHES,
@@ -14,7 +12,6 @@ import {
   syscallNames,
   syscallNumber,
   tableInfo,
-  X32_SYSCALL_BIT,
 } from './index.js';
 
 test('syscallNumber() knows the x86_64, i386, x32 and aarch64 numbers', async (t) => {

@@ -8,29 +8,11 @@ import type { SyscallTableData } from './types.js';
 
 export type { SyscallTableData } from './types.js';
 
-/** `__X32_SYSCALL_BIT` (arch/x86/include/uapi/asm/unistd.h): x32 numbers carry bit 30. */
-export const X32_SYSCALL_BIT = 0x40000000;
-
-// linux/audit.h: EM_* | __AUDIT_ARCH_64BIT (0x80000000) | __AUDIT_ARCH_LE (0x40000000).
-export const AUDIT_ARCH_X86_64 = 0xc000003e;
-export const AUDIT_ARCH_I386 = 0x40000003;
-export const AUDIT_ARCH_AARCH64 = 0xc00000b7;
-export const AUDIT_ARCH_ARM = 0x40000028;
-export const AUDIT_ARCH_MIPS = 0x00000008;
-export const AUDIT_ARCH_MIPSEL = 0x40000008;
-export const AUDIT_ARCH_MIPS64 = 0x80000008;
-export const AUDIT_ARCH_MIPSEL64 = 0xc0000008;
-// n32 sets __AUDIT_ARCH_CONVENTION_MIPS64_N32 (0x20000000).
-export const AUDIT_ARCH_MIPS64N32 = 0xa0000008;
-export const AUDIT_ARCH_MIPSEL64N32 = 0xe0000008;
-export const AUDIT_ARCH_PPC = 0x00000014;
-export const AUDIT_ARCH_PPC64 = 0x80000015;
-export const AUDIT_ARCH_PPC64LE = 0xc0000015;
-export const AUDIT_ARCH_S390 = 0x00000016;
-export const AUDIT_ARCH_S390X = 0x80000016;
-export const AUDIT_ARCH_PARISC = 0x0000000f;
-export const AUDIT_ARCH_PARISC64 = 0x8000000f;
-export const AUDIT_ARCH_RISCV64 = 0xc00000f3;
+import {
+  AUDIT_ARCH_AARCH64, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, AUDIT_ARCH_MIPS, AUDIT_ARCH_MIPS64, AUDIT_ARCH_MIPS64N32,
+  AUDIT_ARCH_MIPSEL, AUDIT_ARCH_MIPSEL64, AUDIT_ARCH_MIPSEL64N32, AUDIT_ARCH_PARISC, AUDIT_ARCH_PARISC64, AUDIT_ARCH_PPC,
+  AUDIT_ARCH_PPC64, AUDIT_ARCH_PPC64LE, AUDIT_ARCH_RISCV64, AUDIT_ARCH_S390, AUDIT_ARCH_S390X, AUDIT_ARCH_X86_64,
+} from '../bpf/constants.js';
 
 /** The `seccomp_data.arch` value the kernel reports for each libseccomp arch. x32 shares x86_64's. */
 export const AUDIT_ARCH: Readonly<Record<SeccompArch, number>> = {

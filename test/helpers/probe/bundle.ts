@@ -1,10 +1,16 @@
 // An OCI bundle run directly with runc (no moatd, no conmon) for seccomp kernel tests: a
-// rootfs holding only the static probe, `runc spec` adjusted (no terminal, given caps and
-// seccomp, writable root, relative cgroupsPath under a unique parent), a private runc root.
+// rootfs holding only the static probe, the config.json moatd would write for it (the shared
+// standalone builder: src/spec standaloneSpec, src/runtime writeBundleSync) with the given
+// caps and seccomp, no_new_privs, a relative cgroupsPath under a unique parent, and a
+// private runc root.
 import { spawn, execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { CapName } from '../../../src/caps/index.js';
+import { writeBundleSync } from '../../../src/runtime/index.js';
+import type { LinuxSeccomp } from '../../../src/seccomp/index.js';
+import { standaloneSpec } from '../../../src/spec/index.js';
 import { cgroupDirsOf } from '../daemon.js';
 import { buildProbe } from './index.js';
 
@@ -48,15 +54,6 @@ function removeTree(dir: string): void {
   }
 }
 
-/** The parts of `runc spec`'s config.json changed here. */
-interface RuncSpec {
-  process: Record<string, unknown>;
-  root: { path: string; readonly: boolean };
-  hostname: string;
-  linux: { cgroupsPath?: string; seccomp?: unknown; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
 /** Creates a bundle; call `cleanup()` in a `finally` / `t.after`. */
 export function createProbeBundle(o: ProbeBundleOptions): ProbeBundle {
   const dir = mkdtempSync('/tmp/moat-sc-');
@@ -67,16 +64,15 @@ export function createProbeBundle(o: ProbeBundleOptions): ProbeBundle {
   mkdirSync(join(rootfs, 'tmp'), { recursive: true, mode: 0o1777 });
   copyFileSync(buildProbe(), join(rootfs, 'probe'));
   execFileSync('chmod', ['0755', join(rootfs, 'probe')]);
-  execFileSync('runc', ['spec', '--bundle', dir]);
-  const cfgPath = join(dir, 'config.json');
-  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as RuncSpec;
-  const caps = [...(o.capabilities ?? [])];
-  cfg.process = { ...cfg.process, terminal: false, args: ['/probe', ...o.args], capabilities: { bounding: caps, effective: caps, permitted: caps }, noNewPrivileges: true };
-  cfg.root = { path: 'rootfs', readonly: false };
-  cfg.hostname = 'probe';
-  cfg.linux.cgroupsPath = `${cgroupParent}/${id}`;
-  if (o.seccomp !== undefined) cfg.linux.seccomp = o.seccomp;
-  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+  writeBundleSync(dir, standaloneSpec({
+    rootfs: 'rootfs',
+    args: ['/probe', ...o.args],
+    hostname: 'probe',
+    capabilities: (o.capabilities ?? []) as readonly CapName[],
+    noNewPrivileges: true,
+    cgroupsPath: `${cgroupParent}/${id}`,
+    ...(o.seccomp !== undefined ? { seccomp: o.seccomp as LinuxSeccomp } : {}),
+  }));
 
   const runWith = (onLine?: (line: string) => void, argv = ['--root', runcRoot, 'run', '--bundle', dir, id]): Promise<RunResult> =>
     new Promise((resolve, reject) => {

@@ -2,10 +2,13 @@
 // case; lsc-export: libseccomp's program for a profile) and runs the batch probe under runc.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, cgroupDirsOf } from '../daemon.js';
+import { writeBundleSync } from '../../../src/runtime/index.js';
+import { actionRet, type LinuxSeccomp, type SeccompAction } from '../../../src/seccomp/index.js';
+import { standaloneSpec } from '../../../src/spec/index.js';
 
 const DIR = join(REPO, 'test/helpers/seccomp-workbench');
 
@@ -32,10 +35,7 @@ export const buildBatchProbe = (): string => build('batch-probe.c', 'batch-probe
 /** lsc-export, linked with the system libseccomp. */
 export const buildLscExport = (): string => build('lsc-export.c', 'lsc-export', ['-O2'], ['-lseccomp']);
 
-const ACTION_U32: Readonly<Record<string, number>> = {
-  SCMP_ACT_KILL: 0, SCMP_ACT_KILL_THREAD: 0, SCMP_ACT_KILL_PROCESS: 0x80000000, SCMP_ACT_TRAP: 0x00030000,
-  SCMP_ACT_ERRNO: 0x00050000, SCMP_ACT_TRACE: 0x7ff00000, SCMP_ACT_LOG: 0x7ffc0000, SCMP_ACT_ALLOW: 0x7fff0000, SCMP_ACT_NOTIFY: 0x7fc00000,
-};
+// libseccomp's enum scmp_compare (seccomp.h), which lsc-export reads.
 const OP: Readonly<Record<string, number>> = { SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7 };
 const ARCH: Readonly<Record<string, string>> = { SCMP_ARCH_X86_64: 'x86_64', SCMP_ARCH_X86: 'x86', SCMP_ARCH_X32: 'x32' };
 
@@ -46,8 +46,7 @@ interface OciLike {
   syscalls?: Array<{ names: string[]; action: string; errnoRet?: number; args?: Array<{ index: number; value: number | bigint; valueTwo?: number | bigint; op: string }> }>;
 }
 
-const actionU32 = (a: string, errno: number | undefined): number =>
-  (ACTION_U32[a]! | (a === 'SCMP_ACT_ERRNO' || a === 'SCMP_ACT_TRACE' ? (errno ?? 1) : 0)) >>> 0;
+const actionU32 = (a: string, errno: number | undefined): number => actionRet(a as SeccompAction, errno);
 
 /** libseccomp's program (raw bytes) for an OCI section, built the way runc 1.1 builds it (no ENOSYS stub). */
 export function libseccompProgram(s: OciLike, optimize: 1 | 2 = 1): Buffer {
@@ -73,14 +72,15 @@ export function runBatchProbe(seccomp: unknown, cases: readonly string[], timeou
   mkdirSync(join(rootfs, 'tmp'), { recursive: true, mode: 0o1777 });
   copyFileSync(buildBatchProbe(), join(rootfs, 'batch-probe'));
   chmodSync(join(rootfs, 'batch-probe'), 0o755);
-  execFileSync('runc', ['spec', '--bundle', dir]);
-  const cfgPath = join(dir, 'config.json');
-  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { process: Record<string, unknown>; root: unknown; linux: Record<string, unknown> };
-  cfg.process = { ...cfg.process, terminal: false, args: ['/batch-probe', ...cases], capabilities: { bounding: [], effective: [], permitted: [] }, noNewPrivileges: true };
-  cfg.root = { path: 'rootfs', readonly: false };
-  cfg.linux['cgroupsPath'] = `${cgroupParent}/${id}`;
-  if (seccomp !== undefined) cfg.linux['seccomp'] = seccomp;
-  writeFileSync(cfgPath, JSON.stringify(cfg));
+  // The config.json moatd would write (shared standalone builder), no capabilities, no_new_privs.
+  writeBundleSync(dir, standaloneSpec({
+    rootfs: 'rootfs',
+    args: ['/batch-probe', ...cases],
+    capabilities: [],
+    noNewPrivileges: true,
+    cgroupsPath: `${cgroupParent}/${id}`,
+    ...(seccomp !== undefined ? { seccomp: seccomp as LinuxSeccomp } : {}),
+  }));
   const cleanup = (): void => {
     try {
       execFileSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });

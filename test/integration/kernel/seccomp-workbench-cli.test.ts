@@ -9,7 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { requires } from '../../helpers/requires.js';
 import { REPO, startDaemon, cgroupDirsOf } from '../../helpers/daemon.js';
 import { buildBatchProbe } from '../../helpers/seccomp-workbench/index.js';
-import { resolveProfile, type Profile } from '../../../src/seccomp/index.js';
+import { MOAT_DEFAULT_CAPS } from '../../../src/caps/index.js';
+import { writeBundleSync } from '../../../src/runtime/index.js';
+import { resolveProfile, type LinuxSeccomp, type Profile } from '../../../src/seccomp/index.js';
+import { standaloneSpec } from '../../../src/spec/index.js';
 
 function moat(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -111,14 +114,17 @@ function runcRun(rootfs: string, args: string[], seccomp: unknown): { code: numb
   const id = `moat-scwrec-${randomBytes(5).toString('hex')}`;
   const parent = `moat-test-scwrec-${randomBytes(4).toString('hex')}`;
   try {
-    execFileSync('runc', ['spec', '--bundle', dir]);
-    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: Record<string, unknown>; root: unknown; linux: Record<string, unknown>; mounts: unknown[] };
-    cfg.process = { ...cfg.process, terminal: false, args, noNewPrivileges: true };
-    cfg.root = { path: rootfs, readonly: true };
-    cfg.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] });
-    cfg.linux['seccomp'] = seccomp;
-    cfg.linux['cgroupsPath'] = `${parent}/${id}`;
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    // The config.json moatd would write (shared standalone builder), read-only rootfs, tmpfs /tmp.
+    writeBundleSync(dir, standaloneSpec({
+      rootfs,
+      readonlyRootfs: true,
+      args,
+      capabilities: MOAT_DEFAULT_CAPS,
+      noNewPrivileges: true,
+      seccomp: seccomp as LinuxSeccomp,
+      cgroupsPath: `${parent}/${id}`,
+      mounts: [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] }],
+    }));
     try {
       const out = execFileSync('runc', ['--root', join(dir, 'state'), 'run', '--bundle', dir, id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
       return { code: 0, out };

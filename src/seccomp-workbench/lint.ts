@@ -1,5 +1,5 @@
 // `moat seccomp lint`: the parser's errors and warnings plus checks of intent. Pure.
-import { parseProfile, syscallNumber, type Issue, type Profile, type ProfileRule, type SeccompArch } from '../index.js';
+import { DEFAULT_ERRNO, parseProfile, syscallNumber, type Issue, type Profile, type ProfileRule, type SeccompArch } from '../seccomp/index.js';
 import { DANGEROUS, POINTER_ARGS } from './tables.js';
 
 export interface LintResult {
@@ -96,7 +96,7 @@ export function lintProfile(input: unknown): LintResult {
       if (ptrs.length > 0) warn([...path, 'args', j], 'pointer_arg', `Argument ${a.index} of ${ptrs.join(', ')} is a pointer: the filter compares the address, not the data it points to (seccomp cannot dereference memory)`);
     });
     // Same action as the default: dropped.
-    if (rule.action === p.defaultAction && (rule.errnoRet ?? 1) === (p.defaultErrnoRet ?? 1)) {
+    if (rule.action === p.defaultAction && (rule.errnoRet ?? DEFAULT_ERRNO) === (p.defaultErrnoRet ?? DEFAULT_ERRNO)) {
       warn([...path, 'action'], 'same_as_default', `${rule.action} is also the default action: the rule has no effect (libseccomp rejects it, runc skips it)`);
     }
     // Dangerous allowances.

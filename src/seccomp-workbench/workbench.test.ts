@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, compileSeccomp, defaultProfile, evaluateSeccomp, resolveProfile, runFilter, parseProfile,
   type Profile,
-} from '../index.js';
+} from '../seccomp/index.js';
 import {
   decide, diffProfiles, expectedOutcome, explainSyscall, lintProfile, parseProbeOutput, parseStrace, probeArg, probeCorpus,
   synthesizeProfile, tableResolver, UNSAFE_TO_EXECUTE,
@@ -75,6 +75,24 @@ test('decide() agrees with evaluateSeccomp and the compiled BPF on the default p
       }
     }
   }
+});
+
+test('issue 13: explain, the rule evaluator and the compiled BPF agree on runc\'s ENOSYS stub, with and without architectures', () => {
+  // decide() used to skip the stub without `architectures` while the compiler and the
+  // reference evaluator added it: explain then printed ERRNO(1) and a BPF verdict of ERRNO(38).
+  const noArches: Profile = { defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['getpid', 'getppid', 'mkdir'], action: 'SCMP_ACT_ALLOW' }] };
+  const stubCtx = { ...ctx, enosysStub: true };
+  const without = explainSyscall(noArches, { arch: 'SCMP_ARCH_X86_64', syscall: 470 }, stubCtx);
+  assert.equal(without.action, 'ERRNO(1)', 'runc 1.1.5 adds no stub when architectures is empty');
+  assert.equal(without.decidedBy.kind, 'default');
+  assert.equal(without.bpfRet, without.ret);
+  const listed = explainSyscall({ ...noArches, architectures: ['SCMP_ARCH_X86_64'] }, { arch: 'SCMP_ARCH_X86_64', syscall: 470 }, stubCtx);
+  assert.equal(listed.action, 'ERRNO(38)');
+  assert.deepEqual(listed.decidedBy, { kind: 'enosys-stub', cutoff: 110 });
+  assert.equal(listed.bpfRet, listed.ret);
+  const below = explainSyscall({ ...noArches, architectures: ['SCMP_ARCH_X86_64'] }, { arch: 'SCMP_ARCH_X86_64', syscall: 100 }, stubCtx);
+  assert.equal(below.action, 'ERRNO(1)', 'below the highest named number: the default');
+  assert.equal(below.bpfRet, below.ret);
 });
 
 test('explain names the deciding rule by index and comment', () => {

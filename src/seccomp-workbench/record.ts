@@ -1,7 +1,7 @@
 // `moat seccomp record`: strace output -> the syscalls the workload made after its exec
 // (and those runc's init made between loading the filter and the exec) -> a minimal
 // profile. Pure.
-import { syscallNumber, type Profile, type ProfileRule, type SeccompArch } from '../index.js';
+import { syscallNumber, type Profile, type ProfileRule, type SeccompArch } from '../seccomp/index.js';
 
 export interface Recording {
   /** Syscall names the workload (the exec'd process and its descendants) made, with counts. */

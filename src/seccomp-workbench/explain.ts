@@ -1,10 +1,9 @@
 // `moat seccomp explain` and `moat seccomp diff`: what a profile does to a syscall and
 // where two profiles differ. Pure.
 import {
-  compileSeccomp, resolveProfile, runFilter, syscallNames, syscallNumber, X32_SYSCALL_BIT,
-  type LinuxSeccomp, type LinuxSeccompArg, type Profile, type RuleOrigin, type SeccompArch,
-} from '../index.js';
-import { formatAction } from '../bpf/index.js';
+  SECCOMP_RET_ERRNO, actionRet, compileSeccomp, formatAction, resolveProfile, retAction, retData, runFilter, syscallNames,
+  syscallNumber, X32_SYSCALL_BIT, type LinuxSeccomp, type LinuxSeccompArg, type Profile, type RuleOrigin, type SeccompArch,
+} from '../seccomp/index.js';
 import { boundaryValues, combine } from './corpus.js';
 import { NATIVE_OF, decide, queryData, tableResolver, type Decision, type NativeArch, type SyscallQuery } from './decide.js';
 
@@ -76,12 +75,12 @@ export function explainSyscall(profile: Profile, q: SyscallQuery, ctx: Container
   const d = decide(seccomp, data, native, { enosysStub: ctx.enosysStub === true });
   const program = compileSeccomp(seccomp, { arch: native, resolveNr: tableResolver, enosysStub: ctx.enosysStub === true });
   const bpfRet = runFilter(program, data) >>> 0;
-  const isErrno = ((d.ret & 0xffff0000) >>> 0) === 0x00050000;
+  const isErrno = retAction(d.ret) === SECCOMP_RET_ERRNO;
   return {
     query: { arch: q.arch === 'SCMP_ARCH_X86_64' && d.nr >= X32_SYSCALL_BIT && d.nr !== 0xffffffff ? 'SCMP_ARCH_X32' : q.arch, syscall: d.name, nr: d.nr, args: (q.args ?? []).map((a) => hex(BigInt.asUintN(64, a))) },
     action: d.action,
     ret: d.ret,
-    ...(isErrno ? { errno: Math.min(d.ret & 0xffff, 4095) } : {}),
+    ...(isErrno ? { errno: Math.min(retData(d.ret), 4095) } : {}),
     decidedBy: describeDecider(d, origins),
     rules: d.candidates.map((c) => {
       const o = origins[c.index]!;
@@ -112,10 +111,10 @@ export interface DiffEntry {
 
 function summarize(seccomp: LinuxSeccomp, sub: SeccompArch, name: string): string {
   const parts: string[] = [];
-  const def = formatAction(decideDefault(seccomp));
+  const def = formatAction(actionRet(seccomp.defaultAction, seccomp.defaultErrnoRet));
   for (const r of seccomp.syscalls ?? []) {
     if (!r.names.includes(name)) continue;
-    const act = formatAction(retOfRule(r.action, r.errnoRet));
+    const act = formatAction(actionRet(r.action, r.errnoRet));
     if (act === def) continue;
     if ((r.args ?? []).length === 0) return act;
     parts.push(`${act} if ${formatConditions(r.args ?? [])}`);
@@ -123,11 +122,6 @@ function summarize(seccomp: LinuxSeccomp, sub: SeccompArch, name: string): strin
   void sub;
   return parts.length === 0 ? `${def} (default)` : `${parts.join('; ')}; else ${def}`;
 }
-
-function retOfRule(action: LinuxSeccomp['defaultAction'], errno: number | undefined): number {
-  return decide({ defaultAction: action, ...(errno !== undefined ? { defaultErrnoRet: errno } : {}) }, { nr: 0, arch: 0xc000003e }, 'SCMP_ARCH_X86_64').ret;
-}
-const decideDefault = (s: LinuxSeccomp): number => retOfRule(s.defaultAction, s.defaultErrnoRet);
 
 /**
  * Per syscall and condition: where two profiles give different verdicts, for one container

@@ -3,7 +3,7 @@
  * record -> profile synthesis. Pure: the CLI does the I/O.
  *
  * @example
- * import { lintProfile, explainSyscall } from '../seccomp/workbench/index.js';
+ * import { lintProfile, explainSyscall } from '../seccomp-workbench/index.js';
  */
 
 /**
@@ -28,7 +28,7 @@ export { explainSyscall, diffProfiles, resolveFor, formatCondition, formatCondit
  * @example
  * decide(resolved.seccomp, { nr: 41, arch: AUDIT_ARCH_X86_64, args: [38n] }, 'SCMP_ARCH_X86_64').by; // { kind: 'rule', index: 3 }
  */
-export { decide, queryData, syscallNr, tableResolver, actionRet, NATIVE_OF, type Decision, type Decider, type NativeArch, type SyscallQuery } from './decide.js';
+export { decide, queryData, syscallNr, tableResolver, NATIVE_OF, type Decision, type Decider, type Candidate, type DecideOptions, type NativeArch, type SyscallQuery } from './decide.js';
 
 /**
  * Probe corpora and the comparison of kernel outcomes with verdicts.

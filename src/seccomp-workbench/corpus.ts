@@ -1,7 +1,10 @@
 // Probe corpus: (syscall, arguments) cases that exercise every comparison of a profile at
 // and around its boundaries, and the comparison of kernel outcomes with emulated verdicts.
 // Pure.
-import { X32_SYSCALL_BIT, syscallName, syscallNumber, type LinuxSeccomp, type LinuxSeccompArg, type SeccompArch } from '../index.js';
+import {
+  ENOSYS, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_LOG, SECCOMP_RET_TRACE, SECCOMP_RET_USER_NOTIF, X32_SYSCALL_BIT,
+  retAction, retData, syscallName, syscallNumber, type LinuxSeccomp, type LinuxSeccompArg, type SeccompArch,
+} from '../seccomp/index.js';
 import type { NativeArch } from './decide.js';
 
 const U64 = (1n << 64n) - 1n;
@@ -210,12 +213,11 @@ export function parseProbeOutput(text: string, count: number): Outcome[] {
  * child with SIGSYS.
  */
 export function expectedOutcome(ret: number, baseline: Outcome): Outcome {
-  const action = (ret >>> 0) & 0xffff0000;
-  const data = ret & 0xffff;
-  switch (action >>> 0) {
-    case 0x7fff0000: case 0x7ffc0000: return baseline;
-    case 0x00050000: return data === 0 ? { kind: 'ok' } : { kind: 'errno', errno: Math.min(data, 4095) };
-    case 0x7ff00000: case 0x7fc00000: return { kind: 'errno', errno: 38 };
+  const data = retData(ret);
+  switch (retAction(ret)) {
+    case SECCOMP_RET_ALLOW: case SECCOMP_RET_LOG: return baseline;
+    case SECCOMP_RET_ERRNO: return data === 0 ? { kind: 'ok' } : { kind: 'errno', errno: Math.min(data, 4095) };
+    case SECCOMP_RET_TRACE: case SECCOMP_RET_USER_NOTIF: return { kind: 'errno', errno: ENOSYS };
     default: return { kind: 'signal', signal: 31 };
   }
 }

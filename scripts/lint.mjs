@@ -13,19 +13,20 @@ const src = join(root, 'src');
 // Each folder and the folders it may import.
 const ALLOWED = {
   base: [],
+  sys: ['base'],
   seccomp: ['base'],
   caps: ['base'],
   userns: ['base'],
   cgroups: ['base'],
   authz: ['base'],
   notify: ['base', 'seccomp'],
-  spec: ['base', 'seccomp', 'caps', 'userns', 'cgroups'],
-  runtime: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  image: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  engine: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
-  api: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
+  spec: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups'],
+  runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
+  image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
+  engine: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
+  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
   cli: ['base', 'api/types', 'seccomp', 'authz'],
-  daemon: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
+  daemon: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
 };
 
 function walk(dir) {

@@ -496,8 +496,11 @@ export class Engine {
         const hostPath = await this.volumes.ensure(name);
         // An empty volume takes the image's content at its mount point, as Docker does
         // (not with `nocopy`).
-        if (m.noCopy !== true) await populateVolume(await secureJoin(rootfs, m.target), hostPath);
-        if (remap) await chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
+        if (m.noCopy !== true) {
+          const stopped = await populateVolume(rootfs, m.target, hostPath);
+          if (stopped !== undefined) this.#log.warn({ containerId: c.Id, volume: name, reason: stopped }, 'volume changed during copy-up; copy stopped');
+        }
+        if (remap) chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
         this.volumes.use(name, c.Id);
         out.push(bindToOciMount(m, { source: hostPath }));
         continue;
@@ -545,7 +548,7 @@ export class Engine {
     const u = this.#o.defaults.userns!;
     const uid = u.uidMappings[0]!.hostID;
     const gid = u.gidMappings[0]!.hostID;
-    for (const p of [dir, join(dir, 'upper'), join(dir, 'work'), join(dir, 'rootfs')]) await chownIfRoot(p, uid, gid);
+    for (const p of [dir, join(dir, 'upper'), join(dir, 'work'), join(dir, 'rootfs')]) chownIfRoot(p, uid, gid);
     await chmod(dir, 0o711);
   }
 

@@ -25,7 +25,7 @@ import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
 import { planContainer, validateHostConfig, securitySummary, type DaemonDefaults, type PlanInputs } from './plan.js';
-import { readRootfsText, secureJoin } from './rootfs.js';
+import { readRootfsText, makeWorkdir } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
 import { SeccompPolicy } from './seccomp-policy.js';
@@ -380,8 +380,7 @@ export class Engine {
     const group = await readRootfsText(rootfs, '/etc/group');
     const user = resolveUser(c.Config.User ?? '', { passwd, group, groupAdd: c.HostConfig.GroupAdd ?? [] });
     const cwd = c.Config.WorkingDir || '/';
-    const cwdHost = await secureJoin(rootfs, cwd);
-    await mkdir(cwdHost, { recursive: true, mode: 0o755 }).catch(() => undefined);
+    makeWorkdir(rootfs, cwd);
     const env = buildEnv(c, user.home);
     const etcMounts = [
       { destination: '/etc/hostname', type: 'bind', source: join(dir, 'hostname'), options: ['rbind', 'rprivate'] },

@@ -60,4 +60,4 @@ export {
   type WalkEntry,
   type CopyResult,
 } from './tree.js';
-export { mountBind, mountFs, remountReadOnly, unmount, MNT_DETACH } from './mount.js';
+export { mountBind, mountFs, remountReadOnly, unmount, isMounted, mountPoints, mountPointsUnder, MNT_DETACH } from './mount.js';

@@ -1,6 +1,7 @@
 // mount(2), umount2(2) and mount_setattr(2) through the one libc binding. Bind sources are
 // given as an open fd (`/proc/self/fd/N`), so the kernel mounts exactly the inode that was
 // opened and checked, whatever its path holds by then.
+import { readFileSync } from 'node:fs';
 import { libc, lastErrno, sysFail } from './libc.js';
 import type { Handle } from './tree.js';
 
@@ -46,4 +47,28 @@ export function mountFs(source: string, target: string, fstype: string, flags: n
 /** umount2(target, flags) without following a symlink at `target`. */
 export function unmount(target: string, flags = 0): void {
   if (libc().umount2(target, flags | UMOUNT_NOFOLLOW) !== 0) throw sysFail('umount2', target, lastErrno());
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\(\d{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Mount points of this mount namespace (from /proc/self/mountinfo). */
+export function mountPoints(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => unescapeMount(line.split(' ')[4] ?? ''))
+    .filter((p) => p !== '');
+}
+
+/** True when `path` is a mount point in this mount namespace. */
+export function isMounted(path: string): boolean {
+  const target = path.replace(/\/+$/, '');
+  return mountPoints().includes(target);
+}
+
+/** Mount points strictly below `dir`, deepest first (the order to unmount them). */
+export function mountPointsUnder(dir: string): string[] {
+  const prefix = `${dir.replace(/\/+$/, '')}/`;
+  return [...new Set(mountPoints().filter((p) => p.startsWith(prefix)))].sort((a, b) => b.length - a.length);
 }

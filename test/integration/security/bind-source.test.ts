@@ -4,7 +4,8 @@
 // in a loop). The victim must never see the host marker.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { requires } from '../../helpers/requires.js';
@@ -112,6 +113,28 @@ test('a bind source swapped for a symlink is never mounted', async (t) => {
     assert.equal(fourth.status, 204, fourth.message);
     assert.equal((await logs(d, v.id)).stdout, 'harmless\nharmless\n');
     noStaging(v.id);
+  });
+
+  await t.test('staging mounts live only until runc has made the container\'s own, and leftovers go at daemon start', async () => {
+    const v = await victim(join(allowed, 'ok'));
+    assert.equal(v.status, 201, v.body);
+    const run = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'cat /v/NAME; sleep 30'], HostConfig: { Binds: [`${join(allowed, 'ok')}:/v:ro`] } });
+    const id = run.json<{ Id: string }>().Id;
+    assert.equal((await d.api('POST', `/containers/${id}/start`)).status, 204);
+    await waitLog(d, id, 'harmless');
+    assert.deepEqual(mountsContaining(`${id}/binds`), [], 'no staging mount while the container runs');
+    await d.api('DELETE', `/containers/${id}?force=1`);
+    // A crash between staging and runc create leaves a staging mount: the next daemon start undoes it.
+    const point = join(d.dataRoot, 'containers', v.id, 'binds', '0');
+    mkdirSync(point, { recursive: true });
+    execFileSync('mount', ['--bind', join(allowed, 'ok'), point]);
+    assert.equal(mountsContaining(`${v.id}/binds`).length, 1);
+    await d.kill();
+    await d.start();
+    assert.deepEqual(mountsContaining(v.id), [], 'the leftover staging mount is gone');
+    assert.equal(readFileSync(join(allowed, 'ok', 'NAME'), 'utf8'), 'harmless\n', 'the source is intact');
+    assert.equal((await d.api('DELETE', `/containers/${v.id}`)).status, 204);
+    assert.equal(readFileSync(join(allowed, 'ok', 'NAME'), 'utf8'), 'harmless\n', 'removing the container left the source intact');
   });
 
   await t.test(`${ITERATIONS} create+start runs against a RENAME_EXCHANGE loop`, async () => {

@@ -134,7 +134,8 @@ export interface OpenOptions {
  * const root = openRoot('/var/lib/moat/containers/abc/rootfs');
  */
 export function openRoot(path: string): Handle {
-  const fd = libc().openat2(AT_FDCWD, cPath(path), openHow(O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS), 24);
+  // Its last component must be the directory itself, not a link to one.
+  const fd = libc().openat2(AT_FDCWD, cPath(path), openHow(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS), 24);
   if (fd < 0) throw sysFail('open', path, lastErrno());
   return new Handle(fd, path);
 }

@@ -36,7 +36,7 @@ export class ContainerStore {
   /** Remove a container's directory; never enters a mount point left in it (a bind staging point, a rootfs still mounted). */
   async removeDir(id: string): Promise<void> {
     try {
-      removePath(this.dir(id));
+      await removePath(this.dir(id));
     } catch (err) {
       if (err instanceof EngineError && err.code === 'ERR_UNSAFE_PATH') throw internal(`Cannot remove ${this.dir(id)}: a mount point is still inside it`, { cause: err });
       throw err;

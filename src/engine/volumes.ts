@@ -156,7 +156,7 @@ export class VolumeStore {
     const st = await lstat(join(this.root, name)).catch(() => undefined);
     if (st && !st.isDirectory()) throw new EngineError('internal', 'ERR_VOLUME_CORRUPT', `remove ${name}: not a directory`);
     // Containers wrote the content: removed through src/sys, never following a link or entering a mount.
-    removePath(join(this.root, name));
+    await removePath(join(this.root, name));
     this.#cache.delete(name);
     this.#users.delete(name);
   }

@@ -172,7 +172,7 @@ function ensureParents(root: Handle, parts: readonly string[], shown: string): H
 }
 
 /** Remove what is at `name` in `parent` unless both it and the new entry are directories; true when a directory stays. */
-function clearTarget(parent: Handle, name: string, newIsDir: boolean): boolean {
+async function clearTarget(parent: Handle, name: string, newIsDir: boolean): Promise<boolean> {
   const h = tryOpenAt(parent, name);
   if (h === undefined) return false;
   let isDir: boolean;
@@ -182,7 +182,7 @@ function clearTarget(parent: Handle, name: string, newIsDir: boolean): boolean {
     h.close();
   }
   if (isDir && newIsDir) return true;
-  if (isDir) removeTree(parent, name);
+  if (isDir) await removeTree(parent, name);
   else unlinkAt(parent, name);
   return false;
 }
@@ -255,7 +255,7 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
     extract.destroy();
     input.destroy();
     await feeding.catch(() => undefined);
-    if (root !== undefined) emptyDir(root);
+    if (root !== undefined) await emptyDir(root).catch(() => undefined);
     if (err instanceof EngineError) throw err;
     throw internal(`Cannot import layer: ${(err as Error).message}`, { cause: err });
   } finally {
@@ -291,7 +291,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
       const victim = base.slice(WHITEOUT_PREFIX.length);
       // `.wh.`, `.wh..`, `.wh...` would whiteout nothing, the directory itself, or its parent.
       if (victim === '' || victim === '.' || victim === '..') throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} is a whiteout of ${JSON.stringify(victim)}, not of a name in its directory`);
-      clearTarget(parent, victim, false);
+      await clearTarget(parent, victim, false);
       makeNode(parent, victim, S_IFCHR | 0o000, makedev(0, 0));
       const wh = openAt(parent, victim);
       try {
@@ -306,7 +306,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
   switch (x.type) {
     case 'directory': {
       await drain(entry);
-      if (!clearTarget(parent, base, true)) makeDir(parent, base, 0o700);
+      if (!(await clearTarget(parent, base, true))) makeDir(parent, base, 0o700);
       const dir = openAt(parent, base, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
       try {
         setOwnerMode(dir, h, shift, false);
@@ -318,7 +318,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
     }
     case 'file':
     case 'contiguous-file': {
-      clearTarget(parent, base, false);
+      await clearTarget(parent, base, false);
       const out = openAt(parent, base, { flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600 });
       try {
         for await (const chunk of entry as AsyncIterable<Buffer>) {
@@ -335,7 +335,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
     case 'symlink': {
       await drain(entry);
       if (h.linkname == null) throw invalid(`Cannot import layer: symlink ${JSON.stringify(shown)} has no target`);
-      clearTarget(parent, base, false);
+      await clearTarget(parent, base, false);
       makeSymlink(parent, base, h.linkname);
       const link = openAt(parent, base);
       try {
@@ -364,7 +364,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
       try {
         if (target.stat().isDirectory()) throw notAFile();
         if (targetParts.join('/') === x.parts.join('/')) break;
-        clearTarget(parent, base, false);
+        await clearTarget(parent, base, false);
         makeLink(target, parent, base);
       } finally {
         target.close();
@@ -375,7 +375,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
     case 'block-device':
     case 'fifo': {
       await drain(entry);
-      clearTarget(parent, base, false);
+      await clearTarget(parent, base, false);
       const kind = x.type === 'fifo' ? S_IFIFO : x.type === 'block-device' ? S_IFBLK : S_IFCHR;
       try {
         makeNode(parent, base, kind | ((h.mode ?? 0o644) & 0o7777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
@@ -407,10 +407,10 @@ function setOwnerMode(h: Handle, hdr: tar.Header, shift: IdShift, isSymlink: boo
   if (!isSymlink) setMode(h, (hdr.mode ?? 0o644) & 0o7777);
 }
 
-function emptyDir(root: Handle): void {
+async function emptyDir(root: Handle): Promise<void> {
   for (const e of listDir(root)) {
     try {
-      removeTree(root, e.raw);
+      await removeTree(root, e.raw);
     } catch {
       // best effort: the caller reports the first error
     }

@@ -30,6 +30,15 @@ function withRoot<T>(path: string, fn: (h: Handle) => T): T {
   }
 }
 
+async function withRootAsync<T>(path: string, fn: (h: Handle) => Promise<T>): Promise<T> {
+  const h = openRoot(path);
+  try {
+    return await fn(h);
+  } finally {
+    h.close();
+  }
+}
+
 /** Every path under `dir` (relative), for before/after comparisons. */
 function tree(dir: string, prefix = ''): string[] {
   const out: string[] = [];
@@ -184,13 +193,13 @@ test('removeTree removes symlinks, not their targets, and refuses to enter a mou
   mkdirSync(join(root, 'victim/sub'), { recursive: true });
   symlinkSync(outside, join(root, 'victim/sub/out'));
   symlinkSync('../../../outside/secret', join(root, 'victim/rel'));
-  withRoot(root, (h) => removeTree(h, 'victim'));
+  await withRootAsync(root, (h) => removeTree(h, 'victim'));
   assert.equal(existsSync(join(root, 'victim')), false);
   assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'OUTSIDE\n');
   assert.deepEqual(readdirSync(outside), ['secret']);
-  withRoot(root, (h) => removeTree(h, 'not-there'));
+  await withRootAsync(root, (h) => removeTree(h, 'not-there'));
 
-  await t.test('a bind mount inside is refused, its content kept', { skip: process.getuid?.() !== 0 ? 'needs root to mount' : false }, () => {
+  await t.test('a bind mount inside is refused, its content kept', { skip: process.getuid?.() !== 0 ? 'needs root to mount' : false }, async () => {
     const target = join(root, 'holder/mnt');
     mkdirSync(target, { recursive: true });
     const src = openRoot(outside);
@@ -200,7 +209,7 @@ test('removeTree removes symlinks, not their targets, and refuses to enter a mou
       src.close();
     }
     try {
-      assert.throws(() => withRoot(root, (h) => removeTree(h, 'holder')), (err: unknown) => err instanceof EngineError && err.code === 'ERR_UNSAFE_PATH');
+      await assert.rejects(withRootAsync(root, (h) => removeTree(h, 'holder')), (err: unknown) => err instanceof EngineError && err.code === 'ERR_UNSAFE_PATH');
       assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'OUTSIDE\n');
     } finally {
       unmount(target);

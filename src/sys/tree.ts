@@ -18,6 +18,14 @@ import { libc, lastErrno, cPath, sysFail, errnoOf, type PathArg } from './libc.j
 const readAsync = promisify(read);
 const writeAsync = promisify(write);
 
+/** The syscalls here are synchronous: long walks give the event loop a turn every so often. */
+function yielder(every = 256): () => Promise<void> {
+  let n = 0;
+  return async () => {
+    if (++n % every === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+}
+
 // open(2) flags (x86_64 and aarch64 share these values).
 export const O_RDONLY = fsConstants.O_RDONLY;
 export const O_WRONLY = fsConstants.O_WRONLY;
@@ -416,29 +424,34 @@ export function mkdirAll(root: Handle, path: string, o: { mode?: number; resolve
  * entering a mount point (a bind mount below is refused with ERR_UNSAFE_PATH, so nothing
  * of the mounted tree is removed). A name that is already gone is fine.
  */
-export function removeTree(dir: Handle, name: PathArg): void {
-  const h = tryOpenAt(dir, name, { noXdev: true });
-  if (h === undefined) return;
-  let isDir: boolean;
-  try {
-    isDir = h.stat().isDirectory();
-    if (isDir) for (const e of listDir(h)) removeTree(h, e.raw);
-  } finally {
-    h.close();
-  }
-  try {
-    unlinkAt(dir, name, { dir: isDir });
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw err;
-  }
+export async function removeTree(dir: Handle, name: PathArg): Promise<void> {
+  const pause = yielder();
+  const remove = async (parent: Handle, n: PathArg): Promise<void> => {
+    await pause();
+    const h = tryOpenAt(parent, n, { noXdev: true });
+    if (h === undefined) return;
+    let isDir: boolean;
+    try {
+      isDir = h.stat().isDirectory();
+      if (isDir) for (const e of listDir(h)) await remove(h, e.raw);
+    } finally {
+      h.close();
+    }
+    try {
+      unlinkAt(parent, n, { dir: isDir });
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+    }
+  };
+  await remove(dir, name);
 }
 
 /** Remove a whole tree given by a daemon-owned host path (its parent must be daemon-owned too). */
-export function removePath(path: string): void {
+export async function removePath(path: string): Promise<void> {
   const i = path.replace(/\/+$/, '').lastIndexOf('/');
   const parent = openRoot(i <= 0 ? '/' : path.slice(0, i));
   try {
-    removeTree(parent, path.slice(i + 1));
+    await removeTree(parent, path.slice(i + 1));
   } finally {
     parent.close();
   }
@@ -461,8 +474,10 @@ export interface WalkEntry {
  * Return false from `visit` to not descend into a directory.
  */
 export async function walk(root: Handle, visit: (e: WalkEntry) => Promise<boolean | void> | boolean | void, o: { noXdev?: boolean } = {}): Promise<void> {
+  const pause = yielder();
   const walkDir = async (dir: Handle, rel: string): Promise<void> => {
     for (const name of listDir(dir)) {
+      await pause();
       let h: Handle | undefined;
       try {
         h = openAt(dir, name.raw, { noXdev: o.noXdev === true });

@@ -36,7 +36,12 @@ const SYS_MOUNT_SETATTR = 442;
 
 let bound: Libc | undefined;
 
-/** The bindings, loaded once. */
+/**
+ * The bindings, loaded once.
+ *
+ * @example
+ * if (libc().mkdirat(dir.fd, cPath('etc'), 0o755) !== 0) throw sysFail('mkdirat', 'etc', lastErrno());
+ */
 export function libc(): Libc {
   if (bound !== undefined) return bound;
   const lib = koffi.load('libc.so.6');
@@ -64,12 +69,22 @@ export function libc(): Libc {
   return bound;
 }
 
-/** errno of the last failed call made through `libc()` on this thread. */
+/**
+ * errno of the last failed call made through `libc()` on this thread.
+ *
+ * @example
+ * const e = lastErrno(); // right after the failed call
+ */
 export function lastErrno(): number {
   return koffi.errno();
 }
 
-/** A path argument as the NUL-terminated bytes the kernel reads. */
+/**
+ * A path argument as the NUL-terminated bytes the kernel reads.
+ *
+ * @example
+ * cPath('etc') // <Buffer 65 74 63 00>
+ */
 export function cPath(p: PathArg): Buffer {
   const b = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
   if (b.includes(0)) throw new EngineError('invalid', 'ERR_INVALID_ARGUMENT', `Invalid path ${JSON.stringify(b.toString('utf8'))}: it contains a NUL byte`);
@@ -101,7 +116,12 @@ export function sysFail(call: string, what: string, errno: number): EngineError 
   return new EngineError('internal', 'ERR_SYSCALL', `${call} ${JSON.stringify(what)} failed: ${name}`, { cause });
 }
 
-/** The errno name (`'ENOENT'`) behind an error from `sysFail` or a Node fs call; undefined otherwise. */
+/**
+ * The errno name (`'ENOENT'`) behind an error from `sysFail` or a Node fs call; undefined otherwise.
+ *
+ * @example
+ * if (errnoOf(err) === 'ENOENT') return undefined;
+ */
 export function errnoOf(err: unknown): string | undefined {
   for (let e: unknown = err, i = 0; e !== undefined && e !== null && i < 4; e = (e as { cause?: unknown }).cause, i++) {
     const code = (e as { code?: unknown }).code;

@@ -32,6 +32,9 @@ export function mountBind(from: Handle, target: string, o: { recursive?: boolean
 /**
  * Make the mount at `target` and every mount below it read-only (mount_setattr, Linux 5.12),
  * leaving its other flags (nosuid, nodev, noexec) as they are.
+ *
+ * @example
+ * remountReadOnly('/var/lib/moat/containers/abc/binds/0');
  */
 export function remountReadOnly(target: string): void {
   const attr = Buffer.alloc(32);
@@ -39,12 +42,22 @@ export function remountReadOnly(target: string): void {
   if (libc().mount_setattr(AT_FDCWD, target, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, attr, attr.length) !== 0) throw sysFail('mount_setattr', target, lastErrno());
 }
 
-/** Any mount (overlayfs for a rootfs): source, filesystem type, flags and data as mount(2) takes them. */
+/**
+ * Any mount (overlayfs for a rootfs): source, filesystem type, flags and data as mount(2) takes them.
+ *
+ * @example
+ * mountFs('overlay', merged, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}`);
+ */
 export function mountFs(source: string, target: string, fstype: string, flags: number, data: string | null): void {
   if (libc().mount(source, target, fstype, flags, data) !== 0) throw sysFail('mount', target, lastErrno());
 }
 
-/** umount2(target, flags) without following a symlink at `target`. */
+/**
+ * umount2(target, flags) without following a symlink at `target`.
+ *
+ * @example
+ * unmount(point); // or unmount(point, MNT_DETACH) when busy
+ */
 export function unmount(target: string, flags = 0): void {
   if (libc().umount2(target, flags | UMOUNT_NOFOLLOW) !== 0) throw sysFail('umount2', target, lastErrno());
 }
@@ -53,7 +66,12 @@ function unescapeMount(s: string): string {
   return s.replace(/\\(\d{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
-/** Mount points of this mount namespace (from /proc/self/mountinfo). */
+/**
+ * Mount points of this mount namespace (from /proc/self/mountinfo).
+ *
+ * @example
+ * mountPoints().includes('/proc') // true
+ */
 export function mountPoints(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -61,13 +79,23 @@ export function mountPoints(): string[] {
     .filter((p) => p !== '');
 }
 
-/** True when `path` is a mount point in this mount namespace. */
+/**
+ * True when `path` is a mount point in this mount namespace.
+ *
+ * @example
+ * isMounted(merged) // true while the rootfs is mounted
+ */
 export function isMounted(path: string): boolean {
   const target = path.replace(/\/+$/, '');
   return mountPoints().includes(target);
 }
 
-/** Mount points strictly below `dir`, deepest first (the order to unmount them). */
+/**
+ * Mount points strictly below `dir`, deepest first (the order to unmount them).
+ *
+ * @example
+ * for (const p of mountPointsUnder(stagingDir)) unmount(p);
+ */
 export function mountPointsUnder(dir: string): string[] {
   const prefix = `${dir.replace(/\/+$/, '')}/`;
   return [...new Set(mountPoints().filter((p) => p.startsWith(prefix)))].sort((a, b) => b.length - a.length);

@@ -59,7 +59,13 @@ export const S_IFIFO = 0o010000;
 /** How paths resolve inside a tree: as the container sees them, or with no symlink at all. */
 export type Resolve = 'in-root' | 'beneath';
 
-/** An open file descriptor inside a tree. Close it; nothing else does. */
+/**
+ * An open file descriptor inside a tree. Close it; nothing else does.
+ *
+ * @example
+ * const h = openAt(root, 'etc/passwd');
+ * try { if (h.stat().isFile()) use(h); } finally { h.close(); }
+ */
 export class Handle {
   #fd: number;
   /** The path shown in messages (host path of a root, or the path inside its tree). */
@@ -86,7 +92,12 @@ export class Handle {
   }
 }
 
-/** Runs `fn` with the handle and closes it afterwards. */
+/**
+ * Runs `fn` with the handle and closes it afterwards.
+ *
+ * @example
+ * await withHandle(openRoot(dir), (root) => walk(root, visit));
+ */
 export async function withHandle<T>(h: Handle, fn: (h: Handle) => Promise<T> | T): Promise<T> {
   try {
     return await fn(h);
@@ -161,7 +172,12 @@ export function openAt(dir: Handle, path: PathArg, o: OpenOptions = {}): Handle 
   return new Handle(fd, shownOf(dir.shown, path));
 }
 
-/** `openAt`, or undefined when the path does not exist (ENOENT). */
+/**
+ * `openAt`, or undefined when the path does not exist (ENOENT).
+ *
+ * @example
+ * const h = tryOpenAt(root, 'data'); // undefined when there is no 'data'
+ */
 export function tryOpenAt(dir: Handle, path: PathArg, o: OpenOptions = {}): Handle | undefined {
   try {
     return openAt(dir, path, o);
@@ -173,7 +189,12 @@ export function tryOpenAt(dir: Handle, path: PathArg, o: OpenOptions = {}): Hand
 
 export type Kind = 'dir' | 'file' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
 
-/** The kind of an fstat result. */
+/**
+ * The kind of an fstat result.
+ *
+ * @example
+ * kindOf(h.stat()) // 'symlink'
+ */
 export function kindOf(st: Stats): Kind {
   if (st.isDirectory()) return 'dir';
   if (st.isFile()) return 'file';
@@ -187,6 +208,9 @@ export function kindOf(st: Stats): Kind {
 /**
  * Open a regular file or directory handle (usually O_PATH) again for I/O: the same inode,
  * never whatever its name points to now. Anything else is refused: a device is never opened.
+ *
+ * @example
+ * const io = reopen(h, O_RDONLY); // the inode h was opened on
  */
 export function reopen(h: Handle, flags: number): Handle {
   const st = h.stat();
@@ -209,7 +233,12 @@ export function byteOrder(a: Buffer, b: Buffer): number {
   return Buffer.compare(a, b);
 }
 
-/** The names in a directory (without `.` and `..`), in byte order, read from its fd. */
+/**
+ * The names in a directory (without `.` and `..`), in byte order, read from its fd.
+ *
+ * @example
+ * for (const e of listDir(dir)) openAt(dir, e.raw);
+ */
 export function listDir(dir: Handle): DirEntry[] {
   const h = reopen(dir, O_RDONLY);
   const out: DirEntry[] = [];
@@ -236,7 +265,12 @@ export function listDir(dir: Handle): DirEntry[] {
   return out.sort((a, b) => byteOrder(a.raw, b.raw));
 }
 
-/** The target of a symlink handle (opened O_PATH | O_NOFOLLOW). */
+/**
+ * The target of a symlink handle (opened O_PATH | O_NOFOLLOW).
+ *
+ * @example
+ * readLink(openAt(dir, 'sh')).toString() // 'busybox'
+ */
 export function readLink(h: Handle): Buffer {
   const buf = Buffer.alloc(4096);
   const n = libc().readlinkat(h.fd, cPath(''), buf, buf.length);
@@ -244,37 +278,72 @@ export function readLink(h: Handle): Buffer {
   return Buffer.from(buf.subarray(0, n));
 }
 
-/** mkdirat(2): one directory named `name` in `dir`; EEXIST is an error (ERR_PATH_EXISTS). */
+/**
+ * mkdirat(2): one directory named `name` in `dir`; EEXIST is an error (ERR_PATH_EXISTS).
+ *
+ * @example
+ * makeDir(parent, 'etc', 0o755);
+ */
 export function makeDir(dir: Handle, name: PathArg, mode: number): void {
   if (libc().mkdirat(dir.fd, cPath(name), mode) !== 0) throw sysFail('mkdirat', shownOf(dir.shown, name), lastErrno());
 }
 
-/** symlinkat(2): `name` in `dir` pointing to `target` (never followed here). */
+/**
+ * symlinkat(2): `name` in `dir` pointing to `target` (never followed here).
+ *
+ * @example
+ * makeSymlink(parent, 'sh', 'busybox');
+ */
 export function makeSymlink(dir: Handle, name: PathArg, target: PathArg): void {
   if (libc().symlinkat(cPath(target), dir.fd, cPath(name)) !== 0) throw sysFail('symlinkat', shownOf(dir.shown, name), lastErrno());
 }
 
-/** mknodat(2): a device or FIFO (`mode` includes S_IFCHR / S_IFBLK / S_IFIFO). */
+/**
+ * mknodat(2): a device or FIFO (`mode` includes S_IFCHR / S_IFBLK / S_IFIFO).
+ *
+ * @example
+ * makeNode(parent, 'null', S_IFCHR | 0o666, makedev(1, 3));
+ */
 export function makeNode(dir: Handle, name: PathArg, mode: number, dev: bigint): void {
   if (libc().mknodat(dir.fd, cPath(name), mode, dev) !== 0) throw sysFail('mknodat', shownOf(dir.shown, name), lastErrno());
 }
 
-/** linkat(2) from an open handle (AT_EMPTY_PATH): a hard link to exactly that inode. */
+/**
+ * linkat(2) from an open handle (AT_EMPTY_PATH): a hard link to exactly that inode.
+ *
+ * @example
+ * makeLink(openAt(root, 'bin/busybox'), binDir, 'sh');
+ */
 export function makeLink(from: Handle, dir: Handle, name: PathArg): void {
   if (libc().linkat(from.fd, cPath(''), dir.fd, cPath(name), AT_EMPTY_PATH) !== 0) throw sysFail('linkat', shownOf(dir.shown, name), lastErrno());
 }
 
-/** unlinkat(2) of one name in `dir` (a directory must be empty). */
+/**
+ * unlinkat(2) of one name in `dir` (a directory must be empty).
+ *
+ * @example
+ * unlinkAt(parent, 'old', { dir: true });
+ */
 export function unlinkAt(dir: Handle, name: PathArg, o: { dir?: boolean } = {}): void {
   if (libc().unlinkat(dir.fd, cPath(name), o.dir === true ? AT_REMOVEDIR : 0) !== 0) throw sysFail('unlinkat', shownOf(dir.shown, name), lastErrno());
 }
 
-/** chown what the handle refers to (a symlink itself, not its target). */
+/**
+ * chown what the handle refers to (a symlink itself, not its target).
+ *
+ * @example
+ * setOwner(h, 0, 0);
+ */
 export function setOwner(h: Handle, uid: number, gid: number): void {
   if (libc().fchownat(h.fd, cPath(''), uid >>> 0, gid >>> 0, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) !== 0) throw sysFail('fchownat', h.shown, lastErrno());
 }
 
-/** chmod what the handle refers to (not a symlink: Linux symlinks have no mode). */
+/**
+ * chmod what the handle refers to (not a symlink: Linux symlinks have no mode).
+ *
+ * @example
+ * setMode(h, 0o4755);
+ */
 export function setMode(h: Handle, mode: number): void {
   try {
     chmodSync(`/proc/self/fd/${h.fd}`, mode & 0o7777);
@@ -283,7 +352,12 @@ export function setMode(h: Handle, mode: number): void {
   }
 }
 
-/** Access and modification times (a Date, or nanoseconds since the epoch) of what the handle refers to (a symlink itself too). */
+/**
+ * Access and modification times (a Date, or nanoseconds since the epoch) of what the handle refers to (a symlink itself too).
+ *
+ * @example
+ * setTimes(h, new Date(0), new Date(0));
+ */
 export function setTimes(h: Handle, atime: Date | bigint, mtime: Date | bigint): void {
   const ts = Buffer.alloc(32);
   for (const [i, d] of [atime, mtime].entries()) {
@@ -294,7 +368,12 @@ export function setTimes(h: Handle, atime: Date | bigint, mtime: Date | bigint):
   if (libc().utimensat(h.fd, cPath(''), ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) !== 0) throw sysFail('utimensat', h.shown, lastErrno());
 }
 
-/** An extended attribute of a regular file or directory; undefined when it has none. */
+/**
+ * An extended attribute of a regular file or directory; undefined when it has none.
+ *
+ * @example
+ * getXattr(dir, 'trusted.overlay.opaque')?.toString() // 'y'
+ */
 export function getXattr(h: Handle, name: string): Buffer | undefined {
   const io = reopen(h, O_RDONLY);
   try {
@@ -310,7 +389,12 @@ export function getXattr(h: Handle, name: string): Buffer | undefined {
   }
 }
 
-/** Set an extended attribute on a regular file or directory. */
+/**
+ * Set an extended attribute on a regular file or directory.
+ *
+ * @example
+ * setXattr(dir, 'trusted.overlay.opaque', 'y');
+ */
 export function setXattr(h: Handle, name: string, value: string): void {
   const io = reopen(h, O_RDONLY);
   try {
@@ -369,6 +453,9 @@ export function readFileAt(root: Handle, path: PathArg, o: { resolve?: Resolve; 
  * symlinks resolve as in the container (a dangling one is created at its target, as
  * runc's MkdirAllInRoot does); with 'beneath' a symlink anywhere is refused
  * (ERR_UNSAFE_PATH). Existing directories are kept as they are.
+ *
+ * @example
+ * mkdirAll(rootfs, '/app/work', { resolve: 'in-root' }).close();
  */
 export function mkdirAll(root: Handle, path: string, o: { mode?: number; resolve?: Resolve } = {}): Handle {
   const mode = o.mode ?? 0o755;
@@ -423,6 +510,9 @@ export function mkdirAll(root: Handle, path: string, o: { mode?: number; resolve
  * Remove `name` in `dir` and everything below it, never following a symlink and never
  * entering a mount point (a bind mount below is refused with ERR_UNSAFE_PATH, so nothing
  * of the mounted tree is removed). A name that is already gone is fine.
+ *
+ * @example
+ * await removeTree(volumesDir, 'old-volume');
  */
 export async function removeTree(dir: Handle, name: PathArg): Promise<void> {
   const pause = yielder();
@@ -446,7 +536,12 @@ export async function removeTree(dir: Handle, name: PathArg): Promise<void> {
   await remove(dir, name);
 }
 
-/** Remove a whole tree given by a daemon-owned host path (its parent must be daemon-owned too). */
+/**
+ * Remove a whole tree given by a daemon-owned host path (its parent must be daemon-owned too).
+ *
+ * @example
+ * await removePath('/var/lib/moat/containers/abc');
+ */
 export async function removePath(path: string): Promise<void> {
   const i = path.replace(/\/+$/, '').lastIndexOf('/');
   const parent = openRoot(i <= 0 ? '/' : path.slice(0, i));
@@ -472,6 +567,9 @@ export interface WalkEntry {
  * its parent's fd with no symlink followed (a symlink is visited as itself). An entry that
  * vanishes between listing and opening is skipped; so is a mount point when `noXdev`.
  * Return false from `visit` to not descend into a directory.
+ *
+ * @example
+ * await walk(root, ({ stat }) => { if (stat.isFile()) total += stat.size; });
  */
 export async function walk(root: Handle, visit: (e: WalkEntry) => Promise<boolean | void> | boolean | void, o: { noXdev?: boolean } = {}): Promise<void> {
   const pause = yielder();
@@ -499,7 +597,12 @@ export async function walk(root: Handle, visit: (e: WalkEntry) => Promise<boolea
   await walkDir(root, '');
 }
 
-/** Read up to `size` bytes from an open file into `sink`; a file that shrank is padded with zeros. */
+/**
+ * Read up to `size` bytes from an open file into `sink`; a file that shrank is padded with zeros.
+ *
+ * @example
+ * await readExactly(io, st.size, (chunk) => sink.write(chunk));
+ */
 export async function readExactly(io: Handle, size: number, sink: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   let pos = 0;
   while (pos < size) {
@@ -511,7 +614,12 @@ export async function readExactly(io: Handle, size: number, sink: (chunk: Buffer
   }
 }
 
-/** Write all of `data` at the handle's current offset. */
+/**
+ * Write all of `data` at the handle's current offset.
+ *
+ * @example
+ * await writeAll(out, Buffer.from('data'));
+ */
 export async function writeAll(io: Handle, data: Buffer): Promise<void> {
   for (let off = 0; off < data.length; ) {
     const { bytesWritten } = await writeAsync(io.fd, data, off, data.length - off);
@@ -531,6 +639,9 @@ export interface CopyResult {
  * `cp -a src/. dst`. Every destination entry is created with O_EXCL / mkdirat / symlinkat /
  * mknodat in its parent's fd: nothing in `dst` is ever followed or overwritten. When a name
  * already exists in `dst` (someone else is writing it) the copy stops there and says so.
+ *
+ * @example
+ * const r = await copyTree(mountPoint, volumeRoot); // r.stopped: why it stopped early
  */
 export async function copyTree(src: Handle, dst: Handle): Promise<CopyResult> {
   const result: CopyResult = { entries: 0 };

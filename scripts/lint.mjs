@@ -5,6 +5,8 @@
 // - relative imports end in .js; node built-ins use the node: prefix
 // - no child_process.exec (argv arrays only), no console.* outside cli/, no process.exit
 //   outside the two main.ts files
+// - container-controlled trees (rootfs, upper dir, volumes, bind sources) are touched only
+//   through src/sys (docs/security.md): see FS_ALLOWED below
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,7 @@ const src = join(root, 'src');
 // shows the same table; the check below fails when they differ.
 const ALLOWED = {
   base: [],
+  sys: ['base'],
   seccomp: ['base'],
   caps: ['base'],
   userns: ['base'],
@@ -23,14 +26,73 @@ const ALLOWED = {
   authz: ['base'],
   'seccomp-workbench': ['base', 'seccomp'],
   notify: ['base', 'seccomp'],
-  spec: ['base', 'seccomp', 'caps', 'userns', 'cgroups'],
-  runtime: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  image: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  engine: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
-  api: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
+  spec: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups'],
+  runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
+  image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
+  engine: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
+  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
   cli: ['base', 'api/types', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
-  daemon: ['base', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
+  daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
 };
+
+// The rule of docs/security.md, enforced: in the folders that handle containers, a file may
+// import node:fs only if it is listed here with the daemon-owned paths it touches. Trees a
+// container can write go through src/sys (openat2 relative to an fd on the tree's root).
+// On top of the list, no fs call anywhere may reach *into* a container tree by the names
+// the engine uses for them, no host file tool (cp, tar, ...) may be run on paths, and koffi
+// is loaded only by src/sys and the modules that predate it.
+const FS_SCOPED = ['engine', 'image', 'runtime', 'spec', 'api', 'daemon'];
+const FS_ALLOWED = {
+  'engine/engine.ts': 'bundle files moatd writes itself (config.json, hostname, hosts, resolv.conf, ctl/winsz/attach), exec dirs, /proc of container pids, cgroup parents',
+  'engine/binds.ts': 'creates the staging dir and mount points in the daemon-owned bundle dir',
+  'engine/host-setup.ts': "conmon's ctl FIFO in the bundle dir; host device nodes under /dev named by the operator",
+  'engine/limits.ts': 'cgroup files of the cgroups moatd made',
+  'engine/logs.ts': 'the container log conmon writes in the bundle dir',
+  'engine/monitor.ts': "conmon's exit files in the exec root",
+  'engine/store.ts': 'container records in <data-root>/containers/<id>/ (removal goes through src/sys)',
+  'engine/volumes.ts': 'volume records and dirs under <data-root>/volumes (their content goes through src/sys)',
+  'image/builtin.ts': 'builds the built-in image in a private temp dir of its own',
+  'image/overlay.ts': 'creates the upper/work/merged dirs in the bundle dir before mounting',
+  'image/store.ts': 'the content store under <data-root>/image (layers extract through src/sys)',
+  'runtime/runner.ts': "conmon's stderr and pid files in the bundle dir",
+  'runtime/bundle.ts': 'writes config.json into a bundle dir the caller made (moat seccomp record, test probes), never into a rootfs',
+  'runtime/seqpacket.ts': "conmon's attach socket in the exec root",
+  'api/server.ts': 'realpath of requested host paths for the authz canonical form (mounts re-check them through src/sys)',
+  'api/stats.ts': '/proc and cgroup files of container pids',
+  'daemon/authz.ts': 'policy files and plugin specs named by the operator; realpath for the authz canonical form',
+  'daemon/listeners.ts': 'the API socket and TLS files',
+  'daemon/main.ts': 'daemon config file, pid file, data and exec roots',
+};
+// Names the engine uses for container trees: an fs call whose path goes into one of them
+// (`join(rootfs, ...)`, `join(dir, 'upper', ...)`, `${rootfs}/...`) or names a bind source.
+const TREE = 'rootfs|merged|upper|lowers?|layerDirs|dataPath\\([^)]*\\)|_data|volumeDir|hostPath|bindSource';
+const INTO_TREE = [
+  new RegExp(`join\\([^;]*?\\b(?:${TREE})\\b['"]?\\s*,`),
+  new RegExp(`\\$\\{[^}]*\\b(?:${TREE})\\b[^}]*\\}/`),
+  new RegExp(`\\b(?:${TREE})\\b['"]?\\s*\\+\\s*['"\`]/`),
+  /\bm\.source\b|\bbindSources?\b/,
+];
+const HOST_FILE_TOOLS = /\bexecFile(?:Sync)?\(\s*['"](?:cp|mv|rm|tar|rsync|ln|mkdir|chown|chmod|find|install)['"]/;
+const KOFFI_ALLOWED = new Set(['runtime/seqpacket.ts', 'runtime/seqpacket-reader.ts', 'authz/peercred.ts', 'notify/kernel.ts']);
+
+/** Local names bound by value imports of node:fs / node:fs/promises (`fs.` for a namespace). */
+function fsNames(text) {
+  const names = [];
+  for (const m of text.matchAll(/^\s*import\s+(?!type\b)([^;]*?)\s+from\s+['"]node:fs(?:\/promises)?['"]/gm)) {
+    const spec = m[1];
+    const braces = /\{([^}]*)\}/.exec(spec);
+    if (braces) {
+      for (const part of braces[1].split(',')) {
+        const p = part.trim();
+        if (p === '' || p.startsWith('type ')) continue;
+        names.push(p.split(/\s+as\s+/).pop().trim());
+      }
+    }
+    const def = /^(?:\*\s+as\s+)?([A-Za-z_$][\w$]*)/.exec(spec.trim());
+    if (def && !spec.trim().startsWith('{')) names.push(`${def[1]}.`);
+  }
+  return names;
+}
 
 function walk(dir) {
   let out = [];
@@ -80,6 +142,23 @@ for (const file of walk(src)) {
     } else if (/^(fs|path|os|net|http|https|crypto|child_process|stream|util|events|url|zlib|tls|worker_threads|dgram|readline|assert|timers|buffer)(\/|$)/.test(spec)) {
       problems.push(`${where}: use the node: prefix: ${spec}`);
     }
+  }
+  if (!isTest && folder !== 'sys' && folder !== 'cli') {
+    const names = fsNames(text);
+    if (names.length > 0 && FS_SCOPED.includes(folder) && FS_ALLOWED[rel] === undefined) {
+      problems.push(`src/${rel}: imports node:fs; container trees go through src/sys, and a file touching only daemon-owned paths must be listed in FS_ALLOWED (scripts/lint.mjs) with the paths it touches`);
+    }
+    const calls = names.map((n) => (n.endsWith('.') ? new RegExp(`\\b${n.slice(0, -1)}\\.\\w+\\(`) : new RegExp(`(?<![\\w.])${n.replace(/\$/g, '\\$')}\\(`)));
+    lines.forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line) || /\/\/ lint: daemon-owned\b/.test(line) || /\/\/ lint: daemon-owned\b/.test(lines[i - 1] ?? '')) return;
+      if (calls.some((c) => c.test(line)) && INTO_TREE.some((r) => r.test(line))) {
+        problems.push(`src/${rel}:${i + 1}: node:fs call on a path inside a container tree; use src/sys (openat2 from the tree's root fd)`);
+      }
+      if (HOST_FILE_TOOLS.test(line)) problems.push(`src/${rel}:${i + 1}: host file tools follow symlinks in container trees; use src/sys`);
+    });
+  }
+  if (!isTest && folder !== 'sys' && !KOFFI_ALLOWED.has(rel) && /^\s*import\s+(?!type\b)[^;]*from\s+['"]koffi['"]/m.test(text)) {
+    problems.push(`src/${rel}: koffi is loaded only by src/sys (add the binding to src/sys/libc.ts)`);
   }
   lines.forEach((line, i) => {
     const where = `src/${rel}:${i + 1}`;

@@ -1,6 +1,6 @@
 // The container state machine. moatd never owns a container's life: conmon holds stdio and
 // the exit code; this class decides, records and reconciles.
-import { mkdir, rm, writeFile, readFile, rmdir, realpath, chmod } from 'node:fs/promises';
+import { mkdir, rm, writeFile, readFile, rmdir, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, type Logger } from '../base/index.js';
@@ -25,7 +25,7 @@ import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
 import { planContainer, validateHostConfig, securitySummary, type DaemonDefaults, type PlanInputs } from './plan.js';
-import { readRootfsText, secureJoin } from './rootfs.js';
+import { readRootfsText, makeWorkdir } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
 import { SeccompPolicy } from './seccomp-policy.js';
@@ -36,6 +36,7 @@ import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
 import type { MountRequest } from '../spec/index.js';
 import type { NamespaceRequests } from './plan.js';
 import { VolumeStore } from './volumes.js';
+import { identifyBindSources, stageBinds, unstageBinds } from './binds.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -151,6 +152,8 @@ export class Engine {
   /** Bring a record in line with runc's state and conmon's exit file after a restart. */
   async #reconcile(rec: ContainerRecord): Promise<void> {
     const id = rec.Id;
+    // Bind staging mounts are only needed until runc has made the container's own copies.
+    await this.#unstage(id);
     if (rec.State.Status === 'removing') {
       await this.#finishRemove(rec);
       return;
@@ -190,6 +193,7 @@ export class Engine {
     const dir = this.#store.dir(id);
     await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     await unmountOverlay(join(dir, 'rootfs')).catch(() => undefined);
+    await this.#unstage(id);
     await this.#store.removeDir(id);
   }
 
@@ -289,6 +293,8 @@ export class Engine {
     for (const m of checked.mounts) {
       if (m.kind === 'volume' && m.source !== '') checkVolumeName(m.source);
     }
+    // What the policy approved is what gets mounted: record each bind source's identity now.
+    rec.BindSources = identifyBindSources(checked.mounts);
     // Volumes the container mounts: named ones, and anonymous ones (Config.Volumes `-v /path`,
     // `--mount type=volume` without a source) named now with a random id, as Docker does.
     const mounted = new Set(checked.mounts.map((m) => m.target));
@@ -380,8 +386,7 @@ export class Engine {
     const group = await readRootfsText(rootfs, '/etc/group');
     const user = resolveUser(c.Config.User ?? '', { passwd, group, groupAdd: c.HostConfig.GroupAdd ?? [] });
     const cwd = c.Config.WorkingDir || '/';
-    const cwdHost = await secureJoin(rootfs, cwd);
-    await mkdir(cwdHost, { recursive: true, mode: 0o755 }).catch(() => undefined);
+    makeWorkdir(rootfs, cwd);
     const env = buildEnv(c, user.home);
     const etcMounts = [
       { destination: '/etc/hostname', type: 'bind', source: join(dir, 'hostname'), options: ['rbind', 'rprivate'] },
@@ -423,6 +428,8 @@ export class Engine {
       terminal: cfg.Tty === true,
       leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
     });
+    // runc has made the container's own bind mounts: the staging mounts can go.
+    await this.#unstage(id);
     // Sessions attached before start connect now, so they see the first byte of output.
     const pending = this.#attachPending.get(id) ?? [];
     this.#attachPending.delete(id);
@@ -471,6 +478,7 @@ export class Engine {
     for (const s of this.#attached.get(id) ?? []) s.finish();
     await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     await unmountOverlay(join(this.#store.dir(id), 'rootfs')).catch(() => undefined);
+    await this.#unstage(id);
     await this.#monitor.clear(id);
     c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Pid: 0, ExitCode: startFailureExitCode(err), Error: errorText(err), FinishedAt: now() };
     c.ExitGeneration += 1;
@@ -482,9 +490,11 @@ export class Engine {
 
   // ---- host work for a start: mounts, devices, joined namespaces, userns ownership -----
 
-  /** Binds (sources cleaned and symlinks resolved: the mounted path is the checked one), volumes, tmpfs. */
+  /** Binds (staged from the source checked against the record: see binds.ts), volumes, tmpfs. */
   async #hostMounts(c: ContainerRecord, requests: readonly MountRequest[], rootfs: string): Promise<Mount[]> {
     const out: Mount[] = [];
+    const { staged, sources } = await stageBinds(this.#store.dir(c.Id), requests, c.BindSources);
+    c.BindSources ??= [...sources];
     const remap = this.#o.defaults.userns !== undefined && (c.HostConfig.UsernsMode ?? '') !== 'host';
     for (const m of requests) {
       if (m.kind === 'tmpfs') {
@@ -496,25 +506,23 @@ export class Engine {
         const hostPath = await this.volumes.ensure(name);
         // An empty volume takes the image's content at its mount point, as Docker does
         // (not with `nocopy`).
-        if (m.noCopy !== true) await populateVolume(await secureJoin(rootfs, m.target), hostPath);
-        if (remap) await chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
+        if (m.noCopy !== true) {
+          const stopped = await populateVolume(rootfs, m.target, hostPath);
+          if (stopped !== undefined) this.#log.warn({ containerId: c.Id, volume: name, reason: stopped }, 'volume changed during copy-up; copy stopped');
+        }
+        if (remap) chownIfRoot(hostPath, this.#o.defaults.userns!.uidMappings[0]!.hostID, this.#o.defaults.userns!.gidMappings[0]!.hostID);
         this.volumes.use(name, c.Id);
         out.push(bindToOciMount(m, { source: hostPath }));
         continue;
       }
-      let source: string;
-      try {
-        source = await realpath(m.source);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        // `-v /host:/ctr` creates a missing source directory, as Docker does; `--mount` refuses.
-        if (m.origin !== 'Binds') throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
-        await mkdir(m.source, { recursive: true, mode: 0o755 });
-        source = await realpath(m.source);
-      }
-      out.push(bindToOciMount(m, { source }));
+      out.push(bindToOciMount(m, { source: staged.get(m.target)! }));
     }
     return out;
+  }
+
+  /** Undo a container's bind staging mounts; a failure is logged (removal never enters a mount). */
+  async #unstage(id: string): Promise<void> {
+    await unstageBinds(this.#store.dir(id)).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'cannot undo bind staging mounts'));
   }
 
   /** The pid, ipc and net namespaces of containers joined with `container:X`. */
@@ -545,7 +553,7 @@ export class Engine {
     const u = this.#o.defaults.userns!;
     const uid = u.uidMappings[0]!.hostID;
     const gid = u.gidMappings[0]!.hostID;
-    for (const p of [dir, join(dir, 'upper'), join(dir, 'work'), join(dir, 'rootfs')]) await chownIfRoot(p, uid, gid);
+    for (const p of [dir, join(dir, 'upper'), join(dir, 'work'), join(dir, 'rootfs')]) chownIfRoot(p, uid, gid);
     await chmod(dir, 0o711);
   }
 
@@ -572,6 +580,7 @@ export class Engine {
     await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
     phases.mark('runc-delete');
     await unmountOverlay(join(dir, 'rootfs')).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
+    await this.#unstage(id);
     phases.mark('unmount');
     await this.#monitor.clear(id);
     c.State = { ...c.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
@@ -716,6 +725,7 @@ export class Engine {
     const id = c.Id;
     if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     await unmountOverlay(join(this.#store.dir(id), 'rootfs'));
+    await this.#unstage(id);
     await this.#monitor.clear(id);
     await rm(join(this.#o.runtime.socketDir, id), { force: true });
     await this.#store.removeDir(id);

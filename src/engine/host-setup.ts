@@ -1,9 +1,10 @@
-// Host work for the engine: device nodes, ownership under userns remap, terminal resize.
+// Host work for the engine: device nodes, ownership under userns remap, terminal resize,
+// volume copy-up (through src/sys: the volume and the rootfs are container-writable).
 import { constants } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { chmod, chown, lstat, open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { internal, invalid } from '../base/index.js';
+import { invalid } from '../base/index.js';
+import { openRoot, openAt, listDir, copyTree, setOwner, setMode, errnoOf, O_PATH, O_DIRECTORY, type Handle } from '../sys/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
 import type { PlanInputs } from './plan.js';
 
@@ -56,32 +57,60 @@ export async function allHostDevices(dir = '/dev'): Promise<PlanInputs['devices'
   return out;
 }
 
-export async function chownIfRoot(path: string, uid: number, gid: number): Promise<void> {
-  const st = await stat(path).catch(() => undefined);
-  if (st && st.uid === 0 && st.gid === 0) await chown(path, uid, gid);
+/** chown a daemon-owned directory (opened without following a symlink) when root owns it. */
+export function chownIfRoot(path: string, uid: number, gid: number): void {
+  let h: Handle;
+  try {
+    h = openRoot(path);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const st = h.stat();
+    if (st.uid === 0 && st.gid === 0) setOwner(h, uid, gid);
+  } finally {
+    h.close();
+  }
 }
 
 /**
- * Copy `src` (a directory in the container's rootfs) into an empty volume directory,
- * preserving modes, owners and links (`cp -a`). Nothing happens when the volume already
- * has content or the image has nothing there.
+ * Copy the image's content at the mount point `target` of the container's rootfs into an
+ * empty volume directory (`cp -a` semantics, Docker's copy-up), through src/sys: the mount
+ * point resolves inside the rootfs as the container sees it, and every entry of the volume
+ * (which another running container may be writing) is created exclusively in its parent's
+ * fd, so a symlink planted there is never followed. Nothing happens when the volume already
+ * has content or the image has no directory there. Returns why the copy stopped early when
+ * another writer changed the volume meanwhile (the caller logs it; the start goes on).
  */
-export async function populateVolume(src: string, volumeDir: string): Promise<void> {
-  const st = await lstat(src).catch(() => undefined);
-  if (!st?.isDirectory()) return;
-  if ((await readdir(volumeDir)).length > 0) return;
-  const entries = await readdir(src);
-  if (entries.length > 0) await copyInto(entries.map((e) => join(src, e)), volumeDir);
-  // The volume's root takes the mount point's owner and mode, as Docker's copy does.
-  await chown(volumeDir, st.uid, st.gid);
-  await chmod(volumeDir, st.mode & 0o7777);
-}
-
-async function copyInto(paths: string[], dir: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    execFile('cp', ['-a', '--', ...paths, dir], { timeout: 120_000 }, (err, _out, stderr) => {
-      if (err) reject(internal(`Cannot copy the image's content into the volume: ${String(stderr).trim() || err.message}`, { cause: err }));
-      else resolve();
-    });
-  });
+export async function populateVolume(rootfs: string, target: string, volumeDir: string): Promise<string | undefined> {
+  const root = openRoot(rootfs);
+  try {
+    let src: Handle;
+    try {
+      src = openAt(root, target, { flags: O_PATH | O_DIRECTORY, resolve: 'in-root' });
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+      throw err;
+    }
+    try {
+      const dst = openRoot(volumeDir);
+      try {
+        if (listDir(dst).length > 0) return undefined;
+        const st = src.stat();
+        const copied = await copyTree(src, dst);
+        // The volume's root takes the mount point's owner and mode, as Docker's copy does.
+        setOwner(dst, st.uid, st.gid);
+        setMode(dst, st.mode);
+        return copied.stopped;
+      } finally {
+        dst.close();
+      }
+    } finally {
+      src.close();
+    }
+  } finally {
+    root.close();
+  }
 }

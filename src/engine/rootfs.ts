@@ -1,43 +1,36 @@
-// Reading files inside a container's rootfs from the host without following symlinks
-// out of it: every component is resolved relative to the rootfs, as a chroot would.
-import { lstat, readlink, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
-const MAX_LINKS = 40;
-
-/** The host path of `inside` within `root`, with symlinks resolved inside `root`. */
-export async function secureJoin(root: string, inside: string): Promise<string> {
-  let pending = inside.split('/').filter((c) => c !== '' && c !== '.');
-  const resolved: string[] = [];
-  let links = 0;
-  while (pending.length > 0) {
-    const c = pending.shift()!;
-    if (c === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = join(root, ...resolved, c);
-    const st = await lstat(candidate).catch(() => undefined);
-    if (st?.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw new Error(`too many levels of symbolic links in ${inside}`);
-      const target = await readlink(candidate);
-      if (target.startsWith('/')) resolved.length = 0;
-      pending = [...target.split('/').filter((x) => x !== '' && x !== '.'), ...pending];
-      continue;
-    }
-    resolved.push(c);
-  }
-  return join(root, ...resolved);
-}
+// Files inside a container's rootfs, from the host, through src/sys: paths resolve inside
+// the rootfs as the container would see them (RESOLVE_IN_ROOT), so a symlink planted in the
+// image or by an earlier run of the container (`/etc/passwd -> /etc/shadow` of the host,
+// `/work -> /`) never reaches the host's files.
+import { openRoot, readFileAt, mkdirAll } from '../sys/index.js';
 
 /** Read a text file inside the rootfs; '' when it does not exist or is not a regular file. */
-export async function readRootfsText(root: string, inside: string, maxBytes = 1 << 20): Promise<string> {
+export async function readRootfsText(rootfs: string, inside: string, maxBytes = 1 << 20): Promise<string> {
   try {
-    const p = await secureJoin(root, inside);
-    const st = await lstat(p);
-    if (!st.isFile() || st.size > maxBytes) return '';
-    return await readFile(p, 'utf8');
+    const root = openRoot(rootfs);
+    try {
+      return readFileAt(root, inside, { resolve: 'in-root', maxBytes })?.toString('utf8') ?? '';
+    } finally {
+      root.close();
+    }
   } catch {
     return '';
+  }
+}
+
+/**
+ * `mkdir -p` of the working directory inside the rootfs (as Docker does at start). Failures
+ * are left for runc to report with its own words.
+ */
+export function makeWorkdir(rootfs: string, cwd: string): void {
+  try {
+    const root = openRoot(rootfs);
+    try {
+      mkdirAll(root, cwd, { resolve: 'in-root', mode: 0o755 }).close();
+    } finally {
+      root.close();
+    }
+  } catch {
+    // runc refuses a working directory it cannot enter, naming it
   }
 }

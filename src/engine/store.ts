@@ -1,8 +1,9 @@
 // Container records on disk: `<data-root>/containers/<id>/container.json`, written
 // atomically. A directory without that file is a create that never finished.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+import { EngineError, internal, readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+import { removePath } from '../sys/index.js';
 import type { ContainerRecord } from './types.js';
 
 export const RECORD_FILE = 'container.json';
@@ -32,7 +33,13 @@ export class ContainerStore {
     return out;
   }
 
+  /** Remove a container's directory; never enters a mount point left in it (a bind staging point, a rootfs still mounted). */
   async removeDir(id: string): Promise<void> {
-    await rm(this.dir(id), { recursive: true, force: true });
+    try {
+      await removePath(this.dir(id));
+    } catch (err) {
+      if (err instanceof EngineError && err.code === 'ERR_UNSAFE_PATH') throw internal(`Cannot remove ${this.dir(id)}: a mount point is still inside it`, { cause: err });
+      throw err;
+    }
   }
 }

@@ -1,5 +1,6 @@
 // Container and exec records. The container's configuration keeps Docker's field names
 // (Config and HostConfig as the Engine API sends them) because inspect returns it verbatim.
+import type { BindSource } from './binds.js';
 
 export interface ContainerConfig {
   Hostname?: string;
@@ -138,6 +139,8 @@ export interface ContainerRecord {
   Security?: SecuritySummary;
   /** Volume names this container created (anonymous) or uses. */
   Volumes?: Array<{ name: string; target: string; anonymous: boolean; noCopy?: boolean }>;
+  /** Bind sources as authorized at create: canonical path, device and inode (checked at every start). */
+  BindSources?: BindSource[];
 }
 
 export interface ExecRecord {

@@ -2,10 +2,11 @@
 // (moby's `local` driver layout, `volume/local/local.go`). The store keeps who uses a
 // volume in memory; the engine calls `use` when a container that mounts it is created
 // (and again for every container found at startup) and `release` when it is removed.
-import { mkdir, readdir, rm, lstat } from 'node:fs/promises';
+import { mkdir, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+import { openRoot, removePath, walk, errnoOf } from '../sys/index.js';
 
 export interface VolumeRecord {
   Name: string;
@@ -152,10 +153,10 @@ export class VolumeStore {
     if (users.size > 0) {
       throw conflict(`remove ${name}: volume is in use - [${[...users].join(', ')}]`);
     }
-    // Never follow a link planted inside the volume dir: rm removes the link, not its target.
     const st = await lstat(join(this.root, name)).catch(() => undefined);
     if (st && !st.isDirectory()) throw new EngineError('internal', 'ERR_VOLUME_CORRUPT', `remove ${name}: not a directory`);
-    await rm(join(this.root, name), { recursive: true, force: true });
+    // Containers wrote the content: removed through src/sys, never following a link or entering a mount.
+    await removePath(join(this.root, name));
     this.#cache.delete(name);
     this.#users.delete(name);
   }
@@ -166,19 +167,26 @@ export class VolumeStore {
   }
 }
 
+/** Bytes under a volume's data dir, walked through src/sys (a container may be rewriting it). */
 async function dirSize(dir: string): Promise<number> {
   let total = 0;
-  let names: string[];
+  let root;
   try {
-    names = await readdir(dir);
-  } catch {
-    return 0;
+    root = openRoot(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return 0;
+    throw err;
   }
-  for (const n of names) {
-    const p = join(dir, n);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) continue;
-    total += st.isDirectory() ? await dirSize(p) : st.size;
+  try {
+    await walk(
+      root,
+      ({ stat }) => {
+        if (!stat.isDirectory()) total += stat.size;
+      },
+      { noXdev: true },
+    );
+  } finally {
+    root.close();
   }
   return total;
 }

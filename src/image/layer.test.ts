@@ -7,8 +7,19 @@ import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
 import { EngineError } from '../base/index.js';
-import { applyLayer, reownTree, cleanEntryPath, devMajor, devMinor, lgetxattrSync } from './layer.js';
 import { requires } from '../../test/helpers/requires.js';
+import { applyLayer, reownTree, cleanEntryPath, devMajor, devMinor } from './layer.js';
+import { openRoot, getXattr } from '../sys/index.js';
+
+/** An xattr of a directory, read through its fd. */
+function lgetxattrSync(dir: string, name: string): Buffer | undefined {
+  const h = openRoot(dir);
+  try {
+    return getXattr(h, name);
+  } finally {
+    h.close();
+  }
+}
 
 type Entry = Partial<tar.Header> & Pick<tar.Header, 'name'> & { body?: string };
 
@@ -83,6 +94,11 @@ test('applyLayer() refuses malicious entries, names them, and writes nothing out
       entries: [{ name: 's', type: 'symlink', linkname: '/etc' }, { name: 'h', type: 'link', linkname: 's/passwd' }],
       offending: 'h',
     },
+    // Issue 11: a whiteout of `.` or `..` would remove the directory itself or the one above the layer.
+    { name: 'whiteout of the root', entries: [{ name: 'keep', body: 'x' }, { name: '.wh..' }], offending: '.wh..' },
+    { name: 'whiteout of the parent', entries: [{ name: '.wh...' }], offending: '.wh...' },
+    { name: 'whiteout of a directory\'s parent', entries: [{ name: 'a/', type: 'directory' }, { name: 'a/.wh...' }], offending: 'a/.wh...' },
+    { name: 'whiteout of nothing', entries: [{ name: 'a/.wh.' }], offending: 'a/.wh.' },
     { name: 'symlink then directory below it', entries: [{ name: 'd', type: 'symlink', linkname: '/tmp' }, { name: `d/moat-evil-${tag}/`, type: 'directory' }], offending: `d/moat-evil-${tag}/` },
   ];
   for (const c of cases) {

@@ -4,30 +4,60 @@
  *
  * Safety rules (the same ground as moby `pkg/archive/archive.go` createTarFile/Unpack and
  * its CVE-2014-6407, CVE-2018-15664, CVE-2019-14271 lessons, but refusing instead of clamping):
+ * - every operation goes through src/sys, relative to an fd on `destDir` with no symlink
+ *   followed (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so the same code can extract
+ *   into a tree a container can write;
  * - a leading `/` is relative to the layer root (Docker does the same); a `..` that would
  *   climb above the root is refused (400, naming the entry);
- * - every parent component of an entry is checked with lstat: a symlink there is refused,
- *   so `a -> /etc` followed by `a/passwd` never writes outside; missing parents are made;
- * - files are created with O_CREAT|O_EXCL|O_NOFOLLOW after removing what was there;
+ * - a symlink among an entry's parents is refused, so `a -> /etc` followed by `a/passwd`
+ *   never writes outside; missing parents are made;
+ * - files are created with O_CREAT|O_EXCL|O_NOFOLLOW in their parent's fd after removing
+ *   what was there; owner, mode and times are set on the fds that were created;
  * - hardlink targets follow the same rules and must already exist in the layer (not a dir);
+ *   the link is made from an fd on the target (linkat AT_EMPTY_PATH);
  * - OCI whiteouts become overlayfs whiteouts: `.wh.NAME` a char device 0:0 named NAME,
- *   `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory (lsetxattr via
- *   koffi: the `attr` package is not installed here). Other `.wh..wh.*` (aufs meta) are skipped.
- * - char/block devices and fifos are made with mknod(2) via koffi; if the kernel refuses
+ *   `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory. Other `.wh..wh.*`
+ *   (aufs meta) are skipped. A whiteout of `.`, `..` or of nothing (`.wh.`, `.wh..`,
+ *   `.wh...`) is refused: it would remove the directory itself or its parent.
+ * - char/block devices and fifos are made with mknodat(2); if the kernel refuses
  *   (EPERM, e.g. in a user namespace) the entry is skipped and a warning is returned.
  *
  * On any failure the contents of `destDir` are removed (destDir itself is kept); nothing is
  * ever written outside it. Callers should pass a fresh private directory.
  */
-import { lstat, mkdir, rm, readdir, symlink, link, chmod, lchown, lutimes, open } from 'node:fs/promises';
-import { constants as fsConstants, type Stats } from 'node:fs';
-import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import koffi from 'koffi';
 import tar from 'tar-stream';
-import { EngineError, invalid, internal, sysError } from '../base/index.js';
+import { EngineError, invalid, internal } from '../base/index.js';
+import {
+  openRoot,
+  openAt,
+  tryOpenAt,
+  listDir,
+  makeDir,
+  makeSymlink,
+  makeNode,
+  makeLink,
+  unlinkAt,
+  removeTree,
+  setOwner,
+  setMode,
+  setTimes,
+  setXattr,
+  walk,
+  writeAll,
+  errnoOf,
+  O_WRONLY,
+  O_CREAT,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_PATH,
+  O_DIRECTORY,
+  S_IFCHR,
+  S_IFBLK,
+  S_IFIFO,
+  type Handle,
+} from '../sys/index.js';
 
 /** A uid/gid offset added to every owner (userns remap: container 0 -> host `uid`). */
 export interface IdShift {
@@ -49,28 +79,6 @@ export interface ApplyLayerResult {
   warnings: string[];
 }
 
-// ---- libc through koffi --------------------------------------------------------------
-
-interface Libc {
-  mknod: (path: string, mode: number, dev: bigint) => number;
-  lsetxattr: (path: string, name: string, value: Buffer, size: number, flags: number) => number;
-  lgetxattr: (path: string, name: string, value: Buffer, size: number) => number;
-}
-let libc: Libc | undefined;
-function getLibc(): Libc {
-  if (libc === undefined) {
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)') as Libc['mknod'],
-      lsetxattr: lib.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)') as Libc['lsetxattr'],
-      lgetxattr: lib.func('intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)') as Libc['lgetxattr'],
-    };
-  }
-  return libc;
-}
-
-
-
 /** glibc's makedev(3) for 64-bit dev_t. */
 export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major >>> 0);
@@ -88,33 +96,11 @@ export function devMinor(dev: number | bigint): number {
   return Number(((d >> 12n) & 0xffffff00n) | (d & 0xffn));
 }
 
-export function mknodSync(path: string, mode: number, dev: bigint): void {
-  if (getLibc().mknod(path, mode, dev) !== 0) throw sysError('mknod', path, koffi.errno());
-}
-
-export function lsetxattrSync(path: string, name: string, value: string): void {
-  const buf = Buffer.from(value);
-  if (getLibc().lsetxattr(path, name, buf, buf.length, 0) !== 0) throw sysError('lsetxattr', path, koffi.errno());
-}
-
-/** The xattr's value, or undefined when the file has no such attribute. */
-export function lgetxattrSync(path: string, name: string): Buffer | undefined {
-  const buf = Buffer.alloc(4096);
-  const n = Number(getLibc().lgetxattr(path, name, buf, buf.length));
-  if (n >= 0) return buf.subarray(0, n);
-  const e = koffi.errno();
-  if (e === osConstants.errno.ENODATA || e === osConstants.errno.ENOTSUP) return undefined;
-  throw sysError('lgetxattr', path, e);
-}
-
 // ---- paths ---------------------------------------------------------------------------
 
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFIFO = 0o010000;
 
 function escapes(name: string): EngineError {
   return invalid(`Cannot import layer: entry ${JSON.stringify(name)} escapes the layer`);
@@ -143,41 +129,61 @@ export function cleanEntryPath(name: string, shown: string = name): string[] {
   return out;
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+function unsafeParent(shown: string, err: unknown): EngineError {
+  const code = errnoOf(err);
+  if (code === 'ELOOP' || code === 'EXDEV') return invalid(`Cannot import layer: entry ${JSON.stringify(shown)} goes through a symlink`, { cause: err });
+  if (code === 'ENOTDIR' || code === 'EEXIST') return invalid(`Cannot import layer: entry ${JSON.stringify(shown)} has a parent that is not a directory`, { cause: err });
+  return err instanceof EngineError ? err : internal(`Cannot import layer: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * The directory holding `parts` below `root`, as a handle: every parent must be a real
+ * directory (missing ones are made); a symlink or a non-directory there is refused.
+ */
+function ensureParents(root: Handle, parts: readonly string[], shown: string): Handle {
+  let dir = openAt(root, '.', { flags: O_PATH | O_DIRECTORY });
   try {
-    return await lstat(path);
+    for (const part of parts.slice(0, -1)) {
+      let next: Handle | undefined;
+      try {
+        next = tryOpenAt(dir, part, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
+        if (next === undefined) {
+          makeDir(dir, part, 0o755);
+          next = openAt(dir, part, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
+        }
+      } catch (err) {
+        if (errnoOf(err) === 'ENOTDIR') {
+          // O_DIRECTORY on a symlink says ENOTDIR too: name the symlink for what it is.
+          const h = tryOpenAt(dir, part);
+          const isLink = h?.stat().isSymbolicLink() === true;
+          h?.close();
+          if (isLink) throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} goes through the symlink ${JSON.stringify(part)}`);
+        }
+        throw unsafeParent(shown, err);
+      }
+      dir.close();
+      dir = next;
+    }
+    return dir;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    dir.close();
     throw err;
   }
 }
 
-/**
- * Make sure every parent of `parts` below `root` is a real directory (creating missing
- * ones); refuse symlinks and non-directories there. Returns the absolute parent path.
- */
-async function ensureParents(root: string, parts: readonly string[], shown: string): Promise<string> {
-  let dir = root;
-  for (const part of parts.slice(0, -1)) {
-    dir = join(dir, part);
-    const st = await lstatOrUndefined(dir);
-    if (st === undefined) {
-      await mkdir(dir, { mode: 0o755 });
-    } else if (st.isSymbolicLink()) {
-      throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} goes through the symlink ${JSON.stringify(dir.slice(root.length + 1))}`);
-    } else if (!st.isDirectory()) {
-      throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} has a parent that is not a directory`);
-    }
+/** Remove what is at `name` in `parent` unless both it and the new entry are directories; true when a directory stays. */
+async function clearTarget(parent: Handle, name: string, newIsDir: boolean): Promise<boolean> {
+  const h = tryOpenAt(parent, name);
+  if (h === undefined) return false;
+  let isDir: boolean;
+  try {
+    isDir = h.stat().isDirectory();
+  } finally {
+    h.close();
   }
-  return dir;
-}
-
-/** Remove what is at `path` unless both it and the new entry are directories. */
-async function clearTarget(path: string, newIsDir: boolean): Promise<boolean> {
-  const st = await lstatOrUndefined(path);
-  if (st === undefined) return false;
-  if (st.isDirectory() && newIsDir) return true;
-  await rm(path, { recursive: true, force: true });
+  if (isDir && newIsDir) return true;
+  if (isDir) await removeTree(parent, name);
+  else unlinkAt(parent, name);
   return false;
 }
 
@@ -198,11 +204,13 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
 export async function applyLayer(input: Readable, destDir: string, opts: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
   const shift = opts.uidShift ?? { uid: 0, gid: 0 };
   const result: ApplyLayerResult = { entries: 0, bytes: 0, warnings: [] };
-  const dirTimes: Array<{ path: string; mtime: Date }> = [];
+  const dirTimes: Array<{ parts: string[]; mtime: Date }> = [];
   const extract = tar.extract();
   const feeding = pipeline(input, extract);
   feeding.catch(() => undefined); // surfaced by the iterator below
+  let root: Handle | undefined;
   try {
+    root = openRoot(destDir);
     for await (const entry of extract) {
       const h = entry.header;
       const type = h.type ?? 'file';
@@ -215,125 +223,198 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
         // The root itself ("./"): only a directory entry makes sense; apply its metadata.
         if (type !== 'directory') throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} replaces the layer root`);
         await drain(entry);
-        await setOwnerMode(destDir, h, shift, false);
-        if (h.mtime) dirTimes.push({ path: destDir, mtime: h.mtime });
+        setOwnerMode(root, h, shift, false);
+        if (h.mtime) dirTimes.push({ parts: [], mtime: h.mtime });
         continue;
       }
-      const parent = await ensureParents(destDir, parts, shown);
-      const path = join(parent, base);
-
-      if (base.startsWith(WHITEOUT_PREFIX)) {
-        await drain(entry);
-        if (base === WHITEOUT_OPAQUE) {
-          lsetxattrSync(parent, 'trusted.overlay.opaque', 'y');
-        } else if (base.startsWith(WHITEOUT_META_PREFIX)) {
-          result.warnings.push(`skipped aufs metadata entry ${JSON.stringify(shown)}`);
-        } else {
-          const victim = join(parent, base.slice(WHITEOUT_PREFIX.length));
-          await clearTarget(victim, false);
-          mknodSync(victim, S_IFCHR | 0o000, makedev(0, 0));
-          await lchown(victim, shift.uid, shift.gid);
-        }
-        continue;
-      }
-
-      switch (type) {
-        case 'directory': {
-          await drain(entry);
-          await clearTarget(path, true);
-          const st = await lstatOrUndefined(path);
-          if (st === undefined) await mkdir(path, { mode: 0o700 });
-          await setOwnerMode(path, h, shift, false);
-          if (h.mtime) dirTimes.push({ path, mtime: h.mtime });
-          break;
-        }
-        case 'file':
-        case 'contiguous-file': {
-          await clearTarget(path, false);
-          const fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-          try {
-            for await (const chunk of entry as AsyncIterable<Buffer>) {
-              await fh.write(chunk);
-              result.bytes += chunk.length;
-            }
-          } finally {
-            await fh.close();
-          }
-          await setOwnerMode(path, h, shift, false);
-          if (h.mtime) await lutimes(path, h.mtime, h.mtime);
-          break;
-        }
-        case 'symlink': {
-          await drain(entry);
-          if (h.linkname == null) throw invalid(`Cannot import layer: symlink ${JSON.stringify(shown)} has no target`);
-          await clearTarget(path, false);
-          await symlink(h.linkname, path);
-          await setOwnerMode(path, h, shift, true);
-          if (h.mtime) await lutimes(path, h.mtime, h.mtime);
-          break;
-        }
-        case 'link': {
-          await drain(entry);
-          const linkname = h.linkname ?? '';
-          const targetParts = cleanEntryPath(linkname, shown);
-          if (targetParts.length === 0) throw escapes(shown);
-          const targetParent = await ensureParents(destDir, targetParts, shown);
-          const target = join(targetParent, targetParts[targetParts.length - 1]!);
-          const tst = await lstatOrUndefined(target);
-          if (tst === undefined || tst.isDirectory()) {
-            throw invalid(`Cannot import layer: hardlink ${JSON.stringify(shown)} points to ${JSON.stringify(linkname)}, which is not a file in the layer`);
-          }
-          if (target === path) break;
-          await clearTarget(path, false);
-          await link(target, path);
-          break;
-        }
-        case 'character-device':
-        case 'block-device':
-        case 'fifo': {
-          await drain(entry);
-          await clearTarget(path, false);
-          const kind = type === 'fifo' ? S_IFIFO : type === 'block-device' ? S_IFBLK : S_IFCHR;
-          try {
-            mknodSync(path, kind | ((h.mode ?? 0o644) & 0o7777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'EPERM') {
-              result.warnings.push(`skipped ${type} ${JSON.stringify(shown)}: mknod not permitted`);
-              break;
-            }
-            throw err;
-          }
-          await setOwnerMode(path, h, shift, false);
-          if (h.mtime) await lutimes(path, h.mtime, h.mtime);
-          break;
-        }
-        default:
-          await drain(entry);
-          result.warnings.push(`skipped entry ${JSON.stringify(shown)} of unsupported type ${type}`);
+      const parent = ensureParents(root, parts, shown);
+      try {
+        await applyEntry(entry, { root, parent, base, parts, shown, type, shift, result, dirTimes });
+      } finally {
+        parent.close();
       }
     }
     await feeding;
     // Directory times last: creating entries inside changed them.
-    for (const d of dirTimes.reverse()) await lutimes(d.path, d.mtime, d.mtime);
+    for (const d of dirTimes.reverse()) {
+      let dir: Handle;
+      try {
+        dir = openAt(root, d.parts.join('/'), { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
+      } catch (err) {
+        if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errnoOf(err) ?? '')) continue; // replaced by a later entry
+        throw err;
+      }
+      try {
+        setTimes(dir, d.mtime, d.mtime);
+      } finally {
+        dir.close();
+      }
+    }
     return result;
   } catch (err) {
     extract.destroy();
     input.destroy();
     await feeding.catch(() => undefined);
-    await emptyDir(destDir).catch(() => undefined);
+    if (root !== undefined) await emptyDir(root).catch(() => undefined);
     if (err instanceof EngineError) throw err;
     throw internal(`Cannot import layer: ${(err as Error).message}`, { cause: err });
+  } finally {
+    root?.close();
   }
 }
 
-async function setOwnerMode(path: string, h: tar.Header, shift: IdShift, isSymlink: boolean): Promise<void> {
-  await lchown(path, (h.uid ?? 0) + shift.uid, (h.gid ?? 0) + shift.gid);
-  // chmod after chown: chown clears setuid/setgid bits. Symlinks have no mode on Linux.
-  if (!isSymlink) await chmod(path, (h.mode ?? 0o644) & 0o7777);
+interface EntryContext {
+  root: Handle;
+  parent: Handle;
+  base: string;
+  parts: string[];
+  shown: string;
+  type: string;
+  shift: IdShift;
+  result: ApplyLayerResult;
+  dirTimes: Array<{ parts: string[]; mtime: Date }>;
 }
 
-async function emptyDir(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) await rm(join(dir, name), { recursive: true, force: true });
+/** One entry from tar-stream's extractor: its header and a stream of its data. */
+type TarEntry = AsyncIterable<unknown> & { header: tar.Header };
+
+async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
+  const h = entry.header;
+  const { parent, base, shown, shift, result } = x;
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    await drain(entry);
+    if (base === WHITEOUT_OPAQUE) {
+      setXattr(parent, 'trusted.overlay.opaque', 'y');
+    } else if (base.startsWith(WHITEOUT_META_PREFIX)) {
+      result.warnings.push(`skipped aufs metadata entry ${JSON.stringify(shown)}`);
+    } else {
+      const victim = base.slice(WHITEOUT_PREFIX.length);
+      // `.wh.`, `.wh..`, `.wh...` would whiteout nothing, the directory itself, or its parent.
+      if (victim === '' || victim === '.' || victim === '..') throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} is a whiteout of ${JSON.stringify(victim)}, not of a name in its directory`);
+      await clearTarget(parent, victim, false);
+      makeNode(parent, victim, S_IFCHR | 0o000, makedev(0, 0));
+      const wh = openAt(parent, victim);
+      try {
+        setOwner(wh, shift.uid, shift.gid);
+      } finally {
+        wh.close();
+      }
+    }
+    return;
+  }
+
+  switch (x.type) {
+    case 'directory': {
+      await drain(entry);
+      if (!(await clearTarget(parent, base, true))) makeDir(parent, base, 0o700);
+      const dir = openAt(parent, base, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
+      try {
+        setOwnerMode(dir, h, shift, false);
+      } finally {
+        dir.close();
+      }
+      if (h.mtime) x.dirTimes.push({ parts: x.parts, mtime: h.mtime });
+      break;
+    }
+    case 'file':
+    case 'contiguous-file': {
+      await clearTarget(parent, base, false);
+      const out = openAt(parent, base, { flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600 });
+      try {
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+          await writeAll(out, chunk);
+          result.bytes += chunk.length;
+        }
+        setOwnerMode(out, h, shift, false);
+        if (h.mtime) setTimes(out, h.mtime, h.mtime);
+      } finally {
+        out.close();
+      }
+      break;
+    }
+    case 'symlink': {
+      await drain(entry);
+      if (h.linkname == null) throw invalid(`Cannot import layer: symlink ${JSON.stringify(shown)} has no target`);
+      await clearTarget(parent, base, false);
+      makeSymlink(parent, base, h.linkname);
+      const link = openAt(parent, base);
+      try {
+        setOwnerMode(link, h, shift, true);
+        if (h.mtime) setTimes(link, h.mtime, h.mtime);
+      } finally {
+        link.close();
+      }
+      break;
+    }
+    case 'link': {
+      await drain(entry);
+      const linkname = h.linkname ?? '';
+      const targetParts = cleanEntryPath(linkname, shown);
+      if (targetParts.length === 0) throw escapes(shown);
+      const notAFile = (): EngineError => invalid(`Cannot import layer: hardlink ${JSON.stringify(shown)} points to ${JSON.stringify(linkname)}, which is not a file in the layer`);
+      let target: Handle | undefined;
+      try {
+        target = tryOpenAt(x.root, targetParts.join('/'));
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === 'ELOOP' || code === 'EXDEV' || code === 'ENOTDIR') throw notAFile();
+        throw err;
+      }
+      if (target === undefined) throw notAFile();
+      try {
+        if (target.stat().isDirectory()) throw notAFile();
+        if (targetParts.join('/') === x.parts.join('/')) break;
+        await clearTarget(parent, base, false);
+        makeLink(target, parent, base);
+      } finally {
+        target.close();
+      }
+      break;
+    }
+    case 'character-device':
+    case 'block-device':
+    case 'fifo': {
+      await drain(entry);
+      await clearTarget(parent, base, false);
+      const kind = x.type === 'fifo' ? S_IFIFO : x.type === 'block-device' ? S_IFBLK : S_IFCHR;
+      try {
+        makeNode(parent, base, kind | ((h.mode ?? 0o644) & 0o7777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
+      } catch (err) {
+        if (errnoOf(err) === 'EPERM') {
+          result.warnings.push(`skipped ${x.type} ${JSON.stringify(shown)}: mknod not permitted`);
+          break;
+        }
+        throw err;
+      }
+      const node = openAt(parent, base);
+      try {
+        setOwnerMode(node, h, shift, false);
+        if (h.mtime) setTimes(node, h.mtime, h.mtime);
+      } finally {
+        node.close();
+      }
+      break;
+    }
+    default:
+      await drain(entry);
+      result.warnings.push(`skipped entry ${JSON.stringify(shown)} of unsupported type ${x.type}`);
+  }
+}
+
+function setOwnerMode(h: Handle, hdr: tar.Header, shift: IdShift, isSymlink: boolean): void {
+  setOwner(h, (hdr.uid ?? 0) + shift.uid, (hdr.gid ?? 0) + shift.gid);
+  // chmod after chown: chown clears setuid/setgid bits. Symlinks have no mode on Linux.
+  if (!isSymlink) setMode(h, (hdr.mode ?? 0o644) & 0o7777);
+}
+
+async function emptyDir(root: Handle): Promise<void> {
+  for (const e of listDir(root)) {
+    try {
+      await removeTree(root, e.raw);
+    } catch {
+      // best effort: the caller reports the first error
+    }
+  }
 }
 
 // ---- re-own --------------------------------------------------------------------------
@@ -347,20 +428,24 @@ async function emptyDir(dir: string): Promise<void> {
 export async function reownTree(dir: string, shift: IdShift): Promise<{ entries: number }> {
   let entries = 0;
   const seen = new Set<string>(); // hardlinked inodes are shifted once
-  const visit = async (path: string): Promise<void> => {
-    const st = await lstat(path);
+  const shiftOne = (h: Handle): void => {
+    const st = h.stat();
     entries++;
     if (!st.isDirectory() && st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
+      const id = h.statBig();
+      const key = `${id.dev}:${id.ino}`;
       if (seen.has(key)) return;
       seen.add(key);
     }
-    await lchown(path, st.uid + shift.uid, st.gid + shift.gid);
-    if (!st.isSymbolicLink() && (st.mode & 0o6000) !== 0) await chmod(path, st.mode & 0o7777);
-    if (st.isDirectory()) {
-      for (const name of (await readdir(path)).sort()) await visit(join(path, name));
-    }
+    setOwner(h, st.uid + shift.uid, st.gid + shift.gid);
+    if (!st.isSymbolicLink() && (st.mode & 0o6000) !== 0) setMode(h, st.mode & 0o7777);
   };
-  await visit(dir);
+  const root = openRoot(dir);
+  try {
+    shiftOne(root);
+    await walk(root, ({ handle }) => shiftOne(handle));
+  } finally {
+    root.close();
+  }
   return { entries };
 }

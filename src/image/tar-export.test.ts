@@ -5,7 +5,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { applyLayer, mknodSync, makedev, lsetxattrSync, lgetxattrSync, devMajor, devMinor } from './layer.js';
+import { dirname, basename } from 'node:path';
+import { applyLayer, makedev, devMajor, devMinor } from './layer.js';
+import { openRoot, getXattr, setXattr, makeNode } from '../sys/index.js';
+
+// Path-based helpers for building test trees, through src/sys.
+function mknodSync(path: string, mode: number, dev: bigint): void {
+  const parent = openRoot(dirname(path));
+  try {
+    makeNode(parent, basename(path), mode, dev);
+  } finally {
+    parent.close();
+  }
+}
+function lsetxattrSync(dir: string, name: string, value: string): void {
+  const h = openRoot(dir);
+  try {
+    setXattr(h, name, value);
+  } finally {
+    h.close();
+  }
+}
+function lgetxattrSync(dir: string, name: string): Buffer | undefined {
+  const h = openRoot(dir);
+  try {
+    return getXattr(h, name);
+  } finally {
+    h.close();
+  }
+}
 import { exportTree, diffTree, CHANGE_ADDED, CHANGE_DELETED, CHANGE_MODIFIED } from './tar-export.js';
 import { requires } from '../../test/helpers/requires.js';
 

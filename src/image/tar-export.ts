@@ -1,14 +1,19 @@
 /**
  * Tar a directory tree (`docker export`, layers made from a directory, `docker commit` from
  * an overlay upper dir) and list an upper dir's changes (`docker diff`).
+ *
+ * These trees belong to containers, which may be running and rewriting them while they are
+ * read: the walk goes through src/sys, each entry opened from its parent's fd with no
+ * symlink followed and described by fstat of what was opened, so a directory swapped for
+ * a symlink (RENAME_EXCHANGE) never leads the walk out of the tree.
  */
-import { lstat, readdir, readlink, open } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { join } from 'node:path';
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { internal } from '../base/index.js';
-import { devMajor, devMinor, lgetxattrSync, type IdShift } from './layer.js';
+import { openRoot, openAt, walk, reopen, readLink, readExactly, getXattr, errnoOf, O_RDONLY, type Handle } from '../sys/index.js';
+import { devMajor, devMinor, type IdShift } from './layer.js';
 
 export interface ExportTreeOptions {
   /**
@@ -31,8 +36,8 @@ function isWhiteoutDevice(st: Stats): boolean {
   return st.isCharacterDevice() && devMajor(st.rdev) === 0 && devMinor(st.rdev) === 0;
 }
 
-function isOpaque(path: string): boolean {
-  const v = lgetxattrSync(path, 'trusted.overlay.opaque');
+function isOpaque(dir: Handle): boolean {
+  const v = getXattr(dir, 'trusted.overlay.opaque');
   return v !== undefined && v.toString() === 'y';
 }
 
@@ -41,23 +46,29 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-async function writeEntry(pack: tar.Pack, header: HeaderArg, content?: Buffer | Readable): Promise<void> {
+async function writeEntry(pack: tar.Pack, header: HeaderArg, content?: Buffer): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    if (content === undefined || Buffer.isBuffer(content)) {
-      pack.entry(header, content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-      return;
-    }
-    const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-    content.on('error', (err) => {
-      sink.destroy(err);
-      reject(err);
-    });
-    content.on('data', (chunk: Buffer) => {
-      if (!sink.write(chunk)) content.pause();
-    });
-    sink.on('drain', () => content.resume());
-    content.on('end', () => void sink.end(undefined));
+    pack.entry(header, content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/** A file entry whose data comes from an open file: exactly `size` bytes, even if the file changes meanwhile. */
+async function writeFileEntry(pack: tar.Pack, header: HeaderArg, io: Handle, size: number): Promise<void> {
+  let sink: ReturnType<tar.Pack['entry']> | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    sink = pack.entry({ ...header, size }, (err) => (err ? reject(err) : resolve()));
+  });
+  const s = sink!;
+  const failed = new Promise<never>((_resolve, reject) => s.once('error', reject));
+  failed.catch(() => undefined);
+  await Promise.race([
+    readExactly(io, size, async (chunk) => {
+      if (!s.write(chunk)) await Promise.race([once(s, 'drain'), failed]);
+    }),
+    failed,
+  ]);
+  s.end(undefined);
+  await done;
 }
 
 /**
@@ -65,8 +76,10 @@ async function writeEntry(pack: tar.Pack, header: HeaderArg, content?: Buffer | 
  * itself not included). Entries come in byte order of their names, depth first, with mode,
  * uid/gid, mtime (seconds), symlink targets, hardlinks (later names of an inode become
  * `link` entries to the first) and device numbers; uname/gname are left empty and atime is
- * not recorded, so the same tree gives the same bytes. Sockets are skipped. A walk error
- * destroys the stream with an EngineError `internal`.
+ * not recorded, so the same tree gives the same bytes. Sockets are skipped; so are entries
+ * that vanish while the walk runs and mount points below `dir`. A file's data is exactly
+ * the size its header says (a file that shrinks meanwhile is padded with zeros). A walk
+ * error destroys the stream with an EngineError `internal`.
  *
  * @example
  * await store.addLayer(exportTree('/tmp/rootfs'));
@@ -85,56 +98,64 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
     gname: '',
   });
 
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    const names = (await readdir(abs)).sort(byteOrder);
-    for (const name of names) {
-      const path = join(abs, name);
-      const relName = rel === '' ? name : `${rel}/${name}`;
-      const st = await lstat(path);
-      if (opts.overlayWhiteouts && isWhiteoutDevice(st)) {
-        const wh = rel === '' ? `.wh.${name}` : `${rel}/.wh.${name}`;
-        await writeEntry(pack, { ...header(wh, st), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
-        continue;
-      }
-      if (st.isDirectory()) {
-        await writeEntry(pack, { ...header(`${relName}/`, st), type: 'directory' });
-        if (opts.overlayWhiteouts && isOpaque(path)) {
-          await writeEntry(pack, { ...header(`${relName}/.wh..wh..opq`, st), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
-        }
-        await walk(path, relName);
-      } else if (st.isSymbolicLink()) {
-        await writeEntry(pack, { ...header(relName, st), type: 'symlink', linkname: await readlink(path) });
-      } else if (st.isFile()) {
-        const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? links.get(key) : undefined;
-        if (first !== undefined) {
-          await writeEntry(pack, { ...header(relName, st), type: 'link', linkname: first });
-          continue;
-        }
-        if (st.nlink > 1) links.set(key, relName);
-        const fh = await open(path, 'r');
-        try {
-          // The size is fixed in the header: read exactly that much even if the file changes.
-          const stream = fh.createReadStream({ start: 0, end: Math.max(0, st.size - 1), autoClose: false });
-          await writeEntry(pack, { ...header(relName, st), type: 'file', size: st.size }, st.size === 0 ? undefined : stream);
-        } finally {
-          await fh.close();
-        }
-      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        await writeEntry(pack, {
-          ...header(relName, st),
-          type: st.isCharacterDevice() ? 'character-device' : 'block-device',
-          devmajor: devMajor(st.rdev),
-          devminor: devMinor(st.rdev),
-        });
-      } else if (st.isFIFO()) {
-        await writeEntry(pack, { ...header(relName, st), type: 'fifo' });
-      }
-      // sockets: not representable in tar, skipped (as GNU tar and moby do)
+  const run = async (): Promise<void> => {
+    const root = openRoot(dir);
+    try {
+      await walk(
+        root,
+        async ({ path: relName, name, handle, stat: st }) => {
+          const slash = relName.lastIndexOf('/');
+          const rel = slash < 0 ? '' : relName.slice(0, slash);
+          if (opts.overlayWhiteouts && isWhiteoutDevice(st)) {
+            const wh = rel === '' ? `.wh.${name.name}` : `${rel}/.wh.${name.name}`;
+            await writeEntry(pack, { ...header(wh, st), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
+          } else if (st.isDirectory()) {
+            await writeEntry(pack, { ...header(`${relName}/`, st), type: 'directory' });
+            if (opts.overlayWhiteouts && isOpaque(handle)) {
+              await writeEntry(pack, { ...header(`${relName}/.wh..wh..opq`, st), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
+            }
+          } else if (st.isSymbolicLink()) {
+            await writeEntry(pack, { ...header(relName, st), type: 'symlink', linkname: readLink(handle).toString('utf8') });
+          } else if (st.isFile()) {
+            const id = st.nlink > 1 ? handle.statBig() : undefined;
+            const key = id === undefined ? '' : `${id.dev}:${id.ino}`;
+            const first = key === '' ? undefined : links.get(key);
+            if (first !== undefined) {
+              await writeEntry(pack, { ...header(relName, st), type: 'link', linkname: first });
+              return;
+            }
+            if (key !== '') links.set(key, relName);
+            if (st.size === 0) {
+              await writeEntry(pack, { ...header(relName, st), type: 'file', size: 0 });
+              return;
+            }
+            // Read the inode that was opened (not whatever the name holds by now).
+            const io = reopen(handle, O_RDONLY);
+            try {
+              await writeFileEntry(pack, { ...header(relName, st), type: 'file' }, io, st.size);
+            } finally {
+              io.close();
+            }
+          } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+            await writeEntry(pack, {
+              ...header(relName, st),
+              type: st.isCharacterDevice() ? 'character-device' : 'block-device',
+              devmajor: devMajor(st.rdev),
+              devminor: devMinor(st.rdev),
+            });
+          } else if (st.isFIFO()) {
+            await writeEntry(pack, { ...header(relName, st), type: 'fifo' });
+          }
+          // sockets: not representable in tar, skipped (as GNU tar and moby do)
+        },
+        { noXdev: true },
+      );
+    } finally {
+      root.close();
     }
   };
 
-  walk(dir, '').then(
+  run().then(
     () => pack.finalize(),
     (err: unknown) => pack.destroy(internal(`Cannot export ${dir}: ${(err as Error).message}`, { cause: err })),
   );
@@ -158,8 +179,9 @@ export interface Change {
  * device 0:0) or an opaque directory is Deleted; a path that exists in a lower dir is
  * Modified, except directories whose mode, size and mtime are unchanged (copied up only
  * because something inside changed); anything else is Added; the parent of an added or
- * deleted path is reported as Modified. Lower dirs are looked up with lstat (no symlink is
- * followed).
+ * deleted path is reported as Modified. The upper dir is walked and the lower dirs are
+ * looked up through src/sys, from their roots' fds with no symlink followed (a path that
+ * goes through a symlink in a lower dir is not in it).
  *
  * @example
  * await diffTree('/var/lib/moat/containers/abc/upper', layerDirs)
@@ -167,12 +189,22 @@ export interface Change {
  */
 export async function diffTree(upperDir: string, lowerDirs: readonly string[]): Promise<Change[]> {
   const changes = new Map<string, Change['Kind']>();
-  const inLower = async (rel: string): Promise<Stats | undefined> => {
-    for (const lower of lowerDirs) {
+  const lowers: Handle[] = [];
+  /** The entry at `rel` in the first lower dir that has one (no symlink followed on the way). */
+  const inLower = (rel: string): Stats | undefined => {
+    for (const lower of lowers) {
+      let h: Handle;
       try {
-        return await lstat(join(lower, rel));
-      } catch {
-        /* not in this one */
+        h = openAt(lower, rel);
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EXDEV') continue;
+        throw err;
+      }
+      try {
+        return h.stat();
+      } finally {
+        h.close();
       }
     }
     return undefined;
@@ -183,29 +215,33 @@ export async function diffTree(upperDir: string, lowerDirs: readonly string[]): 
     const parent = rel.slice(0, i);
     if (!changes.has(parent)) changes.set(parent, CHANGE_MODIFIED);
   };
-  const walk = async (abs: string, rel: string): Promise<void> => {
-    for (const name of (await readdir(abs)).sort(byteOrder)) {
-      const path = join(abs, name);
-      const relName = `${rel}/${name}`;
-      const st = await lstat(path);
-      if (isWhiteoutDevice(st) || (st.isDirectory() && isOpaque(path))) {
-        changes.set(relName, CHANGE_DELETED);
-        markParent(relName);
-        if (st.isDirectory()) await walk(path, relName);
-        continue;
-      }
-      const low = await inLower(relName);
-      if (low === undefined) {
-        changes.set(relName, CHANGE_ADDED);
-        markParent(relName);
-      } else if (
-        !(st.isDirectory() && low.isDirectory() && st.mode === low.mode && st.size === low.size && Math.floor(st.mtimeMs) === Math.floor(low.mtimeMs))
-      ) {
-        changes.set(relName, CHANGE_MODIFIED);
-      }
-      if (st.isDirectory()) await walk(path, relName);
-    }
-  };
-  await walk(upperDir, '');
+  const upper = openRoot(upperDir);
+  try {
+    for (const dir of lowerDirs) lowers.push(openRoot(dir));
+    await walk(
+      upper,
+      ({ path, handle, stat: st }) => {
+        const relName = `/${path}`;
+        if (isWhiteoutDevice(st) || (st.isDirectory() && isOpaque(handle))) {
+          changes.set(relName, CHANGE_DELETED);
+          markParent(relName);
+          return;
+        }
+        const low = inLower(relName);
+        if (low === undefined) {
+          changes.set(relName, CHANGE_ADDED);
+          markParent(relName);
+        } else if (
+          !(st.isDirectory() && low.isDirectory() && st.mode === low.mode && st.size === low.size && Math.floor(st.mtimeMs) === Math.floor(low.mtimeMs))
+        ) {
+          changes.set(relName, CHANGE_MODIFIED);
+        }
+      },
+      { noXdev: true },
+    );
+  } finally {
+    upper.close();
+    for (const l of lowers) l.close();
+  }
   return [...changes.entries()].map(([Path, Kind]) => ({ Path, Kind })).sort((a, b) => byteOrder(a.Path, b.Path));
 }

@@ -87,4 +87,9 @@ test('bindToOciMount() and tmpfsToOciMount() match Docker', () => {
   assert.deepEqual(tmpfsToOciMount(parseMount({ Type: 'tmpfs', Target: '/t', ReadOnly: true })).options, ['noexec', 'nosuid', 'nodev', 'rprivate', 'ro']);
   assert.deepEqual(mergeTmpfsOptions(['defaults', 'rw', 'ro']), ['ro']);
   assert.throws(() => mergeTmpfsOptions(['foo=bar']), is400('Invalid tmpfs option ["foo" "bar"]'));
+  // Issue 11: mount flags that would make the "tmpfs" a bind or a remount.
+  for (const o of ['bind', 'rbind', 'remount']) {
+    assert.throws(() => parseTmpfs('/x', `size=1m,${o}`), is400(`Invalid tmpfs option ["${o}"]`));
+    assert.throws(() => parseMount({ Type: 'tmpfs', Target: '/x', TmpfsOptions: { Options: [[o]] } }), is400(`Invalid tmpfs option ["${o}"]`));
+  }
 });

@@ -301,11 +301,14 @@ export function tmpfsToOciMount(m: MountRequest): OciMount {
 }
 
 // Flag options: name → collision key (opposites share one; all propagation modes share one).
+// moby's list also has `bind`, `rbind` and `remount`: they are not tmpfs options but change
+// what the mount is (runc turns a "tmpfs" with `rbind` into a bind of a bundle path), so
+// they are refused like any unknown option (issue 11).
 const FLAG_KEYS: Readonly<Record<string, string>> = {
   ro: 'rdonly', rw: 'rdonly', suid: 'nosuid', nosuid: 'nosuid', dev: 'nodev', nodev: 'nodev',
   exec: 'noexec', noexec: 'noexec', sync: 'sync', async: 'sync', dirsync: 'dirsync',
-  remount: 'remount', mand: 'mand', nomand: 'mand', atime: 'noatime', noatime: 'noatime',
-  diratime: 'nodiratime', nodiratime: 'nodiratime', bind: 'bind', rbind: 'rbind',
+  mand: 'mand', nomand: 'mand', atime: 'noatime', noatime: 'noatime',
+  diratime: 'nodiratime', nodiratime: 'nodiratime',
   relatime: 'relatime', norelatime: 'relatime', strictatime: 'strictatime', nostrictatime: 'strictatime',
   private: 'prop', rprivate: 'prop', shared: 'prop', rshared: 'prop', slave: 'prop', rslave: 'prop',
   unbindable: 'prop', runbindable: 'prop',

@@ -1,0 +1,131 @@
+// The host's libc through koffi, loaded on first use: the system calls Node does not offer
+// (openat2 and the other *at calls, mount, getdents64, xattrs on fds). One binding module
+// for the daemon; errno values become one EngineError through `sysFail`.
+//
+// Path arguments are passed as NUL-terminated byte buffers, so a file name that is not
+// UTF-8 reaches the kernel unchanged.
+import koffi from 'koffi';
+import { constants as osConstants } from 'node:os';
+import { EngineError, errnoName, sysError } from '../base/index.js';
+
+/** A path or file name as the kernel takes it: text (UTF-8) or raw bytes. */
+export type PathArg = string | Buffer;
+
+export interface Libc {
+  openat2(dirfd: number, path: Buffer, how: Buffer, size: number): number;
+  close(fd: number): number;
+  mkdirat(dirfd: number, path: Buffer, mode: number): number;
+  symlinkat(target: Buffer, dirfd: number, path: Buffer): number;
+  readlinkat(dirfd: number, path: Buffer, buf: Buffer, size: number): number;
+  mknodat(dirfd: number, path: Buffer, mode: number, dev: bigint): number;
+  unlinkat(dirfd: number, path: Buffer, flags: number): number;
+  linkat(olddirfd: number, oldpath: Buffer, newdirfd: number, newpath: Buffer, flags: number): number;
+  fchownat(dirfd: number, path: Buffer, uid: number, gid: number, flags: number): number;
+  utimensat(dirfd: number, path: Buffer, times: Buffer, flags: number): number;
+  getdents64(fd: number, buf: Buffer, size: number): number;
+  fgetxattr(fd: number, name: string, value: Buffer, size: number): number;
+  fsetxattr(fd: number, name: string, value: Buffer, size: number, flags: number): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount2(target: string, flags: number): number;
+  mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer, size: number): number;
+}
+
+// x86_64 and aarch64 share the numbers of the syscalls added from 424 on (glibc wraps neither).
+const SYS_OPENAT2 = 437;
+const SYS_MOUNT_SETATTR = 442;
+
+let bound: Libc | undefined;
+
+/**
+ * The bindings, loaded once.
+ *
+ * @example
+ * if (libc().mkdirat(dir.fd, cPath('etc'), 0o755) !== 0) throw sysFail('mkdirat', 'etc', lastErrno());
+ */
+export function libc(): Libc {
+  if (bound !== undefined) return bound;
+  const lib = koffi.load('libc.so.6');
+  const syscall = lib.func('long syscall(long nr, ...)') as (...args: unknown[]) => number | bigint;
+  const num = (v: number | bigint): number => Number(v);
+  const f = <T>(proto: string): T => lib.func(proto) as T;
+  bound = {
+    openat2: (dirfd, path, how, size) => num(syscall(SYS_OPENAT2, 'int', dirfd, 'void *', path, 'void *', how, 'size_t', size)),
+    close: f('int close(int fd)'),
+    mkdirat: f('int mkdirat(int dirfd, const void *path, uint32_t mode)'),
+    symlinkat: f('int symlinkat(const void *target, int dirfd, const void *path)'),
+    readlinkat: ((fn: (...a: unknown[]) => number | bigint) => (d: number, p: Buffer, b: Buffer, s: number) => num(fn(d, p, b, s)))(f('intptr_t readlinkat(int dirfd, const void *path, void *buf, size_t size)')),
+    mknodat: f('int mknodat(int dirfd, const void *path, uint32_t mode, uint64_t dev)'),
+    unlinkat: f('int unlinkat(int dirfd, const void *path, int flags)'),
+    linkat: f('int linkat(int olddirfd, const void *oldpath, int newdirfd, const void *newpath, int flags)'),
+    fchownat: f('int fchownat(int dirfd, const void *path, uint32_t uid, uint32_t gid, int flags)'),
+    utimensat: f('int utimensat(int dirfd, const void *path, const void *times, int flags)'),
+    getdents64: ((fn: (...a: unknown[]) => number | bigint) => (d: number, b: Buffer, s: number) => num(fn(d, b, s)))(f('intptr_t getdents64(int fd, void *buf, size_t size)')),
+    fgetxattr: ((fn: (...a: unknown[]) => number | bigint) => (d: number, n: string, b: Buffer, s: number) => num(fn(d, n, b, s)))(f('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)')),
+    fsetxattr: f('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
+    mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: f('int umount2(const char *target, int flags)'),
+    mount_setattr: (dirfd, path, flags, attr, size) => num(syscall(SYS_MOUNT_SETATTR, 'int', dirfd, 'str', path, 'unsigned int', flags, 'void *', attr, 'size_t', size)),
+  };
+  return bound;
+}
+
+/**
+ * errno of the last failed call made through `libc()` on this thread.
+ *
+ * @example
+ * const e = lastErrno(); // right after the failed call
+ */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+/**
+ * A path argument as the NUL-terminated bytes the kernel reads.
+ *
+ * @example
+ * cPath('etc') // <Buffer 65 74 63 00>
+ */
+export function cPath(p: PathArg): Buffer {
+  const b = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
+  if (b.includes(0)) throw new EngineError('invalid', 'ERR_INVALID_ARGUMENT', `Invalid path ${JSON.stringify(b.toString('utf8'))}: it contains a NUL byte`);
+  return Buffer.concat([b, Buffer.alloc(1)]);
+}
+
+const E = osConstants.errno;
+
+/**
+ * The one errno -> EngineError mapping for host file operations. The Node-style error
+ * (`code` = errno name) is the cause, so callers can test it with `errnoOf`:
+ * - ELOOP, EXDEV: a symlink or mount point where none may be crossed (openat2 RESOLVE_*) —
+ *   forbidden (403) ERR_UNSAFE_PATH;
+ * - ENOENT, ENOTDIR: not-found (404) ERR_PATH_NOT_FOUND;
+ * - EEXIST: conflict (409) ERR_PATH_EXISTS;
+ * - anything else: internal (500) ERR_SYSCALL.
+ *
+ * @example
+ * if (libc().mkdirat(dir.fd, cPath(name), 0o755) !== 0) throw sysFail('mkdirat', name, lastErrno());
+ */
+export function sysFail(call: string, what: string, errno: number): EngineError {
+  const cause = sysError(call, what, errno);
+  const name = errnoName(errno);
+  if (errno === E.ELOOP || errno === E.EXDEV) {
+    return new EngineError('forbidden', 'ERR_UNSAFE_PATH', `Refusing to follow ${JSON.stringify(what)}: it goes through a symbolic link or a mount point (${call}: ${name})`, { cause });
+  }
+  if (errno === E.ENOENT || errno === E.ENOTDIR) return new EngineError('not-found', 'ERR_PATH_NOT_FOUND', `No such file or directory: ${JSON.stringify(what)}`, { cause });
+  if (errno === E.EEXIST) return new EngineError('conflict', 'ERR_PATH_EXISTS', `File exists: ${JSON.stringify(what)}`, { cause });
+  return new EngineError('internal', 'ERR_SYSCALL', `${call} ${JSON.stringify(what)} failed: ${name}`, { cause });
+}
+
+/**
+ * The errno name (`'ENOENT'`) behind an error from `sysFail` or a Node fs call; undefined otherwise.
+ *
+ * @example
+ * if (errnoOf(err) === 'ENOENT') return undefined;
+ */
+export function errnoOf(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e !== undefined && e !== null && i < 4; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return undefined;
+}

@@ -18,14 +18,15 @@ const ALLOWED = {
   userns: ['base'],
   cgroups: ['base'],
   authz: ['base'],
+  network: ['base'],
   notify: ['base', 'seccomp'],
   spec: ['base', 'seccomp', 'caps', 'userns', 'cgroups'],
   runtime: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   image: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  engine: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
-  api: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
+  engine: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'network'],
+  api: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz', 'network'],
   cli: ['base', 'api/types', 'seccomp', 'authz'],
-  daemon: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
+  daemon: ['base', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
 
 function walk(dir) {

@@ -1,0 +1,115 @@
+// Network namespaces, links, routes and addresses through iproute2 (`ip -j` gives JSON).
+// Host.
+import { readdir } from 'node:fs/promises';
+import { type Cidr, tryParseCidr } from './ip.js';
+import { runCommand, runChecked } from './exec.js';
+
+const IP = 'ip';
+const NETNS_DIR = '/run/netns';
+const TIMEOUT_MS = 10_000;
+
+/** Where `ip netns` keeps a named namespace (a bind mount of the nsfs file). */
+export function netnsPath(name: string): string {
+  return `${NETNS_DIR}/${name}`;
+}
+
+/** A new empty named namespace. */
+export async function addNetns(name: string): Promise<void> {
+  await runChecked([IP, 'netns', 'add', name], { timeoutMs: TIMEOUT_MS });
+}
+
+/** Name (bind-mount) the network namespace of process `pid`, so it outlives the process for teardown. */
+export async function attachNetns(name: string, pid: number): Promise<void> {
+  await runChecked([IP, 'netns', 'attach', name, String(pid)], { timeoutMs: TIMEOUT_MS });
+}
+
+/** Unmount and remove a named namespace; no error when it is gone already. */
+export async function deleteNetns(name: string): Promise<void> {
+  if (!(await listNetns()).includes(name)) return;
+  await runChecked([IP, 'netns', 'delete', name], { timeoutMs: TIMEOUT_MS });
+}
+
+export async function listNetns(): Promise<string[]> {
+  try {
+    return await readdir(NETNS_DIR);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+export interface LinkInfo {
+  ifindex: number;
+  ifname: string;
+  master?: string;
+  /** Index of the peer (veth) in its namespace. */
+  linkIndex?: number;
+  kind?: string;
+  address?: string;
+}
+
+function toLinks(json: string): LinkInfo[] {
+  const raw = JSON.parse(json === '' ? '[]' : json) as Array<Record<string, unknown>>;
+  return raw.map((l) => {
+    const info = l['linkinfo'] as { info_kind?: string } | undefined;
+    return {
+      ifindex: Number(l['ifindex']),
+      ifname: String(l['ifname']),
+      ...(typeof l['master'] === 'string' ? { master: l['master'] } : {}),
+      ...(typeof l['link_index'] === 'number' ? { linkIndex: l['link_index'] } : {}),
+      ...(info?.info_kind !== undefined ? { kind: info.info_kind } : {}),
+      ...(typeof l['address'] === 'string' ? { address: l['address'] } : {}),
+    };
+  });
+}
+
+/** Links on the host, or in a named namespace. */
+export async function listLinks(netns?: string): Promise<LinkInfo[]> {
+  const r = await runChecked([IP, ...(netns !== undefined ? ['-n', netns] : []), '-d', '-j', 'link', 'show'], { timeoutMs: TIMEOUT_MS });
+  return toLinks(r.stdout);
+}
+
+export async function findLink(name: string): Promise<LinkInfo | undefined> {
+  return (await listLinks()).find((l) => l.ifname === name);
+}
+
+export async function deleteLink(name: string): Promise<void> {
+  const r = await runCommand([IP, 'link', 'delete', name], { timeoutMs: TIMEOUT_MS });
+  if (r.code !== 0 && (await findLink(name)) !== undefined) throw new Error(`Cannot delete link ${name}: ${r.stderr.trim()}`);
+}
+
+/** The host end of the veth whose container end is `ifname` in namespace `netns`. */
+export async function hostPeerOf(netns: string, ifname: string): Promise<LinkInfo | undefined> {
+  const inner = (await listLinks(netns)).find((l) => l.ifname === ifname);
+  if (inner?.linkIndex === undefined) return undefined;
+  return (await listLinks()).find((l) => l.ifindex === inner.linkIndex);
+}
+
+/**
+ * Mark a bridge port isolated: isolated ports cannot exchange frames with each other, only
+ * with the bridge itself (the gateway) and non-isolated ports. This is `--icc=false` without
+ * br_netfilter (kernel bridge `isolated` flag, Linux 4.18).
+ */
+export async function isolateBridgePort(ifname: string): Promise<void> {
+  await runChecked([IP, 'link', 'set', 'dev', ifname, 'type', 'bridge_slave', 'isolated', 'on'], { timeoutMs: TIMEOUT_MS });
+}
+
+/** Every IPv4 prefix the host routes or holds (for picking a subnet that clashes with none). */
+export async function hostPrefixes(): Promise<Cidr[]> {
+  const out: Cidr[] = [];
+  const routes = JSON.parse((await runChecked([IP, '-4', '-j', 'route', 'show', 'table', 'all'], { timeoutMs: TIMEOUT_MS })).stdout || '[]') as Array<{ dst?: string; type?: string }>;
+  for (const r of routes) {
+    if (r.dst === undefined || r.dst === 'default' || (r.type !== undefined && r.type !== 'unicast')) continue;
+    const c = tryParseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`, false);
+    if (c !== undefined) out.push(c);
+  }
+  const addrs = JSON.parse((await runChecked([IP, '-4', '-j', 'addr', 'show'], { timeoutMs: TIMEOUT_MS })).stdout || '[]') as Array<{ addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
+  for (const a of addrs) {
+    for (const i of a.addr_info ?? []) {
+      if (i.local === undefined || i.prefixlen === undefined) continue;
+      const c = tryParseCidr(`${i.local}/${i.prefixlen}`, false);
+      if (c !== undefined && !i.local.startsWith('127.')) out.push(c);
+    }
+  }
+  return out;
+}

@@ -3,11 +3,11 @@
 // container's namespace. Host. The calling order and the crash story are in
 // docs/networking.md §1.
 import { randomBytes, createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CleanupStack, EngineError, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
 import { buildHostsFile, buildResolvConf, checkDnsServers, parseExtraHosts, parseResolvConf } from './etc-files.js';
-import { applyGuardRules, deleteSavedRule, listGuardRules, removeGuardRules } from './firewall.js';
+import { applyGuardRules, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
 import {
   attachNetns,
   deleteLink,
@@ -169,6 +169,8 @@ export class NetworkDriver {
   static async open(o: NetworkDriverOptions): Promise<NetworkDriver> {
     const d = new NetworkDriver(o);
     await d.#store.init();
+    // netavark makes `<config>/aardvark-dns` but not its parent.
+    await mkdir(join(o.execRoot, 'network'), { recursive: true, mode: 0o700 });
     const loaded = await d.#store.load();
     d.#loadProblems = loaded.problems;
     for (const p of loaded.problems) d.#log.warn({ file: p.file, problem: p.message }, 'network record ignored');
@@ -472,16 +474,27 @@ export class NetworkDriver {
     const options = a.netavarkConfig as NetavarkOptions | null;
     if (options === null) return;
     const live = e.netnsName !== undefined && (await listNetns()).includes(e.netnsName);
+    let done = false;
     if (live) {
       try {
         await this.#netavark.teardown(netnsPath(e.netnsName!), options);
-        return;
+        done = true;
       } catch (err) {
         if (!isNetnsGone(err)) throw err;
       }
     }
-    const problems = await this.#netavark.forceTeardown(options);
-    if (problems.length > 0) this.#log.info({ containerId: e.containerId, network: a.networkId, problems }, 'forced network teardown');
+    if (!done) {
+      const problems = await this.#netavark.forceTeardown(options);
+      if (problems.length > 0) this.#log.info({ containerId: e.containerId, network: a.networkId, problems }, 'forced network teardown');
+    }
+    await this.#afterLastContainer(a.networkId);
+  }
+
+  /** When a network's bridge went with its last container, remove the chain netavark 1.4 leaks. */
+  async #afterLastContainer(networkId: string): Promise<void> {
+    const n = this.#networks.get(networkId);
+    if (n === undefined || (await findLink(n.bridge)) !== undefined) return;
+    await removeEmptyChain('nat', `NETAVARK-DN-${netavarkNetworkHash(n.id)}`);
   }
 
   async #teardownLocked(e: EndpointRecord): Promise<unknown[]> {
@@ -651,6 +664,32 @@ export class NetworkDriver {
       else await this.#netavark.dropStaleAardvarkPid().catch(() => undefined);
       return report;
     });
+  }
+
+  /**
+   * Undo everything this instance made on the host: every container's networking, every
+   * network (the default bridge too) with its guard rules and bridge, and the records. For
+   * tests on temporary roots and for an uninstall; a running daemon never calls it.
+   */
+  async removeAll(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const id of [...this.#endpoints.keys()]) await this.release(id).catch((err: unknown) => problems.push(errorText(err)));
+    await this.#lock.run(async () => {
+      for (const n of [...this.#networks.values()]) {
+        try {
+          await removeGuardRules(n, this.tag);
+          const link = await findLink(n.bridge);
+          if (link !== undefined && link.kind === 'bridge' && (await listLinks()).every((l) => l.master !== n.bridge)) await deleteLink(n.bridge);
+          await this.#store.deleteNetwork(n.id);
+          this.#networks.delete(n.id);
+        } catch (err) {
+          problems.push(`${n.name}: ${errorText(err)}`);
+        }
+      }
+    });
+    const aardvark = await this.#netavark.aardvarkPid();
+    if (aardvark !== undefined && this.#endpoints.size === 0) process.kill(aardvark, 'SIGTERM');
+    return problems;
   }
 
   /** Daemon shutdown (containers keep running): close the port holders; restore re-holds them. */

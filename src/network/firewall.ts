@@ -1,5 +1,6 @@
 // Apply and remove moat's own iptables rules (guard-rules.ts) with the iptables command
 // (iptables-nft on Debian 12, the same one netavark uses). Host.
+import { createHash } from 'node:crypto';
 import { cleanStderr, runCommand, runChecked } from './exec.js';
 import { findGuardRules, guardRules, type GuardRule, type IptablesTable, type SavedRule } from './guard-rules.js';
 import type { NetworkRecord } from './types.js';
@@ -48,4 +49,24 @@ export async function listGuardRules(tag: string): Promise<SavedRule[]> {
 
 export async function deleteSavedRule(rule: SavedRule): Promise<void> {
   await removeRule({ table: rule.table, chain: rule.chain, spec: rule.spec });
+}
+
+/**
+ * Delete a chain when it is empty and unreferenced (iptables refuses otherwise). netavark
+ * 1.4 leaks its per-network `NETAVARK-DN-<hash>` chain when the last container to leave a
+ * network had no published ports (it deletes the chain only in a teardown that carries
+ * port mappings; measured).
+ */
+export async function removeEmptyChain(table: string, chain: string): Promise<boolean> {
+  const r = await runCommand([IPTABLES, '-w', '-t', table, '-S', chain], { timeoutMs: TIMEOUT_MS });
+  if (r.code !== 0) return false;
+  const rules = r.stdout.split('\n').filter((l) => l.startsWith('-A '));
+  if (rules.length > 0) return false;
+  const x = await runCommand([IPTABLES, '-w', '-t', table, '-X', chain], { timeoutMs: TIMEOUT_MS });
+  return x.code === 0;
+}
+
+/** The chain-name hash netavark 1.4 derives from a network name (core_utils.rs create_network_hash). */
+export function netavarkNetworkHash(networkName: string): string {
+  return createHash('sha512').update(networkName).digest('hex').toUpperCase().slice(0, 13);
 }

@@ -13,9 +13,8 @@ import {
   deleteLink,
   deleteNetns,
   findLink,
-  hostPeerOf,
   hostPrefixes,
-  isolateBridgePort,
+  isolateBridgePorts,
   listLinks,
   listNetns,
   netnsPath,
@@ -438,9 +437,12 @@ export class NetworkDriver {
       try {
         const name = 'pid' in source ? this.netnsNameFor(containerId) : source.existing;
         e.netnsName = name;
+        // One record before anything changes on the host: the namespace name and every
+        // netavark config, so a crash at any later point leaves what teardown needs.
+        for (const a of e.attachments) a.netavarkConfig = this.#netavarkOptions(e, a);
         await this.#store.saveEndpoint(e);
         if ('pid' in source) await attachNetns(name, source.pid);
-        for (const a of e.attachments) await this.#setupAttachment(e, a);
+        for (const a of e.attachments) await this.#setupAttachment(e, a, false);
         e.phase = 'up';
         await this.#store.saveEndpoint(e);
         return e;
@@ -452,21 +454,18 @@ export class NetworkDriver {
     });
   }
 
-  async #setupAttachment(e: EndpointRecord, a: AttachmentRecord): Promise<void> {
+  async #setupAttachment(e: EndpointRecord, a: AttachmentRecord, persist: boolean): Promise<void> {
     const n = this.#networks.get(a.networkId)!;
     const options = this.#netavarkOptions(e, a);
     a.netavarkConfig = options;
     // Recorded before netavark runs: a crash during setup leaves what teardown needs.
-    await this.#store.saveEndpoint(e);
+    if (persist) await this.#store.saveEndpoint(e);
     const status = await this.#netavark.setup(netnsPath(e.netnsName!), options);
     const iface = status.interfaces[a.interfaceName];
     if (iface !== undefined) a.mac = iface.mac;
-    if (!n.icc) {
-      const peer = await hostPeerOf(e.netnsName!, a.interfaceName);
-      if (peer === undefined) throw new EngineError('internal', 'ERR_NETWORK_ICC', `Cannot find the host end of ${a.interfaceName} to isolate it on ${n.bridge}`);
-      await isolateBridgePort(peer.ifname);
-    }
-    await this.#store.saveEndpoint(e);
+    // The container has not started yet (attach runs between `runc create` and `start`),
+    // so its new port is isolated before it can send anything.
+    if (!n.icc) await isolateBridgePorts(n.bridge);
   }
 
   /** Teardown of one attachment: netavark with the recorded options; a scratch namespace if the container's is gone. */
@@ -553,7 +552,8 @@ export class NetworkDriver {
       const a = this.#planAttachment(e, req, index, this.#usedAddresses(n.id), false);
       e.attachments.push(a);
       try {
-        await this.#setupAttachment(e, a);
+        await this.#setupAttachment(e, a, true);
+        await this.#store.saveEndpoint(e);
       } catch (err) {
         await this.#teardownAttachment(e, a).catch((u: unknown) => this.#log.warn({ containerId, err: errorText(u) }, 'cleanup after failed connect'));
         e.attachments = e.attachments.filter((x) => x !== a);

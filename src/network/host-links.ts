@@ -1,6 +1,6 @@
 // Network namespaces, links, routes and addresses through iproute2 (`ip -j` gives JSON).
 // Host.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { type Cidr, tryParseCidr } from './ip.js';
 import { runCommand, runChecked } from './exec.js';
 
@@ -78,20 +78,30 @@ export async function deleteLink(name: string): Promise<void> {
   if (r.code !== 0 && (await findLink(name)) !== undefined) throw new Error(`Cannot delete link ${name}: ${r.stderr.trim()}`);
 }
 
-/** The host end of the veth whose container end is `ifname` in namespace `netns`. */
-export async function hostPeerOf(netns: string, ifname: string): Promise<LinkInfo | undefined> {
-  const inner = (await listLinks(netns)).find((l) => l.ifname === ifname);
-  if (inner?.linkIndex === undefined) return undefined;
-  return (await listLinks()).find((l) => l.ifindex === inner.linkIndex);
-}
-
 /**
- * Mark a bridge port isolated: isolated ports cannot exchange frames with each other, only
- * with the bridge itself (the gateway) and non-isolated ports. This is `--icc=false` without
- * br_netfilter (kernel bridge `isolated` flag, Linux 4.18).
+ * Isolate every port of a bridge: isolated ports cannot exchange frames with each other,
+ * only with the bridge itself (the gateway, so routing, NAT, published ports and DNS work)
+ * and non-isolated ports. This is `--icc=false` without br_netfilter (the kernel's bridge
+ * port flag, Linux 4.18, `/sys/class/net/BRIDGE/brif/PORT/isolated`); ports already
+ * isolated are left as they are. Returns the ports changed.
  */
-export async function isolateBridgePort(ifname: string): Promise<void> {
-  await runChecked([IP, 'link', 'set', 'dev', ifname, 'type', 'bridge_slave', 'isolated', 'on'], { timeoutMs: TIMEOUT_MS });
+export async function isolateBridgePorts(bridge: string): Promise<string[]> {
+  const dir = `/sys/class/net/${bridge}/brif`;
+  const changed: string[] = [];
+  let ports: string[];
+  try {
+    ports = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return changed;
+    throw err;
+  }
+  for (const port of ports) {
+    const file = `${dir}/${port}/isolated`;
+    if ((await readFile(file, 'utf8')).trim() === '1') continue;
+    await writeFile(file, '1');
+    changed.push(port);
+  }
+  return changed;
 }
 
 /** Every IPv4 prefix the host routes or holds (for picking a subnet that clashes with none). */

@@ -2,7 +2,8 @@
 // `<data-root>/network/endpoints/<containerId>.json`, written atomically (temp file, fsync,
 // rename). Every record is checked at load; a file that does not parse is reported and
 // left alone, never fatal. Host.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../base/index.js';
@@ -100,8 +101,26 @@ export class NetworkStore {
     await rm(join(this.#networks, `${ID.parse(id)}.json`), { force: true });
   }
 
+  /**
+   * Endpoint records describe kernel state (namespaces, links, rules) that a power loss
+   * erases anyway, so they are replaced atomically (temp file, rename) without fsync: a
+   * crash of moatd cannot tear them, and each start saves two fsyncs (about 30 ms here).
+   */
   async saveEndpoint(e: EndpointRecord): Promise<void> {
-    await writeJsonAtomic(join(this.#endpoints, `${e.containerId}.json`), e);
+    const path = join(this.#endpoints, `${e.containerId}.json`);
+    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(e, null, 2) + '\n');
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async deleteEndpoint(containerId: string): Promise<void> {

@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CleanupStack, EngineError, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
 import { buildHostsFile, buildResolvConf, checkDnsServers, parseExtraHosts, parseResolvConf } from './etc-files.js';
-import { applyGuardRules, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
+import { applyGuardRules, containerRulesLeft, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
 import {
   attachNetns,
   deleteLink,
@@ -129,10 +129,6 @@ class Mutex {
       done();
     }
   }
-}
-
-function isNetnsGone(err: unknown): boolean {
-  return /open container netns|No such file or directory \(os error 2\)/.test(errorText(err));
 }
 
 export class NetworkDriver {
@@ -382,6 +378,26 @@ export class NetworkDriver {
   }
 
   /**
+   * At container create: everything that can be checked without allocating (the networks
+   * exist, aliases, static addresses lie in a user subnet, MAC, `--dns`), so a bad request
+   * is a 400/404 at create rather than at start. Addresses and ports are taken at `prepare`.
+   */
+  validate(req: Omit<ContainerNetworkRequest, 'containerId'>): void {
+    checkDnsServers(req.dns);
+    checkAlias(req.containerName);
+    const seen = new Set<string>();
+    for (const r of req.networks) {
+      const n = this.getNetwork(r.network);
+      if (seen.has(n.id)) throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_EXISTS', `container cannot be connected to network ${n.name} twice`);
+      seen.add(n.id);
+      if (!n.dns && (r.aliases ?? []).length > 0) throw invalid('network-scoped aliases are only supported for user-defined networks');
+      for (const alias of r.aliases ?? []) checkAlias(alias);
+      if (r.ipv4Address !== undefined && r.ipv4Address !== '') checkStaticAddress(subnetFromRecord(n.subnets[0]!), r.ipv4Address, new Set());
+      if (r.macAddress !== undefined && r.macAddress !== '') parseMac(r.macAddress);
+    }
+  }
+
+  /**
    * Before `runc create`: check the networks, allocate addresses, bind the published host
    * ports, and write the endpoint record (phase `setting-up`). The addresses are known from
    * here on, so the engine can write /etc/hosts before the container exists. Nothing is left
@@ -479,11 +495,17 @@ export class NetworkDriver {
         await this.#netavark.teardown(netnsPath(e.netnsName!), options);
         done = true;
       } catch (err) {
-        if (!isNetnsGone(err)) throw err;
+        // A teardown interrupted after netavark deleted the interface fails here for good
+        // ("failed to delete container veth"): the scratch namespace finishes the job.
+        this.#log.info({ containerId: e.containerId, network: a.networkId, err: errorText(err) }, 'netavark teardown failed; forcing');
       }
     }
     if (!done) {
       const problems = await this.#netavark.forceTeardown(options);
+      const left = await containerRulesLeft(e.containerId, a.ip);
+      if (left.length > 0) {
+        throw new EngineError('internal', 'ERR_NETWORK_TEARDOWN', `Cannot tear down ${a.interfaceName} of ${shortId(e.containerId)}: rules remain (${left.join('; ')}); netavark: ${problems.join('; ')}`);
+      }
       if (problems.length > 0) this.#log.info({ containerId: e.containerId, network: a.networkId, problems }, 'forced network teardown');
     }
     await this.#afterLastContainer(a.networkId);

@@ -70,3 +70,12 @@ export async function removeEmptyChain(table: string, chain: string): Promise<bo
 export function netavarkNetworkHash(networkName: string): string {
   return createHash('sha512').update(networkName).digest('hex').toUpperCase().slice(0, 13);
 }
+
+/**
+ * netavark's nat rules that still name a container: its DNAT jump carries `id: <containerId>`
+ * in a comment and its DNAT targets `--to-destination <ip>:`. Used to check a forced teardown.
+ */
+export async function containerRulesLeft(containerId: string, ip: string): Promise<string[]> {
+  const nat = await iptablesSave('nat');
+  return nat.split('\n').filter((l) => l.startsWith('-A ') && (l.includes(`id: ${containerId}`) || l.includes(`--to-destination ${ip}:`)));
+}

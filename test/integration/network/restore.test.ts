@@ -143,6 +143,58 @@ test('aardvark-dns: restarted at restore when it died; a stale pid file never ge
   assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] });
 });
 
+test('a teardown interrupted after netavark finished (crash during release) completes at the next try', async (t) => {
+  if (!requires(t, 'root', 'netavark')) return;
+  const before = hostSnapshot();
+  const root = mkdtempSync('/tmp/mtnet-');
+  const subnet = freeSubnet();
+  const driver = await NetworkDriver.open({ dataRoot: join(root, 'data'), execRoot: join(root, 'exec'), log: silentLogger(), defaultBridge: { name: uniqueName('mtb'), bip: `${subnet.prefix}.1/24`, icc: false }, defaultHostIp: '127.0.0.1' });
+  const ns = makeNetns();
+  t.after(async () => {
+    await driver.removeAll();
+    await driver.close();
+    ns.remove();
+    rmSync(root, { recursive: true, force: true });
+  });
+  await driver.restore(new Set());
+  const id = newId();
+  await driver.prepare({ containerId: id, containerName: 'halfway', networks: [{ network: 'bridge' }], ports: [{ containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPortFirst: 0, hostPortLast: 0 }], dns: [] });
+  const e = await driver.attach(id, { existing: ns.name });
+  // netavark's own teardown ran (as in a release killed right after it); moat's record stays.
+  sh(['/usr/lib/podman/netavark', '--config', join(root, 'exec', 'network'), 'teardown', `/run/netns/${ns.name}`], JSON.stringify(e.attachments[0]!.netavarkConfig));
+  assert.throws(
+    () => sh(['/usr/lib/podman/netavark', '--config', join(root, 'exec', 'network'), 'teardown', `/run/netns/${ns.name}`], JSON.stringify(e.attachments[0]!.netavarkConfig)),
+    (err: unknown) => /failed to delete container veth/.test(String((err as { stdout?: string }).stdout)),
+    'a second netavark teardown fails for good',
+  );
+  await driver.release(id);
+  assert.equal(driver.endpoint(id), undefined);
+  assert.deepEqual(await driver.removeAll(), []);
+  assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] });
+});
+
+test('validate: a bad network request is refused at create, without allocating', async (t) => {
+  if (!requires(t, 'root', 'netavark')) return;
+  const root = mkdtempSync('/tmp/mtnet-');
+  const subnet = freeSubnet();
+  const user = freeSubnet([subnet.subnet]);
+  const driver = await NetworkDriver.open({ dataRoot: join(root, 'data'), execRoot: join(root, 'exec'), log: silentLogger(), defaultBridge: { name: uniqueName('mtb'), bip: `${subnet.prefix}.1/24`, icc: false }, defaultHostIp: '127.0.0.1' });
+  t.after(async () => {
+    await driver.removeAll();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const n = await driver.createNetwork(checkNetworkCreate({ Name: uniqueName('v-'), IPAM: { Config: [{ Subnet: user.subnet }] } }));
+  const base = { containerName: 'ok', ports: [], dns: [] };
+  driver.validate({ ...base, networks: [{ network: n.name, aliases: ['db'], ipv4Address: `${user.prefix}.9`, macAddress: '02:42:00:00:00:09' }] });
+  assert.throws(() => driver.validate({ ...base, networks: [{ network: 'nosuch' }] }), /network nosuch not found/);
+  assert.throws(() => driver.validate({ ...base, networks: [{ network: 'bridge', ipv4Address: `${subnet.prefix}.9` }] }), /user configured subnets/);
+  assert.throws(() => driver.validate({ ...base, networks: [{ network: 'bridge', aliases: ['x'] }] }), /only supported for user-defined networks/);
+  assert.throws(() => driver.validate({ ...base, networks: [{ network: n.name, ipv4Address: '10.9.9.9' }] }), /no configured subnet/);
+  assert.throws(() => driver.validate({ ...base, networks: [{ network: n.name, aliases: ['a b'] }] }), /invalid network alias/);
+  assert.throws(() => driver.validate({ ...base, dns: ['nope'], networks: [{ network: n.name }] }), /invalid DNS server/);
+  assert.throws(() => driver.validate({ ...base, networks: [{ network: n.name }, { network: n.id }] }), /twice/);
+});
+
 test('restore removes what this moat left without a record: a named namespace and a deleted network\'s guard rules', async (t) => {
   if (!requires(t, 'root', 'netavark')) return;
   const before = hostSnapshot();

@@ -339,9 +339,9 @@ export class NetworkDriver {
     const plan = subnetFromRecord(n.subnets[0]!);
     let ip: number;
     if (req.ipv4Address !== undefined && req.ipv4Address !== '') {
-      ip = checkStaticAddress(plan, req.ipv4Address, used);
+      ip = checkStaticAddress(plan, { address: req.ipv4Address, used });
     } else {
-      const got = allocateAddress(plan, used, this.#cursor.get(n.id));
+      const got = allocateAddress(plan, { used, cursor: this.#cursor.get(n.id) });
       if (got === undefined) throw noAddressLeft(n.name);
       ip = got;
       this.#cursor.set(n.id, got);
@@ -392,7 +392,7 @@ export class NetworkDriver {
       seen.add(n.id);
       if (!n.dns && (r.aliases ?? []).length > 0) throw invalid('network-scoped aliases are only supported for user-defined networks');
       for (const alias of r.aliases ?? []) checkAlias(alias);
-      if (r.ipv4Address !== undefined && r.ipv4Address !== '') checkStaticAddress(subnetFromRecord(n.subnets[0]!), r.ipv4Address, new Set());
+      if (r.ipv4Address !== undefined && r.ipv4Address !== '') checkStaticAddress(subnetFromRecord(n.subnets[0]!), { address: r.ipv4Address, used: new Set() });
       if (r.macAddress !== undefined && r.macAddress !== '') parseMac(r.macAddress);
     }
   }

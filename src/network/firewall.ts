@@ -43,7 +43,7 @@ export async function iptablesSave(table?: string): Promise<string> {
 /** Every guard rule this moat instance has in the kernel. */
 export async function listGuardRules(tag: string): Promise<SavedRule[]> {
   const out: SavedRule[] = [];
-  for (const table of ['raw', 'mangle'] as IptablesTable[]) out.push(...findGuardRules(await iptablesSave(table), table, tag));
+  for (const table of ['raw', 'mangle'] as IptablesTable[]) out.push(...findGuardRules(await iptablesSave(table), { table, tag }));
   return out;
 }
 

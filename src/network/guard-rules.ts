@@ -91,7 +91,8 @@ export function splitSaveLine(line: string): string[] {
 }
 
 /** Every rule of one moat instance (`moat:<tag>:`) in `iptables-save -t TABLE` output. */
-export function findGuardRules(saveOutput: string, table: IptablesTable, tag: string): SavedRule[] {
+export function findGuardRules(saveOutput: string, o: { table: IptablesTable; tag: string }): SavedRule[] {
+  const { table, tag } = o;
   const out: SavedRule[] = [];
   const prefix = `moat:${tag}:`;
   for (const line of saveOutput.split('\n')) {

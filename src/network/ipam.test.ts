@@ -93,7 +93,7 @@ test('allocateAddress hands out addresses serially, skipping reserved and used o
   const got: string[] = [];
   let cursor: number | undefined;
   for (;;) {
-    const a = allocateAddress(p, used, cursor);
+    const a = allocateAddress(p, { used, cursor });
     if (a === undefined) break;
     used.add(a);
     cursor = a;
@@ -103,18 +103,18 @@ test('allocateAddress hands out addresses serially, skipping reserved and used o
   assert.deepEqual(got, ['10.231.8.2', '10.231.8.4', '10.231.8.5', '10.231.8.6']);
   used.delete(ip('10.231.8.2'));
   used.delete(ip('10.231.8.5'));
-  assert.equal(formatIpv4(allocateAddress(p, used, ip('10.231.8.2'))!), '10.231.8.5', 'next after the cursor, not the lowest free');
+  assert.equal(formatIpv4(allocateAddress(p, { used, cursor: ip('10.231.8.2') })!), '10.231.8.5', 'next after the cursor, not the lowest free');
   const ranged = planSubnet({ Subnet: '10.231.8.0/24', IPRange: '10.231.8.64/30' }, { pools: [], taken: [] });
-  assert.equal(formatIpv4(allocateAddress(ranged, new Set())!), '10.231.8.64');
+  assert.equal(formatIpv4(allocateAddress(ranged, { used: new Set() })!), '10.231.8.64');
 });
 
 test('checkStaticAddress: inside a user subnet and free, else Docker\'s errors', () => {
   const p = planSubnet({ Subnet: '10.231.8.0/24', IPRange: '10.231.8.128/25' }, { pools: [], taken: [] });
-  assert.equal(formatIpv4(checkStaticAddress(p, '10.231.8.10', new Set())), '10.231.8.10', 'outside ip-range but inside the subnet is allowed');
-  rejects(() => checkStaticAddress(p, '10.231.8.10', new Set([ip('10.231.8.10')])), 'conflict', /Address already in use/);
-  rejects(() => checkStaticAddress(p, '10.231.8.1', new Set()), 'conflict', /Address already in use/);
-  rejects(() => checkStaticAddress(p, '10.231.9.10', new Set()), 'invalid', /no configured subnet/);
-  rejects(() => checkStaticAddress(p, 'nope', new Set()), 'invalid', /invalid IPv4 address/);
+  assert.equal(formatIpv4(checkStaticAddress(p, { address: '10.231.8.10', used: new Set() })), '10.231.8.10', 'outside ip-range but inside the subnet is allowed');
+  rejects(() => checkStaticAddress(p, { address: '10.231.8.10', used: new Set([ip('10.231.8.10')]) }), 'conflict', /Address already in use/);
+  rejects(() => checkStaticAddress(p, { address: '10.231.8.1', used: new Set() }), 'conflict', /Address already in use/);
+  rejects(() => checkStaticAddress(p, { address: '10.231.9.10', used: new Set() }), 'invalid', /no configured subnet/);
+  rejects(() => checkStaticAddress(p, { address: 'nope', used: new Set() }), 'invalid', /invalid IPv4 address/);
   const auto = planSubnet({}, { pools: DEFAULT_ADDRESS_POOLS, taken: [] });
-  rejects(() => checkStaticAddress(auto, '172.17.0.9', new Set()), 'invalid', /only when connecting to networks with user configured subnets/);
+  rejects(() => checkStaticAddress(auto, { address: '172.17.0.9', used: new Set() }), 'invalid', /only when connecting to networks with user configured subnets/);
 });

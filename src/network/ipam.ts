@@ -241,7 +241,8 @@ function reserved(p: SubnetPlan, ip: number): boolean {
  * The next free address after `cursor` (wrapping) in the ip-range, or the subnet.
  * Returns undefined when none is left.
  */
-export function allocateAddress(p: SubnetPlan, used: ReadonlySet<number>, cursor?: number): number | undefined {
+export function allocateAddress(p: SubnetPlan, o: { used: ReadonlySet<number>; cursor?: number | undefined }): number | undefined {
+  const { used, cursor } = o;
   const range = p.ipRange ?? p.subnet;
   const size = cidrSize(range);
   const start = cursor !== undefined && cidrContains(range, cursor) ? cursor - range.base + 1 : 0;
@@ -261,7 +262,8 @@ export function noAddressLeft(networkName: string): EngineError {
  * Check a container's requested static address (`--ip`, `IPAMConfig.IPv4Address`) with
  * Docker's messages; returns it parsed.
  */
-export function checkStaticAddress(p: SubnetPlan, text: string, used: ReadonlySet<number>): number {
+export function checkStaticAddress(p: SubnetPlan, o: { address: string; used: ReadonlySet<number> }): number {
+  const { address: text, used } = o;
   if (!p.userConfigured) {
     throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
   }

@@ -80,7 +80,7 @@ test('networkView: Docker\'s inspect shape with the attached containers', () => 
 test('filterNetworks: Docker\'s filters; unknown filters are a 400', () => {
   const list = [net('a', 'front', { labels: { team: 'a' } }), net('b', 'back'), net('c', 'bridge', { predefined: true, dns: false })];
   const inUse = (id: string) => id.startsWith('a');
-  const names = (f: Record<string, string[]>) => filterNetworks(list, f, inUse).map((n) => n.name);
+  const names = (f: Record<string, string[]>) => filterNetworks(list, { filters: f, inUse }).map((n) => n.name);
   assert.deepEqual(names({}), ['front', 'back', 'bridge']);
   assert.deepEqual(names({ name: ['ack'] }), ['back']);
   assert.deepEqual(names({ label: ['team=a'] }), ['front']);
@@ -131,7 +131,7 @@ test('guard rules name only their own bridge; iptables-save lines are found agai
     '-A FORWARD -m comment --comment "netavark firewall plugin rules" -j NETAVARK_FORWARD',
     'COMMIT',
   ].join('\n');
-  const found = findGuardRules(save, 'mangle', 'feedbeef');
+  const found = findGuardRules(save, { table: 'mangle', tag: 'feedbeef' });
   assert.equal(found.length, 1);
   assert.equal(found[0]!.chain, 'FORWARD');
   assert.deepEqual(splitSaveLine('-A X -m comment --comment "a b" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', 'a b', '-j', 'Y']);

@@ -224,7 +224,8 @@ export function networkView(n: NetworkRecord, containers: readonly AttachedConta
  * (no container attached). Values of one key are OR-ed, keys AND-ed. Unknown keys are a
  * 400, as dockerd's "invalid filter".
  */
-export function filterNetworks(list: readonly NetworkRecord[], filters: Readonly<Record<string, readonly string[]>>, inUse: (id: string) => boolean): NetworkRecord[] {
+export function filterNetworks(list: readonly NetworkRecord[], o: { filters: Readonly<Record<string, readonly string[]>>; inUse: (id: string) => boolean }): NetworkRecord[] {
+  const { filters, inUse } = o;
   const known = new Set(['name', 'id', 'label', 'driver', 'type', 'scope', 'dangling']);
   for (const key of Object.keys(filters)) if (!known.has(key)) throw invalid(`invalid filter '${key}'`);
   for (const v of filters['type'] ?? []) if (v !== 'custom' && v !== 'builtin') throw invalid(`invalid filter 'type=${v}'`);
@@ -271,7 +272,8 @@ export function networkInUse(n: NetworkRecord, containers: readonly AttachedCont
 }
 
 /** One `NetworkSettings.Networks[name]` entry of container inspect. */
-export function endpointSettingsView(n: NetworkRecord, a: AttachmentRecord, containerName: string, containerId: string): Record<string, unknown> {
+export function endpointSettingsView(n: NetworkRecord, o: { attachment: AttachmentRecord; containerName: string; containerId: string }): Record<string, unknown> {
+  const { attachment: a, containerName, containerId } = o;
   return {
     IPAMConfig: a.requestedIp !== undefined ? { IPv4Address: a.requestedIp } : null,
     Links: null,
@@ -308,7 +310,7 @@ export function networkSettingsView(o: {
   for (const a of o.endpoint?.attachments ?? []) {
     const n = byId.get(a.networkId);
     if (n === undefined) continue;
-    nets[n.name] = endpointSettingsView(n, a, o.endpoint!.containerName, o.endpoint!.containerId);
+    nets[n.name] = endpointSettingsView(n, { attachment: a, containerName: o.endpoint!.containerName, containerId: o.endpoint!.containerId });
     if (n.predefined) bridgeAttachment = a;
   }
   return {

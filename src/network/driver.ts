@@ -15,6 +15,7 @@ import {
   findLink,
   hostPrefixes,
   isolateBridgePorts,
+  waitUdpBound,
   listLinks,
   listNetns,
   netnsPath,
@@ -482,6 +483,14 @@ export class NetworkDriver {
     // The container has not started yet (attach runs between `runc create` and `start`),
     // so its new port is isolated before it can send anything.
     if (!n.icc) await isolateBridgePorts(n.bridge);
+    if (n.dns) await this.#waitForDns([n]);
+  }
+
+  /** Wait (briefly) until aardvark-dns listens on these networks' gateways; log when it does not. */
+  async #waitForDns(networks: readonly NetworkRecord[]): Promise<void> {
+    const gateways = [...new Set(networks.flatMap((n) => n.subnets.map((s) => s.gateway)))];
+    const missing = await waitUdpBound(gateways, 53, 2000);
+    if (missing.length > 0) this.#log.warn({ gateways: missing }, 'aardvark-dns does not listen on these addresses');
   }
 
   /** Teardown of one attachment: netavark with the recorded options; a scratch namespace if the container's is gone. */
@@ -681,9 +690,13 @@ export class NetworkDriver {
         if (link === undefined || link.kind !== 'bridge' || this.attachedTo(n.id).length > 0 || links.some((l) => l.master === n.bridge)) continue;
         await deleteLink(n.bridge).then(() => report.idleBridges.push(n.bridge), (err: unknown) => note(`bridge ${n.bridge}`, err));
       }
-      const dnsUp = [...this.#endpoints.values()].some((e) => e.attachments.some((a) => this.#networks.get(a.networkId)?.dns === true));
-      if (dnsUp) await this.#netavark.ensureAardvark().catch((err: unknown) => note('aardvark-dns', err));
-      else await this.#netavark.dropStaleAardvarkPid().catch(() => undefined);
+      const dnsNets = [...new Set([...this.#endpoints.values()].flatMap((e) => e.attachments.map((a) => this.#networks.get(a.networkId))))].filter((n): n is NetworkRecord => n?.dns === true);
+      if (dnsNets.length > 0) {
+        await this.#netavark.ensureAardvark().catch((err: unknown) => note('aardvark-dns', err));
+        await this.#waitForDns(dnsNets);
+      } else {
+        await this.#netavark.dropStaleAardvarkPid().catch(() => undefined);
+      }
       return report;
     });
   }

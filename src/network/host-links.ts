@@ -104,6 +104,34 @@ export async function isolateBridgePorts(bridge: string): Promise<string[]> {
   return changed;
 }
 
+/** `10.1.2.3` -> `0302010A`: how /proc/net/udp prints a local IPv4 address (host byte order, x86). */
+function procNetHex(ip: string): string {
+  return ip
+    .split('.')
+    .reverse()
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase();
+}
+
+/**
+ * Wait until a UDP socket of this namespace is bound to each `address:port`
+ * (/proc/net/udp). aardvark-dns 1.4 reports ready before it binds (its `run` writes the
+ * pid and signals its parent, then parses the config and binds), so a container started
+ * at once could ask before anyone listens. Returns the addresses still unbound at the end.
+ */
+export async function waitUdpBound(addresses: readonly string[], port: number, timeoutMs: number): Promise<string[]> {
+  const want = new Map(addresses.map((a) => [`${procNetHex(a)}:${port.toString(16).toUpperCase().padStart(4, '0')}`, a]));
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const table = await readFile('/proc/net/udp', 'utf8');
+    const bound = new Set(table.split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1] ?? ''));
+    const missing = [...want].filter(([k]) => !bound.has(k)).map(([, a]) => a);
+    if (missing.length === 0 || Date.now() > end) return missing;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Every IPv4 prefix the host routes or holds (for picking a subnet that clashes with none). */
 export async function hostPrefixes(): Promise<Cidr[]> {
   const out: Cidr[] = [];

@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export function uniqueName(prefix: string, hexChars = 6): string {
@@ -93,17 +93,58 @@ function isBuiltinPolicy(line: string): boolean {
   return /^\w+ :(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) (ACCEPT|DROP)$/.test(line);
 }
 
-/** What `after` has that `before` had not, and the reverse, minus netavark's scaffolding. */
-export function snapshotDiff(before: HostSnapshot, after: HostSnapshot): { added: string[]; removed: string[] } {
+/** What one test made: only these count as "left behind", so runs in other worktrees do not disturb the check. */
+export interface Owned {
+  /** Bridge names (links, addresses, `-i/-o` in rules). */
+  bridges: readonly string[];
+  /** Subnets as `10.231.x.` prefixes. */
+  prefixes: readonly string[];
+  /** Driver instance tags (`moat:<tag>:` comments). */
+  tags: readonly string[];
+  /** netavark chain hashes of this test's networks (`NETAVARK-<hash>`, `NETAVARK-DN-<hash>`). */
+  hashes?: readonly string[];
+}
+
+function mentions(line: string, o: Owned): boolean {
+  return (
+    o.bridges.some((b) => new RegExp(`(^|[ "])${b.replaceAll('.', '\\.')}([ "]|$)`).test(line)) ||
+    o.prefixes.some((p) => line.includes(p)) ||
+    o.tags.some((t) => line.includes(`moat:${t}:`)) ||
+    (o.hashes ?? []).some((h) => line.includes(h))
+  );
+}
+
+/** Lines any moat test or netavark network may add and remove on its own (other worktrees run too). */
+function isSomeTestsResource(line: string): boolean {
+  return /moat:[0-9a-f]{8}:|10\.231\.|NETAVARK-(DN-)?[0-9A-F]{13}|^(link|addr) (veth|mtb|moatbr|mtn-)/.test(line);
+}
+
+/**
+ * What this test left behind (lines of `after` not in `before` that name one of its
+ * resources), and what it removed that was not some test's (`before` lines gone from
+ * `after`). netavark's scaffolding and built-in policies never count.
+ */
+export function snapshotDiff(before: HostSnapshot, after: HostSnapshot, owned: Owned): { added: string[]; removed: string[] } {
   const added: string[] = [];
   const removed: string[] = [];
-  for (const l of after.iptables) if (!before.iptables.has(l) && !NETAVARK_SCAFFOLDING.has(l) && !isBuiltinPolicy(l)) added.push(`iptables ${l}`);
-  for (const l of before.iptables) if (!after.iptables.has(l)) removed.push(`iptables ${l}`);
-  for (const l of after.links) if (!before.links.has(l)) added.push(`link ${l}`);
-  for (const l of before.links) if (!after.links.has(l)) removed.push(`link ${l}`);
-  for (const l of after.addrs) if (!before.addrs.has(l)) added.push(`addr ${l}`);
-  for (const l of before.addrs) if (!after.addrs.has(l)) removed.push(`addr ${l}`);
+  const pairs: Array<[string, Set<string>, Set<string>]> = [
+    ['iptables', before.iptables, after.iptables],
+    ['link', before.links, after.links],
+    ['addr', before.addrs, after.addrs],
+  ];
+  for (const [kind, b, a] of pairs) {
+    for (const l of a) {
+      if (b.has(l) || NETAVARK_SCAFFOLDING.has(l) || isBuiltinPolicy(l)) continue;
+      if (mentions(`${kind} ${l}`, owned)) added.push(`${kind} ${l}`);
+    }
+    for (const l of b) if (!a.has(l) && !isSomeTestsResource(`${kind} ${l}`)) removed.push(`${kind} ${l}`);
+  }
   return { added, removed };
+}
+
+/** The netavark chain hash of a network name (its id for moat): SHA-512, upper hex, 13 digits. */
+export function netavarkHash(name: string): string {
+  return createHash('sha512').update(name).digest('hex').toUpperCase().slice(0, 13);
 }
 
 export interface TestNetns {

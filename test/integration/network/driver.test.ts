@@ -10,7 +10,7 @@ import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
-import { eventually, freeSubnet, hostSnapshot, httpGet, makeNetns, sh, snapshotDiff, uniqueName, type TestNetns } from '../../helpers/network.js';
+import { eventually, freeSubnet, hostSnapshot, httpGet, makeNetns, netavarkHash, sh, snapshotDiff, uniqueName, type Owned, type TestNetns } from '../../helpers/network.js';
 import { EngineError, newId, shortId, silentLogger } from '../../../src/base/index.js';
 import { NetworkDriver, checkNetworkCreate, planPortRequests } from '../../../src/network/index.js';
 
@@ -49,6 +49,17 @@ test('network driver on real namespaces (netavark 1.4, aardvark-dns 1.4)', async
     defaultHostIp: '127.0.0.1',
   });
   await driver.restore(new Set());
+  const seen = new Map<string, string>();
+  /** What this test made, for the leftovers check (other worktrees change the host too). */
+  const owned = (): Owned => {
+    for (const n of driver.listNetworks()) seen.set(n.id, n.bridge);
+    return {
+      bridges: [...seen.values()],
+      prefixes: [bridgeSubnet, frontSubnet, backSubnet, internalSubnet].map((s) => `${s.prefix}.`),
+      tags: [driver.tag],
+      hashes: [...seen.keys()].map(netavarkHash),
+    };
+  };
   const spaces: TestNetns[] = [];
   const containers: string[] = [];
   const newNs = (): TestNetns => {
@@ -187,7 +198,7 @@ test('network driver on real namespaces (netavark 1.4, aardvark-dns 1.4)', async
         (err: unknown) => err instanceof EngineError && err.kind === 'conflict' && err.message === `Bind for 127.0.0.1:${busy} failed: port is already allocated`,
       );
       assert.equal(driver.endpoint(id), undefined, 'no endpoint record');
-      assert.deepEqual(snapshotDiff(snap, hostSnapshot()), { added: [], removed: [] });
+      assert.deepEqual(snapshotDiff(snap, hostSnapshot(), owned()), { added: [], removed: [] });
       assert.equal(g.run(['ip', '-o', 'link']).stdout.split('\n').filter(Boolean).length, 1, 'only lo in the namespace');
     } finally {
       blocker.close();
@@ -201,18 +212,20 @@ test('network driver on real namespaces (netavark 1.4, aardvark-dns 1.4)', async
 
   await t.test('teardown leaves no iptables rule, link or address behind; aardvark-dns exits', async () => {
     const t0 = Date.now();
+    owned();
     for (const id of containers) await driver.release(id);
     t.diagnostic(`release of ${containers.length} containers: ${Date.now() - t0} ms`);
     for (const n of driver.listNetworks()) if (!n.predefined) await driver.removeNetwork(n.id);
     assert.equal(driver.endpoint(cId), undefined);
     await eventually('aardvark-dns to exit', async () => (await driver.netavark.aardvarkPid()) === undefined);
-    const diff = snapshotDiff(before, hostSnapshot());
+    const diff = snapshotDiff(before, hostSnapshot(), owned());
     // The default bridge's guard rules stay while the daemon's network exists.
     const guard = diff.added.filter((l) => l.includes(`moat:${driver.tag}:`));
     assert.equal(guard.length, 2, guard.join('\n'));
     assert.deepEqual({ added: diff.added.filter((l) => !guard.includes(l)), removed: diff.removed }, { added: [], removed: [] });
     assert.equal(sh(['ip', '-o', 'link', 'show']).includes(bridgeName), false, 'default bridge removed with its last container');
     assert.deepEqual(await driver.removeAll(), []);
-    assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] }, 'and removeAll takes the guard rules');
+    assert.deepEqual(snapshotDiff(before, hostSnapshot(), owned()), { added: [], removed: [] }, 'and removeAll takes the guard rules');
+    for (const s of spaces) assert.deepEqual(s.run(['ip', '-o', 'link', 'show']).stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim()), ['lo'], `no veth left in ${s.name}`);
   });
 });

@@ -11,7 +11,19 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { requires } from '../../helpers/requires.js';
-import { eventually, freeSubnet, hostSnapshot, httpGet, makeNetns, sh, snapshotDiff, uniqueName } from '../../helpers/network.js';
+import { eventually, freeSubnet, hostSnapshot, httpGet, makeNetns, netavarkHash, sh, snapshotDiff, uniqueName, type Owned } from '../../helpers/network.js';
+import type { NetworkDriver as Driver } from '../../../src/network/index.js';
+
+/** What a driver of this test made (its networks' bridges, hashes and tag, the given subnets). */
+function ownedBy(d: Driver, subnets: Array<{ prefix: string }>, extra: { bridges?: string[]; ids?: string[] } = {}): Owned {
+  const nets = d.listNetworks();
+  return {
+    bridges: [...nets.map((n) => n.bridge), ...(extra.bridges ?? [])],
+    prefixes: subnets.map((s) => `${s.prefix}.`),
+    tags: [d.tag],
+    hashes: [...nets.map((n) => n.id), ...(extra.ids ?? [])].map(netavarkHash),
+  };
+}
 import { newId, silentLogger } from '../../../src/base/index.js';
 import { NetworkDriver, checkNetworkCreate, type EndpointRecord } from '../../../src/network/index.js';
 
@@ -45,8 +57,11 @@ test('restore after SIGKILL keeps a running container\'s port and cleans up a de
   });
   ns.serve('still here');
   // The "container": the httpd process in the namespace; the driver names its namespace by pid.
-  const httpdPid = Number(sh(['ip', 'netns', 'pids', ns.name]).trim().split('\n')[0]);
-  assert.ok(httpdPid > 1, 'httpd runs in the namespace');
+  let httpdPid = 0;
+  await eventually('httpd to run in the namespace', () => {
+    httpdPid = Number(sh(['ip', 'netns', 'pids', ns.name]).trim().split('\n')[0] || 0);
+    return httpdPid > 1;
+  });
   const containerId = newId();
 
   const child = spawn(process.execPath, [CHILD, JSON.stringify({ ...roots, bridge, bip: `${subnet.prefix}.1/24`, containerId, pid: httpdPid })], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -88,8 +103,9 @@ test('restore after SIGKILL keeps a running container\'s port and cleans up a de
     assert.equal(await portHeld(port), false, 'the port is free again');
     assert.notEqual((await httpGet('127.0.0.1', port, 1000)).ok, true, 'and no longer forwarded');
     assert.equal(sh(['ip', '-o', 'link', 'show']).includes(bridge), false, 'bridge gone');
+    const own = ownedBy(driver!, [subnet]);
     assert.deepEqual(await driver!.removeAll(), []);
-    assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] });
+    assert.deepEqual(snapshotDiff(before, hostSnapshot(), own), { added: [], removed: [] });
   });
 });
 
@@ -138,9 +154,10 @@ test('aardvark-dns: restarted at restore when it died; a stale pid file never ge
   assert.equal(bystander.signalCode, null);
   assert.ok((await driver.netavark.aardvarkPid()) !== undefined, 'netavark started a new aardvark-dns');
   for (const id of ids) await driver.release(id);
+  const own = ownedBy(driver, [bridgeSubnet, subnet]);
   assert.deepEqual(await driver.removeAll(), []);
   await eventually('aardvark-dns to exit', async () => (await driver.netavark.aardvarkPid()) === undefined);
-  assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] });
+  assert.deepEqual(snapshotDiff(before, hostSnapshot(), own), { added: [], removed: [] });
 });
 
 test('a teardown interrupted after netavark finished (crash during release) completes at the next try', async (t) => {
@@ -169,8 +186,9 @@ test('a teardown interrupted after netavark finished (crash during release) comp
   );
   await driver.release(id);
   assert.equal(driver.endpoint(id), undefined);
+  const own = ownedBy(driver, [subnet]);
   assert.deepEqual(await driver.removeAll(), []);
-  assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] });
+  assert.deepEqual(snapshotDiff(before, hostSnapshot(), own), { added: [], removed: [] });
 });
 
 test('validate: a bad network request is refused at create, without allocating', async (t) => {
@@ -215,6 +233,7 @@ test('restore removes what this moat left without a record: a named namespace an
   assert.deepEqual(report.orphanNetns, [orphan]);
   assert.equal(report.orphanRules, 1);
   assert.equal(sh(['ip', 'netns', 'list']).includes(orphan), false);
+  const own = ownedBy(first, [subnet], { bridges: ['mtorphan0'] });
   assert.deepEqual(await first.removeAll(), []);
-  assert.deepEqual(snapshotDiff(before, hostSnapshot()), { added: [], removed: [] });
+  assert.deepEqual(snapshotDiff(before, hostSnapshot(), own), { added: [], removed: [] });
 });

@@ -25,14 +25,15 @@ const ALLOWED = {
   cgroups: ['base'],
   authz: ['base'],
   'seccomp-workbench': ['base', 'seccomp'],
+  network: ['base'],
   notify: ['base', 'seccomp'],
   spec: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups'],
   runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  engine: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image'],
-  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz'],
+  engine: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'network'],
+  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz', 'network'],
   cli: ['base', 'api/types', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
-  daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify'],
+  daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
 
 // The rule of docs/security.md, enforced: in the folders that handle containers, a file may

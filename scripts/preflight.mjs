@@ -17,13 +17,15 @@ const CHECKS = [
   { what: ['/usr/lib/podman/netavark'], pkg: 'netavark', for: 'up' },
   { what: ['/usr/lib/podman/aardvark-dns'], pkg: 'aardvark-dns', for: 'up' },
   { what: ['/usr/sbin/iptables'], pkg: 'iptables', for: 'up' },
+  { what: ['/usr/sbin/iptables-save'], pkg: 'iptables', for: 'up' },
+  // networking: `ip netns`, `ip -j link/route/addr`
+  { what: ['/usr/sbin/ip', '/sbin/ip'], pkg: 'iproute2', for: 'up' },
   { what: ['/usr/bin/scmp_sys_resolver'], pkg: 'seccomp', for: 'up' },
   { what: ['/usr/bin/strace'], pkg: 'strace', for: 'up' },
   // the tests
   { what: ['/usr/bin/gcc'], pkg: 'gcc', for: 'test' },
   { what: ['/usr/include/stdio.h'], pkg: 'libc6-dev', for: 'test' },
   { what: ['/usr/include/seccomp.h'], pkg: 'libseccomp-dev', for: 'test' },
-  { what: ['/usr/sbin/ip', '/sbin/ip'], pkg: 'iproute2', for: 'test' },
   { what: ['/usr/bin/unshare'], pkg: 'util-linux', for: 'test' },
   { what: ['/usr/bin/openssl'], pkg: 'openssl', for: 'test' },
   { what: ['/usr/bin/curl'], pkg: 'curl', for: 'test' },

@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox';
+export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox' | 'netavark' | 'curl';
 
 function has(req: Requirement): boolean {
   switch (req) {
@@ -23,6 +23,10 @@ function has(req: Requirement): boolean {
       return existsSync('/usr/bin/strace');
     case 'busybox':
       return existsSync('/bin/busybox');
+    case 'netavark':
+      return ['/usr/lib/podman/netavark', '/usr/lib/podman/aardvark-dns', '/usr/sbin/iptables', '/usr/sbin/ip', '/usr/sbin/iptables-save'].every((p) => existsSync(p));
+    case 'curl':
+      return existsSync('/usr/bin/curl');
   }
 }
 

@@ -20,6 +20,7 @@ import { buildRouter, goArch } from '../api/index.js';
 import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
 import { setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
+import { installSafetyNet } from './safety-net.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -154,6 +155,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
   const log: Logger = createLogger(cfg.logLevel);
+  installSafetyNet(process, log);
   try {
     await run(cfg, log, argv);
   } catch (err) {

@@ -48,6 +48,9 @@ async function writeEntry(pack: tar.Pack, header: HeaderArg, content?: Buffer | 
       return;
     }
     const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+    // A destroyed pack (the client hung up) destroys the entry with an error: without a
+    // listener that error would end the process.
+    sink.on('error', reject);
     content.on('error', (err) => {
       sink.destroy(err);
       reject(err);

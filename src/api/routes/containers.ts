@@ -12,7 +12,7 @@ import { containerInspect, containerSummary } from '../views.js';
 import { dockerStats, sampleContainer } from '../stats.js';
 import { volumesOfContainer } from './volumes.js';
 import { diffTree, exportTree } from '../../image/index.js';
-import { pipeline } from 'node:stream/promises';
+import { pipeToClient } from '../pipe.js';
 import { execFile } from 'node:child_process';
 import type { StatsSnapshot } from '../../cgroups/index.js';
 
@@ -238,7 +238,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const res = ctx.res!;
     await engine.withRootfs(c.Id, async (dir) => {
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
-      await pipeline(exportTree(dir), res);
+      await pipeToClient(exportTree(dir), res);
     });
   });
 

@@ -11,16 +11,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
+  // Any failure before the rename (a full disk fails the write or the fsync, not the open)
+  // removes the temporary file: a failed write leaves the old file and nothing else.
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
   const dh = await open(dir, 'r');

@@ -4,7 +4,7 @@
  * @example
  * import { EngineError, noSuchContainer } from '../base/index.js';
  */
-export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, type ErrorKind } from './errors.js';
+export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, findSystemError, resourceError, type ErrorKind } from './errors.js';
 export { CleanupStack } from './cleanup.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';

@@ -8,3 +8,4 @@
 export * from './argv.js';
 export * from './runner.js';
 export { connectSeqpacket, onAttachPackets, attachStdin, decodeAttachPacket, ATTACH_STDIN, ATTACH_STDOUT, ATTACH_STDERR, type AttachPacket } from './seqpacket.js';
+export { ProcessWatcher, commandLineOf } from './process-watch.js';

@@ -4,6 +4,9 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+/** Node's code for a stream closed before it ended (not one of moat's codes). */
+const NODE_PREMATURE_CLOSE = `ERR_STREAM_PREMATURE_CLOSE`;
+
 /** True once the client's side of `res` is gone before the response was complete. */
 export function clientGone(res: ServerResponse): boolean {
   return (res.destroyed || res.socket?.destroyed === true) && !res.writableFinished;
@@ -23,7 +26,7 @@ export async function pipeToClient(source: Readable, res: ServerResponse): Promi
     await pipeline(source, res);
     return 'done';
   } catch (err) {
-    if (clientGone(res) || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    if (clientGone(res) || (err as NodeJS.ErrnoException).code === NODE_PREMATURE_CLOSE) {
       source.destroy();
       return 'client-gone';
     }

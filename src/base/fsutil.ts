@@ -1,4 +1,4 @@
-import { open, rename, mkdir, readFile, rm } from 'node:fs/promises';
+import { open, rename, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -31,6 +31,30 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } finally {
     await dh.close();
   }
+}
+
+/** The name writeFileAtomic gives its temporary file: `.NAME.<8 hex>.tmp`. */
+const ATOMIC_TEMP = /^\..+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Remove the temporary files of atomic writes that a crash interrupted (between the open of
+ * the temporary file and its rename) in `dir`; returns their names. Run at startup, before
+ * anything writes there.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    if (!ATOMIC_TEMP.test(n)) continue;
+    await rm(join(dir, n), { force: true });
+    removed.push(n);
+  }
+  return removed;
 }
 
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {

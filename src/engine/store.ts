@@ -3,7 +3,7 @@
 // that never finished; a file the schema refuses is a corrupt record, reported with its reason.
 import { mkdir, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../base/index.js';
+import { removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
 import { assertRecord, checkRecordText } from './record.js';
 import type { ContainerRecord } from './types.js';
 
@@ -46,6 +46,8 @@ export class ContainerStore {
     const out: ScanEntry[] = [];
     for (const id of await readdir(this.root)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue;
+      // A crash during an atomic write leaves its temporary file: the record is the old one.
+      await removeStaleTempFiles(this.dir(id));
       const path = this.recordPath(id);
       let text: string;
       try {

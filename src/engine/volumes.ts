@@ -5,7 +5,7 @@
 import { mkdir, readdir, rm, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
 
 export interface VolumeRecord {
   Name: string;
@@ -35,6 +35,8 @@ const RECORD = 'volume.json';
 
 /** moby's local-driver name rule and wording (`volume/local/local.go`, `validateName`). */
 export function checkVolumeName(name: string): void {
+  // The name is a directory name: longer than NAME_MAX (255) cannot be made.
+  if (name.length > 255) throw invalid(`create ${name.slice(0, 32)}…: volume name is too long: ${name.length} characters, at most 255`);
   if (!NAME.test(name)) {
     throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
@@ -61,6 +63,7 @@ export class VolumeStore {
       await mkdir(this.root, { recursive: true, mode: 0o700 });
       for (const name of await readdir(this.root)) {
         if (!NAME.test(name)) continue;
+        await removeStaleTempFiles(join(this.root, name));
         const path = join(this.root, name, RECORD);
         let rec: VolumeRecord | undefined;
         try {

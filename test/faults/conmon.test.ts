@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires } from '../helpers/requires.js';
+import { safetyNetHits } from './consistency.js';
 import { startDaemon, pidAlive, pidsMentioning, type TestDaemon } from '../helpers/daemon.js';
 import { create, inspect, run, waitExited, waitFor, waitLog, sleep } from '../helpers/containers.js';
 
@@ -124,5 +125,9 @@ test('a killed conmon (issue 12, finding 5)', async (t) => {
       assert.equal(k.status, 204);
       assert.equal((await waitExited(d, id)).State.Status, 'exited');
     }
+  });
+
+  await t.test('nothing reached the safety net', () => {
+    assert.deepEqual(safetyNetHits(d), []);
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires } from '../helpers/requires.js';
+import { safetyNetHits } from './consistency.js';
 import { startDaemon, pidAlive } from '../helpers/daemon.js';
 import { create, inspect, listAll, run, waitExited, waitFor, waitLog } from '../helpers/containers.js';
 
@@ -88,5 +89,9 @@ test('corrupt container records (issue 12, finding 3)', async (t) => {
     assert.equal((await listAll(d)).length, 2);
     // The names are free again.
     await create(d, { Cmd: ['true'] }, 'bad-null');
+  });
+
+  await t.test('nothing reached the safety net', () => {
+    assert.deepEqual(safetyNetHits(d), []);
   });
 });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires } from '../helpers/requires.js';
+import { safetyNetHits } from './consistency.js';
 import { startDaemon, pidAlive, type ApiResponse, type TestDaemon } from '../helpers/daemon.js';
 import { create, inspect, listAll, run, waitExited, waitFor, waitLog } from '../helpers/containers.js';
 import { fillDisk, freeDisk, tempFilesUnder } from './disk.js';
@@ -102,5 +103,9 @@ test('a full data root (issue 12, findings 2, 8, 9)', async (t) => {
     const again = await run(d, ['sh', '-c', 'exit 3']);
     assert.equal((await waitExited(d, again)).State.ExitCode, 3);
     assert.deepEqual(tempFilesUnder(d.dataRoot), []);
+  });
+
+  await t.test('nothing reached the safety net', () => {
+    assert.deepEqual(safetyNetHits(d), []);
   });
 });

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requires } from '../helpers/requires.js';
+import { safetyNetHits } from './consistency.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { create, listAll } from '../helpers/containers.js';
 
@@ -40,5 +41,9 @@ test('the same name from parallel requests (issue 12, finding 4)', async (t) => 
     const r = await d.api('POST', '/containers/create?name=given-back', { Image: 'busybox', Cmd: ['true'], HostConfig: { Binds: ['relative:/x:zz'] } });
     assert.equal(r.status, 400, r.body.toString());
     await create(d, { Cmd: ['true'] }, 'given-back');
+  });
+
+  await t.test('nothing reached the safety net', () => {
+    assert.deepEqual(safetyNetHits(d), []);
   });
 });

@@ -216,18 +216,19 @@ export class Engine {
       await this.#finishRemove(rec);
       return;
     }
-    if (rec.State.Status === 'created') {
+    if (rec.State.Status !== 'running' && rec.State.Status !== 'paused') {
       // A start interrupted by a crash (after conmon ran `runc create`, before the record said
-      // running) leaves a process, a mount and a cgroup no record accounts for: undo them.
+      // running; the container may have run before, so the record says created or exited)
+      // leaves a process, a conmon, a mount and a cgroup no record accounts for: undo them.
       if (await stateOf(this.#o.runtime, id).catch(() => undefined)) {
         this.#log.warn({ containerId: id }, 'undoing a start that never finished');
         await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+        await this.#waitConmonGone(id);
         await this.#monitor.clear(id);
       }
       await unmountOverlay(join(this.#store.dir(id), 'rootfs')).catch(() => undefined);
       return;
     }
-    if (rec.State.Status !== 'running' && rec.State.Status !== 'paused') return;
     const code = await this.#monitor.read(id);
     if (code !== undefined) {
       this.#log.info({ containerId: id, exitCode: code }, 'container exited while moatd was down');
@@ -918,9 +919,11 @@ export class Engine {
       await this.#finishRemove(c, { volumes: false });
       return;
     }
+    const volumes = opts.volumes === true || c.HostConfig.AutoRemove === true;
     try {
       await this.#commit(c, (next) => {
         next.State.Status = 'removing';
+        if (volumes) next.RemoveVolumes = true;
       });
     } catch (err) {
       // A full disk cannot take the "removing" record, and removing is how space is freed:
@@ -930,7 +933,7 @@ export class Engine {
       await this.#store.dropRecord(c.Id);
       c.State.Status = 'removing';
     }
-    await this.#finishRemove(c, { volumes: opts.volumes === true || c.HostConfig.AutoRemove === true });
+    await this.#finishRemove(c, { volumes });
   }
 
   /** The end of a removal; with `volumes`, the container's anonymous volumes go too (rm -v, --rm). */
@@ -948,21 +951,23 @@ export class Engine {
     this.#unsavedExits.delete(id);
     this.#corrupt.delete(id);
     await rm(join(this.#o.runtime.socketDir, id), { force: true });
-    await this.#store.removeDir(id);
-    await this.#o.seccompExplainer?.remove(id).catch(() => undefined);
     this.volumes.release(undefined, id);
-    await this.#removeCgroupParents();
-    this.#containers.delete(id);
-    for (const [execId, e] of this.#execs) if (e.record.ContainerID === id) this.#execs.delete(execId);
-    if (opts.volumes) {
+    // The volumes go before the directory: the record ("removing", with RemoveVolumes) is
+    // what finishes this removal after a crash, so it must outlive them.
+    if (opts.volumes || c.RemoveVolumes === true) {
       for (const v of c.Volumes ?? []) {
-        if (!v.anonymous || [...this.#containers.values()].some((o) => (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
+        if (!v.anonymous || [...this.#containers.values()].some((o) => o.Id !== id && (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
         await this.volumes.remove(v.name, { force: true }).then(
           () => this.events.emit('volume', 'destroy', v.name, { driver: 'local' }),
           (err: unknown) => this.#log.warn({ containerId: id, volume: v.name, err: errorText(err) }, 'cannot remove anonymous volume'),
         );
       }
     }
+    await this.#store.removeDir(id);
+    await this.#o.seccompExplainer?.remove(id).catch(() => undefined);
+    await this.#removeCgroupParents();
+    this.#containers.delete(id);
+    for (const [execId, e] of this.#execs) if (e.record.ContainerID === id) this.#execs.delete(execId);
     this.events.emit('container', 'destroy', id, this.#attrs(c));
     const list = this.#waiters.get(id) ?? [];
     this.#waiters.delete(id);

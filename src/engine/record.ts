@@ -83,6 +83,7 @@ export const containerRecordSchema = z
     RestartCount: z.number().int().nonnegative(),
     ExitGeneration: z.number().int().nonnegative(),
     Security: z.object({}).passthrough().optional(),
+    RemoveVolumes: z.boolean().optional(),
     Volumes: z.array(z.object({ name: z.string(), target: z.string(), anonymous: z.boolean(), noCopy: z.boolean().optional() })).optional(),
   })
   .passthrough();

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requires } from '../helpers/requires.js';
+import { dockerCli, requires } from '../helpers/requires.js';
+import { docker } from '../integration/compat/cli.js';
 import { safetyNetHits } from './consistency.js';
 import { startDaemon, pidAlive } from '../helpers/daemon.js';
 import { create, inspect, listAll, run, waitExited, waitFor, waitLog } from '../helpers/containers.js';
@@ -64,6 +65,14 @@ test('corrupt container records (issue 12, finding 3)', async (t) => {
       assert.equal(ins.State.Status, 'dead');
       assert.match(ins.State.Error, /record/i, `${s.name}: the reason is shown: ${ins.State.Error}`);
       assert.ok(!ins.State.Error.includes(d.root), 'no host path in the reason');
+    }
+    // The stock CLI decodes them (docker ps -a and inspect).
+    if (dockerCli() !== undefined) {
+      const ins = await docker(d, ['inspect', ...[...bad.values()].map((b) => b.id)]);
+      assert.equal(ins.code, 0, ins.stderr);
+      const ps = await docker(d, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+      assert.equal(ps.code, 0, ps.stderr);
+      assert.equal(ps.stdout.split('\n').filter((l) => l.endsWith(' Dead')).length, SHAPES.length);
     }
     const filtered = await d.api('GET', '/containers/json?all=1&filters=' + encodeURIComponent(JSON.stringify({ status: ['dead'] })));
     assert.equal(filtered.status, 200);

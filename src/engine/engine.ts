@@ -119,8 +119,9 @@ export class Engine {
     this.images = o.images;
     this.#log = o.log.child({ component: 'engine' });
     this.#store = new ContainerStore(join(o.dataRoot, 'containers'));
-    this.#monitor = new ExitMonitor(o.runtime.exitDir, (id, code) => void this.#onExit(id, code), (id) => this.#isLive(id));
-    this.#conmons = new ProcessWatcher((id) => void this.#onConmonGone(id));
+    const failed = (what: string, id: string) => (err: unknown): void => this.#log.error({ containerId: id, err: errorText(err) }, what);
+    this.#monitor = new ExitMonitor(o.runtime.exitDir, (id, code) => void this.#onExit(id, code).catch(failed('cannot handle the exit', id)), (id) => this.#isLive(id));
+    this.#conmons = new ProcessWatcher((id) => void this.#onConmonGone(id).catch(failed('cannot handle the end of conmon', id)));
   }
 
   #isLive(id: string): boolean {
@@ -593,7 +594,7 @@ export class Engine {
       next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: conmonPid };
     });
     phases.mark('save');
-    if (this.#watchConmon(c) === 'gone') void this.#onConmonGone(id);
+    if (this.#watchConmon(c) === 'gone') void this.#onConmonGone(id).catch((err: unknown) => this.#log.error({ containerId: id, err: errorText(err) }, 'cannot handle the end of conmon'));
     this.#log.debug({ containerId: id, phases: phases.done() }, 'started');
     this.events.emit('container', 'start', id, this.#attrs(c));
     void this.#monitor.scan();

@@ -1,6 +1,8 @@
 // Runs the compiled tests with Node's test runner. `unit`: dist/src/**/*.test.js (no root
 // needed); `integration`: dist/test/integration/**/*.test.js (root, runc, conmon), one file
-// at a time because they share the machine's cgroups; `all`: both, in one runner summary.
+// at a time because they share the machine's cgroups; `faults`: dist/test/faults/**/*.test.js
+// (fault injection: crashes, a full disk, corrupt records, killed processes, a fuzzer; heavier
+// loops with MOAT_FAULTS_HEAVY=1); `all`: all three, in one runner summary.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -34,7 +36,13 @@ const stale = (f) => {
 };
 const unit = find(join(root, 'dist', 'src')).filter((f) => !stale(f));
 const integration = find(join(root, 'dist', 'test', 'integration')).filter((f) => !stale(f));
-const files = tier === 'unit' ? unit : tier === 'integration' ? integration : [...unit, ...integration];
+const faults = find(join(root, 'dist', 'test', 'faults')).filter((f) => !stale(f));
+const tiers = { unit, integration, faults, all: [...unit, ...integration, ...faults] };
+if (!(tier in tiers)) {
+  console.error(`run-tests: unknown tier ${tier}: one of ${Object.keys(tiers).join(', ')}`);
+  process.exit(2);
+}
+const files = tiers[tier];
 if (files.length === 0) {
   console.error(`run-tests: no compiled tests for tier ${tier}; run the build first`);
   process.exit(1);

@@ -1,10 +1,10 @@
-// POST /containers/create body -> engine request. Unknown keys are tolerated as Docker
-// does; known fields moat does not implement are refused by name when they are set, so a
+// POST /containers/create body -> engine request. The body is read with Docker's types
+// (./types.ts: a wrong type is a 400 naming the field; unknown keys are ignored, as Docker
+// does); known fields moat does not implement are refused by name when they are set, so a
 // security-relevant option is never silently ignored.
 import { invalid } from '../base/index.js';
 import type { ContainerConfig, HostConfig } from '../engine/index.js';
-
-type Json = Record<string, unknown>;
+import { createBodyRoot, createBodySchema, issuesText, readRequest } from './types.js';
 
 function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
@@ -13,19 +13,9 @@ function isSet(v: unknown): boolean {
   return true;
 }
 
-const strArray = (v: unknown, field: string): string[] | null | undefined => {
-  if (v === undefined || v === null) return v as null | undefined;
-  if (typeof v === 'string') return [v];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field ${field} of type []string`);
-  return v;
-};
-
-function expect<T>(v: unknown, type: 'string' | 'number' | 'boolean' | 'object', field: string): T | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (type === 'object' ? typeof v !== 'object' || Array.isArray(v) : typeof v !== type) {
-    throw invalid(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go struct field ${field} of type ${type}`);
-  }
-  return v as T;
+/** The parsed value without the keys zod left undefined (null is kept: Go's nil slice or map). */
+function compact<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
 }
 
 /** HostConfig fields moat does not implement yet: refused when set (by field name). */
@@ -53,39 +43,38 @@ export interface HostConfigSupport {
 
 export function parseCreateBody(body: unknown, support: HostConfigSupport): { config: ContainerConfig; hostConfig: HostConfig } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('config cannot be empty in order to create a container');
-  const b = body as Json;
-  const image = expect<string>(b['Image'], 'string', 'Config.Image');
+  // Every field against Docker's type first: a bad one is a 400 naming it, never a 500 later
+  // or a record that `docker inspect` cannot decode.
+  const read = readRequest(createBodySchema, body, { root: createBodyRoot });
+  if (!read.ok) throw invalid(issuesText(read.issues));
+  const b = read.value;
   const config: ContainerConfig = {
-    Image: image ?? '',
-    Hostname: expect<string>(b['Hostname'], 'string', 'Config.Hostname') ?? '',
-    Domainname: expect<string>(b['Domainname'], 'string', 'Config.Domainname') ?? '',
-    User: expect<string>(b['User'], 'string', 'Config.User') ?? '',
-    AttachStdin: expect<boolean>(b['AttachStdin'], 'boolean', 'Config.AttachStdin') ?? false,
-    AttachStdout: expect<boolean>(b['AttachStdout'], 'boolean', 'Config.AttachStdout') ?? false,
-    AttachStderr: expect<boolean>(b['AttachStderr'], 'boolean', 'Config.AttachStderr') ?? false,
-    Tty: expect<boolean>(b['Tty'], 'boolean', 'Config.Tty') ?? false,
-    OpenStdin: expect<boolean>(b['OpenStdin'], 'boolean', 'Config.OpenStdin') ?? false,
-    StdinOnce: expect<boolean>(b['StdinOnce'], 'boolean', 'Config.StdinOnce') ?? false,
-    Env: strArray(b['Env'], 'Config.Env') ?? null,
-    Cmd: strArray(b['Cmd'], 'Config.Cmd') ?? null,
-    Entrypoint: strArray(b['Entrypoint'], 'Config.Entrypoint') ?? null,
-    WorkingDir: expect<string>(b['WorkingDir'], 'string', 'Config.WorkingDir') ?? '',
-    Labels: expect<Record<string, string>>(b['Labels'], 'object', 'Config.Labels') ?? {},
-    Volumes: expect<Record<string, object>>(b['Volumes'], 'object', 'Config.Volumes') ?? null,
-    ExposedPorts: expect<Record<string, object>>(b['ExposedPorts'], 'object', 'Config.ExposedPorts') ?? null,
+    Image: b.Image ?? '',
+    Hostname: b.Hostname ?? '',
+    Domainname: b.Domainname ?? '',
+    User: b.User ?? '',
+    AttachStdin: b.AttachStdin ?? false,
+    AttachStdout: b.AttachStdout ?? false,
+    AttachStderr: b.AttachStderr ?? false,
+    Tty: b.Tty ?? false,
+    OpenStdin: b.OpenStdin ?? false,
+    StdinOnce: b.StdinOnce ?? false,
+    Env: b.Env ?? null,
+    Cmd: b.Cmd ?? null,
+    Entrypoint: b.Entrypoint ?? null,
+    WorkingDir: b.WorkingDir ?? '',
+    Labels: b.Labels ?? {},
+    Volumes: b.Volumes ?? null,
+    ExposedPorts: b.ExposedPorts ?? null,
   };
-  const stopSignal = expect<string>(b['StopSignal'], 'string', 'Config.StopSignal');
-  if (stopSignal) config.StopSignal = stopSignal;
-  const stopTimeout = expect<number>(b['StopTimeout'], 'number', 'Config.StopTimeout');
-  if (stopTimeout !== undefined) config.StopTimeout = stopTimeout;
+  if (b.StopSignal) config.StopSignal = b.StopSignal;
+  if (b.StopTimeout !== undefined && b.StopTimeout !== null) config.StopTimeout = b.StopTimeout;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
-  for (const [k, v] of Object.entries(config.Labels ?? {})) if (typeof v !== 'string') throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field Config.Labels of type string (label ${k})`);
-  if (isSet(b['Healthcheck'])) throw invalid('Config.Healthcheck is not supported by moat yet');
+  if (isSet(b.Healthcheck)) throw invalid('Config.Healthcheck is not supported by moat yet');
   // Anonymous volumes (`-v /path`) are mounted by the code that mounts Binds; until that is
   // enforced they are refused, not silently dropped (the data would vanish with the layer).
-  if (isSet(b['Volumes']) && !support.enforced.has('Config.Volumes')) throw invalid('Config.Volumes is not supported by moat yet: anonymous volumes (-v /path) need volume mounts');
-  if (b['NetworkDisabled'] === true) config.Hostname = config.Hostname ?? '';
-  const hcIn = expect<Json>(b['HostConfig'], 'object', 'HostConfig') ?? {};
+  if (isSet(b.Volumes) && !support.enforced.has('Config.Volumes')) throw invalid('Config.Volumes is not supported by moat yet: anonymous volumes (-v /path) need volume mounts');
+  const hcIn = compact(b.HostConfig ?? {}) as Record<string, unknown>;
   for (const field of UNSUPPORTED_HOST_FIELDS) {
     if (isSet(hcIn[field])) throw invalid(`HostConfig.${field} is not supported by moat yet`);
   }
@@ -95,15 +84,6 @@ export function parseCreateBody(body: unknown, support: HostConfigSupport): { co
     }
   }
   const hostConfig = hcIn as HostConfig;
-  for (const f of ['CapAdd', 'CapDrop', 'Binds', 'SecurityOpt', 'GroupAdd', 'Dns', 'DnsSearch', 'DnsOptions', 'ExtraHosts', 'DeviceCgroupRules', 'MaskedPaths', 'ReadonlyPaths'] as const) {
-    const v = strArray(hcIn[f], `HostConfig.${f}`);
-    if (v !== undefined) (hostConfig as Record<string, unknown>)[f] = v;
-  }
-  for (const f of ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'BlkioWeight', 'ShmSize', 'OomScoreAdj'] as const) {
-    expect<number>(hcIn[f], 'number', `HostConfig.${f}`);
-  }
-  if (hcIn['PidsLimit'] !== undefined && hcIn['PidsLimit'] !== null) expect<number>(hcIn['PidsLimit'], 'number', 'HostConfig.PidsLimit');
-  for (const f of ['Privileged', 'AutoRemove', 'ReadonlyRootfs'] as const) expect<boolean>(hcIn[f], 'boolean', `HostConfig.${f}`);
   const rp = hostConfig.RestartPolicy;
   if (rp && rp.Name !== '' && rp.Name !== 'no') {
     if (hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);

@@ -13,6 +13,7 @@ import { registerVolumeRoutes } from './routes/volumes.js';
 
 export { createApiServer, cleanPath, splitVersion, API_VERSION, MIN_API_VERSION, type Authorizer, type AuthzRequest } from './server.js';
 export { Router } from './router.js';
+export { describeHostPaths, type DescribePath } from './errors.js';
 export { frame, parseFrames } from './stream.js';
 export type { SystemInfo } from './routes/system.js';
 

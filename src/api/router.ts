@@ -21,6 +21,7 @@ export type Handler = (ctx: RequestContext) => Promise<void>;
 
 interface Route {
   method: string;
+  pattern: string;
   re: RegExp;
   keys: string[];
   handler: Handler;
@@ -40,7 +41,12 @@ export class Router {
         }) +
         '$',
     );
-    this.#routes.push({ method, re, keys, handler });
+    this.#routes.push({ method, pattern, re, keys, handler });
+  }
+
+  /** Every route as registered: method and pattern (for tests that must cover them all). */
+  list(): Array<{ method: string; pattern: string }> {
+    return this.#routes.map((r) => ({ method: r.method, pattern: r.pattern }));
   }
 
   match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method-not-allowed' | undefined {

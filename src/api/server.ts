@@ -30,7 +30,7 @@ import {
   type Identity,
   type ResponseInput,
 } from '../authz/index.js';
-import { toErrorReply } from './errors.js';
+import { toErrorReply, type DescribePath } from './errors.js';
 import { Router, type RequestContext } from './router.js';
 
 export const API_VERSION = '1.47';
@@ -106,6 +106,8 @@ export interface ServerOptions {
   identity?: PeerIdentityMode;
   /** Serve HTTPS and require a client certificate signed by `ca` (mutual TLS). */
   tls?: { cert: Buffer | string; key: Buffer | string; ca: Buffer | string };
+  /** Names the kind of data under a host path in errors (a full disk), so the path stays in the log. */
+  describePath?: DescribePath;
 }
 
 export function commonHeaders(): Record<string, string> {
@@ -478,7 +480,7 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
     let gate: ResponseGate | undefined;
     const fail = (err: unknown): void => {
       gate?.abandon();
-      const reply = toErrorReply(err, log, requestId);
+      const reply = toErrorReply(err, log, requestId, o.describePath);
       if (res) {
         const send = (): void => sendErrorRes(res, reply.status, reply.body.message);
         // A 413 goes out once the client has finished sending (bounded): answering mid-upload
@@ -546,7 +548,7 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
           check: (info) => authz.authorizeResponse(authorized, info),
           streamed: streamedResponse,
           refuse: (err) => {
-            const reply = toErrorReply(err, log, requestId);
+            const reply = toErrorReply(err, log, requestId, o.describePath);
             sendErrorRes(res, reply.status, reply.body.message);
           },
         });

@@ -82,3 +82,42 @@ export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * Host resource errors a client should read in Docker's words (moby passes the errno text
+ * through: "no space left on device"). The code is the EngineError code moat answers with.
+ */
+const RESOURCE_ERRNOS: Readonly<Record<string, { code: string; text: string }>> = {
+  ENOSPC: { code: 'ERR_NO_SPACE', text: 'no space left on device' },
+  EDQUOT: { code: 'ERR_DISK_QUOTA', text: 'disk quota exceeded' },
+  EROFS: { code: 'ERR_READ_ONLY_FS', text: 'read-only file system' },
+  EMFILE: { code: 'ERR_TOO_MANY_FILES', text: 'too many open files' },
+  ENFILE: { code: 'ERR_TOO_MANY_FILES', text: 'too many open files in system' },
+};
+
+/** The first Node system error (`code` like `ENOSPC`) in `err` and its chain of causes. */
+export function findSystemError(err: unknown): NodeJS.ErrnoException | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return e as NodeJS.ErrnoException;
+  }
+  return undefined;
+}
+
+/**
+ * A clear error for a full disk, a quota, a read-only file system or too many open files
+ * anywhere in `err`'s causes, or undefined for anything else. `describePath` names the kind
+ * of data a host path holds ("container state"); the path itself is never in the message.
+ *
+ * @example
+ * resourceError(enospcFromWrite, () => 'container state')
+ * // EngineError ERR_NO_SPACE "Cannot write container state: no space left on device"
+ */
+export function resourceError(err: unknown, describePath: (path: string) => string = () => 'host files'): EngineError | undefined {
+  const sys = findSystemError(err);
+  const known = sys?.code === undefined ? undefined : RESOURCE_ERRNOS[sys.code];
+  if (sys === undefined || known === undefined) return undefined;
+  const what = typeof sys.path === 'string' ? describePath(sys.path) : 'host files';
+  const verb = known.code === 'ERR_TOO_MANY_FILES' ? 'open' : /^(read|scandir|stat|lstat|readlink)$/.test(sys.syscall ?? '') ? 'read' : 'write';
+  return new EngineError('internal', known.code, `Cannot ${verb} ${what}: ${known.text}`, { cause: err });
+}

@@ -1,4 +1,4 @@
-import { open, rename, mkdir, readFile, rm } from 'node:fs/promises';
+import { open, rename, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -11,16 +11,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', mode);
+  // Any failure before the rename (a full disk fails the write or the fsync, not the open)
+  // removes the temporary file: a failed write leaves the old file and nothing else.
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
-    await rm(tmp, { force: true });
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
   const dh = await open(dir, 'r');
@@ -29,6 +31,30 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   } finally {
     await dh.close();
   }
+}
+
+/** The name writeFileAtomic gives its temporary file: `.NAME.<8 hex>.tmp`. */
+const ATOMIC_TEMP = /^\..+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Remove the temporary files of atomic writes that a crash interrupted (between the open of
+ * the temporary file and its rename) in `dir`; returns their names. Run at startup, before
+ * anything writes there.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    if (!ATOMIC_TEMP.test(n)) continue;
+    await rm(join(dir, n), { force: true });
+    removed.push(n);
+  }
+  return removed;
 }
 
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {

@@ -4,9 +4,9 @@
  * @example
  * import { EngineError, noSuchContainer } from '../base/index.js';
  */
-export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, type ErrorKind } from './errors.js';
+export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, findSystemError, resourceError, type ErrorKind } from './errors.js';
 export { CleanupStack } from './cleanup.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
-export { writeFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists } from './fsutil.js';
+export { writeFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';
 export { errnoName, sysError } from './syscall-errors.js';

@@ -6,7 +6,7 @@
 import { readFile, chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../base/index.js';
-import { createApiServer, type Authorizer, type Router } from '../api/index.js';
+import { createApiServer, type Authorizer, type DescribePath, type Router } from '../api/index.js';
 import type { DaemonConfig } from './config.js';
 
 /** What moatd closes at shutdown. */
@@ -20,6 +20,8 @@ export interface ListenerDeps {
   router: Router;
   log: Logger;
   authorizer: Authorizer;
+  /** Names the kind of data under a host path in error messages (never the path). */
+  describePath?: DescribePath;
 }
 
 /** A parsed -H address; throws on what moat does not serve. */
@@ -74,7 +76,7 @@ export function checkHosts(hosts: readonly string[], cfg: DaemonConfig): void {
 /** Listen on every host; each server passes every request through `deps.authorizer`. */
 export async function openListeners(hosts: readonly string[], cfg: DaemonConfig, deps: ListenerDeps): Promise<ApiListener[]> {
   const out: ApiListener[] = [];
-  const common = { router: deps.router, log: deps.log, bodyLimit: cfg.bodyLimit, authorizer: deps.authorizer };
+  const common = { router: deps.router, log: deps.log, bodyLimit: cfg.bodyLimit, authorizer: deps.authorizer, ...(deps.describePath ? { describePath: deps.describePath } : {}) };
   try {
     for (const host of hosts) {
       const addr = parseHost(host, cfg);

@@ -15,11 +15,12 @@ import { NotifyExplainer, denialEvent } from '../notify/index.js';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { ImageStore, ensureBuiltinImage } from '../image/index.js';
-import { buildRouter, goArch } from '../api/index.js';
+import { buildRouter, describeHostPaths, goArch } from '../api/index.js';
 
 import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
 import { setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
+import { installSafetyNet } from './safety-net.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -154,6 +155,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
   const log: Logger = createLogger(cfg.logLevel);
+  installSafetyNet(process, log);
   try {
     await run(cfg, log, argv);
   } catch (err) {
@@ -273,7 +275,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       warnings: () => [],
     },
   });
-  const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain });
+  const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain, describePath: describeHostPaths({ dataRoot, execRoot: cfg.execRoot }) });
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -3,7 +3,7 @@
 import { mkdir, rm, writeFile, readFile, rmdir, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, type Logger } from '../base/index.js';
+import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, resourceError, type Logger } from '../base/index.js';
 import type { ImageStore, ImageRecord } from '../image/index.js';
 import { mountOverlay, unmountOverlay } from '../image/index.js';
 import {
@@ -18,9 +18,10 @@ import {
   startFailureExitCode,
   type RuntimePaths,
 } from '../runtime/index.js';
+import { ProcessWatcher, commandLineOf } from '../sys/index.js';
 import { generateSpec, resolveUser, toOciJson, checkVolumeName, bindToOciMount, tmpfsToOciMount, type Mount } from '../spec/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../base/index.js';
-import { ContainerStore } from './store.js';
+import { ContainerStore, type ScanEntry } from './store.js';
 import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
@@ -102,6 +103,15 @@ export class Engine {
   #exitHandled = new Map<string, Promise<void>>();
   #cgroups: CgroupLocator | undefined;
   #limits: LimitWatcher | undefined;
+  /** Names taken by creates and renames still writing their record (name -> container id). */
+  #reservedNames = new Map<string, string>();
+  /** Containers whose record on disk is corrupt: listed as Dead, never written over. */
+  #corrupt = new Set<string>();
+  /** Exits recorded in memory whose record could not be written yet (conmon's exit file stays). */
+  #unsavedExits = new Set<string>();
+  #unsavedTimer: NodeJS.Timeout | undefined;
+  /** Each running container's conmon: when it dies, reconcile with runc at once. */
+  #conmons: ProcessWatcher;
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -109,7 +119,9 @@ export class Engine {
     this.images = o.images;
     this.#log = o.log.child({ component: 'engine' });
     this.#store = new ContainerStore(join(o.dataRoot, 'containers'));
-    this.#monitor = new ExitMonitor(o.runtime.exitDir, (id, code) => void this.#onExit(id, code), (id) => this.#isLive(id));
+    const failed = (what: string, id: string) => (err: unknown): void => this.#log.error({ containerId: id, err: errorText(err) }, what);
+    this.#monitor = new ExitMonitor(o.runtime.exitDir, (id, code) => void this.#onExit(id, code).catch(failed('cannot handle the exit', id)), (id) => this.#isLive(id));
+    this.#conmons = new ProcessWatcher((id) => void this.#onConmonGone(id).catch(failed('cannot handle the end of conmon', id)));
   }
 
   #isLive(id: string): boolean {
@@ -123,15 +135,28 @@ export class Engine {
     const r = this.#o.runtime;
     for (const d of [r.runcRoot, r.exitDir, r.socketDir, join(this.#o.execRoot, 'exec')]) await mkdir(d, { recursive: true, mode: 0o700 });
     await this.#store.init();
-    for (const { id, record } of await this.#store.scan()) {
-      if (record === undefined) {
-        this.#log.warn({ containerId: id }, 'removing a container whose create never finished');
-        await this.#discard(id);
-        continue;
-      }
-      this.#containers.set(id, record);
+    const corrupt: Array<Extract<ScanEntry, { kind: 'corrupt' }>> = [];
+    for (const e of await this.#store.scan()) {
+      if (e.kind === 'unfinished') {
+        this.#log.warn({ containerId: e.id }, 'removing a container whose create never finished');
+        await this.#discard(e.id).catch((err: unknown) => this.#log.error({ containerId: e.id, err: errorText(err) }, 'cannot remove an unfinished create'));
+      } else if (e.kind === 'corrupt') corrupt.push(e);
+      else this.#containers.set(e.id, e.record);
     }
-    for (const rec of this.#containers.values()) await this.#reconcile(rec);
+    // After the good records, so a damaged record never takes a name a good one holds.
+    for (const e of corrupt) {
+      this.#log.error({ containerId: e.id, path: e.path, reason: e.reason }, 'container record is corrupt: listed as Dead until removed with rm -f');
+      this.#corrupt.add(e.id);
+      this.#containers.set(e.id, this.#deadRecord(e));
+    }
+    // Volumes: half-made directories of a create that never finished go now.
+    const volumes = await this.volumes.load();
+    for (const v of volumes.removed) this.#log.warn({ volume: v }, 'removed a volume directory whose create never finished');
+    for (const v of volumes.corrupt) this.#log.error({ volume: v.name, path: v.path, reason: v.reason }, 'volume record is corrupt: not listed');
+    for (const rec of [...this.#containers.values()]) {
+      if (this.#corrupt.has(rec.Id)) continue;
+      await this.#reconcile(rec).catch((err: unknown) => this.#log.error({ containerId: rec.Id, err: errorText(err) }, 'cannot reconcile the container with runc'));
+    }
     this.#cgroups = await locateCgroups(this.#o.defaults.cgroupParent);
     this.#limits = new LimitWatcher(
       this.#cgroups,
@@ -143,8 +168,44 @@ export class Engine {
     void this.#monitor.scan();
   }
 
+  /** A placeholder for a record that cannot be read: Dead, with the reason, its name kept when readable. */
+  #deadRecord(e: Extract<ScanEntry, { kind: 'corrupt' }>): ContainerRecord {
+    const raw = typeof e.raw === 'object' && e.raw !== null && !Array.isArray(e.raw) ? (e.raw as Record<string, unknown>) : {};
+    const rawName = typeof raw['Name'] === 'string' ? raw['Name'].replace(/^\//, '') : '';
+    const name = isValidName(rawName) && this.#nameHolder(rawName) === undefined ? rawName : e.id.slice(0, 12);
+    const created = typeof raw['Created'] === 'string' && !Number.isNaN(Date.parse(raw['Created'])) ? raw['Created'] : e.modified.toISOString();
+    const rawConfig = typeof raw['Config'] === 'object' && raw['Config'] !== null ? (raw['Config'] as Record<string, unknown>) : {};
+    return {
+      Id: e.id,
+      Name: `/${name}`,
+      Created: created,
+      Image: typeof raw['Image'] === 'string' ? raw['Image'] : '',
+      Path: '',
+      Args: [],
+      Config: { Image: typeof rawConfig['Image'] === 'string' ? rawConfig['Image'] : '' },
+      HostConfig: {},
+      State: { Status: 'dead', Pid: 0, ExitCode: 0, Error: `the container record is corrupt: ${e.reason}`, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },
+      RestartCount: 0,
+      ExitGeneration: 0,
+    };
+  }
+
+  /**
+   * Change a container's record: the change is made on a copy, the copy is written, and only
+   * then does the record in memory become the copy. A failed write leaves memory as the disk.
+   */
+  async #commit(c: ContainerRecord, change: (next: ContainerRecord) => void): Promise<void> {
+    if (this.#corrupt.has(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
+    const next = structuredClone(c);
+    change(next);
+    await this.#store.save(next);
+    replaceRecord(c, next);
+  }
+
   async close(): Promise<void> {
     this.#monitor.stop();
+    this.#conmons.close();
+    if (this.#unsavedTimer) clearInterval(this.#unsavedTimer);
     this.#limits?.stop();
     for (const set of this.#attached.values()) for (const s of set) s.finish();
   }
@@ -158,18 +219,19 @@ export class Engine {
       await this.#finishRemove(rec);
       return;
     }
-    if (rec.State.Status === 'created') {
+    if (rec.State.Status !== 'running' && rec.State.Status !== 'paused') {
       // A start interrupted by a crash (after conmon ran `runc create`, before the record said
-      // running) leaves a process, a mount and a cgroup no record accounts for: undo them.
+      // running; the container may have run before, so the record says created or exited)
+      // leaves a process, a conmon, a mount and a cgroup no record accounts for: undo them.
       if (await stateOf(this.#o.runtime, id).catch(() => undefined)) {
         this.#log.warn({ containerId: id }, 'undoing a start that never finished');
         await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+        await this.#waitConmonGone(id);
         await this.#monitor.clear(id);
       }
       await unmountOverlay(join(this.#store.dir(id), 'rootfs')).catch(() => undefined);
       return;
     }
-    if (rec.State.Status !== 'running' && rec.State.Status !== 'paused') return;
     const code = await this.#monitor.read(id);
     if (code !== undefined) {
       this.#log.info({ containerId: id, exitCode: code }, 'container exited while moatd was down');
@@ -178,9 +240,17 @@ export class Engine {
     }
     const st = await stateOf(this.#o.runtime, id).catch(() => undefined);
     if (st && (st.status === 'running' || st.status === 'paused')) {
-      rec.State.Status = st.status;
-      rec.State.Pid = st.pid;
-      await this.#store.save(rec);
+      // Its conmon died while moatd was down: nobody holds its stdio or will report its exit.
+      if (this.#watchConmon(rec) === 'gone') {
+        await this.#onConmonGone(id);
+        return;
+      }
+      if (rec.State.Status !== st.status || rec.State.Pid !== st.pid) {
+        await this.#commit(rec, (next) => {
+          next.State.Status = st.status as 'running' | 'paused';
+          next.State.Pid = st.pid;
+        }).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'cannot record the state runc reports'));
+      }
       this.#log.info({ containerId: id, pid: st.pid }, 'container kept running while moatd was down');
       return;
     }
@@ -189,11 +259,62 @@ export class Engine {
     await this.#onExit(id, 255);
   }
 
+  /**
+   * Watch the conmon of a running container: `'gone'` when it is no longer running (or its
+   * pid is now another process). A record without a conmon pid, or a pidfd that cannot be
+   * had, is `'unknown'` and never taken for a dead conmon.
+   */
+  #watchConmon(c: ContainerRecord): 'watched' | 'gone' | 'unknown' {
+    const pid = c.State.ConmonPid ?? 0;
+    if (pid <= 0) return 'unknown';
+    const r = this.#conmons.watch(c.Id, pid, (argv) => (argv[0] ?? '').endsWith('conmon') && argv.includes(c.Id));
+    if (r === 'unknown') this.#log.warn({ containerId: c.Id, conmonPid: pid }, 'cannot watch conmon: its death will be noticed only through the exit file');
+    return r;
+  }
+
+  /**
+   * A container's conmon is gone. Its exit file, if written, is the exit; otherwise runc is
+   * asked: a process still running has no one holding its stdio or waiting for its exit, so it
+   * is killed (Exited (137), as Docker reports a container whose shim died); one already gone
+   * without a code is 255.
+   */
+  async #onConmonGone(id: string): Promise<void> {
+    const c = this.#containers.get(id);
+    if (!c || (c.State.Status !== 'running' && c.State.Status !== 'paused')) return;
+    const code = await this.#monitor.read(id);
+    if (code !== undefined) {
+      await this.#onExit(id, code);
+      return;
+    }
+    const st = await stateOf(this.#o.runtime, id).catch(() => undefined);
+    let exitCode = 255;
+    if (st && st.status !== 'stopped') {
+      this.#log.warn({ containerId: id, pid: st.pid }, 'conmon died: stopping its orphaned container');
+      if (st.status === 'paused') await pauseContainer(this.#o.runtime, id, false).catch(() => undefined);
+      await killContainer(this.#o.runtime, id, 9, true).catch(() => undefined);
+      for (let i = 0; i < 50; i++) {
+        const now = await stateOf(this.#o.runtime, id).catch(() => undefined);
+        if (!now || now.status === 'stopped') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      exitCode = 137;
+    } else {
+      this.#log.warn({ containerId: id }, 'conmon died and the container with it: no exit code');
+    }
+    // An exit file may have appeared meanwhile (conmon writes it just before it exits).
+    await this.#onExit(id, (await this.#monitor.read(id)) ?? exitCode);
+  }
+
   async #discard(id: string): Promise<void> {
     const dir = this.#store.dir(id);
     await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     await unmountOverlay(join(dir, 'rootfs')).catch(() => undefined);
     await this.#unstage(id);
+    // The anonymous volumes this create made (listed before it made them) go with it.
+    for (const name of await readCreateVolumes(dir)) {
+      if ([...this.#containers.values()].some((o) => (o.Volumes ?? []).some((v) => v.name === name))) continue;
+      await this.volumes.remove(name, { force: true }).catch((err: unknown) => this.#log.warn({ containerId: id, volume: name, err: errorText(err) }, 'cannot remove a volume of an unfinished create'));
+    }
     await this.#store.removeDir(id);
   }
 
@@ -208,6 +329,26 @@ export class Engine {
   #byName(name: string): ContainerRecord | undefined {
     for (const c of this.#containers.values()) if (c.Name === `/${name}`) return c;
     return undefined;
+  }
+
+  /** The id holding a name: a container's, or a create or rename still writing its record. */
+  #nameHolder(name: string): string | undefined {
+    return this.#reservedNames.get(name) ?? this.#byName(name)?.Id;
+  }
+
+  /**
+   * Take a name for `id` now, before any await: parallel requests for one name see it taken
+   * (moby reserves names in its registrar the same way). Returns the release function.
+   */
+  #reserveName(name: string, id: string): () => void {
+    const holder = this.#nameHolder(name);
+    if (holder !== undefined && holder !== id) {
+      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`);
+    }
+    this.#reservedNames.set(name, id);
+    return () => {
+      if (this.#reservedNames.get(name) === id) this.#reservedNames.delete(name);
+    };
   }
 
   /** By full id, name (with or without '/'), or unique id prefix. */
@@ -252,12 +393,18 @@ export class Engine {
     const id = newId();
     if (name === '') {
       do name = randomName();
-      while (this.#byName(name));
+      while (this.#nameHolder(name) !== undefined);
     }
-    const holder = this.#byName(name);
-    if (holder) {
-      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    const releaseName = this.#reserveName(name, id);
+    try {
+      return await this.#createReserved(id, name, image, req);
+    } finally {
+      releaseName();
     }
+  }
+
+  async #createReserved(id: string, name: string, image: ImageRecord, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+    const cfg = req.config;
     const imgCfg = image.config.config;
     const entrypoint = cfg.Entrypoint !== undefined && cfg.Entrypoint !== null ? cfg.Entrypoint : imgCfg.Entrypoint ?? [];
     const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
@@ -316,15 +463,20 @@ export class Engine {
       await mkdir(join(dir, 'upper'), { mode: 0o755 });
       await mkdir(join(dir, 'work'), { mode: 0o700 });
       await mkdir(join(dir, 'rootfs'), { mode: 0o755 });
-      for (const v of rec.Volumes.filter((x) => x.anonymous)) {
-        await this.volumes.create(v.name, { anonymous: true });
-        undo.defer(() => this.volumes.remove(v.name, { force: true }));
+      // The volumes are listed before they are made: a crash from here on leaves a directory
+      // without a record, and its cleanup at the next start removes them too.
+      const anonymous = rec.Volumes.filter((x) => x.anonymous).map((v) => v.name);
+      if (anonymous.length > 0) await writeCreateVolumes(dir, anonymous);
+      for (const v of anonymous) {
+        undo.defer(() => this.volumes.remove(v, { force: true }));
+        await this.volumes.create(v, { anonymous: true });
       }
       await this.#writeEtcFiles(rec);
       // The record is written last: a directory without it is an unfinished create.
       await this.#store.save(rec);
       this.#containers.set(id, rec);
       undo.dismiss();
+      if (anonymous.length > 0) await rm(join(dir, CREATE_VOLUMES_FILE), { force: true }).catch(() => undefined);
     } catch (err) {
       const failures = await undo.unwind();
       if (failures.length > 0) this.#log.warn({ containerId: id, failures: failures.map(errorText) }, 'cleanup after failed create');
@@ -362,6 +514,9 @@ export class Engine {
     await this.#lock.run(c.Id, async () => {
       if (c.State.Status === 'running' || c.State.Status === 'paused') throw new EngineError('not-modified', 'ERR_ALREADY_STARTED', 'container already started');
       if (c.State.Status === 'removing' || c.State.Status === 'dead') throw conflict(`container ${c.Id} is marked for removal and cannot be started`);
+      // The last exit lives only in conmon's exit file until its record is written: write it
+      // before this start clears that file (a full disk fails the start, not the exit code).
+      if (this.#unsavedExits.has(c.Id)) await this.#saveUnsavedExit(c);
       try {
         await this.#startLocked(c);
       } catch (err) {
@@ -407,7 +562,6 @@ export class Engine {
     if (seccomp.notifyRules && this.#o.seccompExplainer) await this.#o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
     await writeFileAtomic(join(dir, 'config.json'), toOciJson(generateSpec(plan), { indent: 2 }), 0o600);
     phases.mark('spec');
-    c.Security = security;
     // A stale exit file from a previous run must not end this one.
     await this.#monitor.clear(id);
     await rm(join(dir, 'ctl'), { force: true });
@@ -438,20 +592,15 @@ export class Engine {
     phases.mark('attach');
     await startContainer(this.#o.runtime, id);
     phases.mark('runc-start');
-    c.State = {
-      ...c.State,
-      Status: 'running',
-      Pid: pid,
-      ExitCode: 0,
-      Error: '',
-      StartedAt: now(),
-      FinishedAt: ZERO_TIME,
-      OOMKilled: false,
-      ConmonPid: Number((await readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0,
-    };
+    const conmonPid = Number((await readFile(join(dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
     this.#monitor.reset(id);
-    await this.#store.save(c);
+    // If this write fails, start fails and #failStart stops what runc started.
+    await this.#commit(c, (next) => {
+      next.Security = security;
+      next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: conmonPid };
+    });
     phases.mark('save');
+    if (this.#watchConmon(c) === 'gone') void this.#onConmonGone(id).catch((err: unknown) => this.#log.error({ containerId: id, err: errorText(err) }, 'cannot handle the end of conmon'));
     this.#log.debug({ containerId: id, phases: phases.done() }, 'started');
     this.events.emit('container', 'start', id, this.#attrs(c));
     void this.#monitor.scan();
@@ -480,10 +629,14 @@ export class Engine {
     await unmountOverlay(join(this.#store.dir(id), 'rootfs')).catch(() => undefined);
     await this.#unstage(id);
     await this.#monitor.clear(id);
-    c.State = { ...c.State, Status: c.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Pid: 0, ExitCode: startFailureExitCode(err), Error: errorText(err), FinishedAt: now() };
-    c.ExitGeneration += 1;
-    await this.#store.save(c);
-    this.#resolveWaiters(c, ['not-running', 'next-exit']);
+    this.#conmons.unwatch(id);
+    const exitCode = startFailureExitCode(err);
+    await this.#commit(c, (next) => {
+      next.State = { ...next.State, Status: next.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Pid: 0, ExitCode: exitCode, Error: errorText(err), FinishedAt: now() };
+      delete next.State.ConmonPid;
+      next.ExitGeneration += 1;
+    }).catch((saveErr: unknown) => this.#log.warn({ containerId: id, err: errorText(saveErr) }, 'cannot record the failed start'));
+    this.#resolveWaiters(c, ['not-running', 'next-exit'], { exitCode });
     // Called with the container's lock held (from start).
     if (c.HostConfig.AutoRemove) await this.#removeLocked(c, { force: true }).catch(() => undefined);
   }
@@ -572,21 +725,35 @@ export class Engine {
     if (!c || (c.State.Status !== 'running' && c.State.Status !== 'paused')) return;
     const dir = this.#store.dir(id);
     const phases = new PhaseTimer();
+    this.#conmons.unwatch(id);
     // Read the cgroup's counters before runc delete removes it: an OOM kill is recorded.
     const counters = (await this.#limits?.pollOne(id)) ?? {};
     const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
     this.#limits?.forget(id);
     phases.mark('counters');
-    await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
+    if (existsSync(join(this.#o.runtime.runcRoot, id))) {
+      await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
+    }
     phases.mark('runc-delete');
     await unmountOverlay(join(dir, 'rootfs')).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
     await this.#unstage(id);
     phases.mark('unmount');
-    await this.#monitor.clear(id);
-    c.State = { ...c.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
-    delete c.State.ConmonPid;
-    c.ExitGeneration += 1;
-    await this.#store.save(c);
+    const next = structuredClone(c);
+    next.State = { ...next.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
+    delete next.State.ConmonPid;
+    next.ExitGeneration += 1;
+    // conmon's exit file is the exit's only durable trace until the record replacing it is
+    // written: it is removed after the write, never before. When the write fails (a full
+    // disk), the exit is still true and durable (record + exit file read together, as a
+    // restart does), so memory shows it, and the write is retried until it succeeds.
+    try {
+      await this.#store.save(next);
+      replaceRecord(c, next);
+      await this.#monitor.clear(id);
+    } catch (err) {
+      replaceRecord(c, next);
+      this.#deferExitSave(id, err);
+    }
     this.events.emit('container', 'die', id, this.#attrs(c, { exitCode: String(code) }));
     // Sessions end when conmon closes the attach socket after the last output; this only
     // covers a conmon that died without closing it.
@@ -601,6 +768,39 @@ export class Engine {
     this.#log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
   }
 
+  /** Retry, every second, the records of exits that could not be written. */
+  #deferExitSave(id: string, err: unknown): void {
+    if (!this.#unsavedExits.has(id)) {
+      this.#log.error({ containerId: id, err: errorText(err) }, 'cannot record the exit: conmon\'s exit file is kept; retrying every second');
+    }
+    this.#unsavedExits.add(id);
+    this.#unsavedTimer ??= setInterval(() => void this.#retryUnsavedExits(), 1000).unref();
+  }
+
+  async #retryUnsavedExits(): Promise<void> {
+    for (const id of [...this.#unsavedExits]) {
+      const c = this.#containers.get(id);
+      if (!c) {
+        this.#unsavedExits.delete(id);
+        continue;
+      }
+      await this.#lock.run(id, async () => {
+        if (this.#unsavedExits.has(id)) await this.#saveUnsavedExit(c).catch(() => undefined);
+      });
+    }
+    if (this.#unsavedExits.size === 0 && this.#unsavedTimer) {
+      clearInterval(this.#unsavedTimer);
+      this.#unsavedTimer = undefined;
+    }
+  }
+
+  async #saveUnsavedExit(c: ContainerRecord): Promise<void> {
+    await this.#store.save(c);
+    this.#unsavedExits.delete(c.Id);
+    await this.#monitor.clear(c.Id);
+    this.#log.info({ containerId: c.Id, exitCode: c.State.ExitCode }, 'exit recorded');
+  }
+
   /** `docker events` shows which limit a container hit: `oom` (Docker's) and moat's `pids-limit`. */
   #onLimitHit(hit: LimitHit): void {
     const c = this.#containers.get(hit.containerId);
@@ -611,13 +811,14 @@ export class Engine {
     this.events.emit('container', action, c.Id, this.#attrs(c, attrs));
   }
 
-  #resolveWaiters(c: ContainerRecord, conditions: WaitCondition[]): void {
+  /** Answer waiters; `endedRun` says a run just ended even if its record could not be written. */
+  #resolveWaiters(c: ContainerRecord, conditions: WaitCondition[], endedRun?: { exitCode: number }): void {
     const list = this.#waiters.get(c.Id);
     if (!list) return;
     const keep: Waiter[] = [];
     for (const w of list) {
-      if (conditions.includes(w.condition) && (w.condition !== 'next-exit' || c.ExitGeneration > w.generation)) {
-        w.resolve({ StatusCode: c.State.ExitCode, Error: null });
+      if (conditions.includes(w.condition) && (w.condition !== 'next-exit' || endedRun !== undefined || c.ExitGeneration > w.generation)) {
+        w.resolve({ StatusCode: endedRun?.exitCode ?? c.State.ExitCode, Error: null });
       } else keep.push(w);
     }
     if (keep.length > 0) this.#waiters.set(c.Id, keep);
@@ -694,8 +895,15 @@ export class Engine {
         if (c.State.Status !== 'running') throw conflict(`Container ${c.Id} is not running`);
       } else if (c.State.Status !== 'paused') throw conflict(`Container ${c.Id} is not paused`);
       await pauseContainer(this.#o.runtime, c.Id, pause);
-      c.State.Status = pause ? 'paused' : 'running';
-      await this.#store.save(c);
+      try {
+        await this.#commit(c, (next) => {
+          next.State.Status = pause ? 'paused' : 'running';
+        });
+      } catch (err) {
+        // The record still says the old state: make runc say it too.
+        await pauseContainer(this.#o.runtime, c.Id, !pause).catch(() => undefined);
+        throw err;
+      }
       this.events.emit('container', pause ? 'pause' : 'unpause', c.Id, this.#attrs(c));
     });
   }
@@ -715,38 +923,75 @@ export class Engine {
       }
       await this.#stopLocked(c, { timeout: 0 });
     }
-    c.State.Status = 'removing';
-    await this.#store.save(c);
-    await this.#finishRemove(c, { volumes: opts.volumes === true || c.HostConfig.AutoRemove === true });
+    if (this.#corrupt.has(c.Id)) {
+      // Nothing of its record can be trusted: runc's state and the directory are what remain.
+      await this.#finishRemove(c, { volumes: false });
+      return;
+    }
+    const volumes = opts.volumes === true || c.HostConfig.AutoRemove === true;
+    try {
+      await this.#commit(c, (next) => {
+        next.State.Status = 'removing';
+        if (volumes) next.RemoveVolumes = true;
+      });
+    } catch (err) {
+      // A full disk cannot take the "removing" record, and removing is how space is freed:
+      // drop the record instead (a directory without one is cleaned at the next start).
+      if (resourceError(err) === undefined) throw err;
+      this.#log.warn({ containerId: c.Id, err: errorText(err) }, 'cannot record the removal: removing without it');
+      await this.#store.dropRecord(c.Id);
+      c.State.Status = 'removing';
+    }
+    await this.#finishRemove(c, { volumes });
   }
 
   /** The end of a removal; with `volumes`, the container's anonymous volumes go too (rm -v, --rm). */
   async #finishRemove(c: ContainerRecord, opts: { volumes: boolean } = { volumes: false }): Promise<void> {
     const id = c.Id;
-    if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+    this.#conmons.unwatch(id);
+    if (existsSync(join(this.#o.runtime.runcRoot, id))) {
+      // A Dead record's process may still run: runc delete --force kills it; then its conmon
+      // writes an exit file and ends, and both must be gone before the directory is.
+      await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
+      await this.#waitConmonGone(id);
+    }
     await unmountOverlay(join(this.#store.dir(id), 'rootfs'));
     await this.#unstage(id);
     await this.#monitor.clear(id);
+    this.#unsavedExits.delete(id);
+    this.#corrupt.delete(id);
     await rm(join(this.#o.runtime.socketDir, id), { force: true });
-    await this.#store.removeDir(id);
-    await this.#o.seccompExplainer?.remove(id).catch(() => undefined);
     this.volumes.release(undefined, id);
-    await this.#removeCgroupParents();
-    this.#containers.delete(id);
-    for (const [execId, e] of this.#execs) if (e.record.ContainerID === id) this.#execs.delete(execId);
-    if (opts.volumes) {
+    // The volumes go before the directory: the record ("removing", with RemoveVolumes) is
+    // what finishes this removal after a crash, so it must outlive them.
+    if (opts.volumes || c.RemoveVolumes === true) {
       for (const v of c.Volumes ?? []) {
-        if (!v.anonymous || [...this.#containers.values()].some((o) => (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
+        if (!v.anonymous || [...this.#containers.values()].some((o) => o.Id !== id && (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
         await this.volumes.remove(v.name, { force: true }).then(
           () => this.events.emit('volume', 'destroy', v.name, { driver: 'local' }),
           (err: unknown) => this.#log.warn({ containerId: id, volume: v.name, err: errorText(err) }, 'cannot remove anonymous volume'),
         );
       }
     }
+    await this.#store.removeDir(id);
+    await this.#o.seccompExplainer?.remove(id).catch(() => undefined);
+    await this.#removeCgroupParents();
+    this.#containers.delete(id);
+    for (const [execId, e] of this.#execs) if (e.record.ContainerID === id) this.#execs.delete(execId);
     this.events.emit('container', 'destroy', id, this.#attrs(c));
     const list = this.#waiters.get(id) ?? [];
     this.#waiters.delete(id);
     for (const w of list) w.resolve({ StatusCode: c.State.ExitCode, Error: null });
+  }
+
+  /** After runc delete --force: wait (2 s at most) for the container's conmon to end. */
+  async #waitConmonGone(id: string): Promise<void> {
+    const pid = Number((await readFile(join(this.#store.dir(id), 'conmon.pid'), 'utf8').catch(() => '0')).trim()) || 0;
+    const isOurs = (): boolean => {
+      const argv = pid > 0 ? commandLineOf(pid) : undefined;
+      return argv !== undefined && (argv[0] ?? '').endsWith('conmon') && argv.includes(id);
+    };
+    for (let i = 0; i < 100 && isOurs(); i++) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** runc removes each container's leaf cgroup; the shared parent goes when it is empty. */
@@ -766,13 +1011,17 @@ export class Engine {
     const name = newName.startsWith('/') ? newName.slice(1) : newName;
     if (!isValidName(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     if (`/${name}` === c.Name) throw invalid(`Renaming a container with the same name as its current name`);
-    const holder = this.#byName(name);
-    if (holder && holder.Id !== c.Id) {
-      throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
-    }
+    if (this.#corrupt.has(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
+    // Taken before the first await; the old name stays taken until the new record is written.
+    const release = this.#reserveName(name, c.Id);
     const old = c.Name;
-    c.Name = `/${name}`;
-    await this.#store.save(c);
+    try {
+      await this.#commit(c, (next) => {
+        next.Name = `/${name}`;
+      });
+    } finally {
+      release();
+    }
     this.events.emit('container', 'rename', c.Id, this.#attrs(c, { oldName: old }));
   }
 
@@ -1035,3 +1284,26 @@ export class Engine {
 }
 
 export type { ImageRecord };
+
+/** Make `target` (the object everyone holds) equal to `next`, keeping its identity. */
+function replaceRecord(target: ContainerRecord, next: ContainerRecord): void {
+  for (const k of Object.keys(target)) if (!(k in next)) delete (target as unknown as Record<string, unknown>)[k];
+  Object.assign(target, next);
+}
+
+/** The anonymous volumes a create is about to make, kept in its directory until its record exists. */
+const CREATE_VOLUMES_FILE = 'create-volumes.json';
+
+async function writeCreateVolumes(dir: string, names: readonly string[]): Promise<void> {
+  await writeJsonAtomic(join(dir, CREATE_VOLUMES_FILE), names);
+}
+
+async function readCreateVolumes(dir: string): Promise<string[]> {
+  const text = await readFile(join(dir, CREATE_VOLUMES_FILE), 'utf8').catch(() => '[]');
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && /^[a-f0-9]{64}$/.test(x)) : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,12 +1,19 @@
 // Container records on disk: `<data-root>/containers/<id>/container.json`, written
-// atomically. A directory without that file is a create that never finished.
-import { mkdir, readdir } from 'node:fs/promises';
+// atomically after the record schema checked it. A directory without that file is a create
+// that never finished; a file the schema refuses is a corrupt record, reported with its reason.
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EngineError, internal, readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+import { EngineError, internal, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
 import { removePath } from '../sys/index.js';
+import { assertRecord, checkRecordText } from './record.js';
 import type { ContainerRecord } from './types.js';
 
 export const RECORD_FILE = 'container.json';
+
+export type ScanEntry =
+  | { id: string; kind: 'record'; record: ContainerRecord }
+  | { id: string; kind: 'unfinished' }
+  | { id: string; kind: 'corrupt'; path: string; reason: string; raw: unknown; modified: Date };
 
 export class ContainerStore {
   constructor(readonly root: string) {}
@@ -15,20 +22,55 @@ export class ContainerStore {
     return join(this.root, id);
   }
 
+  recordPath(id: string): string {
+    return join(this.dir(id), RECORD_FILE);
+  }
+
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
   }
 
   async save(rec: ContainerRecord): Promise<void> {
-    await writeJsonAtomic(join(this.dir(rec.Id), RECORD_FILE), rec);
+    assertRecord(rec);
+    await writeJsonAtomic(this.recordPath(rec.Id), rec);
   }
 
-  /** Every container directory: with its record, or `undefined` for an unfinished create. */
-  async scan(): Promise<Array<{ id: string; record: ContainerRecord | undefined }>> {
-    const out: Array<{ id: string; record: ContainerRecord | undefined }> = [];
+  /** Remove the record only (the directory becomes an unfinished create, cleaned at start). */
+  async dropRecord(id: string): Promise<void> {
+    await unlink(this.recordPath(id)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
+  }
+
+  /** Every container directory, with its record, as an unfinished create, or as a corrupt record. */
+  async scan(): Promise<ScanEntry[]> {
+    const out: ScanEntry[] = [];
     for (const id of await readdir(this.root)) {
       if (!/^[a-f0-9]{64}$/.test(id)) continue;
-      out.push({ id, record: await readJsonIfExists<ContainerRecord>(join(this.dir(id), RECORD_FILE)) });
+      // A crash during an atomic write leaves its temporary file: the record is the old one.
+      await removeStaleTempFiles(this.dir(id));
+      const path = this.recordPath(id);
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') out.push({ id, kind: 'unfinished' });
+        else out.push({ id, kind: 'corrupt', path, reason: `cannot read the record: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, raw: undefined, modified: new Date() });
+        continue;
+      }
+      const checked = checkRecordText(id, text);
+      if (checked.ok) {
+        out.push({ id, kind: 'record', record: checked.record });
+        continue;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        raw = undefined;
+      }
+      const modified = await stat(path).then((s) => s.mtime, () => new Date());
+      out.push({ id, kind: 'corrupt', path, reason: checked.reason, raw, modified });
     }
     return out;
   }

@@ -137,6 +137,8 @@ export interface ContainerRecord {
   /** The last `next-exit` generation: increases on every exit. */
   ExitGeneration: number;
   Security?: SecuritySummary;
+  /** Set with "removing" by `rm -v` and `--rm`: a removal a crash interrupted removes them too. */
+  RemoveVolumes?: boolean;
   /** Volume names this container created (anonymous) or uses. */
   Volumes?: Array<{ name: string; target: string; anonymous: boolean; noCopy?: boolean }>;
   /** Bind sources as authorized at create: canonical path, device and inode (checked at every start). */

@@ -5,7 +5,7 @@
 import { mkdir, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, writeJsonAtomic } from '../base/index.js';
+import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
 import { openRoot, removePath, walk, errnoOf } from '../sys/index.js';
 
 export interface VolumeRecord {
@@ -36,6 +36,8 @@ const RECORD = 'volume.json';
 
 /** moby's local-driver name rule and wording (`volume/local/local.go`, `validateName`). */
 export function checkVolumeName(name: string): void {
+  // The name is a directory name: longer than NAME_MAX (255) cannot be made.
+  if (name.length > 255) throw invalid(`create ${name.slice(0, 32)}…: volume name is too long: ${name.length} characters, at most 255`);
   if (!NAME.test(name)) {
     throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
@@ -45,22 +47,46 @@ export class VolumeStore {
   readonly root: string;
   #users = new Map<string, Set<string>>();
   #cache = new Map<string, VolumeRecord>();
-  #loaded: Promise<void> | undefined;
+  #loaded: Promise<VolumeLoad> | undefined;
 
   constructor(dataRoot: string) {
     this.root = join(dataRoot, 'volumes');
   }
 
-  async #load(): Promise<void> {
+  /**
+   * Read every volume record once. A directory without a record is a create that never
+   * finished (the record is written last): it is removed when its data dir is empty (it
+   * never was mounted), kept otherwise. A record that does not parse is reported, not listed.
+   */
+  async load(): Promise<VolumeLoad> {
     this.#loaded ??= (async () => {
+      const out: VolumeLoad = { removed: [], corrupt: [] };
       await mkdir(this.root, { recursive: true, mode: 0o700 });
       for (const name of await readdir(this.root)) {
         if (!NAME.test(name)) continue;
-        const rec = await readJsonIfExists<VolumeRecord>(join(this.root, name, RECORD));
-        if (rec) this.#cache.set(name, rec);
+        await removeStaleTempFiles(join(this.root, name));
+        const path = join(this.root, name, RECORD);
+        let rec: VolumeRecord | undefined;
+        try {
+          rec = await readJsonIfExists<VolumeRecord>(path);
+        } catch (err) {
+          out.corrupt.push({ name, path, reason: (err as Error).message });
+          continue;
+        }
+        if (rec !== undefined && typeof rec === 'object' && rec !== null && rec.Name === name) this.#cache.set(name, rec);
+        else if (rec !== undefined) out.corrupt.push({ name, path, reason: 'not a volume record' });
+        else if (await isEmptyOrMissing(this.dataPath(name))) {
+          await removePath(join(this.root, name));
+          out.removed.push(name);
+        }
       }
+      return out;
     })();
-    await this.#loaded;
+    return await this.#loaded;
+  }
+
+  async #load(): Promise<void> {
+    await this.load();
   }
 
   /** The host directory a container mounts for this volume. */
@@ -89,9 +115,16 @@ export class VolumeStore {
       Options: {},
       Anonymous: o.anonymous ?? anonymous,
     };
-    await mkdir(join(this.root, n), { mode: 0o701 });
-    await mkdir(this.dataPath(n), { mode: 0o755 });
-    await writeJsonAtomic(join(this.root, n, RECORD), rec);
+    // The record is written last; a failure before it removes what was made (a crash leaves a
+    // directory without a record, which load() removes at the next start).
+    try {
+      await mkdir(join(this.root, n), { mode: 0o701 });
+      await mkdir(this.dataPath(n), { mode: 0o755 });
+      await writeJsonAtomic(join(this.root, n, RECORD), rec);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await removePath(join(this.root, n)).catch(() => undefined);
+      throw err;
+    }
     this.#cache.set(n, rec);
     return rec;
   }
@@ -164,6 +197,21 @@ export class VolumeStore {
   /** Size in bytes of a volume's data (for `docker system df -v`-like usage). */
   async size(name: string): Promise<number> {
     return await dirSize(this.dataPath(name));
+  }
+}
+
+export interface VolumeLoad {
+  /** Directories of creates that never finished, removed. */
+  removed: string[];
+  /** Records that could not be read: not listed. */
+  corrupt: Array<{ name: string; path: string; reason: string }>;
+}
+
+async function isEmptyOrMissing(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT';
   }
 }
 

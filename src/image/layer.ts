@@ -28,7 +28,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { EngineError, invalid, internal } from '../base/index.js';
+import { EngineError, findSystemError, invalid, internal } from '../base/index.js';
 import {
   openRoot,
   openAt,
@@ -257,7 +257,10 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
     await feeding.catch(() => undefined);
     if (root !== undefined) await emptyDir(root).catch(() => undefined);
     if (err instanceof EngineError) throw err;
-    throw internal(`Cannot import layer: ${(err as Error).message}`, { cause: err });
+    // A host failure (a full disk, EIO) is the daemon's; anything else is the tar stream the
+    // client sent (a bad header, a short or cut upload): a 400, not a 500.
+    if (findSystemError(err) !== undefined) throw internal(`Cannot import layer: ${(err as Error).message}`, { cause: err });
+    throw new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import layer: ${(err as Error).message}`, { cause: err });
   } finally {
     root?.close();
   }

@@ -5,7 +5,7 @@ import { chown, mkdir, readdir, rename, rm, stat, readFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { EngineError, noSuchImage, conflict, writeJsonAtomic, readJsonIfExists, shortId, type Logger } from '../base/index.js';
+import { EngineError, noSuchImage, conflict, writeJsonAtomic, readJsonIfExists, removeStaleTempFiles, shortId, type Logger } from '../base/index.js';
 import { applyLayer, type IdShift } from './layer.js';
 import { applyChanges, type ImageRuntimeConfig } from './changes.js';
 import { parseReference, familiarName } from './reference.js';
@@ -83,6 +83,9 @@ export class ImageStore {
     // Half-imported layers from a crash are never referenced: drop them.
     await rm(join(this.root, 'tmp'), { recursive: true, force: true });
     await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    // So are the temporary files of atomic writes a crash interrupted.
+    await removeStaleTempFiles(this.root);
+    await removeStaleTempFiles(this.#configsDir);
     for (const name of await readdir(this.#layersDir)) {
       const meta = await readJsonIfExists<LayerMeta>(join(this.#layersDir, name, 'meta.json'));
       if (meta) this.#layerSizes.set(meta.diffId, meta.size);

@@ -107,6 +107,8 @@ const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
  */
 export function checkVolumeName(name: string): void {
   if (name.length === 1) throw invalid('volume name is too short, names should be at least two alphanumeric characters');
+  // The name becomes a directory name: longer than NAME_MAX (255) cannot be made.
+  if (name.length > 255) throw invalid(`create ${name.slice(0, 32)}…: volume name is too long: ${name.length} characters, at most 255`);
   if (!VOLUME_NAME.test(name)) {
     throw invalid(
       `create ${name}: ${JSON.stringify(name)} includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,

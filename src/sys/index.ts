@@ -61,3 +61,4 @@ export {
   type CopyResult,
 } from './tree.js';
 export { mountBind, mountFs, remountReadOnly, unmount, isMounted, mountPoints, mountPointsUnder, MNT_DETACH } from './mount.js';
+export { ProcessWatcher, commandLineOf } from './process-watch.js';

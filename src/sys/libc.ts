@@ -28,6 +28,8 @@ export interface Libc {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer, size: number): number;
+  pidfd_open(pid: number, flags: number): number;
+  poll(fds: Buffer, nfds: number, timeout: number): number;
 }
 
 // x86_64 and aarch64 share the numbers of the syscalls added from 424 on (glibc wraps neither).
@@ -64,6 +66,9 @@ export function libc(): Libc {
     fsetxattr: f('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
     mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: f('int umount2(const char *target, int flags)'),
+    // glibc 2.36 wraps pidfd_open (Debian 12); the kernel gives ESRCH for a pid that is gone.
+    pidfd_open: f('int pidfd_open(int pid, unsigned int flags)'),
+    poll: f('int poll(void *fds, unsigned long nfds, int timeout)'),
     mount_setattr: (dirfd, path, flags, attr, size) => num(syscall(SYS_MOUNT_SETATTR, 'int', dirfd, 'str', path, 'unsigned int', flags, 'void *', attr, 'size_t', size)),
   };
   return bound;

@@ -1,7 +1,7 @@
 // A real moatd for integration tests: temporary data root, exec root, socket and cgroup
 // parent; stopped, killed or restarted on demand; everything it made removed afterwards.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, chmodSync, openSync, closeSync, readdirSync, readFileSync, existsSync, rmSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, chmodSync, openSync, closeSync, readdirSync, readFileSync, existsSync, rmSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,8 @@ export interface StartOptions {
   args?: string[];
   /** Environment for moatd. */
   env?: Record<string, string>;
+  /** Mount a tmpfs of this size (e.g. `48m`) as the data root before the first start (a disk that can fill). */
+  tmpfsDataRoot?: string;
 }
 
 /** One HTTP request over a unix socket (moatd, dockerd, or a plugin); objects go as JSON. */
@@ -142,6 +144,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   const cgroupParent = `moat-test-${randomBytes(4).toString('hex')}`;
   const logFile = join(root, 'moatd.log');
   let child: ChildProcess | undefined;
+  if (opts.tmpfsDataRoot !== undefined) {
+    mkdirSync(dataRoot, { mode: 0o711 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${opts.tmpfsDataRoot},mode=0711`, 'moat-test-data', dataRoot]);
+  }
 
   async function start(): Promise<void> {
     const fd = openSync(logFile, 'a');

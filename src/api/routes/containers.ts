@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { EngineError, invalid, isKind } from '../../base/index.js';
 import { ENFORCED_HOST_FIELDS, readLogFile, followLogFile, selectEntries, type Engine, type ContainerRecord, type LogEntry, type WaitCondition } from '../../engine/index.js';
 import { parseCreateBody } from '../create-body.js';
+import { execConfigSchema, execStartSchema, issuesText, readRequest } from '../types.js';
 import { openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
@@ -12,7 +13,7 @@ import { containerInspect, containerSummary } from '../views.js';
 import { dockerStats, sampleContainer } from '../stats.js';
 import { volumesOfContainer } from './volumes.js';
 import { diffTree, exportTree } from '../../image/index.js';
-import { pipeline } from 'node:stream/promises';
+import { pipeToClient } from '../pipe.js';
 import { execFile } from 'node:child_process';
 import type { StatsSnapshot } from '../../cgroups/index.js';
 
@@ -28,8 +29,10 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
       switch (key) {
         case 'status':
           return c.State.Status === v;
-        case 'name':
-          return new RegExp(v).test(c.Name.slice(1)) || new RegExp(v).test(c.Name);
+        case 'name': {
+          const re = filterRegExp(key, v);
+          return re.test(c.Name.slice(1)) || re.test(c.Name);
+        }
         case 'id':
           return c.Id.startsWith(v);
         case 'label': {
@@ -58,6 +61,15 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
     if (!ok) return false;
   }
   return true;
+}
+
+/** A filter value that is a regular expression (`name`); a bad one is the client's 400. */
+function filterRegExp(key: string, v: string): RegExp {
+  try {
+    return new RegExp(v);
+  } catch (err) {
+    throw invalid(`invalid filter '${key}': ${(err as Error).message}`);
+  }
 }
 
 export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void {
@@ -238,7 +250,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const res = ctx.res!;
     await engine.withRootfs(c.Id, async (dir) => {
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
-      await pipeline(exportTree(dir), res);
+      await pipeToClient(exportTree(dir), res);
     });
   });
 
@@ -363,22 +375,24 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('POST', '/containers/{id}/exec', async (ctx) => {
-    const body = parseJsonBody(await ctx.body()) as Record<string, unknown> | undefined;
-    if (!body || typeof body !== 'object') throw invalid('exec config cannot be empty');
-    const cmd = typeof body['Cmd'] === 'string' ? [body['Cmd']] : body['Cmd'];
-    if (!Array.isArray(cmd) || !cmd.every((x) => typeof x === 'string')) throw invalid('No exec command specified');
+    const raw = parseJsonBody(await ctx.body());
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('exec config cannot be empty');
+    const read = readRequest(execConfigSchema, raw);
+    if (!read.ok) throw invalid(issuesText(read.issues));
+    const body = read.value;
+    if (!body.Cmd || body.Cmd.length === 0) throw invalid('No exec command specified');
     const id = engine.execCreate(ctx.params['id']!, {
-      Cmd: cmd as string[],
-      Env: (body['Env'] as string[] | null | undefined) ?? null,
-      User: (body['User'] as string | undefined) ?? '',
-      WorkingDir: (body['WorkingDir'] as string | undefined) ?? '',
-      Tty: body['Tty'] === true,
-      AttachStdin: body['AttachStdin'] === true,
-      AttachStdout: body['AttachStdout'] !== false,
-      AttachStderr: body['AttachStderr'] !== false,
-      Privileged: body['Privileged'] === true,
-      DetachKeys: (body['DetachKeys'] as string | undefined) ?? '',
-      ConsoleSize: (body['ConsoleSize'] as [number, number] | null | undefined) ?? null,
+      Cmd: body.Cmd,
+      Env: body.Env ?? null,
+      User: body.User ?? '',
+      WorkingDir: body.WorkingDir ?? '',
+      Tty: body.Tty === true,
+      AttachStdin: body.AttachStdin === true,
+      AttachStdout: body.AttachStdout !== false,
+      AttachStderr: body.AttachStderr !== false,
+      Privileged: body.Privileged === true,
+      DetachKeys: body.DetachKeys ?? '',
+      ConsoleSize: body.ConsoleSize ?? null,
     });
     sendJson(ctx.res!, 201, { Id: id });
   });
@@ -390,7 +404,9 @@ export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
   r.add('POST', '/exec/{id}/start', async (ctx) => {
     const rec = engine.getExec(ctx.params['id']!);
     const raw = await ctx.body();
-    const body = (parseJsonBody(raw) ?? {}) as { Detach?: boolean; Tty?: boolean };
+    const read = readRequest(execStartSchema, parseJsonBody(raw) ?? {});
+    if (!read.ok) throw invalid(issuesText(read.issues));
+    const body = read.value;
     if (body.Detach === true) {
       await engine.execStart(rec.ID, undefined);
       sendEmpty(ctx.res!, 200);

@@ -3,6 +3,7 @@ import { invalid } from '../../base/index.js';
 import type { Engine, ContainerRecord } from '../../engine/index.js';
 import { volumeView } from '../../engine/index.js';
 import { filtersParam, parseJsonBody } from '../params.js';
+import { issuesText, readRequest, volumeCreateSchema } from '../types.js';
 import type { Router } from '../router.js';
 import { sendEmpty, sendJson } from '../server.js';
 import { boolParam } from '../params.js';
@@ -59,13 +60,16 @@ export function registerVolumeRoutes(r: Router, engine: Engine): void {
   });
 
   r.add('POST', '/volumes/create', async (ctx) => {
-    const body = (parseJsonBody(await ctx.body()) ?? {}) as { Name?: unknown; Driver?: unknown; DriverOpts?: unknown; Labels?: unknown };
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('invalid volume create body');
-    const name = typeof body.Name === 'string' ? body.Name : '';
-    const driver = typeof body.Driver === 'string' ? body.Driver : '';
+    const raw = parseJsonBody(await ctx.body()) ?? {};
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('invalid volume create body');
+    const read = readRequest(volumeCreateSchema, raw);
+    if (!read.ok) throw invalid(issuesText(read.issues));
+    const body = read.value;
+    const name = body.Name ?? '';
+    const driver = body.Driver ?? '';
     if (driver !== '' && driver !== 'local') throw invalid(`create ${name}: volume driver ${JSON.stringify(driver)} is not supported by moat: only "local"`);
-    const labels = (body.Labels ?? {}) as Record<string, string>;
-    const options = (body.DriverOpts ?? {}) as Record<string, string>;
+    const labels = body.Labels ?? {};
+    const options = body.DriverOpts ?? {};
     const existed = name !== '' && vols().find(name) !== undefined;
     const v = await vols().create(name === '' ? undefined : name, { labels, options });
     if (!existed) engine.events.emit('volume', 'create', v.Name, { driver: 'local' });

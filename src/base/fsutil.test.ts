@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { removeStaleTempFiles, writeFileAtomic } from './fsutil.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'moat-fsutil-'));
+}
+
+test('writeFileAtomic() replaces the file and leaves nothing else', async () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'rec.json'), 'old');
+    await writeFileAtomic(join(dir, 'rec.json'), 'new');
+    assert.equal(readFileSync(join(dir, 'rec.json'), 'utf8'), 'new');
+    assert.deepEqual(readdirSync(dir), ['rec.json']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeFileAtomic() removes its temporary file when the write itself fails (issue 12, finding 8)', async () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'rec.json'), 'old');
+    // A value writeFile refuses fails after the temporary file was opened, like ENOSPC does.
+    await assert.rejects(writeFileAtomic(join(dir, 'rec.json'), 42 as unknown as string));
+    assert.deepEqual(readdirSync(dir), ['rec.json'], 'no .tmp file left');
+    assert.equal(readFileSync(join(dir, 'rec.json'), 'utf8'), 'old', 'the old file is untouched');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('removeStaleTempFiles() removes only the temporary files of atomic writes', async () => {
+  const dir = tempDir();
+  try {
+    for (const n of ['container.json', '.container.json.0a1b2c3d.tmp', '.config.json.ffffffff.tmp', 'notes.tmp', '.x.zz.tmp']) writeFileSync(join(dir, n), '');
+    assert.deepEqual((await removeStaleTempFiles(dir)).sort(), ['.config.json.ffffffff.tmp', '.container.json.0a1b2c3d.tmp']);
+    assert.deepEqual(readdirSync(dir).sort(), ['.x.zz.tmp', 'container.json', 'notes.tmp']);
+    assert.deepEqual(await removeStaleTempFiles(join(dir, 'missing')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

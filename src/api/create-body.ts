@@ -109,10 +109,7 @@ export function parseCreateBody(body: unknown, support: HostConfigSupport): { co
     if (hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
     if (!support.enforced.has('RestartPolicy')) throw invalid(`HostConfig.RestartPolicy ${rp.Name} is not supported by moat yet`);
   }
-  const logType = hostConfig.LogConfig?.Type ?? '';
-  if (logType !== '' && logType !== 'json-file' && logType !== 'k8s-file' && logType !== 'local') {
-    throw invalid(`HostConfig.LogConfig.Type ${logType} is not supported by moat: logs are kept by conmon (k8s-file)`);
-  }
+  // LogConfig (driver and options) is checked by the engine's effectiveLogConfig at create.
   return { config, hostConfig };
 }
 

@@ -26,6 +26,10 @@ export interface DaemonConfig {
   cgroupParent: string;
   bodyLimit: number;
   authzTimeoutMs: number;
+  /** `--log-driver` / daemon.json `log-driver`: json-file, local or none. */
+  logDriver: string;
+  /** `--log-opt K=V` / daemon.json `log-opts`. */
+  logOpts: Record<string, string>;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -51,6 +55,8 @@ export const DEFAULTS: DaemonConfig = {
   cgroupParent: 'moat',
   bodyLimit: 16 * 1024 * 1024,
   authzTimeoutMs: 10_000,
+  logDriver: 'json-file',
+  logOpts: {},
 };
 
 /** daemon.json key -> config field, with dockerd's key names. */
@@ -76,6 +82,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'cgroup-parent': 'cgroupParent',
   'max-request-body': 'bodyLimit',
   'authorization-timeout': 'authzTimeoutMs',
+  'log-driver': 'logDriver',
   'live-restore': 'hosts',
 };
 
@@ -91,6 +98,14 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
     if (key === 'default-ulimits' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
       // dockerd's shape: {"nofile": {"Name": "nofile", "Hard": 64000, "Soft": 64000}}
       out.defaultUlimits = Object.values(value as Record<string, { Name: string; Soft: number; Hard: number }>).map((u) => `${u.Name}=${u.Soft}:${u.Hard}`);
+      continue;
+    }
+    if (key === 'log-opts') {
+      // dockerd's shape: {"max-size": "10m", "max-file": "3"}, values strings.
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+        throw invalid(`${source}: log-opts must be an object of strings`);
+      }
+      out.logOpts = { ...(value as Record<string, string>) };
       continue;
     }
     const field = FILE_KEYS[key];

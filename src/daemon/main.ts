@@ -7,7 +7,7 @@ import { chmod, mkdir, rm, writeFile, readFile, open, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
-import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, type DaemonDefaults } from '../engine/index.js';
+import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
 import { hostArch } from '../seccomp/index.js';
 import { parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
@@ -49,6 +49,8 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--tlscert <file>', 'server certificate')
     .option('--tlskey <file>', 'server key')
     .option('--cgroup-parent <name>', 'cgroup (relative to moatd\'s own) that holds the containers', DEFAULTS.cgroupParent)
+    .option('--log-driver <driver>', 'default log driver for containers: json-file, local or none', DEFAULTS.logDriver)
+    .option('--log-opt <opt>', 'default log option for containers (max-size=20m, max-file=5), repeatable', collect, [])
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
@@ -83,6 +85,10 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['tlsverify'] === true) cfg.tlsverify = true;
   for (const k of ['tlscacert', 'tlscert', 'tlskey'] as const) if (o[k]) cfg[k] = String(o[k]);
   if (fromCli('cgroupParent')) cfg.cgroupParent = String(o['cgroupParent']);
+  if (fromCli('logDriver')) cfg.logDriver = String(o['logDriver']);
+  if ((o['logOpt'] as string[]).length > 0) cfg.logOpts = parseDaemonLogConfig(cfg.logDriver, o['logOpt'] as string[]).opts;
+  // Checked here so that a bad option stops moatd with the option's name.
+  parseDaemonLogConfig(cfg.logDriver, cfg.logOpts);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent)) throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
@@ -244,6 +250,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       numCpus: os.cpus().length,
     },
     seccomp,
+    logConfig: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts),
     ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
@@ -271,6 +278,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       conmonVersion: versionOf('conmon', ['--version']),
       authorizationPlugins: () => authz.pluginNames(),
       warnings: () => [],
+      logDriver: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts).driver,
     },
   });
   const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain });

@@ -1,6 +1,6 @@
 // The container state machine. moatd never owns a container's life: conmon holds stdio and
 // the exit code; this class decides, records and reconciles.
-import { mkdir, rm, writeFile, readFile, rmdir, realpath, chmod } from 'node:fs/promises';
+import { mkdir, rm, writeFile, readFile, rmdir, realpath, chmod, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, type Logger } from '../base/index.js';
@@ -36,6 +36,8 @@ import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
 import type { MountRequest } from '../spec/index.js';
 import type { NamespaceRequests } from './plan.js';
 import { VolumeStore } from './volumes.js';
+import { DEFAULT_DAEMON_LOG_CONFIG, effectiveLogConfig, logSettings, type DaemonLogConfig } from './log-config.js';
+import { LogKeeper, LOG_NAME, type OpenLogFile } from './log-files.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -46,6 +48,8 @@ export interface EngineOptions {
   log: Logger;
   defaults: DaemonDefaults;
   seccomp: SeccompPolicy;
+  /** `--log-driver` / `--log-opt`; default json-file with moat's cap. */
+  logConfig?: DaemonLogConfig;
   /** The seccomp denial explainer: rule tables before runc create, records for inspect, cleanup. */
   seccompExplainer?: {
     prepare(containerId: string, rules: readonly NotifyRule[], spec?: LinuxSeccomp): Promise<void>;
@@ -65,6 +69,14 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export interface WaitResult {
   StatusCode: number;
   Error: { Message: string } | null;
+}
+
+/** See Engine.openLogs. */
+export interface ContainerLogs {
+  readonly files: readonly OpenLogFile[];
+  successors(ino: number): Promise<OpenLogFile[]>;
+  currentIno(): Promise<number | undefined>;
+  close(): Promise<void>;
 }
 
 interface Waiter {
@@ -101,6 +113,7 @@ export class Engine {
   #exitHandled = new Map<string, Promise<void>>();
   #cgroups: CgroupLocator | undefined;
   #limits: LimitWatcher | undefined;
+  #logKeeper: LogKeeper;
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -109,6 +122,11 @@ export class Engine {
     this.#log = o.log.child({ component: 'engine' });
     this.#store = new ContainerStore(join(o.dataRoot, 'containers'));
     this.#monitor = new ExitMonitor(o.runtime.exitDir, (id, code) => void this.#onExit(id, code), (id) => this.#isLive(id));
+    this.#logKeeper = new LogKeeper(o.log);
+  }
+
+  get #logConfig(): DaemonLogConfig {
+    return this.#o.logConfig ?? DEFAULT_DAEMON_LOG_CONFIG;
   }
 
   #isLive(id: string): boolean {
@@ -131,6 +149,9 @@ export class Engine {
       this.#containers.set(id, record);
     }
     for (const rec of this.#containers.values()) await this.#reconcile(rec);
+    for (const rec of this.#containers.values()) {
+      if (this.#isLive(rec.Id)) this.#logKeeper.watch(rec.Id, this.#store.dir(rec.Id), logSettings(rec.HostConfig.LogConfig, this.#logConfig));
+    }
     this.#cgroups = await locateCgroups(this.#o.defaults.cgroupParent);
     this.#limits = new LimitWatcher(
       this.#cgroups,
@@ -145,6 +166,7 @@ export class Engine {
   async close(): Promise<void> {
     this.#monitor.stop();
     this.#limits?.stop();
+    this.#logKeeper.close();
     for (const set of this.#attached.values()) for (const s of set) s.finish();
   }
 
@@ -259,7 +281,7 @@ export class Engine {
     const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw invalid('No command specified');
-    const hc: HostConfig = { ...req.hostConfig };
+    const hc: HostConfig = { ...req.hostConfig, LogConfig: effectiveLogConfig(req.hostConfig.LogConfig, this.#logConfig) };
     const rec: ContainerRecord = {
       Id: id,
       Name: `/${name}`,
@@ -410,12 +432,16 @@ export class Engine {
     await rm(join(dir, 'attach'), { force: true });
     if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     const cfg = c.Config;
+    const logs = logSettings(c.HostConfig.LogConfig, this.#logConfig);
+    await this.#logKeeper.prepare(dir, logs);
     phases.mark('cleanup');
     const pid = await createContainer(this.#o.runtime, {
       id,
       name: c.Name.slice(1),
       bundle: dir,
-      logPath: join(dir, 'ctr.log'),
+      logPath: join(dir, LOG_NAME),
+      logDriver: logs.driver === 'none' ? 'none' : 'k8s-file',
+      logSizeMax: logs.maxSize,
       pidFile: join(dir, 'pidfile'),
       conmonPidFile: join(dir, 'conmon.pid'),
       runcLog: join(dir, 'runc.log'),
@@ -444,6 +470,7 @@ export class Engine {
     };
     this.#monitor.reset(id);
     await this.#store.save(c);
+    this.#logKeeper.watch(id, dir, logs);
     phases.mark('save');
     this.#log.debug({ containerId: id, phases: phases.done() }, 'started');
     this.events.emit('container', 'start', id, this.#attrs(c));
@@ -568,6 +595,7 @@ export class Engine {
     const counters = (await this.#limits?.pollOne(id)) ?? {};
     const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
     this.#limits?.forget(id);
+    await this.#logKeeper.unwatch(id);
     phases.mark('counters');
     await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
     phases.mark('runc-delete');
@@ -830,7 +858,29 @@ export class Engine {
   }
 
   logPath(c: ContainerRecord): string {
-    return join(this.#store.dir(c.Id), 'ctr.log');
+    return logSettings(c.HostConfig.LogConfig, this.#logConfig).driver === 'none' ? '' : join(this.#store.dir(c.Id), LOG_NAME);
+  }
+
+  /**
+   * A container's log files, opened for one reader (oldest first), and what a follower
+   * needs to cross conmon's rotations. The reader closes them. A container with the `none`
+   * driver has no log: 501, as dockerd.
+   */
+  async openLogs(c: ContainerRecord): Promise<ContainerLogs> {
+    const settings = logSettings(c.HostConfig.LogConfig, this.#logConfig);
+    if (settings.driver === 'none') {
+      throw new EngineError('not-implemented', 'ERR_LOGS_NOT_READABLE', 'configured logging driver does not support reading');
+    }
+    const dir = this.#store.dir(c.Id);
+    const files = await this.#logKeeper.open(dir, settings);
+    return {
+      files,
+      successors: (ino) => this.#logKeeper.openAfter(dir, settings, ino),
+      currentIno: () => stat(join(dir, LOG_NAME)).then((st) => st.ino, () => undefined),
+      close: async () => {
+        await Promise.all(files.map((f) => f.fh.close().catch(() => undefined)));
+      },
+    };
   }
 
   // ---- volumes, export, changes (used by the API) -------------------------------------

@@ -1,9 +1,9 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { join } from 'node:path';
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { ENFORCED_HOST_FIELDS, readLogFile, followLogFile, selectEntries, type Engine, type ContainerRecord, type LogEntry, type WaitCondition } from '../../engine/index.js';
+import { ENFORCED_HOST_FIELDS, streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type WaitCondition } from '../../engine/index.js';
 import { parseCreateBody } from '../create-body.js';
-import { openClientStream } from '../hijack.js';
+import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
 import { commonHeaders, sendEmpty, sendJson } from '../server.js';
@@ -294,10 +294,21 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const tty = c.Config.Tty === true;
     const bodyLength = Number(ctx.req.headers['content-length'] ?? 0);
     const client = openClientStream(ctx, { multiplexed: !tty, bodyLength: ctx.upgrade ? bodyLength : 0 });
-    const send = (s: 1 | 2, data: Buffer): void => client.write(tty ? data : frame(s, data));
-    if (logs) {
-      const { entries } = await readLogFile(engine.logPath(c));
-      for (const e of selectEntries(entries, { stdout, stderr })) send(e.stream === 'stderr' ? 2 : 1, e.data);
+    const send = (s: 1 | 2, data: Buffer): void => void client.write(tty ? data : frame(s, data));
+    if (logs && engine.logPath(c) !== '') {
+      // The log so far, streamed: a slow client pauses the read, a client that leaves ends it.
+      const ac = new AbortController();
+      client.onClose(() => ac.abort());
+      const files = await engine.openLogs(c);
+      try {
+        await streamLogs(files.files, { stdout, stderr }, {
+          write: (e) => client.write(tty ? e.data : frame(e.stream === 'stderr' ? 2 : 1, e.data)),
+          drain: () => client.drain(),
+          signal: ac.signal,
+        });
+      } finally {
+        await files.close();
+      }
     }
     if (!stream) {
       client.end();
@@ -336,30 +347,36 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const untilNs = timeParamNs(q, 'until');
     const tty = c.Config.Tty === true;
     const res = ctx.res!;
-    res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
-    // Headers go out at once: a follower of a quiet container must not hang before the first line.
-    res.flushHeaders();
-    const emit = (e: LogEntry): void => {
-      const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
-      res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
-    };
-    const path = engine.logPath(c);
-    const { entries, offset } = await readLogFile(path);
-    const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
-    for (const e of selectEntries(entries, query)) emit(e);
-    if (follow && untilNs === undefined && engine.isRunning(c.Id)) {
+    // Before any header: a container without a readable log is an error reply (501).
+    const files = await engine.openLogs(c);
+    try {
+      res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+      // Headers go out at once: a follower of a quiet container must not hang before the first line.
+      res.flushHeaders();
       const ac = new AbortController();
       res.on('close', () => ac.abort());
-      const pass = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}) };
-      await followLogFile(path, offset, {
-        onEntry: (e) => {
-          if (selectEntries([e], pass).length > 0) emit(e);
+      const sink: LogSink = {
+        write: (e: LogEntry) => {
+          if (res.destroyed) return true;
+          const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
+          return res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
         },
-        stopped: () => !engine.isRunning(c.Id),
+        drain: () => drainOf(res),
         signal: ac.signal,
-      });
+      };
+      const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
+      const end = await streamLogs(files.files, query, sink);
+      if (end !== undefined && follow && untilNs === undefined && engine.isRunning(c.Id)) {
+        await followLogs(files.files[end.file]!, end.offset, query, sink, {
+          stopped: () => !engine.isRunning(c.Id),
+          successors: (ino) => files.successors(ino),
+          currentIno: () => files.currentIno(),
+        });
+      }
+    } finally {
+      await files.close();
     }
-    res.end();
+    if (!res.destroyed) res.end();
   });
 
   r.add('POST', '/containers/{id}/exec', async (ctx) => {
@@ -398,7 +415,7 @@ export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
     }
     const tty = rec.Tty;
     const client = openClientStream(ctx, { multiplexed: !tty, bodyLength: raw.length });
-    const send = (s: 1 | 2, data: Buffer): void => client.write(tty ? data : frame(s, data));
+    const send = (s: 1 | 2, data: Buffer): void => void client.write(tty ? data : frame(s, data));
     await engine.execStart(rec.ID, { output: send, end: () => client.end() }, {
       onSession: (session) => {
         let skip = ctx.upgrade ? 0 : raw.length;

@@ -9,37 +9,82 @@ import type { FileHandle } from 'node:fs/promises';
 
 export interface LogEntry {
   /** RFC3339Nano as conmon wrote it. */
-  time: string;
+  readonly time: string;
   /** Nanoseconds since the epoch, for since/until. */
-  timeNs: bigint;
-  stream: 'stdout' | 'stderr';
-  data: Buffer;
+  readonly timeNs: bigint;
+  readonly stream: 'stdout' | 'stderr';
+  /** The output: the content and, unless the line is partial, its newline. */
+  readonly data: Buffer;
+  /** The content alone (a view into the read buffer, valid while the entry is). */
+  readonly content: Buffer;
+  /** conmon's P tag: the line goes on in the next entry. */
+  readonly partial: boolean;
 }
+
+// Seconds-resolution prefixes repeat line after line: parse each once.
+let lastPrefix = '';
+let lastPrefixMs = 0;
 
 export function rfc3339ToNs(ts: string): bigint {
   const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
   if (!m) return 0n;
-  const ms = Date.parse(`${m[1]}${m[3]}`);
-  if (Number.isNaN(ms)) return 0n;
+  const prefix = `${m[1]}${m[3]}`;
+  if (prefix !== lastPrefix) {
+    const ms = Date.parse(prefix);
+    if (Number.isNaN(ms)) return 0n;
+    lastPrefix = prefix;
+    lastPrefixMs = ms;
+  }
   const frac = (m[2] ?? '').padEnd(9, '0').slice(0, 9);
-  return BigInt(ms) * 1_000_000n + BigInt(frac);
+  return BigInt(lastPrefixMs) * 1_000_000n + BigInt(frac);
+}
+
+const NL = Buffer.from('\n');
+
+/**
+ * One parsed line. Fields other than the stream are computed when first read: a plain
+ * `docker logs` of a big log never parses a timestamp.
+ */
+class LogLine implements LogEntry {
+  readonly #line: Buffer;
+  readonly #s1: number;
+  readonly #s3: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly partial: boolean;
+  #time: string | undefined;
+  #timeNs: bigint | undefined;
+  constructor(line: Buffer, s1: number, s2: number, s3: number) {
+    this.#line = line;
+    this.#s1 = s1;
+    this.#s3 = s3;
+    // "stdout" / "stderr": the fourth letter tells them apart.
+    this.stream = s2 - s1 === 7 && line[s1 + 4] === 0x65 ? 'stderr' : 'stdout';
+    this.partial = line[s2 + 1] === 0x50;
+  }
+  get time(): string {
+    return (this.#time ??= this.#line.toString('latin1', 0, this.#s1));
+  }
+  get timeNs(): bigint {
+    return (this.#timeNs ??= rfc3339ToNs(this.time));
+  }
+  get content(): Buffer {
+    return this.#line.subarray(this.#s3 + 1);
+  }
+  get data(): Buffer {
+    return this.partial ? Buffer.from(this.content) : Buffer.concat([this.content, NL]);
+  }
 }
 
 /** One line without its newline -> entry, or undefined for a line that is not a log entry. */
 function parseLine(line: Buffer): LogEntry | undefined {
   const s1 = line.indexOf(0x20);
+  if (s1 < 0) return undefined;
   const s2 = line.indexOf(0x20, s1 + 1);
+  if (s2 < 0) return undefined;
   const s3 = line.indexOf(0x20, s2 + 1);
-  if (s1 < 0 || s2 < 0 || s3 < 0) return undefined;
-  const time = line.subarray(0, s1).toString('latin1');
-  const stream = line.subarray(s1 + 1, s2).toString('latin1');
-  const tag = line.subarray(s2 + 1, s3).toString('latin1');
-  const content = line.subarray(s3 + 1);
-  const data = tag.startsWith('P') ? Buffer.from(content) : Buffer.concat([content, NL]);
-  return { time, timeNs: rfc3339ToNs(time), stream: stream === 'stderr' ? 'stderr' : 'stdout', data };
+  if (s3 < 0) return undefined;
+  return new LogLine(line, s1, s2, s3);
 }
-
-const NL = Buffer.from('\n');
 
 /** Parse complete lines of a k8s-file log; returns entries and the unparsed remainder. */
 export function parseLogText(text: Buffer): { entries: LogEntry[]; rest: Buffer } {
@@ -156,9 +201,11 @@ export async function findTailStart(files: readonly LogFileRef[], q: LogQuery, s
 
 /** Where a sink wants the reader to go next. */
 export interface LogSink {
-  /** Write one entry; false asks the reader to wait for `drain()`. */
+  /** Write one entry (copy what it keeps); false asks the reader to wait for `drain()`. */
   write(e: LogEntry): boolean;
   drain(): Promise<void>;
+  /** Called after each chunk read: send what was batched (a follower must see lines promptly). */
+  flush?(): boolean;
   /** Aborted when the client goes away: the reader stops. */
   readonly signal: AbortSignal;
 }
@@ -171,9 +218,14 @@ export interface LogSink {
 export async function readForward(fh: FileHandle, offset: number, q: LogQuery, sink: LogSink): Promise<number | undefined> {
   let pos = offset;
   let rest = Buffer.alloc(0);
-  const buf = Buffer.alloc(CHUNK);
   for (;;) {
     if (sink.signal.aborted) return undefined;
+    if (sink.flush !== undefined && !sink.flush()) {
+      await sink.drain();
+      if (sink.signal.aborted) return undefined;
+    }
+    // A fresh buffer per read: entries handed out are views into it.
+    const buf = Buffer.allocUnsafe(CHUNK);
     const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
     if (bytesRead === 0) return pos - rest.length;
     pos += bytesRead;
@@ -185,8 +237,11 @@ export async function readForward(fh: FileHandle, offset: number, q: LogQuery, s
       const e = parseLine(text.subarray(start, nl));
       start = nl + 1;
       if (!e) continue;
-      if (q.untilNs !== undefined && e.timeNs > q.untilNs) return undefined;
-      if (!matches(e, q)) continue;
+      if (q.untilNs !== undefined && e.timeNs > q.untilNs) {
+        sink.flush?.();
+        return undefined;
+      }
+      if (q.untilNs === undefined && q.sinceNs === undefined ? !(e.stream === 'stdout' ? q.stdout : q.stderr) : !matches(e, q)) continue;
       if (!sink.write(e)) {
         await sink.drain();
         if (sink.signal.aborted) return undefined;

@@ -7,7 +7,7 @@ import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
 import { commonHeaders, sendEmpty, sendJson } from '../server.js';
-import { frame } from '../stream.js';
+import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { dockerStats, sampleContainer } from '../stats.js';
 import { volumesOfContainer } from './volumes.js';
@@ -301,11 +301,9 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       client.onClose(() => ac.abort());
       const files = await engine.openLogs(c);
       try {
-        await streamLogs(files.files, { stdout, stderr }, {
-          write: (e) => client.write(tty ? e.data : frame(e.stream === 'stderr' ? 2 : 1, e.data)),
-          drain: () => client.drain(),
-          signal: ac.signal,
-        });
+        const out = batchedLogWriter((chunk) => client.write(chunk), { raw: tty });
+        await streamLogs(files.files, { stdout, stderr }, { write: (e) => out.write(e), flush: () => out.flush(), drain: () => client.drain(), signal: ac.signal });
+        out.flush();
       } finally {
         await files.close();
       }
@@ -355,15 +353,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       res.flushHeaders();
       const ac = new AbortController();
       res.on('close', () => ac.abort());
-      const sink: LogSink = {
-        write: (e: LogEntry) => {
-          if (res.destroyed) return true;
-          const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
-          return res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
-        },
-        drain: () => drainOf(res),
-        signal: ac.signal,
-      };
+      const out = batchedLogWriter((chunk) => (res.destroyed ? true : res.write(chunk)), { raw: tty, ...(timestamps ? { prefix: (t: string) => `${dockerTimestamp(t)} ` } : {}) });
+      const sink: LogSink = { write: (e: LogEntry) => out.write(e), flush: () => out.flush(), drain: () => drainOf(res), signal: ac.signal };
       const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
       const end = await streamLogs(files.files, query, sink);
       if (end !== undefined && follow && untilNs === undefined && engine.isRunning(c.Id)) {

@@ -3,6 +3,7 @@
 // security-relevant option is never silently ignored.
 import { invalid } from '../base/index.js';
 import type { ContainerConfig, HostConfig } from '../engine/index.js';
+import { checkLabelSizes } from './labels.js';
 
 type Json = Record<string, unknown>;
 
@@ -80,12 +81,14 @@ export function parseCreateBody(body: unknown, support: HostConfigSupport): { co
   if (stopTimeout !== undefined) config.StopTimeout = stopTimeout;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   for (const [k, v] of Object.entries(config.Labels ?? {})) if (typeof v !== 'string') throw invalid(`json: cannot unmarshal ${typeof v} into Go struct field Config.Labels of type string (label ${k})`);
+  checkLabelSizes(config.Labels, 'Config.Labels');
   if (isSet(b['Healthcheck'])) throw invalid('Config.Healthcheck is not supported by moat yet');
   // Anonymous volumes (`-v /path`) are mounted by the code that mounts Binds; until that is
   // enforced they are refused, not silently dropped (the data would vanish with the layer).
   if (isSet(b['Volumes']) && !support.enforced.has('Config.Volumes')) throw invalid('Config.Volumes is not supported by moat yet: anonymous volumes (-v /path) need volume mounts');
   if (b['NetworkDisabled'] === true) config.Hostname = config.Hostname ?? '';
   const hcIn = expect<Json>(b['HostConfig'], 'object', 'HostConfig') ?? {};
+  checkLabelSizes(hcIn['Annotations'], 'HostConfig.Annotations');
   for (const field of UNSUPPORTED_HOST_FIELDS) {
     if (isSet(hcIn[field])) throw invalid(`HostConfig.${field} is not supported by moat yet`);
   }

@@ -25,6 +25,12 @@ export interface DaemonConfig {
   tlskey: string;
   cgroupParent: string;
   bodyLimit: number;
+  /** Bytes of request bodies held at once, all callers (daemon.json `request-body-budget`). */
+  bodyBudget: number;
+  /** The same per caller: unix peer uid or TLS CN (`request-body-budget-per-caller`). */
+  bodyBudgetPerCaller: number;
+  /** A buffered body must arrive within this many ms (`request-body-timeout`). */
+  bodyTimeoutMs: number;
   authzTimeoutMs: number;
   /** `--log-driver` / daemon.json `log-driver`: json-file, local or none. */
   logDriver: string;
@@ -54,6 +60,9 @@ export const DEFAULTS: DaemonConfig = {
   tlskey: '',
   cgroupParent: 'moat',
   bodyLimit: 16 * 1024 * 1024,
+  bodyBudget: 64 * 1024 * 1024,
+  bodyBudgetPerCaller: 32 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
   authzTimeoutMs: 10_000,
   logDriver: 'json-file',
   logOpts: {},
@@ -81,6 +90,9 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   tlskey: 'tlskey',
   'cgroup-parent': 'cgroupParent',
   'max-request-body': 'bodyLimit',
+  'request-body-budget': 'bodyBudget',
+  'request-body-budget-per-caller': 'bodyBudgetPerCaller',
+  'request-body-timeout': 'bodyTimeoutMs',
   'authorization-timeout': 'authzTimeoutMs',
   'log-driver': 'logDriver',
   'live-restore': 'hosts',

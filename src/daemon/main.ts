@@ -91,6 +91,9 @@ function parseFlags(argv: string[]): DaemonConfig {
   parseDaemonLogConfig(cfg.logDriver, cfg.logOpts);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
+  for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key}: ${String(v)}: must be a positive whole number`);
+  }
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent)) throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
   return cfg;
 }

@@ -3,6 +3,7 @@ import { invalid } from '../../base/index.js';
 import type { Engine, ContainerRecord } from '../../engine/index.js';
 import { volumeView } from '../../engine/index.js';
 import { filtersParam, parseJsonBody } from '../params.js';
+import { checkLabelSizes } from '../labels.js';
 import type { Router } from '../router.js';
 import { sendEmpty, sendJson } from '../server.js';
 import { boolParam } from '../params.js';
@@ -65,6 +66,7 @@ export function registerVolumeRoutes(r: Router, engine: Engine): void {
     const driver = typeof body.Driver === 'string' ? body.Driver : '';
     if (driver !== '' && driver !== 'local') throw invalid(`create ${name}: volume driver ${JSON.stringify(driver)} is not supported by moat: only "local"`);
     const labels = (body.Labels ?? {}) as Record<string, string>;
+    checkLabelSizes(labels, 'Labels');
     const options = (body.DriverOpts ?? {}) as Record<string, string>;
     const existed = name !== '' && vols().find(name) !== undefined;
     const v = await vols().create(name === '' ? undefined : name, { labels, options });

@@ -79,12 +79,13 @@ test('bodies over the budget are 503, a slow body is 408, a body over the limit 
   const over = await partial(socket, 1000, 1000, 3000);
   assert.match(over, /^HTTP\/1\.1 503 /);
   assert.match(over, /this caller has 2000 bytes of request bodies in flight already; try again/);
-  assert.match(over, /Connection: close/i);
+  assert.match(over, /Connection: keep-alive/i, 'the refused body was read to its end: the connection goes on');
   const big = await partial(socket, 1600, 1600, 3000);
   assert.match(big, /^HTTP\/1\.1 413 /);
   const timedOut = await slow;
   assert.match(timedOut, /^HTTP\/1\.1 408 /);
   assert.match(timedOut, /Cannot read request body: not complete after 500 ms/);
+  assert.match(timedOut, /Connection: close/i, 'the rest of a timed-out body is not awaited');
   assert.equal(budget.used, 0, 'every byte given back');
   const ok = await partial(socket, 2, '{}', 1000);
   assert.match(ok, /^HTTP\/1\.1 201 /, 'the next body is read again');

@@ -563,7 +563,8 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
       const reply = toErrorReply(err, log, requestId);
       if (res) {
         const refusedBody = !req.complete && (reply.status === 413 || reply.status === 503 || reply.status === 408);
-        const send = (): void => sendErrorRes(res, reply.status, reply.body.message, refusedBody);
+        // Still incomplete when answered: the connection cannot carry another request.
+        const send = (): void => sendErrorRes(res, reply.status, reply.body.message, refusedBody && !req.complete);
         // A refused body's answer goes out once the client has finished sending (bounded; the
         // bytes are dropped as they come): answering mid-upload and closing would reset the
         // connection before the client reads the answer. A timed-out body is not coming.

@@ -18,7 +18,7 @@ import { ImageStore, ensureBuiltinImage } from '../image/index.js';
 import { buildRouter, goArch } from '../api/index.js';
 
 import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
-import { setupAuthz } from './authz.js';
+import { engineInspector, setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 
 function collect(value: string, prev: string[]): string[] {
@@ -257,6 +257,8 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
+  // Before any listener: every create is judged by its effect (seccomp, joined namespaces).
+  authz.chain.setInspector(engineInspector(engine));
   explainer?.follow((r) => {
     const ev = denialEvent(r);
     const c = engine.find(r.containerId);

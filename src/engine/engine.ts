@@ -24,11 +24,12 @@ import { ContainerStore } from './store.js';
 import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
-import { planContainer, validateHostConfig, securitySummary, type DaemonDefaults, type PlanInputs } from './plan.js';
+import { planContainer, validateHostConfig, securitySummary, containerCapabilities, type DaemonDefaults, type PlanInputs } from './plan.js';
 import { readRootfsText, secureJoin } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
-import { SeccompPolicy } from './seccomp-policy.js';
+import { SeccompPolicy, type SeccompAssessment } from './seccomp-policy.js';
+import { namespaceFacts, type JoinKind } from './join-facts.js';
 import { PhaseTimer, KeyedLock, withTimeout, mergeEnv, buildEnv } from './util.js';
 import { writeResize, hostDevices, allHostDevices, chownIfRoot, populateVolume } from './host-setup.js';
 import { LimitWatcher, locateCgroups, type CgroupLocator, type LimitHit } from './limits.js';
@@ -881,6 +882,40 @@ export class Engine {
         await Promise.all(files.map((f) => f.fh.close().catch(() => undefined)));
       },
     };
+  }
+
+  // ---- what authorization needs to know about a create --------------------------------
+
+  /**
+   * A create's seccomp filter compared with the daemon's default, by the code that builds
+   * the filter (seccomp-policy.ts). Bad options come back as `error` (the create is refused
+   * with them later).
+   */
+  assessSeccomp(hc: HostConfig): SeccompAssessment {
+    try {
+      return this.#o.seccomp.assess({ HostConfig: hc }, containerCapabilities(hc, this.#o.defaults));
+    } catch (err) {
+      return { profile: 'invalid', weakerThanDefault: undefined, error: errorText(err) };
+    }
+  }
+
+  /** The `kind` namespace of container `ref`: the host's, or shared with a privileged container? */
+  namespaceOf(ref: string, kind: JoinKind): { id: string; host: boolean; privileged: boolean } | undefined {
+    let c: ContainerRecord | undefined;
+    try {
+      c = this.find(ref);
+    } catch {
+      return undefined; // an ambiguous prefix names no one container
+    }
+    if (!c) return undefined;
+    const find = (r: string): ContainerRecord | undefined => {
+      try {
+        return this.find(r);
+      } catch {
+        return undefined;
+      }
+    };
+    return { id: c.Id, ...namespaceFacts(this.list(), find, c.Id, kind) };
   }
 
   // ---- volumes, export, changes (used by the API) -------------------------------------

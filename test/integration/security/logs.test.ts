@@ -149,6 +149,19 @@ test('issue 16: logs rotate at max-size, max-file files are kept, and docker log
     assert.deepEqual(lineNumbers(await dockerOk(d, ['logs', id])), want);
   });
 
+  await t.test('a follower that goes away ends its read and releases the log files', async () => {
+    const id = (await dockerOk(d, ['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.1; done'])).trim();
+    const gone = await rawLogs(d, `/containers/${id}/logs?stdout=1&stderr=1&follow=1`, { pauseAndAbortAfterMs: 800 });
+    assert.equal(gone.aborted, true);
+    let fds = openLogFds(d, id);
+    for (let i = 0; i < 50 && fds > 0; i++) {
+      await sleep(100);
+      fds = openLogFds(d, id);
+    }
+    assert.equal(fds, 0, 'the follower\'s files are closed');
+    await dockerOk(d, ['rm', '-f', id]);
+  });
+
   await t.test('a restarted container appends, and the cap still holds', async () => {
     const id = (await dockerOk(d, ['create', '--log-opt', 'max-size=64k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', 'echo run-$(date +%s%N)'])).trim();
     await dockerOk(d, ['start', '-a', id]);

@@ -915,7 +915,7 @@ export class Engine {
         return undefined;
       }
     };
-    return { id: c.Id, ...namespaceFacts(this.list(), find, c.Id, kind) };
+    return { id: c.Id, ...namespaceFacts(this.list(), { find, target: c.Id, kind }) };
   }
 
   // ---- volumes, export, changes (used by the API) -------------------------------------

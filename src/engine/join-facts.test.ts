@@ -14,8 +14,8 @@ test('namespaceFacts() follows joins both ways: host namespaces and privileged m
     rec('net', { NetworkMode: 'container:plain' }),
   ];
   const find = (r: string): ContainerRecord | undefined => all.find((c) => c.Id === r);
-  assert.deepEqual(namespaceFacts(all, find, 'via', 'pid'), { host: true, privileged: false }, 'joined a host-pid container');
-  assert.deepEqual(namespaceFacts(all, find, 'plain', 'pid'), { host: false, privileged: false });
-  assert.deepEqual(namespaceFacts(all, find, 'plain', 'ipc'), { host: false, privileged: true }, 'a privileged container joined it');
-  assert.deepEqual(namespaceFacts(all, find, 'net', 'network'), { host: false, privileged: false });
+  assert.deepEqual(namespaceFacts(all, { find, target: 'via', kind: 'pid' }), { host: true, privileged: false }, 'joined a host-pid container');
+  assert.deepEqual(namespaceFacts(all, { find, target: 'plain', kind: 'pid' }), { host: false, privileged: false });
+  assert.deepEqual(namespaceFacts(all, { find, target: 'plain', kind: 'ipc' }), { host: false, privileged: true }, 'a privileged container joined it');
+  assert.deepEqual(namespaceFacts(all, { find, target: 'net', kind: 'network' }), { host: false, privileged: false });
 });

@@ -17,14 +17,13 @@ function modeOf(c: Pick<ContainerRecord, 'HostConfig'>, kind: JoinKind): string 
  * The facts of the namespace of kind `kind` that container `target` is in.
  *
  * @example
- * namespaceFacts(records, find, 'f00…', 'pid'); // { host: true, privileged: false }
+ * namespaceFacts(records, { find, target: 'f00…', kind: 'pid' }); // { host: true, privileged: false }
  */
 export function namespaceFacts(
   all: readonly ContainerRecord[],
-  find: (ref: string) => ContainerRecord | undefined,
-  target: string,
-  kind: JoinKind,
+  o: { find: (ref: string) => ContainerRecord | undefined; target: string; kind: JoinKind },
 ): { host: boolean; privileged: boolean } {
+  const { find, target, kind } = o;
   // Edges both ways: c joined r  <=>  r is joined by c.
   const edges = new Map<string, Set<string>>();
   const link = (a: string, b: string): void => {

@@ -73,7 +73,7 @@ test('streamLogs() returns what filtering the whole parsed log returns, for tail
     ];
     for (const q of queries) {
       const { sink, got } = collector();
-      await streamLogs(files, q, sink);
+      await streamLogs(files, { query: q, sink });
       const want = selectEntries(oracle, q);
       assert.equal(got.length, want.length, JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
       assert.deepEqual(got.map(key), want.map(key));
@@ -84,10 +84,10 @@ test('streamLogs() returns what filtering the whole parsed log returns, for tail
 test('findTailStart() skips a partial last line and reads no more than it needs', async () => {
   const text = logLine(1, 'stdout', 'a') + logLine(2, 'stdout', 'b') + '2026-01-01T00:00:00.000000003Z stdout F unfinished';
   await withFiles([text], async (files) => {
-    const at = await findTailStart(files, { stdout: true, stderr: true, tail: 1 });
+    const at = await findTailStart(files, { query: { stdout: true, stderr: true, tail: 1 } });
     assert.deepEqual(at, { file: 0, offset: logLine(1, 'stdout', 'a').length });
     const { sink, got } = collector();
-    await streamLogs(files, { stdout: true, stderr: true, tail: 5 }, sink);
+    await streamLogs(files, { query: { stdout: true, stderr: true, tail: 5 }, sink });
     assert.deepEqual(got.map((e) => e.data.toString()), ['a\n', 'b\n']);
   });
 });
@@ -105,7 +105,7 @@ test('streamLogs() waits for the sink to drain and stops when the client goes aw
       },
       signal: ac.signal,
     };
-    const end = await streamLogs(files, { stdout: true, stderr: true }, sink);
+    const end = await streamLogs(files, { query: { stdout: true, stderr: true }, sink });
     assert.equal(end, undefined, 'stopped');
     assert.equal(written, 500, 'nothing more after the client left');
   });
@@ -154,7 +154,7 @@ test('the keeper keeps every file conmon rotates away, up to max-file, even two 
     try {
       assert.deepEqual(files.map((f) => f.name), ['ctr.log.3', 'ctr.log.2', 'ctr.log.1', 'ctr.log']);
       const { sink, got } = collector();
-      await streamLogs(files, { stdout: true, stderr: true }, sink);
+      await streamLogs(files, { query: { stdout: true, stderr: true }, sink });
       assert.deepEqual(got.map((e) => e.data.toString().trim()), Array.from({ length: 12 }, (_v, i) => `n${i}`), 'nothing lost, in order');
     } finally {
       await Promise.all(files.map((f) => f.fh.close()));
@@ -167,7 +167,7 @@ test('the keeper keeps every file conmon rotates away, up to max-file, even two 
     const again = await keeper.open(dir, settings);
     try {
       const { sink, got } = collector();
-      await streamLogs(again, { stdout: true, stderr: true }, sink);
+      await streamLogs(again, { query: { stdout: true, stderr: true }, sink });
       assert.deepEqual(got.map((e) => e.data.toString().trim()), Array.from({ length: 10 }, (_v, i) => `n${i + 3}`));
     } finally {
       await Promise.all(again.map((f) => f.fh.close()));
@@ -188,9 +188,12 @@ test('followLogs() crosses a rotation by inode and ends when the container stops
     await appendFile(join(dir, LOG_NAME), logLine(1, 'stdout', 'one'));
     const files = await keeper.open(dir, settings);
     const { sink, got } = collector();
-    const end = await streamLogs(files, { stdout: true, stderr: true }, sink);
+    const end = await streamLogs(files, { query: { stdout: true, stderr: true }, sink });
     let stopped = false;
-    const following = followLogs(files[end!.file]!, end!.offset, { stdout: true, stderr: true }, sink, {
+    const following = followLogs(files[end!.file]!, {
+      offset: end!.offset,
+      query: { stdout: true, stderr: true },
+      sink,
       stopped: () => stopped,
       successors: (ino) => keeper.openAfter(dir, settings, ino),
       currentIno: async () => (await open(join(dir, LOG_NAME), 'r').then(async (h) => { const st = await h.stat(); await h.close(); return st.ino; })),

@@ -152,7 +152,9 @@ function lineHeader(line: Buffer): { stream: 'stdout' | 'stderr'; timeNs: bigint
  * Where the last `q.tail` matching entries begin, found by reading backwards from the end of
  * the last file: memory is one chunk plus one line, whatever the log's size.
  */
-export async function findTailStart(files: readonly LogFileRef[], q: LogQuery, signal?: AbortSignal): Promise<LogPosition> {
+export async function findTailStart(files: readonly LogFileRef[], o: { query: LogQuery; signal?: AbortSignal }): Promise<LogPosition> {
+  const q = o.query;
+  const signal = o.signal;
   const want = q.tail ?? 0;
   if (q.tail === undefined) return { file: 0, offset: 0 };
   if (want <= 0) return { file: files.length, offset: 0 };
@@ -215,7 +217,7 @@ export interface LogSink {
  * sink. Returns the offset of the first byte not yet consumed (a partial last line stays
  * unread), or undefined when `until` was passed or the sink stopped.
  */
-export async function readForward(fh: FileHandle, offset: number, q: LogQuery, sink: LogSink): Promise<number | undefined> {
+async function readForward(fh: FileHandle, offset: number, q: LogQuery, sink: LogSink): Promise<number | undefined> {
   let pos = offset;
   let rest = Buffer.alloc(0);
   for (;;) {
@@ -260,8 +262,9 @@ export async function readForward(fh: FileHandle, offset: number, q: LogQuery, s
  * Stream the selected entries of a container's files (oldest first) to the sink. Returns
  * where the last file's reading stopped (for a follower), or undefined when it is over.
  */
-export async function streamLogs(files: readonly LogFileRef[], q: LogQuery, sink: LogSink): Promise<{ file: number; offset: number } | undefined> {
-  const from = await findTailStart(files, q, sink.signal);
+export async function streamLogs(files: readonly LogFileRef[], o: { query: LogQuery; sink: LogSink }): Promise<{ file: number; offset: number } | undefined> {
+  const { query: q, sink } = o;
+  const from = await findTailStart(files, { query: q, signal: sink.signal });
   let last: { file: number; offset: number } | undefined;
   for (let f = from.file; f < files.length; f++) {
     const offset = await readForward(files[f]!.fh, f === from.file ? from.offset : 0, q, sink);
@@ -272,6 +275,10 @@ export async function streamLogs(files: readonly LogFileRef[], q: LogQuery, sink
 }
 
 export interface FollowOptions {
+  /** Where in `file` to go on from (streamLogs' result). */
+  offset: number;
+  query: LogQuery;
+  sink: LogSink;
   /** True once the container has exited: drain what is left, then stop. */
   stopped: () => boolean;
   /** The current file no longer is conmon's (rotated): the files after it, opened. */
@@ -287,7 +294,8 @@ export interface FollowOptions {
  * end of a file conmon no longer writes, reading continues in the files after it. Files it
  * opens are closed; `file` itself is the caller's.
  */
-export async function followLogs(file: LogFileRef, offset: number, q: LogQuery, sink: LogSink, o: FollowOptions): Promise<void> {
+export async function followLogs(file: LogFileRef, o: FollowOptions): Promise<void> {
+  const { offset, query: q, sink } = o;
   const pass: LogQuery = { stdout: q.stdout, stderr: q.stderr, ...(q.sinceNs !== undefined ? { sinceNs: q.sinceNs } : {}) };
   const poll = o.pollMs ?? 100;
   let cur = file;

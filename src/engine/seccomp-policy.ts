@@ -118,7 +118,7 @@ export class SeccompPolicy {
     if (hit) return hit;
     const mine = this.#resolve(rec, caps);
     const base = this.#resolve({ HostConfig: {} }, caps);
-    const weaker = weakerSyscalls(mine.spec, base.spec, this.#o.arch);
+    const weaker = weakerSyscalls(mine.spec, base.spec, { arch: this.#o.arch });
     const out: SeccompAssessment = weaker === undefined
       ? { profile: mine.name, weakerThanDefault: undefined, error: `seccomp filters on ${this.#o.arch} cannot be compared` }
       : { profile: mine.name, weakerThanDefault: weaker };

@@ -302,7 +302,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       const files = await engine.openLogs(c);
       try {
         const out = batchedLogWriter((chunk) => client.write(chunk), { raw: tty });
-        await streamLogs(files.files, { stdout, stderr }, { write: (e) => out.write(e), flush: () => out.flush(), drain: () => client.drain(), signal: ac.signal });
+        await streamLogs(files.files, { query: { stdout, stderr }, sink: { write: (e) => out.write(e), flush: () => out.flush(), drain: () => client.drain(), signal: ac.signal } });
         out.flush();
       } finally {
         await files.close();
@@ -356,9 +356,12 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       const out = batchedLogWriter((chunk) => (res.destroyed ? true : res.write(chunk)), { raw: tty, ...(timestamps ? { prefix: (t: string) => `${dockerTimestamp(t)} ` } : {}) });
       const sink: LogSink = { write: (e: LogEntry) => out.write(e), flush: () => out.flush(), drain: () => drainOf(res), signal: ac.signal };
       const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
-      const end = await streamLogs(files.files, query, sink);
+      const end = await streamLogs(files.files, { query, sink });
       if (end !== undefined && follow && untilNs === undefined && engine.isRunning(c.Id)) {
-        await followLogs(files.files[end.file]!, end.offset, query, sink, {
+        await followLogs(files.files[end.file]!, {
+          offset: end.offset,
+          query,
+          sink,
           stopped: () => !engine.isRunning(c.Id),
           successors: (ino) => files.successors(ino),
           currentIno: () => files.currentIno(),

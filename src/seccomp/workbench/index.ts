@@ -62,6 +62,6 @@ export { POINTER_ARGS, DANGEROUS } from './tables.js';
  * container's seccomp "weaker than the default".
  *
  * @example
- * weakerSyscalls(effective, baseline, 'SCMP_ARCH_X86_64'); // ['keyctl']
+ * weakerSyscalls(effective, baseline, { arch: 'SCMP_ARCH_X86_64' }); // ['keyctl']
  */
 export { weakerSyscalls } from './weaker.js';

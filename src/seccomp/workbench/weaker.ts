@@ -42,9 +42,10 @@ function rulesByNr(f: LinuxSeccomp, sub: SeccompArch): Map<number, LinuxSyscall[
  * not model.
  *
  * @example
- * weakerSyscalls(resolvedCustom, resolvedDefault, 'SCMP_ARCH_X86_64'); // ['add_key', 'keyctl']
+ * weakerSyscalls(resolvedCustom, resolvedDefault, { arch: 'SCMP_ARCH_X86_64' }); // ['add_key', 'keyctl']
  */
-export function weakerSyscalls(effective: LinuxSeccomp | undefined, baseline: LinuxSeccomp | undefined, arch: SeccompArch): string[] | undefined {
+export function weakerSyscalls(effective: LinuxSeccomp | undefined, baseline: LinuxSeccomp | undefined, o: { arch: SeccompArch }): string[] | undefined {
+  const { arch } = o;
   const native = NATIVE_OF[arch];
   if (native === undefined || native !== arch) return undefined;
   if (baseline === undefined) return []; // nothing is weaker than no filter

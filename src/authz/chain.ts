@@ -245,12 +245,12 @@ export class AuthzChain {
       this.#record('request', 'deny', '(canonical form)', rawCtx, { msg: errorText(err) });
       throw err;
     }
-    if (inspector && canonical.bodyKind === 'container-create') {
-      // Worked out by the code that will run the container; a failure leaves it unknown,
-      // which the policy treats as matching its deny rules.
+    const plugins = this.#plugins;
+    if (inspector && canonical.bodyKind === 'container-create' && plugins.length > 0) {
+      // Worked out by the code that will run the container (only when someone will judge
+      // it); a failure leaves it unknown, which the policy treats as matching its deny rules.
       effects = await inspector.effects(canonical).catch((err: unknown) => ({ seccomp: { profile: 'unknown', weakerThanDefault: undefined, error: errorText(err) } }));
     }
-    const plugins = this.#plugins;
     const wire = buildWireRequest({ identity: input.identity, canonical, headers: input.headers, peerCertificates: input.peerCertificates });
     if (effects !== undefined) wire.RequestHeaders = { ...(wire.RequestHeaders ?? {}), [EFFECTS_HEADER]: effectsHeaderValue(effects) };
     const authorized: AuthorizedRequest = { canonical, identity: input.identity, wire, plugins, requestId: input.requestId };

@@ -5,6 +5,7 @@
 import { invalid } from '../base/index.js';
 import type { ContainerConfig, HostConfig } from '../engine/index.js';
 import { createBodyRoot, createBodySchema, issuesText, readRequest } from './types.js';
+import { checkLabelSizes } from './labels.js';
 
 function isSet(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
@@ -75,6 +76,8 @@ export function parseCreateBody(body: unknown, support: HostConfigSupport): { co
   // enforced they are refused, not silently dropped (the data would vanish with the layer).
   if (isSet(b.Volumes) && !support.enforced.has('Config.Volumes')) throw invalid('Config.Volumes is not supported by moat yet: anonymous volumes (-v /path) need volume mounts');
   const hcIn = compact(b.HostConfig ?? {}) as Record<string, unknown>;
+  checkLabelSizes(config.Labels, 'Config.Labels');
+  checkLabelSizes(hcIn['Annotations'], 'HostConfig.Annotations');
   for (const field of UNSUPPORTED_HOST_FIELDS) {
     if (isSet(hcIn[field])) throw invalid(`HostConfig.${field} is not supported by moat yet`);
   }
@@ -89,10 +92,7 @@ export function parseCreateBody(body: unknown, support: HostConfigSupport): { co
     if (hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
     if (!support.enforced.has('RestartPolicy')) throw invalid(`HostConfig.RestartPolicy ${rp.Name} is not supported by moat yet`);
   }
-  const logType = hostConfig.LogConfig?.Type ?? '';
-  if (logType !== '' && logType !== 'json-file' && logType !== 'k8s-file' && logType !== 'local') {
-    throw invalid(`HostConfig.LogConfig.Type ${logType} is not supported by moat: logs are kept by conmon (k8s-file)`);
-  }
+  // LogConfig (driver and options) is checked by the engine's effectiveLogConfig at create.
   return { config, hostConfig };
 }
 

@@ -6,11 +6,30 @@ import type { RequestContext } from './router.js';
 import { commonHeaders, compareVersions } from './server.js';
 
 export interface ClientStream {
-  write(data: Buffer): void;
+  /** False when the client is not keeping up: wait for `drain()` before writing more. */
+  write(data: Buffer): boolean;
+  /** Resolves when the client took what was written, or went away. */
+  drain(): Promise<void>;
   end(): void;
   onInput(fn: (data: Buffer) => void): void;
   onInputEnd(fn: () => void): void;
   onClose(fn: () => void): void;
+}
+
+/** Resolves on 'drain', or when the stream closes or fails (nothing more will drain). */
+export function drainOf(s: NodeJS.WritableStream & { destroyed?: boolean; writableNeedDrain?: boolean; once(ev: string, fn: () => void): unknown; off(ev: string, fn: () => void): unknown }): Promise<void> {
+  if (s.destroyed === true || s.writableNeedDrain === false) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      s.off('drain', done);
+      s.off('close', done);
+      s.off('error', done);
+      resolve();
+    };
+    s.once('drain', done);
+    s.once('close', done);
+    s.once('error', done);
+  });
 }
 
 export function openClientStream(ctx: RequestContext, opts: { multiplexed: boolean; bodyLength: number }): ClientStream {
@@ -30,9 +49,8 @@ export function openClientStream(ctx: RequestContext, opts: { multiplexed: boole
     socket.on('close', markClosed);
     socket.on('error', markClosed);
     return {
-      write: (d) => {
-        if (!closed && socket.writable) socket.write(d);
-      },
+      write: (d) => (!closed && socket.writable ? socket.write(d) : true),
+      drain: () => drainOf(socket),
       end: () => {
         if (!closed) socket.end();
       },
@@ -54,9 +72,8 @@ export function openClientStream(ctx: RequestContext, opts: { multiplexed: boole
   res.flushHeaders();
   res.socket?.setNoDelay(true);
   return {
-    write: (d) => {
-      if (!res.writableEnded) res.write(d);
-    },
+    write: (d) => (!res.writableEnded && !res.destroyed ? res.write(d) : true),
+    drain: () => drainOf(res),
     end: () => {
       if (!res.writableEnded) res.end();
     },

@@ -30,6 +30,7 @@ import {
   type Identity,
   type ResponseInput,
 } from '../authz/index.js';
+import { BodyBudget } from './body-budget.js';
 import { toErrorReply, type DescribePath } from './errors.js';
 import { Router, type RequestContext } from './router.js';
 
@@ -39,6 +40,8 @@ export const SERVER_HEADER = 'Moat/0.1.0 (linux)';
 export const DEFAULT_BODY_LIMIT = 16 * 1024 * 1024;
 /** How long a client may take to send the body of an upgrade request (attach, exec start). */
 const UPGRADE_BODY_TIMEOUT_MS = 30_000;
+/** How long a client may take to send a whole buffered body (slow bodies hold memory). */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 /**
  * JSON responses are held back for AuthZRes up to this size; a larger one fails closed (500)
  * rather than pass unseen (dockerd flushes at 64 KiB and shows plugins only the rest).
@@ -108,6 +111,13 @@ export interface ServerOptions {
   tls?: { cert: Buffer | string; key: Buffer | string; ca: Buffer | string };
   /** Names the kind of data under a host path in errors (a full disk), so the path stays in the log. */
   describePath?: DescribePath;
+  /**
+   * Bytes of bodies in memory, over all connections and per caller; share one among the
+   * daemon's listeners. Default: a budget of this server's own.
+   */
+  bodyBudget?: BodyBudget;
+  /** A buffered body must be complete within this time (default 30 s); else 408. */
+  bodyTimeoutMs?: number;
 }
 
 export function commonHeaders(): Record<string, string> {
@@ -146,13 +156,14 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-function sendErrorRes(res: ServerResponse, status: number, message: string): void {
+function sendErrorRes(res: ServerResponse, status: number, message: string, close = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = Buffer.from(JSON.stringify({ message }));
-  res.writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': body.length });
+  // After a refused body the rest of it may still be on the way: close rather than parse it.
+  res.writeHead(status, { ...commonHeaders(), 'Content-Type': 'application/json', 'Content-Length': body.length, ...(close ? { Connection: 'close' } : {}) });
   res.end(body);
 }
 
@@ -235,39 +246,106 @@ function bodyTooLarge(limit: number): EngineError {
   return new EngineError('too-large', 'ERR_AUTHZ_BODY_TOO_LARGE', `Request body too large for authorization: size exceeds ${limit} bytes`);
 }
 
+/** Bytes a request holds in the body budget; released when the request is done. */
+interface BodyGrant {
+  take(n: number): void;
+  release(): void;
+}
+
+function budgetGrant(budget: BodyBudget, caller: string): BodyGrant {
+  let held = 0;
+  return {
+    take(n) {
+      const r = budget.reserve(caller, n);
+      if (r === 'total') {
+        throw new EngineError('unavailable', 'ERR_BODY_BUDGET', `Cannot read request body: the daemon holds ${budget.total} bytes of request bodies already; try again`);
+      }
+      if (r === 'caller') {
+        throw new EngineError('unavailable', 'ERR_BODY_BUDGET', `Cannot read request body: this caller has ${budget.perCaller} bytes of request bodies in flight already; try again`);
+      }
+      held += n;
+    },
+    release() {
+      budget.release(caller, held);
+      held = 0;
+    },
+  };
+}
+
+/** The budget's key for a caller: the unix peer's uid, the TLS CN, or anonymous. */
+function callerKey(c: Caller): string {
+  if (c.identity.uid !== undefined) return `uid:${c.identity.uid}`;
+  if (c.identity.user !== undefined && c.identity.user !== '') return `cn:${c.identity.user}`;
+  return 'anonymous';
+}
+
 /**
  * The whole body of a request (any framing: Content-Length, chunked, none), or 413 as soon
- * as it is known to be over `limit` (from Content-Length, or from the bytes). After a 413 the
- * rest is read and dropped, so the client can finish sending and read the answer; Node's
- * parser keeps the framing, so the dropped bytes cannot become another request.
+ * as it is known to be over `limit` (from Content-Length, or from the bytes), 503 when the
+ * bytes do not fit the body budget (taken up front for a declared length, else chunk by
+ * chunk), 408 when it is not complete within `timeoutMs`. After a refusal the rest is read
+ * and dropped, so the client can finish sending and read the answer; Node's parser keeps
+ * the framing, so the dropped bytes cannot become another request.
  */
-function readRequestBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readRequestBody(req: IncomingMessage, limit: number, grant: BodyGrant, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const cl = req.headers['content-length'];
-    if (cl !== undefined && /^[0-9]+$/.test(cl.trim()) && Number(cl.trim()) > limit) {
+    const declared = cl !== undefined && /^[0-9]+$/.test(cl.trim()) ? Number(cl.trim()) : undefined;
+    if (declared !== undefined && declared > limit) {
       req.resume();
       reject(bodyTooLarge(limit));
       return;
     }
+    if (declared !== undefined) {
+      try {
+        grant.take(declared);
+      } catch (err) {
+        req.resume();
+        reject(err);
+        return;
+      }
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
+    const refuse = (err: unknown): void => {
+      over = true;
+      chunks.length = 0;
+      clearTimeout(timer);
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      if (!over) refuse(new EngineError('timeout', 'ERR_BODY_TIMEOUT', `Cannot read request body: not complete after ${timeoutMs} ms`));
+    }, timeoutMs);
     req.on('data', (c: Buffer) => {
       if (over) return;
       size += c.length;
       if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        reject(bodyTooLarge(limit));
+        refuse(bodyTooLarge(limit));
         return;
+      }
+      if (declared === undefined) {
+        try {
+          grant.take(c.length);
+        } catch (err) {
+          refuse(err);
+          return;
+        }
       }
       chunks.push(c);
     });
     req.on('end', () => {
+      clearTimeout(timer);
       if (!over) resolve(Buffer.concat(chunks, size));
     });
-    req.on('aborted', () => reject(badBody('Cannot read request body: the client went away')));
-    req.on('error', (err) => reject(err));
+    req.on('aborted', () => {
+      clearTimeout(timer);
+      reject(badBody('Cannot read request body: the client went away'));
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -311,7 +389,7 @@ function readMore(socket: Duplex, timeoutMs: number): Promise<Buffer> {
  * The Content-Length body of an upgrade request (exec start carries JSON). Bytes after it are
  * the client's first stream bytes: they go back onto the socket for the handler.
  */
-async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffer, limit: number): Promise<Buffer> {
+async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffer, limit: number, grant: BodyGrant): Promise<Buffer> {
   if (req.headers['transfer-encoding'] !== undefined) {
     throw badBody('Cannot read request body: Transfer-Encoding is not accepted on an upgrade request');
   }
@@ -319,6 +397,7 @@ async function readUpgradeBody(req: IncomingMessage, socket: Duplex, head: Buffe
   if (cl !== undefined && !/^[0-9]+$/.test(cl.trim())) throw badBody(`Cannot read request body: invalid Content-Length ${JSON.stringify(cl)}`);
   const want = cl === undefined ? 0 : Number(cl.trim());
   if (want > limit) throw bodyTooLarge(limit);
+  grant.take(want);
   let buf = head;
   while (buf.length < want) buf = Buffer.concat([buf, await readMore(socket, UPGRADE_BODY_TIMEOUT_MS)]);
   const rest = buf.subarray(want);
@@ -474,18 +553,24 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
   const log = o.log.child({ component: 'api' });
   const identityMode = o.identity ?? (o.tls ? 'tls' : 'none');
   const authz: Authorizer = o.authorizer ?? new AuthzChain([], { log: o.log, realpath: (p) => realpath(p), maxBody: bodyLimit });
+  const budget = o.bodyBudget ?? new BodyBudget();
+  const bodyTimeoutMs = o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
 
   async function dispatch(req: IncomingMessage, res: ServerResponse | undefined, upgrade: RequestContext['upgrade']): Promise<void> {
     const requestId = randomBytes(6).toString('hex');
     let gate: ResponseGate | undefined;
+    let grant: BodyGrant | undefined;
     const fail = (err: unknown): void => {
       gate?.abandon();
       const reply = toErrorReply(err, log, requestId, o.describePath);
       if (res) {
-        const send = (): void => sendErrorRes(res, reply.status, reply.body.message);
-        // A 413 goes out once the client has finished sending (bounded): answering mid-upload
-        // and closing would reset the connection before the client reads the answer.
-        if (reply.status === 413 && !req.complete) void drained(req, DRAIN_WAIT_MS).then(send);
+        const refusedBody = !req.complete && (reply.status === 413 || reply.status === 503 || reply.status === 408);
+        // Still incomplete when answered: the connection cannot carry another request.
+        const send = (): void => sendErrorRes(res, reply.status, reply.body.message, refusedBody && !req.complete);
+        // A refused body's answer goes out once the client has finished sending (bounded; the
+        // bytes are dropped as they come): answering mid-upload and closing would reset the
+        // connection before the client reads the answer. A timed-out body is not coming.
+        if (refusedBody && reply.status !== 408) void drained(req, DRAIN_WAIT_MS).then(send);
         else send();
       } else if (upgrade) sendErrorRaw(upgrade.socket, reply.status, reply.body.message);
     };
@@ -503,7 +588,8 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
       const stream = isStreamBodyRoute(method, target.path);
       let body: Buffer | undefined;
       if (!stream) {
-        body = upgrade ? await readUpgradeBody(req, upgrade.socket, upgrade.head, bodyLimit) : await readRequestBody(req, bodyLimit);
+        grant = budgetGrant(budget, callerKey(caller));
+        body = upgrade ? await readUpgradeBody(req, upgrade.socket, upgrade.head, bodyLimit, grant) : await readRequestBody(req, bodyLimit, grant, bodyTimeoutMs);
       }
       const authorized = await authz.authorizeRequest({
         identity: caller.identity,
@@ -563,6 +649,9 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
       if (upgrade && enforceResponse) upgrade.socket.once('close', () => streamedResponse({}));
     } catch (err) {
       fail(err);
+    } finally {
+      // The body (and what was made from it) is no longer held for this request.
+      grant?.release();
     }
   }
 

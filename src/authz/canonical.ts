@@ -423,7 +423,30 @@ export function canonicalizeRequest(input: RawRequest): CanonicalRequest {
   if (route) checkStruct(root, route.schema, [], () => bad(ERR_BODY, 'Cannot decode request body: expected a JSON object'));
   else checkTree(root, 'any', []);
   for (const ref of hostPathRefs(root, route?.kind)) ref.set(cleanAbsolutePath(ref.value));
+  if (route?.kind === 'container-create') canonicalSecurityOpts(root);
   return { ...base, body: toValue(root), canonicalBody: Buffer.from(serializeTree(root), 'utf8') };
+}
+
+/**
+ * One spelling per security option, the one plugins compare: dockerd (and moat's engine)
+ * read a bare `disable` as `label=disable` and `key:value` (no `=` anywhere) as `key=value`.
+ * Other options are left as written; what the engine refuses stays refused.
+ *
+ * @example
+ * canonicalSecurityOpt('disable') // 'label=disable'
+ * canonicalSecurityOpt('seccomp:unconfined') // 'seccomp=unconfined'
+ */
+export function canonicalSecurityOpt(opt: string): string {
+  if (opt === 'disable') return 'label=disable';
+  if (opt.includes('=')) return opt;
+  const colon = opt.indexOf(':');
+  return colon < 0 ? opt : `${opt.slice(0, colon)}=${opt.slice(colon + 1)}`;
+}
+
+function canonicalSecurityOpts(root: JsonNode): void {
+  const list = getMember(getMember(root, 'HostConfig'), 'SecurityOpt');
+  if (list?.t !== 'arr') return;
+  for (const item of list.items) if (item.t === 'str') item.v = canonicalSecurityOpt(item.v);
 }
 
 function tooLarge(max: number): EngineError {

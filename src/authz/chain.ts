@@ -12,6 +12,7 @@
 import { EngineError, errorText, type Logger } from '../base/index.js';
 import { buildAuditRecord, type AuditDecision, type AuditPhase, type AuditRecord } from './audit.js';
 import { canonicalizeRequest, resolveBindSources, DEFAULT_MAX_BODY, type CanonicalRequest, type HeaderMap } from './canonical.js';
+import { EFFECTS_HEADER, effectsHeaderValue, refuseEffectsHeader, resolveJoinTargets, type RequestEffects, type RequestInspector } from './effects.js';
 import { buildWireRequest, buildWireResponse, type AuthZWireRequest, type AuthZWireResponse, type Identity, type ResponseInfo } from './wire.js';
 
 /**
@@ -24,6 +25,8 @@ export interface AuthzContext {
   readonly identity: Identity;
   readonly canonical: CanonicalRequest;
   readonly requestId: string | undefined;
+  /** What the request will do beyond its body (container create with an inspector set). */
+  readonly effects?: RequestEffects | undefined;
 }
 
 /**
@@ -113,6 +116,8 @@ export interface ChainOptions {
   maxBody?: number | undefined;
   /** Largest JSON response body sent to AuthZRes, bytes (default 4 MiB); larger fails closed. */
   maxResponseBody?: number | undefined;
+  /** Container ids for `container:X` joins and a create's effects (moatd's engine); see setInspector. */
+  inspector?: RequestInspector | undefined;
 }
 
 /**
@@ -177,6 +182,7 @@ export class AuthzChain {
   readonly #realpath: ((p: string) => Promise<string>) | undefined;
   readonly #maxBody: number;
   readonly #maxResponseBody: number;
+  #inspector: RequestInspector | undefined;
 
   constructor(plugins: readonly AuthzPlugin[] = [], options: ChainOptions = {}) {
     this.#plugins = dedupe(plugins);
@@ -184,6 +190,7 @@ export class AuthzChain {
     this.#realpath = options.realpath;
     this.#maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
     this.#maxResponseBody = options.maxResponseBody ?? 4 * 1024 * 1024;
+    this.#inspector = options.inspector;
     this.#audit =
       options.audit ??
       ((rec) => {
@@ -195,6 +202,14 @@ export class AuthzChain {
   /** Plugin names in order (for `docker info` → Plugins.Authorization). */
   get pluginNames(): string[] {
     return this.#plugins.map((p) => p.name);
+  }
+
+  /**
+   * Set what resolves container references and works out a create's effects (moatd sets it
+   * once its engine exists, before it listens).
+   */
+  setInspector(inspector: RequestInspector | undefined): void {
+    this.#inspector = inspector;
   }
 
   /** Swap the plugin list atomically (SIGHUP reload). Requests in flight keep their list. */
@@ -219,22 +234,32 @@ export class AuthzChain {
   async authorizeRequest(input: AuthzRequestInput): Promise<AuthorizedRequest> {
     const rawCtx = { identity: input.identity, method: input.method, uri: input.rawUrl, path: input.rawUrl, requestId: input.requestId };
     let canonical: CanonicalRequest;
+    const inspector = this.#inspector;
+    let effects: RequestEffects | undefined;
     try {
+      refuseEffectsHeader(input.headers);
       canonical = canonicalizeRequest({ method: input.method, rawUrl: input.rawUrl, headers: input.headers, body: input.body, maxBody: this.#maxBody });
       if (this.#realpath) canonical = await resolveBindSources(canonical, this.#realpath);
+      if (inspector) canonical = resolveJoinTargets(canonical, (ref) => inspector.containerId(ref));
     } catch (err) {
       this.#record('request', 'deny', '(canonical form)', rawCtx, { msg: errorText(err) });
       throw err;
     }
     const plugins = this.#plugins;
+    if (inspector && canonical.bodyKind === 'container-create' && plugins.length > 0) {
+      // Worked out by the code that will run the container (only when someone will judge
+      // it); a failure leaves it unknown, which the policy treats as matching its deny rules.
+      effects = await inspector.effects(canonical).catch((err: unknown) => ({ seccomp: { profile: 'unknown', weakerThanDefault: undefined, error: errorText(err) } }));
+    }
     const wire = buildWireRequest({ identity: input.identity, canonical, headers: input.headers, peerCertificates: input.peerCertificates });
+    if (effects !== undefined) wire.RequestHeaders = { ...(wire.RequestHeaders ?? {}), [EFFECTS_HEADER]: effectsHeaderValue(effects) };
     const authorized: AuthorizedRequest = { canonical, identity: input.identity, wire, plugins, requestId: input.requestId };
     const actx = { identity: input.identity, method: canonical.method, uri: canonical.uri, path: canonical.path, requestId: input.requestId };
     if (plugins.length === 0) {
       this.#record('request', 'allow', '(none)', actx);
       return authorized;
     }
-    const ctx: AuthzContext = { identity: input.identity, canonical, requestId: input.requestId };
+    const ctx: AuthzContext = { identity: input.identity, canonical, requestId: input.requestId, effects };
     for (const plugin of plugins) {
       await this.#ask('request', plugin, () => plugin.authZReq(wire, ctx), actx, true);
     }

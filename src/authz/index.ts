@@ -21,6 +21,7 @@ export {
   hostPathsOf,
   isStreamBodyRoute,
   headerValue,
+  canonicalSecurityOpt,
   DEFAULT_MAX_BODY,
   type CanonicalRequest,
   type RawRequest,
@@ -28,6 +29,19 @@ export {
 } from './canonical.js';
 export { readBodyLimited } from './read-body.js';
 export { cleanAbsolutePath, isPathWithin } from './paths.js';
+
+// What a request will do beyond its body (moatd injects how to work it out)
+export {
+  EFFECTS_HEADER,
+  effectsHeaderValue,
+  joinRefsOf,
+  resolveJoinTargets,
+  type RequestEffects,
+  type RequestInspector,
+  type SeccompAssessment,
+  type JoinedNamespace,
+  type JoinableNamespace,
+} from './effects.js';
 
 // The chain and plugins
 export {

@@ -57,6 +57,7 @@ export class PolicyPlugin implements AuthzPlugin {
       path: ctx.canonical.path,
       body: ctx.canonical.body,
       query: ctx.canonical.queryParams,
+      effects: ctx.effects,
     });
     return { Allow: d.allow, Msg: d.msg, rule: d.rule };
   }

@@ -47,7 +47,9 @@ test('policy decisions, first match wins', async (t) => {
     ['host network', { body: { HostConfig: { NetworkMode: 'host' } } }, false, 'host-ns'],
     ['userns host', { body: { HostConfig: { UsernsMode: 'host' } } }, false, 'host-ns'],
     ['cgroupns host', { body: { HostConfig: { CgroupnsMode: 'host' } } }, false, 'host-ns'],
-    ['container network is fine', { body: { HostConfig: { NetworkMode: 'container:abc', IpcMode: 'shareable' } } }, true, 'users'],
+    ['container network of a plain container is fine', { body: { HostConfig: { NetworkMode: 'container:abc', IpcMode: 'shareable' } }, effects: { joins: [{ namespace: 'network', container: 'abc', privileged: false, host: false }] } }, true, 'users'],
+    ['container network of a host-network container is host network', { body: { HostConfig: { NetworkMode: 'container:abc' } }, effects: { joins: [{ namespace: 'network', container: 'abc', privileged: false, host: true }] } }, false, 'host-ns'],
+    ['container network that cannot be checked (behind dockerd) is denied', { body: { HostConfig: { NetworkMode: 'container:abc' } } }, false, 'host-ns'],
     ['bind under /home', { body: { HostConfig: { Binds: ['/home/alice/src:/src:ro'] } } }, true, 'users'],
     ['bind of /srv/data itself', { body: { HostConfig: { Binds: ['/srv/data:/d'] } } }, true, 'users'],
     ['bind of /homeevil (prefix is per component)', { body: { HostConfig: { Binds: ['/homeevil:/x'] } } }, false, 'binds'],
@@ -61,7 +63,11 @@ test('policy decisions, first match wins', async (t) => {
     ['apparmor unconfined (old colon form)', { body: { HostConfig: { SecurityOpt: ['apparmor:unconfined'] } } }, false, 'unconfined'],
     ['systempaths unconfined', { body: { HostConfig: { SecurityOpt: ['systempaths=unconfined'] } } }, false, 'unconfined'],
     ['MaskedPaths emptied', { body: { HostConfig: { MaskedPaths: [] } } }, false, 'unconfined'],
-    ['custom seccomp profile is not "unconfined: true"', { body: { HostConfig: { SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] } } }, true, 'users'],
+    ['custom seccomp profile as strict as the default is allowed', { body: { HostConfig: { SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ERRNO"}'] } }, effects: { seccomp: { profile: 'custom', weakerThanDefault: [] } } }, true, 'users'],
+    ['custom seccomp profile weaker than the default is "unconfined"', { body: { HostConfig: { SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] } }, effects: { seccomp: { profile: 'custom', weakerThanDefault: ['keyctl'] } } }, false, 'unconfined'],
+    ['seccomp-allow=keyctl is "unconfined"', { body: { HostConfig: { SecurityOpt: ['seccomp-allow=keyctl'] } }, effects: { seccomp: { profile: 'default', weakerThanDefault: ['keyctl'] } } }, false, 'unconfined'],
+    ['a custom profile that cannot be compared (behind dockerd) is denied', { body: { HostConfig: { SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] } } }, false, 'unconfined'],
+    ['bare "disable" is label=disable', { body: { HostConfig: { SecurityOpt: ['disable'] } } }, false, 'unconfined'],
     ['bob exec as root', { user: 'bob', path: '/containers/c1/exec', body: { User: 'root', Cmd: ['sh'] } }, false, 'exec-root'],
     ['bob exec as 0:0', { user: 'bob', path: '/containers/c1/exec', body: { User: '0:0', Cmd: ['sh'] } }, false, 'exec-root'],
     ['bob exec without user', { user: 'bob', path: '/containers/c1/exec', body: { Cmd: ['sh'] } }, false, 'exec-root'],
@@ -120,4 +126,64 @@ test('invalid policy files are refused with every issue and its path', async (t)
   await t.test('bad namespace', () => bad('{"default":"allow","rules":[{"action":"deny","when":{"hostNamespaces":["mnt"]}}]}', /hostNamespaces/));
   await t.test('duplicate ids', () => bad('{"default":"allow","rules":[{"id":"a","action":"deny"},{"id":"a","action":"allow"}]}', /rules\[1\]\.id: duplicate rule id "a"/));
   await t.test('missing default', () => bad('{"rules":[]}', /default/));
+});
+
+test('seccomp conditions see the effective filter and name the syscalls in the message', () => {
+  const p = parsePolicy(JSON.stringify({
+    default: 'allow',
+    rules: [
+      { id: 'keys', action: 'deny', message: 'key syscalls stay blocked', when: { seccompWeakerThanDefault: ['keyctl', 'add_key'] } },
+      { id: 'weaker', action: 'deny', message: 'seccomp weaker than the default', when: { seccompWeakerThanDefault: true } },
+    ],
+  }));
+  const req = (weaker: string[] | undefined): PolicyRequest => ({
+    method: 'POST', path: '/containers/create', body: { HostConfig: { SecurityOpt: ['seccomp=x'] } },
+    effects: { seccomp: { profile: 'custom', weakerThanDefault: weaker } },
+  });
+  assert.deepEqual(evaluatePolicy(p, req(['add_key', 'keyctl', 'unshare'])), {
+    allow: false, rule: 'keys', msg: 'key syscalls stay blocked: seccomp profile custom permits add_key, keyctl, which the default profile blocks (rule keys)',
+  });
+  assert.equal(evaluatePolicy(p, req(['unshare'])).rule, 'weaker');
+  assert.match(evaluatePolicy(p, req(['unshare'])).msg, /permits unshare, which the default profile blocks \(rule weaker\)$/);
+  assert.deepEqual(evaluatePolicy(p, req([])), { allow: true, rule: 'default', msg: 'no rule matched; the default is allow' });
+  assert.equal(evaluatePolicy(p, req(undefined)).rule, 'keys', 'unknown matches a deny rule');
+  const names = Array.from({ length: 12 }, (_v, i) => `s${String(i).padStart(2, '0')}`);
+  assert.match(evaluatePolicy(p, req(names)).msg, /permits s00, s01, s02, s03, s04, s05, s06, s07 and 4 more,/);
+});
+
+test('unknown facts never make an allow rule match', () => {
+  const p = parsePolicy(JSON.stringify({
+    default: 'deny',
+    rules: [
+      { id: 'plain', action: 'allow', when: { seccompWeakerThanDefault: ['keyctl'] } },
+      { id: 'joins', action: 'allow', when: { joinsPrivileged: true } },
+    ],
+  }));
+  const d = evaluatePolicy(p, { method: 'POST', path: '/containers/create', body: { HostConfig: { SecurityOpt: ['seccomp-allow=keyctl'], PidMode: 'container:x' } } });
+  assert.equal(d.rule, 'default');
+});
+
+test('joining another container\'s namespaces: joinsContainer, joinsPrivileged, and host namespaces reached through a join', () => {
+  const p = parsePolicy(JSON.stringify({
+    default: 'allow',
+    rules: [
+      { id: 'host-ns', action: 'deny', message: 'host namespaces are not allowed', when: { hostNamespaces: ['pid'] } },
+      { id: 'join-priv', action: 'deny', message: 'no joining privileged containers', when: { joinsPrivileged: true } },
+      { id: 'no-net-join', action: 'deny', when: { joinsContainer: ['network'] } },
+    ],
+  }));
+  const create = (mode: Record<string, string>, joins: NonNullable<PolicyRequest['effects']>['joins']): PolicyRequest =>
+    ({ method: 'POST', path: '/containers/create', body: { HostConfig: mode }, effects: { joins } });
+  const hostPid = evaluatePolicy(p, create({ PidMode: 'container:abc' }, [{ namespace: 'pid', container: 'abc', privileged: false, host: true }]));
+  assert.deepEqual(hostPid, { allow: false, rule: 'host-ns', msg: "host namespaces are not allowed: joins the host's pid namespace through container abc (rule host-ns)" });
+  const priv = evaluatePolicy(p, create({ IpcMode: 'container:abc' }, [{ namespace: 'ipc', container: 'abc', privileged: true, host: false }]));
+  assert.deepEqual(priv, { allow: false, rule: 'join-priv', msg: 'no joining privileged containers: joins the ipc namespace of privileged container abc (rule join-priv)' });
+  assert.equal(evaluatePolicy(p, create({ NetworkMode: 'container:abc' }, [{ namespace: 'network', container: 'abc', privileged: false, host: false }])).rule, 'no-net-join');
+  assert.equal(evaluatePolicy(p, create({ PidMode: 'container:abc' }, [{ namespace: 'pid', container: 'abc', privileged: false, host: false }])).allow, true);
+});
+
+test('the canonical body spells security options one way: what the policy and plugins compare', () => {
+  const c = canonicalizeRequest({ method: 'POST', rawUrl: '/containers/create', headers: {}, body: Buffer.from('{"HostConfig":{"SecurityOpt":["disable","seccomp:unconfined","no-new-privileges","apparmor=unconfined"]}}'), maxBody: 1 << 20 });
+  assert.deepEqual((c.body as { HostConfig: { SecurityOpt: string[] } }).HostConfig.SecurityOpt, ['label=disable', 'seccomp=unconfined', 'no-new-privileges', 'apparmor=unconfined']);
+  assert.deepEqual(extractFacts('POST', c.path, c.body).unconfined.sort(), ['apparmor', 'seccomp', 'selinux']);
 });

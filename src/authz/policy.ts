@@ -13,9 +13,12 @@ import { EngineError } from '../base/index.js';
 import { bodyKindFor, type BodyKind } from './docker-fields.js';
 import { JsonSyntaxError, parseJsonTree, toValue, type JsonNode, type JsonValue } from './json-strict.js';
 import { cleanAbsolutePath, isPathWithin } from './paths.js';
+import { joinRefsOf, type JoinableNamespace, type RequestEffects } from './effects.js';
 
 export const NAMESPACES = ['pid', 'ipc', 'uts', 'network', 'userns', 'cgroupns'] as const;
 export type HostNamespace = (typeof NAMESPACES)[number];
+
+const JOINABLE = ['pid', 'ipc', 'network'] as const;
 
 export const UNCONFINED_KINDS = ['seccomp', 'apparmor', 'selinux', 'systempaths', 'seccomp-profile'] as const;
 export type UnconfinedKind = (typeof UNCONFINED_KINDS)[number];
@@ -44,6 +47,18 @@ export interface RequestFacts {
   user: string | undefined;
   /** Containers whose volumes (and bind mounts) a create takes (HostConfig.VolumesFrom). */
   volumesFrom: string[];
+  /**
+   * Syscalls the daemon's default seccomp profile blocks that this container's effective
+   * filter permits ([] when none); undefined when it cannot be known here (no assessment
+   * given, e.g. behind dockerd, and the request changes seccomp).
+   */
+  seccompWeaker: readonly string[] | undefined;
+  /** The effective profile's name when assessed (`default`, `custom`, `unconfined`, …). */
+  seccompProfile: string | undefined;
+  /** Why the assessment failed, when it did. */
+  seccompError: string | undefined;
+  /** `container:X` namespace joins; `privileged` / `host` undefined when the target is not known here. */
+  joins: Array<{ namespace: JoinableNamespace; container: string; privileged: boolean | undefined; host: boolean | undefined }>;
 }
 
 type Obj = Record<string, JsonValue>;
@@ -58,14 +73,34 @@ export function normalizeCapability(name: string): string {
   return up.startsWith('CAP_') ? up.slice(4) : up;
 }
 
+/**
+ * Split one SecurityOpt as dockerd and the engine do: at the first `=` if there is one, else
+ * at the first `:` (the old form); a bare `disable` is `label=disable`. The canonical body
+ * already spells these as `key=value` (canonical.ts); this reads raw bodies the same way.
+ */
+function splitSecurityOpt(opt: string): [string, string] | undefined {
+  if (opt === 'disable') return ['label', 'disable'];
+  const eq = opt.indexOf('=');
+  const sep = eq >= 0 ? eq : opt.indexOf(':');
+  if (sep < 0) return undefined;
+  return [opt.slice(0, sep), opt.slice(sep + 1)];
+}
+
+/** True when a SecurityOpt changes the container's seccomp filter (seccomp=, seccomp-allow=, seccomp-deny=). */
+function touchesSeccomp(opt: string): boolean {
+  const kv = splitSecurityOpt(opt);
+  return kv !== undefined && kv[0].trim().toLowerCase().startsWith('seccomp');
+}
+
 function unconfinedOf(securityOpt: string[]): UnconfinedKind[] {
   const out = new Set<UnconfinedKind>();
   for (const opt of securityOpt) {
-    // "key=value", or the old "key:value" form Docker still accepts.
-    const m = /^([^=:]+)[=:](.*)$/s.exec(opt.trim());
-    if (!m) continue;
-    const key = m[1]!.trim().toLowerCase();
-    const value = m[2]!.trim();
+    const kv = splitSecurityOpt(opt);
+    if (!kv) continue;
+    // Case and spaces are matched loosely: the engine refuses those spellings, so matching
+    // them here can only deny more.
+    const key = kv[0].trim().toLowerCase();
+    const value = kv[1].trim();
     if (key === 'seccomp') out.add(value.toLowerCase() === 'unconfined' ? 'seccomp' : 'seccomp-profile');
     else if (key === 'apparmor' && value.toLowerCase() === 'unconfined') out.add('apparmor');
     else if (key === 'label' && value.toLowerCase() === 'disable') out.add('selinux');
@@ -86,9 +121,12 @@ function devicePath(v: JsonValue | undefined): string | undefined {
  * @example
  * extractFacts('POST', '/containers/create', { HostConfig: { Privileged: true } }).privileged // true
  */
-export function extractFacts(method: string, path: string, body: JsonValue | undefined, query?: ReadonlyArray<readonly [string, string]>): RequestFacts {
+export function extractFacts(method: string, path: string, body: JsonValue | undefined, query?: ReadonlyArray<readonly [string, string]>, effects?: RequestEffects): RequestFacts {
   const kind = bodyKindFor(method, path)?.kind;
-  const facts: RequestFacts = { kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [] };
+  const facts: RequestFacts = {
+    kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [],
+    seccompWeaker: [], seccompProfile: undefined, seccompError: undefined, joins: [],
+  };
   if (method === 'POST' && path === '/build') {
     // RUN steps of a build run with the network named in the query.
     const mode = query?.find(([k]) => k === 'networkmode')?.[1];
@@ -137,7 +175,21 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
       }
     }
     facts.volumesFrom = strings(field(hc, 'VolumesFrom'));
-    facts.unconfined = unconfinedOf(strings(field(hc, 'SecurityOpt')));
+    const securityOpt = strings(field(hc, 'SecurityOpt'));
+    facts.unconfined = unconfinedOf(securityOpt);
+    if (effects?.seccomp !== undefined) {
+      facts.seccompWeaker = effects.seccomp.weakerThanDefault;
+      facts.seccompProfile = effects.seccomp.profile;
+      facts.seccompError = effects.seccomp.error;
+    } else if (facts.privileged || securityOpt.some(touchesSeccomp)) {
+      // Without the daemon's assessment, a changed filter cannot be compared here.
+      facts.seccompWeaker = undefined;
+    }
+    facts.joins = effects?.joins !== undefined
+      ? effects.joins.map((j) => ({ namespace: j.namespace, container: j.container, privileged: j.privileged, host: j.host }))
+      : joinRefsOf(body).map((j) => ({ namespace: j.namespace, container: j.ref, privileged: undefined, host: undefined }));
+    // Joining a namespace that is the host's is the same as asking for the host's.
+    for (const j of facts.joins) if (j.host === true && !facts.hostNamespaces.includes(j.namespace)) facts.hostNamespaces.push(j.namespace);
     // Explicit MaskedPaths/ReadonlyPaths replace Docker's defaults (null keeps them).
     if ((Array.isArray(field(hc, 'MaskedPaths')) || Array.isArray(field(hc, 'ReadonlyPaths'))) && !facts.unconfined.includes('systempaths')) {
       facts.unconfined.push('systempaths');
@@ -174,6 +226,9 @@ const WhenSchema = z
     unconfined: z.union([z.literal(true), z.array(z.enum(UNCONFINED_KINDS)).min(1)]),
     execAsRoot: z.boolean(),
     volumesFrom: z.boolean(),
+    seccompWeakerThanDefault: z.union([z.literal(true), z.array(nonEmpty).min(1)]),
+    joinsContainer: z.union([z.literal(true), z.array(z.enum(JOINABLE)).min(1)]),
+    joinsPrivileged: z.literal(true),
   })
   .partial()
   .strict();
@@ -357,6 +412,8 @@ export interface PolicyRequest {
   body: JsonValue | undefined;
   /** Decoded query pairs (canonical.queryParams); only `/build?networkmode=` is read. */
   query?: ReadonlyArray<readonly [string, string]> | undefined;
+  /** What moatd worked out the request will do (effective seccomp, joined containers). */
+  effects?: RequestEffects | undefined;
 }
 
 /**
@@ -386,35 +443,89 @@ function isRootUser(user: string): boolean {
   return name === '' || name === 'root' || /^0+$/.test(name);
 }
 
-function whenMatches(when: When, f: RequestFacts): boolean {
-  if (when.privileged !== undefined && when.privileged !== f.privileged) return false;
+/** `a, b, c and 4 more` */
+function nameList(names: readonly string[], max = 8): string {
+  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
+function seccompDetail(f: RequestFacts, names: readonly string[] | undefined): string {
+  if (names === undefined) return `the container's seccomp filter cannot be compared with the default here${f.seccompError ? ` (${f.seccompError})` : ''}`;
+  return `seccomp profile ${f.seccompProfile ?? '(changed)'} permits ${nameList(names)}, which the default profile blocks`;
+}
+
+/**
+ * Whether a rule's conditions hold, with what to add to its message. A fact that cannot be
+ * known here (no daemon assessment, e.g. behind dockerd) makes a deny rule match and an
+ * allow rule not: unknown never allows.
+ */
+function whenMatches(when: When, f: RequestFacts, action: 'allow' | 'deny'): string[] | undefined {
+  const details: string[] = [];
+  const unknownMatches = action === 'deny';
+  if (when.privileged !== undefined && when.privileged !== f.privileged) return undefined;
   if (when.capAddBeyond !== undefined) {
     const allowed = new Set(when.capAddBeyond);
-    if (!f.privileged && !f.capAdd.some((c) => !allowed.has(c))) return false;
+    if (!f.privileged && !f.capAdd.some((c) => !allowed.has(c))) return undefined;
   }
   if (when.hostNamespaces !== undefined) {
-    const want = when.hostNamespaces === true ? NAMESPACES : when.hostNamespaces;
-    if (!f.hostNamespaces.some((ns) => want.includes(ns))) return false;
+    const want: readonly string[] = when.hostNamespaces === true ? NAMESPACES : when.hostNamespaces;
+    if (!f.hostNamespaces.some((ns) => want.includes(ns))) {
+      const unknown = f.joins.filter((j) => j.host === undefined && want.includes(j.namespace));
+      if (!(unknownMatches && unknown.length > 0)) return undefined;
+      details.push(`joins the ${unknown.map((j) => j.namespace).join(', ')} namespace of ${unknown[0]!.container}, which cannot be checked here`);
+    } else {
+      const viaJoin = f.joins.filter((j) => j.host === true && want.includes(j.namespace));
+      if (viaJoin.length > 0) details.push(`joins the host's ${viaJoin.map((j) => j.namespace).join(', ')} namespace through container ${viaJoin[0]!.container}`);
+    }
   }
-  if (when.usernsHost !== undefined && when.usernsHost !== f.hostNamespaces.includes('userns')) return false;
-  if (when.binds !== undefined && when.binds !== f.bindSources.length > 0) return false;
+  if (when.usernsHost !== undefined && when.usernsHost !== f.hostNamespaces.includes('userns')) return undefined;
+  if (when.binds !== undefined && when.binds !== f.bindSources.length > 0) return undefined;
   if (when.bindOutside !== undefined) {
     const prefixes = when.bindOutside;
     const outside = f.bindSources.some((src) => !src.startsWith('/') || !prefixes.some((pre) => isPathWithin(src, pre)));
-    if (!outside) return false;
+    if (!outside) return undefined;
   }
-  if (when.devices !== undefined && when.devices !== f.devices.length > 0) return false;
+  if (when.devices !== undefined && when.devices !== f.devices.length > 0) return undefined;
   if (when.unconfined !== undefined) {
     const want = when.unconfined === true ? UNCONFINED_DEFAULT : when.unconfined;
-    if (!f.unconfined.some((k) => want.includes(k))) return false;
+    if (!f.unconfined.some((k) => want.includes(k))) {
+      // `seccomp` also means anything that leaves the filter weaker than the default:
+      // seccomp-allow, a custom profile, an ALLOW default (issue 11 finding 4).
+      if (!want.includes('seccomp')) return undefined;
+      if (f.seccompWeaker === undefined ? !unknownMatches : f.seccompWeaker.length === 0) return undefined;
+      details.push(seccompDetail(f, f.seccompWeaker));
+    }
   }
-  if (when.volumesFrom !== undefined && when.volumesFrom !== f.volumesFrom.length > 0) return false;
+  if (when.seccompWeakerThanDefault !== undefined) {
+    const list = when.seccompWeakerThanDefault;
+    if (f.seccompWeaker === undefined) {
+      if (!unknownMatches) return undefined;
+      details.push(seccompDetail(f, undefined));
+    } else {
+      const hit = list === true ? f.seccompWeaker : f.seccompWeaker.filter((n) => list.includes(n));
+      if (hit.length === 0) return undefined;
+      details.push(seccompDetail(f, hit));
+    }
+  }
+  if (when.joinsContainer !== undefined) {
+    const want: readonly string[] = when.joinsContainer === true ? JOINABLE : when.joinsContainer;
+    const hit = f.joins.filter((j) => want.includes(j.namespace));
+    if (hit.length === 0) return undefined;
+    details.push(`joins the ${hit.map((j) => j.namespace).join(', ')} namespace of container ${hit[0]!.container}`);
+  }
+  if (when.joinsPrivileged !== undefined) {
+    const priv = f.joins.filter((j) => j.privileged === true);
+    const unknown = f.joins.filter((j) => j.privileged === undefined);
+    if (priv.length > 0) details.push(`joins the ${priv.map((j) => j.namespace).join(', ')} namespace of privileged container ${priv[0]!.container}`);
+    else if (unknownMatches && unknown.length > 0) details.push(`joins the ${unknown.map((j) => j.namespace).join(', ')} namespace of ${unknown[0]!.container}, which cannot be checked here`);
+    else return undefined;
+  }
+  if (when.volumesFrom !== undefined && when.volumesFrom !== f.volumesFrom.length > 0) return undefined;
   if (when.execAsRoot !== undefined) {
     // An exec without User runs as the container's user, which is root in most images.
     const asRoot = f.kind === 'exec-create' && isRootUser(f.user ?? '');
-    if (when.execAsRoot !== asRoot) return false;
+    if (when.execAsRoot !== asRoot) return undefined;
   }
-  return true;
+  return details;
 }
 
 function subjectMatches(rule: CompiledRule, req: PolicyRequest, groups: ReadonlySet<string>): boolean {
@@ -439,17 +550,18 @@ function subjectMatches(rule: CompiledRule, req: PolicyRequest, groups: Readonly
 export function evaluatePolicy(policy: Policy, req: PolicyRequest): PolicyDecision {
   const method = req.method.toUpperCase();
   const path = req.path.replace(/^\/v[0-9.]+(?=\/|$)/, '') || '/';
-  const facts = extractFacts(method, path, req.body, req.query);
+  const facts = extractFacts(method, path, req.body, req.query, req.effects);
   const groups = new Set(req.groups ?? []);
   if (req.user) for (const [g, members] of policy.groupMembers) if (members.has(req.user)) groups.add(g);
   for (const rule of policy.rules) {
     if (!subjectMatches(rule, req, groups)) continue;
     if (rule.methods && !rule.methods.has(method)) continue;
     if (rule.endpoints && !rule.endpoints.some((re) => re.test(path))) continue;
-    if (!whenMatches(rule.when, facts)) continue;
+    const details = whenMatches(rule.when, facts, rule.action);
+    if (details === undefined) continue;
     if (rule.action === 'allow') return { allow: true, rule: rule.id, msg: rule.message ?? `allowed by rule ${rule.id}` };
     const text = rule.message ?? rule.description ?? 'denied by policy';
-    return { allow: false, rule: rule.id, msg: `${text} (rule ${rule.id})` };
+    return { allow: false, rule: rule.id, msg: `${text}${details.length > 0 ? `: ${details.join('; ')}` : ''} (rule ${rule.id})` };
   }
   return policy.default === 'allow'
     ? { allow: true, rule: 'default', msg: 'no rule matched; the default is allow' }

@@ -6,6 +6,7 @@ export type ErrorKind =
   | 'conflict'
   | 'not-modified'
   | 'too-large'
+  | 'timeout'
   | 'internal'
   | 'not-implemented'
   | 'unavailable';
@@ -17,6 +18,7 @@ const STATUS: Readonly<Record<ErrorKind, number>> = {
   conflict: 409,
   'not-modified': 304,
   'too-large': 413,
+  timeout: 408,
   internal: 500,
   'not-implemented': 501,
   unavailable: 503,

@@ -11,13 +11,17 @@ import {
   AuthzChain,
   PolicyPlugin,
   POLICY_PLUGIN_NAME,
+  joinRefsOf,
   loadPlugins,
   parsePolicy,
   type AuditRecord,
   type AuthzPlugin,
+  type JoinedNamespace,
+  type RequestInspector,
   type DiscoveryOptions,
 } from '../authz/index.js';
 import type { DaemonConfig } from './config.js';
+import type { Engine, HostConfig } from '../engine/index.js';
 
 /** The audit log: one JSON line per decision, in the data root. */
 export const AUDIT_LOG_NAME = 'audit.log';
@@ -126,5 +130,36 @@ export async function setupAuthz(cfg: DaemonConfig, log: Logger, options: AuthzS
       alog.info({ plugins: chain.pluginNames }, 'authorization plugins reloaded');
     },
     close: audit.close,
+  };
+}
+
+/**
+ * What the chain asks the engine before any plugin decides a container create: `container:X`
+ * references as ids, the effective seccomp filter against the daemon's default (computed by
+ * the code that builds the filter), and what each joined namespace shares.
+ *
+ * @example
+ * authz.chain.setInspector(engineInspector(engine));
+ */
+export function engineInspector(engine: Engine): RequestInspector {
+  return {
+    containerId: (ref) => {
+      try {
+        return engine.find(ref)?.Id;
+      } catch {
+        return undefined; // an ambiguous id prefix names no one container
+      }
+    },
+    effects: async (req) => {
+      const body = req.body as { HostConfig?: unknown } | undefined;
+      const hc = (typeof body?.HostConfig === 'object' && body.HostConfig !== null ? body.HostConfig : {}) as HostConfig;
+      const joins: JoinedNamespace[] = joinRefsOf(body).map((j) => {
+        const ns = engine.namespaceOf(j.ref, j.namespace);
+        return ns
+          ? { namespace: j.namespace, container: ns.id, privileged: ns.privileged, host: ns.host }
+          : { namespace: j.namespace, container: j.ref, privileged: undefined, host: undefined };
+      });
+      return { seccomp: engine.assessSeccomp(hc), joins };
+    },
   };
 }

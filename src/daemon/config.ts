@@ -26,7 +26,17 @@ export interface DaemonConfig {
   tlskey: string;
   cgroupParent: string;
   bodyLimit: number;
+  /** Bytes of request bodies held at once, all callers (daemon.json `request-body-budget`). */
+  bodyBudget: number;
+  /** The same per caller: unix peer uid or TLS CN (`request-body-budget-per-caller`). */
+  bodyBudgetPerCaller: number;
+  /** A buffered body must arrive within this many ms (`request-body-timeout`). */
+  bodyTimeoutMs: number;
   authzTimeoutMs: number;
+  /** `--log-driver` / daemon.json `log-driver`: json-file, local or none. */
+  logDriver: string;
+  /** `--log-opt K=V` / daemon.json `log-opts`. */
+  logOpts: Record<string, string>;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -51,7 +61,12 @@ export const DEFAULTS: DaemonConfig = {
   tlskey: '',
   cgroupParent: 'moat',
   bodyLimit: 16 * 1024 * 1024,
+  bodyBudget: 64 * 1024 * 1024,
+  bodyBudgetPerCaller: 32 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
   authzTimeoutMs: 10_000,
+  logDriver: 'json-file',
+  logOpts: {},
 };
 
 /** daemon.json key -> config field, with dockerd's key names. */
@@ -76,7 +91,11 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   tlskey: 'tlskey',
   'cgroup-parent': 'cgroupParent',
   'max-request-body': 'bodyLimit',
+  'request-body-budget': 'bodyBudget',
+  'request-body-budget-per-caller': 'bodyBudgetPerCaller',
+  'request-body-timeout': 'bodyTimeoutMs',
   'authorization-timeout': 'authzTimeoutMs',
+  'log-driver': 'logDriver',
   'live-restore': 'hosts',
 };
 
@@ -92,6 +111,14 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
     if (key === 'default-ulimits' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
       // dockerd's shape: {"nofile": {"Name": "nofile", "Hard": 64000, "Soft": 64000}}
       out.defaultUlimits = Object.values(value as Record<string, { Name: string; Soft: number; Hard: number }>).map((u) => `${u.Name}=${u.Soft}:${u.Hard}`);
+      continue;
+    }
+    if (key === 'log-opts') {
+      // dockerd's shape: {"max-size": "10m", "max-file": "3"}, values strings.
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+        throw invalid(`${source}: log-opts must be an object of strings`);
+      }
+      out.logOpts = { ...(value as Record<string, string>) };
       continue;
     }
     const field = FILE_KEYS[key];

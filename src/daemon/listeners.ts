@@ -6,7 +6,7 @@
 import { readFile, chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../base/index.js';
-import { createApiServer, type Authorizer, type DescribePath, type Router } from '../api/index.js';
+import { BodyBudget, createApiServer, type Authorizer, type DescribePath, type Router } from '../api/index.js';
 import type { DaemonConfig } from './config.js';
 
 /** What moatd closes at shutdown. */
@@ -76,7 +76,9 @@ export function checkHosts(hosts: readonly string[], cfg: DaemonConfig): void {
 /** Listen on every host; each server passes every request through `deps.authorizer`. */
 export async function openListeners(hosts: readonly string[], cfg: DaemonConfig, deps: ListenerDeps): Promise<ApiListener[]> {
   const out: ApiListener[] = [];
-  const common = { router: deps.router, log: deps.log, bodyLimit: cfg.bodyLimit, authorizer: deps.authorizer, ...(deps.describePath ? { describePath: deps.describePath } : {}) };
+  // One budget for every listener: the bound is on moatd's memory, whichever socket fills it.
+  const bodyBudget = new BodyBudget({ total: cfg.bodyBudget, perCaller: cfg.bodyBudgetPerCaller });
+  const common = { router: deps.router, log: deps.log, bodyLimit: cfg.bodyLimit, authorizer: deps.authorizer, bodyBudget, bodyTimeoutMs: cfg.bodyTimeoutMs, ...(deps.describePath ? { describePath: deps.describePath } : {}) };
   try {
     for (const host of hosts) {
       const addr = parseHost(host, cfg);

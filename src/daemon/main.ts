@@ -7,7 +7,7 @@ import { chmod, mkdir, rm, writeFile, readFile, open, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
-import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, type DaemonDefaults } from '../engine/index.js';
+import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
 import { hostArch } from '../seccomp/index.js';
 import { DEFAULT_SHM_SIZE, parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
@@ -18,7 +18,7 @@ import { ImageStore, ensureBuiltinImage } from '../image/index.js';
 import { buildRouter, describeHostPaths, goArch } from '../api/index.js';
 
 import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
-import { setupAuthz } from './authz.js';
+import { engineInspector, setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 import { installSafetyNet } from './safety-net.js';
 
@@ -50,6 +50,8 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--tlscert <file>', 'server certificate')
     .option('--tlskey <file>', 'server key')
     .option('--cgroup-parent <name>', 'cgroup (relative to moatd\'s own) that holds the containers', DEFAULTS.cgroupParent)
+    .option('--log-driver <driver>', 'default log driver for containers: json-file, local or none', DEFAULTS.logDriver)
+    .option('--log-opt <opt>', 'default log option for containers (max-size=20m, max-file=5), repeatable', collect, [])
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
@@ -84,8 +86,15 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['tlsverify'] === true) cfg.tlsverify = true;
   for (const k of ['tlscacert', 'tlscert', 'tlskey'] as const) if (o[k]) cfg[k] = String(o[k]);
   if (fromCli('cgroupParent')) cfg.cgroupParent = String(o['cgroupParent']);
+  if (fromCli('logDriver')) cfg.logDriver = String(o['logDriver']);
+  if ((o['logOpt'] as string[]).length > 0) cfg.logOpts = parseDaemonLogConfig(cfg.logDriver, o['logOpt'] as string[]).opts;
+  // Checked here so that a bad option stops moatd with the option's name.
+  parseDaemonLogConfig(cfg.logDriver, cfg.logOpts);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
+  for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key}: ${String(v)}: must be a positive whole number`);
+  }
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent)) throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
   return cfg;
 }
@@ -246,9 +255,12 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       numCpus: os.cpus().length,
     },
     seccomp,
+    logConfig: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts),
     ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
+  // Before any listener: every create is judged by its effect (seccomp, joined namespaces).
+  authz.chain.setInspector(engineInspector(engine));
   explainer?.follow((r) => {
     const ev = denialEvent(r);
     const c = engine.find(r.containerId);
@@ -273,6 +285,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       conmonVersion: versionOf('conmon', ['--version']),
       authorizationPlugins: () => authz.pluginNames(),
       warnings: () => [],
+      logDriver: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts).driver,
     },
   });
   const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain, describePath: describeHostPaths({ dataRoot, execRoot: cfg.execRoot }) });

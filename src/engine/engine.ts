@@ -1,6 +1,6 @@
 // The container state machine. moatd never owns a container's life: conmon holds stdio and
 // the exit code; this class decides, records and reconciles.
-import { mkdir, rm, writeFile, readFile, rmdir, chmod } from 'node:fs/promises';
+import { mkdir, rm, writeFile, readFile, rmdir, chmod, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, CleanupStack, noSuchContainer, noSuchExec, conflict, invalid, newId, isValidName, randomName, errorText, resourceError, type Logger } from '../base/index.js';
@@ -25,11 +25,12 @@ import { ContainerStore, type ScanEntry } from './store.js';
 import { ExitMonitor } from './monitor.js';
 import { EventBus } from './events.js';
 import { AttachSession, type AttachSink } from './attach.js';
-import { planContainer, validateHostConfig, securitySummary, type DaemonDefaults, type PlanInputs } from './plan.js';
+import { planContainer, validateHostConfig, securitySummary, containerCapabilities, type DaemonDefaults, type PlanInputs } from './plan.js';
 import { readRootfsText, makeWorkdir } from './rootfs.js';
 import { parseSignal } from './signals.js';
 import type { ContainerConfig, ContainerRecord, ExecRecord, HostConfig } from './types.js';
-import { SeccompPolicy } from './seccomp-policy.js';
+import { SeccompPolicy, type SeccompAssessment } from './seccomp-policy.js';
+import { namespaceFacts, type JoinKind } from './join-facts.js';
 import { PhaseTimer, KeyedLock, withTimeout, mergeEnv, buildEnv } from './util.js';
 import { writeResize, hostDevices, allHostDevices, chownIfRoot, populateVolume } from './host-setup.js';
 import { LimitWatcher, locateCgroups, type CgroupLocator, type LimitHit } from './limits.js';
@@ -38,6 +39,8 @@ import type { MountRequest } from '../spec/index.js';
 import type { NamespaceRequests } from './plan.js';
 import { VolumeStore } from './volumes.js';
 import { identifyBindSources, stageBinds, unstageBinds } from './binds.js';
+import { DEFAULT_DAEMON_LOG_CONFIG, effectiveLogConfig, logSettings, type DaemonLogConfig } from './log-config.js';
+import { LogKeeper, LOG_NAME, type OpenLogFile } from './log-files.js';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -48,6 +51,8 @@ export interface EngineOptions {
   log: Logger;
   defaults: DaemonDefaults;
   seccomp: SeccompPolicy;
+  /** `--log-driver` / `--log-opt`; default json-file with moat's cap. */
+  logConfig?: DaemonLogConfig;
   /** The seccomp denial explainer: rule tables before runc create, records for inspect, cleanup. */
   seccompExplainer?: {
     prepare(containerId: string, rules: readonly NotifyRule[], spec?: LinuxSeccomp): Promise<void>;
@@ -67,6 +72,14 @@ export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 export interface WaitResult {
   StatusCode: number;
   Error: { Message: string } | null;
+}
+
+/** See Engine.openLogs. */
+export interface ContainerLogs {
+  readonly files: readonly OpenLogFile[];
+  successors(ino: number): Promise<OpenLogFile[]>;
+  currentIno(): Promise<number | undefined>;
+  close(): Promise<void>;
 }
 
 interface Waiter {
@@ -112,6 +125,7 @@ export class Engine {
   #unsavedTimer: NodeJS.Timeout | undefined;
   /** Each running container's conmon: when it dies, reconcile with runc at once. */
   #conmons: ProcessWatcher;
+  #logKeeper: LogKeeper;
 
   constructor(o: EngineOptions) {
     this.#o = o;
@@ -122,6 +136,11 @@ export class Engine {
     const failed = (what: string, id: string) => (err: unknown): void => this.#log.error({ containerId: id, err: errorText(err) }, what);
     this.#monitor = new ExitMonitor(o.runtime.exitDir, (id, code) => void this.#onExit(id, code).catch(failed('cannot handle the exit', id)), (id) => this.#isLive(id));
     this.#conmons = new ProcessWatcher((id) => void this.#onConmonGone(id).catch(failed('cannot handle the end of conmon', id)));
+    this.#logKeeper = new LogKeeper(o.log);
+  }
+
+  get #logConfig(): DaemonLogConfig {
+    return this.#o.logConfig ?? DEFAULT_DAEMON_LOG_CONFIG;
   }
 
   #isLive(id: string): boolean {
@@ -156,6 +175,9 @@ export class Engine {
     for (const rec of [...this.#containers.values()]) {
       if (this.#corrupt.has(rec.Id)) continue;
       await this.#reconcile(rec).catch((err: unknown) => this.#log.error({ containerId: rec.Id, err: errorText(err) }, 'cannot reconcile the container with runc'));
+    }
+    for (const rec of this.#containers.values()) {
+      if (this.#isLive(rec.Id)) this.#logKeeper.watch(rec.Id, this.#store.dir(rec.Id), logSettings(rec.HostConfig.LogConfig, this.#logConfig));
     }
     this.#cgroups = await locateCgroups(this.#o.defaults.cgroupParent);
     this.#limits = new LimitWatcher(
@@ -207,6 +229,7 @@ export class Engine {
     this.#conmons.close();
     if (this.#unsavedTimer) clearInterval(this.#unsavedTimer);
     this.#limits?.stop();
+    this.#logKeeper.close();
     for (const set of this.#attached.values()) for (const s of set) s.finish();
   }
 
@@ -410,7 +433,7 @@ export class Engine {
     const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw invalid('No command specified');
-    const hc: HostConfig = { ...req.hostConfig };
+    const hc: HostConfig = { ...req.hostConfig, LogConfig: effectiveLogConfig(req.hostConfig.LogConfig, this.#logConfig) };
     const rec: ContainerRecord = {
       Id: id,
       Name: `/${name}`,
@@ -569,12 +592,16 @@ export class Engine {
     await rm(join(dir, 'attach'), { force: true });
     if (existsSync(join(this.#o.runtime.runcRoot, id))) await deleteContainer(this.#o.runtime, id, true).catch(() => undefined);
     const cfg = c.Config;
+    const logs = logSettings(c.HostConfig.LogConfig, this.#logConfig);
+    await this.#logKeeper.prepare(dir, logs);
     phases.mark('cleanup');
     const pid = await createContainer(this.#o.runtime, {
       id,
       name: c.Name.slice(1),
       bundle: dir,
-      logPath: join(dir, 'ctr.log'),
+      logPath: join(dir, LOG_NAME),
+      logDriver: logs.driver === 'none' ? 'none' : 'k8s-file',
+      logSizeMax: logs.maxSize,
       pidFile: join(dir, 'pidfile'),
       conmonPidFile: join(dir, 'conmon.pid'),
       runcLog: join(dir, 'runc.log'),
@@ -599,6 +626,7 @@ export class Engine {
       next.Security = security;
       next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: conmonPid };
     });
+    this.#logKeeper.watch(id, dir, logs);
     phases.mark('save');
     if (this.#watchConmon(c) === 'gone') void this.#onConmonGone(id).catch((err: unknown) => this.#log.error({ containerId: id, err: errorText(err) }, 'cannot handle the end of conmon'));
     this.#log.debug({ containerId: id, phases: phases.done() }, 'started');
@@ -730,6 +758,7 @@ export class Engine {
     const counters = (await this.#limits?.pollOne(id)) ?? {};
     const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
     this.#limits?.forget(id);
+    await this.#logKeeper.unwatch(id);
     phases.mark('counters');
     if (existsSync(join(this.#o.runtime.runcRoot, id))) {
       await deleteContainer(this.#o.runtime, id, true).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
@@ -1089,7 +1118,63 @@ export class Engine {
   }
 
   logPath(c: ContainerRecord): string {
-    return join(this.#store.dir(c.Id), 'ctr.log');
+    return logSettings(c.HostConfig.LogConfig, this.#logConfig).driver === 'none' ? '' : join(this.#store.dir(c.Id), LOG_NAME);
+  }
+
+  /**
+   * A container's log files, opened for one reader (oldest first), and what a follower
+   * needs to cross conmon's rotations. The reader closes them. A container with the `none`
+   * driver has no log: 501, as dockerd.
+   */
+  async openLogs(c: ContainerRecord): Promise<ContainerLogs> {
+    const settings = logSettings(c.HostConfig.LogConfig, this.#logConfig);
+    if (settings.driver === 'none') {
+      throw new EngineError('not-implemented', 'ERR_LOGS_NOT_READABLE', 'configured logging driver does not support reading');
+    }
+    const dir = this.#store.dir(c.Id);
+    const files = await this.#logKeeper.open(dir, settings);
+    return {
+      files,
+      successors: (ino) => this.#logKeeper.openAfter(dir, settings, ino),
+      currentIno: () => stat(join(dir, LOG_NAME)).then((st) => st.ino, () => undefined),
+      close: async () => {
+        await Promise.all(files.map((f) => f.fh.close().catch(() => undefined)));
+      },
+    };
+  }
+
+  // ---- what authorization needs to know about a create --------------------------------
+
+  /**
+   * A create's seccomp filter compared with the daemon's default, by the code that builds
+   * the filter (seccomp-policy.ts). Bad options come back as `error` (the create is refused
+   * with them later).
+   */
+  assessSeccomp(hc: HostConfig): SeccompAssessment {
+    try {
+      return this.#o.seccomp.assess({ HostConfig: hc }, containerCapabilities(hc, this.#o.defaults));
+    } catch (err) {
+      return { profile: 'invalid', weakerThanDefault: undefined, error: errorText(err) };
+    }
+  }
+
+  /** The `kind` namespace of container `ref`: the host's, or shared with a privileged container? */
+  namespaceOf(ref: string, kind: JoinKind): { id: string; host: boolean; privileged: boolean } | undefined {
+    let c: ContainerRecord | undefined;
+    try {
+      c = this.find(ref);
+    } catch {
+      return undefined; // an ambiguous prefix names no one container
+    }
+    if (!c) return undefined;
+    const find = (r: string): ContainerRecord | undefined => {
+      try {
+        return this.find(r);
+      } catch {
+        return undefined;
+      }
+    };
+    return { id: c.Id, ...namespaceFacts(this.list(), { find, target: c.Id, kind }) };
   }
 
   // ---- volumes, export, changes (used by the API) -------------------------------------

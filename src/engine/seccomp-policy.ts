@@ -17,6 +17,7 @@ import {
   type Profile,
   type SeccompArch,
 } from '../seccomp/index.js';
+import { weakerSyscalls } from '../seccomp-workbench/index.js';
 import { parseSecurityOpts } from '../spec/index.js';
 import type { ContainerRecord } from './types.js';
 
@@ -60,6 +61,18 @@ export function parseDaemonSeccompProfile(value: string, readText: (path: string
   return { kind: 'file', name: value, profile: parsed.value };
 }
 
+/**
+ * A container's filter against the daemon's default, for authorization (see
+ * `SeccompPolicy.assess`).
+ */
+export interface SeccompAssessment {
+  /** `default`, `custom`, `unconfined`, or the daemon's profile file name. */
+  profile: string;
+  /** Syscalls the daemon's default blocks and this filter permits; undefined when not known. */
+  weakerThanDefault: string[] | undefined;
+  error?: string;
+}
+
 export class SeccompPolicy {
   readonly #o: SeccompPolicyOptions;
 
@@ -90,7 +103,47 @@ export class SeccompPolicy {
     return out;
   }
 
+  readonly #assessed = new Map<string, SeccompAssessment>();
+
+  /**
+   * The container's filter as runc will get it (before the notify conversion, which keeps
+   * every verdict), compared with what the daemon's default gives a container with the same
+   * capabilities: the syscalls the default blocks and this one lets through. This is what an
+   * authorization policy judges, so seccomp-allow, custom profiles and privileged are seen
+   * by their effect, not by their spelling. Throws the create's 400 when the options are bad.
+   */
+  assess(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): SeccompAssessment {
+    const key = JSON.stringify([rec.HostConfig.SecurityOpt ?? [], rec.HostConfig.Privileged === true, caps]);
+    const hit = this.#assessed.get(key);
+    if (hit) return hit;
+    const mine = this.#resolve(rec, caps);
+    const base = this.#resolve({ HostConfig: {} }, caps);
+    const weaker = weakerSyscalls(mine.spec, base.spec, { arch: this.#o.arch });
+    const out: SeccompAssessment = weaker === undefined
+      ? { profile: mine.name, weakerThanDefault: undefined, error: `seccomp filters on ${this.#o.arch} cannot be compared` }
+      : { profile: mine.name, weakerThanDefault: weaker };
+    if (this.#assessed.size >= 32) this.#assessed.delete(this.#assessed.keys().next().value!);
+    this.#assessed.set(key, out);
+    return out;
+  }
+
   #decide(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): ContainerSeccomp {
+    const r = this.#resolve(rec, caps);
+    if (r.resolved === undefined) return { spec: undefined, name: r.name };
+    const { resolved, name, allow, deny } = r;
+    const sha256 = profileDigest(resolved.seccomp);
+    const base: ContainerSeccomp = { spec: resolved.seccomp, name, sha256, ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) };
+    const ex = this.#o.explainer;
+    // A profile with its own listener keeps it; runc supports one listener per filter.
+    if (ex === undefined || resolved.seccomp.listenerPath !== undefined) return { ...base, explainer: 'off' };
+    if (!ex.available()) return { ...base, explainer: 'unavailable' };
+    const converted = toNotifyProfile(resolved.seccomp, ex.listenerPath, { comments: resolved.origins.map((o) => o.comment) });
+    if (converted.table.length === 0) return { ...base, explainer: 'off' };
+    return { ...base, spec: converted.seccomp, explainer: 'notify', notifyRules: converted.table };
+  }
+
+  /** The resolved filter (undefined: unconfined) and its name; the one place options become a profile. */
+  #resolve(rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]): { spec: LinuxSeccomp | undefined; resolved?: ReturnType<typeof resolveProfile>; name: string; allow: string[]; deny: string[] } {
     const opts = parseSecurityOpts(rec.HostConfig.SecurityOpt);
     const allow = opts.seccompAllow;
     const deny = opts.seccompDeny;
@@ -99,7 +152,7 @@ export class SeccompPolicy {
       if ((allow.length > 0 || deny.length > 0) && rec.HostConfig.Privileged !== true) {
         throw invalid('seccomp-allow and seccomp-deny need a seccomp profile: they cannot amend seccomp=unconfined');
       }
-      return { spec: undefined, name: 'unconfined' };
+      return { spec: undefined, name: 'unconfined', allow, deny };
     }
     let profile: Profile;
     let name: string;
@@ -133,14 +186,6 @@ export class SeccompPolicy {
       if (err instanceof EngineError) throw err;
       throw invalid(`Invalid seccomp profile: ${(err as Error).message}`);
     }
-    const sha256 = profileDigest(resolved.seccomp);
-    const base: ContainerSeccomp = { spec: resolved.seccomp, name, sha256, ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) };
-    const ex = this.#o.explainer;
-    // A profile with its own listener keeps it; runc supports one listener per filter.
-    if (ex === undefined || resolved.seccomp.listenerPath !== undefined) return { ...base, explainer: 'off' };
-    if (!ex.available()) return { ...base, explainer: 'unavailable' };
-    const converted = toNotifyProfile(resolved.seccomp, ex.listenerPath, { comments: resolved.origins.map((o) => o.comment) });
-    if (converted.table.length === 0) return { ...base, explainer: 'off' };
-    return { ...base, spec: converted.seccomp, explainer: 'notify', notifyRules: converted.table };
+    return { spec: resolved.seccomp, resolved, name, allow, deny };
   }
 }

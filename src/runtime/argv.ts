@@ -25,7 +25,18 @@ export interface ConmonCreateOptions {
   terminal: boolean;
   /** Keep the container's stdin open when an attached client goes away (OpenStdin without StdinOnce). */
   leaveStdinOpen: boolean;
+  /** `none`: conmon keeps no log (attach still works). Default: a k8s-file log at logPath. */
+  logDriver?: 'k8s-file' | 'none';
+  /**
+   * conmon's `--log-size-max`: before a line would cross it, conmon starts a new file
+   * (`<log>.tmp` renamed over `<log>`). Unset: no cap.
+   */
+  logSizeMax?: number;
 }
+
+/** Exec logs are read by no one (output goes to the attached client): a small cap keeps a
+ * detached noisy exec from filling the exec root (often tmpfs). */
+export const EXEC_LOG_SIZE_MAX = 1024 * 1024;
 
 function runtimeArgs(p: RuntimePaths, runcLog: string): string[] {
   return ['--runtime-arg', `--root=${p.runcRoot}`, '--runtime-arg', '--log-format=json', '--runtime-arg', `--log=${runcLog}`];
@@ -42,7 +53,8 @@ export function conmonCreateArgs(p: RuntimePaths, o: ConmonCreateOptions): strin
     '-b', o.bundle,
     '-p', o.pidFile,
     '-P', o.conmonPidFile,
-    '-l', `k8s-file:${o.logPath}`,
+    '-l', o.logDriver === 'none' ? 'none' : `k8s-file:${o.logPath}`,
+    ...(o.logDriver !== 'none' && o.logSizeMax !== undefined && o.logSizeMax > 0 ? ['--log-size-max', String(o.logSizeMax)] : []),
     '--exit-dir', p.exitDir,
     '--socket-dir-path', p.socketDir,
     '--log-level', 'error',
@@ -75,6 +87,7 @@ export function conmonExecArgs(p: RuntimePaths, o: ConmonExecOptions): string[] 
     '-p', `${o.dir}/pid`,
     '-P', `${o.dir}/conmon.pid`,
     '-l', `k8s-file:${o.dir}/log`,
+    '--log-size-max', String(EXEC_LOG_SIZE_MAX),
     '--exit-dir', o.exitDir,
     '--socket-dir-path', p.socketDir,
     '--log-level', 'error',

@@ -56,3 +56,12 @@ export { parseStrace, synthesizeProfile, RECORD_COMMENT, RUNTIME_COMMENT, type R
  * POINTER_ARGS.openat; // [1]: the path
  */
 export { POINTER_ARGS, DANGEROUS } from './tables.js';
+
+/**
+ * Syscalls one resolved filter blocks and another permits (for some arguments): what makes a
+ * container's seccomp "weaker than the default".
+ *
+ * @example
+ * weakerSyscalls(effective, baseline, { arch: 'SCMP_ARCH_X86_64' }); // ['keyctl']
+ */
+export { weakerSyscalls } from './weaker.js';

@@ -1,14 +1,14 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { join } from 'node:path';
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { ENFORCED_HOST_FIELDS, readLogFile, followLogFile, selectEntries, type Engine, type ContainerRecord, type LogEntry, type WaitCondition } from '../../engine/index.js';
+import { ENFORCED_HOST_FIELDS, streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type WaitCondition } from '../../engine/index.js';
 import { parseCreateBody } from '../create-body.js';
 import { execConfigSchema, execStartSchema, issuesText, readRequest } from '../types.js';
-import { openClientStream } from '../hijack.js';
+import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
 import { commonHeaders, sendEmpty, sendJson } from '../server.js';
-import { frame } from '../stream.js';
+import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { dockerStats, sampleContainer } from '../stats.js';
 import { volumesOfContainer } from './volumes.js';
@@ -306,10 +306,19 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const tty = c.Config.Tty === true;
     const bodyLength = Number(ctx.req.headers['content-length'] ?? 0);
     const client = openClientStream(ctx, { multiplexed: !tty, bodyLength: ctx.upgrade ? bodyLength : 0 });
-    const send = (s: 1 | 2, data: Buffer): void => client.write(tty ? data : frame(s, data));
-    if (logs) {
-      const { entries } = await readLogFile(engine.logPath(c));
-      for (const e of selectEntries(entries, { stdout, stderr })) send(e.stream === 'stderr' ? 2 : 1, e.data);
+    const send = (s: 1 | 2, data: Buffer): void => void client.write(tty ? data : frame(s, data));
+    if (logs && engine.logPath(c) !== '') {
+      // The log so far, streamed: a slow client pauses the read, a client that leaves ends it.
+      const ac = new AbortController();
+      client.onClose(() => ac.abort());
+      const files = await engine.openLogs(c);
+      try {
+        const out = batchedLogWriter((chunk) => client.write(chunk), { raw: tty });
+        await streamLogs(files.files, { query: { stdout, stderr }, sink: { write: (e) => out.write(e), flush: () => out.flush(), drain: () => client.drain(), signal: ac.signal } });
+        out.flush();
+      } finally {
+        await files.close();
+      }
     }
     if (!stream) {
       client.end();
@@ -348,30 +357,32 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const untilNs = timeParamNs(q, 'until');
     const tty = c.Config.Tty === true;
     const res = ctx.res!;
-    res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
-    // Headers go out at once: a follower of a quiet container must not hang before the first line.
-    res.flushHeaders();
-    const emit = (e: LogEntry): void => {
-      const data = timestamps ? Buffer.concat([Buffer.from(`${dockerTimestamp(e.time)} `), e.data]) : e.data;
-      res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
-    };
-    const path = engine.logPath(c);
-    const { entries, offset } = await readLogFile(path);
-    const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
-    for (const e of selectEntries(entries, query)) emit(e);
-    if (follow && untilNs === undefined && engine.isRunning(c.Id)) {
+    // Before any header: a container without a readable log is an error reply (501).
+    const files = await engine.openLogs(c);
+    try {
+      res.writeHead(200, { ...commonHeaders(), 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+      // Headers go out at once: a follower of a quiet container must not hang before the first line.
+      res.flushHeaders();
       const ac = new AbortController();
       res.on('close', () => ac.abort());
-      const pass = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}) };
-      await followLogFile(path, offset, {
-        onEntry: (e) => {
-          if (selectEntries([e], pass).length > 0) emit(e);
-        },
-        stopped: () => !engine.isRunning(c.Id),
-        signal: ac.signal,
-      });
+      const out = batchedLogWriter((chunk) => (res.destroyed ? true : res.write(chunk)), { raw: tty, ...(timestamps ? { prefix: (t: string) => `${dockerTimestamp(t)} ` } : {}) });
+      const sink: LogSink = { write: (e: LogEntry) => out.write(e), flush: () => out.flush(), drain: () => drainOf(res), signal: ac.signal };
+      const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
+      const end = await streamLogs(files.files, { query, sink });
+      if (end !== undefined && follow && untilNs === undefined && engine.isRunning(c.Id)) {
+        await followLogs(files.files[end.file]!, {
+          offset: end.offset,
+          query,
+          sink,
+          stopped: () => !engine.isRunning(c.Id),
+          successors: (ino) => files.successors(ino),
+          currentIno: () => files.currentIno(),
+        });
+      }
+    } finally {
+      await files.close();
     }
-    res.end();
+    if (!res.destroyed) res.end();
   });
 
   r.add('POST', '/containers/{id}/exec', async (ctx) => {
@@ -414,7 +425,7 @@ export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
     }
     const tty = rec.Tty;
     const client = openClientStream(ctx, { multiplexed: !tty, bodyLength: raw.length });
-    const send = (s: 1 | 2, data: Buffer): void => client.write(tty ? data : frame(s, data));
+    const send = (s: 1 | 2, data: Buffer): void => void client.write(tty ? data : frame(s, data));
     await engine.execStart(rec.ID, { output: send, end: () => client.end() }, {
       onSession: (session) => {
         let skip = ctx.upgrade ? 0 : raw.length;

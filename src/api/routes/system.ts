@@ -15,6 +15,8 @@ export interface SystemInfo {
   conmonVersion: string;
   authorizationPlugins: () => string[];
   warnings: () => string[];
+  /** The daemon's default log driver (`--log-driver`); default json-file. */
+  logDriver?: string;
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -101,7 +103,7 @@ export function registerSystemRoutes(r: Router, engine: Engine, info: SystemInfo
       Images: engine.images.list().length,
       Driver: 'overlay',
       DriverStatus: [],
-      Plugins: { Volume: ['local'], Network: ['null', 'host'], Authorization: info.authorizationPlugins(), Log: ['k8s-file'] },
+      Plugins: { Volume: ['local'], Network: ['null', 'host'], Authorization: info.authorizationPlugins(), Log: ['json-file', 'local', 'none'] },
       MemoryLimit: true,
       SwapLimit: true,
       CpuCfsPeriod: true,
@@ -115,7 +117,7 @@ export function registerSystemRoutes(r: Router, engine: Engine, info: SystemInfo
       OomKillDisable: true,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'k8s-file',
+      LoggingDriver: info.logDriver ?? 'json-file',
       CgroupDriver: 'cgroupfs',
       CgroupVersion: info.cgroupVersion(),
       NEventsListener: 0,

@@ -4,6 +4,7 @@ import type { Engine, ContainerRecord } from '../../engine/index.js';
 import { volumeView } from '../../engine/index.js';
 import { filtersParam, parseJsonBody } from '../params.js';
 import { issuesText, readRequest, volumeCreateSchema } from '../types.js';
+import { checkLabelSizes } from '../labels.js';
 import type { Router } from '../router.js';
 import { sendEmpty, sendJson } from '../server.js';
 import { boolParam } from '../params.js';
@@ -70,6 +71,7 @@ export function registerVolumeRoutes(r: Router, engine: Engine): void {
     if (driver !== '' && driver !== 'local') throw invalid(`create ${name}: volume driver ${JSON.stringify(driver)} is not supported by moat: only "local"`);
     const labels = body.Labels ?? {};
     const options = body.DriverOpts ?? {};
+    checkLabelSizes(labels, 'Labels');
     const existed = name !== '' && vols().find(name) !== undefined;
     const v = await vols().create(name === '' ? undefined : name, { labels, options });
     if (!existed) engine.events.emit('volume', 'create', v.Name, { driver: 'local' });

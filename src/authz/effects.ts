@@ -1,0 +1,162 @@
+/**
+ * What a request will do beyond what its body says, worked out by the code that will do it
+ * (moatd injects it: authz imports nothing of the engine) and shown to the policy and, as
+ * one header, to every plugin:
+ *
+ * - the container's effective seccomp filter, compared with the daemon's default: which
+ *   syscalls the default blocks and this container's filter would let through
+ *   (`seccomp=unconfined`, `seccomp-allow=…`, a custom profile, privileged);
+ * - the containers whose namespaces it joins (`--pid/--ipc/--network container:X`), and
+ *   whether that namespace is the host's or shared with a privileged container.
+ *
+ * Pure: no I/O.
+ */
+import { EngineError, noSuchContainer } from '../base/index.js';
+import type { CanonicalRequest } from './canonical.js';
+import { getMember, parseJsonTree, serializeTree, toValue, type JsonNode } from './json-strict.js';
+
+/**
+ * The header plugins receive (in `RequestHeaders`) on container create. A client cannot set
+ * it: a request that carries it is refused.
+ *
+ * @example
+ * // X-Moat-Effects: {"Seccomp":{"Profile":"custom","WeakerThanDefault":["keyctl"]},"Joins":[]}
+ */
+export const EFFECTS_HEADER = 'X-Moat-Effects';
+
+/**
+ * The container's seccomp filter against the daemon's default.
+ *
+ * @example
+ * const s: SeccompAssessment = { profile: 'default', weakerThanDefault: ['keyctl'] };
+ */
+export interface SeccompAssessment {
+  /** `default`, `custom`, `unconfined`, or the daemon's profile file. */
+  readonly profile: string;
+  /**
+   * Syscalls the daemon's default profile blocks (for some arguments) that this container's
+   * filter permits, sorted; empty when it is as strict or stricter. Undefined: not known.
+   */
+  readonly weakerThanDefault: readonly string[] | undefined;
+  /** Why it could not be worked out (the create will be refused, or the arch is not modelled). */
+  readonly error?: string;
+}
+
+/** A namespace kind that can be joined with `container:X`. */
+export type JoinableNamespace = 'pid' | 'ipc' | 'network';
+
+/**
+ * One `container:X` namespace join and what is on the other side.
+ *
+ * @example
+ * const j: JoinedNamespace = { namespace: 'pid', container: 'f00…', privileged: false, host: true };
+ */
+export interface JoinedNamespace {
+  readonly namespace: JoinableNamespace;
+  /** The full id it resolved to (the body is rewritten to it), or the reference as given when no container has it. */
+  readonly container: string;
+  /** A container sharing that namespace is privileged; undefined when the target is unknown. */
+  readonly privileged: boolean | undefined;
+  /** That namespace is the host's (the target, or whom it joined, uses `host`); undefined when unknown. */
+  readonly host: boolean | undefined;
+}
+
+/**
+ * What moatd knows about a request beyond its body.
+ *
+ * @example
+ * const e: RequestEffects = { seccomp: { profile: 'custom', weakerThanDefault: ['unshare'] }, joins: [] };
+ */
+export interface RequestEffects {
+  readonly seccomp?: SeccompAssessment | undefined;
+  readonly joins?: readonly JoinedNamespace[] | undefined;
+}
+
+/**
+ * What moatd hands the chain: container references to ids, and the effects of a canonical request.
+ *
+ * @example
+ * chain.setInspector({ containerId: (ref) => engine.find(ref)?.Id, effects: async (c) => ({ seccomp: … }) });
+ */
+export interface RequestInspector {
+  /** Full id of a container by name, id or unique id prefix; undefined when there is none. */
+  containerId(ref: string): string | undefined;
+  /** Effects of a canonical container create (called for no other request). */
+  effects(req: CanonicalRequest): Promise<RequestEffects>;
+}
+
+const MODE_FIELDS: ReadonlyArray<readonly [JoinableNamespace, string]> = [
+  ['pid', 'PidMode'],
+  ['ipc', 'IpcMode'],
+  ['network', 'NetworkMode'],
+];
+
+/**
+ * The `container:X` joins a container-create body asks for (references as written).
+ *
+ * @example
+ * joinRefsOf({ HostConfig: { PidMode: 'container:web' } }); // [{ namespace: 'pid', ref: 'web' }]
+ */
+export function joinRefsOf(body: unknown): Array<{ namespace: JoinableNamespace; ref: string }> {
+  const hc = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['HostConfig'] : undefined;
+  const out: Array<{ namespace: JoinableNamespace; ref: string }> = [];
+  if (typeof hc !== 'object' || hc === null) return out;
+  for (const [ns, field] of MODE_FIELDS) {
+    const v = (hc as Record<string, unknown>)[field];
+    if (typeof v === 'string' && v.startsWith('container:') && v.length > 'container:'.length) out.push({ namespace: ns, ref: v.slice('container:'.length) });
+  }
+  return out;
+}
+
+/**
+ * Rewrite `container:NAME` modes of a container create to `container:<full id>`, so the
+ * engine joins exactly the container the plugins and the policy judged (a rename or a new
+ * container taking the name cannot redirect it). An unknown reference is a 404: judged
+ * later it could name a container made after the decision.
+ *
+ * @example
+ * const c = resolveJoinTargets(canonical, (ref) => engine.find(ref)?.Id);
+ */
+export function resolveJoinTargets(req: CanonicalRequest, containerId: (ref: string) => string | undefined): CanonicalRequest {
+  if (req.bodyKind !== 'container-create' || req.canonicalBody.length === 0) return req;
+  const root: JsonNode = parseJsonTree(req.canonicalBody.toString('utf8'));
+  const hc = getMember(root, 'HostConfig');
+  let changed = false;
+  for (const [, field] of MODE_FIELDS) {
+    const node = getMember(hc, field);
+    if (node?.t !== 'str' || !node.v.startsWith('container:')) continue;
+    const ref = node.v.slice('container:'.length);
+    if (ref === '') continue; // the engine refuses it, naming the field
+    const id = containerId(ref);
+    if (id === undefined) throw noSuchContainer(ref);
+    if (id !== ref) {
+      node.v = `container:${id}`;
+      changed = true;
+    }
+  }
+  if (!changed) return req;
+  return { ...req, body: toValue(root), canonicalBody: Buffer.from(serializeTree(root), 'utf8') };
+}
+
+/**
+ * The header's value: Docker-style keys, compact JSON.
+ *
+ * @example
+ * effectsHeaderValue({ seccomp: { profile: 'default', weakerThanDefault: [] }, joins: [] }); // '{"Seccomp":{"Profile":"default","WeakerThanDefault":[]},"Joins":[]}'
+ */
+export function effectsHeaderValue(e: RequestEffects): string {
+  const s = e.seccomp;
+  return JSON.stringify({
+    Seccomp: s === undefined ? null : { Profile: s.profile, WeakerThanDefault: s.weakerThanDefault ?? null, ...(s.error !== undefined ? { Error: s.error } : {}) },
+    Joins: (e.joins ?? []).map((j) => ({ Namespace: j.namespace, Container: j.container, Privileged: j.privileged ?? null, HostNamespace: j.host ?? null })),
+  });
+}
+
+/** A client may not send the header moatd sets. */
+export function refuseEffectsHeader(headers: Readonly<Record<string, unknown>>): void {
+  for (const k of Object.keys(headers)) {
+    if (k.toLowerCase() === EFFECTS_HEADER.toLowerCase()) {
+      throw new EngineError('invalid', 'ERR_AUTHZ_BAD_REQUEST_HEADER', `Cannot authorize request: the ${EFFECTS_HEADER} header is set by the daemon, not by clients`);
+    }
+  }
+}

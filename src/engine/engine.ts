@@ -902,9 +902,24 @@ export class Engine {
     if (c.State.Status !== 'running' && c.State.Status !== 'paused') {
       throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     }
-    await killContainer(this.#o.runtime, c.Id, sig, sig === 9);
+    await this.#onLiveProcess(c, () => killContainer(this.#o.runtime, c.Id, sig, sig === 9), `Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     this.events.emit('container', 'kill', c.Id, this.#attrs(c, { signal: String(sig) }));
     if (sig === 9) await withTimeout(this.#exitPromise(c), 10_000);
+  }
+
+  /**
+   * Run a runc verb that needs the container's process. Between the process's exit and the
+   * engine reading conmon's exit file the record still says running: runc then refuses,
+   * which is the client's 409 (as Docker answers), not a daemon failure.
+   */
+  async #onLiveProcess<T>(c: ContainerRecord, verb: () => Promise<T>, notRunning: string): Promise<T> {
+    try {
+      return await verb();
+    } catch (err) {
+      const st = await stateOf(this.#o.runtime, c.Id).catch(() => undefined);
+      if (st === undefined || st.status === 'stopped') throw conflict(notRunning);
+      throw err;
+    }
   }
 
   async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
@@ -923,7 +938,7 @@ export class Engine {
         if (c.State.Status === 'paused') throw conflict(`Container ${c.Id} is already paused`);
         if (c.State.Status !== 'running') throw conflict(`Container ${c.Id} is not running`);
       } else if (c.State.Status !== 'paused') throw conflict(`Container ${c.Id} is not paused`);
-      await pauseContainer(this.#o.runtime, c.Id, pause);
+      await this.#onLiveProcess(c, () => pauseContainer(this.#o.runtime, c.Id, pause), `Container ${c.Id} is not running`);
       try {
         await this.#commit(c, (next) => {
           next.State.Status = pause ? 'paused' : 'running';
@@ -1217,7 +1232,7 @@ export class Engine {
   async top(ref: string): Promise<{ Titles: string[]; Processes: string[][] }> {
     const c = this.get(ref);
     if (c.State.Status !== 'running' && c.State.Status !== 'paused') throw conflict(`Container ${c.Id} is not running`);
-    const pids = await listPids(this.#o.runtime, c.Id);
+    const pids = await this.#onLiveProcess(c, () => listPids(this.#o.runtime, c.Id), `Container ${c.Id} is not running`);
     const rows: string[][] = [];
     for (const pid of pids) {
       const st = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');

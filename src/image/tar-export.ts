@@ -58,6 +58,9 @@ async function writeFileEntry(pack: tar.Pack, header: HeaderArg, io: Handle, siz
   const done = new Promise<void>((resolve, reject) => {
     sink = pack.entry({ ...header, size }, (err) => (err ? reject(err) : resolve()));
   });
+  // Awaited at the end; when writing fails first (the client hung up and the pack was
+  // destroyed) the entry's callback still rejects it, which must not go unhandled.
+  done.catch(() => undefined);
   const s = sink!;
   const failed = new Promise<never>((_resolve, reject) => s.once('error', reject));
   failed.catch(() => undefined);

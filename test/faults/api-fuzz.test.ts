@@ -146,7 +146,10 @@ test('a bounded fuzzer over every route: no 5xx, no crash, nothing half-created'
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
   const d = await startDaemon();
   t.after(() => d.cleanup());
-  const seed = Number(process.env['MOAT_FUZZ_SEED'] ?? Date.now() % 1_000_000);
+  // A fixed seed by default: `make test` is a regression run that gives the same inputs every
+  // time (timing still varies); explore with MOAT_FUZZ_SEED=random or a number.
+  const seedEnv = process.env['MOAT_FUZZ_SEED'];
+  const seed = seedEnv === 'random' ? Date.now() % 1_000_000 : Number(seedEnv ?? 424242);
   const rnd = prng(seed);
   const safeDir = join(d.root, 'fuzz');
   mkdirSync(join(safeDir, 'src'), { recursive: true });

@@ -2,6 +2,7 @@
 // to its standby, recvmsg(2)/sendmsg(2) with SCM_RIGHTS, poll(2), the seccomp notify ioctls,
 // a shared file mapping, flock(2), SO_PEERCRED. Through koffi
 // (prebuilt in its npm package; see design.md §1), loaded lazily once per thread.
+import { readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
 import { sysError } from '../base/index.js';
@@ -253,6 +254,15 @@ export function mapShared(fd: number, length: number): { address: bigint; view: 
   const address = p === null ? 0n : koffi.address(p);
   if (address === 0n || address === 0xffffffffffffffffn) throw sysError('mmap', String(fd), lastErrno());
   return { address, view: Buffer.from(koffi.view(p, length)) };
+}
+
+/** True when `fd` is a seccomp notify fd (`anon_inode:seccomp notify`), not whatever a peer sent. */
+export function isNotifyFd(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:seccomp notify';
+  } catch {
+    return false;
+  }
 }
 
 /** An Error shaped like Node's system errors (`code` 'ENOENT', `errno` negative). */

@@ -2,21 +2,21 @@
 // every call here blocks (poll, ioctl): the main thread stays free for signals and for
 // spawning the standby.
 //
-// Two roles, one loop:
-// - active: one poll(2) over the listening socket, connections from runc still sending their
-//   state message, every container's notify fd, and the link to the standby. For each
-//   connection runc makes (one per `runc create`/`run`, and one per `runc exec`: each loads
-//   its own filter), it reads the state JSON and the notify fd (SCM_RIGHTS), loads
-//   `<id>.rules.json`, passes a copy of the fd to the standby, then answers each notification
-//   on that fd. A notify fd reports POLLHUP when no task uses its filter any more (the
-//   container and its execs exited): then it is closed and forgotten.
-// - standby: a second process holding a copy of every notify fd and of the listening
-//   socket. The kernel answers ENOSYS for a notify rule only once no process holds the
-//   filter's notify fd, so while the standby lives, killing the active listener changes
-//   nothing a container sees: the callers wait, the standby notices at once (its link
-//   hangs up), takes the lock, answers what the dead listener had received but not answered
-//   (the in-flight slots, slots.ts), and serves on as the active listener; then it starts a
-//   standby of its own. A standby with no fds to keep has nothing to protect and just exits.
+// One poll(2) over the listening socket, connections from runc still sending their state
+// message, every container's notify fd, and the link to the standby. For each connection runc
+// makes (one per `runc create`/`run`, and one per `runc exec`: each loads its own filter), it
+// reads the state JSON and the notify fd (SCM_RIGHTS), loads `<id>.rules.json`, passes a
+// copy of the fd to the standby (standby.ts), then answers each notification on that fd. A
+// notify fd reports POLLHUP when no task uses its filter any more (the container and its
+// execs exited): then it is closed and forgotten.
+//
+// The standby is a second process holding a copy of every notify fd and of the listening
+// socket. The kernel answers ENOSYS for a notify rule only once no process holds the filter's
+// notify fd, so while the standby lives, killing this listener changes nothing a container
+// sees: the callers wait, the standby notices at once (its link hangs up), takes the lock and
+// starts this loop with the fds it kept (`adopt`); the loop first answers what the dead
+// listener had received but not answered (the in-flight slots, slots.ts), then serves on and
+// starts a standby of its own.
 //
 // Order for one notification: (budget) RECV into the fd's in-flight slot, decide, then (only
 // when a record will be written) read /proc/<pid>/status while the task still waits in the
@@ -28,7 +28,7 @@
 // left out of the poll set, so its callers wait in the kernel and the listener does nothing
 // for it until its next token; each poll round serves at most one notification per fd, so
 // containers take turns.
-import { readFileSync, readlinkSync, fstatSync, statSync, rmSync, lstatSync, unlinkSync, chmodSync } from 'node:fs';
+import { readFileSync, fstatSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -36,37 +36,42 @@ import { createLogger, type Logger } from '../base/index.js';
 import { decodeNotif, encodeResp, denyResp, continueResp, tryParseProcessState, SECCOMP_NOTIF_SIZE, type SeccompNotif } from './structs.js';
 import { decide, denialRecord, FALLBACK_ERRNO, type Decision, parseTaskStatus, recordKey, hex, type RuleTable, type TaskInfo, type SyscallRecord, type DroppedRecord } from './policy.js';
 import { ContainerBudget, DEFAULT_LIMITS, type BudgetLimits } from './budget.js';
-import { JsonlAppender, denialsPath, syscallsPath, lastSeqSync, loadRuleTableSync, lockPath, pidPath, standbyPidPath, inflightPath, writePidFileSync, readPidFileSync } from './files.js';
+import { JsonlAppender, denialsPath, syscallsPath, lastSeqSync, loadRuleTableSync, lockPath, inflightPath } from './files.js';
 import { InflightSlots } from './slots.js';
-import { encodeHandoff, tryParseHandoff, type HandoffMessage } from './handoff.js';
-import { acceptConn, closeFd, listenUnix, notifIdValid, notifRecv, notifRecvAt, notifSend, peerCred, pollEvents, recvWithFds, sendWithFds, tryLockExclusive, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from './kernel.js';
+import { encodeHandoff, type HandoffMessage } from './handoff.js';
+import { acceptConn, closeFd, isNotifyFd, notifIdValid, notifRecv, notifRecvAt, notifSend, peerCred, pollEvents, recvWithFds, sendWithFds, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from './kernel.js';
 
 export const LISTENER_WORKER_TAG = 'moat-seccomp-listener';
 
 export interface ListenerWorkerData {
   readonly tag: typeof LISTENER_WORKER_TAG;
-  readonly role: 'active' | 'standby';
-  /** active: the bound, listening socket (made by the main thread); standby: -1 (it comes with the hello). */
+  /** The bound, listening socket. */
   readonly listenFd: number;
-  /** `listener.lock`, open (and locked when active). */
+  /** `listener.lock`, open and locked. */
   readonly lockFd: number;
-  /** standby: its end of the link to the active listener; active: -1. */
-  readonly pairFd: number;
-  readonly socketPath: string;
   readonly stateDir: string;
   /** [0] = 1 asks the loop to stop. */
   readonly stop: SharedArrayBuffer;
   readonly logLevel: 'debug' | 'info' | 'warn';
   /** To and from the main thread: standby spawn requests and results. */
   readonly port: MessagePort;
-  /** active: the standby the main thread started before the worker (its link and pid). */
+  /** The standby the main thread started before the worker (its link and pid). */
   readonly standby?: { readonly fd: number; readonly pid: number } | undefined;
+  /** After a takeover: the notify fds the standby kept. */
+  readonly adopt?: readonly AdoptedFd[] | undefined;
   /** See ListenerLoopOptions.killAfterRecv. */
   readonly killAfterRecv?: number | undefined;
 }
 
+/** A notify fd a standby kept, handed to the loop it starts: its container and in-flight slot. */
+export interface AdoptedFd {
+  readonly fd: number;
+  readonly slot: number;
+  readonly id: string;
+}
+
 /** Worker -> main thread. */
-export type WorkerToMain = { readonly t: 'spawn-standby' } | { readonly t: 'active' };
+export type WorkerToMain = { readonly t: 'spawn-standby' };
 /** Main thread -> worker. */
 export type MainToWorker = { readonly t: 'standby'; readonly fd: number; readonly pid: number } | { readonly t: 'standby-failed' };
 
@@ -107,13 +112,6 @@ interface Notifier {
   readonly container: ContainerState;
 }
 
-/** A standby's copy of one notify fd. */
-interface Held {
-  readonly fd: number;
-  readonly slot: number;
-  readonly id: string;
-}
-
 interface StandbyLink {
   readonly fd: number;
   readonly pid: number;
@@ -125,7 +123,6 @@ const CONN_TIMEOUT_MS = 5000;
 const MAX_STATE_BYTES = 1024 * 1024;
 const POLL_MS = 250;
 const ORPHAN_CHECK_MS = 2000;
-const TAKEOVER_LOCK_MS = 2000;
 /** A standby that lived less than this counts as failed: the next spawn waits longer. */
 const STANDBY_MIN_LIFE_MS = 10_000;
 const STANDBY_MAX_BACKOFF_MS = 60_000;
@@ -138,14 +135,6 @@ function readTask(pid: number): TaskInfo {
   }
 }
 
-/** True when `fd` is a seccomp notify fd (`anon_inode:seccomp notify`), not whatever a peer sent. */
-function isNotifyFd(fd: number): boolean {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:seccomp notify';
-  } catch {
-    return false;
-  }
-}
 
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 /** Sleeps the worker thread (it has no event loop work to do meanwhile). */
@@ -163,25 +152,23 @@ function isCompleteJson(text: string): boolean {
 }
 
 export interface ListenerLoopOptions {
-  readonly role: 'active' | 'standby';
   readonly listenFd: number;
   readonly lockFd: number;
-  readonly pairFd: number;
-  readonly socketPath: string;
   readonly stateDir: string;
   readonly log: Logger;
   /** Main-thread link; without it no standby is ever started (tests). */
   readonly port?: MessagePort;
-  /** active: a standby already started. */
+  /** A standby already started. */
   readonly standby?: { readonly fd: number; readonly pid: number } | undefined;
+  /** After a takeover: the fds the standby kept (their in-flight slots are read, not cleared). */
+  readonly adopt?: readonly AdoptedFd[] | undefined;
   readonly limits?: BudgetLimits;
   /** Fault injection for tests: SIGKILL this process right after the Nth RECV, before its SEND. */
   readonly killAfterRecv?: number | undefined;
 }
 
 export class ListenerLoop {
-  #role: 'active' | 'standby';
-  #listenFd: number;
+  readonly #listenFd: number;
   readonly #o: ListenerLoopOptions;
   readonly #log: Logger;
   readonly #limits: BudgetLimits;
@@ -191,7 +178,7 @@ export class ListenerLoop {
   readonly #uid = process.getuid?.() ?? 0;
   /** Where RECV writes when there is no slot (never shared). */
   readonly #scratch = Buffer.alloc(SECCOMP_NOTIF_SIZE);
-  #slots: InflightSlots | undefined;
+  readonly #slots: InflightSlots;
   #nextKey = 1;
   #recvCount = 0;
   #standby: StandbyLink | undefined;
@@ -200,35 +187,24 @@ export class ListenerLoop {
   #standbyRetryAt = 0;
   /** Containers throttled in the last round (their fair share of throttledPerSecond). */
   #throttledCount = 0;
-  // standby role
-  #pairFd: number;
-  readonly #held = new Map<number, Held>();
-  #stopSeen = false;
   #lastOrphanCheck = 0;
-  /** Set when the loop decided to end (standby with nothing to keep, state dir gone). */
+  /** Set when the loop decided to end (state dir gone). */
   #done = false;
 
   constructor(o: ListenerLoopOptions) {
     this.#o = o;
-    this.#role = o.role;
     this.#listenFd = o.listenFd;
-    this.#pairFd = o.pairFd;
     this.#log = o.log;
     this.#limits = o.limits ?? DEFAULT_LIMITS;
-    if (o.role === 'active') {
-      this.#slots = InflightSlots.open(inflightPath(o.stateDir), { fresh: true });
-      if (o.standby !== undefined) this.#linkStandby(o.standby.fd, o.standby.pid);
-    }
-  }
-
-  get role(): 'active' | 'standby' {
-    return this.#role;
+    this.#slots = InflightSlots.open(inflightPath(o.stateDir), { fresh: o.adopt === undefined });
+    if (o.adopt !== undefined) this.#adopt(o.adopt);
+    if (o.standby !== undefined) this.#linkStandby(o.standby.fd, o.standby.pid);
   }
 
   /**
-   * Runs until `stop[0]` becomes 1 or the loop has nothing left to do. A deliberate stop of
-   * the active listener tells the standby to exit too; then every fd is closed (containers
-   * get ENOSYS). If this throws (a bug), the standby's copies keep the containers served.
+   * Runs until `stop[0]` becomes 1 or the state dir is gone. A deliberate stop tells the
+   * standby to exit too; then every fd is closed (containers get ENOSYS). If this throws (a
+   * bug), the standby's copies keep the containers served.
    */
   run(stop: Int32Array): void {
     let stopping = false;
@@ -241,23 +217,20 @@ export class ListenerLoop {
         this.step(POLL_MS);
       }
     } finally {
-      if (stopping && this.#role === 'active') this.#stopStandby();
+      if (stopping) this.#stopStandby();
       this.#closeAll();
     }
   }
 
   /** One poll round. */
   step(maxWaitMs: number): void {
-    if (this.#role === 'standby') this.#standbyStep(maxWaitMs);
-    else this.#activeStep(maxWaitMs);
+    this.#activeStep(maxWaitMs);
     const now = Date.now();
     if (now - this.#lastOrphanCheck >= ORPHAN_CHECK_MS) {
       this.#lastOrphanCheck = now;
       this.#checkOrphaned();
     }
   }
-
-  // ---- active ---------------------------------------------------------------------------
 
   #activeStep(maxWaitMs: number): void {
     this.#readPort();
@@ -392,7 +365,7 @@ export class ListenerLoop {
       this.#log.warn({ bytes: c.bytes, fds: c.fds.length }, 'connection did not carry a container state and a seccomp notify fd; closed');
       return;
     }
-    const n = this.#attach(state.state.id, fd, this.#slots?.alloc() ?? -1);
+    const n = this.#attach(state.state.id, fd, this.#slots.alloc() ?? -1);
     this.#log.debug({ containerId: n.container.id, pid: state.pid, status: state.state.status, mode: n.container.table?.mode ?? 'fail-closed', fd, slot: n.slot }, 'attached to container filter');
     // The standby gets its copy before the first notification is answered.
     this.#toStandby({ t: 'fd', key: n.key, slot: n.slot, id: n.container.id }, [fd], n.key);
@@ -428,7 +401,7 @@ export class ListenerLoop {
     container.fds += 1;
     const n: Notifier = { fd, key: this.#nextKey++, slot, container };
     this.#notifiers.set(fd, n);
-    if (slot < 0 && this.#slots !== undefined) this.#log.warn({ containerId: id }, 'no free in-flight slot: a notification being answered when the listener dies cannot be recovered');
+    if (slot < 0) this.#log.warn({ containerId: id }, 'no free in-flight slot: a notification being answered when the listener dies cannot be recovered');
     return n;
   }
 
@@ -436,7 +409,7 @@ export class ListenerLoop {
     this.#notifiers.delete(n.fd);
     this.#forgetInOutbox(n.key);
     closeFd(n.fd);
-    if (n.slot >= 0) this.#slots?.release(n.slot);
+    if (n.slot >= 0) this.#slots.release(n.slot);
     this.#toStandby({ t: 'drop', key: n.key }, []);
     const c = n.container;
     c.fds -= 1;
@@ -463,9 +436,8 @@ export class ListenerLoop {
   #serveOne(n: Notifier): void {
     const c = n.container;
     if (c.table?.mode !== 'record' && !c.budget.takeAnswer(performance.now(), this.#throttledCount)) return; // wait for a token
-    const slots = this.#slots;
-    const view = slots !== undefined && n.slot >= 0 ? slots.view(n.slot) : this.#scratch;
-    const e = slots !== undefined && n.slot >= 0 ? notifRecvAt(n.fd, slots.address(n.slot), view) : notifRecv(n.fd, view);
+    const view = n.slot >= 0 ? this.#slots.view(n.slot) : this.#scratch;
+    const e = n.slot >= 0 ? notifRecvAt(n.fd, this.#slots.address(n.slot), view) : notifRecv(n.fd, view);
     if (e === osConstants.errno.ENOENT) return; // the task left the syscall (signal) first
     if (e !== 0) {
       this.#detach(n, `NOTIF_RECV failed: ${e}`);
@@ -543,7 +515,7 @@ export class ListenerLoop {
         this.#standbyFailed();
         continue;
       }
-      if (this.#role !== 'active' || this.#standby !== undefined) {
+      if (this.#standby !== undefined) {
         closeFd(msg.fd); // not wanted any more; the process exits when its link closes
         continue;
       }
@@ -638,143 +610,30 @@ export class ListenerLoop {
     }
   }
 
-  // ---- standby --------------------------------------------------------------------------
+  // ---- after a takeover -----------------------------------------------------------------
 
-  #standbyStep(maxWaitMs: number): void {
-    const fds = [this.#pairFd, ...[...this.#held.values()].map((h) => h.fd)];
-    const events = [POLLIN, ...[...this.#held.values()].map(() => 0)];
-    const keys = [-1, ...this.#held.keys()];
-    const revents = pollEvents(fds, events, maxWaitMs);
-    if (revents === undefined) return;
-    let activeGone = false;
-    for (let i = 1; i < fds.length; i++) {
-      if ((revents[i] ?? 0) & (POLLHUP | POLLERR | POLLNVAL)) this.#dropHeld(keys[i]!);
-    }
-    const ev = revents[0] ?? 0;
-    if (ev & POLLIN) activeGone = this.#readHandoff();
-    if (ev & (POLLHUP | POLLERR | POLLNVAL)) activeGone = true;
-    if (activeGone) this.#activeGone();
-  }
-
-  /** Reads the active listener's messages; true when the link ended. */
-  #readHandoff(): boolean {
-    for (;;) {
-      let r;
-      try {
-        r = recvWithFds(this.#pairFd);
-      } catch (err) {
-        this.#log.warn({ err }, 'reading the link to the active listener failed');
-        return true;
-      }
-      if (r.kind === 'again') return false;
-      if (r.kind === 'eof') return true;
-      const m = tryParseHandoff(r.data);
-      const used = new Set<number>();
-      if (m?.t === 'hello' && r.fds[0] !== undefined) {
-        if (this.#listenFd >= 0) closeFd(this.#listenFd);
-        this.#listenFd = r.fds[0];
-        used.add(r.fds[0]);
-      } else if (m?.t === 'fd' && r.fds[0] !== undefined && isNotifyFd(r.fds[0])) {
-        this.#dropHeld(m.key);
-        this.#held.set(m.key, { fd: r.fds[0], slot: m.slot, id: m.id });
-        used.add(r.fds[0]);
-      } else if (m?.t === 'drop') {
-        this.#dropHeld(m.key);
-      } else if (m?.t === 'stop') {
-        this.#stopSeen = true;
-      } else {
-        this.#log.warn({ bytes: r.data.length }, 'unexpected message from the active listener; ignored');
-      }
-      for (const fd of r.fds) if (!used.has(fd)) closeFd(fd);
-    }
-  }
-
-  #dropHeld(key: number): void {
-    const h = this.#held.get(key);
-    if (h === undefined) return;
-    this.#held.delete(key);
-    closeFd(h.fd);
-  }
-
-  #activeGone(): void {
-    closeFd(this.#pairFd);
-    this.#pairFd = -1;
-    if (this.#stopSeen) {
-      this.#log.info('the listener stopped on purpose; standby exiting');
-      this.#done = true;
-      return;
-    }
-    // Drop copies whose containers are gone (they poll POLLHUP) before deciding.
-    const held = [...this.#held.entries()];
-    const r = pollEvents(held.map(([, h]) => h.fd), held.map(() => 0), 0) ?? [];
-    held.forEach(([key], i) => {
-      if ((r[i] ?? 0) & (POLLHUP | POLLERR | POLLNVAL)) this.#dropHeld(key);
-    });
-    if (this.#held.size === 0) {
-      this.#log.info('the active listener is gone and no container filter is left to keep; standby exiting');
-      this.#done = true;
-      return;
-    }
-    this.#takeOver();
-  }
-
-  #takeOver(): void {
+  /** Serves the fds a standby kept, and first what the dead listener received but never answered. */
+  #adopt(adopt: readonly AdoptedFd[]): void {
     const started = Date.now();
-    // The dead listener's lock is released when its last fd closes, as its process exits.
-    while (!tryLockExclusive(this.#o.lockFd)) {
-      if (Date.now() - started > TAKEOVER_LOCK_MS) {
-        this.#log.error({ fds: this.#held.size }, 'the active listener is gone but another process holds the lock; cannot take over: running containers now get ENOSYS for blocked syscalls');
-        this.#done = true;
-        return;
-      }
-      pause(5);
-    }
-    if (!this.#sameLockFile()) {
-      this.#log.error('the state directory was removed or replaced; not taking over');
-      this.#done = true;
-      return;
-    }
-    writePidFileSync(pidPath(this.#o.stateDir), process.pid);
-    if (readPidFileSync(standbyPidPath(this.#o.stateDir)) === process.pid) rmSync(standbyPidPath(this.#o.stateDir), { force: true });
-    if (this.#listenFd < 0) this.#listenFd = this.#bindSocket();
-    this.#slots = InflightSlots.open(inflightPath(this.#o.stateDir), { fresh: false });
-    this.#role = 'active';
-    this.#o.port?.postMessage({ t: 'active' } satisfies WorkerToMain);
-    // Newest copy first: if a slot number appears twice, the newer fd wrote it last.
-    const held = [...this.#held.entries()].sort(([a], [b]) => b - a);
-    this.#held.clear();
-    let recovered = 0;
     const attached: Notifier[] = [];
-    for (const [, h] of held) {
+    for (const h of adopt) {
       const slot = this.#slots.claim(h.slot) ? h.slot : (this.#slots.alloc() ?? -1);
       attached.push(this.#attach(h.id, h.fd, slot));
     }
+    let recovered = 0;
     for (const n of attached) {
       if (n.slot < 0) continue;
       const notif = decodeNotif(this.#slots.view(n.slot));
       // Received by the dead listener and not answered: the task still waits for it.
-      if (notif.id !== 0n && notifIdValid(n.fd, notif.id)) {
-        try {
-          this.#answer(n, notif);
-          recovered += 1;
-        } catch (err) {
-          this.#log.error({ err, containerId: n.container.id }, 'cannot answer a recovered notification');
-        }
+      if (notif.id === 0n || !notifIdValid(n.fd, notif.id)) continue;
+      try {
+        this.#answer(n, notif);
+        recovered += 1;
+      } catch (err) {
+        this.#log.error({ err, containerId: n.container.id }, 'cannot answer a recovered notification');
       }
     }
     this.#log.warn({ ms: Date.now() - started, fds: attached.length, containers: this.#containers.size, recovered }, 'took over from the listener that died: running containers keep their answers');
-  }
-
-  /** Binds the runc socket afresh (a standby that never got the listening socket). We hold the lock. */
-  #bindSocket(): number {
-    try {
-      if (lstatSync(this.#o.socketPath).isSocket()) unlinkSync(this.#o.socketPath);
-    } catch {
-      // not there
-    }
-    const fd = listenUnix(this.#o.socketPath);
-    chmodSync(this.#o.socketPath, 0o600);
-    return fd;
   }
 
   // ---- both -----------------------------------------------------------------------------
@@ -796,9 +655,9 @@ export class ListenerLoop {
    * directory.
    */
   #checkOrphaned(): void {
-    if (this.#notifiers.size > 0 || this.#held.size > 0 || this.#conns.size > 0) return;
+    if (this.#notifiers.size > 0 || this.#conns.size > 0) return;
     if (this.#sameLockFile()) return;
-    this.#log.info({ role: this.#role }, 'state directory gone and no container filter held; exiting');
+    this.#log.info('state directory gone and no container filter held; exiting');
     this.#done = true;
   }
 
@@ -808,11 +667,7 @@ export class ListenerLoop {
     this.#standby = undefined;
     for (const c of [...this.#conns.values()]) this.#dropConn(c);
     for (const n of [...this.#notifiers.values()]) this.#detach(n, 'listener stopping');
-    for (const key of [...this.#held.keys()]) this.#dropHeld(key);
-    if (this.#pairFd >= 0) closeFd(this.#pairFd);
-    this.#pairFd = -1;
-    if (this.#listenFd >= 0) closeFd(this.#listenFd);
-    this.#listenFd = -1;
+    closeFd(this.#listenFd);
   }
 }
 
@@ -820,7 +675,7 @@ if (!isMainThread && parentPort && (workerData as Partial<ListenerWorkerData> | 
   const data = workerData as ListenerWorkerData;
   const log = createLogger(data.logLevel).child({ component: 'seccomp-listener' });
   try {
-    new ListenerLoop({ role: data.role, listenFd: data.listenFd, lockFd: data.lockFd, pairFd: data.pairFd, socketPath: data.socketPath, stateDir: data.stateDir, log, port: data.port, standby: data.standby, killAfterRecv: data.killAfterRecv }).run(new Int32Array(data.stop));
+    new ListenerLoop({ listenFd: data.listenFd, lockFd: data.lockFd, stateDir: data.stateDir, log, port: data.port, standby: data.standby, adopt: data.adopt, killAfterRecv: data.killAfterRecv }).run(new Int32Array(data.stop));
   } catch (err) {
     log.fatal({ err }, 'listener loop failed');
     throw err;

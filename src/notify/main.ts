@@ -16,7 +16,8 @@ import { Worker, MessageChannel } from 'node:worker_threads';
 import { createLogger, writeFileAtomic, type LogLevel, type Logger } from '../base/index.js';
 import { listenUnix, tryLockExclusive, closeFd, seqpacketPair, setCloexec } from './kernel.js';
 import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
-import { LISTENER_WORKER_TAG, type ListenerWorkerData, type MainToWorker, type WorkerToMain } from './listener.js';
+import { LISTENER_WORKER_TAG, type AdoptedFd, type ListenerWorkerData, type MainToWorker, type WorkerToMain } from './listener.js';
+import { StandbyKeeper, type StandbyVerdict } from './standby.js';
 
 export interface ListenerArgs {
   socket: string;
@@ -28,6 +29,8 @@ export interface ListenerArgs {
 
 /** The fd a standby finds its link to the listener on. */
 const STANDBY_LINK_FD = 3;
+/** Longest a standby round blocks (the link hanging up or a signal end it at once). */
+const STANDBY_WAIT_MS = 1000;
 
 /**
  * Fault injection for the takeover tests: `kill-after-recv:N` makes the active listener
@@ -106,6 +109,39 @@ function spawnStandby(args: ListenerArgs, log: Logger): { fd: number; pid: numbe
   }
 }
 
+/**
+ * The serving loop in a worker thread, with a standby started first (so no notify fd ever
+ * has one holder) and a new one whenever the loop asks. Resolves with the worker's exit code.
+ */
+async function runActive(args: ListenerArgs, log: Logger, o: { listenFd: number; lockFd: number; stop: Int32Array; adopt?: readonly AdoptedFd[]; killAfterRecv?: number | undefined }): Promise<number> {
+  const { port1, port2 } = new MessageChannel();
+  const data: ListenerWorkerData = {
+    tag: LISTENER_WORKER_TAG,
+    listenFd: o.listenFd,
+    lockFd: o.lockFd,
+    stateDir: args.stateDir,
+    stop: o.stop.buffer as SharedArrayBuffer,
+    logLevel: args.logLevel,
+    port: port2,
+    standby: spawnStandby(args, log),
+    adopt: o.adopt,
+    killAfterRecv: o.killAfterRecv,
+  };
+  const worker = new Worker(new URL('./listener.js', import.meta.url), { workerData: data, transferList: [port2] });
+  port1.on('message', (m: WorkerToMain) => {
+    if (m.t !== 'spawn-standby') return;
+    const sb = spawnStandby(args, log);
+    const reply: MainToWorker = sb === undefined ? { t: 'standby-failed' } : { t: 'standby', fd: sb.fd, pid: sb.pid };
+    port1.postMessage(reply);
+  });
+  const code = await new Promise<number>((done) => {
+    worker.on('error', (err) => log.fatal({ err }, 'listener worker failed'));
+    worker.on('exit', (c) => done(c));
+  });
+  port1.close();
+  return code;
+}
+
 /** Runs the listener (or its standby) until SIGTERM/SIGINT or until it has nothing left to do. Sets process.exitCode. */
 export async function main(argv: readonly string[]): Promise<void> {
   let args: ListenerArgs;
@@ -116,7 +152,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const log = createLogger(args.logLevel as LogLevel).child({ component: 'seccomp-listener', ...(args.standby ? { role: 'standby' } : {}) });
+  const log = createLogger(args.logLevel as LogLevel).child({ component: 'seccomp-listener' });
   process.chdir('/'); // hold no directory (or mount) busy
 
   let lockFd = -1;
@@ -161,47 +197,52 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 
   const stop = new Int32Array(new SharedArrayBuffer(4));
-  const { port1, port2 } = new MessageChannel();
-  // The standby exists before the first container: no window where a notify fd has one holder.
-  const standby = args.standby ? undefined : spawnStandby(args, log);
-  const data: ListenerWorkerData = {
-    tag: LISTENER_WORKER_TAG,
-    role: args.standby ? 'standby' : 'active',
-    listenFd,
-    lockFd,
-    pairFd: args.standby ? STANDBY_LINK_FD : -1,
-    socketPath: args.socket,
-    stateDir: args.stateDir,
-    stop: stop.buffer as SharedArrayBuffer,
-    logLevel: args.logLevel,
-    port: port2,
-    standby,
-    killAfterRecv: args.standby ? undefined : killAfterRecv(),
-  };
-  const worker = new Worker(new URL('./listener.js', import.meta.url), { workerData: data, transferList: [port2] });
-  port1.on('message', (m: WorkerToMain) => {
-    if (m.t === 'active') {
-      log.info({ pid: process.pid }, 'standby is now the active listener');
-      return;
-    }
-    const sb = spawnStandby(args, log);
-    const reply: MainToWorker = sb === undefined ? { t: 'standby-failed' } : { t: 'standby', fd: sb.fd, pid: sb.pid };
-    port1.postMessage(reply);
-  });
+  let stopping = false;
+  let keeper: StandbyKeeper | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
-    log.info({ signal: sig }, args.standby ? 'standby stopping' : 'stopping; containers will get ENOSYS for notified syscalls from now on');
+    stopping = true;
+    log.info({ signal: sig }, keeper !== undefined ? 'standby stopping' : 'stopping; containers will get ENOSYS for notified syscalls from now on');
     Atomics.store(stop, 0, 1);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => log.info('SIGHUP ignored'));
-  log.info({ socket: args.socket, stateDir: args.stateDir }, args.standby ? 'standby listener ready' : 'seccomp listener ready');
 
-  const code = await new Promise<number>((done) => {
-    worker.on('error', (err) => log.fatal({ err }, 'listener worker failed'));
-    worker.on('exit', (c) => done(c));
-  });
-  port1.close();
+  let code = 0;
+  if (args.standby) {
+    // Watch on this (main) thread, no worker: a poll(2) that blocks up to a second per round
+    // wakes at once when the link hangs up, and a signal interrupts it (EINTR).
+    const slog = log.child({ role: 'standby' });
+    keeper = new StandbyKeeper({ pairFd: STANDBY_LINK_FD, lockFd, socketPath: args.socket, stateDir: args.stateDir, log: slog });
+    slog.info({ stateDir: args.stateDir }, 'standby listener ready');
+    const k = keeper;
+    const verdict = await new Promise<Exclude<StandbyVerdict, { kind: 'keep' }>>((done) => {
+      const round = (): void => {
+        let v: StandbyVerdict;
+        try {
+          v = stopping ? { kind: 'exit', why: 'signal' } : k.tick(STANDBY_WAIT_MS);
+        } catch (err) {
+          slog.error({ err }, 'standby round failed');
+          v = { kind: 'exit', why: 'error' };
+        }
+        if (v.kind === 'keep') setImmediate(round); // lets signal handlers run between rounds
+        else done(v);
+      };
+      setImmediate(round);
+    });
+    keeper = undefined;
+    if (verdict.kind === 'exit') {
+      k.close();
+      if (verdict.why !== 'signal') slog.info({ why: verdict.why }, 'standby exiting');
+    } else {
+      log.info({ pid: process.pid, fds: verdict.adopt.length }, 'the listener died: this standby takes over');
+      code = await runActive(args, log, { listenFd: verdict.listenFd, lockFd, stop, adopt: verdict.adopt });
+    }
+  } else {
+    log.info({ socket: args.socket, stateDir: args.stateDir }, 'seccomp listener ready');
+    code = await runActive(args, log, { listenFd, lockFd, stop, killAfterRecv: killAfterRecv() });
+  }
+
   // Our pid files only: after a takeover listener.pid names us; a standby's standby.pid too.
   // After a crash the socket stays: the standby serves on it.
   const clean = code === 0 || Atomics.load(stop, 0) === 1;

@@ -14,8 +14,9 @@
  * "repeat N CMD [ARG...]" (runs CMD N times, prints its last result once and then
  * "repeat <N> ns_per_call <t>"; for timing and rate-limit tests), "for MS CMD [ARG...]" (runs CMD
  * again and again for MS milliseconds, MS 0 = until killed, or until it answers differently
- * from its first call; then prints its last result and "for <count> ns_per_call <t>"; for
- * floods whose rate the test counts, and to catch a changed answer mid-flood).
+ * from its first call; then prints its last result and "for <count> ns_per_call <t>
+ * max_ns <longest call>"; for floods whose rate the test counts, to catch a changed answer
+ * mid-flood, and to see the longest wait for an answer).
  * Numeric arguments use C syntax (0x.. hex). x86_64 only: numbers are x86_64's.
  */
 #define _GNU_SOURCE
@@ -111,7 +112,7 @@ static int run(int argc, char **argv) {
     unsigned long ms = num(argv[1]), n = 0;
     struct timespec a, b;
     int rc = 0;
-    double el = 0;
+    double el = 0, prev = 0, max = 0;
     clock_gettime(CLOCK_MONOTONIC, &a);
     quiet = 1;
     rc = run(argc - 2, argv + 2);
@@ -124,6 +125,8 @@ static int run(int argc, char **argv) {
       changed = last_err != first_err || (first_err == 0 && (last_ret < 0) != (first_ret < 0));
       clock_gettime(CLOCK_MONOTONIC, &b); /* vDSO: no syscall, so the filter never sees it */
       el = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+      if (el - prev > max) max = el - prev;
+      prev = el;
     }
     quiet = 0;
     /* print the differing answer itself, or one more call's */
@@ -131,7 +134,7 @@ static int run(int argc, char **argv) {
     else if (rc == 0) rc = run(argc - 2, argv + 2), n++;
     clock_gettime(CLOCK_MONOTONIC, &b);
     el = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
-    out("for %lu ns_per_call %.0f\n", n, el / (double)n);
+    out("for %lu ns_per_call %.0f max_ns %.0f\n", n, el / (double)n, max);
     return rc;
   }
   char label[128];

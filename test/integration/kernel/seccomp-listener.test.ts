@@ -41,11 +41,11 @@ function cpuTicks(pid: number): number {
 
 const isDenial = (r: DenialLine): r is DenialRecord => r.kind === 'denial';
 
-/** The probe's `for N ns_per_call T` line and its last result. */
-function forResult(stdout: string, label: string): { count: number; last: string } {
-  const m = /^for (\d+) ns_per_call \d+$/m.exec(stdout);
+/** The probe's `for N ns_per_call T max_ns M` line and its last result. */
+function forResult(stdout: string, label: string): { count: number; maxMs: number; last: string } {
+  const m = /^for (\d+) ns_per_call \d+ max_ns (\d+)$/m.exec(stdout);
   assert.ok(m, `no "for" line in ${JSON.stringify(stdout)}`);
-  return { count: Number(m[1]), last: verdict(parseProbeOutput(stdout).results.get(label)?.at(-1)) };
+  return { count: Number(m[1]), maxMs: Number(m[2]) / 1e6, last: verdict(parseProbeOutput(stdout).results.get(label)?.at(-1)) };
 }
 
 test('the seccomp listener under moatd', async (t) => {
@@ -130,19 +130,23 @@ test('the seccomp listener under moatd', async (t) => {
       assert.ok(count <= bound, `${name}: ${count} answers, budget ${bound}`);
       // Records: per syscall 20 at once then 1/s; every denial written or counted.
       const id = await idOf(name);
-      const lines = await waitFor(`${name}'s dropped line`, async () => {
+      // Every denial written or counted: in a record, a later record's `suppressed`, or the
+      // `dropped` line written when the container's filter ends.
+      const account = (rs: DenialLine[]): number => rs.reduce((sum, x) => sum + (x.kind === 'dropped' ? x.count : 1 + (x.suppressed ?? 0)), 0);
+      const lines = await waitFor(`${name}'s records to account for ${count} denials`, async () => {
         const rs = await readDenials(stateDir, id);
-        return rs.some((x) => x.kind === 'dropped') ? rs : undefined;
+        return account(rs) === count ? rs : undefined;
+      }).catch(async (err: unknown) => {
+        const rs = await readDenials(stateDir, id);
+        throw new Error(`${String(err)}: ${account(rs)} accounted in ${rs.length} lines, last ${JSON.stringify(rs.slice(-2))}`);
       });
       const denials = lines.filter(isDenial);
-      const dropped = lines.reduce((s, x) => s + (x.kind === 'dropped' ? x.count : 0), 0);
       assert.ok(denials.length <= L.syscallRecordBurst + L.syscallRecordPerSecond * elapsed + 1, `${name}: ${denials.length} records`);
-      assert.equal(denials.length + denials.reduce((s, x) => s + (x.suppressed ?? 0), 0) + dropped, count, `${name}: every denial written or counted`);
     }
     for (const name of [...flooders, 'fc']) await d.api('DELETE', `/containers/${name}?force=1`);
   });
 
-  await t.test('issue 12.10: the listener killed by its pid while a container calls a blocked syscall: the same errno throughout, a listener back within 1 s, twice', async () => {
+  await t.test('issue 12.10: the listener killed by its pid while a container calls a blocked syscall: the same errno throughout, answers again within 1 s, twice', async () => {
     const RUN_MS = 7000;
     const r = await d.moat(['run', '-d', '--name', 'kl', ...vol, 'busybox', probe, 'for', String(RUN_MS), 'keyctl']);
     assert.equal(r.code, 0, r.stderr);
@@ -158,15 +162,16 @@ test('the seccomp listener under moatd', async (t) => {
         return f !== undefined && f.pid !== pid ? f : undefined;
       });
       const ms = Date.now() - killedAt;
-      t.diagnostic(`round ${round}: listener ${pid} killed, ${back.pid} serving after ${ms} ms`);
+      t.diagnostic(`round ${round}: listener ${pid} killed, ${back.pid} holds the lock and the socket after ${ms} ms`);
       assert.equal(back.pid, standby.pid, 'the standby took over');
-      assert.ok(ms < 1000, `back within 1 s (${ms} ms)`);
     }
     await d.moat(['wait', 'kl']);
-    const { count, last } = forResult(await logsOf('kl'), 'keyctl');
+    const { count, maxMs, last } = forResult(await logsOf('kl'), 'keyctl');
     assert.equal(last, 'EPERM', 'never ENOSYS: the loop stops at the first different answer');
     assert.ok(Date.now() - started >= RUN_MS, 'the loop ran its full time');
-    t.diagnostic(`${count} keyctl calls answered EPERM across two listener kills`);
+    t.diagnostic(`${count} keyctl calls answered EPERM across two listener kills; the longest wait for an answer: ${maxMs.toFixed(0)} ms`);
+    // The longest a call waited covers both takeovers (the standby starting its serving thread).
+    assert.ok(maxMs < 1000, `answers again within 1 s of a kill (longest wait ${maxMs.toFixed(0)} ms)`);
     // New containers are served by the new listener on the same socket.
     const after = await d.moat(['run', '--name', 'ka', ...vol, 'busybox', probe, 'keyctl']);
     assert.match(after.stdout, /keyctl errno 1 EPERM/);

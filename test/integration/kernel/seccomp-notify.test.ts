@@ -183,16 +183,17 @@ test('notify: a denial loop is answered every time but recorded within a budget'
   assert.equal(verdict(parseProbeOutput(r.stdout).results.get('getppid')?.[0]), 'EACCES');
   const nsPerCall = Number(/ns_per_call (\d+)/.exec(r.stdout)?.[1]);
   t.diagnostic(`notified getppid: ${nsPerCall} ns per call`);
-  const lines = await waitFor('dropped record', async () => {
+  // Every denial is written or counted (a later record's `suppressed`, or the `dropped` line
+  // written when the filter ends).
+  const account = (rs: DenialLine[]): number => rs.reduce((sum, x) => sum + (x.kind === 'dropped' ? x.count : 1 + (x.suppressed ?? 0)), 0);
+  const lines = await waitFor('records for all 1000 denials', async () => {
     const rs = await readDenials(l.stateDir, b.id);
-    return rs.some((x) => x.kind === 'dropped') ? rs : undefined;
+    return account(rs) === 1000 ? rs : undefined;
   });
   const denials = lines.filter(isDenial);
-  const dropped = lines.find((x) => x.kind === 'dropped');
   // 20 at once per syscall, then 1 a second (DEFAULT_LIMITS).
   assert.ok(denials.length >= 20 && denials.length < 100, `${denials.length} records written`);
-  const counted = denials.length + denials.reduce((s, x) => s + (x.suppressed ?? 0), 0) + (dropped?.kind === 'dropped' ? dropped.count : 0);
-  assert.equal(counted, 1000, 'every denial is written or counted');
+  assert.ok(lines.some((x) => x.kind === 'dropped' || (x.suppressed ?? 0) > 0), 'some were held back and counted');
 });
 
 /** The live listener pid in the state dir once it differs from `not` (a takeover), with how long it took. */
@@ -225,8 +226,11 @@ test('issue 12.10: the listener killed while a container runs: its standby takes
   let back: Promise<{ pid: number; ms: number }> | undefined;
   const run = b.runStreaming((line) => {
     if (back !== undefined || !line.startsWith('getppid ')) return;
-    process.kill(l.pid, 'SIGKILL');
-    back = waitForNewListener(l, l.pid).then(async (r) => {
+    // The record is written just after the answer: kill once it is there (a kill in between
+    // loses that record, never the answer; docs/seccomp-denials.md).
+    back = waitFor('the first record', async () => ((await readDenials(l.stateDir, b.id)).some(isDenial) ? true : undefined)).then(async () => {
+      process.kill(l.pid, 'SIGKILL');
+      const r = await waitForNewListener(l, l.pid);
       writeFileSync(join(b.rootfs, 'tmp/go'), '');
       return r;
     });
@@ -237,7 +241,7 @@ test('issue 12.10: the listener killed while a container runs: its standby takes
   assert.deepEqual(results.get('getppid')?.map(verdict), ['EACCES', 'EACCES'], 'answered by the listener, then by its standby');
   assert.equal(verdict(results.get('getpid')?.[0]), 'ok');
   const took = await back!;
-  t.diagnostic(`standby took over ${took.ms} ms after the kill`);
+  t.diagnostic(`standby holds the lock and the socket ${took.ms} ms after the kill`);
   assert.equal(took.pid, standby.pid, 'the standby became the listener');
   assert.ok(took.ms < 1000, `listener back within 1 s (${took.ms} ms)`);
   assert.equal(alive(l.pid), false);
@@ -253,6 +257,8 @@ test('issue 12.10: the listener killed while a container runs: its standby takes
   const recs = await waitFor('two records', async () => {
     const rs = (await readDenials(l.stateDir, b.id)).filter(isDenial);
     return rs.length >= 2 ? rs : undefined;
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)}\nlistener log:\n${readFileSync(join(l.stateDir, 'listener.log'), 'utf8').slice(-4000)}`);
   });
   assert.deepEqual(recs.map((x) => [x.seq, x.syscall, x.errnoName]), [[1, 'getppid', 'EACCES'], [2, 'getppid', 'EACCES']]);
 });

@@ -34,7 +34,7 @@ export const logPath = (stateDir: string): string => join(stateDir, 'listener.lo
 export const standbyPidPath = (stateDir: string): string => join(stateDir, 'standby.pid');
 export const inflightPath = (stateDir: string): string => join(stateDir, 'listener.inflight');
 
-/** Writes `<pid>\n` to `path` atomically, synchronously (the listener's worker has no event loop to spare). */
+/** Writes `<pid>\n` to `path` atomically, synchronously (from inside a standby's round). */
 export function writePidFileSync(path: string, pid: number): void {
   const tmp = `${path}.${pid}.tmp`;
   const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);

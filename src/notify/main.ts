@@ -1,9 +1,9 @@
 // moat-seccomp-listener: the process that answers SCMP_ACT_NOTIFY rules for every container
 // of one moatd, and writes down each denial. Started detached by moatd (like conmon, it
 // outlives moatd, because the containers do); at most one active listener per state dir
-// (flock). While it serves containers it keeps a standby (the same program with
-// `--standby`, spawned by itself, linked by a socket pair on fd 3) that holds copies of the
-// notify fds and takes over at once if the listener dies (listener.ts).
+// (flock). It keeps a standby (the same program with `--standby`, spawned by itself, linked
+// by a socket pair on fd 3) that holds copies of the notify fds and takes over at once if
+// the listener dies (listener.ts, standby.ts). Both run on their main thread only.
 //
 //   moat-seccomp-listener --socket <exec-root>/seccomp.sock --state-dir <exec-root>/seccomp [--log-level info]
 //
@@ -12,11 +12,10 @@
 import { mkdirSync, openSync, closeSync, lstatSync, unlinkSync, chmodSync, rmSync, constants as fsConstants } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
-import { Worker, MessageChannel } from 'node:worker_threads';
 import { createLogger, writeFileAtomic, type LogLevel, type Logger } from '../base/index.js';
 import { listenUnix, tryLockExclusive, closeFd, seqpacketPair, setCloexec } from './kernel.js';
 import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
-import { LISTENER_WORKER_TAG, type AdoptedFd, type ListenerWorkerData, type MainToWorker, type WorkerToMain } from './listener.js';
+import { ListenerLoop, type AdoptedFd } from './listener.js';
 import { StandbyKeeper, type StandbyVerdict } from './standby.js';
 
 export interface ListenerArgs {
@@ -110,36 +109,34 @@ function spawnStandby(args: ListenerArgs, log: Logger): { fd: number; pid: numbe
 }
 
 /**
- * The serving loop in a worker thread, with a standby started first (so no notify fd ever
- * has one holder) and a new one whenever the loop asks. Resolves with the worker's exit code.
+ * The serving loop on this thread, with a standby started first (so no notify fd ever has
+ * one holder) and a new one whenever the loop asks. Resolves with the exit code: 0, or 1
+ * after a failure (the standby then takes over).
  */
-async function runActive(args: ListenerArgs, log: Logger, o: { listenFd: number; lockFd: number; stop: Int32Array; adopt?: readonly AdoptedFd[]; killAfterRecv?: number | undefined }): Promise<number> {
-  const { port1, port2 } = new MessageChannel();
-  const data: ListenerWorkerData = {
-    tag: LISTENER_WORKER_TAG,
-    listenFd: o.listenFd,
-    lockFd: o.lockFd,
-    stateDir: args.stateDir,
-    stop: o.stop.buffer as SharedArrayBuffer,
-    logLevel: args.logLevel,
-    port: port2,
-    standby: spawnStandby(args, log),
-    adopt: o.adopt,
-    killAfterRecv: o.killAfterRecv,
-  };
-  const worker = new Worker(new URL('./listener.js', import.meta.url), { workerData: data, transferList: [port2] });
-  port1.on('message', (m: WorkerToMain) => {
-    if (m.t !== 'spawn-standby') return;
-    const sb = spawnStandby(args, log);
-    const reply: MainToWorker = sb === undefined ? { t: 'standby-failed' } : { t: 'standby', fd: sb.fd, pid: sb.pid };
-    port1.postMessage(reply);
-  });
-  const code = await new Promise<number>((done) => {
-    worker.on('error', (err) => log.fatal({ err }, 'listener worker failed'));
-    worker.on('exit', (c) => done(c));
-  });
-  port1.close();
-  return code;
+async function runActive(args: ListenerArgs, log: Logger, o: { listenFd: number; lockFd: number; stopping: () => boolean; adopt?: readonly AdoptedFd[]; killAfterRecv?: number | undefined }): Promise<number> {
+  let loop: ListenerLoop;
+  try {
+    loop = new ListenerLoop({
+      listenFd: o.listenFd,
+      lockFd: o.lockFd,
+      stateDir: args.stateDir,
+      log,
+      spawner: { spawn: () => spawnStandby(args, log) },
+      standby: spawnStandby(args, log),
+      adopt: o.adopt,
+      killAfterRecv: o.killAfterRecv,
+    });
+  } catch (err) {
+    log.fatal({ err }, 'cannot start the listener loop');
+    return 1;
+  }
+  try {
+    await loop.run(o.stopping);
+    return 0;
+  } catch (err) {
+    log.fatal({ err }, 'listener loop failed');
+    return 1;
+  }
 }
 
 /** Runs the listener (or its standby) until SIGTERM/SIGINT or until it has nothing left to do. Sets process.exitCode. */
@@ -196,13 +193,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     return;
   }
 
-  const stop = new Int32Array(new SharedArrayBuffer(4));
   let stopping = false;
   let keeper: StandbyKeeper | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
     stopping = true;
     log.info({ signal: sig }, keeper !== undefined ? 'standby stopping' : 'stopping; containers will get ENOSYS for notified syscalls from now on');
-    Atomics.store(stop, 0, 1);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -236,16 +231,16 @@ export async function main(argv: readonly string[]): Promise<void> {
       if (verdict.why !== 'signal') slog.info({ why: verdict.why }, 'standby exiting');
     } else {
       log.info({ pid: process.pid, fds: verdict.adopt.length }, 'the listener died: this standby takes over');
-      code = await runActive(args, log, { listenFd: verdict.listenFd, lockFd, stop, adopt: verdict.adopt });
+      code = await runActive(args, log, { listenFd: verdict.listenFd, lockFd, stopping: () => stopping, adopt: verdict.adopt });
     }
   } else {
     log.info({ socket: args.socket, stateDir: args.stateDir }, 'seccomp listener ready');
-    code = await runActive(args, log, { listenFd, lockFd, stop, killAfterRecv: killAfterRecv() });
+    code = await runActive(args, log, { listenFd, lockFd, stopping: () => stopping, killAfterRecv: killAfterRecv() });
   }
 
   // Our pid files only: after a takeover listener.pid names us; a standby's standby.pid too.
   // After a crash the socket stays: the standby serves on it.
-  const clean = code === 0 || Atomics.load(stop, 0) === 1;
+  const clean = code === 0 || stopping;
   try {
     if (clean && readPidFileSync(pidPath(args.stateDir)) === process.pid) {
       rmSync(pidPath(args.stateDir), { force: true });

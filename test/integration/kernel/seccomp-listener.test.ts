@@ -6,7 +6,8 @@
 //   clone3 never reaching the listener. The latency comparison is bench/seccomp-listener.ts.
 // - issue 12 finding 10: the listener killed (by the pid in the daemon's exec root) while a
 //   container keeps calling a blocked syscall: the container sees the profile's errno
-//   throughout, and a listener serves again within a second.
+//   throughout, and a listener serves again within 2 s (~50-70 ms measured; the bound allows
+//   for a loaded machine).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, basename, join } from 'node:path';
@@ -146,7 +147,7 @@ test('the seccomp listener under moatd', async (t) => {
     for (const name of [...flooders, 'fc']) await d.api('DELETE', `/containers/${name}?force=1`);
   });
 
-  await t.test('issue 12.10: the listener killed by its pid while a container calls a blocked syscall: the same errno throughout, answers again within 1 s, twice', async () => {
+  await t.test('issue 12.10: the listener killed by its pid while a container calls a blocked syscall: the same errno throughout, answers again within 2 s, twice', async () => {
     const RUN_MS = 7000;
     const r = await d.moat(['run', '-d', '--name', 'kl', ...vol, 'busybox', probe, 'for', String(RUN_MS), 'keyctl']);
     assert.equal(r.code, 0, r.stderr);
@@ -170,8 +171,9 @@ test('the seccomp listener under moatd', async (t) => {
     assert.equal(last, 'EPERM', 'never ENOSYS: the loop stops at the first different answer');
     assert.ok(Date.now() - started >= RUN_MS, 'the loop ran its full time');
     t.diagnostic(`${count} keyctl calls answered EPERM across two listener kills; the longest wait for an answer: ${maxMs.toFixed(0)} ms`);
-    // The longest a call waited covers both takeovers (the standby starting its serving thread).
-    assert.ok(maxMs < 1000, `answers again within 1 s of a kill (longest wait ${maxMs.toFixed(0)} ms)`);
+    // The longest a call waited covers both takeovers (~50-70 ms each here) but also any stall
+    // of a loaded 2-core machine (up to ~260 ms seen at load 15 without a kill): 2 s is the bound.
+    assert.ok(maxMs < 2000, `answers again within 2 s of a kill (longest wait ${maxMs.toFixed(0)} ms)`);
     // New containers are served by the new listener on the same socket.
     const after = await d.moat(['run', '--name', 'ka', ...vol, 'busybox', probe, 'keyctl']);
     assert.match(after.stdout, /keyctl errno 1 EPERM/);

@@ -243,7 +243,7 @@ test('issue 12.10: the listener killed while a container runs: its standby takes
   const took = await back!;
   t.diagnostic(`standby holds the lock and the socket ${took.ms} ms after the kill`);
   assert.equal(took.pid, standby.pid, 'the standby became the listener');
-  assert.ok(took.ms < 1000, `listener back within 1 s (${took.ms} ms)`);
+  assert.ok(took.ms < 2000, `listener back within 2 s (${took.ms} ms; 20-180 ms measured at load 15)`);
   assert.equal(alive(l.pid), false);
   // It starts a standby of its own, and the records go on with the same sequence.
   const next = await waitFor('a new standby', () => {

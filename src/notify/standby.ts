@@ -34,6 +34,7 @@ export type StandbyVerdict = { readonly kind: 'keep' } | { readonly kind: 'exit'
 
 /** How long a takeover waits for the dead listener's lock to be released. */
 const TAKEOVER_LOCK_MS = 2000;
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
 
 export class StandbyKeeper {
@@ -135,7 +136,7 @@ export class StandbyKeeper {
   #tryTakeOver(): StandbyVerdict {
     if (!tryLockExclusive(this.#o.lockFd)) {
       if (Date.now() < this.#lockDeadline!) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        Atomics.wait(pauseCell, 0, 0, 5); // the dead process is still closing its files
         return { kind: 'keep' };
       }
       return this.#exit('the listener is gone but another process holds the lock; running containers now get ENOSYS for blocked syscalls');

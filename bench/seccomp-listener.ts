@@ -8,8 +8,8 @@
 // - `docker run --rm busybox true`: wall time, median and p90 of BENCH_RUNS;
 // - clone3 latency in a fresh container (`probe repeat 20000 clone3`, ns per call, median);
 // - one more container's denial rate (`probe for 2000 keyctl`: answered calls per second);
-// - CPU of the listener processes and of moatd over BENCH_QUIET_MS (3 s) while only the
-//   scenario's own containers run, % of one core.
+// - CPU of the listener processes, of moatd and of the two flooding processes over
+//   BENCH_QUIET_MS (3 s) while only the scenario's own containers run, % of one core.
 // Scenarios: `idle`; `flood-denied`: two containers calling keyctl (a notify-denied syscall)
 // in a loop; `flood-allowed`: two containers calling getppid in a loop (busy, no denials:
 // the CPU-contention reference for a 2-core machine). Everything is removed at the end.
@@ -79,6 +79,7 @@ interface Row {
   probeRate: number;
   listenerCpu: number;
   moatdCpu: number;
+  floodersCpu: number;
   load: string;
 }
 
@@ -95,15 +96,21 @@ async function measure(d: TestDaemon, probeDir: string, scenario: string): Promi
     await sleep(2000); // let the flood settle
   }
   // CPU over a quiet window: only the flooders run.
-  const cpuOver = async (ms: number): Promise<{ listener: number; moatd: number }> => {
+  const flooderPids: number[] = [];
+  for (const id of flooders) {
+    const r = await docker(d, ['inspect', '-f', '{{.State.Pid}}', id]);
+    flooderPids.push(Number(r.stdout.trim()));
+  }
+  const cpuOver = async (ms: number): Promise<{ listener: number; moatd: number; flooders: number }> => {
     const t0 = Date.now();
-    const ticks0 = new Map([...listenerPids(d), d.pid()].map((p) => [p, cpuTicks(p)]));
+    const ticks0 = new Map([...listenerPids(d), d.pid(), ...flooderPids].map((p) => [p, cpuTicks(p)]));
     await sleep(ms);
     const seconds = (Date.now() - t0) / 1000;
     let lticks = 0;
-    for (const p of new Set([...listenerPids(d), ...ticks0.keys()])) if (p !== d.pid()) lticks += cpuTicks(p) - (ticks0.get(p) ?? 0);
+    for (const p of new Set([...listenerPids(d), ...ticks0.keys()])) if (p !== d.pid() && !flooderPids.includes(p)) lticks += cpuTicks(p) - (ticks0.get(p) ?? 0);
     const mticks = cpuTicks(d.pid()) - (ticks0.get(d.pid()) ?? 0);
-    return { listener: lticks / seconds, moatd: mticks / seconds }; // ticks are 1/100 s: % of a core
+    const fticks = flooderPids.reduce((sum, p) => sum + cpuTicks(p) - (ticks0.get(p) ?? 0), 0);
+    return { listener: lticks / seconds, moatd: mticks / seconds, flooders: fticks / seconds }; // ticks are 1/100 s: % of a core
   };
   const cpu = await cpuOver(QUIET_MS);
 
@@ -133,6 +140,7 @@ async function measure(d: TestDaemon, probeDir: string, scenario: string): Promi
     probeRate: Number(rm[1]) / 2,
     listenerCpu: cpu.listener,
     moatdCpu: cpu.moatd,
+    floodersCpu: cpu.flooders,
     load: loadavg().map((x) => x.toFixed(2)).join(' '),
   };
 }
@@ -153,8 +161,8 @@ async function main(): Promise<void> {
     await d.cleanup();
     rmSync(probeDir, { recursive: true, force: true });
   }
-  const head = ['scenario', 'run median ms', 'run p90 ms', 'clone3 ns/call', 'keyctl calls/s', 'listener %cpu', 'moatd %cpu', 'loadavg'];
-  const lines = rows.map((r) => [r.scenario, r.runMedianMs.toFixed(0), r.runP90Ms.toFixed(0), String(r.clone3Ns), r.probeRate.toFixed(0), r.listenerCpu.toFixed(1), r.moatdCpu.toFixed(1), r.load]);
+  const head = ['scenario', 'run median ms', 'run p90 ms', 'clone3 ns/call', 'keyctl calls/s', 'listener %cpu', 'moatd %cpu', 'flooders %cpu', 'loadavg'];
+  const lines = rows.map((r) => [r.scenario, r.runMedianMs.toFixed(0), r.runP90Ms.toFixed(0), String(r.clone3Ns), r.probeRate.toFixed(0), r.listenerCpu.toFixed(1), r.moatdCpu.toFixed(1), r.floodersCpu.toFixed(1), r.load]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]): string => l.map((c, i) => c.padStart(widths[i]!)).join('  ');
   process.stdout.write(`${fmt(head)}\n${lines.map(fmt).join('\n')}\n`);

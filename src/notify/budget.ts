@@ -27,8 +27,9 @@ export interface BudgetLimits {
 }
 
 /**
- * ~15 µs of listener CPU per answer here: a throttled container costs at most ~0.8 % of one
- * core, all throttled containers together ~3 %.
+ * Measured here (bench/seccomp-listener.ts): two throttled containers cost the listener ~5 %
+ * of one core (~50 µs per answer, poll and event-loop turn included), so all throttled
+ * containers together stay near 10 %.
  */
 export const DEFAULT_LIMITS: BudgetLimits = {
   answerBurst: 1000,

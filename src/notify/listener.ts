@@ -115,7 +115,6 @@ function readTask(pid: number): TaskInfo {
   }
 }
 
-
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 /** Sleeps the thread (only on error paths and a stop: never in the serving path). */
 function pause(ms: number): void {

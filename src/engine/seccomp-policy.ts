@@ -2,7 +2,8 @@
 // or unconfined), a profile sent with `--security-opt seccomp=<json>`, `seccomp=unconfined`,
 // and moat's `seccomp-allow=` / `seccomp-deny=` amendments; privileged containers are
 // unconfined. Blocked rules become notify rules when the denial explainer is on, so each
-// denial is recorded while the process sees the same errno.
+// denial is recorded while the process sees the same errno (rules answering ENOSYS, and
+// clone3, stay plain errno rules: see toNotifyProfile).
 import { EngineError, invalid } from '../base/index.js';
 import {
   amendProfile,

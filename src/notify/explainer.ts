@@ -2,11 +2,14 @@
 // running, tells the seccomp policy whether to convert profiles, writes each container's
 // rule table before `runc create`, follows denial records for `docker events`, and removes a
 // container's files on `docker rm`. It never stops the listener: containers outlive moatd.
+// A dead listener is replaced by its own standby within milliseconds (listener.ts); the
+// check here (every 5 s) only restarts one for new containers when both are gone, which
+// running containers cannot be helped with: their notify fds died with the two processes.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, type Logger } from '../base/index.js';
 import type { LinuxSeccomp, NotifyRule, SeccompArch } from '../seccomp/index.js';
-import { startListenerProcess, findListenerProcess } from './process.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess } from './process.js';
 import { writeRuleTable, followDenials, readDenials, removeContainerState, type DenialFollower } from './files.js';
 import type { DenialLine } from './policy.js';
 
@@ -149,7 +152,9 @@ export class NotifyExplainer {
       return;
     }
     if (this.#closed) return;
-    if (this.#up) this.#o.log.warn({ pid: this.#pid }, 'seccomp denial listener is gone: running containers now get ENOSYS for blocked syscalls; restarting it for new containers');
+    // Its standby takes over within milliseconds of a listener's death: give it that round.
+    if (findStandbyProcess({ stateDir: this.stateDir }) !== undefined) return;
+    if (this.#up) this.#o.log.warn({ pid: this.#pid }, 'seccomp denial listener and its standby are gone: running containers now get ENOSYS for blocked syscalls; restarting it for new containers');
     this.#up = false;
     await this.#ensure();
   }

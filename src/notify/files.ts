@@ -1,9 +1,11 @@
 // The listener's files under its state dir (host side). One writer per file (the listener
 // process), any number of readers (moatd, `moat seccomp record`).
 //
-//   <state-dir>/listener.pid          pid of the running listener
+//   <state-dir>/listener.pid          pid of the running (active) listener
 //   <state-dir>/listener.lock         flock(2)ed by the running listener
-//   <state-dir>/listener.log          its stdout/stderr (JSON lines)
+//   <state-dir>/listener.log          its and its standby's stdout/stderr (JSON lines)
+//   <state-dir>/standby.pid           pid of the standby that holds copies of the notify fds
+//   <state-dir>/listener.inflight     one 80-byte slot per notify fd: the notification being answered
 //   <state-dir>/<id>.rules.json       written by moatd before `runc create` (RuleTable)
 //   <state-dir>/<id>.denials.jsonl    DenialLine per line, rotated to .1 at 1 MiB
 //   <state-dir>/<id>.syscalls.jsonl   SyscallRecord per line (record mode), same rotation
@@ -29,6 +31,30 @@ export const syscallsPath = (stateDir: string, id: string): string => join(state
 export const pidPath = (stateDir: string): string => join(stateDir, 'listener.pid');
 export const lockPath = (stateDir: string): string => join(stateDir, 'listener.lock');
 export const logPath = (stateDir: string): string => join(stateDir, 'listener.log');
+export const standbyPidPath = (stateDir: string): string => join(stateDir, 'standby.pid');
+export const inflightPath = (stateDir: string): string => join(stateDir, 'listener.inflight');
+
+/** Writes `<pid>\n` to `path` atomically, synchronously (from inside a standby's round). */
+export function writePidFileSync(path: string, pid: number): void {
+  const tmp = `${path}.${pid}.tmp`;
+  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+  try {
+    writeSync(fd, `${pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+/** The pid in a pid file, or undefined. */
+export function readPidFileSync(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Writes `<state-dir>/<id>.rules.json` atomically (moatd, before `runc create`).

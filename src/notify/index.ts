@@ -35,7 +35,15 @@ export { startListenerProcess, type ListenerProcessOptions } from './process.js'
 export { findListenerProcess } from './process.js';
 
 /**
- * SIGTERM the listener and wait (tests, uninstall). Containers then get ENOSYS for notified syscalls.
+ * The standby listener (holds copies of the notify fds, takes over if the listener dies), or undefined.
+ *
+ * @example
+ * const standby = findStandbyProcess({ stateDir }); // { pid } | undefined
+ */
+export { findStandbyProcess } from './process.js';
+
+/**
+ * SIGTERM the listener (and so its standby) and wait (tests, uninstall). Containers then get ENOSYS for notified syscalls.
  *
  * @example
  * await stopListenerProcess({ stateDir });
@@ -104,4 +112,12 @@ export { denialEvent, type DenialEvent } from './events.js';
  * @example
  * denialsPath('/run/moat/seccomp', id); // '/run/moat/seccomp/<id>.denials.jsonl'
  */
-export { denialsPath, syscallsPath, rulesPath, pidPath, logPath } from './files.js';
+export { denialsPath, syscallsPath, rulesPath, pidPath, logPath, standbyPidPath } from './files.js';
+
+/**
+ * The listener's per-container budgets (answers, records) and its defaults.
+ *
+ * @example
+ * DEFAULT_LIMITS.answerPerSecond; // 500
+ */
+export { DEFAULT_LIMITS, type BudgetLimits } from './budget.js';

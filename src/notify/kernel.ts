@@ -1,16 +1,20 @@
-// libc calls the listener needs and Node lacks (host): a unix listening socket, recvmsg(2)
-// with SCM_RIGHTS, poll(2), the seccomp notify ioctls, flock(2), SO_PEERCRED. Through koffi
+// libc calls the listener needs and Node lacks (host): a unix listening socket, a socket pair
+// to its standby, recvmsg(2)/sendmsg(2) with SCM_RIGHTS, poll(2), the seccomp notify ioctls,
+// a shared file mapping, flock(2), SO_PEERCRED. Through koffi
 // (prebuilt in its npm package; see design.md §1), loaded lazily once per thread.
+import { readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import koffi from 'koffi';
 import { sysError } from '../base/index.js';
-import { SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_NOTIF_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_CTRUNC, encodeMsghdr, decodeMsghdrResult, parseScmRights, cmsgSpace } from './structs.js';
+import { SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_NOTIF_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_CTRUNC, MSG_NOSIGNAL, encodeMsghdr, decodeMsghdrResult, parseScmRights, encodeScmRights, cmsgSpace } from './structs.js';
 
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
+export const SOCK_SEQPACKET = 5;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
@@ -19,6 +23,11 @@ const SO_PEERCRED = 17;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const SUN_PATH_MAX = 108;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
 
 interface Libc {
   socket: (domain: number, type: number, protocol: number) => number;
@@ -31,6 +40,11 @@ interface Libc {
   ioctl: (fd: number, req: number, arg: Buffer) => number;
   getsockopt: (fd: number, level: number, name: number, val: Buffer, len: Buffer) => number;
   flock: (fd: number, op: number) => number;
+  socketpair: (domain: number, type: number, protocol: number, sv: Buffer) => number;
+  sendmsg: (fd: number, msg: Buffer, flags: number) => number | bigint;
+  fcntl: (fd: number, cmd: number, arg: number) => number;
+  mmap: (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => unknown;
+  ioctlAt: (fd: number, req: number, arg: bigint) => number;
 }
 
 let libc: Libc | undefined;
@@ -49,6 +63,12 @@ function c(): Libc {
       ioctl: lib.func('int ioctl(int fd, unsigned long req, void *arg)') as Libc['ioctl'],
       getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, void *len)') as Libc['getsockopt'],
       flock: lib.func('int flock(int fd, int op)') as Libc['flock'],
+      socketpair: lib.func('int socketpair(int domain, int type, int protocol, void *sv)') as Libc['socketpair'],
+      sendmsg: lib.func('intptr_t sendmsg(int fd, const void *msg, int flags)') as Libc['sendmsg'],
+      fcntl: lib.func('int fcntl(int fd, int cmd, int arg)') as Libc['fcntl'],
+      mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)') as Libc['mmap'],
+      // The same ioctl with the argument as an address: for a buffer inside a shared mapping.
+      ioctlAt: lib.func('int ioctl(int fd, unsigned long req, uintptr_t arg)') as Libc['ioctlAt'],
     };
   }
   return libc;
@@ -123,12 +143,20 @@ export function recvWithFds(fd: number): RecvResult {
   }
 }
 
-/** poll(2) over `fds`; returns each fd's revents (0 = nothing), or undefined on EINTR. */
+/** poll(2) over `fds`, each for POLLIN; returns each fd's revents (0 = nothing), or undefined on EINTR. */
 export function pollFds(fds: readonly number[], timeoutMs: number): number[] | undefined {
+  return pollEvents(fds, fds.map(() => POLLIN), timeoutMs);
+}
+
+/**
+ * poll(2) over `fds` for `events[i]` each (0 still reports POLLHUP / POLLERR); returns each
+ * fd's revents, or undefined on EINTR.
+ */
+export function pollEvents(fds: readonly number[], events: readonly number[], timeoutMs: number): number[] | undefined {
   const buf = Buffer.alloc(8 * fds.length);
   fds.forEach((fd, i) => {
     buf.writeInt32LE(fd, 8 * i);
-    buf.writeInt16LE(POLLIN, 8 * i + 4);
+    buf.writeInt16LE(events[i] ?? 0, 8 * i + 4);
   });
   const r = c().poll(buf, fds.length, timeoutMs);
   if (r < 0) {
@@ -147,6 +175,20 @@ export function notifRecv(fd: number, buf: Buffer): number {
   buf.fill(0, 0, SECCOMP_NOTIF_SIZE);
   for (;;) {
     if (c().ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buf) === 0) return 0;
+    const e = lastErrno();
+    if (e !== osConstants.errno.EINTR) return e;
+  }
+}
+
+/**
+ * SECCOMP_IOCTL_NOTIF_RECV straight into shared memory at `address` (`view` is the same 80
+ * bytes, zeroed here): the kernel writes the notification there before the ioctl returns,
+ * so it survives this process being killed the next instant. 0 or the errno.
+ */
+export function notifRecvAt(fd: number, address: bigint, view: Buffer): number {
+  view.fill(0, 0, SECCOMP_NOTIF_SIZE);
+  for (;;) {
+    if (c().ioctlAt(fd, SECCOMP_IOCTL_NOTIF_RECV, address) === 0) return 0;
     const e = lastErrno();
     if (e !== osConstants.errno.EINTR) return e;
   }
@@ -174,6 +216,53 @@ export function tryLockExclusive(fd: number): boolean {
   const e = lastErrno();
   if (e === osConstants.errno.EWOULDBLOCK || e === osConstants.errno.EAGAIN) return false;
   throw sysError('flock', String(fd), e);
+}
+
+/** A connected pair of SOCK_SEQPACKET unix sockets, close-on-exec (the listener and its standby). */
+export function seqpacketPair(): [number, number] {
+  const sv = Buffer.alloc(8);
+  if (c().socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) !== 0) throw sysError('socketpair', 'AF_UNIX', lastErrno());
+  return [sv.readInt32LE(0), sv.readInt32LE(4)];
+}
+
+/** Sets close-on-exec on an inherited fd (so it does not leak into processes we spawn). */
+export function setCloexec(fd: number): void {
+  if (c().fcntl(fd, F_SETFD, FD_CLOEXEC) !== 0) throw sysError('fcntl', String(fd), lastErrno());
+}
+
+/**
+ * One non-blocking sendmsg(2) of `data` (one packet on SOCK_SEQPACKET) with `fds` as
+ * SCM_RIGHTS. `again` when the peer's queue is full; throws on other errors (EPIPE: peer gone).
+ */
+export function sendWithFds(fd: number, data: Buffer, fds: readonly number[]): 'sent' | 'again' {
+  const control = fds.length > 0 ? encodeScmRights(fds) : undefined;
+  const iovHolder = Buffer.alloc(16);
+  const { iov, msg } = encodeMsghdr({ dataAddr: koffi.address(data), dataLen: data.length, controlAddr: control ? koffi.address(control) : 0n, controlLen: control?.length ?? 0, iovAddr: koffi.address(iovHolder) });
+  iov.copy(iovHolder);
+  for (;;) {
+    if (Number(c().sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL)) >= 0) return 'sent';
+    const e = lastErrno();
+    if (e === osConstants.errno.EINTR) continue;
+    if (e === osConstants.errno.EAGAIN) return 'again';
+    throw sysError('sendmsg', String(fd), e);
+  }
+}
+
+/** A file mapped MAP_SHARED read-write: `address` for the kernel, `view` for us. Never unmapped (lives as long as the process). */
+export function mapShared(fd: number, length: number): { address: bigint; view: Buffer } {
+  const p = c().mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const address = p === null ? 0n : koffi.address(p);
+  if (address === 0n || address === 0xffffffffffffffffn) throw sysError('mmap', String(fd), lastErrno());
+  return { address, view: Buffer.from(koffi.view(p, length)) };
+}
+
+/** True when `fd` is a seccomp notify fd (`anon_inode:seccomp notify`), not whatever a peer sent. */
+export function isNotifyFd(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:seccomp notify';
+  } catch {
+    return false;
+  }
 }
 
 /** An Error shaped like Node's system errors (`code` 'ENOENT', `errno` negative). */

@@ -1,6 +1,6 @@
 // What the listener answers and what it writes down, as pure functions: the rule-table file
-// moatd writes per container, the decision for one notification, the denial record, and a
-// token bucket that keeps a syscall loop from filling the disk.
+// moatd writes per container, the decision for one notification and the denial record
+// (budget.ts keeps a syscall loop from filling the disk or the listener's time).
 //
 // The answer depends on the syscall name only: toNotifyProfile (../seccomp) converts a name
 // only when all its ERRNO rules return the same errno, so the errno is the one the plain
@@ -237,25 +237,6 @@ export function parseTaskStatus(text: string): TaskInfo {
     }
   }
   return { ...(comm !== undefined ? { comm } : {}), ...(nspid !== undefined ? { nspid } : {}) };
-}
-
-/**
- * A token bucket: `take(now)` is true while the container may write another record.
- * Defaults: bursts of 200, then 20 records a second.
- */
-export class RecordBudget {
-  #tokens: number;
-  #last: number | undefined;
-  constructor(readonly capacity = 200, readonly perSecond = 20) {
-    this.#tokens = capacity;
-  }
-  take(nowMs: number): boolean {
-    if (this.#last !== undefined) this.#tokens = Math.min(this.capacity, this.#tokens + ((nowMs - this.#last) / 1000) * this.perSecond);
-    this.#last = nowMs;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
 }
 
 /** errno number -> name (EPERM), from Node's table. */

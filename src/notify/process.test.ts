@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startListenerProcess, findListenerProcess, stopListenerProcess, canConnect } from './process.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess, stopListenerProcess, canConnect } from './process.js';
 import { pidPath } from './files.js';
 
 const REPO = (() => {
@@ -56,6 +56,46 @@ test('startListenerProcess() starts once per state dir and finds the running one
   pid = d.pid;
   assert.equal(d.started, true);
   assert.notEqual(d.pid, c.pid);
+});
+
+test('the listener keeps a standby; a deliberate stop ends both; killed with no container, its standby just exits', async (t) => {
+  const dir = mkdtempSync('/tmp/moat-lp-');
+  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN };
+  const pids: number[] = [];
+  const alive = (pid: number): boolean => existsSync(`/proc/${pid}/status`) && !readFileSync(`/proc/${pid}/status`, 'utf8').includes('State:\tZ');
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(ok(), what);
+  };
+  t.after(async () => {
+    await stopListenerProcess({ stateDir: o.stateDir });
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const a = await startListenerProcess(o);
+  pids.push(a.pid);
+  await until('a standby', () => findStandbyProcess(o) !== undefined);
+  const sb = findStandbyProcess(o)!.pid;
+  pids.push(sb);
+  assert.notEqual(sb, a.pid);
+  await stopListenerProcess({ stateDir: o.stateDir });
+  assert.equal(alive(a.pid), false);
+  assert.equal(alive(sb), false, 'the standby stops with it');
+
+  const b = await startListenerProcess(o);
+  pids.push(b.pid);
+  await until('a standby', () => findStandbyProcess(o) !== undefined);
+  const sb2 = findStandbyProcess(o)!.pid;
+  pids.push(sb2);
+  process.kill(b.pid, 'SIGKILL');
+  await until('the standby to exit: nothing to keep', () => !alive(sb2));
+  assert.equal(await findListenerProcess(o), undefined, 'no takeover without containers');
 });
 
 test('the listener refuses bad arguments with status 2', () => {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import { EngineError } from '../base/index.js';
-import { pidPath, logPath } from './files.js';
+import { pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
 
 export interface ListenerProcessOptions {
   /** Unix socket runc connects to: the `listenerPath` of every converted profile (< 108 bytes). */
@@ -17,25 +17,37 @@ export interface ListenerProcessOptions {
   readonly logLevel?: 'debug' | 'info' | 'warn';
   /** How long to wait for the socket to accept connections. Default 10 s. */
   readonly timeoutMs?: number;
+  /** Extra environment (tests: MOAT_LISTENER_FAULT). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** True while `pid` runs: a zombie (exited, not yet reaped by its new parent, init) is gone. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
 function readPid(stateDir: string): number | undefined {
+  return readPidFileSync(pidPath(stateDir));
+}
+
+/** True when `pid` runs the listener program (not a reused pid). */
+function isListener(pid: number): boolean {
   try {
-    const pid = Number(readFileSync(pidPath(stateDir), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    return /seccomp-listener|notify\/main\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
   } catch {
-    return undefined;
+    return false;
   }
 }
 
@@ -63,14 +75,20 @@ export function canConnect(socket: string, timeoutMs = 1000): Promise<boolean> {
  */
 export async function findListenerProcess(o: { socket: string; stateDir: string }): Promise<{ pid: number } | undefined> {
   const pid = readPid(o.stateDir);
-  if (pid === undefined || !alive(pid)) return undefined;
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!/seccomp-listener|notify\/main\.js/.test(cmdline)) return undefined; // a reused pid
-  } catch {
-    return undefined;
-  }
+  if (pid === undefined || !alive(pid) || !isListener(pid)) return undefined;
   return (await canConnect(o.socket)) ? { pid } : undefined;
+}
+
+/**
+ * The standby of `stateDir`'s listener (the process that holds copies of the notify fds and
+ * takes over if the listener dies), or undefined.
+ *
+ * @example
+ * const s = findStandbyProcess({ stateDir }); // { pid: 4243 } | undefined
+ */
+export function findStandbyProcess(o: { stateDir: string }): { pid: number } | undefined {
+  const pid = readPidFileSync(standbyPidPath(o.stateDir));
+  return pid !== undefined && alive(pid) && isListener(pid) ? { pid } : undefined;
 }
 
 /**
@@ -92,6 +110,7 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<{
   try {
     child = spawn(o.node ?? process.execPath, [o.listenerBin, '--socket', o.socket, '--state-dir', o.stateDir, '--log-level', o.logLevel ?? 'info'], {
       detached: true,
+      ...(o.env !== undefined ? { env: { ...process.env, ...o.env } } : {}),
       stdio: ['ignore', logFd, logFd],
       cwd: '/',
     });
@@ -125,14 +144,33 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<{
 }
 
 /**
- * Sends SIGTERM to the listener of `stateDir` and waits for it to exit (tests, uninstall).
- * Containers then get ENOSYS for their notified syscalls.
+ * Sends SIGTERM to the listener of `stateDir` and waits for it and its standby to exit
+ * (tests, uninstall): the listener tells its standby not to take over. Containers then get
+ * ENOSYS for their notified syscalls.
  */
 export async function stopListenerProcess(o: { stateDir: string; timeoutMs?: number }): Promise<void> {
   const pid = readPid(o.stateDir);
-  if (pid === undefined || !alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
+  const standby = findStandbyProcess(o)?.pid;
   const deadline = Date.now() + (o.timeoutMs ?? 5000);
-  while (alive(pid) && Date.now() < deadline) await sleep(20);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  const kill = (p: number, sig: NodeJS.Signals): void => {
+    try {
+      process.kill(p, sig);
+    } catch {
+      // gone
+    }
+  };
+  if (pid !== undefined && alive(pid) && isListener(pid)) {
+    kill(pid, 'SIGTERM');
+    while (alive(pid) && Date.now() < deadline) await sleep(20);
+    if (alive(pid)) {
+      // The standby first, so it cannot take over from a listener we kill.
+      if (standby !== undefined) kill(standby, 'SIGKILL');
+      kill(pid, 'SIGKILL');
+    }
+  }
+  if (standby !== undefined) {
+    // It exits on the listener's stop message, or when its link closes with nothing to keep.
+    while (alive(standby) && Date.now() < deadline + 2000) await sleep(20);
+    if (alive(standby)) kill(standby, 'SIGKILL');
+  }
 }

@@ -118,6 +118,7 @@ export const SCM_RIGHTS = 1;
 export const MSG_CTRUNC = 0x8;
 export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
 export const MSGHDR_SIZE = 56;
 export const IOVEC_SIZE = 16;
 const CMSGHDR_SIZE = 16; // size_t cmsg_len; int cmsg_level; int cmsg_type
@@ -129,7 +130,7 @@ export function cmsgSpace(fds: number): number {
 }
 
 /**
- * Encodes `struct iovec` + `struct msghdr` for recvmsg(2) from buffer addresses
+ * Encodes `struct iovec` + `struct msghdr` for recvmsg(2) or sendmsg(2) from buffer addresses
  * (`koffi.address(buf)`). Returns the two buffers; the caller keeps the data and control
  * buffers alive for the call.
  */
@@ -176,7 +177,7 @@ export function parseScmRights(control: Uint8Array): number[] {
   return fds;
 }
 
-/** Builds one SCM_RIGHTS control message (the inverse of {@link parseScmRights}); for tests. */
+/** Builds one SCM_RIGHTS control message (the inverse of {@link parseScmRights}). */
 export function encodeScmRights(fds: readonly number[]): Buffer {
   const buf = Buffer.alloc(cmsgSpace(fds.length));
   buf.writeBigUInt64LE(BigInt(CMSGHDR_SIZE + 4 * fds.length), 0);

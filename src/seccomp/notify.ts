@@ -8,6 +8,15 @@
 // argument comparisons and could disagree with the kernel's filter on edge cases such as
 // 32-bit compares on i386). `write` also stays ERRNO: runc refuses NOTIFY on write.
 //
+// Calls that programs make routinely and expect to fail stay plain ERRNO rules too, because
+// a notification costs a round trip through the listener (~20 µs, against ~0.3 µs for
+// ERRNO) and every container shares the listener (issue 11, finding 7):
+// - every rule answering ENOSYS: ENOSYS says "not implemented, use the older call", and libc
+//   and language runtimes probe for it as a matter of course (glibc >= 2.34 tries clone3 on
+//   every pthread_create, fork and posix_spawn, then falls back to clone; new file calls
+//   such as file_getattr are probed per file). Such an answer is not a denial to explain.
+// - clone3 whatever its errno: thread creation must never wait for another process.
+//
 // The default action is never converted (runc refuses a NOTIFY default, and the listener
 // would have to answer every unknown syscall). `flags` are never emitted: runc 1.1 refuses
 // any (`seccomp flags are not yet supported by runc`).
@@ -29,10 +38,28 @@ export interface NotifyOptions {
   readonly comments?: ReadonlyArray<string | undefined>;
 }
 
-/** Names runc refuses to put under SCMP_ACT_NOTIFY. */
-const NEVER_NOTIFY: ReadonlySet<string> = new Set(['write']);
+/** Names never put under SCMP_ACT_NOTIFY: runc refuses `write`; clone3 is thread creation. */
+const NEVER_NOTIFY: ReadonlySet<string> = new Set(['write', 'clone3']);
+
+/** ENOSYS (x86_64, arm64 and every arch moat filters): "not implemented, fall back". */
+const ENOSYS = 38;
 
 const errnoOf = (r: LinuxSyscall): number => r.errnoRet ?? DEFAULT_ERRNO;
+
+/**
+ * Why a name of an ERRNO rule stays a plain ERRNO rule, or undefined when it may be notified.
+ * `errnos` are all the errnos its ERRNO rules return.
+ *
+ * @example
+ * notifyExclusion('clone3', new Set([38])); // 'hot'
+ */
+export function notifyExclusion(name: string, errnos: ReadonlySet<number>): 'runc' | 'hot' | 'enosys' | 'mixed-errno' | undefined {
+  if (name === 'write') return 'runc';
+  if (NEVER_NOTIFY.has(name)) return 'hot';
+  if (errnos.has(ENOSYS)) return 'enosys';
+  if (errnos.size !== 1) return 'mixed-errno';
+  return undefined;
+}
 
 /**
  * Converts the ERRNO rules of a resolved OCI section to SCMP_ACT_NOTIFY with `listenerPath`,
@@ -49,7 +76,7 @@ export function toNotifyProfile(
     if (r.action !== 'SCMP_ACT_ERRNO') continue;
     for (const n of r.names) errnos.set(n, (errnos.get(n) ?? new Set()).add(errnoOf(r)));
   }
-  const convertible = (n: string): boolean => !NEVER_NOTIFY.has(n) && errnos.get(n)?.size === 1;
+  const convertible = (n: string): boolean => notifyExclusion(n, errnos.get(n) ?? new Set()) === undefined;
 
   const out: LinuxSyscall[] = [];
   const table: NotifyRule[] = [];

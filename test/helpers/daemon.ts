@@ -6,6 +6,7 @@ import http from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { stopListenerProcess } from '../../src/notify/index.js';
 
 export const REPO = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -205,6 +206,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
         }
       } finally {
         await d.stop();
+        // The seccomp listener first, by its own stop: killed, its standby would take over.
+        await stopListenerProcess({ stateDir: join(execRoot, 'seccomp') }).catch(() => undefined);
         // conmon and container processes this daemon started carry our temp root in argv.
         for (const pid of pidsMentioning(root)) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
         const runcRoot = join(execRoot, 'runc');

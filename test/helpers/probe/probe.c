@@ -12,7 +12,11 @@
  * /proc/self/status), "catch-sigsys" (installs a SIGSYS handler that prints
  * "sigsys nr=<si_syscall> errno=<si_errno> code=<si_code>" and lets the program go on),
  * "repeat N CMD [ARG...]" (runs CMD N times, prints its last result once and then
- * "repeat <N> ns_per_call <t>"; for timing and rate-limit tests).
+ * "repeat <N> ns_per_call <t>"; for timing and rate-limit tests), "for MS CMD [ARG...]" (runs CMD
+ * again and again for MS milliseconds, MS 0 = until killed, or until it answers differently
+ * from its first call; then prints its last result and "for <count> ns_per_call <t>
+ * max_ns <longest call>"; for floods whose rate the test counts, to catch a changed answer
+ * mid-flood, and to see the longest wait for an answer).
  * Numeric arguments use C syntax (0x.. hex). x86_64 only: numbers are x86_64's.
  */
 #define _GNU_SOURCE
@@ -42,7 +46,11 @@ static void out(const char *fmt, ...) {
 }
 
 static int quiet;
+static long last_ret; /* the last result, also when quiet (for "for") */
+static int last_err;
 static void report(const char *label, long ret, int err) {
+  last_ret = ret;
+  last_err = ret == -1 ? err : 0;
   if (quiet) return;
   if (ret == -1) {
     const char *name = strerrorname_np(err);
@@ -75,6 +83,14 @@ static const struct named TABLE[] = {
 };
 
 
+/* The label run() prints for a command: CMD, or CMD:ARG0. */
+static const char *cmd_label(int argc, char **argv) {
+  static char label[128];
+  if (argc > 1) snprintf(label, sizeof label, "%s:%s", argv[0], argv[1]);
+  else snprintf(label, sizeof label, "%s", argv[0]);
+  return label;
+}
+
 /* Runs one command (argv[0..argc-1]); returns 0, or 2 on a usage error. */
 static int run(int argc, char **argv) {
   const char *cmd = argv[0];
@@ -90,6 +106,35 @@ static int run(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &b);
     double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)(n ? n : 1);
     out("repeat %lu ns_per_call %.0f\n", n, ns);
+    return rc;
+  }
+  if (strcmp(cmd, "for") == 0 && argc > 2) {
+    unsigned long ms = num(argv[1]), n = 0;
+    struct timespec a, b;
+    int rc = 0;
+    double el = 0, prev = 0, max = 0;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    quiet = 1;
+    rc = run(argc - 2, argv + 2);
+    n++;
+    long first_ret = last_ret;
+    int first_err = last_err, changed = 0;
+    while (rc == 0 && !changed && (ms == 0 || el < (double)ms * 1e6)) {
+      rc = run(argc - 2, argv + 2);
+      n++;
+      changed = last_err != first_err || (first_err == 0 && (last_ret < 0) != (first_ret < 0));
+      clock_gettime(CLOCK_MONOTONIC, &b); /* vDSO: no syscall, so the filter never sees it */
+      el = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+      if (el - prev > max) max = el - prev;
+      prev = el;
+    }
+    quiet = 0;
+    /* print the differing answer itself, or one more call's */
+    if (changed) report(cmd_label(argc - 2, argv + 2), last_ret, last_err);
+    else if (rc == 0) rc = run(argc - 2, argv + 2), n++;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    el = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    out("for %lu ns_per_call %.0f max_ns %.0f\n", n, el / (double)n, max);
     return rc;
   }
   char label[128];

@@ -44,7 +44,8 @@ export function tempFilesUnder(dir: string): string[] {
       if (!st) continue;
       // Container rootfs trees belong to the containers, not to moatd.
       if (st.isDirectory() && !['rootfs', 'upper', 'work', '_data'].includes(n)) walk(p);
-      else if (/\.tmp$|\.tmp-|^\.tmp/.test(n)) out.push(p);
+      // ctr.log.tmp is the log keeper's seed for conmon's next rotation (src/engine/log-files.ts), not a leftover.
+      else if (n !== 'ctr.log.tmp' && /\.tmp$|\.tmp-|^\.tmp/.test(n)) out.push(p);
     }
   };
   walk(dir);

@@ -39,6 +39,10 @@ export function runErrorCode(err: unknown): number {
 /** Copy a hijacked stream to stdout/stderr; resolves when the daemon closes it. */
 export function pump(sock: Duplex, tty: boolean, stdin: boolean): Promise<void> {
   return new Promise((resolve) => {
+    if (sock.destroyed) {
+      resolve();
+      return;
+    }
     const onData = tty ? (c: Buffer) => process.stdout.write(c) : demux((s, d) => (s === 2 ? process.stderr : process.stdout).write(d));
     sock.on('data', onData);
     sock.on('end', () => resolve());

@@ -68,6 +68,14 @@ export async function main(argv: string[]): Promise<void> {
     throw err;
   });
   const { program, exitCode } = buildProgram();
+  // If the event loop ever runs dry while a command still waits (a stream that ended before
+  // anyone listened), say so and exit 125 instead of Node's silent unsettled-await exit 13.
+  let settled = false;
+  process.once('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('moat: internal error: the command was still waiting when nothing was left to wait for\n');
+    process.exit(125);
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     process.exitCode = exitCode();
@@ -89,5 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     process.stderr.write(`${daemonError(err).message}\n`);
     process.exitCode = 1;
+  } finally {
+    settled = true;
   }
 }

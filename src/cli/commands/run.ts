@@ -26,6 +26,9 @@ async function runCommand(client: Client, image: string, cmd: string[], f: RunFl
     return 0;
   }
   const sock = await client.hijack(`/containers/${id}/attach?stream=1&stdout=1&stderr=1${f.interactive ? '&stdin=1' : ''}`);
+  // Read the attach stream from now on: a short-lived container can finish (and the daemon
+  // close the stream) before the start call below has returned.
+  const pumped = pump(sock, f.tty === true, f.interactive === true);
   const waitRes = await client.request('POST', `/containers/${id}/wait?condition=${f.rm ? 'removed' : 'next-exit'}`);
   const waitBody = readAll(waitRes);
   try {
@@ -38,7 +41,7 @@ async function runCommand(client: Client, image: string, cmd: string[], f: RunFl
     await client.call('POST', `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => undefined);
     process.stdout.on('resize', () => void client.call('POST', `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => undefined));
   }
-  await pump(sock, f.tty === true, f.interactive === true);
+  await pumped;
   if (f.tty && process.stdin.isTTY) process.stdin.setRawMode(false);
   process.stdin.pause();
   const result = JSON.parse((await waitBody).toString('utf8') || '{}') as { StatusCode?: number; Error?: { Message: string } | null };

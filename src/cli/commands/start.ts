@@ -11,9 +11,13 @@ export function registerStartCommand(program: Command, ctx: CliContext): void {
         if (o.attach) {
           const info = await c().json<{ Config: { Tty: boolean } }>('GET', `/containers/${id}/json`);
           const sock = await c().hijack(`/containers/${id}/attach?stream=1&stdout=1&stderr=1`);
+          const pumped = pump(sock, info.Config.Tty, false);
           const w = c().request('POST', `/containers/${id}/wait?condition=next-exit`);
-          await c().call('POST', `/containers/${id}/start`);
-          await pump(sock, info.Config.Tty, false);
+          await c().call('POST', `/containers/${id}/start`).catch((err: unknown) => {
+            sock.destroy();
+            throw err;
+          });
+          await pumped;
           const res = JSON.parse((await readAll(await w)).toString('utf8')) as { StatusCode: number };
           ctx.setExit(res.StatusCode);
         } else {

@@ -26,6 +26,12 @@ export interface DaemonConfig {
   cgroupParent: string;
   bodyLimit: number;
   authzTimeoutMs: number;
+  /** Registries reached over plain HTTP or without certificate checks (host[:port] or CIDR). */
+  insecureRegistries: string[];
+  /** Docker Hub mirrors (URLs), tried before Docker Hub for pulls. */
+  registryMirrors: string[];
+  /** moat's image trust policy file; '' for none. */
+  imagePolicy: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -51,6 +57,9 @@ export const DEFAULTS: DaemonConfig = {
   cgroupParent: 'moat',
   bodyLimit: 16 * 1024 * 1024,
   authzTimeoutMs: 10_000,
+  insecureRegistries: [],
+  registryMirrors: [],
+  imagePolicy: '',
 };
 
 /** daemon.json key -> config field, with dockerd's key names. */
@@ -77,6 +86,9 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'max-request-body': 'bodyLimit',
   'authorization-timeout': 'authzTimeoutMs',
   'live-restore': 'hosts',
+  'insecure-registries': 'insecureRegistries',
+  'registry-mirrors': 'registryMirrors',
+  'image-policy': 'imagePolicy',
 };
 
 /** Merge daemon.json (already parsed) into the defaults; unknown keys are an error, as dockerd. */
@@ -105,6 +117,12 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
     (out as unknown as Record<string, unknown>)[field] = value;
   }
   return out;
+}
+
+/** `<config-dir>/certs.d`: the config dir is the directory of the daemon.json (/etc/moat). */
+export function certsDir(cfg: Pick<DaemonConfig, 'configFile'>): string {
+  const slash = cfg.configFile.lastIndexOf('/');
+  return `${slash > 0 ? cfg.configFile.slice(0, slash) : '.'}/certs.d`;
 }
 
 /** Where the API socket lives when no --host is given. */

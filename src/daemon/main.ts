@@ -14,10 +14,10 @@ import { ensureRemapRanges } from '../userns/index.js';
 import { NotifyExplainer, denialEvent } from '../notify/index.js';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { ImageStore, ensureBuiltinImage } from '../image/index.js';
+import { ImageService, ImageStore, ensureBuiltinImage } from '../image/index.js';
 import { buildRouter, goArch } from '../api/index.js';
 
-import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
+import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig } from './config.js';
 import { setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 
@@ -49,6 +49,9 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--tlscert <file>', 'server certificate')
     .option('--tlskey <file>', 'server key')
     .option('--cgroup-parent <name>', 'cgroup (relative to moatd\'s own) that holds the containers', DEFAULTS.cgroupParent)
+    .option('--insecure-registry <host>', 'registry reached over plain HTTP or without certificate checks (host[:port] or CIDR), repeatable', collect, [])
+    .option('--registry-mirror <url>', 'Docker Hub mirror, repeatable', collect, [])
+    .option('--image-policy <file>', 'image trust policy (registries, digest pins, signatures); see docs/images.md')
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
@@ -83,6 +86,9 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['tlsverify'] === true) cfg.tlsverify = true;
   for (const k of ['tlscacert', 'tlscert', 'tlskey'] as const) if (o[k]) cfg[k] = String(o[k]);
   if (fromCli('cgroupParent')) cfg.cgroupParent = String(o['cgroupParent']);
+  if ((o['insecureRegistry'] as string[]).length > 0) cfg.insecureRegistries = o['insecureRegistry'] as string[];
+  if ((o['registryMirror'] as string[]).length > 0) cfg.registryMirrors = o['registryMirror'] as string[];
+  if (o['imagePolicy']) cfg.imagePolicy = String(o['imagePolicy']);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent)) throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
@@ -206,6 +212,14 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
   if (busybox) await ensureBuiltinImage(images, { busybox, arch: goArch(), tmpDir: join(dataRoot, 'image', 'tmp') });
   else log.warn('busybox-static not found: no built-in image');
+  // Registries and the image trust policy; a bad policy or key stops moatd here.
+  const imageService = new ImageService({ store: images, log, certsDir: certsDir(cfg) });
+  const imageSettings = (c: DaemonConfig): Parameters<ImageService['configure']>[0] => ({
+    insecureRegistries: c.insecureRegistries,
+    registryMirrors: c.registryMirrors,
+    trustPolicyFile: c.imagePolicy,
+  });
+  await imageService.configure(imageSettings(cfg));
 
   // Denials explained: blocked rules become notify rules answered (same errno) and recorded
   // by a listener process that, like conmon, outlives moatd.
@@ -244,6 +258,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       numCpus: os.cpus().length,
     },
     seccomp,
+    imageGate: (ref, image) => imageService.checkRun(ref, image),
     ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
@@ -261,6 +276,8 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   };
   const router = buildRouter({
     engine,
+    imageService,
+    log,
     containersDir: join(dataRoot, 'containers'),
     info: {
       daemonId,
@@ -299,7 +316,12 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   process.on('SIGHUP', () => {
     void (async () => {
       try {
-        await authz.reload(parseFlags(argv));
+        const next = parseFlags(argv);
+        // Each part reloads on its own: a bad image policy does not undo new authz plugins.
+        await Promise.all([
+          authz.reload(next).catch((err: unknown) => log.error({ err: errorText(err) }, 'authorization reload failed; keeping the running plugins')),
+          imageService.configure(imageSettings(next)).catch((err: unknown) => log.error({ err: errorText(err) }, 'image settings reload failed; keeping the running policy')),
+        ]);
       } catch (err) {
         log.error({ err: errorText(err) }, 'reload failed; keeping the running configuration');
       }

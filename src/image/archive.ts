@@ -16,6 +16,7 @@ import type { ImageRecord, ImageStore } from './store.js';
 import { familiarName, parseReference } from './reference.js';
 import { MEDIA, parseManifest, selectPlatform, hostPlatform, type Descriptor } from './registry/manifest.js';
 import { layerProgress, shortDigest, ProgressThrottle, type ProgressSink } from './progress.js';
+import { countBytes } from './pull.js';
 
 const CONFIG_LIMIT = 16 * 1024 * 1024;
 
@@ -273,14 +274,8 @@ export async function loadImages(store: ImageStore, input: Readable, o: { progre
         const diffId = String(diffIds[i]);
         const id = shortDigest(diffId);
         if (store.hasLayerSync(diffId)) continue;
-        const input2 = createReadStream(l.file.path);
-        let read = 0;
-        if (!o.quiet) {
-          input2.on('data', (chunk: string | Buffer) => {
-            read += chunk.length;
-            throttle.progress(id, 'Loading layer', read, l.file.size);
-          });
-        }
+        const raw = createReadStream(l.file.path);
+        const input2 = o.quiet ? raw : countBytes(raw, (n) => throttle.progress(id, 'Loading layer', n, l.file.size));
         const keepBlob = l.blob && l.blob.mediaType !== MEDIA.ociLayerZstd ? { path: `${l.file.path}.blob`, digest: l.blob.digest, size: l.blob.size, mediaType: l.blob.mediaType } : undefined;
         if (keepBlob) {
           // The OCI blob becomes the layer's kept blob: copy it aside (the spooled file is being read).

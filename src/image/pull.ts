@@ -3,6 +3,7 @@
 // hashing them, extract each verified blob through the safe extractor, and only then store the
 // config and the tag. A failure at any point leaves no new layer, config or tag behind.
 import { createReadStream } from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { EngineError, errorText, type Logger } from '../base/index.js';
 import type { ImageRecord, ImageStore } from './store.js';
@@ -187,12 +188,9 @@ export class Puller {
           }
           const run = extracting.then(async () => {
             try {
-              const input = createReadStream(tmp);
-              let read = 0;
-              input.on('data', (c: string | Buffer) => {
-                read += c.length;
-                throttle.progress(id, 'Extracting', read, layer.size);
-              });
+              // Count through a transform: a 'data' listener would start the flow before the
+              // extractor is attached, and bytes would be lost.
+              const input = countBytes(createReadStream(tmp), (n) => throttle.progress(id, 'Extracting', n, layer.size));
               const stored = await this.#store.addLayer(input, {
                 expectDiffId: diffId,
                 blob: { path: tmp, digest: layer.digest, size: layer.size, mediaType: layer.mediaType },
@@ -242,3 +240,17 @@ function diffIdsOf(configBytes: Buffer, layers: number, shown: string): string[]
   return ids as string[];
 }
 
+
+/** `input` piped through a transform that reports the bytes read so far. */
+export function countBytes(input: Readable, onBytes: (n: number) => void): Readable {
+  let n = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      n += chunk.length;
+      onBytes(n);
+      cb(null, chunk);
+    },
+  });
+  input.on('error', (err) => t.destroy(err));
+  return input.pipe(t);
+}

@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox';
+export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox' | 'docker-registry' | 'htpasswd';
 
 function has(req: Requirement): boolean {
   switch (req) {
@@ -23,6 +23,10 @@ function has(req: Requirement): boolean {
       return existsSync('/usr/bin/strace');
     case 'busybox':
       return existsSync('/bin/busybox');
+    case 'docker-registry':
+      return existsSync('/usr/bin/docker-registry');
+    case 'htpasswd':
+      return existsSync('/usr/bin/htpasswd');
   }
 }
 

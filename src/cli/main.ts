@@ -365,7 +365,32 @@ export function buildProgram(): { program: Command; exitCode: () => number } {
       throw daemonError(err);
     }
   });
-  program.command('images').option('-q, --quiet', 'ids only').action(async (o: { quiet?: boolean }) => {
+  const verifyImage = async (image: string, json: boolean): Promise<void> => {
+    interface Verdict { allowed: boolean; requirement: { qualified: string; rule: string }; reasons: string[] }
+    interface Report { image: string; id: string; allowed: boolean; verdicts: Verdict[]; signatures: Array<{ repository: string; digest: string; keyFingerprint: string; time: string }> }
+    let r: Report;
+    try {
+      r = await c().json<Report>('GET', `/images/${image}/trust`);
+    } catch (err) {
+      throw daemonError(err);
+    }
+    if (json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    else {
+      process.stdout.write(`${r.image} (${r.id.slice(7, 19)}): ${r.allowed ? 'ALLOWED' : 'REFUSED'} by the image trust policy\n`);
+      for (const v of r.verdicts) {
+        process.stdout.write(`  ${v.requirement.qualified || '(no name)'}: rule ${v.requirement.rule}: ${v.allowed ? 'allowed' : 'refused'}\n`);
+        for (const reason of v.reasons) process.stdout.write(`    - ${reason}\n`);
+      }
+      for (const s of r.signatures) process.stdout.write(`  verified signature: ${s.repository}@${s.digest} by ${s.keyFingerprint} (${s.time})\n`);
+    }
+    if (!r.allowed) exitCode = 1;
+  };
+  program.command('images').argument('[verb]', '`verify` to explain the trust verdict').argument('[image]').option('-q, --quiet', 'ids only').option('--json', 'with verify: JSON').action(async (verb: string | undefined, target: string | undefined, o: { quiet?: boolean; json?: boolean }) => {
+    if (verb !== undefined) {
+      if (verb !== 'verify' || target === undefined) throw new Error('usage: moat images [-q] | moat images verify IMAGE');
+      await verifyImage(target, o.json === true);
+      return;
+    }
     try {
       const list = await c().json<Array<{ Id: string; RepoTags: string[]; Created: number; Size: number }>>('GET', '/images/json');
       if (o.quiet) {

@@ -142,14 +142,14 @@ export function basicAuthorization(c: Credentials): string | undefined {
 /** The token endpoint URL for a bearer challenge and the scopes wanted. */
 export function tokenUrl(ch: Challenge, scopes: readonly string[], c: Credentials): URL {
   const realm = ch.params['realm'];
-  if (realm === undefined || realm === '') throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', 'unauthorized: the registry sent a bearer challenge without a realm');
+  if (realm === undefined || realm === '') throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', 'unauthorized: the registry sent a bearer challenge without a realm');
   let url: URL;
   try {
     url = new URL(realm);
   } catch {
-    throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', 'unauthorized: the registry sent a bearer challenge with an invalid realm');
+    throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', 'unauthorized: the registry sent a bearer challenge with an invalid realm');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', 'unauthorized: the token realm is not an http(s) URL');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', 'unauthorized: the token realm is not an http(s) URL');
   if (ch.params['service'] !== undefined) url.searchParams.set('service', ch.params['service']);
   for (const s of scopes) url.searchParams.append('scope', s);
   if (c.username !== undefined) url.searchParams.set('account', c.username);
@@ -162,10 +162,10 @@ export function tokenFromResponse(body: Buffer): string {
   try {
     v = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', 'unauthorized: the token server did not answer with JSON');
+    throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', 'unauthorized: the token server did not answer with JSON');
   }
   const o = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
   const t = typeof o['token'] === 'string' && o['token'] !== '' ? o['token'] : o['access_token'];
-  if (typeof t !== 'string' || t === '') throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', 'unauthorized: the token server answered without a token');
+  if (typeof t !== 'string' || t === '') throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', 'unauthorized: the token server answered without a token');
   return t;
 }

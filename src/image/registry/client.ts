@@ -308,11 +308,11 @@ export class RepoSession {
     if (basic) {
       this.#challenge = basic;
       const b = basicAuthorization(this.#creds);
-      if (b === undefined) throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', `unauthorized: authentication required by ${this.endpoint.host} (no basic auth credentials; use docker login)`);
+      if (b === undefined) throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', `unauthorized: authentication required by ${this.endpoint.host} (no basic auth credentials; use docker login)`);
       this.#authorization = b;
       return;
     }
-    throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', `unauthorized: ${this.endpoint.host} asks for an unsupported authentication scheme`);
+    throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', `unauthorized: ${this.endpoint.host} asks for an unsupported authentication scheme`);
   }
 
   async #fetchToken(ch: Challenge): Promise<string> {
@@ -324,7 +324,7 @@ export class RepoSession {
     const body = await readLimited(res, 1024 * 1024);
     if (res.statusCode === 401 || res.statusCode === 403) {
       const items = parseRegistryErrors(body);
-      throw new EngineError('unauthorized', 'ERR_REGISTRY_AUTH', items.length > 0 ? registryErrorText(items, res.statusCode) : `unauthorized: incorrect username or password`);
+      throw new EngineError('forbidden', 'ERR_REGISTRY_AUTH', items.length > 0 ? registryErrorText(items, res.statusCode) : `unauthorized: incorrect username or password`);
     }
     if (res.statusCode !== 200) throw registryError(res.statusCode ?? 0, body, `Cannot get a token from ${url.host}`);
     return tokenFromResponse(body);
@@ -354,7 +354,7 @@ export class RepoSession {
     try {
       await this.#authenticate([this.#challenge]);
     } catch (err) {
-      if (err instanceof EngineError && err.kind === 'unauthorized') throw failed(401);
+      if (err instanceof EngineError && err.code === 'ERR_REGISTRY_AUTH') throw failed(401);
       throw err;
     }
     const res = await this.#send('GET', url, { Authorization: this.#authorization! }, undefined);

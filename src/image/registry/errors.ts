@@ -36,8 +36,10 @@ export function manifestError(status: number, body: Buffer, shown: { familiarNam
   }
   if (code === 'NAME_UNKNOWN') return new EngineError('not-found', 'ERR_REGISTRY_NAME_UNKNOWN', `repository ${shown.familiarName} not found: ${text}`);
   if (code === 'DENIED' || code === 'UNAUTHORIZED' || status === 401 || status === 403) {
+    // 403, never 401: the docker CLI answers a 401 to pull by prompting for a login (dockerd
+    // answers these with 404 or 500, so the CLI never prompts).
     return new EngineError(
-      status === 401 ? 'unauthorized' : 'forbidden',
+      'forbidden',
       'ERR_REGISTRY_DENIED',
       `pull access denied for ${shown.familiarName}, repository does not exist or may require 'docker login': ${items.length > 0 ? text : 'denied: requested access to the resource is denied'}`,
     );
@@ -48,6 +50,6 @@ export function manifestError(status: number, body: Buffer, shown: { familiarNam
 /** Any other failed registry call: status and the registry's words. */
 export function registryError(status: number, body: Buffer, what: string): EngineError {
   const items = parseRegistryErrors(body);
-  const kind: ErrorKind = status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : status === 404 ? 'not-found' : status >= 500 ? 'unavailable' : 'invalid';
+  const kind: ErrorKind = status === 401 || status === 403 ? 'forbidden' : status === 404 ? 'not-found' : status >= 500 ? 'unavailable' : 'invalid';
   return new EngineError(kind, 'ERR_REGISTRY_FAILED', `${what}: ${registryErrorText(items, status)}`);
 }

@@ -90,8 +90,8 @@ test('tokenUrl builds the token request; tokenFromResponse takes token or access
   assert.equal(u.toString(), 'https://auth/token?service=reg&scope=repository%3Ax%3Apull&account=me');
   assert.equal(tokenFromResponse(Buffer.from('{"access_token":"t1"}')), 't1');
   assert.equal(tokenFromResponse(Buffer.from('{"token":"t2","access_token":"t3"}')), 't2');
-  assert.throws(() => tokenFromResponse(Buffer.from('{}')), (err: unknown) => err instanceof EngineError && err.status === 401);
-  assert.throws(() => tokenUrl({ scheme: 'bearer', params: { realm: 'file:///etc/passwd' } }, [], {}), (err: unknown) => err instanceof EngineError && err.status === 401);
+  assert.throws(() => tokenFromResponse(Buffer.from('{}')), (err: unknown) => err instanceof EngineError && err.status === 403);
+  assert.throws(() => tokenUrl({ scheme: 'bearer', params: { realm: 'file:///etc/passwd' } }, [], {}), (err: unknown) => err instanceof EngineError && err.status === 403);
 });
 
 test('remoteName follows Docker Hub naming; endpoints allow plain HTTP only for loopback and insecure registries', () => {
@@ -132,6 +132,6 @@ test('manifestError words missing tags, repositories and denials as Docker does'
   assert.equal(e1.status, 404);
   assert.equal(manifestError(404, body('NAME_UNKNOWN', 'repository name not known to registry'), shown).message, 'repository 127.0.0.1:5000/x not found: name unknown: repository name not known to registry');
   const e3 = manifestError(401, body('UNAUTHORIZED', 'authentication required'), shown);
-  assert.equal(e3.status, 401);
+  assert.equal(e3.status, 403, 'not 401: the CLI would prompt for a login');
   assert.match(e3.message, /^pull access denied for 127\.0\.0\.1:5000\/x, repository does not exist or may require 'docker login': unauthorized: authentication required$/);
 });

@@ -84,8 +84,7 @@ export async function loadTrustPolicy(file: string): Promise<LoadedPolicy> {
 }
 
 function forbidden(verdict: TrustVerdict, what: string): EngineError {
-  const failed = verdict.reasons.filter((r) => !/ allowed by |was verified|as the rule requires/.test(r));
-  return new EngineError('forbidden', 'ERR_TRUST_DENIED', `${what} refused by the image trust policy: ${failed.join('; ')}`);
+  return new EngineError('forbidden', 'ERR_TRUST_DENIED', `${what} refused by the image trust policy: ${verdict.failures.join('; ')}`);
 }
 
 export class ImageService {

@@ -123,7 +123,10 @@ export interface TrustFacts {
 export interface TrustVerdict {
   allowed: boolean;
   requirement: TrustRequirement;
+  /** Every check, passed or failed, in words. */
   reasons: string[];
+  /** The checks that failed (what a denial says). */
+  failures: string[];
 }
 
 /**
@@ -132,29 +135,26 @@ export interface TrustVerdict {
  */
 export function judge(req: TrustRequirement, facts: TrustFacts, keyFingerprints: ReadonlyMap<string, string>): TrustVerdict {
   const reasons: string[] = [];
-  let allowed = true;
+  const failures: string[] = [];
+  const fail = (text: string): void => {
+    reasons.push(text);
+    failures.push(text);
+  };
   const ruleText = req.rule === 'default' ? 'the default of the trust policy' : `trust policy rule "${req.rule}"`;
   if (req.action === 'deny') {
-    allowed = false;
-    reasons.push(`${req.qualified} is denied by ${ruleText}`);
+    fail(`${req.qualified} is denied by ${ruleText}`);
   } else {
     reasons.push(`${req.qualified} is allowed by ${ruleText}`);
   }
   if (req.requireDigest) {
     if (facts.digestPinned) reasons.push('the reference is pinned by digest, as the rule requires');
-    else {
-      allowed = false;
-      reasons.push(`${ruleText} requires a digest reference (name@sha256:…)`);
-    }
+    else fail(`${ruleText} requires a digest reference (name@sha256:…)`);
   }
   if (req.signedBy.length > 0) {
     const wanted = req.signedBy.map((k) => keyFingerprints.get(k)).filter((f): f is string => f !== undefined);
     const ok = wanted.find((f) => facts.verifiedKeys.includes(f));
     if (ok !== undefined) reasons.push(`a signature by key ${ok.slice(0, 19)} was verified`);
-    else {
-      allowed = false;
-      reasons.push(`${ruleText} requires a signature by ${req.signedBy.join(' or ')}, and none was verified for this image`);
-    }
+    else fail(`${ruleText} requires a signature by ${req.signedBy.join(' or ')}, and none was verified for this image`);
   }
-  return { allowed, requirement: req, reasons };
+  return { allowed: failures.length === 0, requirement: req, reasons, failures };
 }

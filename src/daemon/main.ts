@@ -318,10 +318,8 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       try {
         const next = parseFlags(argv);
         // Each part reloads on its own: a bad image policy does not undo new authz plugins.
-        await Promise.all([
-          authz.reload(next).catch((err: unknown) => log.error({ err: errorText(err) }, 'authorization reload failed; keeping the running plugins')),
-          imageService.configure(imageSettings(next)).catch((err: unknown) => log.error({ err: errorText(err) }, 'image settings reload failed; keeping the running policy')),
-        ]);
+        const results = await Promise.allSettled([authz.reload(next), imageService.configure(imageSettings(next))]);
+        for (const r of results) if (r.status === 'rejected') log.error({ err: errorText(r.reason) }, 'reload failed; keeping the running configuration');
       } catch (err) {
         log.error({ err: errorText(err) }, 'reload failed; keeping the running configuration');
       }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startDaemon, REPO, type TestDaemon } from '../../helpers/daemon.js';
 import { requires } from '../../helpers/requires.js';
 import { startRegistry, freePort, type TestRegistry } from '../../helpers/registry.js';
-import { buildImage, ociLayoutTar, pushBuilt, serveRegistry, sha } from '../../helpers/oci.js';
+import { buildImage, ociLayoutTar, pushBuilt, putManifest, serveRegistry, sha } from '../../helpers/oci.js';
 import { docker, dockerOk } from './cli.js';
 
 interface Inspect {
@@ -244,5 +244,52 @@ test('registry: save, load, history, filters, prune', { timeout: 300_000 }, asyn
     assert.equal((await docker(d, ['image', 'inspect', 'ocitest:v1'])).code, 1);
     assert.equal((await docker(d, ['image', 'inspect', 'dockerd-busybox:20.10'])).code, 0, 'the label filter kept an unlabelled image');
     assert.equal((await docker(d, ['image', 'inspect', 'busybox'])).code, 1, 'until=2000 removed the 1970 built-in busybox');
+  });
+});
+
+test('registry: Docker Hub names through a --registry-mirror, platform selection from an index', { timeout: 300_000 }, async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'docker-cli', 'docker-registry')) return;
+  const mirror: TestRegistry = await startRegistry();
+  t.after(() => mirror.stop());
+  const d: TestDaemon = await startDaemon({ args: ['--registry-mirror', `http://${mirror.host}`] });
+  t.after(() => d.cleanup());
+  const amd = await buildImage({ layers: [{ 'arch.txt': 'amd64\n' }] });
+  const arm = await buildImage({ layers: [{ 'arch.txt': 'arm64\n' }] });
+  // Both images under one OCI index on the mirror, as library/multi:v1 (= docker.io/library/multi).
+  await pushBuilt(mirror.host, 'library/multi', 'amd64-only', amd);
+  await pushBuilt(mirror.host, 'library/multi', 'arm64-only', arm);
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', size: arm.manifest.length, digest: arm.manifestDigest, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', size: amd.manifest.length, digest: amd.manifestDigest, platform: { os: 'linux', architecture: 'amd64' } },
+        { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', size: arm.manifest.length, digest: arm.manifestDigest, platform: { os: 'unknown', architecture: 'unknown' } },
+      ],
+    }),
+  );
+  await putManifest(mirror.host, 'library/multi', 'v1', index, 'application/vnd.oci.image.index.v1+json');
+  const host = process.arch === 'x64' ? amd : arm;
+  const other = process.arch === 'x64' ? arm : amd;
+
+  await t.test('a Docker Hub name is pulled from the mirror, the host platform picked', async () => {
+    const r = await docker(d, ['pull', 'multi:v1'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /v1: Pulling from library\/multi/);
+    assert.match(r.stdout, new RegExp(`Digest: ${sha(index)}`), 'the digest of the index the tag names');
+    const i = await inspect(d, 'multi:v1');
+    assert.equal(i.Id, host.configDigest);
+    assert.deepEqual(i.RepoDigests, [`multi@${sha(index)}`]);
+  });
+
+  await t.test('--platform picks another entry; a platform the index lacks is refused', async () => {
+    const plat = process.arch === 'x64' ? 'linux/arm64' : 'linux/amd64';
+    const r = await docker(d, ['pull', '--platform', plat, 'docker.io/library/multi:v1'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await inspect(d, 'multi:v1')).Id, other.configDigest);
+    const none = await docker(d, ['pull', '--platform', 'linux/s390x', 'multi:v1']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no matching manifest for linux\/s390x in the manifest list entries/);
   });
 });

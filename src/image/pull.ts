@@ -2,7 +2,6 @@
 // check it against the trust policy, download layers (3 at a time) into temporary files while
 // hashing them, extract each verified blob through the safe extractor, and only then store the
 // config and the tag. A failure at any point leaves no new layer, config or tag behind.
-import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { EngineError, errorText, type Logger } from '../base/index.js';
@@ -12,7 +11,7 @@ import { layerCompression, parseManifest, selectPlatform, hostPlatform, MEDIA, t
 import { remoteName, qualifiedName, type RemoteName } from './registry/endpoints.js';
 import type { RegistryClient, RepoSession } from './registry/client.js';
 import type { Credentials } from './registry/auth.js';
-import { layerStatus, shortDigest, ProgressThrottle, type ProgressSink } from './progress.js';
+import { layerProgress, layerStatus, shortDigest, ProgressThrottle, type ProgressSink } from './progress.js';
 
 /** Docker's default number of parallel layer downloads. */
 export const MAX_CONCURRENT_DOWNLOADS = 3;
@@ -156,8 +155,6 @@ export class Puller {
   async #fetchLayers(session: RepoSession, layers: readonly Descriptor[], diffIds: readonly string[], progress: ProgressSink, added: string[]): Promise<void> {
     const slots = new Slots(MAX_CONCURRENT_DOWNLOADS);
     const throttle = new ProgressThrottle(progress);
-    // One extraction at a time: two cores are shared with running containers.
-    let extracting: Promise<unknown> = Promise.resolve();
     const jobs = layers.map((layer, i) => {
       const id = shortDigest(layer.digest);
       const diffId = diffIds[i]!;
@@ -176,34 +173,36 @@ export class Puller {
         const job = (async (): Promise<string> => {
           await slots.take();
           const tmp = this.#store.tmpPath('blob');
+          const t0 = Date.now();
           try {
-            await session.fetchBlob(layer.digest, layer.size, tmp, (n) => throttle.progress(id, 'Downloading', n, layer.size));
-            progress(layerStatus(id, 'Verifying Checksum'));
-            progress(layerStatus(id, 'Download complete'));
-          } catch (err) {
-            await rm(tmp, { force: true });
-            throw err;
-          } finally {
-            slots.give();
-          }
-          const run = extracting.then(async () => {
-            try {
-              // Count through a transform: a 'data' listener would start the flow before the
-              // extractor is attached, and bytes would be lost.
-              const input = countBytes(createReadStream(tmp), (n) => throttle.progress(id, 'Extracting', n, layer.size));
-              const stored = await this.#store.addLayer(input, {
+            // Download, hash and extract at once: the layer goes into a private directory and
+            // reaches the store only after the blob's digest and the tar's diff id are checked.
+            const { body, verified } = await session.streamBlob(layer.digest, layer.size, tmp, (n) => throttle.progress(id, 'Downloading', n, layer.size));
+            const stored = await this.#store
+              .addLayer(body, {
                 expectDiffId: diffId,
                 blob: { path: tmp, digest: layer.digest, size: layer.size, mediaType: layer.mediaType },
+                beforeCommit: async () => {
+                  await verified;
+                  progress(layerStatus(id, 'Verifying Checksum'));
+                  progress(layerStatus(id, 'Download complete'));
+                  progress(layerProgress(id, 'Extracting', layer.size, layer.size));
+                },
+              })
+              .catch(async (err: unknown) => {
+                // A corrupted blob usually breaks gunzip or tar first: report the digest
+                // mismatch, which is the cause, when there is one.
+                await verified;
+                throw err;
               });
-              added.push(stored);
-              progress(layerStatus(id, 'Pull complete'));
-              return stored;
-            } finally {
-              await rm(tmp, { force: true });
-            }
-          });
-          extracting = run.catch(() => undefined);
-          return await run;
+            added.push(stored);
+            this.#log.debug({ layer: layer.digest, bytes: layer.size, ms: Date.now() - t0 }, 'layer pulled');
+            progress(layerStatus(id, 'Pull complete'));
+            return stored;
+          } finally {
+            await rm(tmp, { force: true });
+            slots.give();
+          }
         })();
         this.#downloads.set(layer.digest, job);
         try {

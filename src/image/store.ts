@@ -55,6 +55,11 @@ export interface AddLayerOptions {
   blob?: LayerBlob & { path: string };
   /** Called with the bytes of uncompressed tar consumed so far. */
   onBytes?: (n: number) => void;
+  /**
+   * Awaited after extraction and the diff id check, before anything is moved into the store:
+   * a pull that extracts while it downloads verifies the blob's digest here. Throwing stores nothing.
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 /** gzip media type of the blobs made at import (Docker schema 2). */
@@ -240,6 +245,7 @@ export class ImageStore {
       if (opts.expectDiffId !== undefined && opts.expectDiffId !== diffId) {
         throw new EngineError('invalid', 'ERR_IMAGE_DIFF_ID_MISMATCH', `layer verification failed: the layer's content hashes to ${diffId}, the image config says ${opts.expectDiffId}`);
       }
+      await opts.beforeCommit?.();
       const blob: LayerBlob = opts.blob
         ? { digest: opts.blob.digest, size: opts.blob.size, mediaType: opts.blob.mediaType }
         : { digest: `sha256:${blobHash.digest('hex')}`, size: blobSize, mediaType: GZIP_LAYER_MEDIA_TYPE };
@@ -493,7 +499,7 @@ async function maybeGunzip(input: Readable): Promise<Readable> {
     if (first) {
       first = false;
       if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        const gunzip = createGunzip();
+        const gunzip = createGunzip({ chunkSize: 256 * 1024 });
         gunzip.on('error', (err) => out.destroy(new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import image: ${err.message}`)));
         gunzip.pipe(out);
         target = gunzip;

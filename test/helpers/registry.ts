@@ -52,6 +52,8 @@ export interface RegistryOptions {
   tls?: boolean;
   /** user -> password, stored as bcrypt by htpasswd(1). */
   users?: Record<string, string>;
+  /** Bearer token auth through a token server (see token-server.ts). */
+  token?: { realm: string; service: string; issuer: string; certFile: string };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +87,9 @@ export async function startRegistry(o: RegistryOptions = {}): Promise<TestRegist
     writeFileSync(file, '');
     for (const [u, pw] of Object.entries(o.users)) execFileSync('htpasswd', ['-bB', file, u, pw], { stdio: 'ignore' });
     lines.push('auth:', '  htpasswd:', '    realm: moat-test', `    path: ${file}`);
+  }
+  if (o.token) {
+    lines.push('auth:', '  token:', `    realm: ${o.token.realm}`, `    service: ${o.token.service}`, `    issuer: ${o.token.issuer}`, `    rootcertbundle: ${o.token.certFile}`);
   }
   writeFileSync(join(dir, 'config.yml'), lines.join('\n') + '\n');
   const logFile = join(dir, 'registry.log');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { requires } from '../../helpers/requires.js';
 import { startRegistry } from '../../helpers/registry.js';
+import { startTokenServer } from '../../helpers/token-server.js';
 import { docker, dockerOk } from './cli.js';
 
 const PASSWORD = 'pw-Zq8-never-logged';
@@ -83,5 +84,44 @@ test('registry with TLS and basic auth: login, pull, push, certificates', { time
       const text = readFileSync(f, 'latin1');
       assert.ok(!text.includes(PASSWORD) && !text.includes(b64), `not in ${f}`);
     }
+  });
+});
+
+test('registry with bearer token auth (WWW-Authenticate challenge, token server): login, push, pull', { timeout: 300_000 }, async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'docker-cli', 'docker-registry')) return;
+  const dir = mkdtempSync('/tmp/mt-token-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const tokens = await startTokenServer(dir, { bob: PASSWORD });
+  t.after(() => tokens.close());
+  const reg = await startRegistry({ token: tokens });
+  t.after(() => reg.stop());
+  const d: TestDaemon = await startDaemon();
+  t.after(() => d.cleanup());
+  const name = `${reg.host}/team/bb:v1`;
+
+  await t.test('login: the token server decides', async () => {
+    const bad = await docker(d, ['login', reg.host, '-u', 'bob', '--password-stdin'], { input: 'nope\n' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /login attempt to http:\/\/127\.0\.0\.1:\d+\/v2\/ failed with status: 401 Unauthorized/);
+    const good = await docker(d, ['login', reg.host, '-u', 'bob', '--password-stdin'], { input: `${PASSWORD}\n` });
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /Login Succeeded/);
+  });
+
+  await t.test('push and pull get tokens scoped to the repository', async () => {
+    await dockerOk(d, ['tag', 'busybox', name]);
+    await dockerOk(d, ['push', name], { timeoutMs: 60_000 });
+    await dockerOk(d, ['rmi', name]);
+    await dockerOk(d, ['pull', name], { timeoutMs: 60_000 });
+    assert.ok(tokens.requests.some((r) => r.authorized && r.scope.includes('repository:team/bb:push,pull')), JSON.stringify(tokens.requests));
+    assert.ok(tokens.requests.some((r) => r.authorized && r.scope.includes('repository:team/bb:pull')));
+  });
+
+  await t.test('without credentials the token has no access and the pull is refused', async () => {
+    await dockerOk(d, ['logout', reg.host]);
+    await dockerOk(d, ['rmi', name]);
+    const r = await docker(d, ['pull', name]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pull access denied for 127\.0\.0\.1:\d+\/team\/bb, repository does not exist or may require 'docker login'/);
   });
 });

@@ -177,7 +177,7 @@ export class Puller {
           try {
             // Download, hash and extract at once: the layer goes into a private directory and
             // reaches the store only after the blob's digest and the tar's diff id are checked.
-            const { body, verified } = await session.streamBlob(layer.digest, layer.size, tmp, (n) => throttle.progress(id, 'Downloading', n, layer.size));
+            const { body, verified, abandon } = await session.streamBlob(layer.digest, layer.size, tmp, (n) => throttle.progress(id, 'Downloading', n, layer.size));
             const stored = await this.#store
               .addLayer(body, {
                 expectDiffId: diffId,
@@ -192,6 +192,7 @@ export class Puller {
               .catch(async (err: unknown) => {
                 // A corrupted blob usually breaks gunzip or tar first: report the digest
                 // mismatch, which is the cause, when there is one.
+                abandon();
                 await verified;
                 throw err;
               });

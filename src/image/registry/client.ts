@@ -395,7 +395,7 @@ export class RepoSession {
    * complete: it rejects (and removes `dest`) on a digest or size mismatch, so callers must not
    * keep anything made from `body` before it resolves.
    */
-  async streamBlob(digest: string, size: number, dest: string, onBytes?: BlobProgress): Promise<{ body: Readable; verified: Promise<void> }> {
+  async streamBlob(digest: string, size: number, dest: string, onBytes?: BlobProgress): Promise<{ body: Readable; verified: Promise<void>; abandon: () => void }> {
     const res = await this.#request('GET', `/v2/${this.name.path}/blobs/${digest}`, { follow: true });
     if (res.statusCode !== 200) {
       const errBody = await readLimited(res, 64 * 1024).catch(() => Buffer.alloc(0));
@@ -403,6 +403,9 @@ export class RepoSession {
     }
     const counter = new DigestCounter(size, onBytes);
     const body = new PassThrough({ highWaterMark: 256 * 1024 });
+    // The consumer may be gone when a late mismatch destroys `body`: an 'error' with no
+    // listener would end the daemon. Failures reach the caller through `verified`.
+    body.on('error', () => undefined);
     const file = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
     res.on('error', (err) => counter.destroy(err));
     res.on('aborted', () => counter.destroy(new Error('the registry closed the connection')));
@@ -427,7 +430,13 @@ export class RepoSession {
       }
     })();
     verified.catch(() => undefined); // awaited by the caller; never an unhandled rejection
-    return { body, verified };
+    // The consumer gave up (bad tar, bad gzip): the bytes still go to the file, so `verified`
+    // can tell whether the blob itself was wrong.
+    const abandon = (): void => {
+      counter.unpipe(body);
+      body.destroy();
+    };
+    return { body, verified, abandon };
   }
 
   /** HEAD a blob: true when the registry has it. */

@@ -2,6 +2,7 @@
 // check it against the trust policy, download layers (3 at a time) into temporary files while
 // hashing them, extract each verified blob through the safe extractor, and only then store the
 // config and the tag. A failure at any point leaves no new layer, config or tag behind.
+import { createReadStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { EngineError, errorText, type Logger } from '../base/index.js';
@@ -11,7 +12,7 @@ import { layerCompression, parseManifest, selectPlatform, hostPlatform, MEDIA, t
 import { remoteName, qualifiedName, type RemoteName } from './registry/endpoints.js';
 import type { RegistryClient, RepoSession } from './registry/client.js';
 import type { Credentials } from './registry/auth.js';
-import { layerProgress, layerStatus, shortDigest, ProgressThrottle, type ProgressSink } from './progress.js';
+import { layerStatus, shortDigest, ProgressThrottle, type ProgressSink } from './progress.js';
 
 /** Docker's default number of parallel layer downloads. */
 export const MAX_CONCURRENT_DOWNLOADS = 3;
@@ -171,38 +172,34 @@ export class Puller {
           return;
         }
         const job = (async (): Promise<string> => {
-          await slots.take();
           const tmp = this.#store.tmpPath('blob');
           const t0 = Date.now();
+          await slots.take();
           try {
-            // Download, hash and extract at once: the layer goes into a private directory and
-            // reaches the store only after the blob's digest and the tar's diff id are checked.
-            const { body, verified, abandon } = await session.streamBlob(layer.digest, layer.size, tmp, (n) => throttle.progress(id, 'Downloading', n, layer.size));
-            const stored = await this.#store
-              .addLayer(body, {
-                expectDiffId: diffId,
-                blob: { path: tmp, digest: layer.digest, size: layer.size, mediaType: layer.mediaType },
-                beforeCommit: async () => {
-                  await verified;
-                  progress(layerStatus(id, 'Verifying Checksum'));
-                  progress(layerStatus(id, 'Download complete'));
-                  progress(layerProgress(id, 'Extracting', layer.size, layer.size));
-                },
-              })
-              .catch(async (err: unknown) => {
-                // A corrupted blob usually breaks gunzip or tar first: report the digest
-                // mismatch, which is the cause, when there is one.
-                abandon();
-                await verified;
-                throw err;
-              });
+            // The blob is verified against its digest before a byte of it is decompressed or
+            // extracted; the tar must then hash to the config's diff id before it is stored.
+            await session.fetchBlob(layer.digest, layer.size, tmp, (n) => throttle.progress(id, 'Downloading', n, layer.size));
+          } catch (err) {
+            slots.give();
+            await rm(tmp, { force: true });
+            throw err;
+          }
+          slots.give();
+          progress(layerStatus(id, 'Verifying Checksum'));
+          progress(layerStatus(id, 'Download complete'));
+          const t1 = Date.now();
+          try {
+            const input = countBytes(createReadStream(tmp), (n) => throttle.progress(id, 'Extracting', n, layer.size));
+            const stored = await this.#store.addLayer(input, {
+              expectDiffId: diffId,
+              blob: { path: tmp, digest: layer.digest, size: layer.size, mediaType: layer.mediaType },
+            });
             added.push(stored);
-            this.#log.debug({ layer: layer.digest, bytes: layer.size, ms: Date.now() - t0 }, 'layer pulled');
+            this.#log.debug({ layer: layer.digest, bytes: layer.size, downloadMs: t1 - t0, extractMs: Date.now() - t1 }, 'layer pulled');
             progress(layerStatus(id, 'Pull complete'));
             return stored;
           } finally {
             await rm(tmp, { force: true });
-            slots.give();
           }
         })();
         this.#downloads.set(layer.digest, job);

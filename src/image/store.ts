@@ -55,11 +55,6 @@ export interface AddLayerOptions {
   blob?: LayerBlob & { path: string };
   /** Called with the bytes of uncompressed tar consumed so far. */
   onBytes?: (n: number) => void;
-  /**
-   * Awaited after extraction and the diff id check, before anything is moved into the store:
-   * a pull that extracts while it downloads verifies the blob's digest here. Throwing stores nothing.
-   */
-  beforeCommit?: () => Promise<void>;
 }
 
 /** gzip media type of the blobs made at import (Docker schema 2). */
@@ -245,7 +240,6 @@ export class ImageStore {
       if (opts.expectDiffId !== undefined && opts.expectDiffId !== diffId) {
         throw new EngineError('invalid', 'ERR_IMAGE_DIFF_ID_MISMATCH', `layer verification failed: the layer's content hashes to ${diffId}, the image config says ${opts.expectDiffId}`);
       }
-      await opts.beforeCommit?.();
       const blob: LayerBlob = opts.blob
         ? { digest: opts.blob.digest, size: opts.blob.size, mediaType: opts.blob.mediaType }
         : { digest: `sha256:${blobHash.digest('hex')}`, size: blobSize, mediaType: GZIP_LAYER_MEDIA_TYPE };
@@ -490,27 +484,54 @@ export class ImageStore {
   }
 }
 
-async function maybeGunzip(input: Readable): Promise<Readable> {
-  // Peek at the first two bytes: gzip magic 1f 8b.
-  const out = new PassThrough();
-  let first = true;
-  let target: NodeJS.WritableStream = out;
-  input.on('data', (chunk: Buffer) => {
-    if (first) {
-      first = false;
-      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-        gunzip.on('error', (err) => out.destroy(new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import image: ${err.message}`)));
-        gunzip.pipe(out);
-        target = gunzip;
-      }
-    }
-    if (!target.write(chunk)) {
-      input.pause();
-      target.once('drain', () => input.resume());
-    }
+/** The first chunk of a stream, put back so the stream still starts with it; null when empty. */
+function peek(input: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+    };
+    const onReadable = (): void => {
+      const chunk = input.read() as Buffer | null;
+      if (chunk === null) return;
+      cleanup();
+      input.unshift(chunk);
+      resolve(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    input.on('readable', onReadable);
+    input.once('end', onEnd);
+    input.once('error', onError);
+    onReadable();
   });
-  input.on('end', () => target.end());
+}
+
+/**
+ * The tar inside `input`: gunzipped when it starts with gzip's magic (1f 8b), else as is.
+ * Piped (not hand-fed), so backpressure and errors follow Node's stream rules: a bad gzip
+ * destroys the input and fails the output with a 400.
+ */
+async function maybeGunzip(input: Readable): Promise<Readable> {
+  const head = await peek(input);
+  const out = new PassThrough();
   input.on('error', (err) => out.destroy(err));
+  if (head !== null && head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+    gunzip.on('error', (err) => {
+      input.destroy();
+      out.destroy(new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import image: ${err.message}`));
+    });
+    input.pipe(gunzip).pipe(out);
+  } else {
+    input.pipe(out);
+  }
   return out;
 }

@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { EngineError, errorText, type Logger } from '../../base/index.js';
 import { basicAuthorization, hasCredentials, parseChallenges, tokenFromResponse, tokenUrl, type Challenge, type Credentials } from './auth.js';
 import { endpointsFor, qualifiedName, type Endpoint, type EndpointConfig, type RemoteName } from './endpoints.js';
@@ -390,53 +390,26 @@ export class RepoSession {
   }
 
   /**
-   * Stream a blob: the returned `body` is the blob's bytes as they arrive (for the extractor),
-   * while the same bytes are written to `dest` and hashed. `verified` settles once `dest` is
-   * complete: it rejects (and removes `dest`) on a digest or size mismatch, so callers must not
-   * keep anything made from `body` before it resolves.
+   * Stream a blob into `dest` (created, mode 0600), hashing as it goes; nothing is held in
+   * memory. On a digest or size mismatch, or any error, `dest` is removed.
    */
-  async streamBlob(digest: string, size: number, dest: string, onBytes?: BlobProgress): Promise<{ body: Readable; verified: Promise<void>; abandon: () => void }> {
-    const res = await this.#request('GET', `/v2/${this.name.path}/blobs/${digest}`, { follow: true });
-    if (res.statusCode !== 200) {
-      const errBody = await readLimited(res, 64 * 1024).catch(() => Buffer.alloc(0));
-      throw registryError(res.statusCode ?? 0, errBody, `Cannot fetch blob ${digest}`);
-    }
-    const counter = new DigestCounter(size, onBytes);
-    const body = new PassThrough({ highWaterMark: 256 * 1024 });
-    // The consumer may be gone when a late mismatch destroys `body`: an 'error' with no
-    // listener would end the daemon. Failures reach the caller through `verified`.
-    body.on('error', () => undefined);
-    const file = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
-    res.on('error', (err) => counter.destroy(err));
-    res.on('aborted', () => counter.destroy(new Error('the registry closed the connection')));
-    counter.on('error', (err) => {
-      body.destroy(err);
-      file.destroy(err);
-    });
-    res.pipe(counter);
-    counter.pipe(file);
-    counter.pipe(body);
-    const verified = (async () => {
-      try {
-        await finished(file);
-        if (counter.bytes !== size || counter.digest() !== digest) {
-          throw new EngineError('invalid', 'ERR_REGISTRY_DIGEST_MISMATCH', `filesystem layer verification failed for digest ${digest}`);
-        }
-      } catch (err) {
-        body.destroy(err as Error);
-        await rm(dest, { force: true });
-        if (err instanceof EngineError) throw err;
-        throw new EngineError('unavailable', 'ERR_REGISTRY_UNREACHABLE', `Cannot fetch blob ${digest}: ${errorText(err)}`, { cause: err });
+  async fetchBlob(digest: string, size: number, dest: string, onBytes?: BlobProgress): Promise<void> {
+    try {
+      const res = await this.#request('GET', `/v2/${this.name.path}/blobs/${digest}`, { follow: true });
+      if (res.statusCode !== 200) {
+        const body = await readLimited(res, 64 * 1024).catch(() => Buffer.alloc(0));
+        throw registryError(res.statusCode ?? 0, body, `Cannot fetch blob ${digest}`);
       }
-    })();
-    verified.catch(() => undefined); // awaited by the caller; never an unhandled rejection
-    // The consumer gave up (bad tar, bad gzip): the bytes still go to the file, so `verified`
-    // can tell whether the blob itself was wrong.
-    const abandon = (): void => {
-      counter.unpipe(body);
-      body.destroy();
-    };
-    return { body, verified, abandon };
+      const counter = new DigestCounter(size, onBytes);
+      await pipeline(res, counter, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+      if (counter.bytes !== size || counter.digest() !== digest) {
+        throw new EngineError('invalid', 'ERR_REGISTRY_DIGEST_MISMATCH', `filesystem layer verification failed for digest ${digest}`);
+      }
+    } catch (err) {
+      await rm(dest, { force: true });
+      if (err instanceof EngineError) throw err;
+      throw new EngineError('unavailable', 'ERR_REGISTRY_UNREACHABLE', `Cannot fetch blob ${digest}: ${errorText(err)}`, { cause: err });
+    }
   }
 
   /** HEAD a blob: true when the registry has it. */

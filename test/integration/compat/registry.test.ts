@@ -128,6 +128,17 @@ test('registry: push, pull, run, errors', { timeout: 300_000 }, async (t) => {
       }
       assert.equal((await d.api('GET', '/_ping')).status, 200);
       assert.deepEqual(layerDirs(d), before, 'no layer stays');
+      // A manifest that names the corrupted blob's own digest: the blob verifies, gunzip refuses
+      // it, the pull fails cleanly (no hang), and nothing stays.
+      const m2 = Buffer.from(img.manifest.toString().replace(img.layers[1]!.digest, sha(corrupt)));
+      files.set('/v2/bad/manifests/gz', { body: m2, type: 'application/vnd.docker.distribution.manifest.v2+json' });
+      files.set(`/v2/bad/blobs/${sha(corrupt)}`, { body: corrupt });
+      for (let i = 0; i < 4; i++) {
+        const g = await docker(d, ['pull', `${srv.host}/bad:gz`], { timeoutMs: 60_000 });
+        assert.equal(g.code, 1);
+        assert.match(g.stderr, /Cannot import image: incorrect data check/);
+      }
+      assert.deepEqual(layerDirs(d), before, 'no layer stays');
       assert.equal((await docker(d, ['image', 'inspect', `${srv.host}/bad:v1`])).code, 1);
       assert.equal((await docker(d, ['image', 'inspect', img.configDigest])).code, 1);
       assert.deepEqual(readdirSync(join(d.dataRoot, 'image', 'tmp')), [], 'no temporary file stays');

@@ -288,6 +288,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       conmonVersion: versionOf('conmon', ['--version']),
       authorizationPlugins: () => authz.pluginNames(),
       warnings: () => [],
+      registries: () => imageService.endpointConfig,
     },
   });
   const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain });

@@ -59,6 +59,10 @@ class Slots {
     }
     await new Promise<void>((r) => this.#waiting.push(r));
   }
+  /** True when `take()` would wait. */
+  get full(): boolean {
+    return this.#free === 0;
+  }
   give(): void {
     const next = this.#waiting.shift();
     if (next) next();
@@ -174,6 +178,7 @@ export class Puller {
         const job = (async (): Promise<string> => {
           const tmp = this.#store.tmpPath('blob');
           const t0 = Date.now();
+          if (slots.full) progress(layerStatus(id, 'Waiting'));
           await slots.take();
           try {
             // The blob is verified against its digest before a byte of it is decompressed or

@@ -196,11 +196,13 @@ test('registry: push, pull, run, errors', { timeout: 300_000 }, async (t) => {
 
   await t.test('dockerode: pull with followProgress, then the image is there', async () => {
     const client = new Docker({ socketPath: d.socket });
-    const img = await buildImage({ layers: [{ 'dko.txt': 'dockerode\n' }] });
+    // Four layers: the fourth waits for one of the three download slots.
+    const img = await buildImage({ layers: [{ 'dko.txt': 'dockerode\n' }, { 'b.txt': 'b\n' }, { 'c.txt': 'c\n' }, { 'd.txt': 'd\n' }] });
     await pushBuilt(reg.host, 'dko', 'v1', img);
     const stream = await client.pull(`${reg.host}/dko:v1`);
     const events = await new Promise<Array<{ status?: string; error?: string }>>((resolve, reject) => client.modem.followProgress(stream, (err: Error | null, out: Array<{ status?: string }>) => (err ? reject(err) : resolve(out))));
-    assert.ok(events.some((e) => e.status === 'Pull complete'), JSON.stringify(events));
+    assert.equal(events.filter((e) => e.status === 'Pull complete').length, 4, JSON.stringify(events));
+    assert.equal(events.filter((e) => e.status === 'Waiting').length, 1, 'one layer waited for a download slot');
     assert.ok(events.some((e) => e.status?.startsWith('Status: Downloaded newer image for')));
     assert.equal((await client.getImage(`${reg.host}/dko:v1`).inspect()).Id, img.configDigest);
   });
@@ -330,6 +332,13 @@ test('registry: Docker Hub names through a --registry-mirror, platform selection
   await putManifest(mirror.host, 'library/multi', 'v1', index, 'application/vnd.oci.image.index.v1+json');
   const host = process.arch === 'x64' ? amd : arm;
   const other = process.arch === 'x64' ? arm : amd;
+
+  await t.test('docker info shows the mirror and the insecure loopback range', async () => {
+    const cfg = JSON.parse(await dockerOk(d, ['info', '--format', '{{json .RegistryConfig}}'])) as { Mirrors: string[]; InsecureRegistryCIDRs: string[] };
+    assert.deepEqual(cfg.Mirrors, [`http://${mirror.host}`]);
+    assert.deepEqual(cfg.InsecureRegistryCIDRs, ['127.0.0.0/8']);
+    assert.match(await dockerOk(d, ['info']), new RegExp(`Registry Mirrors:\\s+http://${mirror.host.replace(/\./g, '\\.')}`));
+  });
 
   await t.test('a Docker Hub name is pulled from the mirror, the host platform picked', async () => {
     const r = await docker(d, ['pull', 'multi:v1'], { timeoutMs: 60_000 });

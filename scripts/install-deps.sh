@@ -16,13 +16,13 @@ fi
 #   seccomp:  seccomp (scmp_sys_resolver), libseccomp-dev (seccomp.h for the workbench's
 #             libseccomp exporter), strace (`moat seccomp record`)
 #   tests:    gcc + libc6-dev (static probes), make, iproute2, util-linux, openssl, curl,
-#             docker-registry (local registry on 127.0.0.1), python3-docker and
-#             docker-compose (real clients)
+#             docker-registry (local registry on 127.0.0.1), apache2-utils (htpasswd
+#             bcrypt entries for its basic auth), python3-docker and docker-compose (real clients)
 #   peers:    docker.io (dockerd for the authz test and the benchmark), podman (benchmark)
 PKGS="runc conmon busybox-static tini
   netavark aardvark-dns iptables containernetworking-plugins
   seccomp libseccomp-dev strace
-  gcc libc6-dev make iproute2 util-linux openssl ca-certificates curl docker-registry python3-docker docker-compose
+  gcc libc6-dev make iproute2 util-linux openssl ca-certificates curl docker-registry apache2-utils python3-docker docker-compose
   docker.io podman"
 missing=""
 for p in $PKGS; do

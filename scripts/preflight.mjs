@@ -32,6 +32,7 @@ const CHECKS = [
   { what: ['/usr/sbin/dockerd', '/usr/bin/dockerd'], pkg: 'docker.io', for: 'test' },
   { what: ['/usr/bin/podman'], pkg: 'podman', for: 'test' },
   { what: ['/usr/bin/docker-registry'], pkg: 'docker-registry', for: 'test' },
+  { what: ['/usr/bin/htpasswd'], pkg: 'apache2-utils', for: 'test' },
   { what: ['/usr/bin/docker-compose'], pkg: 'docker-compose', for: 'test' },
   { what: ['/usr/lib/python3/dist-packages/docker/__init__.py'], pkg: 'python3-docker', for: 'test' },
   { what: ['/usr/local/bin/docker', '/usr/bin/docker'], pkg: 'the docker CLI 28 (on these machines in /usr/local/bin)', for: 'test', check: dockerCli28 },

@@ -4,7 +4,9 @@
  * @example
  * const server = createApiServer({ router: buildRouter(deps), log });
  */
+import type { Logger } from '../base/index.js';
 import type { Engine } from '../engine/index.js';
+import type { ImageService } from '../image/index.js';
 import { Router } from './router.js';
 import { registerContainerRoutes, registerExecRoutes } from './routes/containers.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -22,6 +24,9 @@ export interface RouterDeps {
   engine: Engine;
   containersDir: string;
   info: SystemInfo;
+  /** Pull, push, login, trust (registry routes answer 501 without it). */
+  imageService?: ImageService;
+  log: Logger;
 }
 
 export function buildRouter(d: RouterDeps): Router {
@@ -29,7 +34,7 @@ export function buildRouter(d: RouterDeps): Router {
   registerSystemRoutes(r, d.engine, d.info);
   registerContainerRoutes(r, { engine: d.engine, containersDir: d.containersDir });
   registerExecRoutes(r, { engine: d.engine, containersDir: d.containersDir });
-  registerImageRoutes(r, d.engine);
+  registerImageRoutes(r, { engine: d.engine, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
   registerVolumeRoutes(r, d.engine);
   return r;
 }

@@ -1,6 +1,7 @@
 /** The closed set of error kinds; each maps to one HTTP status. */
 export type ErrorKind =
   | 'invalid'
+  | 'unauthorized'
   | 'forbidden'
   | 'not-found'
   | 'conflict'
@@ -13,6 +14,7 @@ export type ErrorKind =
 
 const STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
+  unauthorized: 401,
   forbidden: 403,
   'not-found': 404,
   conflict: 409,

@@ -37,6 +37,12 @@ export interface DaemonConfig {
   logDriver: string;
   /** `--log-opt K=V` / daemon.json `log-opts`. */
   logOpts: Record<string, string>;
+  /** Registries reached over plain HTTP or without certificate checks (host[:port] or CIDR). */
+  insecureRegistries: string[];
+  /** Docker Hub mirrors (URLs), tried before Docker Hub for pulls. */
+  registryMirrors: string[];
+  /** moat's image trust policy file; '' for none. */
+  imagePolicy: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -67,6 +73,9 @@ export const DEFAULTS: DaemonConfig = {
   authzTimeoutMs: 10_000,
   logDriver: 'json-file',
   logOpts: {},
+  insecureRegistries: [],
+  registryMirrors: [],
+  imagePolicy: '',
 };
 
 /** daemon.json key -> config field, with dockerd's key names. */
@@ -97,6 +106,9 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'authorization-timeout': 'authzTimeoutMs',
   'log-driver': 'logDriver',
   'live-restore': 'hosts',
+  'insecure-registries': 'insecureRegistries',
+  'registry-mirrors': 'registryMirrors',
+  'image-policy': 'imagePolicy',
 };
 
 /** Merge daemon.json (already parsed) into the defaults; unknown keys are an error, as dockerd. */
@@ -133,6 +145,12 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
     (out as unknown as Record<string, unknown>)[field] = value;
   }
   return out;
+}
+
+/** `<config-dir>/certs.d`: the config dir is the directory of the daemon.json (/etc/moat). */
+export function certsDir(cfg: Pick<DaemonConfig, 'configFile'>): string {
+  const slash = cfg.configFile.lastIndexOf('/');
+  return `${slash > 0 ? cfg.configFile.slice(0, slash) : '.'}/certs.d`;
 }
 
 /** Where the API socket lives when no --host is given. */

@@ -14,10 +14,10 @@ import { ensureRemapRanges } from '../userns/index.js';
 import { NotifyExplainer, denialEvent } from '../notify/index.js';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { ImageStore, ensureBuiltinImage } from '../image/index.js';
+import { ImageService, ImageStore, ensureBuiltinImage } from '../image/index.js';
 import { buildRouter, describeHostPaths, goArch } from '../api/index.js';
 
-import { DEFAULTS, applyConfigFile, defaultHosts, type DaemonConfig } from './config.js';
+import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig } from './config.js';
 import { engineInspector, setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 import { installSafetyNet } from './safety-net.js';
@@ -52,6 +52,9 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--cgroup-parent <name>', 'cgroup (relative to moatd\'s own) that holds the containers', DEFAULTS.cgroupParent)
     .option('--log-driver <driver>', 'default log driver for containers: json-file, local or none', DEFAULTS.logDriver)
     .option('--log-opt <opt>', 'default log option for containers (max-size=20m, max-file=5), repeatable', collect, [])
+    .option('--insecure-registry <host>', 'registry reached over plain HTTP or without certificate checks (host[:port] or CIDR), repeatable', collect, [])
+    .option('--registry-mirror <url>', 'Docker Hub mirror, repeatable', collect, [])
+    .option('--image-policy <file>', 'image trust policy (registries, digest pins, signatures); see docs/images.md')
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
@@ -90,6 +93,9 @@ function parseFlags(argv: string[]): DaemonConfig {
   if ((o['logOpt'] as string[]).length > 0) cfg.logOpts = parseDaemonLogConfig(cfg.logDriver, o['logOpt'] as string[]).opts;
   // Checked here so that a bad option stops moatd with the option's name.
   parseDaemonLogConfig(cfg.logDriver, cfg.logOpts);
+  if ((o['insecureRegistry'] as string[]).length > 0) cfg.insecureRegistries = o['insecureRegistry'] as string[];
+  if ((o['registryMirror'] as string[]).length > 0) cfg.registryMirrors = o['registryMirror'] as string[];
+  if (o['imagePolicy']) cfg.imagePolicy = String(o['imagePolicy']);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
@@ -217,6 +223,14 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
   if (busybox) await ensureBuiltinImage(images, { busybox, arch: goArch(), tmpDir: join(dataRoot, 'image', 'tmp') });
   else log.warn('busybox-static not found: no built-in image');
+  // Registries and the image trust policy; a bad policy or key stops moatd here.
+  const imageService = new ImageService({ store: images, log, certsDir: certsDir(cfg) });
+  const imageSettings = (c: DaemonConfig): Parameters<ImageService['configure']>[0] => ({
+    insecureRegistries: c.insecureRegistries,
+    registryMirrors: c.registryMirrors,
+    trustPolicyFile: c.imagePolicy,
+  });
+  await imageService.configure(imageSettings(cfg));
 
   // Denials explained: blocked rules become notify rules answered (same errno) and recorded
   // by a listener process that, like conmon, outlives moatd.
@@ -256,6 +270,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     },
     seccomp,
     logConfig: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts),
+    imageGate: (ref, image) => imageService.checkRun(ref, image),
     ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
@@ -275,6 +290,8 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   };
   const router = buildRouter({
     engine,
+    imageService,
+    log,
     containersDir: join(dataRoot, 'containers'),
     info: {
       daemonId,
@@ -286,6 +303,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       authorizationPlugins: () => authz.pluginNames(),
       warnings: () => [],
       logDriver: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts).driver,
+      registries: () => imageService.endpointConfig,
     },
   });
   const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain, describePath: describeHostPaths({ dataRoot, execRoot: cfg.execRoot }) });
@@ -314,7 +332,10 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   process.on('SIGHUP', () => {
     void (async () => {
       try {
-        await authz.reload(parseFlags(argv));
+        const next = parseFlags(argv);
+        // Each part reloads on its own: a bad image policy does not undo new authz plugins.
+        const results = await Promise.allSettled([authz.reload(next), imageService.configure(imageSettings(next))]);
+        for (const r of results) if (r.status === 'rejected') log.error({ err: errorText(r.reason) }, 'reload failed; keeping the running configuration');
       } catch (err) {
         log.error({ err: errorText(err) }, 'reload failed; keeping the running configuration');
       }

@@ -53,6 +53,11 @@ export interface EngineOptions {
   seccomp: SeccompPolicy;
   /** `--log-driver` / `--log-opt`; default json-file with moat's cap. */
   logConfig?: DaemonLogConfig;
+  /**
+   * Asked at every create with the reference as given and the image it resolved to: throws
+   * (403) when the image trust policy refuses to run it.
+   */
+  imageGate?: (ref: string, image: ImageRecord) => void;
   /** The seccomp denial explainer: rule tables before runc create, records for inspect, cleanup. */
   seccompExplainer?: {
     prepare(containerId: string, rules: readonly NotifyRule[], spec?: LinuxSeccomp): Promise<void>;
@@ -413,6 +418,7 @@ export class Engine {
     const cfg = req.config;
     if (typeof cfg.Image !== 'string' || cfg.Image === '') throw invalid('No image specified');
     const image = this.images.get(cfg.Image);
+    this.#o.imageGate?.(cfg.Image, image);
     const id = newId();
     if (name === '') {
       do name = randomName();

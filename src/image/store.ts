@@ -1,11 +1,13 @@
 // Content-addressed image store: layers by diff id (sha256 of the uncompressed tar),
 // image configs by image id (sha256 of the config JSON), and a tag table.
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { chown, mkdir, readdir, rename, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { EngineError, noSuchImage, conflict, writeJsonAtomic, readJsonIfExists, removeStaleTempFiles, shortId, type Logger } from '../base/index.js';
+import { finished } from 'node:stream/promises';
+import { constants as zlibConstants, createGunzip, createGzip } from 'node:zlib';
+import { EngineError, noSuchImage, conflict, writeFileAtomic, writeJsonAtomic, readJsonIfExists, removeStaleTempFiles, shortId, type Logger } from '../base/index.js';
 import { applyLayer, type IdShift } from './layer.js';
 import { applyChanges, type ImageRuntimeConfig } from './changes.js';
 import { parseReference, familiarName } from './reference.js';
@@ -25,15 +27,38 @@ export interface ImageRecord {
   /** `sha256:<hex>` */
   id: string;
   repoTags: string[];
+  /** `repo@sha256:<manifest digest>` for each repository the image was pulled from or pushed to. */
+  repoDigests: string[];
   config: ImageConfig;
   /** Sum of the layers' uncompressed tar sizes. */
   size: number;
 }
 
+/** A compressed form of a layer kept beside it (`blob`): pulled as is, or made at import. */
+export interface LayerBlob {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
 interface LayerMeta {
   diffId: string;
   size: number;
+  blob?: LayerBlob;
 }
+
+/** Options of `addLayer`. */
+export interface AddLayerOptions {
+  /** The diff id the layer must have (from the image config); a mismatch stores nothing. */
+  expectDiffId?: string;
+  /** The already verified compressed blob `input` was read from; it is moved beside the layer. */
+  blob?: LayerBlob & { path: string };
+  /** Called with the bytes of uncompressed tar consumed so far. */
+  onBytes?: (n: number) => void;
+}
+
+/** gzip media type of the blobs made at import (Docker schema 2). */
+export const GZIP_LAYER_MEDIA_TYPE = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
 /** A small async mutex: tag-table read-modify-write must not interleave. */
 class Mutex {
@@ -55,6 +80,9 @@ export class ImageStore {
   #tags = new Map<string, string>();
   #configs = new Map<string, ImageConfig>();
   #layerSizes = new Map<string, number>();
+  #layerBlobs = new Map<string, LayerBlob>();
+  /** `repo@sha256:…` -> image id */
+  #digests = new Map<string, string>();
   #lock = new Mutex();
 
   /** Under --userns-remap, layer files are owned by the remapped ids (uid + shift). */
@@ -75,6 +103,9 @@ export class ImageStore {
   get #tagsFile(): string {
     return join(this.root, 'repositories.json');
   }
+  get #digestsFile(): string {
+    return join(this.root, 'repodigests.json');
+  }
 
   async init(): Promise<void> {
     await mkdir(this.#layersDir, { recursive: true, mode: 0o700 });
@@ -88,8 +119,10 @@ export class ImageStore {
     await removeStaleTempFiles(this.#configsDir);
     for (const name of await readdir(this.#layersDir)) {
       const meta = await readJsonIfExists<LayerMeta>(join(this.#layersDir, name, 'meta.json'));
-      if (meta) this.#layerSizes.set(meta.diffId, meta.size);
-      else {
+      if (meta) {
+        this.#layerSizes.set(meta.diffId, meta.size);
+        if (meta.blob) this.#layerBlobs.set(meta.diffId, meta.blob);
+      } else {
         this.#log.warn({ layer: name }, 'removing a layer whose import never finished');
         await rm(join(this.#layersDir, name), { recursive: true, force: true });
       }
@@ -101,13 +134,16 @@ export class ImageStore {
     }
     const tags = (await readJsonIfExists<Record<string, string>>(this.#tagsFile)) ?? {};
     for (const [k, v] of Object.entries(tags)) if (this.#configs.has(v)) this.#tags.set(k, v);
+    const digests = (await readJsonIfExists<Record<string, string>>(this.#digestsFile)) ?? {};
+    for (const [k, v] of Object.entries(digests)) if (this.#configs.has(v)) this.#digests.set(k, v);
   }
 
   #record(id: string): ImageRecord {
     const config = this.#configs.get(id)!;
     const repoTags = [...this.#tags.entries()].filter(([, v]) => v === id).map(([k]) => k).sort();
+    const repoDigests = [...this.#digests.entries()].filter(([, v]) => v === id).map(([k]) => k).sort();
     const size = config.rootfs.diff_ids.reduce((n, d) => n + (this.#layerSizes.get(d) ?? 0), 0);
-    return { id, repoTags, config, size };
+    return { id, repoTags, repoDigests, config, size };
   }
 
   list(): ImageRecord[] {
@@ -127,8 +163,8 @@ export class ImageStore {
       name = undefined;
     }
     if (name !== undefined) {
-      const id = this.#tags.get(name);
-      if (id !== undefined) return this.#record(id);
+      const id = this.#tags.get(name) ?? this.#digests.get(name);
+      if (id !== undefined && this.#configs.has(id)) return this.#record(id);
     }
     const prefix = ref.startsWith('sha256:') ? ref.slice(7) : ref;
     if (/^[a-f0-9]{4,63}$/.test(prefix)) {
@@ -156,35 +192,71 @@ export class ImageStore {
     return image.config.rootfs.diff_ids.map((d) => join(this.#layersDir, hexOf(d), 'diff'));
   }
 
-  /** Extract an uncompressed-or-gzip tar stream into a new layer; returns its diff id. */
-  async addLayer(input: Readable): Promise<string> {
+  /**
+   * Extract an uncompressed-or-gzip tar stream into a new layer; returns its diff id. The
+   * layer keeps a compressed blob for push and save: `opts.blob` when the input came from one
+   * (a pull), else a gzip of the tar made while it flows (import, load). With
+   * `opts.expectDiffId`, a layer whose tar hashes to anything else is refused and nothing is
+   * stored.
+   */
+  async addLayer(input: Readable, opts: AddLayerOptions = {}): Promise<string> {
     const tmp = join(this.root, 'tmp', `layer-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`);
     await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     try {
       const hash = createHash('sha256');
       let size = 0;
+      // Without a blob, the plain tar is gzipped beside the layer as it flows (zlib's output is
+      // the same for the same input and level, so the blob digest is reproducible).
+      const gzip = opts.blob ? undefined : createGzip({ level: zlibConstants.Z_BEST_SPEED });
+      const blobHash = createHash('sha256');
+      let blobSize = 0;
+      const blobFile = join(tmp, 'blob');
+      const blobOut = gzip ? createWriteStream(blobFile, { flags: 'wx', mode: 0o600 }) : undefined;
+      if (gzip && blobOut) {
+        gzip.on('data', (c: Buffer) => {
+          blobHash.update(c);
+          blobSize += c.length;
+        });
+        gzip.pipe(blobOut);
+      }
+      const onBytes = opts.onBytes;
       const tee = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           hash.update(chunk);
           size += chunk.length;
-          cb(null, chunk);
+          onBytes?.(size);
+          if (gzip && !gzip.write(chunk)) gzip.once('drain', () => cb(null, chunk));
+          else cb(null, chunk);
         },
       });
       const plain = await maybeGunzip(input);
       plain.on('error', (err) => tee.destroy(err));
       plain.pipe(tee);
       await applyLayer(tee, join(tmp, 'diff'), this.#idShift ? { uidShift: this.#idShift } : {});
+      if (gzip && blobOut) {
+        gzip.end();
+        await finished(blobOut);
+      }
       // The layer's root directory is the container's `/`: remapped root owns it too.
       if (this.#idShift) await chown(join(tmp, 'diff'), this.#idShift.uid, this.#idShift.gid);
       const diffId = `sha256:${hash.digest('hex')}`;
+      if (opts.expectDiffId !== undefined && opts.expectDiffId !== diffId) {
+        throw new EngineError('invalid', 'ERR_IMAGE_DIFF_ID_MISMATCH', `layer verification failed: the layer's content hashes to ${diffId}, the image config says ${opts.expectDiffId}`);
+      }
+      const blob: LayerBlob = opts.blob
+        ? { digest: opts.blob.digest, size: opts.blob.size, mediaType: opts.blob.mediaType }
+        : { digest: `sha256:${blobHash.digest('hex')}`, size: blobSize, mediaType: GZIP_LAYER_MEDIA_TYPE };
       const dest = join(this.#layersDir, hexOf(diffId));
       if (this.#layerSizes.has(diffId)) {
+        await this.#addBlobToExisting(diffId, blob, opts.blob ? opts.blob.path : blobFile);
         await rm(tmp, { recursive: true, force: true });
         return diffId;
       }
-      await writeJsonAtomic(join(tmp, 'meta.json'), { diffId, size } satisfies LayerMeta);
+      if (opts.blob) await rename(opts.blob.path, blobFile);
+      await writeJsonAtomic(join(tmp, 'meta.json'), { diffId, size, blob } satisfies LayerMeta);
       await rename(tmp, dest);
       this.#layerSizes.set(diffId, size);
+      this.#layerBlobs.set(diffId, blob);
       return diffId;
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
@@ -192,14 +264,86 @@ export class ImageStore {
     }
   }
 
+  /** A layer stored before blobs were kept gets the blob now. */
+  async #addBlobToExisting(diffId: string, blob: LayerBlob, path: string): Promise<void> {
+    if (this.#layerBlobs.has(diffId)) return;
+    const dir = join(this.#layersDir, hexOf(diffId));
+    await rename(path, join(dir, 'blob'));
+    await writeJsonAtomic(join(dir, 'meta.json'), { diffId, size: this.#layerSizes.get(diffId)!, blob } satisfies LayerMeta);
+    this.#layerBlobs.set(diffId, blob);
+  }
+
+  /** The compressed blob kept with a layer (push, save), or undefined for layers stored before blobs were kept. */
+  layerBlob(diffId: string): (LayerBlob & { path: string }) | undefined {
+    const b = this.#layerBlobs.get(diffId);
+    return b ? { ...b, path: join(this.#layersDir, hexOf(diffId), 'blob') } : undefined;
+  }
+
+  /** True when a layer with this diff id is stored. */
+  hasLayerSync(diffId: string): boolean {
+    return this.#layerSizes.has(diffId);
+  }
+
+  /** The uncompressed size of a stored layer, 0 when unknown. */
+  layerSize(diffId: string): number {
+    return this.#layerSizes.get(diffId) ?? 0;
+  }
+
+  /** A private temporary path under the store (same filesystem as the layers: renames work). */
+  tmpPath(prefix: string): string {
+    return join(this.root, 'tmp', `${prefix}-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+  }
+
   /** Store an image config; returns the image record. Tags it when `tag` is given. */
   async addImage(config: ImageConfig, tag?: string): Promise<ImageRecord> {
-    const bytes = JSON.stringify(config);
+    return await this.addImageBytes(Buffer.from(JSON.stringify(config)), tag);
+  }
+
+  /**
+   * Store an image config exactly as given (a pulled or loaded config: its bytes are what the
+   * image id hashes). Every layer it names must be stored already.
+   */
+  async addImageBytes(bytes: Buffer, tag?: string): Promise<ImageRecord> {
     const id = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    await writeJsonAtomic(join(this.#configsDir, `${hexOf(id)}.json`), config, 0o644);
+    let config: ImageConfig;
+    try {
+      config = JSON.parse(bytes.toString('utf8')) as ImageConfig;
+    } catch (err) {
+      throw new EngineError('invalid', 'ERR_IMAGE_BAD_CONFIG', `invalid image config ${id}: ${(err as Error).message}`);
+    }
+    if (typeof config !== 'object' || config === null || config.rootfs?.type !== 'layers' || !Array.isArray(config.rootfs.diff_ids)) {
+      throw new EngineError('invalid', 'ERR_IMAGE_BAD_CONFIG', `invalid image config ${id}: rootfs.diff_ids is missing`);
+    }
+    config.config ??= {};
+    config.history ??= [];
+    for (const d of config.rootfs.diff_ids) {
+      if (!this.#layerSizes.has(d)) throw new EngineError('invalid', 'ERR_IMAGE_BAD_CONFIG', `invalid image config ${id}: layer ${d} is not stored`);
+    }
+    await writeFileAtomic(join(this.#configsDir, `${hexOf(id)}.json`), bytes, 0o644);
     this.#configs.set(id, config);
     if (tag !== undefined) await this.tag(id, tag);
     return this.#record(id);
+  }
+
+  /**
+   * The config bytes whose sha256 is the image id (push and save send exactly these). Configs
+   * stored before raw bytes were kept are re-serialized compactly, which is how they were hashed.
+   */
+  async configBytes(id: string): Promise<Buffer> {
+    const raw = await readFile(join(this.#configsDir, `${hexOf(id)}.json`));
+    const check = (b: Buffer): boolean => `sha256:${createHash('sha256').update(b).digest('hex')}` === id;
+    if (check(raw)) return raw;
+    const compact = Buffer.from(JSON.stringify(JSON.parse(raw.toString('utf8'))));
+    if (check(compact)) return compact;
+    throw new EngineError('internal', 'ERR_IMAGE_BAD_CONFIG', `stored config of ${id} does not hash to its id`);
+  }
+
+  /** Record `repo@sha256:…` for an image (after a pull or push). */
+  async addRepoDigest(id: string, repoDigest: string): Promise<void> {
+    await this.#lock.run(async () => {
+      this.#digests.set(repoDigest, id);
+      await writeJsonAtomic(this.#digestsFile, Object.fromEntries(this.#digests), 0o644);
+    });
   }
 
   /** `docker import`: a rootfs tarball becomes a one-layer image. */
@@ -232,6 +376,20 @@ export class ImageStore {
     await writeJsonAtomic(this.#tagsFile, Object.fromEntries(this.#tags), 0o644);
   }
 
+  async #saveDigests(): Promise<void> {
+    await writeJsonAtomic(this.#digestsFile, Object.fromEntries(this.#digests), 0o644);
+  }
+
+  #digestNameFor(ref: string): string | undefined {
+    if (!ref.includes('@')) return undefined;
+    try {
+      const name = familiarName(parseReference(ref));
+      return this.#digests.has(name) ? name : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * `docker rmi`: untag, and delete the image when no tag is left. `usedBy` names a
    * container using the image, which blocks deletion unless forced.
@@ -240,6 +398,13 @@ export class ImageStore {
     const image = this.get(ref);
     return await this.#lock.run(async () => {
       const out: Array<Record<string, string>> = [];
+      const byDigest = this.#digestNameFor(ref);
+      if (byDigest !== undefined && (image.repoTags.length > 0 || image.repoDigests.length > 1) && !opts.force) {
+        // `rmi repo@sha256:…` of an image that keeps other names only drops that name.
+        this.#digests.delete(byDigest);
+        await this.#saveDigests();
+        return [{ Untagged: byDigest }];
+      }
       const byName = this.#tagNameFor(ref);
       const user = opts.usedBy(image.id);
       if (byName !== undefined && (image.repoTags.length > 1 || (user === undefined) || opts.force)) {
@@ -263,8 +428,12 @@ export class ImageStore {
       for (const t of image.repoTags) {
         if (this.#tags.delete(t)) out.push({ Untagged: t });
       }
+      for (const d of image.repoDigests) {
+        if (this.#digests.delete(d)) out.push({ Untagged: d });
+      }
       this.#configs.delete(image.id);
       await this.#saveTags();
+      await this.#saveDigests();
       await rm(join(this.#configsDir, `${hexOf(image.id)}.json`), { force: true });
       out.push({ Deleted: image.id });
       for (const d of await this.#dropUnusedLayers(image.config.rootfs.diff_ids)) out.push({ Deleted: d });
@@ -282,6 +451,14 @@ export class ImageStore {
     }
   }
 
+  /**
+   * Remove layers among `diffIds` that no image uses and `keep` does not protect (a failed
+   * pull drops what it stored; layers other pulls are still writing are kept).
+   */
+  async dropUnreferencedLayers(diffIds: readonly string[], keep: (diffId: string) => boolean = () => false): Promise<string[]> {
+    return await this.#lock.run(() => this.#dropUnusedLayers(diffIds.filter((d) => !keep(d))));
+  }
+
   async #dropUnusedLayers(diffIds: readonly string[]): Promise<string[]> {
     const used = new Set<string>();
     for (const cfg of this.#configs.values()) for (const d of cfg.rootfs.diff_ids) used.add(d);
@@ -289,6 +466,7 @@ export class ImageStore {
     for (const d of diffIds) {
       if (used.has(d) || !this.#layerSizes.has(d)) continue;
       this.#layerSizes.delete(d);
+      this.#layerBlobs.delete(d);
       await rm(join(this.#layersDir, hexOf(d)), { recursive: true, force: true });
       deleted.push(d);
     }
@@ -309,27 +487,54 @@ export class ImageStore {
   }
 }
 
-async function maybeGunzip(input: Readable): Promise<Readable> {
-  // Peek at the first two bytes: gzip magic 1f 8b.
-  const out = new PassThrough();
-  let first = true;
-  let target: NodeJS.WritableStream = out;
-  input.on('data', (chunk: Buffer) => {
-    if (first) {
-      first = false;
-      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        const gunzip = createGunzip();
-        gunzip.on('error', (err) => out.destroy(new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import image: ${err.message}`)));
-        gunzip.pipe(out);
-        target = gunzip;
-      }
-    }
-    if (!target.write(chunk)) {
-      input.pause();
-      target.once('drain', () => input.resume());
-    }
+/** The first chunk of a stream, put back so the stream still starts with it; null when empty. */
+function peek(input: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+    };
+    const onReadable = (): void => {
+      const chunk = input.read() as Buffer | null;
+      if (chunk === null) return;
+      cleanup();
+      input.unshift(chunk);
+      resolve(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    input.on('readable', onReadable);
+    input.once('end', onEnd);
+    input.once('error', onError);
+    onReadable();
   });
-  input.on('end', () => target.end());
+}
+
+/**
+ * The tar inside `input`: gunzipped when it starts with gzip's magic (1f 8b), else as is.
+ * Piped (not hand-fed), so backpressure and errors follow Node's stream rules: a bad gzip
+ * destroys the input and fails the output with a 400.
+ */
+async function maybeGunzip(input: Readable): Promise<Readable> {
+  const head = await peek(input);
+  const out = new PassThrough();
   input.on('error', (err) => out.destroy(err));
+  if (head !== null && head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+    gunzip.on('error', (err) => {
+      input.destroy();
+      out.destroy(new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import image: ${err.message}`));
+    });
+    input.pipe(gunzip).pipe(out);
+  } else {
+    input.pipe(out);
+  }
   return out;
 }

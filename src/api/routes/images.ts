@@ -1,9 +1,32 @@
-// /images/* routes. Image names may contain '/', so name patterns take the rest of the path.
+// /images/* routes and /auth. Image names may contain '/', so name patterns take the rest of
+// the path. Progress streams (pull, push, load) answer plain HTTP errors until their first
+// line, then report failures in the stream, as dockerd does.
 import os from 'node:os';
-import { EngineError, invalid } from '../../base/index.js';
+import type { ServerResponse } from 'node:http';
+import { EngineError, errorText, invalid, type Logger } from '../../base/index.js';
 import type { Engine } from '../../engine/index.js';
-import { familiarName, parseReference } from '../../image/index.js';
-import { boolParam, filtersParam } from '../params.js';
+import {
+  checkFilterKeys,
+  checkSavable,
+  credentialsFromAuthConfig,
+  decodeRegistryAuth,
+  errorMessage,
+  familiarName,
+  filterImages,
+  historyRows,
+  labelsMatch,
+  loadImages,
+  loginDomain,
+  parseFilterTime,
+  parsePlatform,
+  parseReference,
+  saveImages,
+  IMAGE_PRUNE_FILTERS,
+  type ImageService,
+  type ProgressMessage,
+  type SaveItem,
+} from '../../image/index.js';
+import { boolParam, filtersParam, parseJsonBody } from '../params.js';
 import type { Router } from '../router.js';
 import { commonHeaders, sendJson } from '../server.js';
 import { imageInspect, imageSummary } from '../views.js';
@@ -13,43 +36,171 @@ export function goArch(): string {
   return a === 'x64' ? 'amd64' : a;
 }
 
-export function registerImageRoutes(r: Router, engine: Engine): void {
+export interface ImageRouteDeps {
+  engine: Engine;
+  /** Registry, archives and trust; absent in tests that only need the local store. */
+  service?: ImageService;
+  log: Logger;
+}
+
+/**
+ * A JSON progress stream on `res`: headers go out with the first line; `fail` reports an error
+ * as an HTTP error before that, or as an `errorDetail` line after. Writes after the client
+ * went away are dropped (the operation itself runs to its end).
+ */
+function progressStream(res: ServerResponse, log: Logger, requestId: string): { send: (m: ProgressMessage) => void; started: () => boolean; end: () => void; fail: (err: unknown) => void } {
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
+    res.flushHeaders();
+  };
+  const send = (m: ProgressMessage): void => {
+    start();
+    if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(m) + '\n');
+  };
+  return {
+    send,
+    started: () => started,
+    end: () => {
+      start();
+      if (!res.writableEnded) res.end();
+    },
+    fail: (err) => {
+      if (!started) throw err;
+      let message: string;
+      if (err instanceof EngineError && err.kind !== 'internal') message = err.message;
+      else {
+        log.error({ requestId, err: errorText(err) }, 'streamed request failed');
+        message = `Internal error, see daemon log for request ${requestId}`;
+      }
+      send(errorMessage(message));
+      if (!res.writableEnded) res.end();
+    },
+  };
+}
+
+function requireService(s: ImageService | undefined): ImageService {
+  if (!s) throw new EngineError('not-implemented', 'ERR_PULL_UNSUPPORTED', 'this daemon was built without registry support');
+  return s;
+}
+
+/** `fromImage` + `tag` (a tag, or a digest the CLI sends as the tag) -> a reference. */
+function pullReference(fromImage: string, tag: string): ReturnType<typeof parseReference> {
+  const ref = parseReference(fromImage);
+  if (tag !== '') {
+    if (/^sha256:[a-f0-9]{64}$/.test(tag)) return { repo: ref.repo, digest: tag };
+    if (ref.digest !== undefined) throw invalid(`invalid reference format: ${fromImage}:${tag}`);
+    return { repo: ref.repo, tag: parseReference(`${ref.repo}:${tag}`).tag ?? tag };
+  }
+  if (ref.tag === undefined && ref.digest === undefined) return { repo: ref.repo, tag: 'latest' };
+  return ref;
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
+  const { engine, service, log } = deps;
   const images = engine.images;
 
   r.add('GET', '/images/json', async (ctx) => {
     const filters = filtersParam(ctx.query);
     const counts = new Map<string, number>();
     for (const c of engine.list()) counts.set(c.Image, (counts.get(c.Image) ?? 0) + 1);
-    let list = images.list();
-    const ref = filters.get('reference');
-    if (ref && ref.length > 0) list = list.filter((i) => i.repoTags.some((t) => ref.some((p) => t === p || t.startsWith(`${p}:`) || new RegExp(`^${p.replace(/[.+^$()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}(:|$)`).test(t))));
-    const dangling = filters.get('dangling');
-    if (dangling && dangling.length > 0) list = list.filter((i) => (i.repoTags.length === 0) === (dangling[0] === 'true'));
-    list.sort((a, b) => Date.parse(b.config.created) - Date.parse(a.config.created));
-    sendJson(ctx.res!, 200, list.map((i) => imageSummary(i, counts.get(i.id) ?? 0)));
-    void boolParam;
+    const listed = filterImages(images.list(), filters, (ref) => images.get(ref));
+    listed.sort((a, b) => Date.parse(b.image.config.created) - Date.parse(a.image.config.created));
+    sendJson(ctx.res!, 200, listed.map((l) => imageSummary({ ...l.image, repoTags: l.repoTags, repoDigests: l.repoDigests }, counts.get(l.image.id) ?? 0)));
   });
 
-  // docker image prune: dangling (untagged) images no container uses; -a: every unused image.
+  // docker image prune: dangling (untagged) images no container uses; -a (dangling=false):
+  // every unused image; until and label narrow it.
   r.add('POST', '/images/prune', async (ctx) => {
     const filters = filtersParam(ctx.query);
-    for (const k of filters.keys()) if (k !== 'dangling' && k !== 'label') throw invalid(`invalid filter '${k}'`);
-    const danglingOnly = (filters.get('dangling') ?? ['true'])[0] !== 'false';
+    checkFilterKeys(filters, IMAGE_PRUNE_FILTERS);
+    const danglingOnly = !['false', '0'].includes((filters.get('dangling') ?? ['true'])[0] ?? 'true');
+    const until = (filters.get('until') ?? []).map((u) => parseFilterTime(u));
+    const labels = filters.get('label') ?? [];
+    const notLabels = filters.get('label!') ?? [];
     const out: Array<Record<string, string>> = [];
+    let reclaimed = 0;
     for (const i of images.list()) {
       if (danglingOnly && i.repoTags.length > 0) continue;
       if (engine.containerUsingImage(i.id) !== undefined) continue;
-      const labels = i.config.config.Labels ?? {};
-      if (!(filters.get('label') ?? []).every((f) => (f.includes('=') ? labels[f.split('=')[0]!] === f.slice(f.indexOf('=') + 1) : f in labels))) continue;
+      const created = Date.parse(i.config.created);
+      if (until.some((u) => !(created < u))) continue;
+      const imgLabels = i.config.config.Labels ?? {};
+      if (!labelsMatch(labels, imgLabels)) continue;
+      if (notLabels.some((l) => labelsMatch([l], imgLabels))) continue;
+      const sizes = new Map(i.config.rootfs.diff_ids.map((d) => [d, images.layerSize(d)]));
       try {
         const removed = await images.remove(i.id, { force: true, usedBy: (id) => engine.containerUsingImage(id) });
+        for (const item of removed) {
+          const d = item['Deleted'];
+          if (d !== undefined && d !== i.id) reclaimed += sizes.get(d) ?? 0;
+        }
         out.push(...removed);
         engine.events.emit('image', 'delete', i.id, { name: i.id });
       } catch (err) {
         if (!(err instanceof EngineError) || err.kind === 'internal') throw err;
       }
     }
-    sendJson(ctx.res!, 200, { ImagesDeleted: out, SpaceReclaimed: 0 });
+    sendJson(ctx.res!, 200, { ImagesDeleted: out.length > 0 ? out : null, SpaceReclaimed: reclaimed });
+  });
+
+  // docker save: one image, or several with repeated `names`.
+  const save = async (names: string[], res: ServerResponse): Promise<void> => {
+    if (names.length === 0) throw invalid('no image names given to save');
+    const items: SaveItem[] = [];
+    for (const n of names) {
+      const isId = /^(sha256:)?[a-f0-9]{4,64}$/.test(n) && images.find(n)?.id.slice(7).startsWith(n.replace(/^sha256:/, '')) === true;
+      if (isId) {
+        items.push({ image: images.get(n), tags: [] });
+        continue;
+      }
+      const ref = parseReference(n);
+      if (ref.tag === undefined && ref.digest === undefined) {
+        // A bare repository name saves all of its tags, as dockerd.
+        const tagged = images.list().flatMap((i) => i.repoTags.filter((t) => t.startsWith(`${ref.repo}:`)).map((t) => ({ image: i, tags: [t] })));
+        if (tagged.length > 0) {
+          items.push(...tagged);
+          continue;
+        }
+      }
+      const image = images.get(n);
+      items.push({ image, tags: ref.digest === undefined ? [familiarName(ref)] : [] });
+    }
+    checkSavable(images, items);
+    res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
+    try {
+      await saveImages(images, items, res);
+    } catch (err) {
+      log.warn({ err: errorText(err) }, 'image save failed after the response began');
+      res.destroy();
+      return;
+    }
+    for (const it of items) engine.events.emit('image', 'save', it.image.id, { name: it.tags[0] ?? it.image.id });
+  };
+  r.add('GET', '/images/get', async (ctx) => {
+    await save(ctx.query.getAll('names').flatMap((n) => n.split(',')).filter((n) => n !== ''), ctx.res!);
+  });
+  r.add('GET', '/images/{name*}/get', async (ctx) => {
+    await save([ctx.params['name']!], ctx.res!);
+  });
+
+  // docker load: docker-archive or OCI layout; `quiet` sends only the `Loaded image` lines.
+  r.add('POST', '/images/load', async (ctx) => {
+    const stream = progressStream(ctx.res!, log, ctx.requestId);
+    const quiet = boolParam(ctx.query, 'quiet');
+    try {
+      const result = await loadImages(images, ctx.req, { progress: stream.send, quiet, log });
+      for (const it of result.images) engine.events.emit('image', 'load', it.image.id, { name: it.tags[0] ?? it.image.id });
+      stream.end();
+    } catch (err) {
+      stream.fail(err);
+    }
   });
 
   r.add('GET', '/images/{name*}/json', async (ctx) => {
@@ -58,15 +209,14 @@ export function registerImageRoutes(r: Router, engine: Engine): void {
 
   r.add('GET', '/images/{name*}/history', async (ctx) => {
     const i = images.get(ctx.params['name']!);
-    const hist = [...i.config.history].reverse().map((h, idx) => ({
-      Id: idx === 0 ? i.id : '<missing>',
-      Created: Math.floor(Date.parse(h.created) / 1000),
-      CreatedBy: h.created_by ?? '',
-      Tags: idx === 0 ? i.repoTags : null,
-      Size: h.empty_layer ? 0 : i.size,
-      Comment: h.comment ?? '',
-    }));
-    sendJson(ctx.res!, 200, hist);
+    sendJson(ctx.res!, 200, historyRows(i, (d) => images.layerSize(d)));
+  });
+
+  // moat's own: the trust policy's verdict for running an image (`moat images verify`).
+  r.add('GET', '/images/{name*}/trust', async (ctx) => {
+    const name = ctx.params['name']!;
+    const image = images.get(name);
+    sendJson(ctx.res!, 200, requireService(service).explain(name, image));
   });
 
   r.add('POST', '/images/{name*}/tag', async (ctx) => {
@@ -79,6 +229,23 @@ export function registerImageRoutes(r: Router, engine: Engine): void {
     engine.events.emit('image', 'tag', image.id, { name: target });
     ctx.res!.writeHead(201, { ...commonHeaders(), 'Content-Length': 0 });
     ctx.res!.end();
+  });
+
+  r.add('POST', '/images/{name*}/push', async (ctx) => {
+    const svc = requireService(service);
+    const name = ctx.params['name']!;
+    const creds = decodeRegistryAuth(header(ctx.req.headers['x-registry-auth']));
+    const stream = progressStream(ctx.res!, log, ctx.requestId);
+    try {
+      const results = await svc.push(name, ctx.query.get('tag') ?? '', { creds, progress: stream.send });
+      for (const p of results) {
+        const image = images.find(`${parseReference(name).repo}:${p.tag}`);
+        engine.events.emit('image', 'push', image?.id ?? p.digest, { name: `${parseReference(name).repo}:${p.tag}` });
+      }
+      stream.end();
+    } catch (err) {
+      stream.fail(err);
+    }
   });
 
   r.add('DELETE', '/images/{name*}', async (ctx) => {
@@ -112,15 +279,32 @@ export function registerImageRoutes(r: Router, engine: Engine): void {
       return;
     }
     if (fromImage !== null) {
-      const tag = q.get('tag');
-      let name = fromImage;
+      const svc = requireService(service);
+      const ref = pullReference(fromImage, q.get('tag') ?? '');
+      const creds = decodeRegistryAuth(header(ctx.req.headers['x-registry-auth']));
+      const platformText = q.get('platform') ?? '';
+      const platform = platformText !== '' ? parsePlatform(platformText) : undefined;
+      ctx.req.resume(); // no body; let the socket's end be seen
+      const stream = progressStream(ctx.res!, log, ctx.requestId);
       try {
-        name = familiarName({ ...parseReference(fromImage), ...(tag ? { tag } : {}) });
-      } catch {
-        // report as typed
+        const result = await svc.pull(ref, { creds, progress: stream.send, ...(platform ? { platform } : {}) });
+        engine.events.emit('image', 'pull', result.image.id, { name: result.shown });
+        stream.end();
+      } catch (err) {
+        stream.fail(err);
       }
-      throw new EngineError('not-implemented', 'ERR_PULL_UNSUPPORTED', `pull access denied for ${name}: moat does not pull from registries yet; use "docker import" or the built-in busybox image`);
+      return;
     }
     throw invalid('fromSrc or fromImage is required');
+  });
+
+  // docker login: the registry must accept the credentials; nothing is stored by moatd.
+  r.add('POST', '/auth', async (ctx) => {
+    const svc = requireService(service);
+    const body = parseJsonBody(await ctx.body());
+    const creds = credentialsFromAuthConfig(body);
+    const server = creds.serverAddress ?? '';
+    await svc.login(loginDomain(server), creds);
+    sendJson(ctx.res!, 200, { IdentityToken: '', Status: 'Login Succeeded' });
   });
 }

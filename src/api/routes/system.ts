@@ -17,6 +17,16 @@ export interface SystemInfo {
   warnings: () => string[];
   /** The daemon's default log driver (`--log-driver`); default json-file. */
   logDriver?: string;
+  /** `--insecure-registry` and `--registry-mirror`, for RegistryConfig (docker info prints them). */
+  registries?: () => { insecureRegistries: readonly string[]; registryMirrors: readonly string[] };
+}
+
+/** Docker's RegistryConfig: loopback is always insecure; CIDRs and hosts as configured. */
+function registryConfig(r: { insecureRegistries: readonly string[]; registryMirrors: readonly string[] }): Record<string, unknown> {
+  const cidrs = ['127.0.0.0/8', ...r.insecureRegistries.filter((e) => e.includes('/'))];
+  const indexConfigs: Record<string, unknown> = { 'docker.io': { Name: 'docker.io', Mirrors: [...r.registryMirrors], Secure: true, Official: true } };
+  for (const h of r.insecureRegistries.filter((e) => !e.includes('/'))) indexConfigs[h] = { Name: h, Mirrors: [], Secure: false, Official: false };
+  return { AllowNondistributableArtifactsCIDRs: null, AllowNondistributableArtifactsHostnames: null, InsecureRegistryCIDRs: cidrs, IndexConfigs: indexConfigs, Mirrors: [...r.registryMirrors] };
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -126,8 +136,8 @@ export function registerSystemRoutes(r: Router, engine: Engine, info: SystemInfo
       OSVersion: '',
       OSType: 'linux',
       Architecture: os.machine(),
-      IndexServerAddress: '',
-      RegistryConfig: null,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: info.registries ? registryConfig(info.registries()) : null,
       NCPU: os.cpus().length,
       MemTotal: os.totalmem(),
       DockerRootDir: info.dataRoot,

@@ -41,6 +41,8 @@ export interface DaemonConfig {
   insecureRegistries: string[];
   /** Docker Hub mirrors (URLs), tried before Docker Hub for pulls. */
   registryMirrors: string[];
+  /** Registries never contacted (`--block-registry`; `docker.io` for Docker Hub). */
+  blockedRegistries: string[];
   /** moat's image trust policy file; '' for none. */
   imagePolicy: string;
 }
@@ -75,6 +77,7 @@ export const DEFAULTS: DaemonConfig = {
   logOpts: {},
   insecureRegistries: [],
   registryMirrors: [],
+  blockedRegistries: [],
   imagePolicy: '',
 };
 
@@ -108,6 +111,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'live-restore': 'hosts',
   'insecure-registries': 'insecureRegistries',
   'registry-mirrors': 'registryMirrors',
+  'block-registries': 'blockedRegistries',
   'image-policy': 'imagePolicy',
 };
 

@@ -54,6 +54,7 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--log-opt <opt>', 'default log option for containers (max-size=20m, max-file=5), repeatable', collect, [])
     .option('--insecure-registry <host>', 'registry reached over plain HTTP or without certificate checks (host[:port] or CIDR), repeatable', collect, [])
     .option('--registry-mirror <url>', 'Docker Hub mirror, repeatable', collect, [])
+    .option('--block-registry <host>', 'registry never contacted (docker.io for Docker Hub), repeatable', collect, [])
     .option('--image-policy <file>', 'image trust policy (registries, digest pins, signatures); see docs/images.md')
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
@@ -95,6 +96,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   parseDaemonLogConfig(cfg.logDriver, cfg.logOpts);
   if ((o['insecureRegistry'] as string[]).length > 0) cfg.insecureRegistries = o['insecureRegistry'] as string[];
   if ((o['registryMirror'] as string[]).length > 0) cfg.registryMirrors = o['registryMirror'] as string[];
+  if ((o['blockRegistry'] as string[]).length > 0) cfg.blockedRegistries = o['blockRegistry'] as string[];
   if (o['imagePolicy']) cfg.imagePolicy = String(o['imagePolicy']);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
@@ -228,6 +230,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   const imageSettings = (c: DaemonConfig): Parameters<ImageService['configure']>[0] => ({
     insecureRegistries: c.insecureRegistries,
     registryMirrors: c.registryMirrors,
+    blockedRegistries: c.blockedRegistries,
     trustPolicyFile: c.imagePolicy,
   });
   await imageService.configure(imageSettings(cfg));

@@ -655,7 +655,9 @@ export class Engine {
 
   async #failStart(c: ContainerRecord, err: unknown): Promise<void> {
     const id = c.Id;
-    this.#log.info({ containerId: id, err: errorText(err) }, 'start failed');
+    // runc's and conmon's own words stay in the daemon log (the client sees the short form).
+    const tail = async (name: string): Promise<string> => (await readFile(join(this.#store.dir(id), name), 'utf8').catch(() => '')).slice(-2000);
+    this.#log.info({ containerId: id, err: errorText(err), runcLog: await tail('runc.log'), conmonStderr: await tail('conmon.stderr') }, 'start failed');
     for (const s of this.#attachPending.get(id) ?? []) s.finish();
     this.#attachPending.delete(id);
     for (const s of this.#attached.get(id) ?? []) s.finish();

@@ -130,6 +130,11 @@ export function validateHostConfig(rec: Pick<ContainerRecord, 'HostConfig' | 'Co
   for (const dev of hc.Devices ?? []) checkDeviceMapping(dev);
   const { warnings } = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus });
   if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalid('SHM size can not be less than 0');
+  // The kernel refuses anything else when runc writes /proc/self/oom_score_adj: a 400 now,
+  // not a container that can never start (moby daemon/daemon_unix.go wording).
+  if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)) {
+    throw invalid(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  }
   return { caps, security, ns, mounts, sysctls, warnings };
 }
 

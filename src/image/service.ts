@@ -92,7 +92,7 @@ export class ImageService {
   readonly #log: Logger;
   readonly #client: RegistryClient;
   readonly #puller: Puller;
-  #endpoints: EndpointConfig = { insecureRegistries: [], registryMirrors: [] };
+  #endpoints: EndpointConfig = { insecureRegistries: [], registryMirrors: [], blockedRegistries: [] };
   #trust: LoadedPolicy = { policy: OPEN_POLICY, keys: new Map(), fingerprints: new Map() };
   #signatures: SignatureRecord[] = [];
 
@@ -111,11 +111,11 @@ export class ImageService {
   async configure(c: ImageServiceConfig): Promise<void> {
     checkEndpointConfig(c);
     const trust = await loadTrustPolicy(c.trustPolicyFile);
-    this.#endpoints = { insecureRegistries: [...c.insecureRegistries], registryMirrors: [...c.registryMirrors] };
+    this.#endpoints = { insecureRegistries: [...c.insecureRegistries], registryMirrors: [...c.registryMirrors], blockedRegistries: [...(c.blockedRegistries ?? [])] };
     this.#trust = trust;
     const saved = (await readJsonIfExists<SignatureRecord[]>(this.#signaturesFile)) ?? [];
     this.#signatures = Array.isArray(saved) ? saved : [];
-    this.#log.info({ rules: trust.policy.rules.length, default: trust.policy.default, insecureRegistries: c.insecureRegistries, registryMirrors: c.registryMirrors }, 'image settings applied');
+    this.#log.info({ rules: trust.policy.rules.length, default: trust.policy.default, insecureRegistries: c.insecureRegistries, registryMirrors: c.registryMirrors, blockedRegistries: c.blockedRegistries ?? [] }, 'image settings applied');
   }
 
   /** For `docker info` (RegistryConfig). */

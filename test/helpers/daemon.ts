@@ -47,6 +47,12 @@ export interface TestDaemon {
 
 export interface StartOptions {
   args?: string[];
+  /**
+   * Tests never reach the internet: every test daemon runs with `--block-registry docker.io`,
+   * so a short image name fails at once instead of after a DNS query. Set to let a test
+   * configure registries itself (it must then block Docker Hub too, or use a mirror).
+   */
+  allowDockerHub?: boolean;
   /** Environment for moatd. */
   env?: Record<string, string>;
   /** Mount a tmpfs of this size (e.g. `48m`) as the data root before the first start (a disk that can fill). */
@@ -152,7 +158,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
 
   async function start(): Promise<void> {
     const fd = openSync(logFile, 'a');
-    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...(opts.args ?? [])], {
+    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...(opts.allowDockerHub ? [] : ['--block-registry', 'docker.io']), ...(opts.args ?? [])], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...(opts.env ?? {}) },
     });

@@ -55,6 +55,18 @@ export interface EndpointConfig {
   insecureRegistries: readonly string[];
   /** `--registry-mirror`: URLs used for Docker Hub pulls before Docker Hub itself. */
   registryMirrors: readonly string[];
+  /**
+   * `--block-registry`: registries moatd never contacts (`host[:port]`, `docker.io` for Docker
+   * Hub). An air-gapped host, or tests that must not reach the network, block Docker Hub: a
+   * short name then fails at once instead of after a DNS lookup. Mirrors are still used.
+   */
+  blockedRegistries?: readonly string[];
+}
+
+/** True when `domain` is named by `--block-registry` (Docker Hub by `docker.io` or its API host). */
+export function isBlocked(domain: string, c: EndpointConfig): boolean {
+  const hub = domain === DOCKER_HUB || domain === DOCKER_HUB_API;
+  return (c.blockedRegistries ?? []).some((b) => b === domain || (hub && (b === DOCKER_HUB || b === DOCKER_HUB_API || b === 'registry-1.docker.io' || b === 'index.docker.io')));
 }
 
 function hostOnly(domain: string): string {
@@ -89,6 +101,10 @@ export function isInsecure(domain: string, insecure: readonly string[]): boolean
   return false;
 }
 
+function blockedError(domain: string): EngineError {
+  return new EngineError('forbidden', 'ERR_REGISTRY_BLOCKED', `registry ${domain} is blocked by the daemon's configuration (--block-registry): nothing was sent to it`);
+}
+
 /** Check daemon registry settings; throws 400 naming the bad entry. */
 export function checkEndpointConfig(c: EndpointConfig): void {
   for (const m of c.registryMirrors) {
@@ -104,6 +120,9 @@ export function checkEndpointConfig(c: EndpointConfig): void {
   for (const e of c.insecureRegistries) {
     if (!/^[A-Za-z0-9.:[\]/-]+$/.test(e)) throw new EngineError('invalid', 'ERR_INVALID_ARGUMENT', `invalid insecure registry ${JSON.stringify(e)}`);
   }
+  for (const e of c.blockedRegistries ?? []) {
+    if (!/^[A-Za-z0-9.:[\]-]+$/.test(e)) throw new EngineError('invalid', 'ERR_INVALID_ARGUMENT', `invalid blocked registry ${JSON.stringify(e)}: expected host[:port]`);
+  }
 }
 
 /**
@@ -116,17 +135,21 @@ export function checkEndpointConfig(c: EndpointConfig): void {
  */
 export function endpointsFor(domain: string, c: EndpointConfig, purpose: 'pull' | 'push'): Endpoint[] {
   const out: Endpoint[] = [];
+  const blocked = isBlocked(domain, c);
   if (domain === DOCKER_HUB) {
     if (purpose === 'pull') {
       for (const m of c.registryMirrors) {
         const u = new URL(m);
         const host = u.host;
+        if (isBlocked(host, c)) continue;
         out.push({ url: `${u.protocol}//${host}`, host, skipVerify: isInsecure(host, c.insecureRegistries), mirror: true });
       }
     }
-    out.push({ url: `https://${DOCKER_HUB_API}`, host: DOCKER_HUB_API, skipVerify: false, mirror: false });
+    if (!blocked) out.push({ url: `https://${DOCKER_HUB_API}`, host: DOCKER_HUB_API, skipVerify: false, mirror: false });
+    if (out.length === 0) throw blockedError(domain);
     return out;
   }
+  if (blocked) throw blockedError(domain);
   const insecure = isInsecure(domain, c.insecureRegistries);
   out.push({ url: `https://${domain}`, host: domain, skipVerify: insecure, mirror: false });
   if (insecure || isLoopback(domain)) out.push({ url: `http://${domain}`, host: domain, skipVerify: false, mirror: false });

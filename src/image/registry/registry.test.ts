@@ -107,6 +107,14 @@ test('remoteName follows Docker Hub naming; endpoints allow plain HTTP only for 
   const hub = endpointsFor('docker.io', { insecureRegistries: [], registryMirrors: ['http://127.0.0.1:9/'] }, 'pull');
   assert.deepEqual(hub.map((e) => [e.url, e.mirror]), [['http://127.0.0.1:9', true], ['https://registry-1.docker.io', false]]);
   assert.deepEqual(endpointsFor('docker.io', { insecureRegistries: [], registryMirrors: ['http://127.0.0.1:9/'] }, 'push').map((e) => e.url), ['https://registry-1.docker.io']);
+  // --block-registry: nothing is tried for a blocked registry; Docker Hub mirrors still are.
+  const blockHub = { insecureRegistries: [], registryMirrors: [], blockedRegistries: ['docker.io'] };
+  assert.throws(() => endpointsFor('docker.io', blockHub, 'pull'), (e: EngineError) => e.code === 'ERR_REGISTRY_BLOCKED' && e.status === 403);
+  assert.throws(() => endpointsFor('docker.io', blockHub, 'push'), /blocked/);
+  assert.deepEqual(endpointsFor('docker.io', { ...blockHub, registryMirrors: ['http://127.0.0.1:9/'] }, 'pull').map((e) => e.url), ['http://127.0.0.1:9']);
+  assert.deepEqual(endpointsFor('127.0.0.1:5000', blockHub, 'pull').map((e) => e.url), ['https://127.0.0.1:5000', 'http://127.0.0.1:5000']);
+  assert.throws(() => endpointsFor('reg.example:5000', { ...blockHub, blockedRegistries: ['reg.example:5000'] }, 'pull'), /registry reg\.example:5000 is blocked/);
+  assert.throws(() => checkEndpointConfig({ ...blockHub, blockedRegistries: ['https://x/'] }), /invalid blocked registry/);
   assert.equal(isLoopback('[::1]:5000'), true);
   assert.equal(isLoopback('128.0.0.1:5000'), false);
   assert.equal(isInsecure('reg:5000', ['reg:5000']), true);

@@ -91,6 +91,10 @@ test('bad input is refused with the right status and creates nothing', async (t)
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['other'] } }), 400, /HostConfig\.VolumesFrom/);
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: 7 }), 400, /Cmd/);
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], WorkingDir: 'rel' }), 400, /needs to be an absolute path/);
+    // Found by the fuzzer: accepted at create, then every start failed in runc (oom_score_adj EINVAL).
+    for (const v of [1001, -1001, 2147483648]) {
+      assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { OomScoreAdj: v } }), 400, new RegExp(`^Invalid value ${v}, range for oom score adj is \\[-1000, 1000\\]$`));
+    }
   });
 
   await t.test('nothing was created by any failed create', async () => {

@@ -72,7 +72,7 @@ function buildStream(res: ServerResponse, quiet: boolean, log: Logger, requestId
       res.flushHeaders();
     }
     // Go's encoder escapes <, > and & in strings; the stream matches dockerd's byte for byte.
-    if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(m).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) + '\n');
+    if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(m).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) + '\r\n');
   };
   return {
     send: (m: BuildMessage): void => {

@@ -4,7 +4,7 @@ EXEC_ROOT ?= /run/moat
 SOCK := $(EXEC_ROOT)/moat.sock
 LOG_DIR ?= /var/log/moat
 
-.PHONY: up down test deps preflight-up preflight-test build check lint bench bench-pull clean
+.PHONY: up down test deps preflight-up preflight-test build check lint bench bench-pull bench-build clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -45,6 +45,10 @@ bench: build
 # Pull of a 3-layer ~52 MB image from a local registry, moatd vs dockerd (overlay2).
 bench-pull: build
 	@node dist/bench/pull.js
+
+# A 6-step docker build, cold and warm, moatd vs dockerd's classic builder.
+bench-build: build
+	@node dist/bench/build.js
 
 clean:
 	rm -rf dist

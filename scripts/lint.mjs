@@ -31,7 +31,8 @@ const ALLOWED = {
   runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   engine: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'network'],
-  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz', 'network'],
+  build: ['base', 'sys', 'image', 'engine'],
+  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz', 'network', 'build'],
   cli: ['base', 'api/types', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
   daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
@@ -42,7 +43,7 @@ const ALLOWED = {
 // On top of the list, no fs call anywhere may reach *into* a container tree by the names
 // the engine uses for them, no host file tool (cp, tar, ...) may be run on paths, and koffi
 // is loaded only by src/sys and the modules that predate it.
-const FS_SCOPED = ['engine', 'image', 'runtime', 'spec', 'api', 'daemon'];
+const FS_SCOPED = ['engine', 'image', 'runtime', 'spec', 'api', 'daemon', 'build'];
 const FS_ALLOWED = {
   'engine/engine.ts': 'bundle files moatd writes itself (config.json, hostname, hosts, resolv.conf, ctl/winsz/attach), exec dirs, /proc of container pids, cgroup parents',
   'engine/binds.ts': 'creates the staging dir and mount points in the daemon-owned bundle dir',
@@ -64,6 +65,9 @@ const FS_ALLOWED = {
   'runtime/runner.ts': "conmon's stderr and pid files in the bundle dir",
   'runtime/bundle.ts': 'writes config.json into a bundle dir the caller made (moat seccomp record, test probes), never into a rootfs',
   'runtime/seqpacket.ts': "conmon's attach socket in the exec root",
+  'build/context.ts': 'the build context: a private temp dir under <data-root>/image/tmp (extracted through src/sys)',
+  'build/builder.ts': "ADD's downloads and archives in the build's private temp dir; an archive is read from an fd src/sys opened",
+  'build/copy.ts': 'reads from fds src/sys opened (no paths)',
   'api/server.ts': 'realpath of requested host paths for the authz canonical form (mounts re-check them through src/sys)',
   'api/stats.ts': '/proc and cgroup files of container pids',
   'daemon/authz.ts': 'policy files and plugin specs named by the operator; realpath for the authz canonical form',

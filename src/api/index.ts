@@ -12,6 +12,7 @@ import { registerContainerRoutes, registerExecRoutes } from './routes/containers
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
+import { registerBuildRoutes } from './routes/build.js';
 
 export { createApiServer, cleanPath, splitVersion, API_VERSION, MIN_API_VERSION, DEFAULT_BODY_TIMEOUT_MS, type Authorizer, type AuthzRequest } from './server.js';
 export { BodyBudget, DEFAULT_BODY_BUDGET_TOTAL, DEFAULT_BODY_BUDGET_PER_CALLER } from './body-budget.js';
@@ -36,6 +37,8 @@ export function buildRouter(d: RouterDeps): Router {
   registerExecRoutes(r, { engine: d.engine, containersDir: d.containersDir });
   registerImageRoutes(r, { engine: d.engine, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
   registerVolumeRoutes(r, d.engine);
+  registerBuildRoutes(r, { engine: d.engine, log: d.log, arch: goArch(), ...(d.imageService ? { service: d.imageService } : {}) });
   return r;
 }
 export { goArch } from './routes/images.js';
+import { goArch } from './routes/images.js';

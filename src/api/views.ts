@@ -213,16 +213,23 @@ export function imageSummary(i: ImageRecord, containers: number): Record<string,
   };
 }
 
-export function imageInspect(i: ImageRecord): Record<string, unknown> {
+/** Config fields only some images have (a Dockerfile's HEALTHCHECK, SHELL). */
+function extraConfig(c: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['Healthcheck', 'Shell', 'ArgsEscaped']) if (c[k] !== undefined && c[k] !== null) out[k] = c[k];
+  return out;
+}
+
+export function imageInspect(i: ImageRecord, parent?: string): Record<string, unknown> {
   return {
     Id: i.id,
     RepoTags: i.repoTags,
     RepoDigests: i.repoDigests,
-    Parent: '',
+    Parent: parent ?? '',
     Comment: i.config.comment ?? '',
     Created: i.config.created,
     DockerVersion: '',
-    Author: '',
+    Author: i.config.author ?? '',
     Config: {
       Env: i.config.config.Env ?? null,
       Cmd: i.config.config.Cmd ?? null,
@@ -233,7 +240,8 @@ export function imageInspect(i: ImageRecord): Record<string, unknown> {
       ExposedPorts: i.config.config.ExposedPorts ?? null,
       Volumes: i.config.config.Volumes ?? null,
       StopSignal: i.config.config.StopSignal ?? '',
-      OnBuild: null,
+      OnBuild: (i.config.config as { OnBuild?: string[] | null }).OnBuild ?? null,
+      ...extraConfig(i.config.config as Record<string, unknown>),
     },
     Architecture: i.config.architecture,
     Os: i.config.os,

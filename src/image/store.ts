@@ -19,8 +19,12 @@ export interface ImageConfig {
   created: string;
   config: ImageRuntimeConfig;
   rootfs: { type: 'layers'; diff_ids: string[] };
-  history: Array<{ created: string; created_by?: string; comment?: string; empty_layer?: boolean }>;
+  history: Array<{ created: string; created_by?: string; comment?: string; author?: string; empty_layer?: boolean }>;
   comment?: string;
+  /** Who made it (`docker commit --author`, MAINTAINER). */
+  author?: string;
+  /** The container it was committed from. */
+  container?: string;
 }
 
 export interface ImageRecord {
@@ -83,6 +87,8 @@ export class ImageStore {
   #layerBlobs = new Map<string, LayerBlob>();
   /** `repo@sha256:…` -> image id */
   #digests = new Map<string, string>();
+  /** image id -> the image it was built or committed on (Docker's Parent). */
+  #parents = new Map<string, string>();
   #lock = new Mutex();
 
   /** Under --userns-remap, layer files are owned by the remapped ids (uid + shift). */
@@ -105,6 +111,14 @@ export class ImageStore {
   }
   get #digestsFile(): string {
     return join(this.root, 'repodigests.json');
+  }
+  get #parentsFile(): string {
+    return join(this.root, 'parents.json');
+  }
+
+  /** Under --userns-remap, the shift layer files carry (a tree exported for a layer is unshifted by it). */
+  get idShift(): IdShift | undefined {
+    return this.#idShift;
   }
 
   async init(): Promise<void> {
@@ -136,6 +150,28 @@ export class ImageStore {
     for (const [k, v] of Object.entries(tags)) if (this.#configs.has(v)) this.#tags.set(k, v);
     const digests = (await readJsonIfExists<Record<string, string>>(this.#digestsFile)) ?? {};
     for (const [k, v] of Object.entries(digests)) if (this.#configs.has(v)) this.#digests.set(k, v);
+    const parents = (await readJsonIfExists<Record<string, string>>(this.#parentsFile)) ?? {};
+    for (const [k, v] of Object.entries(parents)) if (this.#configs.has(k) && this.#configs.has(v)) this.#parents.set(k, v);
+  }
+
+  /** The image `id` was built or committed on, if it is still stored. */
+  parentOf(id: string): string | undefined {
+    const p = this.#parents.get(id);
+    return p !== undefined && this.#configs.has(p) ? p : undefined;
+  }
+
+  /** Images built or committed on `id`. */
+  childrenOf(id: string): string[] {
+    return [...this.#parents].filter(([c, p]) => p === id && this.#configs.has(c)).map(([c]) => c);
+  }
+
+  /** Record that `id` was built on `parent` (a build step, a commit). */
+  async setParent(id: string, parent: string): Promise<void> {
+    if (id === parent || !this.#configs.has(id) || !this.#configs.has(parent)) return;
+    await this.#lock.run(async () => {
+      this.#parents.set(id, parent);
+      await writeJsonAtomic(this.#parentsFile, Object.fromEntries(this.#parents), 0o644);
+    });
   }
 
   #record(id: string): ImageRecord {
@@ -434,6 +470,7 @@ export class ImageStore {
       this.#configs.delete(image.id);
       await this.#saveTags();
       await this.#saveDigests();
+      if (this.#parents.delete(image.id)) await writeJsonAtomic(this.#parentsFile, Object.fromEntries(this.#parents), 0o644);
       await rm(join(this.#configsDir, `${hexOf(image.id)}.json`), { force: true });
       out.push({ Deleted: image.id });
       for (const d of await this.#dropUnusedLayers(image.config.rootfs.diff_ids)) out.push({ Deleted: d });

@@ -28,6 +28,8 @@ export interface ExportTreeOptions {
    * shift are written as 0 (as Docker writes ids outside the map).
    */
   unshift?: IdShift;
+  /** Leave out the entry at this path (relative, no leading '/') and, for a directory, all below it. */
+  exclude?: (path: string) => boolean;
 }
 
 type HeaderArg = Partial<tar.Header> & Pick<tar.Header, 'name'>;
@@ -107,6 +109,7 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
       await walk(
         root,
         async ({ path: relName, name, handle, stat: st }) => {
+          if (opts.exclude?.(relName) === true) return false;
           const slash = relName.lastIndexOf('/');
           const rel = slash < 0 ? '' : relName.slice(0, slash);
           if (opts.overlayWhiteouts && isWhiteoutDevice(st)) {

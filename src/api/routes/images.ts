@@ -204,7 +204,8 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
   });
 
   r.add('GET', '/images/{name*}/json', async (ctx) => {
-    sendJson(ctx.res!, 200, imageInspect(images.get(ctx.params['name']!)));
+    const image = images.get(ctx.params['name']!);
+    sendJson(ctx.res!, 200, imageInspect(image, images.parentOf(image.id)));
   });
 
   r.add('GET', '/images/{name*}/history', async (ctx) => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../base/index.js';
 import { BodyBudget } from './body-budget.js';
-import { checkLabelSizes } from './labels.js';
+import { checkLabelSizes } from '../docker/index.js';
 import { Router } from './router.js';
 import { createApiServer, sendJson } from './server.js';
 

@@ -18,18 +18,8 @@ import type { Duplex } from 'node:stream';
 import { realpath } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { EngineError, errorText, type Logger } from '../base/index.js';
-import {
-  AuthzChain,
-  canonicalizeTarget,
-  identifyUnixPeer,
-  isStreamBodyRoute,
-  socketFd,
-  type AuthorizedRequest,
-  type AuthzRequestInput,
-  type HeaderMap,
-  type Identity,
-  type ResponseInput,
-} from '../authz/index.js';
+import { AuthzChain, identifyUnixPeer, socketFd, type AuthorizedRequest, type AuthzRequestInput, type Identity, type ResponseInput } from '../authz/index.js';
+import { canonicalizeTarget, isStreamBodyRoute, type HeaderMap } from '../docker/index.js';
 import { BodyBudget } from './body-budget.js';
 import { toErrorReply, type DescribePath } from './errors.js';
 import { Router, type RequestContext } from './router.js';
@@ -621,9 +611,12 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
       const query = new URLSearchParams();
       for (const [k, v] of c.queryParams) query.append(k, v);
       const canonicalBody = c.canonicalBody;
-      const readCanonical = stream
-        ? (): Promise<Buffer> => Promise.reject(new EngineError('internal', 'ERR_BODY_IS_STREAM', `${method} ${c.path} streams its body; read ctx.req`))
-        : (): Promise<Buffer> => Promise.resolve(canonicalBody);
+      const isStream = (): EngineError => new EngineError('internal', 'ERR_BODY_IS_STREAM', `${method} ${c.path} streams its body; read ctx.req`);
+      const readCanonical = stream ? (): Promise<Buffer> => Promise.reject(isStream()) : (): Promise<Buffer> => Promise.resolve(canonicalBody);
+      const canonicalJson = (): unknown => {
+        if (stream) throw isStream();
+        return c.body;
+      };
       const handlerUpgrade = upgrade ? { socket: upgrade.socket, head: stream ? upgrade.head : canonicalBody } : undefined;
       const enforceResponse = authorized.plugins.length > 0;
       const streamedResponse = (info: ResponseInput): void => {
@@ -640,7 +633,7 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
         });
       }
       try {
-        await m.handler({ req, res, upgrade: handlerUpgrade, params: m.params, query, version: c.version ?? API_VERSION, requestId, body: readCanonical });
+        await m.handler({ req, res, upgrade: handlerUpgrade, params: m.params, query, version: c.version ?? API_VERSION, requestId, body: readCanonical, json: canonicalJson });
       } catch (err) {
         // dockerd calls AuthZRes after a failed handler too and ignores the answer.
         if (enforceResponse) streamedResponse({});

@@ -19,7 +19,8 @@ import {
   type RuntimePaths,
 } from '../runtime/index.js';
 import { ProcessWatcher, commandLineOf } from '../sys/index.js';
-import { generateSpec, resolveUser, toOciJson, checkVolumeName, bindToOciMount, tmpfsToOciMount, type Mount } from '../spec/index.js';
+import { generateSpec, resolveUser, toOciJson, bindToOciMount, tmpfsToOciMount, type Mount } from '../spec/index.js';
+import { checkVolumeName, type MountRequest } from '../docker/index.js';
 import { writeFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ContainerStore, type ScanEntry } from './store.js';
 import { ExitMonitor } from './monitor.js';
@@ -35,7 +36,6 @@ import { PhaseTimer, KeyedLock, withTimeout, mergeEnv, buildEnv } from './util.j
 import { writeResize, hostDevices, allHostDevices, chownIfRoot, populateVolume } from './host-setup.js';
 import { LimitWatcher, locateCgroups, type CgroupLocator, type LimitHit } from './limits.js';
 import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
-import type { MountRequest } from '../spec/index.js';
 import type { NamespaceRequests } from './plan.js';
 import { VolumeStore } from './volumes.js';
 import { identifyBindSources, stageBinds, unstageBinds } from './binds.js';

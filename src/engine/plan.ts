@@ -11,7 +11,6 @@ import {
   defaultSysctls,
   ulimitsToRlimits,
   parseSecurityOpts,
-  parseMountRequests,
   planResources,
   effectivePidsLimit,
   checkDeviceMapping,
@@ -23,9 +22,9 @@ import {
   type ResolvedDevice,
   type Ulimit,
   type SecurityOpts,
-  type MountRequest,
   type IdMapping,
 } from '../spec/index.js';
+import { parseMountRequests, type MountRequest } from '../docker/index.js';
 import type { ContainerRecord, HostConfig, SecuritySummary } from './types.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 

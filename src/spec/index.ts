@@ -45,19 +45,5 @@ export {
   type SeccompChoice,
   type SystemPaths,
 } from './security.js';
-export {
-  parseMountRequests,
-  parseBind,
-  parseMount,
-  parseTmpfs,
-  bindToOciMount,
-  tmpfsToOciMount,
-  checkVolumeName,
-  cleanPath,
-  DEFAULT_PROPAGATION,
-  type MountRequest,
-  type ApiMount,
-  type HostMounts,
-  type Propagation,
-} from './mounts.js';
+export { bindToOciMount, tmpfsToOciMount, TMPFS_DEFAULT_OPTIONS } from './mounts.js';
 export { planResources, effectivePidsLimit, parseCpusetList, MIN_MEMORY, NANO_CPU_PERIOD, type HostResources, type ResourceOptions, type PlannedResources } from './resources.js';

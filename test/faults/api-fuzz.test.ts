@@ -14,7 +14,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { run, sleep, waitLog } from '../helpers/containers.js';
 import { buildRouter } from '../../src/api/index.js';
 import { silentLogger } from '../../src/base/index.js';
-import { hostConfigSchema, containerConfigShape } from '../../src/api/types.js';
+import { hostConfigSchema, containerConfigShape } from '../../src/docker/index.js';
 import { checkConsistency, safetyNetHits } from './consistency.js';
 
 const HEAVY = process.env['MOAT_FAULTS_HEAVY'] === '1';

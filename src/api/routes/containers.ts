@@ -1,11 +1,10 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { join } from 'node:path';
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { ENFORCED_HOST_FIELDS, streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type WaitCondition } from '../../engine/index.js';
-import { parseCreateBody } from '../create-body.js';
-import { execConfigSchema, execStartSchema, issuesText, readRequest } from '../types.js';
+import { streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type WaitCondition } from '../../engine/index.js';
+import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
-import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
+import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
 import { commonHeaders, sendEmpty, sendJson } from '../server.js';
 import { batchedLogWriter, frame } from '../stream.js';
@@ -94,12 +93,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   };
 
   r.add('POST', '/containers/create', async (ctx) => {
-    const type = String(ctx.req.headers['content-type'] ?? '');
-    const raw = await ctx.body();
-    if (raw.length > 0 && type !== '' && !type.startsWith('application/json')) {
-      throw invalid(`Content-Type specified (${type}) must be 'application/json'`);
-    }
-    const { config, hostConfig } = parseCreateBody(parseJsonBody(raw), { enforced: ENFORCED_HOST_FIELDS });
+    // The canonical request refused a body that is not application/json already.
+    const { config, hostConfig } = readContainerCreate(ctx.json());
     const name = ctx.query.get('name') ?? undefined;
     const out = await engine.create({ ...(name ? { name } : {}), config, hostConfig });
     sendJson(ctx.res!, 201, out);
@@ -386,7 +381,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('POST', '/containers/{id}/exec', async (ctx) => {
-    const raw = parseJsonBody(await ctx.body());
+    const raw = ctx.json();
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('exec config cannot be empty');
     const read = readRequest(execConfigSchema, raw);
     if (!read.ok) throw invalid(issuesText(read.issues));
@@ -415,7 +410,7 @@ export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
   r.add('POST', '/exec/{id}/start', async (ctx) => {
     const rec = engine.getExec(ctx.params['id']!);
     const raw = await ctx.body();
-    const read = readRequest(execStartSchema, parseJsonBody(raw) ?? {});
+    const read = readRequest(execStartSchema, ctx.json() ?? {});
     if (!read.ok) throw invalid(issuesText(read.issues));
     const body = read.value;
     if (body.Detach === true) {

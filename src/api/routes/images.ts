@@ -26,7 +26,7 @@ import {
   type ProgressMessage,
   type SaveItem,
 } from '../../image/index.js';
-import { boolParam, filtersParam, parseJsonBody } from '../params.js';
+import { boolParam, filtersParam } from '../params.js';
 import type { Router } from '../router.js';
 import { commonHeaders, sendJson } from '../server.js';
 import { imageInspect, imageSummary } from '../views.js';
@@ -301,7 +301,7 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
   // docker login: the registry must accept the credentials; nothing is stored by moatd.
   r.add('POST', '/auth', async (ctx) => {
     const svc = requireService(service);
-    const body = parseJsonBody(await ctx.body());
+    const body = ctx.json();
     const creds = credentialsFromAuthConfig(body);
     const server = creds.serverAddress ?? '';
     await svc.login(loginDomain(server), creds);

@@ -9,7 +9,8 @@ import { canonicalizeRequest, readContainerCreate, DEFAULT_MAX_BODY } from '../d
 import { decodeTraceText, dechunk, exchanges, parseTrace, routePath, type HttpMessage } from '../../test/helpers/http-trace.js';
 import { boolParam, filtersParam, timeParamNs } from './params.js';
 import { frame, parseFrames } from './stream.js';
-import { dockerTimestamp, hideRuntimeChanges, parsePsOutput } from './routes/containers.js';
+import { dockerTimestamp, hideRuntimeChanges } from './routes/containers.js';
+import { parsePsOutput } from '../engine/index.js';
 import { humanDuration } from './views.js';
 import { fixtureDir } from '../../test/helpers/fixtures.js';
 

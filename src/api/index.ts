@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../base/index.js';
 import type { Engine } from '../engine/index.js';
-import type { ImageService } from '../image/index.js';
+import type { ImageService, ImageStore } from '../image/index.js';
 import { Router } from './router.js';
 import { registerContainerRoutes, registerExecRoutes } from './routes/containers.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -22,7 +22,7 @@ export type { SystemInfo } from './routes/system.js';
 
 export interface RouterDeps {
   engine: Engine;
-  containersDir: string;
+  images: ImageStore;
   info: SystemInfo;
   /** Pull, push, login, trust (registry routes answer 501 without it). */
   imageService?: ImageService;
@@ -31,10 +31,10 @@ export interface RouterDeps {
 
 export function buildRouter(d: RouterDeps): Router {
   const r = new Router();
-  registerSystemRoutes(r, d.engine, d.info);
-  registerContainerRoutes(r, { engine: d.engine, containersDir: d.containersDir });
-  registerExecRoutes(r, { engine: d.engine, containersDir: d.containersDir });
-  registerImageRoutes(r, { engine: d.engine, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
+  registerSystemRoutes(r, d.engine, d.images, d.info);
+  registerContainerRoutes(r, { engine: d.engine, images: d.images });
+  registerExecRoutes(r, { engine: d.engine });
+  registerImageRoutes(r, { engine: d.engine, images: d.images, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
   registerVolumeRoutes(r, d.engine);
   return r;
 }

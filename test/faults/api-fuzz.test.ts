@@ -166,7 +166,7 @@ test('a bounded fuzzer over every route: no 5xx, no crash, nothing half-created'
   const containers = [running, stopped, 'fz-run', 'fz-stop', running.slice(0, 12)];
   const execs = [exec];
 
-  const routes = buildRouter({ engine: {} as never, containersDir: '', info: {} as never, log: silentLogger() }).list();
+  const routes = buildRouter({ engine: {} as never, images: {} as never, info: {} as never, log: silentLogger() }).list();
   assert.ok(routes.length > 40, `the router lists its routes (${routes.length})`);
   const garbage = (): string => encodeURIComponent(v.pick(['nosuch', '', 'x'.repeat(300), '..', '%', 'a b', '😀', '0', 'ffff']));
   const param = (method: string, pattern: string, key: string): string => {

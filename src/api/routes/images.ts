@@ -23,6 +23,7 @@ import {
   saveImages,
   IMAGE_PRUNE_FILTERS,
   type ImageService,
+  type ImageStore,
   type ProgressMessage,
   type SaveItem,
 } from '../../image/index.js';
@@ -38,6 +39,7 @@ export function goArch(): string {
 
 export interface ImageRouteDeps {
   engine: Engine;
+  images: ImageStore;
   /** Registry, archives and trust; absent in tests that only need the local store. */
   service?: ImageService;
   log: Logger;
@@ -103,8 +105,7 @@ function header(v: string | string[] | undefined): string | undefined {
 }
 
 export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
-  const { engine, service, log } = deps;
-  const images = engine.images;
+  const { engine, images, service, log } = deps;
 
   r.add('GET', '/images/json', async (ctx) => {
     const filters = filtersParam(ctx.query);

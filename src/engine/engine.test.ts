@@ -116,8 +116,11 @@ test('a failed start leaves nothing running, mounted or staged, and records the 
   await t.test('runc create fails: 127, still created', async () => {
     const r = await rig();
     const { Id } = await r.engine.create(run('nope'));
+    let ended = false;
+    const session = await r.engine.attach(Id, { stdin: false, stdout: true, stderr: true }, { output: () => undefined, end: () => (ended = true) });
     r.runtime.failNext('create', runtimeFailure('exec: "nope": executable file not found in $PATH'));
     await assert.rejects(r.engine.start(Id), (err: unknown) => err instanceof EngineError && err.code === 'ERR_RUNTIME_NOT_FOUND');
+    assert.ok(session.ended && ended, 'a session waiting for the start ends with it');
     const c = r.engine.get(Id);
     assert.equal(c.State.Status, 'created');
     assert.equal(c.State.ExitCode, 127);
@@ -302,7 +305,7 @@ test('a record without a stored plan (from before plans were kept) starts with t
 test('exec: exit codes, output, the process spec from the plan, failures', async () => {
   const r = await rig();
   r.runtime.execBehaviour = (o) => (o.process.args.includes('fail') ? { code: 3, stderr: 'no\n' } : { code: 0, stdout: 'hi\n' });
-  const { Id } = await r.engine.create(run('ex', { CapDrop: ['ALL'], CapAdd: ['CHOWN'] }, { Env: ['A=1'] }));
+  const { Id } = await r.engine.create(run('ex', { CapDrop: ['ALL'], CapAdd: ['CHOWN'], Ulimits: [{ Name: 'nofile', Soft: 100, Hard: 200 }] }, { Env: ['A=1'] }));
   await assert.rejects(Promise.resolve().then(() => r.engine.execCreate(Id, { Cmd: ['true'] })), isStatus(409), 'no exec in a stopped container');
   await r.engine.start(Id);
   const out: string[] = [];
@@ -315,6 +318,9 @@ test('exec: exit codes, output, the process spec from the plan, failures', async
   const proc = r.runtime.execs.get(ok)!.process;
   assert.deepEqual(proc.capabilities, { bounding: ['CAP_CHOWN'], effective: ['CAP_CHOWN'], permitted: ['CAP_CHOWN'] }, 'the container capabilities, from its plan');
   assert.deepEqual(proc.env, ['PATH=/bin', 'A=1', 'B=2', 'TERM=xterm']);
+  const limits = [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }];
+  assert.deepEqual(proc.rlimits, limits, "the container's ulimits, from its plan");
+  assert.deepEqual(r.runtime.containers.get(Id)!.spec.process.rlimits, limits);
   assert.equal(proc.terminal, true);
   const bad = r.engine.execCreate(Id, { Cmd: ['sh', 'fail'] });
   out.length = 0;

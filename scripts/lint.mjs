@@ -7,6 +7,8 @@
 //   outside the two main.ts files
 // - container-controlled trees (rootfs, upper dir, volumes, bind sources) are touched only
 //   through src/sys (docs/security.md): see FS_ALLOWED below
+// - the API layer only speaks HTTP: nothing under api/ imports cgroups (ALLOWED),
+//   node:child_process, or reads /proc (stats, top and paths are engine calls)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +34,7 @@ const ALLOWED = {
   runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
   engine: ['base', 'sys', 'docker', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'network'],
-  api: ['base', 'sys', 'docker', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz', 'network'],
+  api: ['base', 'docker', 'image', 'engine', 'authz', 'network'],
   cli: ['base', 'docker', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
   daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
@@ -46,7 +48,8 @@ const ALLOWED = {
 const FS_SCOPED = ['engine', 'image', 'runtime', 'spec', 'api', 'daemon'];
 const FS_ALLOWED = {
   'engine/engine.ts': 'the container log in the bundle dir (stat for log followers)',
-  'engine/create.ts': 'the bundle dir it makes and the /etc files moatd writes into it (hostname, hosts, resolv.conf), its create-volumes list',
+  'engine/create.ts': 'the bundle dir it makes, its create-volumes list',
+  'engine/etc-files.ts': 'the /etc files moatd writes into the bundle dir (hostname, hosts, resolv.conf)',
   'engine/host.ts': "/proc of container pids (top), the host's /etc/resolv.conf, the cgroup parents moatd made, chmod of the bundle dir",
   'engine/binds.ts': 'creates the staging dir and mount points in the daemon-owned bundle dir',
   'engine/host-setup.ts': "conmon's ctl FIFO in the bundle dir; host device nodes under /dev named by the operator",
@@ -169,6 +172,13 @@ for (const file of walk(src)) {
         problems.push(`src/${rel}:${i + 1}: node:fs call on a path inside a container tree; use src/sys (openat2 from the tree's root fd)`);
       }
       if (HOST_FILE_TOOLS.test(line)) problems.push(`src/${rel}:${i + 1}: host file tools follow symlinks in container trees; use src/sys`);
+    });
+  }
+  if (!isTest && folder === 'api') {
+    if (/from\s+['"]node:child_process['"]|require\(\s*['"](node:)?child_process['"]/.test(text)) problems.push(`src/${rel}: the API layer only speaks HTTP: no node:child_process (run processes in the engine)`);
+    lines.forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return;
+      if (/['"`]\/proc(\/|['"`])/.test(line) && fsNames(text).length > 0) problems.push(`src/${rel}:${i + 1}: the API layer only speaks HTTP: it does not read /proc (ask the engine)`);
     });
   }
   if (!isTest && folder !== 'sys' && /^\s*import\s+(?!type\b)[^;]*from\s+['"]koffi['"]|require\(\s*['"]koffi['"]\s*\)/m.test(text)) {

@@ -13,7 +13,8 @@ import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 
-export { createApiServer, cleanPath, splitVersion, API_VERSION, MIN_API_VERSION, DEFAULT_BODY_TIMEOUT_MS, type Authorizer, type AuthzRequest } from './server.js';
+export { createApiServer, DEFAULT_BODY_TIMEOUT_MS, type Authorizer, type AuthzRequest, type PeerIdentityMode } from './server.js';
+export { API_VERSION, MIN_API_VERSION } from './reply.js';
 export { BodyBudget, DEFAULT_BODY_BUDGET_TOTAL, DEFAULT_BODY_BUDGET_PER_CALLER } from './body-budget.js';
 export { Router } from './router.js';
 export { describeHostPaths, type DescribePath } from './errors.js';

@@ -6,7 +6,7 @@ import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, rea
 import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
-import { commonHeaders, sendEmpty, sendJson } from '../server.js';
+import { commonHeaders, sendEmpty, sendJson } from '../reply.js';
 import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { volumesOfContainer } from './volumes.js';

@@ -29,7 +29,7 @@ import {
 } from '../../image/index.js';
 import { boolParam, filtersParam } from '../params.js';
 import type { Router } from '../router.js';
-import { commonHeaders, sendJson } from '../server.js';
+import { commonHeaders, sendJson } from '../reply.js';
 import { imageInspect, imageSummary } from '../views.js';
 
 export function goArch(): string {

@@ -5,7 +5,7 @@ import type { Engine, EngineEvent } from '../../engine/index.js';
 import type { ImageStore } from '../../image/index.js';
 import { filtersParam, timeParamNs } from '../params.js';
 import type { Router } from '../router.js';
-import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../server.js';
+import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../reply.js';
 
 export interface SystemInfo {
   daemonId: string;

@@ -5,7 +5,7 @@ import { volumeView } from '../../engine/index.js';
 import { filtersParam } from '../params.js';
 import { checkLabelSizes, issuesText, parseBind, readRequest, volumeCreateSchema } from '../../docker/index.js';
 import type { Router } from '../router.js';
-import { sendEmpty, sendJson } from '../server.js';
+import { sendEmpty, sendJson } from '../reply.js';
 import { boolParam } from '../params.js';
 
 /** Volume names a container refers to: recorded mounts, `-v name:/dst` binds and `type=volume` mounts. */

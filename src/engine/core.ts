@@ -14,6 +14,7 @@ import type { EngineHost } from './host.js';
 import { DEFAULT_DAEMON_LOG_CONFIG, type DaemonLogConfig } from './log-config.js';
 import { LogKeeper } from './log-files.js';
 import type { LimitWatcher } from './limits.js';
+import { LOOPBACK_ONLY, type ContainerNetworking } from './networking.js';
 import { planOf, type DaemonDefaults } from './plan.js';
 import type { SeccompPolicy } from './seccomp-policy.js';
 import { ContainerStore } from './store.js';
@@ -56,6 +57,8 @@ export interface EngineOptions {
    */
   imageGate?: (ref: string, image: ImageRecord) => void;
   seccompExplainer?: SeccompExplainerHooks;
+  /** The containers' networks; default LOOPBACK_ONLY (a loopback interface only). */
+  networking?: ContainerNetworking;
 }
 
 export class EngineCore {
@@ -64,6 +67,7 @@ export class EngineCore {
   readonly events: EventBus;
   readonly runtime: OciRuntime;
   readonly host: EngineHost;
+  readonly networking: ContainerNetworking;
   readonly store: ContainerStore;
   readonly table: ContainerTable;
   readonly volumes: VolumeStore;
@@ -81,6 +85,7 @@ export class EngineCore {
     this.events = o.events;
     this.runtime = o.runtime;
     this.host = o.host;
+    this.networking = o.networking ?? LOOPBACK_ONLY;
     this.store = new ContainerStore(join(o.dataRoot, 'containers'));
     this.table = new ContainerTable((rec) => this.store.save(rec));
     this.volumes = new VolumeStore(o.dataRoot);

@@ -2,16 +2,15 @@
 // here, once), the bind sources identified, the bundle dir, anonymous volumes and the /etc
 // files made, and the record written last: a directory without a record is a create that
 // never finished, removed (with the volumes it listed) at the next start.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
 import type { ContainerConfig, HostConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
-import { buildHostsFile, buildResolvConf, parseExtraHosts, parseResolvConf } from '../network/index.js';
 import type { BundlePaths } from './bundle.js';
+import { etcFiles, writeEtcFiles } from './etc-files.js';
 import type { EngineCore } from './core.js';
 import { planContainer, planVolumes } from './plan.js';
-import type { ContainerRecord } from './types.js';
 
 export interface CreateRequest {
   name?: string;
@@ -53,7 +52,8 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   // What the policy approved is what gets mounted: record each bind source's identity now.
   rec.BindSources = core.host.binds.identify(mounts);
   planVolumes(rec, newId);
-  const files = etcFiles(rec, await core.host.resolvConf());
+  const net = core.networking.validate(rec);
+  const files = etcFiles(rec, await core.host.resolvConf(), net);
   const b = core.bundle(id);
   const undo = new CleanupStack();
   try {
@@ -83,28 +83,6 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   }
   core.events.emit('container', 'create', id, core.table.attrs(rec));
   return { Id: id, Warnings: warnings };
-}
-
-/**
- * The container's /etc/hostname, /etc/hosts and /etc/resolv.conf, by the network module's
- * builders (the ones the network wiring fills with addresses and DNS): hosts with the
- * loopback name of the container (it has only a loopback interface), resolv.conf from the
- * host's without loopback servers, or `--dns` / `--dns-search` / `--dns-option`. Pure.
- */
-export function etcFiles(rec: ContainerRecord, hostResolvConf: string): { hostname: string; hosts: string; resolvConf: string } {
-  const hc = rec.HostConfig;
-  const hostname = rec.Config.Hostname ?? rec.Id.slice(0, 12);
-  return {
-    hostname: `${hostname}\n`,
-    hosts: buildHostsFile({ hostname, ip: '127.0.0.1', extraHosts: parseExtraHosts(hc.ExtraHosts, undefined) }),
-    resolvConf: buildResolvConf({ host: parseResolvConf(hostResolvConf), dns: hc.Dns ?? [], dnsSearch: hc.DnsSearch ?? [], dnsOptions: hc.DnsOptions ?? [] }),
-  };
-}
-
-async function writeEtcFiles(b: BundlePaths, files: { hostname: string; hosts: string; resolvConf: string }): Promise<void> {
-  await writeFile(b.hostname, files.hostname, { mode: 0o644 });
-  await writeFile(b.hosts, files.hosts, { mode: 0o644 });
-  await writeFile(b.resolvConf, files.resolvConf, { mode: 0o644 });
 }
 
 /**

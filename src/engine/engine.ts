@@ -90,6 +90,8 @@ export class Engine {
     const volumes = await core.volumes.load();
     for (const v of volumes.removed) this.#log.warn({ volume: v }, 'removed a volume directory whose create never finished');
     for (const v of volumes.corrupt) this.#log.error({ volume: v.name, path: v.path, reason: v.reason }, 'volume record is corrupt: not listed');
+    // Networking first: reconciling may release a container's network.
+    await core.networking.restore(new Set(table.list().filter((c) => isLiveRecord(c) && !table.isCorrupt(c.Id)).map((c) => c.Id)));
     for (const rec of table.list()) {
       if (table.isCorrupt(rec.Id)) continue;
       await exits.reconcile(rec).catch((err: unknown) => this.#log.error({ containerId: rec.Id, err: errorText(err) }, 'cannot reconcile the container with runc'));
@@ -114,6 +116,7 @@ export class Engine {
     core.limits?.stop();
     core.logKeeper.close();
     core.attach.close();
+    await core.networking.close();
   }
 
   // ---- lookup ------------------------------------------------------------------------

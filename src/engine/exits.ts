@@ -48,6 +48,7 @@ export class Exits {
     await core.logKeeper.unwatch(id);
     phases.mark('counters');
     if (runtime.exists(id)) await runtime.delete(id, { force: true }).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
+    await core.networking.release(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot release the network'));
     phases.mark('runc-delete');
     await core.host.rootfs.unmount(b.rootfs).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
     await core.unstage(id);
@@ -72,11 +73,15 @@ export class Exits {
     core.attach.finishLater(id, 5000);
     table.resolveWaiters(c, ['not-running', 'next-exit']);
     phases.mark('record');
-    if (c.HostConfig.AutoRemove) {
-      await core.lifecycle.remove(id, { force: true }).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'auto-remove failed'));
-      phases.mark('remove');
-    }
+    await this.#afterExit(c);
+    phases.mark('after');
     log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
+  }
+
+  /** What follows a recorded exit: `--rm` removes the container (a restart policy decides here). */
+  async #afterExit(c: ContainerRecord): Promise<void> {
+    if (!c.HostConfig.AutoRemove) return;
+    await this.core.lifecycle.remove(c.Id, { force: true }).catch((err: unknown) => this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'auto-remove failed'));
   }
 
   hasUnsaved(id: string): boolean {

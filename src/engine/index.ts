@@ -12,6 +12,7 @@ export { Engine, type EngineOptions, type CreateRequest, type WaitCondition, typ
 export type { EngineImages, SeccompExplainerHooks } from './core.js';
 export { hostSystem, type EngineHost, type RootfsHost, type BindHost, type CgroupHost, type ProcessHost, type HostDevice } from './host.js';
 export type { LimitCounters } from './limits.js';
+export { LOOPBACK_ONLY, type ContainerNetworking, type NetworkFacts } from './networking.js';
 export type { BindSource } from './binds.js';
 export { mergeEnv } from './util.js';
 export { EventBus, type EngineEvent } from './events.js';

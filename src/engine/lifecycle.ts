@@ -177,6 +177,7 @@ export class Lifecycle {
       await runtime.delete(id, { force: true }).catch(() => undefined);
       await runtime.waitMonitorGone(id, b.dir);
     }
+    await core.networking.release(id).catch(core.failed('cannot release the network', id));
     await core.host.rootfs.unmount(b.rootfs);
     await core.unstage(id);
     await runtime.clearExit(id);

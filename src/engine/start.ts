@@ -10,6 +10,7 @@ import { bindToOciMount, generateSpec, resolveUser, tmpfsToOciMount, type Mount 
 import type { EngineCore } from './core.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME } from './log-files.js';
+import { etcFiles, writeEtcFiles } from './etc-files.js';
 import { runPlan, type HostFacts } from './run-plan.js';
 import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
@@ -48,6 +49,10 @@ export async function startLocked(core: EngineCore, c: ContainerRecord): Promise
   const security = securitySummary(c, plan, seccomp, d);
   if (seccomp.notifyRules && core.o.seccompExplainer) await core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
   phases.mark('spec');
+  // The network: an address and ports before the runtime creates the container, the /etc
+  // files written again with them, the namespace joined once it exists.
+  const net = await core.networking.prepare(c);
+  if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net));
   const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
   await core.logKeeper.prepare(b.dir, logs);
   phases.mark('cleanup');
@@ -62,6 +67,7 @@ export async function startLocked(core: EngineCore, c: ContainerRecord): Promise
     terminal: cfg.Tty === true,
     leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
   });
+  await core.networking.attach(c, pid);
   // The runtime has made the container's own bind mounts: the staging mounts can go.
   await core.unstage(id);
   phases.mark('create');
@@ -95,6 +101,7 @@ export async function failStart(core: EngineCore, c: ContainerRecord, err: unkno
   core.log.info({ containerId: id, err: errorText(err), ...(await core.runtime.failureDetail(b.dir)) }, 'start failed');
   core.attach.finishAll(id);
   await core.runtime.delete(id, { force: true }).catch(() => undefined);
+  await core.networking.release(id).catch(core.failed('cannot release the network of a failed start', id));
   await core.host.rootfs.unmount(b.rootfs).catch(() => undefined);
   await core.unstage(id);
   await core.runtime.clearExit(id);

@@ -132,6 +132,8 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.MaskedPaths': implemented,
   'HostConfig.ReadonlyPaths': implemented,
   'HostConfig.Init': refused,
+  // The container's whole capability set (API 1.40): moat builds it from CapAdd/CapDrop only.
+  'HostConfig.Capabilities': refused,
 };
 
 /**

@@ -26,17 +26,17 @@ const ALLOWED = {
   caps: ['base'],
   userns: ['base'],
   cgroups: ['base'],
+  network: ['base'],
   authz: ['base', 'sys', 'docker'],
   'seccomp-workbench': ['base', 'seccomp'],
-  network: ['base'],
   notify: ['base', 'sys', 'seccomp'],
-  spec: ['base', 'sys', 'docker', 'seccomp', 'caps', 'userns', 'cgroups'],
-  runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  engine: ['base', 'sys', 'docker', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'network'],
+  spec: ['base', 'docker', 'seccomp', 'caps', 'userns'],
+  runtime: ['base', 'sys', 'spec'],
+  image: ['base', 'sys'],
+  engine: ['base', 'sys', 'docker', 'seccomp', 'seccomp-workbench', 'caps', 'cgroups', 'spec', 'runtime', 'image', 'network'],
   api: ['base', 'docker', 'image', 'engine', 'authz', 'network'],
   cli: ['base', 'docker', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
-  daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
+  daemon: ['base', 'seccomp', 'caps', 'userns', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
 
 // The rule of docs/security.md, enforced: in the folders that handle containers, a file may
@@ -243,6 +243,27 @@ for (const [folder, allowed] of Object.entries(ALLOWED)) {
   else if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`docs/architecture.md: ${folder}/ may import [${got.join(', ')}], ALLOWED says [${want.join(', ')}]`);
 }
 for (const folder of documented.keys()) if (!Object.hasOwn(ALLOWED, folder)) problems.push(`docs/architecture.md: row for ${folder}/, which ALLOWED does not list`);
+
+// The picture's layers (`  3   engine (…)  authz (…)`, base on the line without a number):
+// every folder is on one line, and may import only folders on lower lines.
+const layerOf = new Map();
+const picture = /```\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+for (const line of picture.split('\n')) {
+  const m = /^\s*(\d+)?\s+(.*)$/.exec(line);
+  if (!m) continue;
+  const layer = m[1] === undefined ? -1 : Number(m[1]);
+  for (const word of m[2].replace(/\([^)]*\)/g, ' ').split(/\s+/)) if (Object.hasOwn(ALLOWED, word)) layerOf.set(word, layer);
+}
+for (const [folder, allowed] of Object.entries(ALLOWED)) {
+  if (!layerOf.has(folder)) {
+    problems.push(`docs/architecture.md: the picture has no layer for ${folder}/`);
+    continue;
+  }
+  for (const a of allowed) {
+    const target = a.split('/')[0];
+    if (layerOf.has(target) && layerOf.get(target) >= layerOf.get(folder)) problems.push(`docs/architecture.md: ${folder}/ (layer ${layerOf.get(folder)}) may import ${target}/ (layer ${layerOf.get(target)}): the picture must put it lower`);
+  }
+}
 
 if (problems.length > 0) {
   console.error(problems.join('\n'));

@@ -15,6 +15,7 @@ import {
   type ResolvedDevice,
   type ResolvedUser,
   type RunPlan,
+  execProcessSpec,
 } from '../spec/index.js';
 import type { DaemonDefaults } from './plan.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
@@ -119,31 +120,31 @@ export interface ExecRequest {
 }
 
 /**
- * The process an exec runs (runc exec --process): the container's capabilities, limits and
- * no_new_privs, the exec's command, user, environment and terminal.
+ * The process an exec runs (runc exec --process), laid out by spec/: the container's
+ * capabilities, limits and no_new_privs from its plan, the exec's command, user,
+ * environment and terminal.
  *
  * @example
  * const proc = execProcess(record, planOf(record, defaults), exec, resolveUser(exec.User || record.Config.User || '', files));
  */
 export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecRequest, user: ResolvedUser): Process {
-  const caps = ociCapabilities(p.capabilities, { user: 'root' }).bounding;
+  const hc = rec.HostConfig;
   const env = mergeEnv(rec.Config.Env ?? [], e.Env);
   if (e.Tty && !env.some((x) => x.startsWith('TERM='))) env.push('TERM=xterm');
-  const hc = rec.HostConfig;
-  // The container's own console size stays unless the exec brings one (as runc's config does).
-  const containerConsole = rec.Config.Tty === true && hc.ConsoleSize && hc.ConsoleSize[0] > 0 ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
-  const execConsole = e.Tty && e.ConsoleSize && e.ConsoleSize[0] > 0 ? { height: e.ConsoleSize[0], width: e.ConsoleSize[1] } : undefined;
-  const consoleSize = execConsole ?? containerConsole;
-  return {
-    terminal: e.Tty,
-    user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+  return execProcessSpec({
+    // The bounding set the container's config.json carries (sorted by bit).
+    capabilities: ociCapabilities(p.capabilities, { user: 'root' }).bounding,
+    rlimits: ulimitsToRlimits(p.ulimits),
+    noNewPrivileges: p.noNewPrivileges,
+    ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
+    // The container's own console size stays unless the exec brings one (as runc's config does).
+    ...(rec.Config.Tty === true && hc.ConsoleSize && hc.ConsoleSize[0] > 0 ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
+  }, {
+    user,
     args: e.Cmd,
     env,
     cwd: e.WorkingDir || rec.Config.WorkingDir || '/',
-    capabilities: user.uid === 0 ? { bounding: caps, effective: caps, permitted: caps } : { bounding: caps, effective: [], permitted: [] },
-    rlimits: ulimitsToRlimits(p.ulimits),
-    noNewPrivileges: p.noNewPrivileges,
-    ...(consoleSize ? { consoleSize } : {}),
-    ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
-  };
+    terminal: e.Tty,
+    ...(e.Tty && e.ConsoleSize && e.ConsoleSize[0] > 0 ? { consoleSize: { height: e.ConsoleSize[0], width: e.ConsoleSize[1] } } : {}),
+  });
 }

@@ -4,7 +4,7 @@
  * @example
  * const spec = generateSpec(plan);
  */
-export { generateSpec, baseMounts, type RunPlan, type NamespaceMode } from './generate.js';
+export { generateSpec, baseMounts, execProcessSpec, type RunPlan, type NamespaceMode, type ExecProcessBase } from './generate.js';
 export { resolveUser, type ResolvedUser } from './user.js';
 /**
  * The plan and config.json moatd makes for a process with an empty HostConfig and default

@@ -7,6 +7,8 @@
 //   outside the two main.ts files
 // - container-controlled trees (rootfs, upper dir, volumes, bind sources) are touched only
 //   through src/sys (docs/security.md): see FS_ALLOWED below
+// - the API layer only speaks HTTP: nothing under api/ imports cgroups (ALLOWED),
+//   node:child_process, or reads /proc (stats, top and paths are engine calls)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,27 +16,28 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 
-// Each folder and the folders it may import ('api/types' = that one file). docs/architecture.md
+// Each folder and the folders it may import. docs/architecture.md
 // shows the same table; the check below fails when they differ.
 const ALLOWED = {
   base: [],
   sys: ['base'],
+  docker: ['base'],
   seccomp: ['base'],
   caps: ['base'],
   userns: ['base'],
   cgroups: ['base'],
-  authz: ['base'],
-  'seccomp-workbench': ['base', 'seccomp'],
   network: ['base'],
-  notify: ['base', 'seccomp'],
-  spec: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups'],
-  runtime: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  image: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec'],
-  engine: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'network'],
-  build: ['base', 'sys', 'image', 'engine'],
-  api: ['base', 'sys', 'seccomp', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'authz', 'network', 'build'],
-  cli: ['base', 'api/types', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
-  daemon: ['base', 'sys', 'seccomp', 'seccomp-workbench', 'caps', 'userns', 'cgroups', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
+  authz: ['base', 'sys', 'docker'],
+  'seccomp-workbench': ['base', 'seccomp'],
+  notify: ['base', 'sys', 'seccomp'],
+  spec: ['base', 'docker', 'seccomp', 'caps', 'userns'],
+  runtime: ['base', 'sys', 'spec'],
+  image: ['base', 'sys'],
+  engine: ['base', 'sys', 'docker', 'seccomp', 'seccomp-workbench', 'caps', 'cgroups', 'spec', 'runtime', 'image', 'network'],
+  build: ['base', 'sys', 'docker', 'image', 'engine'],
+  api: ['base', 'docker', 'image', 'engine', 'authz', 'network', 'build'],
+  cli: ['base', 'docker', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
+  daemon: ['base', 'seccomp', 'caps', 'userns', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
 
 // The rule of docs/security.md, enforced: in the folders that handle containers, a file may
@@ -42,16 +45,18 @@ const ALLOWED = {
 // container can write go through src/sys (openat2 relative to an fd on the tree's root).
 // On top of the list, no fs call anywhere may reach *into* a container tree by the names
 // the engine uses for them, no host file tool (cp, tar, ...) may be run on paths, and koffi
-// is loaded only by src/sys and the modules that predate it.
+// is loaded only by src/sys (sys/libc.ts is the one binding module).
 const FS_SCOPED = ['engine', 'image', 'runtime', 'spec', 'api', 'daemon', 'build'];
 const FS_ALLOWED = {
-  'engine/engine.ts': 'bundle files moatd writes itself (config.json, hostname, hosts, resolv.conf, ctl/winsz/attach), exec dirs, /proc of container pids, cgroup parents',
+  'engine/engine.ts': 'the container log in the bundle dir (stat for log followers)',
+  'engine/create.ts': 'the bundle dir it makes, its create-volumes list',
+  'engine/etc-files.ts': 'the /etc files moatd writes into the bundle dir (hostname, hosts, resolv.conf)',
+  'engine/host.ts': "/proc of container pids (top), the host's /etc/resolv.conf, the cgroup parents moatd made, chmod of the bundle dir",
   'engine/binds.ts': 'creates the staging dir and mount points in the daemon-owned bundle dir',
   'engine/host-setup.ts': "conmon's ctl FIFO in the bundle dir; host device nodes under /dev named by the operator",
   'engine/limits.ts': 'cgroup files of the cgroups moatd made',
   'engine/logs.ts': 'the container log conmon writes in the bundle dir',
   'engine/log-files.ts': 'the container log and its rotated files in the bundle dir (conmon writes them; moatd links and renames)',
-  'engine/monitor.ts': "conmon's exit files in the exec root",
   'engine/store.ts': 'container records in <data-root>/containers/<id>/ (removal goes through src/sys)',
   'engine/volumes.ts': 'volume records and dirs under <data-root>/volumes (their content goes through src/sys)',
   'image/builtin.ts': 'builds the built-in image in a private temp dir of its own',
@@ -62,14 +67,16 @@ const FS_ALLOWED = {
   'image/push.ts': 'kept blobs of the content store, read for upload',
   'image/registry/client.ts': '<config-dir>/certs.d CA and client certificates; blob downloads into the content store temp dir',
   'image/service.ts': 'the image trust policy file and its public keys, named by the operator',
-  'runtime/runner.ts': "conmon's stderr and pid files in the bundle dir",
+  'runtime/runner.ts': "config.json, conmon's FIFOs, pid files and logs in the bundle dir; exec dirs and attach-socket links in the exec root; runc's state dir",
+  'runtime/conmon.ts': "conmon's stderr file in the bundle or exec dir",
+  'runtime/exit-files.ts': "conmon's exit files in the exec root",
+  'runtime/resize.ts': "conmon's ctl FIFO in the bundle or exec dir",
   'runtime/bundle.ts': 'writes config.json into a bundle dir the caller made (moat seccomp record, test probes), never into a rootfs',
   'runtime/seqpacket.ts': "conmon's attach socket in the exec root",
   'build/context.ts': 'the build context: a private temp dir under <data-root>/image/tmp (extracted through src/sys)',
   'build/builder.ts': "ADD's downloads and archives in the build's private temp dir; an archive is read from an fd src/sys opened",
   'build/copy.ts': 'reads from fds src/sys opened (no paths)',
   'api/server.ts': 'realpath of requested host paths for the authz canonical form (mounts re-check them through src/sys)',
-  'api/stats.ts': '/proc and cgroup files of container pids',
   'daemon/authz.ts': 'policy files and plugin specs named by the operator; realpath for the authz canonical form',
   'daemon/listeners.ts': 'the API socket and TLS files',
   'daemon/main.ts': 'daemon config file, pid file, data and exec roots',
@@ -84,7 +91,10 @@ const INTO_TREE = [
   /\bm\.source\b|\bbindSources?\b/,
 ];
 const HOST_FILE_TOOLS = /\bexecFile(?:Sync)?\(\s*['"](?:cp|mv|rm|tar|rsync|ln|mkdir|chown|chmod|find|install)['"]/;
-const KOFFI_ALLOWED = new Set(['runtime/seqpacket.ts', 'runtime/seqpacket-reader.ts', 'authz/peercred.ts', 'notify/kernel.ts']);
+// Files of another folder that may be imported directly, not through its index.js: the libc
+// binding alone, for the attach reader thread and the notify listener process, which would
+// otherwise load all of sys/ at start.
+const DIRECT_IMPORTS = new Set(['sys/libc.ts']);
 
 /** Local names bound by value imports of node:fs / node:fs/promises (`fs.` for a namespace). */
 function fsNames(text) {
@@ -145,7 +155,7 @@ for (const file of walk(src)) {
       if (tfolder === folder || target.startsWith('..')) continue;
       if (!isTest) {
         if (!allows(ALLOWED[folder] ?? [], target)) problems.push(`${where}: ${folder}/ may not import ${tfolder}/ (${spec})`);
-        const viaIndex = target === `${tfolder}/index.ts` || target === 'api/types.ts';
+        const viaIndex = target === `${tfolder}/index.ts` || DIRECT_IMPORTS.has(target);
         if (!viaIndex) problems.push(`${where}: import another folder through its index.js: ${spec}`);
         if (!graph.has(folder)) graph.set(folder, new Map());
         if (!graph.get(folder).has(tfolder)) graph.get(folder).set(tfolder, where);
@@ -168,7 +178,14 @@ for (const file of walk(src)) {
       if (HOST_FILE_TOOLS.test(line)) problems.push(`src/${rel}:${i + 1}: host file tools follow symlinks in container trees; use src/sys`);
     });
   }
-  if (!isTest && folder !== 'sys' && !KOFFI_ALLOWED.has(rel) && /^\s*import\s+(?!type\b)[^;]*from\s+['"]koffi['"]/m.test(text)) {
+  if (!isTest && folder === 'api') {
+    if (/from\s+['"]node:child_process['"]|require\(\s*['"](node:)?child_process['"]/.test(text)) problems.push(`src/${rel}: the API layer only speaks HTTP: no node:child_process (run processes in the engine)`);
+    lines.forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return;
+      if (/['"`]\/proc(\/|['"`])/.test(line) && fsNames(text).length > 0) problems.push(`src/${rel}:${i + 1}: the API layer only speaks HTTP: it does not read /proc (ask the engine)`);
+    });
+  }
+  if (!isTest && folder !== 'sys' && /^\s*import\s+(?!type\b)[^;]*from\s+['"]koffi['"]|require\(\s*['"]koffi['"]\s*\)/m.test(text)) {
     problems.push(`src/${rel}: koffi is loaded only by src/sys (add the binding to src/sys/libc.ts)`);
   }
   lines.forEach((line, i) => {
@@ -230,6 +247,27 @@ for (const [folder, allowed] of Object.entries(ALLOWED)) {
   else if (JSON.stringify(got) !== JSON.stringify(want)) problems.push(`docs/architecture.md: ${folder}/ may import [${got.join(', ')}], ALLOWED says [${want.join(', ')}]`);
 }
 for (const folder of documented.keys()) if (!Object.hasOwn(ALLOWED, folder)) problems.push(`docs/architecture.md: row for ${folder}/, which ALLOWED does not list`);
+
+// The picture's layers (`  3   engine (…)  authz (…)`, base on the line without a number):
+// every folder is on one line, and may import only folders on lower lines.
+const layerOf = new Map();
+const picture = /```\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+for (const line of picture.split('\n')) {
+  const m = /^\s*(\d+)?\s+(.*)$/.exec(line);
+  if (!m) continue;
+  const layer = m[1] === undefined ? -1 : Number(m[1]);
+  for (const word of m[2].replace(/\([^)]*\)/g, ' ').split(/\s+/)) if (Object.hasOwn(ALLOWED, word)) layerOf.set(word, layer);
+}
+for (const [folder, allowed] of Object.entries(ALLOWED)) {
+  if (!layerOf.has(folder)) {
+    problems.push(`docs/architecture.md: the picture has no layer for ${folder}/`);
+    continue;
+  }
+  for (const a of allowed) {
+    const target = a.split('/')[0];
+    if (layerOf.has(target) && layerOf.get(target) >= layerOf.get(folder)) problems.push(`docs/architecture.md: ${folder}/ (layer ${layerOf.get(folder)}) may import ${target}/ (layer ${layerOf.get(target)}): the picture must put it lower`);
+  }
+}
 
 if (problems.length > 0) {
   console.error(problems.join('\n'));

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../base/index.js';
 import { BodyBudget } from './body-budget.js';
-import { checkLabelSizes } from './labels.js';
+import { checkLabelSizes } from '../docker/index.js';
 import { Router } from './router.js';
-import { createApiServer, sendJson } from './server.js';
+import { createApiServer } from './server.js';
+import { sendJson } from './reply.js';
 
 test('BodyBudget bounds bytes in all and per caller, and gives them back', () => {
   const b = new BodyBudget({ total: 100, perCaller: 60 });

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { ENFORCED_HOST_FIELDS } from '../engine/index.js';
-import { parseCreateBody } from './create-body.js';
+import { canonicalizeRequest, readContainerCreate, DEFAULT_MAX_BODY } from '../docker/index.js';
 import { decodeTraceText, dechunk, exchanges, parseTrace, routePath, type HttpMessage } from '../../test/helpers/http-trace.js';
-import { boolParam, filtersParam, parseJsonBody, timeParamNs } from './params.js';
+import { boolParam, filtersParam, timeParamNs } from './params.js';
 import { frame, parseFrames } from './stream.js';
-import { dockerTimestamp, hideRuntimeChanges, parsePsOutput } from './routes/containers.js';
+import { dockerTimestamp, hideRuntimeChanges } from './routes/containers.js';
+import { parsePsOutput } from '../engine/index.js';
 import { humanDuration } from './views.js';
 import { fixtureDir } from '../../test/helpers/fixtures.js';
 
@@ -35,6 +35,16 @@ function find(name: string, method: string, re: RegExp): { request: HttpMessage;
   return hit;
 }
 
+
+/** A captured body as the handler gets it: the canonical request's parsed body (strict JSON reader). */
+function canonicalJson(body: Buffer, path = '/containers/create'): unknown {
+  return canonicalizeRequest({ method: 'POST', rawUrl: path, headers: { 'content-type': 'application/json' }, body, maxBody: DEFAULT_MAX_BODY }).body;
+}
+
+/** A captured body as plain JSON, for asserting what a client sent. */
+function sentJson(body: Buffer): unknown {
+  return body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
+}
 test('decodeTraceText turns \\r and \\xNN into bytes and keeps other backslashes', () => {
   assert.deepEqual(decodeTraceText('a\\r\nb\\x01\\x00'), Buffer.from([0x61, 0x0d, 0x0a, 0x62, 0x01, 0x00]));
   assert.equal(decodeTraceText('{\\"a\\":1}').toString(), '{\\"a\\":1}');
@@ -65,9 +75,9 @@ test('every captured create body parses, or is refused with a 400 that names the
     for (const { request } of load(f)) {
       if (request.method !== 'POST' || routePath(request.path ?? '') !== '/containers/create') continue;
       await t.test(f, () => {
-        const body = parseJsonBody(request.body);
+        const body = sentJson(request.body);
         try {
-          const out = parseCreateBody(body, { enforced: ENFORCED_HOST_FIELDS });
+          const out = readContainerCreate(canonicalJson(request.body));
           const b = body as { Image: string; Cmd: string[] | null; HostConfig?: { AutoRemove?: boolean } };
           assert.equal(out.config.Image, b.Image);
           assert.deepEqual(out.config.Cmd, b.Cmd ?? null);
@@ -86,14 +96,14 @@ test('every captured create body parses, or is refused with a 400 that names the
 
 test('the plain run bodies are accepted with the flags they carry', (t) => {
   if (DIR === undefined) return t.skip('requires shared/fixtures/docker-cli-traces');
-  const echo = parseCreateBody(parseJsonBody(find('run_rm_echo.txt', 'POST', /^\/containers\/create$/).request.body), { enforced: ENFORCED_HOST_FIELDS });
+  const echo = readContainerCreate(canonicalJson(find('run_rm_echo.txt', 'POST', /^\/containers\/create$/).request.body));
   assert.deepEqual(echo.config.Cmd, ['echo', 'hi']);
   assert.equal(echo.hostConfig.AutoRemove, true);
   assert.equal(echo.config.AttachStdout, true);
-  const cat = parseCreateBody(parseJsonBody(find('run_rm_i_cat.txt', 'POST', /^\/containers\/create$/).request.body), { enforced: ENFORCED_HOST_FIELDS });
+  const cat = readContainerCreate(canonicalJson(find('run_rm_i_cat.txt', 'POST', /^\/containers\/create$/).request.body));
   assert.equal(cat.config.OpenStdin, true);
   assert.equal(cat.config.StdinOnce, true);
-  const it = parseCreateBody(parseJsonBody(find('run_it.txt', 'POST', /^\/containers\/create$/).request.body), { enforced: ENFORCED_HOST_FIELDS });
+  const it = readContainerCreate(canonicalJson(find('run_it.txt', 'POST', /^\/containers\/create$/).request.body));
   assert.equal(it.config.Tty, true);
   assert.equal(it.hostConfig.ConsoleSize?.length, 2);
   assert.ok((it.hostConfig.ConsoleSize?.[0] ?? 0) > 0, 'the terminal size travels in ConsoleSize');
@@ -103,18 +113,19 @@ test('the plain run bodies are accepted with the flags they carry', (t) => {
 
 test('the create parser refuses what the CLI can send but moat must not ignore', () => {
   const base = { Image: 'bb', Cmd: ['true'] };
-  assert.throws(() => parseCreateBody({ ...base, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } }, { enforced: ENFORCED_HOST_FIELDS }), /HostConfig\.PortBindings/);
-  assert.throws(() => parseCreateBody({ ...base, HostConfig: { VolumesFrom: ['x'] } }, { enforced: ENFORCED_HOST_FIELDS }), /HostConfig\.VolumesFrom/);
-  assert.throws(() => parseCreateBody({ ...base, Healthcheck: { Test: ['CMD', 'true'] } }, { enforced: ENFORCED_HOST_FIELDS }), /Healthcheck/);
-  assert.throws(() => parseCreateBody({ ...base, Cmd: 5 }, { enforced: ENFORCED_HOST_FIELDS }), /Config\.Cmd/);
-  assert.throws(() => parseCreateBody([], { enforced: ENFORCED_HOST_FIELDS }), /config cannot be empty/);
+  assert.throws(() => readContainerCreate({ ...base, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } }), /HostConfig\.PortBindings/);
+  assert.throws(() => readContainerCreate({ ...base, HostConfig: { VolumesFrom: ['x'] } }), /HostConfig\.VolumesFrom/);
+  assert.throws(() => readContainerCreate({ ...base, Healthcheck: { Test: ['CMD', 'true'] } }), /Healthcheck/);
+  assert.throws(() => readContainerCreate({ ...base, Cmd: 5 }), /Config\.Cmd/);
+  assert.throws(() => readContainerCreate([]), /config cannot be empty/);
   // Unknown keys (dockerode's `name`) are tolerated.
-  assert.equal(parseCreateBody({ ...base, name: 'x', Bogus: { a: 1 } }, { enforced: ENFORCED_HOST_FIELDS }).config.Image, 'bb');
+  assert.equal(readContainerCreate({ ...base, name: 'x', Bogus: { a: 1 } }).config.Image, 'bb');
 });
 
 test('invalid JSON is a 400 that carries the parse error', () => {
-  assert.throws(() => parseJsonBody(Buffer.from('{"Image":')), (err: unknown) => err instanceof EngineError && err.status === 400 && /invalid JSON: .*JSON/.test(err.message));
-  assert.equal(parseJsonBody(Buffer.alloc(0)), undefined);
+  // The one JSON reader of a request body is the canonical request's (handlers get its result).
+  assert.throws(() => canonicalJson(Buffer.from('{"Image":')), (err: unknown) => err instanceof EngineError && err.status === 400 && /Cannot decode request body: .* at offset \d+/.test(err.message));
+  assert.equal(canonicalJson(Buffer.alloc(0)), undefined);
 });
 
 test('query parameters as the CLI and dockerode send them', (t) => {
@@ -138,15 +149,15 @@ test('query parameters as the CLI and dockerode send them', (t) => {
 
 test('exec bodies: CLI and dockerode shapes', (t) => {
   if (DIR === undefined) return t.skip('requires shared/fixtures/docker-cli-traces');
-  const create = parseJsonBody(find('exec.txt', 'POST', /^\/containers\/[^/]+\/exec$/).request.body) as { Cmd: string[]; AttachStdout: boolean };
+  const create = sentJson(find('exec.txt', 'POST', /^\/containers\/[^/]+\/exec$/).request.body) as { Cmd: string[]; AttachStdout: boolean };
   assert.deepEqual(create.Cmd, ['echo', 'hi']);
   assert.equal(create.AttachStdout, true);
   const start = find('exec.txt', 'POST', /^\/exec\/[^/]+\/start$/);
   assert.equal(start.request.headers['upgrade'], 'tcp');
-  assert.deepEqual(parseJsonBody(start.request.body), { Detach: false, Tty: false });
+  assert.deepEqual(sentJson(start.request.body), { Detach: false, Tty: false });
   assert.equal(start.response?.status, 101);
   const it = find('api-1.50-emulated/exec_it.txt', 'POST', /^\/exec\/[^/]+\/start$/);
-  assert.ok(Array.isArray((parseJsonBody(it.request.body) as { ConsoleSize?: unknown }).ConsoleSize), 'ConsoleSize at 1.50');
+  assert.ok(Array.isArray((sentJson(it.request.body) as { ConsoleSize?: unknown }).ConsoleSize), 'ConsoleSize at 1.50');
 });
 
 test('captured attach and log streams split into frames', (t) => {

@@ -3,7 +3,7 @@
 // response streams output and the request body, if any, is stdin.
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from './router.js';
-import { commonHeaders, compareVersions } from './server.js';
+import { commonHeaders, compareVersions } from './reply.js';
 
 export interface ClientStream {
   /** False when the client is not keeping up: wait for `drain()` before writing more. */

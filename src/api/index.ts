@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../base/index.js';
 import type { Engine } from '../engine/index.js';
-import type { ImageService } from '../image/index.js';
+import type { ImageService, ImageStore } from '../image/index.js';
 import { Router } from './router.js';
 import { registerContainerRoutes, registerExecRoutes } from './routes/containers.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -14,7 +14,8 @@ import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { registerBuildRoutes } from './routes/build.js';
 
-export { createApiServer, cleanPath, splitVersion, API_VERSION, MIN_API_VERSION, DEFAULT_BODY_TIMEOUT_MS, type Authorizer, type AuthzRequest } from './server.js';
+export { createApiServer, DEFAULT_BODY_TIMEOUT_MS, type Authorizer, type AuthzRequest, type PeerIdentityMode } from './server.js';
+export { API_VERSION, MIN_API_VERSION } from './reply.js';
 export { BodyBudget, DEFAULT_BODY_BUDGET_TOTAL, DEFAULT_BODY_BUDGET_PER_CALLER } from './body-budget.js';
 export { Router } from './router.js';
 export { describeHostPaths, type DescribePath } from './errors.js';
@@ -23,7 +24,7 @@ export type { SystemInfo } from './routes/system.js';
 
 export interface RouterDeps {
   engine: Engine;
-  containersDir: string;
+  images: ImageStore;
   info: SystemInfo;
   /** Pull, push, login, trust (registry routes answer 501 without it). */
   imageService?: ImageService;
@@ -32,12 +33,12 @@ export interface RouterDeps {
 
 export function buildRouter(d: RouterDeps): Router {
   const r = new Router();
-  registerSystemRoutes(r, d.engine, d.info);
-  registerContainerRoutes(r, { engine: d.engine, containersDir: d.containersDir });
-  registerExecRoutes(r, { engine: d.engine, containersDir: d.containersDir });
-  registerImageRoutes(r, { engine: d.engine, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
+  registerSystemRoutes(r, d.engine, d.images, d.info);
+  registerContainerRoutes(r, { engine: d.engine, images: d.images });
+  registerExecRoutes(r, { engine: d.engine });
+  registerImageRoutes(r, { engine: d.engine, images: d.images, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
   registerVolumeRoutes(r, d.engine);
-  registerBuildRoutes(r, { engine: d.engine, log: d.log, arch: goArch(), ...(d.imageService ? { service: d.imageService } : {}) });
+  registerBuildRoutes(r, { engine: d.engine, images: d.images, log: d.log, arch: goArch(), ...(d.imageService ? { service: d.imageService } : {}) });
   return r;
 }
 export { goArch } from './routes/images.js';

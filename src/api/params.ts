@@ -45,12 +45,3 @@ export function timeParamNs(q: URLSearchParams, name: string): bigint | undefine
   if (Number.isNaN(t)) throw invalid(`invalid value for ${name}: ${JSON.stringify(v)}`);
   return BigInt(t) * 1_000_000n;
 }
-
-export function parseJsonBody(buf: Buffer): unknown {
-  if (buf.length === 0) return undefined;
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw invalid(`invalid JSON: ${(err as Error).message}`);
-  }
-}

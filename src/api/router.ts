@@ -13,8 +13,13 @@ export interface RequestContext {
   /** The negotiated API version, e.g. "1.47". */
   version: string;
   requestId: string;
-  /** The request body, read completely (JSON endpoints). */
+  /** The canonical body (what the authorization plugins saw), re-serialized; JSON endpoints. */
   body: () => Promise<Buffer>;
+  /**
+   * The canonical body parsed (undefined when empty): the one reading of the request that the
+   * plugins and the policy judged. Handlers read this, never the raw bytes.
+   */
+  json: () => unknown;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../base/index.js';
 import { AuthzChain, type AuthzPlugin, type AuthzReply } from '../authz/index.js';
 import { Router, type RequestContext } from './router.js';
-import { createApiServer, sendJson } from './server.js';
+import { createApiServer } from './server.js';
+import { sendJson } from './reply.js';
 
 interface Seen {
   req: Array<{ uri: string | undefined; body: string | undefined }>;

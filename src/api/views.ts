@@ -1,5 +1,5 @@
 // Engine records -> Docker wire JSON (list items and inspect). Pure.
-import type { ContainerRecord, HostConfig } from '../engine/index.js';
+import type { ContainerPaths, ContainerRecord, HostConfig } from '../engine/index.js';
 import type { ImageRecord } from '../image/index.js';
 
 /** go-units HumanDuration, which `docker ps` prints verbatim. */
@@ -127,7 +127,8 @@ export function hostConfigView(c: ContainerRecord): HostConfig & Record<string, 
   };
 }
 
-export function containerInspect(c: ContainerRecord, paths: { dir: string; execIds: string[] }): Record<string, unknown> {
+export function containerInspect(c: ContainerRecord, o: { paths: ContainerPaths; execIds: string[] }): Record<string, unknown> {
+  const paths = o.paths;
   const st = c.State;
   return {
     Id: c.Id,
@@ -148,10 +149,10 @@ export function containerInspect(c: ContainerRecord, paths: { dir: string; execI
       FinishedAt: st.FinishedAt,
     },
     Image: c.Image,
-    ResolvConfPath: `${paths.dir}/resolv.conf`,
-    HostnamePath: `${paths.dir}/hostname`,
-    HostsPath: `${paths.dir}/hosts`,
-    LogPath: c.HostConfig.LogConfig?.Type === 'none' ? '' : `${paths.dir}/ctr.log`,
+    ResolvConfPath: paths.ResolvConfPath,
+    HostnamePath: paths.HostnamePath,
+    HostsPath: paths.HostsPath,
+    LogPath: paths.LogPath,
     Name: c.Name,
     RestartCount: c.RestartCount,
     Driver: 'overlay',
@@ -159,9 +160,9 @@ export function containerInspect(c: ContainerRecord, paths: { dir: string; execI
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: paths.execIds.length > 0 ? paths.execIds : null,
+    ExecIDs: o.execIds.length > 0 ? o.execIds : null,
     HostConfig: hostConfigView(c),
-    GraphDriver: { Name: 'overlay', Data: { UpperDir: `${paths.dir}/upper`, WorkDir: `${paths.dir}/work`, MergedDir: `${paths.dir}/rootfs` } },
+    GraphDriver: { Name: 'overlay', Data: { UpperDir: paths.UpperDir, WorkDir: paths.WorkDir, MergedDir: paths.MergedDir } },
     Mounts: mountsView(c),
     Config: {
       Hostname: c.Config.Hostname,

@@ -11,7 +11,7 @@
  */
 import { EngineError, errorText, type Logger } from '../base/index.js';
 import { buildAuditRecord, type AuditDecision, type AuditPhase, type AuditRecord } from './audit.js';
-import { canonicalizeRequest, resolveBindSources, DEFAULT_MAX_BODY, type CanonicalRequest, type HeaderMap } from './canonical.js';
+import { canonicalizeRequest, resolveBindSources, DEFAULT_MAX_BODY, type CanonicalRequest, type HeaderMap } from '../docker/index.js';
 import { EFFECTS_HEADER, effectsHeaderValue, refuseEffectsHeader, resolveJoinTargets, type RequestEffects, type RequestInspector } from './effects.js';
 import { buildWireRequest, buildWireResponse, type AuthZWireRequest, type AuthZWireResponse, type Identity, type ResponseInfo } from './wire.js';
 

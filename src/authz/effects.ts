@@ -12,8 +12,7 @@
  * Pure: no I/O.
  */
 import { EngineError, noSuchContainer } from '../base/index.js';
-import type { CanonicalRequest } from './canonical.js';
-import { getMember, parseJsonTree, serializeTree, toValue, type JsonNode } from './json-strict.js';
+import { getMember, parseJsonTree, serializeTree, toValue, type CanonicalRequest, type JsonNode } from '../docker/index.js';
 
 /**
  * The header plugins receive (in `RequestHeaders`) on container create. A client cannot set

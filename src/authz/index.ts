@@ -13,22 +13,8 @@
  * const chain = new AuthzChain(await loadPlugins(names, { builtins }), { log, realpath: fs.promises.realpath });
  */
 
-// The canonical request
-export {
-  canonicalizeRequest,
-  canonicalizeTarget,
-  resolveBindSources,
-  hostPathsOf,
-  isStreamBodyRoute,
-  headerValue,
-  canonicalSecurityOpt,
-  DEFAULT_MAX_BODY,
-  type CanonicalRequest,
-  type RawRequest,
-  type HeaderMap,
-} from './canonical.js';
+// The canonical request itself lives in src/docker (canonicalizeRequest, CanonicalRequest).
 export { readBodyLimited } from './read-body.js';
-export { cleanAbsolutePath, isPathWithin } from './paths.js';
 
 // What a request will do beyond its body (moatd injects how to work it out)
 export {

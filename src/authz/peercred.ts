@@ -6,9 +6,8 @@
  * Host code: FFI and file reads.
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type KoffiModule from 'koffi';
 import { EngineError } from '../base/index.js';
+import { libc, lastErrno } from '../sys/index.js';
 
 /**
  * The kernel's record of a unix socket peer.
@@ -27,20 +26,6 @@ const SO_PEERCRED = 17;
 /** struct ucred { pid_t pid; uid_t uid; gid_t gid; } */
 const UCRED_SIZE = 12;
 
-type GetSockOpt = (fd: number, level: number, name: number, buf: Buffer, len: number[]) => number;
-let ffi: { koffi: typeof KoffiModule; getsockopt: GetSockOpt } | undefined;
-
-/** Load koffi and libc on first use, so importing this module costs nothing. */
-function libc(): { koffi: typeof KoffiModule; getsockopt: GetSockOpt } {
-  if (!ffi) {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
-    const lib = koffi.load('libc.so.6');
-    const getsockopt = lib.func('int getsockopt(int fd, int level, int optname, _Out_ void *optval, _Inout_ uint32_t *optlen)') as GetSockOpt;
-    ffi = { koffi, getsockopt };
-  }
-  return ffi;
-}
-
 /**
  * The credentials of the process that connected a unix socket, as the kernel recorded them
  * at connect time (not spoofable by the peer).
@@ -52,14 +37,13 @@ function libc(): { koffi: typeof KoffiModule; getsockopt: GetSockOpt } {
 export function getPeerCred(fd: number): PeerCred {
   if (!Number.isInteger(fd) || fd < 0) throw new EngineError('internal', 'ERR_AUTHZ_PEERCRED', `Cannot read peer credentials: invalid file descriptor ${fd}`);
   const buf = Buffer.alloc(UCRED_SIZE);
-  const len = [UCRED_SIZE];
-  const { koffi, getsockopt } = libc();
-  const rc = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len);
-  if (rc !== 0) {
-    const errno = koffi.errno();
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(UCRED_SIZE, 0);
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0) {
+    const errno = lastErrno();
     throw new EngineError('internal', 'ERR_AUTHZ_PEERCRED', `Cannot read peer credentials: getsockopt(SO_PEERCRED) failed with errno ${errno}`);
   }
-  if (len[0] !== UCRED_SIZE) throw new EngineError('internal', 'ERR_AUTHZ_PEERCRED', `Cannot read peer credentials: unexpected length ${String(len[0])}`);
+  if (len.readUInt32LE(0) !== UCRED_SIZE) throw new EngineError('internal', 'ERR_AUTHZ_PEERCRED', `Cannot read peer credentials: unexpected length ${len.readUInt32LE(0)}`);
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
 }
 

@@ -10,10 +10,8 @@
  * Pure: no I/O.
  */
 import { EngineError, errorText } from '../base/index.js';
-import { canonicalizeRequest, canonicalizeTarget, headerValue, type CanonicalRequest } from './canonical.js';
+import { canonicalizeRequest, canonicalizeTarget, headerValue, bodyKindFor, getMember, parseJsonTree, serializeTree, type CanonicalRequest, type JsonNode } from '../docker/index.js';
 import type { AuthzContext, AuthzPlugin, AuthzReply } from './chain.js';
-import { bodyKindFor } from './docker-fields.js';
-import { getMember, parseJsonTree, serializeTree, type JsonNode } from './json-strict.js';
 import { evaluatePolicy, type Policy, type PolicyDecision } from './policy.js';
 import type { AuthZWireRequest } from './wire.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../base/index.js';
 import { parsePolicy, evaluatePolicy, extractFacts, type PolicyRequest } from './policy.js';
-import { canonicalizeRequest, resolveBindSources } from './canonical.js';
+import { canonicalizeRequest, resolveBindSources } from '../docker/index.js';
 
 const POLICY = JSON.stringify({
   version: 1,

@@ -10,9 +10,7 @@
  */
 import { z } from 'zod';
 import { EngineError } from '../base/index.js';
-import { bodyKindFor, type BodyKind } from './docker-fields.js';
-import { JsonSyntaxError, parseJsonTree, toValue, type JsonNode, type JsonValue } from './json-strict.js';
-import { cleanAbsolutePath, isPathWithin } from './paths.js';
+import { bodyKindFor, bindSourcesOf, cleanAbsolutePath, isPathWithin, JsonSyntaxError, parseJsonTree, toValue, type ApiMount, type BodyKind, type JsonNode, type JsonValue } from '../docker/index.js';
 import { joinRefsOf, type JoinableNamespace, type RequestEffects } from './effects.js';
 
 export const NAMESPACES = ['pid', 'ipc', 'uts', 'network', 'userns', 'cgroupns'] as const;
@@ -159,20 +157,13 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
       const v = field(hc, key);
       if (typeof v === 'string' && v.trim().toLowerCase() === 'host') facts.hostNamespaces.push(ns);
     }
-    for (const b of strings(field(hc, 'Binds'))) {
-      const parts = b.split(':');
-      const src = parts[0] ?? '';
-      if (parts.length >= 2 && src.startsWith('/')) facts.bindSources.push(cleanAbsolutePath(src));
-    }
+    // The engine's own mount parser says which entries are binds and what their sources are.
     const mounts = field(hc, 'Mounts');
-    if (Array.isArray(mounts)) {
-      for (const m of mounts) {
-        const src = field(m, 'Source');
-        const type = field(m, 'Type');
-        if (typeof src === 'string' && (src.startsWith('/') || type === 'bind')) facts.bindSources.push(src.startsWith('/') ? cleanAbsolutePath(src) : src);
-        const dev = devicePath(field(field(field(m, 'VolumeOptions'), 'DriverConfig'), 'Options'));
-        if (dev !== undefined) facts.bindSources.push(dev);
-      }
+    const mountItems = Array.isArray(mounts) ? mounts.filter(isObj) : [];
+    facts.bindSources.push(...bindSourcesOf({ Binds: strings(field(hc, 'Binds')), Mounts: mountItems as ApiMount[] }));
+    for (const m of mountItems) {
+      const dev = devicePath(field(field(field(m, 'VolumeOptions'), 'DriverConfig'), 'Options'));
+      if (dev !== undefined) facts.bindSources.push(dev);
     }
     facts.volumesFrom = strings(field(hc, 'VolumesFrom'));
     const securityOpt = strings(field(hc, 'SecurityOpt'));

@@ -4,7 +4,7 @@
  * length). Works on any async iterable of bytes (`http.IncomingMessage` is one).
  */
 import { EngineError } from '../base/index.js';
-import { headerValue, type HeaderMap } from './canonical.js';
+import { headerValue, type HeaderMap } from '../docker/index.js';
 
 function tooLarge(max: number): EngineError {
   return new EngineError('too-large', 'ERR_AUTHZ_BODY_TOO_LARGE', `Request body too large for authorization: size exceeds ${max} bytes`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalizeRequest, DEFAULT_MAX_BODY } from './canonical.js';
+import { canonicalizeRequest, DEFAULT_MAX_BODY } from '../docker/index.js';
 import { buildWireRequest, buildWireResponse, canonicalHeaderKey, decodePluginReply, encodeWire, flattenHeaders } from './wire.js';
 import { fixtureDir } from '../../test/helpers/fixtures.js';
 

@@ -5,9 +5,7 @@
  *
  * Pure: no I/O.
  */
-import type { CanonicalRequest, HeaderMap } from './canonical.js';
-import { foldKey } from './docker-fields.js';
-import { parseJsonTree, toValue, JsonSyntaxError } from './json-strict.js';
+import { foldKey, parseJsonTree, toValue, JsonSyntaxError, type CanonicalRequest, type HeaderMap } from '../docker/index.js';
 
 /**
  * daemon → plugin, for both /AuthZPlugin.AuthZReq and /AuthZPlugin.AuthZRes. Every field is omitempty.

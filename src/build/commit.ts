@@ -51,10 +51,9 @@ export interface CommitRequest {
  * Commit a container's changes on top of its image; the parent link is recorded.
  *
  * @example
- * const image = await commitContainer(engine, { container: 'web', config, createdBy: 'sh', pause: true });
+ * const image = await commitContainer(engine, images, { container: 'web', config, createdBy: 'sh', pause: true });
  */
-export async function commitContainer(engine: Engine, req: CommitRequest): Promise<ImageRecord> {
-  const images: ImageStore = engine.images;
+export async function commitContainer(engine: Engine, images: ImageStore, req: CommitRequest): Promise<ImageRecord> {
   const c = engine.get(req.container);
   const base = images.get(c.Image);
   const pause = req.pause && c.State.Status === 'running';

@@ -5,7 +5,7 @@
 // build asked for (none by default).
 import { errorText, type Logger } from '../base/index.js';
 import type { Engine, HostConfig } from '../engine/index.js';
-import type { ImageRecord, ImageRuntimeConfig } from '../image/index.js';
+import type { ImageRecord, ImageRuntimeConfig, ImageStore } from '../image/index.js';
 import { commitContainer } from './commit.js';
 
 /** A step container: the image it starts from and what it runs. */
@@ -38,12 +38,13 @@ export interface StepExecutor {
  * The engine-backed executor.
  *
  * @example
- * const exec = new EngineExecutor(engine, log);
+ * const exec = new EngineExecutor(engine, images, log);
  * const id = await exec.create({ image, cmd: ['/bin/sh', '-c', 'make'], env: [], user: '', workdir: '/', host: { NetworkMode: 'none' } });
  */
 export class EngineExecutor implements StepExecutor {
   constructor(
     readonly engine: Engine,
+    readonly images: ImageStore,
     readonly log: Logger,
   ) {}
 
@@ -87,7 +88,7 @@ export class EngineExecutor implements StepExecutor {
   }
 
   async commit(id: string, o: { config: ImageRuntimeConfig; createdBy: string; author?: string; dropBaseLayers?: number }): Promise<ImageRecord> {
-    return await commitContainer(this.engine, { container: id, config: o.config, createdBy: o.createdBy, pause: false, skipEmptyLayer: true, ...(o.author ? { author: o.author } : {}), ...(o.dropBaseLayers ? { dropBaseLayers: o.dropBaseLayers } : {}) });
+    return await commitContainer(this.engine, this.images, { container: id, config: o.config, createdBy: o.createdBy, pause: false, skipEmptyLayer: true, ...(o.author ? { author: o.author } : {}), ...(o.dropBaseLayers ? { dropBaseLayers: o.dropBaseLayers } : {}) });
   }
 
   async remove(id: string): Promise<void> {

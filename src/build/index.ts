@@ -5,7 +5,7 @@
  *
  * @example
  * const ctx = await prepareContext(req, { workDir, dockerfile: 'Dockerfile' });
- * const image = await new Builder(ctx, options, { images, executor: new EngineExecutor(engine, log), cache, arch, log }, send).build();
+ * const image = await new Builder(ctx, options, { images, executor: new EngineExecutor(engine, images, log), cache, arch, log }, send).build();
  */
 export { Builder, StepFailed, type BuildOptions, type BuildDeps } from './builder.js';
 export { prepareContext, type BuildContext } from './context.js';

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { cgroupDirs, cgroupMounts, detectCgroupMode, ownCgroupPaths, UNIFIED, type CgroupMode } from './layout.js';
-import { parseKeyedFile, parseProcStat, sampleFromV1, sampleFromV2, type CgroupFiles, type CgroupSample } from './stats.js';
+import { parseKeyedFile, parseProcStat, sampleFromV1, sampleFromV2, type CgroupFiles, type CgroupSample, type StatsSnapshot } from './stats.js';
 
 const TOLERATED = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'ESRCH']);
 
@@ -101,4 +101,26 @@ export async function readOwnCgroups(options: { procSelf?: string } = {}): Promi
   const base = options.procSelf ?? '/proc/self';
   const [mountinfo, cgroup] = await Promise.all([readFile(`${base}/mountinfo`, 'utf8'), readFile(`${base}/cgroup`, 'utf8')]);
   return { mode: detectCgroupMode(mountinfo), dirs: cgroupDirs(cgroupMounts(mountinfo), ownCgroupPaths(cgroup)) };
+}
+
+/** RFC 3339 with 9 fractional digits, as Go prints time.Time in JSON. */
+export function rfc3339Nano(ms: number, subMsNs: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(0, 19)}.${iso.slice(20, 23)}${String(subMsNs % 1_000_000).padStart(6, '0')}Z`;
+}
+
+/**
+ * One stats sample of the cgroups of process `pid` (a container's init, found through
+ * /proc/<pid>/cgroup) and of /proc/stat; pid 0 (a stopped container) gives an empty sample.
+ */
+export async function sampleProcessCgroups(pid: number): Promise<StatsSnapshot> {
+  const [mountinfo, cgroupText, sys] = await Promise.all([
+    readFile('/proc/self/mountinfo', 'utf8'),
+    pid > 0 ? readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '') : Promise.resolve(''),
+    systemCpuUsage(),
+  ]);
+  const mode = detectCgroupMode(mountinfo);
+  const paths = cgroupText === '' ? {} : cgroupDirs(cgroupMounts(mountinfo), ownCgroupPaths(cgroupText));
+  const cgroup = cgroupText === '' ? { version: mode === 'v2' ? (2 as const) : (1 as const) } : await readCgroupStats({ mode, paths });
+  return { read: rfc3339Nano(Date.now(), Number(process.hrtime.bigint() % 1_000_000n)), cgroup, systemCpuUsage: sys.systemCpuUsage, onlineCpus: sys.onlineCpus };
 }

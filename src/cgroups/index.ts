@@ -141,6 +141,13 @@ export { systemCpuUsage } from './cgroupfs.js';
  * const { mode, dirs } = await readOwnCgroups(); // dirs.pids === '/sys/fs/cgroup/pids/…'
  */
 export { readOwnCgroups } from './cgroupfs.js';
+/**
+ * One stats sample of a process's cgroups and of /proc/stat (pid 0: an empty sample).
+ *
+ * @example
+ * const cur = await sampleProcessCgroups(pid); toDockerStats(cur, prev, { machineMemory: os.totalmem() });
+ */
+export { sampleProcessCgroups, rfc3339Nano } from './cgroupfs.js';
 export type { CgroupMode, CgroupMount } from './layout.js';
 export type {
   BlkioStatEntry, CgroupFiles, CgroupSample, DockerBlkioStats, DockerCpuStats, DockerMemoryStats, DockerNetworkStats,

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { collect } from './common.js';
+import { parseMountFlag, ramInBytes } from '../docker/index.js';
 
 export interface RunFlags {
   name?: string;
@@ -98,53 +99,11 @@ export function flagsOf(o: Record<string, unknown>): RunFlags {
 }
 
 /** `64m`, `1g`, `1024` -> bytes (docker's RAMInBytes). */
-export function parseBytes(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$/i.exec(s.trim());
-  if (!m) throw new Error(`invalid size: '${s}'`);
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-  return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
-}
+export const parseBytes = ramInBytes;
 
 function normalizeCap(c: string): string {
   const u = c.toUpperCase();
   return u === 'ALL' ? 'ALL' : u.startsWith('CAP_') ? u : `CAP_${u}`;
-}
-
-function parseMountFlag(spec: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const part of spec.split(',')) {
-    const [k, v = ''] = part.split('=', 2) as [string, string | undefined];
-    switch (k) {
-      case 'type':
-        out['Type'] = v;
-        break;
-      case 'source':
-      case 'src':
-        out['Source'] = v;
-        break;
-      case 'target':
-      case 'dst':
-      case 'destination':
-        out['Target'] = v;
-        break;
-      case 'readonly':
-      case 'ro':
-        out['ReadOnly'] = v === '' || v === 'true' || v === '1';
-        break;
-      case 'bind-propagation':
-        out['BindOptions'] = { Propagation: v };
-        break;
-      case 'tmpfs-size':
-        out['TmpfsOptions'] = { ...((out['TmpfsOptions'] as object) ?? {}), SizeBytes: parseBytes(v) };
-        break;
-      case 'tmpfs-mode':
-        out['TmpfsOptions'] = { ...((out['TmpfsOptions'] as object) ?? {}), Mode: parseInt(v, 8) };
-        break;
-      default:
-        throw new Error(`unexpected key '${k}' in '${spec}'`);
-    }
-  }
-  return out;
 }
 
 export function buildCreateBody(image: string, cmd: string[], f: RunFlags): Record<string, unknown> {

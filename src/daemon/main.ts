@@ -7,7 +7,8 @@ import { chmod, mkdir, rm, writeFile, readFile, open, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
-import { Engine, EventBus, SeccompPolicy, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
+import { Engine, EventBus, SeccompPolicy, hostSystem, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
+import { RuncRuntime } from '../runtime/index.js';
 import { hostArch } from '../seccomp/index.js';
 import { DEFAULT_SHM_SIZE, parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
@@ -249,14 +250,15 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   const events = new EventBus();
   const engine = new Engine({
     dataRoot,
-    execRoot: cfg.execRoot,
-    runtime: {
+    runtime: new RuncRuntime({
       runc: ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc',
       conmon: ['/usr/bin/conmon', '/usr/libexec/podman/conmon'].find((p) => existsSync(p)) ?? 'conmon',
       runcRoot: join(cfg.execRoot, 'runc'),
       exitDir: join(cfg.execRoot, 'exits'),
       socketDir: join(cfg.execRoot, 's'),
-    },
+      execDir: join(cfg.execRoot, 'exec'),
+    }),
+    host: hostSystem(),
     images,
     events,
     log,
@@ -293,9 +295,9 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   };
   const router = buildRouter({
     engine,
+    images,
     imageService,
     log,
-    containersDir: join(dataRoot, 'containers'),
     info: {
       daemonId,
       dataRoot,

@@ -1,7 +1,7 @@
-// Attach sessions: a client's view of a container's (or exec's) stdio through conmon's
-// attach socket. A session made before the process starts buffers its stdin until start.
-import type net from 'node:net';
-import { connectSeqpacket, onAttachPackets, attachStdin, ATTACH_STDERR } from '../runtime/index.js';
+// Attach sessions: a client's view of a container's (or exec's) stdio through the runtime's
+// attach stream. A session made before the process starts buffers its stdin until start.
+import type { Writable } from 'node:stream';
+import type { AttachStream } from '../runtime/index.js';
 
 /** Where a session's output goes: the API frames it (non-TTY) or copies it raw (TTY). */
 export interface AttachSink {
@@ -19,8 +19,8 @@ export interface AttachOptions {
 }
 
 export class AttachSession {
-  #socket: net.Socket | undefined;
-  #stdinWriter: ReturnType<typeof attachStdin> | undefined;
+  #stream: AttachStream | undefined;
+  #stdinWriter: Writable | undefined;
   #pending: Buffer[] = [];
   #stdinEof = false;
   #ended = false;
@@ -40,25 +40,21 @@ export class AttachSession {
     else this.#onEnd.push(fn);
   }
 
-  /** Connect to conmon's attach socket; buffered stdin is flushed first. */
-  async connect(socketPath: string): Promise<void> {
+  /** Connect to the process's stdio (`open` is the runtime's attach); buffered stdin is flushed first. */
+  async connect(open: () => Promise<AttachStream>): Promise<void> {
     if (this.#ended) return;
-    const sock = await connectSeqpacket(socketPath);
+    const stream = await open();
     if (this.#ended) {
-      sock.destroy();
+      stream.destroy();
       return;
     }
-    this.#socket = sock;
-    onAttachPackets(sock, (p) => {
-      const stream = p.stream === ATTACH_STDERR ? 2 : 1;
-      if ((stream === 1 && this.opts.stdout) || (stream === 2 && this.opts.stderr)) this.sink.output(stream, p.data);
+    this.#stream = stream;
+    stream.onOutput((which, data) => {
+      if ((which === 1 && this.opts.stdout) || (which === 2 && this.opts.stderr)) this.sink.output(which, data);
     });
-    sock.on('end', () => this.finish());
-    sock.on('close', () => this.finish());
-    sock.on('error', () => this.finish());
+    stream.onEnd(() => this.finish());
     if (this.opts.stdin) {
-      this.#stdinWriter = attachStdin(sock);
-      this.#stdinWriter.on('error', () => undefined);
+      this.#stdinWriter = stream.stdin;
       for (const chunk of this.#pending) this.#stdinWriter.write(chunk);
       this.#pending = [];
       if (this.#stdinEof) this.#closeStdin();
@@ -92,8 +88,68 @@ export class AttachSession {
   finish(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#socket?.destroy();
+    this.#stream?.destroy();
     this.sink.end();
     for (const fn of this.#onEnd.splice(0)) fn();
+  }
+}
+
+/**
+ * The sessions attached to containers: those waiting for a start (`docker start -a` attaches
+ * first), connected at the start before the process runs, and those streaming now.
+ */
+export class AttachHub {
+  readonly #pending = new Map<string, AttachSession[]>();
+  readonly #attached = new Map<string, Set<AttachSession>>();
+
+  /** Keep a session until the container's next start. */
+  wait(id: string, session: AttachSession): void {
+    const list = this.#pending.get(id) ?? [];
+    list.push(session);
+    this.#pending.set(id, list);
+    session.onEnded(() => {
+      const l = this.#pending.get(id);
+      if (l) this.#pending.set(id, l.filter((x) => x !== session));
+    });
+  }
+
+  /** The sessions waiting for `id`'s start, now taken. */
+  takePending(id: string): AttachSession[] {
+    const list = this.#pending.get(id) ?? [];
+    this.#pending.delete(id);
+    return list;
+  }
+
+  /** Connect a session to a running container; a failure ends the session (and is returned). */
+  async connect(id: string, session: AttachSession, open: () => Promise<AttachStream>): Promise<unknown> {
+    try {
+      await session.connect(open);
+      let set = this.#attached.get(id);
+      if (!set) this.#attached.set(id, (set = new Set()));
+      set.add(session);
+      session.onEnded(() => set.delete(session));
+      return undefined;
+    } catch (err) {
+      session.finish();
+      return err;
+    }
+  }
+
+  /** End every session of a container (its start failed). */
+  finishAll(id: string): void {
+    for (const s of this.takePending(id)) s.finish();
+    for (const s of this.#attached.get(id) ?? []) s.finish();
+  }
+
+  /**
+   * Sessions end when conmon closes the attach socket after the last output; this only
+   * covers a conmon that died without closing it.
+   */
+  finishLater(id: string, ms: number): void {
+    for (const s of this.#attached.get(id) ?? []) setTimeout(() => s.finish(), ms).unref();
+  }
+
+  close(): void {
+    for (const set of this.#attached.values()) for (const s of set) s.finish();
   }
 }

@@ -32,7 +32,7 @@ import {
   O_WRONLY,
   type Handle,
 } from '../sys/index.js';
-import type { MountRequest } from '../spec/index.js';
+import type { MountRequest } from '../docker/index.js';
 
 /** One bind source as approved at create (kept in the container record). */
 export interface BindSource {

@@ -1,28 +1,15 @@
-// Host work for the engine: device nodes, ownership under userns remap, terminal resize,
-// volume copy-up (through src/sys: the volume and the rootfs are container-writable).
-import { constants } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+// Host work for the engine: device nodes, ownership under userns remap, volume copy-up
+// (through src/sys: the volume and the rootfs are container-writable).
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../base/index.js';
 import { openRoot, openAt, listDir, copyTree, setOwner, setMode, errnoOf, O_PATH, O_DIRECTORY, type Handle } from '../sys/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
-import type { PlanInputs } from './plan.js';
-
-/** conmon's `ctl` FIFO takes `1 <rows> <cols>` for a terminal resize (verified with conmon 2.1.6). */
-export async function writeResize(fifo: string, height: number, width: number): Promise<void> {
-  const st = await stat(fifo).catch(() => undefined);
-  if (!st?.isFIFO()) return;
-  const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  try {
-    await fh.write(`1 ${height} ${width}\n`);
-  } finally {
-    await fh.close();
-  }
-}
+import type { HostDevice } from './host.js';
 
 /** `--device /dev/x[:/dev/y][:rwm]`: stat the host node (must be a char or block device). */
-export async function hostDevices(list: readonly { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]): Promise<PlanInputs['devices']> {
-  const out: PlanInputs['devices'] = [];
+export async function hostDevices(list: readonly { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]): Promise<HostDevice[]> {
+  const out: HostDevice[] = [];
   for (const d of list) {
     let st;
     try {
@@ -42,8 +29,8 @@ export async function hostDevices(list: readonly { PathOnHost: string; PathInCon
 }
 
 /** Every device node under the host's /dev, for privileged containers (as Docker's HostDevices). */
-export async function allHostDevices(dir = '/dev'): Promise<PlanInputs['devices']> {
-  const out: PlanInputs['devices'] = [];
+export async function allHostDevices(dir = '/dev'): Promise<HostDevice[]> {
+  const out: HostDevice[] = [];
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   for (const e of entries) {
     const p = join(dir, e.name);

@@ -34,11 +34,19 @@ async function readText(path: string): Promise<string> {
   return (await readFile(path, 'utf8').catch(() => '')).trim();
 }
 
+/** A container's limit counters: pids.events max, OOM kills, and the limits themselves. */
+export interface LimitCounters {
+  pids?: number;
+  pidsMax?: string;
+  oom?: number;
+  memMax?: string;
+}
+
 /** Current counters of one container. */
-export async function readLimitCounters(loc: CgroupLocator, id: string): Promise<{ pids?: number; pidsMax?: string; oom?: number; memMax?: string }> {
+export async function readLimitCounters(loc: CgroupLocator, id: string): Promise<LimitCounters> {
   const pidsDir = loc.dir(id, 'pids');
   const memDir = loc.dir(id, 'memory');
-  const out: { pids?: number; pidsMax?: string; oom?: number; memMax?: string } = {};
+  const out: LimitCounters = {};
   if (pidsDir) {
     const n = await readPidsEvents(pidsDir).catch(() => undefined);
     if (n !== undefined) out.pids = n;
@@ -59,7 +67,7 @@ export class LimitWatcher {
   #busy = false;
 
   constructor(
-    private readonly loc: CgroupLocator,
+    private readonly counters: (id: string) => Promise<LimitCounters>,
     private readonly running: () => string[],
     private readonly onHit: (hit: LimitHit) => void,
     private readonly intervalMs = 1000,
@@ -90,7 +98,7 @@ export class LimitWatcher {
 
   /** Check one container now (e.g. as it exits, before its cgroup goes); returns its counters. */
   async pollOne(id: string): Promise<{ pids?: number; oom?: number }> {
-    const c = await readLimitCounters(this.loc, id);
+    const c = await this.counters(id);
     const prev = this.#last.get(id) ?? { pids: 0, oom: 0 };
     const pids = c.pids ?? prev.pids;
     const oom = c.oom ?? prev.oom;

@@ -1,33 +1,15 @@
-// Container record + image -> run plan (what generateSpec lays out). Every security
-// decision is made here, from the daemon's defaults and the container's HostConfig. Pure:
-// the engine does the host work (stat devices, resolve binds, find joined namespaces) and
-// hands the results in.
+// A create request + its image + the daemon's defaults → the container's record and its
+// plan. Every check of the request is made here, once, at create; the plan (stored in the
+// record) is what start turns into an OCI spec (run-plan.ts) without checking again. Pure:
+// the engine does the host work (bind sources, volumes, files) around it.
 import { invalid } from '../base/index.js';
-import { resolveCapabilities, ociCapabilities, type CapName } from '../caps/index.js';
-import {
-  systemPaths,
-  deviceCgroupRules,
-  validateSysctls,
-  defaultSysctls,
-  ulimitsToRlimits,
-  parseSecurityOpts,
-  parseMountRequests,
-  planResources,
-  effectivePidsLimit,
-  checkDeviceMapping,
-  type RunPlan,
-  type NamespaceMode,
-  type ResolvedUser,
-  type Mount,
-  type LinuxDevice,
-  type ResolvedDevice,
-  type Ulimit,
-  type SecurityOpts,
-  type MountRequest,
-  type IdMapping,
-} from '../spec/index.js';
-import type { ContainerRecord, HostConfig, SecuritySummary } from './types.js';
+import { resolveCapabilities, type CapName } from '../caps/index.js';
+import { parseMountRequests, type ContainerConfig, type DeviceMapping, type HostConfig, type MountRequest, type Ulimit } from '../docker/index.js';
+import { systemPaths, validateSysctls, parseSecurityOpts, planResources, effectivePidsLimit, checkDeviceMapping, ulimitsToRlimits, type IdMapping, type LinuxResources } from '../spec/index.js';
+import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
+import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary } from './types.js';
+import { mergeEnv } from './util.js';
 
 export interface DaemonDefaults {
   capabilities: readonly CapName[];
@@ -44,8 +26,7 @@ export interface DaemonDefaults {
   numCpus: number;
 }
 
-/** How a container asked for one namespace. */
-export type NsRequest = { kind: 'private' } | { kind: 'host' } | { kind: 'container'; ref: string } | { kind: 'none' } | { kind: 'shareable' };
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 function parseNsMode(field: string, value: string | undefined, allowed: readonly string[]): NsRequest {
   const v = value ?? '';
@@ -58,16 +39,6 @@ function parseNsMode(field: string, value: string | undefined, allowed: readonly
   }
   if (!allowed.includes(v)) throw invalid(`invalid ${field}: ${v}`);
   return { kind: v as 'host' | 'none' | 'shareable' };
-}
-
-export interface NamespaceRequests {
-  pid: NsRequest;
-  ipc: NsRequest;
-  uts: NsRequest;
-  network: NsRequest;
-  cgroup: NsRequest;
-  /** True when the container runs in the daemon's remapped user namespace. */
-  userns: boolean;
 }
 
 /** The namespace each HostConfig mode asks for, validated (Docker's modes, §7.2). */
@@ -96,22 +67,16 @@ export function containerCapabilities(hc: HostConfig, d: Pick<DaemonDefaults, 'c
   return resolveCapabilities({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged === true, defaults: d.capabilities, bounding: d.bounding });
 }
 
-export interface ValidatedHostConfig {
-  caps: CapName[];
-  security: SecurityOpts;
-  ns: NamespaceRequests;
-  mounts: MountRequest[];
-  sysctls: Record<string, string>;
-  warnings: string[];
-}
+/** `container:X` as the mode is written back (Namespaces in inspect, sysctl checks). */
+export const nsView = (r: NsRequest): string => (r.kind === 'container' ? `container:${r.ref}` : r.kind);
 
 /**
- * Every check that needs no host access, run at create so that a bad option creates
- * nothing, and again at start.
+ * Every check of a HostConfig that needs no host access, made once at create (a bad option
+ * creates nothing), and what start needs of it. Anonymous volumes are left out (planVolumes
+ * names them).
  */
-export function validateHostConfig(rec: Pick<ContainerRecord, 'HostConfig' | 'Config'>, d: DaemonDefaults): ValidatedHostConfig {
-  const hc = rec.HostConfig;
-  const caps = containerCapabilities(hc, d);
+function planHostConfig(hc: HostConfig, d: DaemonDefaults): { plan: Omit<ContainerPlan, 'mounts'>; mounts: MountRequest[]; warnings: string[] } {
+  const capabilities = containerCapabilities(hc, d);
   const security = parseSecurityOpts(hc.SecurityOpt);
   if (security.apparmor !== undefined && security.apparmor !== 'unconfined') {
     throw invalid(`apparmor profile ${JSON.stringify(security.apparmor)} cannot be applied: this kernel has no AppArmor`);
@@ -119,133 +84,162 @@ export function validateHostConfig(rec: Pick<ContainerRecord, 'HostConfig' | 'Co
   if (security.label !== undefined && security.label.some((l) => l !== 'disable')) {
     throw invalid('SELinux labels cannot be applied: this kernel has no SELinux');
   }
-  const ns = namespaceRequests(hc, d);
-  const mounts = parseMountRequests({ Binds: hc.Binds ?? null, Mounts: (hc.Mounts ?? null) as never, Tmpfs: hc.Tmpfs ?? null });
+  const namespaces = namespaceRequests(hc, d);
+  const mounts = parseMountRequests({ Binds: hc.Binds ?? null, Mounts: hc.Mounts ?? null, Tmpfs: hc.Tmpfs ?? null });
   for (const m of mounts) {
-    if (m.target === '/' ) throw invalid('invalid mount config: destination can\'t be \'/\'');
+    if (m.target === '/') throw invalid('invalid mount config: destination can\'t be \'/\'');
   }
-  const modeOf = (r: NsRequest): string => (r.kind === 'container' ? `container:${r.ref}` : r.kind);
-  const sysctls = validateSysctls(hc.Sysctls ?? null, { ipcMode: modeOf(ns.ipc), netMode: modeOf(ns.network), utsMode: modeOf(ns.uts) });
-  ulimitsToRlimits(hc.Ulimits ?? null, { defaults: d.defaultUlimits });
-  for (const dev of hc.Devices ?? []) checkDeviceMapping(dev);
-  const { warnings } = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus });
+  const sysctls = validateSysctls(hc.Sysctls ?? null, { ipcMode: nsView(namespaces.ipc), netMode: nsView(namespaces.network), utsMode: nsView(namespaces.uts) });
+  const merged = new Map<string, Ulimit>();
+  for (const u of [...d.defaultUlimits, ...(hc.Ulimits ?? [])]) merged.set(u.Name, { Name: u.Name, Soft: u.Soft, Hard: u.Hard });
+  const ulimits = [...merged.values()];
+  ulimitsToRlimits(ulimits);
+  const devices: DeviceMapping[] = (hc.Devices ?? []).map((dev) => checkDeviceMapping(dev));
+  const planned = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus });
   if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalid('SHM size can not be less than 0');
   // The kernel refuses anything else when runc writes /proc/self/oom_score_adj: a 400 now,
   // not a container that can never start (moby daemon/daemon_unix.go wording).
   if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)) {
     throw invalid(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   }
-  return { caps, security, ns, mounts, sysctls, warnings };
+  const paths = systemPaths({ privileged: hc.Privileged === true, systempathsUnconfined: security.systempathsUnconfined === true, maskedPaths: hc.MaskedPaths ?? null, readonlyPaths: hc.ReadonlyPaths ?? null });
+  const resources: LinuxResources = { ...planned.resources };
+  delete resources.devices; // made at start, with the host's device numbers
+  return {
+    plan: {
+      capabilities,
+      namespaces,
+      sysctls,
+      ulimits,
+      devices,
+      resources,
+      noNewPrivileges: security.noNewPrivileges ?? d.noNewPrivileges,
+      maskedPaths: paths.maskedPaths,
+      readonlyPaths: paths.readonlyPaths,
+      sysReadOnly: paths.sysReadOnly,
+      shmSize: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : d.shmSize,
+    },
+    mounts,
+    warnings: planned.warnings,
+  };
 }
 
-export interface PlanInputs {
-  record: ContainerRecord;
-  rootfs: string;
-  user: ResolvedUser;
-  env: string[];
-  cwd: string;
-  /** /etc/hostname, /etc/hosts, /etc/resolv.conf binds. */
-  etcMounts: Mount[];
-  /** Binds, volumes and tmpfs as OCI mounts, sources already resolved on the host. */
-  mounts: Mount[];
-  /** --device entries, stat()ed on the host. */
-  devices: Array<{ node: LinuxDevice; cgroup: ResolvedDevice }>;
-  /** /proc/<pid>/ns/<type> paths of containers joined with container:X. */
-  joined: Partial<Record<'pid' | 'ipc' | 'network', string>>;
-  /** The joined container's user namespace, under remap (Docker joins it too). */
-  joinedUserns?: string | undefined;
-  seccomp: ContainerSeccomp;
+export interface CreateInputs {
+  id: string;
+  name: string;
+  created: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+  image: { id: string; config: { config: ImageConfigFields } };
 }
 
-function nsModeFor(r: NsRequest, joinedPath: string | undefined): NamespaceMode {
-  if (r.kind === 'host') return { kind: 'host' };
-  if (r.kind === 'container') {
-    if (joinedPath === undefined) throw invalid('cannot join a namespace of a container that is not running');
-    return { kind: 'path', path: joinedPath };
+/** What an image's config contributes to a container's. */
+export interface ImageConfigFields {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+}
+
+/**
+ * The new container's record (image config merged in, as Docker does), its plan without
+ * volumes (planVolumes adds them) and Docker's warnings. Throws the create's 400s.
+ *
+ * @example
+ * const { record, mounts } = planContainer(inputs, defaults, logConfig, seccomp);
+ */
+export function planContainer(
+  inp: CreateInputs,
+  d: DaemonDefaults,
+  logConfig: DaemonLogConfig,
+  seccompOf: (rec: Pick<ContainerRecord, 'HostConfig'>, caps: readonly string[]) => ContainerSeccomp,
+): { record: ContainerRecord; mounts: MountRequest[]; warnings: string[] } {
+  const cfg = inp.config;
+  const imgCfg = inp.image.config.config;
+  const entrypoint = cfg.Entrypoint !== undefined && cfg.Entrypoint !== null ? cfg.Entrypoint : imgCfg.Entrypoint ?? [];
+  const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
+  const argv = [...entrypoint, ...cmd];
+  if (argv.length === 0) throw invalid('No command specified');
+  const hc: HostConfig = { ...inp.hostConfig, LogConfig: effectiveLogConfig(inp.hostConfig.LogConfig, logConfig) };
+  const record: ContainerRecord = {
+    Id: inp.id,
+    Name: `/${inp.name}`,
+    Created: inp.created,
+    Image: inp.image.id,
+    Path: argv[0]!,
+    Args: argv.slice(1),
+    Config: {
+      ...cfg,
+      Hostname: cfg.Hostname || inp.id.slice(0, 12),
+      Env: mergeEnv(imgCfg.Env ?? [], cfg.Env ?? []),
+      Cmd: cmd.length > 0 ? cmd : null,
+      Entrypoint: entrypoint.length > 0 ? entrypoint : null,
+      WorkingDir: cfg.WorkingDir || imgCfg.WorkingDir || '',
+      User: cfg.User || imgCfg.User || '',
+      Labels: { ...(imgCfg.Labels ?? {}), ...(cfg.Labels ?? {}) },
+      ...(cfg.StopSignal || imgCfg.StopSignal ? { StopSignal: cfg.StopSignal || imgCfg.StopSignal } : {}),
+    },
+    HostConfig: hc,
+    State: { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },
+    RestartCount: 0,
+    ExitGeneration: 0,
+  };
+  const checked = planHostConfig(hc, d);
+  // The seccomp options are checked by the code that builds the filter.
+  record.Security = securitySummary(record, { ...checked.plan, mounts: checked.mounts }, seccompOf(record, checked.plan.capabilities), d);
+  record.Plan = { ...checked.plan, mounts: checked.mounts };
+  return { record, mounts: checked.mounts, warnings: checked.warnings };
+}
+
+/**
+ * The volumes a new container mounts: named ones, and anonymous ones (Config.Volumes `-v
+ * /path`, `--mount type=volume` without a source) named now with `newName()`, as Docker does.
+ * Sets `record.Volumes` and the plan's mounts (anonymous volumes by their new names, after
+ * the other mounts). Throws a 400 for a relative anonymous volume path.
+ */
+export function planVolumes(record: ContainerRecord, newName: () => string): void {
+  const plan = record.Plan!;
+  const requested = plan.mounts;
+  const mounted = new Set(requested.map((m) => m.target));
+  const anonTargets = [
+    ...requested.filter((m) => m.kind === 'volume' && m.source === '').map((m) => m.target),
+    ...Object.keys(record.Config.Volumes ?? {}).filter((t) => !mounted.has(t)),
+  ];
+  for (const t of anonTargets) if (!t.startsWith('/') || t === '/') throw invalid(`invalid volume specification: '${t}': mount path must be absolute`);
+  record.Volumes = [
+    ...requested.filter((m) => m.kind === 'volume' && m.source !== '').map((m) => ({ name: m.source, target: m.target, anonymous: false })),
+    ...anonTargets.map((t) => ({ name: newName(), target: t, anonymous: true, ...(requested.some((m) => m.target === t && m.noCopy === true) ? { noCopy: true } : {}) })),
+  ];
+  record.Plan = { ...plan, mounts: withAnonymousVolumes(requested, record.Volumes) };
+}
+
+/** The mounts start makes: the requests with anonymous volumes replaced by the named ones create made. */
+function withAnonymousVolumes(requests: readonly MountRequest[], volumes: NonNullable<ContainerRecord['Volumes']>): MountRequest[] {
+  const out: MountRequest[] = requests.filter((m) => !(m.kind === 'volume' && m.source === ''));
+  for (const v of volumes) {
+    if (v.anonymous) out.push({ kind: 'volume', source: v.name, target: v.target, readOnly: false, propagation: 'rprivate', options: [], origin: 'Mounts', ...(v.noCopy ? { noCopy: true } : {}) });
   }
-  return { kind: 'private' };
+  return out;
 }
 
-export function planContainer(inp: PlanInputs, d: DaemonDefaults): { plan: RunPlan; security: SecuritySummary; warnings: string[] } {
-  const rec = inp.record;
-  const hc = rec.HostConfig;
-  const cfg = rec.Config;
-  const v = validateHostConfig(rec, d);
-  const privileged = hc.Privileged === true;
-  const isRoot = inp.user.uid === 0;
-  const namespaces: RunPlan['namespaces'] = {
-    pid: nsModeFor(v.ns.pid, inp.joined.pid),
-    network: nsModeFor(v.ns.network, inp.joined.network),
-    ipc: nsModeFor(v.ns.ipc, inp.joined.ipc),
-    uts: nsModeFor(v.ns.uts, undefined),
-    mount: { kind: 'private' },
-    cgroup: nsModeFor(v.ns.cgroup, undefined),
-  };
-  if (v.ns.userns) namespaces.user = inp.joinedUserns ? { kind: 'path', path: inp.joinedUserns } : { kind: 'private' };
-  const paths = systemPaths({
-    privileged,
-    systempathsUnconfined: v.security.systempathsUnconfined === true,
-    maskedPaths: hc.MaskedPaths ?? null,
-    readonlyPaths: hc.ReadonlyPaths ?? null,
-  });
-  const noNewPrivileges = v.security.noNewPrivileges ?? d.noNewPrivileges;
-  const planned = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus, devices: inp.devices.map((x) => x.cgroup) });
-  const resources = planned.resources;
-  resources.devices = deviceCgroupRules({ privileged, devices: inp.devices.map((x) => x.cgroup), rules: hc.DeviceCgroupRules ?? null });
-  const ipcNone = v.ns.ipc.kind === 'none';
-  // A user mount replaces a default mount on the same destination (Docker's mount filtering).
-  const userTargets = new Set(inp.mounts.map((m) => m.destination));
-  const etc = inp.etcMounts.filter((m) => !userTargets.has(m.destination));
-  const shmMounts: Mount[] = v.ns.ipc.kind === 'host' ? [{ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }] : [];
-  const sysctl = { ...defaultSysctls({ netMode: v.ns.network.kind === 'host' ? 'host' : v.ns.network.kind === 'container' ? 'container:x' : 'private', userns: v.ns.userns }), ...v.sysctls };
-  const rlimits = ulimitsToRlimits(hc.Ulimits ?? null, { defaults: d.defaultUlimits });
-  const plan: RunPlan = {
-    rootfs: inp.rootfs,
-    readonlyRootfs: hc.ReadonlyRootfs === true,
-    hostname: cfg.Hostname || rec.Id.slice(0, 12),
-    ...(cfg.Domainname ? { domainname: cfg.Domainname } : {}),
-    args: [rec.Path, ...rec.Args],
-    env: inp.env,
-    cwd: inp.cwd,
-    terminal: cfg.Tty === true,
-    ...(hc.ConsoleSize && hc.ConsoleSize[0] > 0 ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
-    user: { uid: inp.user.uid, gid: inp.user.gid, additionalGids: inp.user.additionalGids },
-    capabilities: ociCapabilities(v.caps, { user: isRoot ? 'root' : 'nonroot' }),
-    noNewPrivileges,
-    rlimits,
-    ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
-    namespaces,
-    ...(v.ns.userns && d.userns ? { uidMappings: d.userns.uidMappings, gidMappings: d.userns.gidMappings } : {}),
-    mounts: [...etc, ...shmMounts, ...inp.mounts],
-    shmSize: hc.ShmSize && hc.ShmSize > 0 ? hc.ShmSize : d.shmSize,
-    privileged,
-    devices: inp.devices.map((x) => x.node),
-    resources,
-    sysctl,
-    ...(inp.seccomp.spec ? { seccomp: inp.seccomp.spec } : {}),
-    maskedPaths: paths.maskedPaths,
-    readonlyPaths: paths.readonlyPaths,
-    cgroupsPath: `${d.cgroupParent}/${rec.Id}`,
-    noShm: ipcNone || v.ns.ipc.kind === 'host',
-    sysReadOnly: paths.sysReadOnly,
-    cgroupReadOnly: paths.sysReadOnly && !v.ns.userns,
-  };
-  const security = securitySummary(rec, v, inp.seccomp, d);
-  return { plan, security, warnings: [...v.warnings, ...planned.warnings.filter((w) => !v.warnings.includes(w))] };
+/**
+ * A container's plan: the one its create stored, or, for a record written before plans were
+ * stored, the same plan made from its HostConfig now (with the daemon's current defaults).
+ */
+export function planOf(rec: ContainerRecord, d: DaemonDefaults): ContainerPlan {
+  if (rec.Plan !== undefined) return rec.Plan;
+  const checked = planHostConfig(rec.HostConfig, d);
+  return { ...checked.plan, mounts: withAnonymousVolumes(checked.mounts, rec.Volumes ?? []) };
 }
 
 /** What moat decided about a container's security, as inspect shows it (also before start). */
-export function securitySummary(rec: Pick<ContainerRecord, 'HostConfig'>, v: ValidatedHostConfig, seccomp: ContainerSeccomp, d: DaemonDefaults): SecuritySummary {
-  const hc = rec.HostConfig;
-  const paths = systemPaths({
-    privileged: hc.Privileged === true,
-    systempathsUnconfined: v.security.systempathsUnconfined === true,
-    maskedPaths: hc.MaskedPaths ?? null,
-    readonlyPaths: hc.ReadonlyPaths ?? null,
-  });
-  const nsView = (r: NsRequest): string => (r.kind === 'container' ? `container:${r.ref}` : r.kind);
+export function securitySummary(rec: Pick<ContainerRecord, 'HostConfig'>, plan: ContainerPlan, seccomp: ContainerSeccomp, d: DaemonDefaults): SecuritySummary {
+  const ns = plan.namespaces;
   return {
-    Capabilities: v.caps,
+    Capabilities: [...plan.capabilities],
     Seccomp: {
       Profile: seccomp.name,
       ...(seccomp.sha256 ? { Sha256: seccomp.sha256 } : {}),
@@ -254,19 +248,19 @@ export function securitySummary(rec: Pick<ContainerRecord, 'HostConfig'>, v: Val
       ...(seccomp.deny && seccomp.deny.length > 0 ? { Deny: seccomp.deny } : {}),
     },
     Namespaces: {
-      pid: nsView(v.ns.pid),
-      ipc: nsView(v.ns.ipc),
-      uts: nsView(v.ns.uts),
-      network: nsView(v.ns.network),
-      cgroup: nsView(v.ns.cgroup),
+      pid: nsView(ns.pid),
+      ipc: nsView(ns.ipc),
+      uts: nsView(ns.uts),
+      network: nsView(ns.network),
+      cgroup: nsView(ns.cgroup),
       mount: 'private',
-      user: v.ns.userns ? 'remapped' : 'host',
+      user: ns.userns ? 'remapped' : 'host',
     },
-    PidsLimit: effectivePidsLimit(hc.PidsLimit, { defaultPidsLimit: d.pidsLimit }),
-    MaskedPaths: paths.maskedPaths,
-    ReadonlyPaths: paths.readonlyPaths,
-    NoNewPrivileges: v.security.noNewPrivileges ?? d.noNewPrivileges,
-    ...(v.ns.userns && d.userns
+    PidsLimit: effectivePidsLimit(rec.HostConfig.PidsLimit, { defaultPidsLimit: d.pidsLimit }),
+    MaskedPaths: [...plan.maskedPaths],
+    ReadonlyPaths: [...plan.readonlyPaths],
+    NoNewPrivileges: plan.noNewPrivileges,
+    ...(ns.userns && d.userns
       ? {
           UidMap: d.userns.uidMappings.map((m) => ({ ContainerID: m.containerID, HostID: m.hostID, Size: m.size })),
           GidMap: d.userns.gidMappings.map((m) => ({ ContainerID: m.containerID, HostID: m.hostID, Size: m.size })),
@@ -274,16 +268,3 @@ export function securitySummary(rec: Pick<ContainerRecord, 'HostConfig'>, v: Val
       : {}),
   };
 }
-
-/**
- * HostConfig fields this engine enforces. The API refuses any other known field when it
- * is set, so an option is never accepted and silently ignored.
- */
-export const ENFORCED_HOST_FIELDS: ReadonlySet<string> = new Set([
-  'AutoRemove', 'CapAdd', 'CapDrop', 'Privileged', 'PidsLimit', 'ReadonlyRootfs', 'SecurityOpt', 'Dns', 'DnsOptions',
-  'DnsSearch', 'ExtraHosts', 'GroupAdd', 'ShmSize', 'MaskedPaths', 'ReadonlyPaths', 'ConsoleSize', 'LogConfig',
-  'Binds', 'Mounts', 'Tmpfs', 'NetworkMode', 'PidMode', 'IpcMode', 'UTSMode', 'CgroupnsMode', 'UsernsMode', 'Sysctls',
-  'Ulimits', 'Devices', 'DeviceCgroupRules', 'Memory', 'MemorySwap', 'MemoryReservation', 'MemorySwappiness',
-  'OomKillDisable', 'OomScoreAdj', 'NanoCpus', 'CpuShares', 'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems',
-  'BlkioWeight', 'Config.Volumes',
-]);

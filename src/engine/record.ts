@@ -69,6 +69,41 @@ const hostConfigSchema = z
   })
   .passthrough();
 
+const nsRequest = z.object({ kind: z.enum(['private', 'host', 'container', 'none', 'shareable']), ref: z.string().optional() });
+
+// What create decided (types.ts ContainerPlan): start builds the OCI spec from it unchecked,
+// so every field it reads is checked here.
+const planSchema = z
+  .object({
+    capabilities: strings,
+    namespaces: z.object({ pid: nsRequest, ipc: nsRequest, uts: nsRequest, network: nsRequest, cgroup: nsRequest, userns: z.boolean() }),
+    mounts: z.array(
+      z
+        .object({
+          kind: z.enum(['bind', 'volume', 'tmpfs']),
+          source: z.string(),
+          target: z.string().startsWith('/'),
+          readOnly: z.boolean(),
+          propagation: z.enum(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']),
+          options: strings,
+          label: z.enum(['z', 'Z']).optional(),
+          noCopy: z.boolean().optional(),
+          origin: z.enum(['Binds', 'Mounts', 'Tmpfs']),
+        })
+        .passthrough(),
+    ),
+    sysctls: stringMap,
+    ulimits: z.array(z.object({ Name: z.string(), Soft: z.number().int(), Hard: z.number().int() })),
+    devices: z.array(z.object({ PathOnHost: z.string(), PathInContainer: z.string(), CgroupPermissions: z.string() })),
+    resources: z.object({}).passthrough(),
+    noNewPrivileges: z.boolean(),
+    maskedPaths: strings,
+    readonlyPaths: strings,
+    sysReadOnly: z.boolean(),
+    shmSize: z.number().int().nonnegative(),
+  })
+  .passthrough();
+
 export const containerRecordSchema = z
   .object({
     Id: z.string().regex(/^[a-f0-9]{64}$/),
@@ -85,6 +120,7 @@ export const containerRecordSchema = z
     Security: z.object({}).passthrough().optional(),
     RemoveVolumes: z.boolean().optional(),
     Volumes: z.array(z.object({ name: z.string(), target: z.string(), anonymous: z.boolean(), noCopy: z.boolean().optional() })).optional(),
+    Plan: planSchema.optional(),
   })
   .passthrough();
 

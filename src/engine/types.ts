@@ -1,99 +1,11 @@
 // Container and exec records. The container's configuration keeps Docker's field names
 // (Config and HostConfig as the Engine API sends them) because inspect returns it verbatim.
 import type { BindSource } from './binds.js';
+import type { CapName } from '../caps/index.js';
+import type { ContainerConfig, DeviceMapping, HostConfig, MountRequest, Ulimit } from '../docker/index.js';
+import type { LinuxResources } from '../spec/index.js';
 
-export interface ContainerConfig {
-  Hostname?: string;
-  Domainname?: string;
-  User?: string;
-  AttachStdin?: boolean;
-  AttachStdout?: boolean;
-  AttachStderr?: boolean;
-  ExposedPorts?: Record<string, object> | null;
-  Tty?: boolean;
-  OpenStdin?: boolean;
-  StdinOnce?: boolean;
-  Env?: string[] | null;
-  Cmd?: string[] | null;
-  Healthcheck?: unknown;
-  Image: string;
-  Volumes?: Record<string, object> | null;
-  WorkingDir?: string;
-  Entrypoint?: string[] | null;
-  Labels?: Record<string, string> | null;
-  StopSignal?: string;
-  StopTimeout?: number | null;
-}
-
-export interface Ulimit {
-  Name: string;
-  Soft: number;
-  Hard: number;
-}
-
-export interface DeviceMapping {
-  PathOnHost: string;
-  PathInContainer: string;
-  CgroupPermissions: string;
-}
-
-export interface MountSpec {
-  Type?: string;
-  Source?: string;
-  Target?: string;
-  ReadOnly?: boolean;
-  BindOptions?: { Propagation?: string; NonRecursive?: boolean } | null;
-  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> } | null;
-  TmpfsOptions?: { SizeBytes?: number; Mode?: number } | null;
-}
-
-export interface HostConfig {
-  Binds?: string[] | null;
-  NetworkMode?: string;
-  RestartPolicy?: { Name: string; MaximumRetryCount?: number };
-  AutoRemove?: boolean;
-  CapAdd?: string[] | null;
-  CapDrop?: string[] | null;
-  CgroupnsMode?: string;
-  Dns?: string[] | null;
-  DnsOptions?: string[] | null;
-  DnsSearch?: string[] | null;
-  ExtraHosts?: string[] | null;
-  GroupAdd?: string[] | null;
-  IpcMode?: string;
-  PidMode?: string;
-  Privileged?: boolean;
-  ReadonlyRootfs?: boolean;
-  SecurityOpt?: string[] | null;
-  Tmpfs?: Record<string, string> | null;
-  UTSMode?: string;
-  UsernsMode?: string;
-  ShmSize?: number;
-  Sysctls?: Record<string, string> | null;
-  ConsoleSize?: [number, number];
-  CpuShares?: number;
-  Memory?: number;
-  NanoCpus?: number;
-  BlkioWeight?: number;
-  CpuPeriod?: number;
-  CpuQuota?: number;
-  CpusetCpus?: string;
-  CpusetMems?: string;
-  Devices?: DeviceMapping[] | null;
-  DeviceCgroupRules?: string[] | null;
-  MemoryReservation?: number;
-  MemorySwap?: number;
-  MemorySwappiness?: number | null;
-  OomKillDisable?: boolean | null;
-  OomScoreAdj?: number;
-  PidsLimit?: number | null;
-  Ulimits?: Ulimit[] | null;
-  Mounts?: MountSpec[] | null;
-  MaskedPaths?: string[] | null;
-  ReadonlyPaths?: string[] | null;
-  Init?: boolean | null;
-  LogConfig?: { Type: string; Config?: Record<string, string> };
-}
+export type { ContainerConfig, HostConfig, DeviceMapping, Ulimit, MountSpec } from '../docker/index.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -122,6 +34,46 @@ export interface SecuritySummary {
   GidMap?: Array<{ ContainerID: number; HostID: number; Size: number }>;
 }
 
+/** How a container asked for one namespace. */
+export type NsRequest = { kind: 'private' } | { kind: 'host' } | { kind: 'container'; ref: string } | { kind: 'none' } | { kind: 'shareable' };
+
+export interface NamespaceRequests {
+  pid: NsRequest;
+  ipc: NsRequest;
+  uts: NsRequest;
+  network: NsRequest;
+  cgroup: NsRequest;
+  /** True when the container runs in the daemon's remapped user namespace. */
+  userns: boolean;
+}
+
+/**
+ * What create decided (plan.ts), from the request, the image and the daemon's defaults,
+ * checked once: start turns it into the OCI spec (run-plan.ts) with what only the host can
+ * tell (the user in the image's /etc/passwd, device numbers, joined namespaces, staged bind
+ * sources). moat-specific, kept in the record, not shown by inspect.
+ */
+export interface ContainerPlan {
+  /** The container's capabilities, before the user decides effective and permitted. */
+  capabilities: CapName[];
+  namespaces: NamespaceRequests;
+  /** Binds, volumes (anonymous ones by the names create gave them) and tmpfs, in mount order. */
+  mounts: MountRequest[];
+  /** The container's namespaced sysctls (the defaults are added at start). */
+  sysctls: Record<string, string>;
+  /** The daemon's default ulimits with the container's over them; -1 is unlimited. */
+  ulimits: Ulimit[];
+  /** `--device` entries, cleaned (stat()ed on the host at start). */
+  devices: DeviceMapping[];
+  /** linux.resources except the device rules (made at start with the device numbers). */
+  resources: LinuxResources;
+  noNewPrivileges: boolean;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  sysReadOnly: boolean;
+  shmSize: number;
+}
+
 export interface ContainerRecord {
   Id: string;
   Name: string;
@@ -143,6 +95,8 @@ export interface ContainerRecord {
   Volumes?: Array<{ name: string; target: string; anonymous: boolean; noCopy?: boolean }>;
   /** Bind sources as authorized at create: canonical path, device and inode (checked at every start). */
   BindSources?: BindSource[];
+  /** What create decided (see ContainerPlan); absent in records written before plans were kept. */
+  Plan?: ContainerPlan;
 }
 
 export interface ExecRecord {

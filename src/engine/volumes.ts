@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
 import { openRoot, removePath, walk, errnoOf } from '../sys/index.js';
+import { checkVolumeName } from '../docker/index.js';
 
 export interface VolumeRecord {
   Name: string;
@@ -33,15 +34,6 @@ export interface VolumeView {
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const RECORD = 'volume.json';
-
-/** moby's local-driver name rule and wording (`volume/local/local.go`, `validateName`). */
-export function checkVolumeName(name: string): void {
-  // The name is a directory name: longer than NAME_MAX (255) cannot be made.
-  if (name.length > 255) throw invalid(`create ${name.slice(0, 32)}…: volume name is too long: ${name.length} characters, at most 255`);
-  if (!NAME.test(name)) {
-    throw invalid(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
-  }
-}
 
 export class VolumeStore {
   readonly root: string;

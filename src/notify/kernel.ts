@@ -1,11 +1,11 @@
 // libc calls the listener needs and Node lacks (host): a unix listening socket, a socket pair
 // to its standby, recvmsg(2)/sendmsg(2) with SCM_RIGHTS, poll(2), the seccomp notify ioctls,
-// a shared file mapping, flock(2), SO_PEERCRED. Through koffi
-// (prebuilt in its npm package; see design.md §1), loaded lazily once per thread.
+// a shared file mapping, flock(2), SO_PEERCRED. The bindings are moat's one libc module
+// (sys/libc.ts, imported directly: the listener process loads nothing else of sys/).
 import { readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import koffi from 'koffi';
 import { sysError } from '../base/index.js';
+import { libc, lastErrno, addressOf, viewOf, sockaddrUn, SUN_PATH_MAX } from '../sys/libc.js';
 import { SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_NOTIF_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_CTRUNC, MSG_NOSIGNAL, encodeMsghdr, decodeMsghdrResult, parseScmRights, encodeScmRights, cmsgSpace } from './structs.js';
 
 export const AF_UNIX = 1;
@@ -22,60 +22,13 @@ const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const SUN_PATH_MAX = 108;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
 
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  bind: (fd: number, addr: Buffer, len: number) => number;
-  listen: (fd: number, backlog: number) => number;
-  accept4: (fd: number, addr: null, len: null, flags: number) => number;
-  close: (fd: number) => number;
-  poll: (fds: Buffer, nfds: number, timeout: number) => number;
-  recvmsg: (fd: number, msg: Buffer, flags: number) => number | bigint;
-  ioctl: (fd: number, req: number, arg: Buffer) => number;
-  getsockopt: (fd: number, level: number, name: number, val: Buffer, len: Buffer) => number;
-  flock: (fd: number, op: number) => number;
-  socketpair: (domain: number, type: number, protocol: number, sv: Buffer) => number;
-  sendmsg: (fd: number, msg: Buffer, flags: number) => number | bigint;
-  fcntl: (fd: number, cmd: number, arg: number) => number;
-  mmap: (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => unknown;
-  ioctlAt: (fd: number, req: number, arg: bigint) => number;
-}
-
-let libc: Libc | undefined;
-function c(): Libc {
-  if (libc === undefined) {
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
-      bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)') as Libc['bind'],
-      listen: lib.func('int listen(int fd, int backlog)') as Libc['listen'],
-      accept4: lib.func('int accept4(int fd, void *addr, void *addrlen, int flags)') as Libc['accept4'],
-      close: lib.func('int close(int fd)') as Libc['close'],
-      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
-      recvmsg: lib.func('intptr_t recvmsg(int fd, void *msg, int flags)') as Libc['recvmsg'],
-      // ioctl is variadic in C; the x86_64 SysV call is the same for one pointer argument.
-      ioctl: lib.func('int ioctl(int fd, unsigned long req, void *arg)') as Libc['ioctl'],
-      getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, void *len)') as Libc['getsockopt'],
-      flock: lib.func('int flock(int fd, int op)') as Libc['flock'],
-      socketpair: lib.func('int socketpair(int domain, int type, int protocol, void *sv)') as Libc['socketpair'],
-      sendmsg: lib.func('intptr_t sendmsg(int fd, const void *msg, int flags)') as Libc['sendmsg'],
-      fcntl: lib.func('int fcntl(int fd, int cmd, int arg)') as Libc['fcntl'],
-      mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)') as Libc['mmap'],
-      // The same ioctl with the argument as an address: for a buffer inside a shared mapping.
-      ioctlAt: lib.func('int ioctl(int fd, unsigned long req, uintptr_t arg)') as Libc['ioctlAt'],
-    };
-  }
-  return libc;
-}
-
-
-const lastErrno = (): number => koffi.errno();
+const c = libc;
 
 export function closeFd(fd: number): void {
   if (fd >= 0) c().close(fd);
@@ -86,9 +39,7 @@ export function listenUnix(path: string, backlog = 64): number {
   if (Buffer.byteLength(path) >= SUN_PATH_MAX) throw new Error(`Cannot listen on ${JSON.stringify(path)}: longer than sun_path (107 bytes); runc could not connect to it either`);
   const fd = c().socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw sysError('socket', path, lastErrno());
-  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
-  addr.writeUInt16LE(AF_UNIX, 0);
-  Buffer.from(path).copy(addr, 2);
+  const addr = sockaddrUn(path);
   if (c().bind(fd, addr, addr.length) !== 0 || c().listen(fd, backlog) !== 0) {
     const e = lastErrno();
     c().close(fd);
@@ -126,10 +77,10 @@ export function recvWithFds(fd: number): RecvResult {
   const data = Buffer.alloc(DATA_MAX);
   const control = Buffer.alloc(cmsgSpace(MAX_FDS));
   const iovHolder = Buffer.alloc(16);
-  const { iov, msg } = encodeMsghdr({ dataAddr: koffi.address(data), dataLen: data.length, controlAddr: koffi.address(control), controlLen: control.length, iovAddr: koffi.address(iovHolder) });
+  const { iov, msg } = encodeMsghdr({ dataAddr: addressOf(data), dataLen: data.length, controlAddr: addressOf(control), controlLen: control.length, iovAddr: addressOf(iovHolder) });
   iov.copy(iovHolder);
   for (;;) {
-    const n = Number(c().recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+    const n = c().recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0) {
       const e = lastErrno();
       if (e === osConstants.errno.EINTR) continue;
@@ -237,10 +188,10 @@ export function setCloexec(fd: number): void {
 export function sendWithFds(fd: number, data: Buffer, fds: readonly number[]): 'sent' | 'again' {
   const control = fds.length > 0 ? encodeScmRights(fds) : undefined;
   const iovHolder = Buffer.alloc(16);
-  const { iov, msg } = encodeMsghdr({ dataAddr: koffi.address(data), dataLen: data.length, controlAddr: control ? koffi.address(control) : 0n, controlLen: control?.length ?? 0, iovAddr: koffi.address(iovHolder) });
+  const { iov, msg } = encodeMsghdr({ dataAddr: addressOf(data), dataLen: data.length, controlAddr: control ? addressOf(control) : 0n, controlLen: control?.length ?? 0, iovAddr: addressOf(iovHolder) });
   iov.copy(iovHolder);
   for (;;) {
-    if (Number(c().sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL)) >= 0) return 'sent';
+    if (c().sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return 'sent';
     const e = lastErrno();
     if (e === osConstants.errno.EINTR) continue;
     if (e === osConstants.errno.EAGAIN) return 'again';
@@ -251,9 +202,9 @@ export function sendWithFds(fd: number, data: Buffer, fds: readonly number[]): '
 /** A file mapped MAP_SHARED read-write: `address` for the kernel, `view` for us. Never unmapped (lives as long as the process). */
 export function mapShared(fd: number, length: number): { address: bigint; view: Buffer } {
   const p = c().mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  const address = p === null ? 0n : koffi.address(p);
+  const address = addressOf(p);
   if (address === 0n || address === 0xffffffffffffffffn) throw sysError('mmap', String(fd), lastErrno());
-  return { address, view: Buffer.from(koffi.view(p, length)) };
+  return { address, view: Buffer.from(viewOf(p, length)) };
 }
 
 /** True when `fd` is a seccomp notify fd (`anon_inode:seccomp notify`), not whatever a peer sent. */

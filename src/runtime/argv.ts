@@ -11,6 +11,8 @@ export interface RuntimePaths {
   exitDir: string;
   /** Short directory conmon puts attach-socket symlinks in (socket paths are limited to 108 bytes). */
   socketDir: string;
+  /** One directory per exec session (process.json, pid, log, exit file). */
+  execDir: string;
 }
 
 export interface ConmonCreateOptions {

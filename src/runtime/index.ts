@@ -1,12 +1,17 @@
 /**
- * The OCI runtime stack: conmon holds each container's stdio and exit code, runc applies the spec.
+ * The OCI runtime stack: conmon holds each container's stdio and exit code, runc applies the
+ * spec. `OciRuntime` is what the engine asks of it; `RuncRuntime` is moatd's implementation.
  *
  * @example
- * const pid = await createContainer(paths, { id, name, bundle, ... });
- * await startContainer(paths, id);
+ * const runtime: OciRuntime = new RuncRuntime({ runc, conmon, runcRoot, exitDir, socketDir, execDir });
+ * await runtime.prepare({ exited, monitorGone, isLive });
+ * const { pid } = await runtime.create({ id, name, bundle, spec, log, stdin: false, terminal: false, leaveStdinOpen: false });
+ * await runtime.start(id);
  */
+export type { OciRuntime, RuntimeEvents, RuntimeState, RuntimeCreateOptions, RuntimeExecOptions, AttachStream, ResizeTarget } from './oci.js';
+export { RuncRuntime } from './runner.js';
+export { startFailureExitCode, runtimeFailure } from './conmon.js';
 export * from './argv.js';
-export * from './runner.js';
 export { connectSeqpacket, onAttachPackets, attachStdin, decodeAttachPacket, ATTACH_STDIN, ATTACH_STDOUT, ATTACH_STDERR, type AttachPacket } from './seqpacket.js';
 
 /**

@@ -1,263 +1,218 @@
-// Host side of the runtime: runs conmon and runc. conmon double-forks and outlives us;
-// we learn the container's pid (or runc's error) from conmon's sync pipe (_OCI_SYNCPIPE).
-import { spawn, execFile } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import type { Readable } from 'node:stream';
-import { EngineError } from '../base/index.js';
-import {
-  conmonCreateArgs,
-  conmonExecArgs,
-  runcDeleteArgs,
-  runcKillArgs,
-  runcPauseArgs,
-  runcPsArgs,
-  runcStartArgs,
-  runcStateArgs,
-  type ConmonCreateOptions,
-  type ConmonExecOptions,
-  type RuntimePaths,
-} from './argv.js';
+// RuncRuntime: the OciRuntime moatd runs containers with. conmon holds each container's
+// stdio, log and exit code and outlives moatd; runc applies the spec. Exits come from
+// conmon's exit files (exit-files.ts), conmon's own death from a pidfd (src/sys), stdio
+// from conmon's attach socket (seqpacket.ts). Host code.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { EngineError, internal, writeFileAtomic, writeJsonAtomic } from '../base/index.js';
+import { ProcessWatcher, commandLineOf } from '../sys/index.js';
+import { toOciJson } from '../spec/index.js';
+import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
+import { runRunc, spawnConmonCreate, spawnConmonExec } from './conmon.js';
+import { ExitMonitor } from './exit-files.js';
+import { connectSeqpacket, onAttachPackets, attachStdin, ATTACH_STDERR } from './seqpacket.js';
+import { writeResize } from './resize.js';
+import type { AttachStream, OciRuntime, ResizeTarget, RuntimeCreateOptions, RuntimeEvents, RuntimeExecOptions, RuntimeState } from './oci.js';
 
-const RUNC_TIMEOUT_MS = 60_000;
+/** Files conmon and runc keep in a bundle dir (the engine owns the rest of it). */
+const BUNDLE = { config: 'config.json', ctl: 'ctl', winsz: 'winsz', attach: 'attach', pidFile: 'pidfile', monitorPid: 'conmon.pid', runcLog: 'runc.log', conmonStderr: 'conmon.stderr' } as const;
 
-export interface RuncState {
-  id: string;
-  pid: number;
-  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
-  bundle: string;
-}
+/**
+ * conmon + runc behind the OciRuntime interface.
+ *
+ * @example
+ * const runtime = new RuncRuntime({ runc: '/usr/sbin/runc', conmon: '/usr/bin/conmon', runcRoot, exitDir, socketDir, execDir });
+ */
+export class RuncRuntime implements OciRuntime {
+  readonly #p: RuntimePaths;
+  #exits: ExitMonitor | undefined;
+  #monitors: ProcessWatcher | undefined;
 
-interface SyncMessage {
-  data: number;
-  message?: string;
-}
-
-/** End offset of the first complete JSON object in `text` (strings may hold braces), or -1. */
-export function jsonObjectEnd(text: string): number {
-  let depth = 0;
-  let inString = false;
-  let started = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-      continue;
-    }
-    if (ch === '"') inString = true;
-    else if (ch === '{') {
-      depth++;
-      started = true;
-    } else if (ch === '}') {
-      depth--;
-      if (started && depth === 0) return i + 1;
-    }
-  }
-  return -1;
-}
-
-/** conmon's sync/attach pipes carry one JSON object per message; read them in order. */
-class SyncPipe {
-  #buf = '';
-  #queue: SyncMessage[] = [];
-  #waiters: Array<{ resolve: (m: SyncMessage) => void; reject: (e: Error) => void }> = [];
-  #closed: Error | undefined;
-
-  constructor(readonly stream: Readable) {
-    stream.on('data', (chunk: Buffer) => {
-      this.#buf += chunk.toString('utf8');
-      for (;;) {
-        const end = jsonObjectEnd(this.#buf);
-        if (end < 0) break;
-        const text = this.#buf.slice(0, end);
-        this.#buf = this.#buf.slice(end);
-        try {
-          this.#push(JSON.parse(text) as SyncMessage);
-        } catch {
-          this.#fail(new Error(`conmon sent garbage: ${text}`));
-        }
-      }
-    });
-    const onEnd = (): void => this.#fail(new Error(`conmon exited without reporting${this.#buf ? `: ${this.#buf}` : ''}`));
-    stream.on('end', onEnd);
-    stream.on('error', onEnd);
-    stream.on('close', onEnd);
+  constructor(paths: RuntimePaths) {
+    this.#p = paths;
   }
 
-  #push(m: SyncMessage): void {
-    const w = this.#waiters.shift();
-    if (w) w.resolve(m);
-    else this.#queue.push(m);
+  get paths(): RuntimePaths {
+    return this.#p;
   }
 
-  #fail(err: Error): void {
-    if (this.#closed) return;
-    this.#closed = err;
-    for (const w of this.#waiters.splice(0)) w.reject(err);
+  async prepare(events: RuntimeEvents): Promise<void> {
+    const p = this.#p;
+    for (const d of [p.runcRoot, p.exitDir, p.socketDir, p.execDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    this.#exits = new ExitMonitor(p.exitDir, (id, code) => events.exited(id, code), (id) => events.isLive(id));
+    this.#monitors = new ProcessWatcher((id) => events.monitorGone(id));
   }
 
-  next(timeoutMs?: number): Promise<SyncMessage> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise((resolve, reject) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => reject(new Error(`conmon did not report within ${timeoutMs} ms`)), timeoutMs);
-      const done = <T>(fn: (v: T) => void) => (v: T): void => {
-        if (timer) clearTimeout(timer);
-        fn(v);
-      };
-      this.#waiters.push({ resolve: done(resolve), reject: done(reject) });
-    });
+  watchExits(): void {
+    this.#exitFiles().start();
+    void this.#exitFiles().scan();
   }
 
   close(): void {
-    this.stream.destroy();
+    this.#exits?.stop();
+    this.#monitors?.close();
   }
-}
 
-/** Runtime errors keep runc's words: the docker CLI picks its exit code (126/127) from them. */
-export function runtimeFailure(message: string, cause?: unknown): EngineError {
-  const text = message.trim().replace(/^runc create failed: /, '');
-  const lower = text.toLowerCase();
-  if (lower.includes('executable file not found') || lower.includes('no such file or directory')) {
-    return new EngineError('invalid', 'ERR_RUNTIME_NOT_FOUND', `failed to create task for container: OCI runtime create failed: runc create failed: ${text}: unknown`, { cause });
+  #exitFiles(): ExitMonitor {
+    if (this.#exits === undefined) throw internal('the OCI runtime was used before prepare()');
+    return this.#exits;
   }
-  if (lower.includes('permission denied') || lower.includes('is a directory')) {
-    const suffix = lower.includes('is a directory') && !lower.includes('permission denied') ? ': permission denied' : '';
-    return new EngineError('invalid', 'ERR_RUNTIME_PERMISSION', `failed to create task for container: OCI runtime create failed: runc create failed: ${text}${suffix}: unknown`, { cause });
-  }
-  return new EngineError('internal', 'ERR_RUNTIME_FAILED', `OCI runtime create failed: runc create failed: ${text}: unknown`, { cause });
-}
 
-/** Exit code Docker records for a failed start, chosen by the error text (moby daemon/errors.go). */
-export function startFailureExitCode(err: unknown): number {
-  const code = err instanceof EngineError ? err.code : '';
-  if (code === 'ERR_RUNTIME_NOT_FOUND') return 127;
-  if (code === 'ERR_RUNTIME_PERMISSION') return 126;
-  return 128;
-}
-
-async function spawnConmon(conmon: string, args: string[], stderrPath: string, timeoutMs: number): Promise<number> {
-  const errFd = openSync(stderrPath, 'a', 0o600);
-  try {
-    const child = spawn(conmon, args, {
-      stdio: ['ignore', errFd, errFd, 'pipe'],
-      env: { ...pickEnv(), _OCI_SYNCPIPE: '3' },
-      detached: true,
+  async create(o: RuntimeCreateOptions): Promise<{ pid: number; monitorPid: number }> {
+    const dir = o.bundle;
+    await writeFileAtomic(join(dir, BUNDLE.config), toOciJson(o.spec, { indent: 2 }), 0o600);
+    // A stale exit file from a previous run must not end this one; stale FIFOs and sockets
+    // would be reused by conmon; runc refuses an id it still has state for.
+    await this.#exitFiles().clear(o.id);
+    for (const f of [BUNDLE.ctl, BUNDLE.winsz, BUNDLE.attach]) await rm(join(dir, f), { force: true });
+    if (this.exists(o.id)) await this.delete(o.id, { force: true }).catch(() => undefined);
+    const pid = await spawnConmonCreate(this.#p, {
+      id: o.id,
+      name: o.name,
+      bundle: dir,
+      logPath: o.log.path,
+      logDriver: o.log.driver,
+      ...(o.log.sizeMax !== undefined ? { logSizeMax: o.log.sizeMax } : {}),
+      pidFile: join(dir, BUNDLE.pidFile),
+      conmonPidFile: join(dir, BUNDLE.monitorPid),
+      runcLog: join(dir, BUNDLE.runcLog),
+      stdin: o.stdin,
+      terminal: o.terminal,
+      leaveStdinOpen: o.leaveStdinOpen,
     });
-    const pipe = new SyncPipe(child.stdio[3] as Readable);
-    child.on('error', () => undefined);
-    try {
-      const msg = await pipe.next(timeoutMs);
-      if (msg.data < 0) throw runtimeFailure(msg.message ?? 'unknown error');
-      return msg.data;
-    } finally {
-      pipe.close();
-      child.unref();
-    }
-  } finally {
-    closeSync(errFd);
+    return { pid, monitorPid: await this.#monitorPidOf(dir) };
   }
-}
 
-function pickEnv(): Record<string, string> {
-  return { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
-}
+  async start(id: string): Promise<void> {
+    await runRunc(this.#p, runcStartArgs(this.#p, id));
+  }
 
-/** Run conmon, which runs `runc create`; resolves with the container's init pid. */
-export async function createContainer(p: RuntimePaths, o: ConmonCreateOptions): Promise<number> {
-  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), `${o.bundle}/conmon.stderr`, RUNC_TIMEOUT_MS);
-}
+  async kill(id: string, signal: number, opts: { all?: boolean } = {}): Promise<void> {
+    await runRunc(this.#p, runcKillArgs(this.#p, id, signal, opts.all === true));
+  }
 
-export interface ExecHooks {
-  /** Connect the client's session once conmon's attach socket exists (before the process starts). */
-  attach?: (() => Promise<void>) | undefined;
-  /** The exec process exited with this code (conmon reports it on the sync pipe). */
-  onExit: (code: number) => void;
-}
+  async delete(id: string, opts: { force: boolean }): Promise<void> {
+    await runRunc(this.#p, runcDeleteArgs(this.#p, id, opts.force));
+  }
 
-/**
- * Run conmon in exec mode (`--exec-attach`): conmon waits on the start pipe, makes the
- * attach socket, reports on the attach pipe, waits for a second start message, then runs
- * `runc exec`; the sync pipe carries the pid and later the exit code.
- */
-export async function spawnExec(p: RuntimePaths, o: ConmonExecOptions & ExecHooks): Promise<number> {
-  const errFd = openSync(`${o.dir}/conmon.stderr`, 'a', 0o600);
-  try {
-    const child = spawn(p.conmon, conmonExecArgs(p, o), {
-      stdio: ['ignore', errFd, errFd, 'pipe', 'pipe', 'pipe'],
-      env: { ...pickEnv(), _OCI_SYNCPIPE: '3', _OCI_ATTACHPIPE: '4', _OCI_STARTPIPE: '5' },
-      detached: true,
-    });
-    child.on('error', () => undefined);
-    child.unref();
-    const sync = new SyncPipe(child.stdio[3] as Readable);
-    const attachPipe = new SyncPipe(child.stdio[4] as Readable);
-    const startPipe = (child.stdio as unknown as Array<NodeJS.WritableStream & { destroy(): void }>)[5]!;
+  async state(id: string): Promise<RuntimeState | undefined> {
     try {
-      startPipe.write('{"data":0}\n');
-      await attachPipe.next(RUNC_TIMEOUT_MS);
-      if (o.attach) await o.attach();
-      startPipe.write('{"data":0}\n');
-      const msg = await sync.next(RUNC_TIMEOUT_MS);
-      if (msg.data < 0) throw runtimeFailure(msg.message ?? 'unknown error');
-      const pid = msg.data;
-      sync.next().then(
-        (m) => o.onExit(m.data),
-        () => o.onExit(-1),
-      ).finally(() => sync.close());
-      return pid;
+      return JSON.parse(await runRunc(this.#p, runcStateArgs(this.#p, id))) as RuntimeState;
     } catch (err) {
-      sync.close();
+      if (err instanceof EngineError && /does not exist|not exist/.test(err.message)) return undefined;
       throw err;
-    } finally {
-      attachPipe.close();
-      startPipe.destroy();
     }
-  } finally {
-    closeSync(errFd);
+  }
+
+  exists(id: string): boolean {
+    return existsSync(join(this.#p.runcRoot, id));
+  }
+
+  async pause(id: string, pause: boolean): Promise<void> {
+    await runRunc(this.#p, runcPauseArgs(this.#p, id, pause));
+  }
+
+  async pids(id: string): Promise<number[]> {
+    const out = await runRunc(this.#p, runcPsArgs(this.#p, id));
+    return (JSON.parse(out) as number[] | null) ?? [];
+  }
+
+  async exec(o: RuntimeExecOptions): Promise<number> {
+    const dir = join(this.#p.execDir, o.execId);
+    const cleanup = async (): Promise<void> => {
+      await rm(join(this.#p.socketDir, o.execId), { force: true }).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    };
+    try {
+      await mkdir(join(dir, 'exit'), { recursive: true, mode: 0o700 });
+      await writeJsonAtomic(join(dir, 'process.json'), o.process);
+      return await spawnConmonExec(this.#p, {
+        containerId: o.containerId,
+        execId: o.execId,
+        dir,
+        exitDir: join(dir, 'exit'),
+        bundle: o.bundle,
+        stdin: o.stdin,
+        terminal: o.terminal,
+        attach: o.attach,
+        onExit: (code) => {
+          o.onExit(code);
+          void cleanup();
+        },
+      });
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async attach(id: string): Promise<AttachStream> {
+    const sock = await connectSeqpacket(join(this.#p.socketDir, id, 'attach'));
+    const stdin = attachStdin(sock);
+    stdin.on('error', () => undefined);
+    return {
+      onOutput: (fn) => void onAttachPackets(sock, (p) => fn(p.stream === ATTACH_STDERR ? 2 : 1, p.data)),
+      onEnd: (fn) => {
+        sock.on('end', fn);
+        sock.on('close', fn);
+        sock.on('error', fn);
+      },
+      stdin,
+      destroy: () => sock.destroy(),
+    };
+  }
+
+  async resize(target: ResizeTarget, height: number, width: number): Promise<void> {
+    const dir = 'exec' in target ? join(this.#p.execDir, target.exec) : target.bundle;
+    await writeResize(join(dir, BUNDLE.ctl), height, width);
+  }
+
+  exitCode(id: string): Promise<number | undefined> {
+    return this.#exitFiles().read(id);
+  }
+
+  async clearExit(id: string): Promise<void> {
+    await this.#exitFiles().clear(id);
+  }
+
+  scanExits(): void {
+    void this.#exits?.scan();
+  }
+
+  watchMonitor(id: string, pid: number): 'watched' | 'gone' | 'unknown' {
+    if (this.#monitors === undefined) return 'unknown';
+    return this.#monitors.watch(id, pid, (argv) => isConmonOf(argv, id));
+  }
+
+  unwatchMonitor(id: string): void {
+    this.#monitors?.unwatch(id);
+  }
+
+  async waitMonitorGone(id: string, bundle: string): Promise<void> {
+    const pid = await this.#monitorPidOf(bundle);
+    const alive = (): boolean => {
+      const argv = pid > 0 ? commandLineOf(pid) : undefined;
+      return argv !== undefined && isConmonOf(argv, id);
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async forget(id: string): Promise<void> {
+    await rm(join(this.#p.socketDir, id), { force: true });
+  }
+
+  async failureDetail(bundle: string): Promise<Record<string, string>> {
+    const tail = async (name: string): Promise<string> => (await readFile(join(bundle, name), 'utf8').catch(() => '')).slice(-2000);
+    return { runcLog: await tail(BUNDLE.runcLog), conmonStderr: await tail(BUNDLE.conmonStderr) };
+  }
+
+  async #monitorPidOf(bundle: string): Promise<number> {
+    return Number((await readFile(join(bundle, BUNDLE.monitorPid), 'utf8').catch(() => '0')).trim()) || 0;
   }
 }
 
-export async function runRunc(p: RuntimePaths, args: string[]): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    execFile(p.runc, args, { timeout: RUNC_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, env: pickEnv() }, (err, stdout, stderr) => {
-      if (err) {
-        const detail = String(stderr).trim() || err.message;
-        const m = /msg="([^"]*)"/.exec(detail);
-        reject(new EngineError('internal', 'ERR_RUNTIME_FAILED', `runc ${args[2] ?? ''} failed: ${m?.[1] ?? detail}`, { cause: err }));
-      } else resolve(String(stdout));
-    });
-  });
-}
-
-export async function startContainer(p: RuntimePaths, id: string): Promise<void> {
-  await runRunc(p, runcStartArgs(p, id));
-}
-
-export async function killContainer(p: RuntimePaths, id: string, signal: number, all = false): Promise<void> {
-  await runRunc(p, runcKillArgs(p, id, signal, all));
-}
-
-export async function deleteContainer(p: RuntimePaths, id: string, force: boolean): Promise<void> {
-  await runRunc(p, runcDeleteArgs(p, id, force));
-}
-
-/** runc's view of a container; undefined when runc does not know it. */
-export async function stateOf(p: RuntimePaths, id: string): Promise<RuncState | undefined> {
-  try {
-    return JSON.parse(await runRunc(p, runcStateArgs(p, id))) as RuncState;
-  } catch (err) {
-    if (err instanceof EngineError && /does not exist|not exist/.test(err.message)) return undefined;
-    throw err;
-  }
-}
-
-export async function pauseContainer(p: RuntimePaths, id: string, pause: boolean): Promise<void> {
-  await runRunc(p, runcPauseArgs(p, id, pause));
-}
-
-export async function listPids(p: RuntimePaths, id: string): Promise<number[]> {
-  const out = await runRunc(p, runcPsArgs(p, id));
-  return (JSON.parse(out) as number[] | null) ?? [];
+/** True when `argv` is the conmon of container `id` (a reused pid is some other process). */
+function isConmonOf(argv: readonly string[], id: string): boolean {
+  return (argv[0] ?? '').endsWith('conmon') && argv.includes(id);
 }

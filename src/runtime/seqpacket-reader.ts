@@ -1,32 +1,15 @@
 // The attach-socket reader thread: poll + recv every packet of one SOCK_SEQPACKET fd and
 // post each as one message (see seqpacket.ts for why libuv does not read these sockets).
-// Kept apart, importing only koffi, so that a new attach session's thread starts quickly.
+// Kept apart, importing only the libc binding (sys/libc.js directly, not sys/index.js), so
+// that a new attach session's thread starts quickly.
 import { constants as osConstants } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import koffi from 'koffi';
 import { sysError } from '../base/index.js';
+import { libc, lastErrno } from '../sys/libc.js';
 
 const POLLIN = 0x1;
 const MSG_DONTWAIT = 0x40;
 const { EAGAIN, EINTR, ECONNRESET } = osConstants.errno;
-
-interface Libc {
-  close: (fd: number) => number;
-  poll: (fds: Buffer, nfds: number, timeout: number) => number;
-  recv: (fd: number, buf: Buffer, len: number, flags: number) => number | bigint;
-}
-
-function getLibc(): Libc {
-  const lib = koffi.load('libc.so.6');
-  return {
-    close: lib.func('int close(int fd)') as Libc['close'],
-    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
-    recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as Libc['recv'],
-  };
-}
-
-
-
 
 export const WORKER_TAG = 'moat-seqpacket-reader';
 export interface ReaderData {
@@ -39,7 +22,7 @@ export type ReaderMessage = { packet: Uint8Array } | { end: true } | { error: st
 
 /** Runs in the worker: poll + recv every packet until EOF, an error, or stop. */
 function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void {
-  const c = getLibc();
+  const c = libc();
   const flags = new Int32Array(data.flags);
   const pfd = Buffer.alloc(8);
   pfd.writeInt32LE(data.fd, 0);
@@ -55,13 +38,13 @@ function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void
       pfd.writeInt16LE(0, 6);
       const ready = c.poll(pfd, 1, 250);
       if (ready < 0) {
-        const e = koffi.errno();
+        const e = lastErrno();
         if (e === EINTR) continue;
         throw sysError('poll', 'attach', e);
       }
       if (ready === 0) continue;
       for (;;) {
-        const n = Number(c.recv(data.fd, buf, buf.length, MSG_DONTWAIT));
+        const n = c.recv(data.fd, buf, buf.length, MSG_DONTWAIT);
         if (n > 0) {
           const packet = new Uint8Array(n);
           packet.set(buf.subarray(0, n));
@@ -73,7 +56,7 @@ function runReader(data: ReaderData, port: NonNullable<typeof parentPort>): void
           port.postMessage({ end: true } satisfies ReaderMessage);
           return;
         }
-        const e = koffi.errno();
+        const e = lastErrno();
         if (e === EAGAIN) break;
         // ECONNRESET: the peer closed with our stdin unread; queued output still follows.
         if (e === EINTR || e === ECONNRESET) continue;

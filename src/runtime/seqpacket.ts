@@ -40,8 +40,8 @@ import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { WORKER_TAG, type ReaderData, type ReaderMessage } from './seqpacket-reader.js';
-import koffi from 'koffi';
 import { EngineError, sysError } from '../base/index.js';
+import { libc, lastErrno, sockaddrUn, SUN_PATH_MAX } from '../sys/index.js';
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -50,7 +50,6 @@ const SOCK_CLOEXEC = 0o2000000;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
-const SUN_PATH_MAX = 108; // includes the terminating NUL
 const { EAGAIN, EINTR } = osConstants.errno;
 
 /** The largest stdin packet {@link attachStdin} sends. */
@@ -60,40 +59,6 @@ export const ATTACH_WRITE_CHUNK = 8192;
 export const ATTACH_STDIN = 1;
 export const ATTACH_STDOUT = 2;
 export const ATTACH_STDERR = 3;
-
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  connect: (fd: number, addr: Buffer, len: number) => number;
-  close: (fd: number) => number;
-  fcntl: (fd: number, cmd: number, arg: number) => number;
-  poll: (fds: Buffer, nfds: number, timeout: number) => number;
-  recv: (fd: number, buf: Buffer, len: number, flags: number) => number | bigint;
-}
-
-let libc: Libc | undefined;
-function getLibc(): Libc {
-  if (libc === undefined) {
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
-      connect: lib.func('int connect(int fd, const void *addr, uint32_t addrlen)') as Libc['connect'],
-      close: lib.func('int close(int fd)') as Libc['close'],
-      fcntl: lib.func('int fcntl(int fd, int cmd, int arg)') as Libc['fcntl'],
-      poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as Libc['poll'],
-      recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)') as Libc['recv'],
-    };
-  }
-  return libc;
-}
-
-
-
-function sockaddrUn(sunPath: string): Buffer {
-  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
-  addr.writeUInt16LE(AF_UNIX, 0); // sa_family_t is host-endian; moat's targets are little-endian
-  Buffer.from(sunPath).copy(addr, 2);
-  return addr;
-}
 
 interface PipeWrapBinding {
   Pipe: new (type: number) => { open(fd: number): number | undefined };
@@ -112,7 +77,7 @@ function wrapFd(fd: number): net.Socket {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function connectFd(path: string): Promise<number> {
-  const c = getLibc();
+  const c = libc();
   let dirFd = -1;
   let sunPath = path;
   try {
@@ -124,13 +89,13 @@ async function connectFd(path: string): Promise<number> {
       }
     }
     const fd = c.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw sysError('socket', path, koffi.errno());
+    if (fd < 0) throw sysError('socket', path, lastErrno());
     const addr = sockaddrUn(sunPath);
     // A non-blocking AF_UNIX connect completes at once, or fails with EAGAIN when the
     // listener's backlog is full: retry that briefly instead of blocking the event loop.
     for (let attempt = 0; ; attempt++) {
       if (c.connect(fd, addr, addr.length) === 0) return fd;
-      const e = koffi.errno();
+      const e = lastErrno();
       if ((e === EAGAIN || e === EINTR) && attempt < 50) {
         await sleep(Math.min(2 + attempt * 2, 50));
         continue;
@@ -214,12 +179,12 @@ export async function connectSeqpacket(path: string): Promise<net.Socket> {
   let socket: net.Socket;
   try {
     fd = await connectFd(path);
-    readFd = getLibc().fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (readFd < 0) throw sysError('fcntl', path, koffi.errno());
+    readFd = libc().fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (readFd < 0) throw sysError('fcntl', path, lastErrno());
     socket = wrapFd(fd);
   } catch (err) {
-    if (fd >= 0) getLibc().close(fd);
-    if (readFd >= 0) getLibc().close(readFd);
+    if (fd >= 0) libc().close(fd);
+    if (readFd >= 0) libc().close(readFd);
     throw connectError(path, err);
   }
   const flags = new Int32Array(new SharedArrayBuffer(8));
@@ -235,7 +200,7 @@ export async function connectSeqpacket(path: string): Promise<net.Socket> {
   try {
     worker = new Worker(READER_URL, { workerData: { tag: WORKER_TAG, fd: readFd, flags: flags.buffer } satisfies ReaderData });
   } catch (err) {
-    getLibc().close(readFd);
+    libc().close(readFd);
     socket.destroy();
     throw connectError(path, err);
   }

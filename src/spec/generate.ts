@@ -9,6 +9,7 @@ import type {
   Mount,
   Namespace,
   NamespaceType,
+  Process,
   Rlimit,
   Spec,
 } from './types.js';
@@ -127,4 +128,43 @@ export function generateSpec(plan: RunPlan): Spec {
     },
   };
   return spec;
+}
+
+/** The container's part of an exec's process: what the exec inherits from the container. */
+export interface ExecProcessBase {
+  /** The container's capabilities (its bounding set). */
+  capabilities: readonly string[];
+  rlimits: Rlimit[];
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+  /** The container's terminal size, kept when the exec brings none. */
+  consoleSize?: { height: number; width: number };
+}
+
+/**
+ * The process an exec runs in a container (what `runc exec --process` reads): the
+ * container's capabilities (effective and permitted only for root), limits and
+ * no_new_privs, the exec's own command, user, environment, cwd and terminal.
+ *
+ * @example
+ * execProcessSpec({ capabilities: ['CAP_CHOWN'], rlimits: [], noNewPrivileges: false }, { user, args: ['sh'], env, cwd: '/', terminal: false });
+ */
+export function execProcessSpec(
+  container: ExecProcessBase,
+  exec: { user: { uid: number; gid: number; additionalGids: number[] }; args: string[]; env: string[]; cwd: string; terminal: boolean; consoleSize?: { height: number; width: number } },
+): Process {
+  const caps = [...container.capabilities];
+  const consoleSize = exec.consoleSize ?? container.consoleSize;
+  return {
+    terminal: exec.terminal,
+    user: { uid: exec.user.uid, gid: exec.user.gid, ...(exec.user.additionalGids.length ? { additionalGids: exec.user.additionalGids } : {}) },
+    args: exec.args,
+    env: exec.env,
+    cwd: exec.cwd,
+    capabilities: exec.user.uid === 0 ? { bounding: caps, effective: caps, permitted: caps } : { bounding: caps, effective: [], permitted: [] },
+    rlimits: container.rlimits,
+    noNewPrivileges: container.noNewPrivileges,
+    ...(consoleSize ? { consoleSize } : {}),
+    ...(container.oomScoreAdj ? { oomScoreAdj: container.oomScoreAdj } : {}),
+  };
 }

@@ -4,7 +4,7 @@
  * @example
  * const spec = generateSpec(plan);
  */
-export { generateSpec, baseMounts, type RunPlan, type NamespaceMode } from './generate.js';
+export { generateSpec, baseMounts, execProcessSpec, type RunPlan, type NamespaceMode, type ExecProcessBase } from './generate.js';
 export { resolveUser, type ResolvedUser } from './user.js';
 /**
  * The plan and config.json moatd makes for a process with an empty HostConfig and default
@@ -45,19 +45,5 @@ export {
   type SeccompChoice,
   type SystemPaths,
 } from './security.js';
-export {
-  parseMountRequests,
-  parseBind,
-  parseMount,
-  parseTmpfs,
-  bindToOciMount,
-  tmpfsToOciMount,
-  checkVolumeName,
-  cleanPath,
-  DEFAULT_PROPAGATION,
-  type MountRequest,
-  type ApiMount,
-  type HostMounts,
-  type Propagation,
-} from './mounts.js';
+export { bindToOciMount, tmpfsToOciMount, TMPFS_DEFAULT_OPTIONS } from './mounts.js';
 export { planResources, effectivePidsLimit, parseCpusetList, MIN_MEMORY, NANO_CPU_PERIOD, type HostResources, type ResourceOptions, type PlannedResources } from './resources.js';

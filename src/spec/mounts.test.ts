@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../base/index.js';
-import { bindToOciMount, cleanPath, mergeTmpfsOptions, parseBind, parseMount, parseMountRequests, parseTmpfs, tmpfsToOciMount } from './mounts.js';
+import { bindToOciMount, tmpfsToOciMount } from './mounts.js';
+import { cleanPath, mergeTmpfsOptions, parseBind, parseMount, parseMountRequests, parseTmpfs } from '../docker/index.js';
 
 const is400 = (msg: string) => (e: unknown): boolean => e instanceof EngineError && e.status === 400 && e.message === msg;
 

@@ -4,7 +4,7 @@
 // engine-api.md §4.2; the sources cited per item.
 
 import { invalid } from '../base/index.js';
-import { cleanPath } from './mounts.js';
+import { cleanPath } from '../docker/index.js';
 import type { LinuxDevice, LinuxDeviceCgroup } from './types.js';
 
 // ---------------------------------------------------------------------------------------

@@ -2,14 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MOAT_DEFAULT_CAPS } from '../caps/index.js';
 import type { LinuxSeccomp } from '../seccomp/index.js';
-import { planContainer, type DaemonDefaults } from '../engine/plan.js';
+import { planOf, type DaemonDefaults } from '../engine/plan.js';
+import { runPlan } from '../engine/run-plan.js';
+import type { RunPlan } from './generate.js';
 import type { ContainerRecord } from '../engine/types.js';
 import { standaloneRunPlan, standaloneSpec, DEFAULT_PIDS_LIMIT, DEFAULT_SHM_SIZE } from './standalone.js';
 
 const seccomp: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64'], syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }] };
 
 /** What moatd plans for a container whose HostConfig sets nothing, with the daemon's defaults. */
-function moatdPlan(): ReturnType<typeof planContainer>['plan'] {
+function moatdPlan(): RunPlan {
   const id = 'c'.repeat(64);
   const record: ContainerRecord = {
     Id: id, Name: '/probe', Created: new Date(0).toISOString(), Image: 'sha256:' + 'a'.repeat(64), Path: '/probe', Args: ['status'],
@@ -21,10 +23,10 @@ function moatdPlan(): ReturnType<typeof planContainer>['plan'] {
     capabilities: MOAT_DEFAULT_CAPS, bounding: MOAT_DEFAULT_CAPS, pidsLimit: DEFAULT_PIDS_LIMIT, noNewPrivileges: false,
     shmSize: DEFAULT_SHM_SIZE, cgroupParent: 'moat', defaultUlimits: [], userns: undefined, numCpus: 2,
   };
-  return planContainer({
-    record, rootfs: '/rootfs', user: { uid: 0, gid: 0, additionalGids: [], home: '/root' }, env: ['PATH=/bin'], cwd: '/', etcMounts: [], mounts: [],
+  return runPlan(record, planOf(record, defaults), {
+    rootfs: '/rootfs', user: { uid: 0, gid: 0, additionalGids: [], home: '/root' }, env: ['PATH=/bin'], cwd: '/', etcMounts: [], mounts: [],
     devices: [], joined: {}, seccomp: { spec: seccomp, name: 'custom' },
-  }, defaults).plan;
+  }, defaults);
 }
 
 test('standaloneRunPlan() makes the plan moatd makes for an empty HostConfig', () => {

@@ -1,11 +1,16 @@
 // The host's libc through koffi, loaded on first use: the system calls Node does not offer
-// (openat2 and the other *at calls, mount, getdents64, xattrs on fds). One binding module
-// for the daemon; errno values become one EngineError through `sysFail`.
+// (openat2 and the other *at calls, mount, getdents64, xattrs on fds, unix sockets Node's
+// `net` refuses, SCM_RIGHTS, the seccomp notify ioctls, SO_PEERCRED). The one binding module
+// of moat: the attach reader thread and the notify listener load this file directly (it
+// imports only base/), everything else goes through sys/index.js. errno values become
+// errors in one place: `sysFail` (an EngineError with its HTTP kind) or, where a caller
+// keeps Node's shape, base's `sysError`.
 //
 // Path arguments are passed as NUL-terminated byte buffers, so a file name that is not
 // UTF-8 reaches the kernel unchanged.
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
+import type Koffi from 'koffi';
 import { EngineError, errnoName, sysError } from '../base/index.js';
 
 /** A path or file name as the kernel takes it: text (UTF-8) or raw bytes. */
@@ -30,6 +35,25 @@ export interface Libc {
   mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer, size: number): number;
   pidfd_open(pid: number, flags: number): number;
   poll(fds: Buffer, nfds: number, timeout: number): number;
+  // sockets
+  socket(domain: number, type: number, protocol: number): number;
+  socketpair(domain: number, type: number, protocol: number, sv: Buffer): number;
+  connect(fd: number, addr: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  listen(fd: number, backlog: number): number;
+  accept4(fd: number, addr: null, len: null, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  recvmsg(fd: number, msg: Buffer, flags: number): number;
+  sendmsg(fd: number, msg: Buffer, flags: number): number;
+  getsockopt(fd: number, level: number, name: number, val: Buffer, len: Buffer): number;
+  // descriptors, locks, memory
+  fcntl(fd: number, cmd: number, arg: number): number;
+  flock(fd: number, op: number): number;
+  ioctl(fd: number, req: number, arg: Buffer): number;
+  /** The same ioctl with the argument as an address (a buffer inside a shared mapping). */
+  ioctlAt(fd: number, req: number, arg: bigint): number;
+  /** A pointer (koffi's opaque value; see `addressOf`, `viewOf`), or null. */
+  mmap(addr: null, len: number, prot: number, flags: number, fd: number, off: number): unknown;
 }
 
 // x86_64 and aarch64 share the numbers of the syscalls added from 424 on (glibc wraps neither).
@@ -37,6 +61,12 @@ const SYS_OPENAT2 = 437;
 const SYS_MOUNT_SETATTR = 442;
 
 let bound: Libc | undefined;
+let koffiModule: typeof Koffi | undefined;
+
+/** koffi itself, loaded on first use: importing this module loads no native code. */
+function koffi(): typeof Koffi {
+  return (koffiModule ??= createRequire(import.meta.url)('koffi') as typeof Koffi);
+}
 
 /**
  * The bindings, loaded once.
@@ -46,7 +76,7 @@ let bound: Libc | undefined;
  */
 export function libc(): Libc {
   if (bound !== undefined) return bound;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   const syscall = lib.func('long syscall(long nr, ...)') as (...args: unknown[]) => number | bigint;
   const num = (v: number | bigint): number => Number(v);
   const f = <T>(proto: string): T => lib.func(proto) as T;
@@ -70,8 +100,68 @@ export function libc(): Libc {
     pidfd_open: f('int pidfd_open(int pid, unsigned int flags)'),
     poll: f('int poll(void *fds, unsigned long nfds, int timeout)'),
     mount_setattr: (dirfd, path, flags, attr, size) => num(syscall(SYS_MOUNT_SETATTR, 'int', dirfd, 'str', path, 'unsigned int', flags, 'void *', attr, 'size_t', size)),
+    socket: f('int socket(int domain, int type, int protocol)'),
+    socketpair: f('int socketpair(int domain, int type, int protocol, void *sv)'),
+    connect: f('int connect(int fd, const void *addr, uint32_t addrlen)'),
+    bind: f('int bind(int fd, const void *addr, uint32_t addrlen)'),
+    listen: f('int listen(int fd, int backlog)'),
+    accept4: f('int accept4(int fd, void *addr, void *addrlen, int flags)'),
+    recv: long(f('intptr_t recv(int fd, void *buf, size_t len, int flags)')),
+    recvmsg: long(f('intptr_t recvmsg(int fd, void *msg, int flags)')),
+    sendmsg: long(f('intptr_t sendmsg(int fd, const void *msg, int flags)')),
+    getsockopt: f('int getsockopt(int fd, int level, int name, void *val, void *len)'),
+    fcntl: f('int fcntl(int fd, int cmd, int arg)'),
+    flock: f('int flock(int fd, int op)'),
+    // ioctl is variadic in C; the x86_64 and aarch64 calls are the same for one pointer argument.
+    ioctl: f('int ioctl(int fd, unsigned long req, void *arg)'),
+    ioctlAt: f('int ioctl(int fd, unsigned long req, uintptr_t arg)'),
+    mmap: f('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)'),
   };
   return bound;
+}
+
+/** An ssize_t-returning binding as a function returning a number. */
+function long<A extends unknown[]>(fn: (...a: A) => number | bigint): (...a: A) => number {
+  return (...a) => Number(fn(...a));
+}
+
+/**
+ * The address of a buffer (or of a pointer koffi returned), for structures that hold
+ * pointers (msghdr, iovec) and for `ioctlAt`.
+ *
+ * @example
+ * const iovAddr = addressOf(iovHolder);
+ */
+export function addressOf(value: unknown): bigint {
+  if (value === null) return 0n;
+  return koffi().address(value as Buffer);
+}
+
+/**
+ * `length` bytes at a pointer koffi returned (`mmap`), as an ArrayBuffer over that memory.
+ *
+ * @example
+ * const view = Buffer.from(viewOf(p, 4096));
+ */
+export function viewOf(pointer: unknown, length: number): ArrayBuffer {
+  return koffi().view(pointer as never, length);
+}
+
+const AF_UNIX = 1;
+/** sizeof(sun_path): 107 bytes and the terminating NUL. */
+export const SUN_PATH_MAX = 108;
+
+/**
+ * A `struct sockaddr_un` for `path` (AF_UNIX; the caller checks that the path fits).
+ *
+ * @example
+ * libc().connect(fd, sockaddrUn('/run/moat/s/abc/attach'), 2 + SUN_PATH_MAX);
+ */
+export function sockaddrUn(path: string): Buffer {
+  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
+  addr.writeUInt16LE(AF_UNIX, 0); // sa_family_t is host-endian; moat's targets are little-endian
+  Buffer.from(path).copy(addr, 2);
+  return addr;
 }
 
 /**
@@ -81,7 +171,7 @@ export function libc(): Libc {
  * const e = lastErrno(); // right after the failed call
  */
 export function lastErrno(): number {
-  return koffi.errno();
+  return koffi().errno();
 }
 
 /**

@@ -14,7 +14,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { run, sleep, waitLog } from '../helpers/containers.js';
 import { buildRouter } from '../../src/api/index.js';
 import { silentLogger } from '../../src/base/index.js';
-import { hostConfigSchema, containerConfigShape } from '../../src/api/types.js';
+import { hostConfigSchema, containerConfigShape } from '../../src/docker/index.js';
 import { checkConsistency, safetyNetHits } from './consistency.js';
 
 const HEAVY = process.env['MOAT_FAULTS_HEAVY'] === '1';
@@ -166,7 +166,7 @@ test('a bounded fuzzer over every route: no 5xx, no crash, nothing half-created'
   const containers = [running, stopped, 'fz-run', 'fz-stop', running.slice(0, 12)];
   const execs = [exec];
 
-  const routes = buildRouter({ engine: {} as never, containersDir: '', info: {} as never, log: silentLogger() }).list();
+  const routes = buildRouter({ engine: {} as never, images: {} as never, info: {} as never, log: silentLogger() }).list();
   assert.ok(routes.length > 40, `the router lists its routes (${routes.length})`);
   const garbage = (): string => encodeURIComponent(v.pick(['nosuch', '', 'x'.repeat(300), '..', '%', 'a b', '😀', '0', 'ffff']));
   const param = (method: string, pattern: string, key: string): string => {

@@ -5,14 +5,15 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { EngineError, errorText, invalid, type Logger } from '../../base/index.js';
 import type { Engine, HostConfig } from '../../engine/index.js';
-import { applyChanges, familiarName, parseReference, type ImageRuntimeConfig, type ImageService, type ProgressMessage } from '../../image/index.js';
+import { applyChanges, familiarName, parseReference, type ImageRuntimeConfig, type ImageService, type ImageStore, type ProgressMessage } from '../../image/index.js';
 import { BuildCache, Builder, EngineExecutor, StepFailed, commitContainer, errorLine, prepareContext, type BuildMessage, type BuildOptions } from '../../build/index.js';
-import { boolParam, intParam, parseJsonBody } from '../params.js';
+import { boolParam, intParam } from '../params.js';
 import type { Router } from '../router.js';
-import { commonHeaders, sendJson } from '../server.js';
+import { commonHeaders, sendJson } from '../reply.js';
 
 export interface BuildRouteDeps {
   engine: Engine;
+  images: ImageStore;
   service?: ImageService;
   arch: string;
   log: Logger;
@@ -125,9 +126,9 @@ function buildOptions(q: URLSearchParams): BuildOptions {
 }
 
 /** The image config a commit starts from: the container's config (which holds the image's) and what only the image has. */
-function containerImageConfig(engine: Engine, ref: string): ImageRuntimeConfig {
+function containerImageConfig(engine: Engine, images: ImageStore, ref: string): ImageRuntimeConfig {
   const c = engine.get(ref);
-  const image = engine.images.find(c.Image);
+  const image = images.find(c.Image);
   const ic = (image?.config.config ?? {}) as Record<string, unknown>;
   const cc = c.Config;
   const out: Record<string, unknown> = {
@@ -149,9 +150,9 @@ const COMMIT_FIELDS = ['Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'User', 'Labels
 
 export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
   const { engine, service, log } = deps;
-  const images = engine.images;
+  const images = deps.images;
   const cache = new BuildCache(images);
-  const executor = new EngineExecutor(engine, log);
+  const executor = new EngineExecutor(engine, images, log);
 
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
@@ -208,9 +209,9 @@ export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
     const q = ctx.query;
     const ref = q.get('container') ?? '';
     if (ref === '') throw invalid('No container specified');
-    const body = parseJsonBody(await ctx.body());
+    const body = ctx.json();
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) throw invalid('invalid commit body: expected a container config object');
-    let config = containerImageConfig(engine, ref);
+    let config = containerImageConfig(engine, images, ref);
     const given = (body ?? {}) as Record<string, unknown>;
     for (const k of COMMIT_FIELDS) if (given[k] !== undefined && given[k] !== null) (config as Record<string, unknown>)[k] = given[k];
     config = applyChanges(config, q.getAll('changes').flatMap((c) => c.split('\n')).filter((c) => c.trim() !== ''));
@@ -220,7 +221,7 @@ export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
     const c = engine.get(ref);
     const comment = q.get('comment') ?? '';
     const author = q.get('author') ?? '';
-    const image = await commitContainer(engine, {
+    const image = await commitContainer(engine, images, {
       container: c.Id,
       config,
       createdBy: [...(c.Path ? [c.Path] : []), ...c.Args].join(' '),

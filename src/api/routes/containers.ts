@@ -1,25 +1,21 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
-import { join } from 'node:path';
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { ENFORCED_HOST_FIELDS, streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type WaitCondition } from '../../engine/index.js';
-import { parseCreateBody } from '../create-body.js';
-import { execConfigSchema, execStartSchema, issuesText, readRequest } from '../types.js';
+import { streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
+import type { ImageStore } from '../../image/index.js';
+import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
-import { boolParam, filtersParam, intParam, parseJsonBody, timeParamNs } from '../params.js';
+import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
 import type { Router, RequestContext } from '../router.js';
-import { commonHeaders, sendEmpty, sendJson } from '../server.js';
+import { commonHeaders, sendEmpty, sendJson } from '../reply.js';
 import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
-import { dockerStats, sampleContainer } from '../stats.js';
 import { volumesOfContainer } from './volumes.js';
 import { diffTree, exportTree } from '../../image/index.js';
 import { pipeToClient } from '../pipe.js';
-import { execFile } from 'node:child_process';
-import type { StatsSnapshot } from '../../cgroups/index.js';
 
 export interface ContainerRouteDeps {
   engine: Engine;
-  containersDir: string;
+  images: ImageStore;
 }
 
 function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number): boolean {
@@ -73,7 +69,7 @@ function filterRegExp(key: string, v: string): RegExp {
 }
 
 export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void {
-  const { engine } = d;
+  const { engine, images } = d;
   // Attach sessions still streaming, per container. A wait answers only after they have
   // delivered the last output (or 2 s passed), as moby waits for its stream copiers before
   // reporting an exit: dockerode's run() reads the output after the wait.
@@ -94,12 +90,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   };
 
   r.add('POST', '/containers/create', async (ctx) => {
-    const type = String(ctx.req.headers['content-type'] ?? '');
-    const raw = await ctx.body();
-    if (raw.length > 0 && type !== '' && !type.startsWith('application/json')) {
-      throw invalid(`Content-Type specified (${type}) must be 'application/json'`);
-    }
-    const { config, hostConfig } = parseCreateBody(parseJsonBody(raw), { enforced: ENFORCED_HOST_FIELDS });
+    // The canonical request refused a body that is not application/json already.
+    const { config, hostConfig } = readContainerCreate(ctx.json());
     const name = ctx.query.get('name') ?? undefined;
     const out = await engine.create({ ...(name ? { name } : {}), config, hostConfig });
     sendJson(ctx.res!, 201, out);
@@ -113,7 +105,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     let list = engine
       .list()
       .filter((c) => all || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
-      .filter((c) => matchesFilters(c, filters, (ref) => engine.images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created)))
+      .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created)))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     sendJson(ctx.res!, 200, list.map((c) => containerSummary(c, now)));
@@ -121,7 +113,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {
     const c = engine.get(ctx.params['id']!);
-    const view = containerInspect(c, { dir: join(d.containersDir, c.Id), execIds: engine.execIdsOf(c.Id) });
+    const view = containerInspect(c, { paths: engine.pathsOf(c), execIds: engine.execIdsOf(c.Id) });
     // moat: the last seccomp denials, explained (syscall, arguments, pid, command, rule).
     const denials = await engine.seccompDenials(c.Id, 20);
     if (view['Security'] && typeof view['Security'] === 'object') (view['Security'] as Record<string, unknown>)['SeccompDenials'] = denials;
@@ -216,28 +208,27 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const stream = ctx.query.get('stream') === null || boolParam(ctx.query, 'stream', true);
     const oneShot = boolParam(ctx.query, 'one-shot');
     const res = ctx.res!;
-    const who = (): { name: string; id: string } => ({ name: engine.find(c.Id)?.Name ?? c.Name, id: c.Id });
-    const pid = (): number => (engine.isRunning(c.Id) ? (engine.find(c.Id)?.State.Pid ?? 0) : 0);
+    const sample = (): Promise<StatsSample> => engine.sampleStats(c.Id);
     let gone = false;
     res.on('close', () => (gone = true));
     if (!stream) {
       // The CLI gives up after 2 s: a real earlier sample for precpu_stats, 500 ms before.
-      let prev: StatsSnapshot | undefined;
+      let prev: StatsSample | undefined;
       if (!oneShot) {
-        prev = await sampleContainer(pid());
+        prev = await sample();
         await sleep(500);
       }
-      sendJson(res, 200, dockerStats(await sampleContainer(pid()), prev, who()));
+      sendJson(res, 200, engine.statsView(c, await sample(), prev));
       return;
     }
     res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json' });
     res.flushHeaders();
-    let prev = await sampleContainer(pid());
+    let prev = await sample();
     await sleep(500);
     while (!gone) {
-      const cur = await sampleContainer(pid());
+      const cur = await sample();
       if (gone) break;
-      res.write(JSON.stringify(dockerStats(cur, prev, who())) + '\n');
+      res.write(JSON.stringify(engine.statsView(c, cur, prev)) + '\n');
       prev = cur;
       if (engine.find(c.Id) === undefined) break;
       await sleep(1000);
@@ -282,17 +273,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('GET', '/containers/{id}/top', async (ctx) => {
-    const top = await engine.top(ctx.params['id']!);
-    const psArgs = ctx.query.get('ps_args') ?? '';
-    if (psArgs === '') return sendJson(ctx.res!, 200, top);
-    // As moby: run the host's ps with the given options (argv, no shell), keep the
-    // container's processes by the PID column.
-    const pids = new Set(top.Processes.map((row) => row[1] ?? ''));
-    const args = psArgs.split(/\s+/).filter((x) => x !== '');
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile('ps', args, { timeout: 10_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => (err ? reject(invalid(`Error running ps: ${stderr.trim() || err.message}`)) : resolve(stdout)));
-    });
-    sendJson(ctx.res!, 200, parsePsOutput(out, pids));
+    // With ps_args, as moby: the host's ps with those options, the container's rows.
+    sendJson(ctx.res!, 200, await engine.top(ctx.params['id']!, ctx.query.get('ps_args') ?? ''));
   });
 
   r.add('POST', '/containers/{id}/attach', async (ctx) => {
@@ -386,7 +368,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('POST', '/containers/{id}/exec', async (ctx) => {
-    const raw = parseJsonBody(await ctx.body());
+    const raw = ctx.json();
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw invalid('exec config cannot be empty');
     const read = readRequest(execConfigSchema, raw);
     if (!read.ok) throw invalid(issuesText(read.issues));
@@ -409,13 +391,13 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 }
 
-export function registerExecRoutes(r: Router, d: ContainerRouteDeps): void {
+export function registerExecRoutes(r: Router, d: { engine: Engine }): void {
   const { engine } = d;
 
   r.add('POST', '/exec/{id}/start', async (ctx) => {
     const rec = engine.getExec(ctx.params['id']!);
     const raw = await ctx.body();
-    const read = readRequest(execStartSchema, parseJsonBody(raw) ?? {});
+    const read = readRequest(execStartSchema, ctx.json() ?? {});
     if (!read.ok) throw invalid(issuesText(read.issues));
     const body = read.value;
     if (body.Detach === true) {
@@ -497,20 +479,4 @@ export function hideRuntimeChanges<T extends { Path: string; Kind: number }>(cha
     const runtimeBelow = changes.some((o) => o.Path.startsWith(`${ch.Path}/`) && isRuntime(o.Path));
     return below || !runtimeBelow;
   });
-}
-
-/** `ps` output -> Docker's top JSON, keeping rows whose PID is in `pids` (moby `daemon/top_unix.go`). */
-export function parsePsOutput(out: string, pids: ReadonlySet<string>): { Titles: string[]; Processes: string[][] } {
-  const lines = out.split('\n').filter((l) => l.trim() !== '');
-  const titles = (lines[0] ?? '').trim().split(/\s+/);
-  const pidIndex = titles.indexOf('PID');
-  if (pidIndex < 0) throw invalid("Couldn't find PID field in ps output");
-  const processes: string[][] = [];
-  for (const line of lines.slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (!pids.has(fields[pidIndex] ?? '')) continue;
-    // The last column (the command) may contain spaces.
-    processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
-  }
-  return { Titles: titles, Processes: processes };
 }

@@ -23,12 +23,13 @@ import {
   saveImages,
   IMAGE_PRUNE_FILTERS,
   type ImageService,
+  type ImageStore,
   type ProgressMessage,
   type SaveItem,
 } from '../../image/index.js';
-import { boolParam, filtersParam, parseJsonBody } from '../params.js';
+import { boolParam, filtersParam } from '../params.js';
 import type { Router } from '../router.js';
-import { commonHeaders, sendJson } from '../server.js';
+import { commonHeaders, sendJson } from '../reply.js';
 import { imageInspect, imageSummary } from '../views.js';
 
 export function goArch(): string {
@@ -38,6 +39,7 @@ export function goArch(): string {
 
 export interface ImageRouteDeps {
   engine: Engine;
+  images: ImageStore;
   /** Registry, archives and trust; absent in tests that only need the local store. */
   service?: ImageService;
   log: Logger;
@@ -103,8 +105,7 @@ function header(v: string | string[] | undefined): string | undefined {
 }
 
 export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
-  const { engine, service, log } = deps;
-  const images = engine.images;
+  const { engine, images, service, log } = deps;
 
   r.add('GET', '/images/json', async (ctx) => {
     const filters = filtersParam(ctx.query);
@@ -302,7 +303,7 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
   // docker login: the registry must accept the credentials; nothing is stored by moatd.
   r.add('POST', '/auth', async (ctx) => {
     const svc = requireService(service);
-    const body = parseJsonBody(await ctx.body());
+    const body = ctx.json();
     const creds = credentialsFromAuthConfig(body);
     const server = creds.serverAddress ?? '';
     await svc.login(loginDomain(server), creds);

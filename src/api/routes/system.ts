@@ -2,9 +2,10 @@
 import os from 'node:os';
 import { EngineError } from '../../base/index.js';
 import type { Engine, EngineEvent } from '../../engine/index.js';
+import type { ImageStore } from '../../image/index.js';
 import { filtersParam, timeParamNs } from '../params.js';
 import type { Router } from '../router.js';
-import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../server.js';
+import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../reply.js';
 
 export interface SystemInfo {
   daemonId: string;
@@ -62,7 +63,7 @@ function eventMatches(ev: EngineEvent, filters: Map<string, string[]>): boolean 
   return true;
 }
 
-export function registerSystemRoutes(r: Router, engine: Engine, info: SystemInfo): void {
+export function registerSystemRoutes(r: Router, engine: Engine, images: ImageStore, info: SystemInfo): void {
   const ping = async (ctx: Parameters<Parameters<Router['add']>[2]>[0]): Promise<void> => {
     const res = ctx.res!;
     const head = ctx.req.method === 'HEAD';
@@ -110,7 +111,7 @@ export function registerSystemRoutes(r: Router, engine: Engine, info: SystemInfo
       ContainersRunning: running,
       ContainersPaused: paused,
       ContainersStopped: list.length - running - paused,
-      Images: engine.images.list().length,
+      Images: images.list().length,
       Driver: 'overlay',
       DriverStatus: [],
       Plugins: { Volume: ['local'], Network: ['null', 'host'], Authorization: info.authorizationPlugins(), Log: ['json-file', 'local', 'none'] },

@@ -2,11 +2,10 @@
 import { invalid } from '../../base/index.js';
 import type { Engine, ContainerRecord } from '../../engine/index.js';
 import { volumeView } from '../../engine/index.js';
-import { filtersParam, parseJsonBody } from '../params.js';
-import { issuesText, readRequest, volumeCreateSchema } from '../types.js';
-import { checkLabelSizes } from '../labels.js';
+import { filtersParam } from '../params.js';
+import { checkLabelSizes, issuesText, parseBind, readRequest, volumeCreateSchema } from '../../docker/index.js';
 import type { Router } from '../router.js';
-import { sendEmpty, sendJson } from '../server.js';
+import { sendEmpty, sendJson } from '../reply.js';
 import { boolParam } from '../params.js';
 
 /** Volume names a container refers to: recorded mounts, `-v name:/dst` binds and `type=volume` mounts. */
@@ -14,11 +13,20 @@ export function volumesOfContainer(c: ContainerRecord): string[] {
   const out = new Set<string>();
   for (const v of c.Volumes ?? []) out.add(v.name);
   for (const b of c.HostConfig.Binds ?? []) {
-    const src = b.split(':')[0] ?? '';
-    if (src !== '' && !src.startsWith('/') && b.includes(':')) out.add(src);
+    const m = tryParse(() => parseBind(b));
+    if (m?.kind === 'volume' && m.source !== '') out.add(m.source);
   }
   for (const m of c.HostConfig.Mounts ?? []) if (m.Type === 'volume' && m.Source) out.add(m.Source);
   return [...out];
+}
+
+/** A record's mounts were checked at its create; one from an older moat that no longer parses names no volume. */
+function tryParse<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
 }
 
 function usersOf(engine: Engine, name: string): string[] {
@@ -61,7 +69,7 @@ export function registerVolumeRoutes(r: Router, engine: Engine): void {
   });
 
   r.add('POST', '/volumes/create', async (ctx) => {
-    const raw = parseJsonBody(await ctx.body()) ?? {};
+    const raw = ctx.json() ?? {};
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('invalid volume create body');
     const read = readRequest(volumeCreateSchema, raw);
     if (!read.ok) throw invalid(issuesText(read.issues));

@@ -233,6 +233,7 @@ export const hostConfigSchema = obj({
   MaskedPaths: strings,
   ReadonlyPaths: strings,
   Init: ptrBool,
+  Capabilities: strings,
 });
 
 // ---- network.NetworkingConfig ---------------------------------------------------------

@@ -1,5 +1,6 @@
 /**
- * Lexical path helpers shared by the canonicalizer and the policy. Pure: no I/O.
+ * Lexical path helpers of Docker requests (host paths in bodies, mount targets, device
+ * paths), shared by the canonicalizer, the policy and the mount parser. Pure: no I/O.
  */
 
 /**
@@ -42,4 +43,28 @@ export function isPathWithin(path: string, prefix: string): boolean {
 export function parentPath(p: string): string {
   const i = p.lastIndexOf('/');
   return i <= 0 ? '/' : p.slice(0, i);
+}
+
+/**
+ * Lexically cleans a path like Go's `path.Clean`: `//etc` → `/etc`, `/tmp/../etc` → `/etc`,
+ * `a/./b/` → `a/b`, `''` → `.`. `..` never climbs above `/`; a relative path stays relative.
+ *
+ * @example
+ * cleanPath('a/../..') // '..'
+ */
+export function cleanPath(p: string): string {
+  const abs = p.startsWith('/');
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!abs) out.push('..');
+    } else {
+      out.push(seg);
+    }
+  }
+  const joined = out.join('/');
+  if (abs) return `/${joined}`;
+  return joined === '' ? '.' : joined;
 }

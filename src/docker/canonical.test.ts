@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
 import { canonicalizeRequest, canonicalizeTarget, isStreamBodyRoute, resolveBindSources, hostPathsOf, DEFAULT_MAX_BODY, type CanonicalRequest } from './canonical.js';
-import { readBodyLimited } from './read-body.js';
+import { readBodyLimited } from '../authz/index.js';
 import { fixtureDir } from '../../test/helpers/fixtures.js';
 
 // The shared fixtures sit beside the checkout (tests run from the repository root).

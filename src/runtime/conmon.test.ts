@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonObjectEnd, runtimeFailure, startFailureExitCode } from './runner.js';
+import { jsonObjectEnd, runtimeFailure, startFailureExitCode } from './conmon.js';
 
 test('jsonObjectEnd() finds the end of the first object, braces inside strings included', () => {
   const msg = '{"data": -1, "message": "panic {0x99, 0xc0} \\"quoted}\\""}{"data": 7}';

@@ -12,8 +12,9 @@
  * Pure: no I/O (symlinks are resolved through an injected `realpath`).
  */
 import { EngineError } from '../base/index.js';
-import { bodyKindFor, foldKey, type BodyKind, type FieldType, type Schema } from './docker-fields.js';
+import { bodyKindFor, foldKey, type BodyKind, type FieldType, type Schema } from './fields.js';
 import { JsonSyntaxError, parseJsonTree, serializeTree, toValue, getMember, type JsonNode, type JsonValue } from './json-strict.js';
+import { bindHostPath, mountHostPath, withBindSource, type ApiMount } from './mounts.js';
 import { cleanAbsolutePath, parentPath } from './paths.js';
 
 /**
@@ -304,16 +305,6 @@ function strNode(n: JsonNode | undefined): Extract<JsonNode, { t: 'str' }> | und
   return n?.t === 'str' ? n : undefined;
 }
 
-/** Split a bind spec `src:dst[:opts]`; undefined for an anonymous volume (`/data`). */
-function splitBind(spec: string, index: number): { src: string; rest: string } | undefined {
-  const parts = spec.split(':');
-  if (parts.length === 1) return undefined;
-  if (parts.length > 3) throw bad(ERR_BODY, `Cannot decode request body: HostConfig.Binds[${index}]: invalid volume specification ${JSON.stringify(spec)}`);
-  const src = parts[0] ?? '';
-  if (src === '' || (parts[1] ?? '') === '') throw bad(ERR_BODY, `Cannot decode request body: HostConfig.Binds[${index}]: invalid volume specification ${JSON.stringify(spec)}`);
-  return { src, rest: spec.slice(src.length) };
-}
-
 function deviceOptionRef(options: JsonNode | undefined): HostPathRef | undefined {
   const dev = strNode(getMember(options, 'device'));
   if (dev === undefined || !dev.v.startsWith('/')) return undefined;
@@ -330,22 +321,23 @@ function hostPathRefs(root: JsonNode, kind: BodyKind | undefined): HostPathRef[]
   }
   if (kind !== 'container-create') return refs;
   const hc = getMember(root, 'HostConfig');
+  // Binds and Mounts are read by the one mount parser (mounts.ts), the engine's too: a Binds
+  // spec it cannot split is refused here, with its words, before anyone judges the request.
   const binds = getMember(hc, 'Binds');
   if (binds?.t === 'arr') {
-    binds.items.forEach((item, i) => {
+    for (const item of binds.items) {
       const s = strNode(item);
-      if (!s) return;
-      const parsed = splitBind(s.v, i);
-      if (!parsed || !parsed.src.startsWith('/')) return; // anonymous or named volume
-      refs.push({ value: parsed.src, set: (v) => { s.v = v + parsed.rest; } });
-    });
+      const path = s === undefined ? undefined : bindHostPath(s.v);
+      if (s !== undefined && path !== undefined) refs.push({ value: path, set: (v) => { s.v = withBindSource(s.v, v); } });
+    }
   }
   const mounts = getMember(hc, 'Mounts');
   if (mounts?.t === 'arr') {
-    for (const m of mounts.items) {
-      const src = strNode(getMember(m, 'Source'));
-      if (src && src.v.startsWith('/')) refs.push({ value: src.v, set: (v) => { src.v = v; } });
-      const r = deviceOptionRef(getMember(getMember(getMember(m, 'VolumeOptions'), 'DriverConfig'), 'Options'));
+    for (const item of mounts.items) {
+      const src = strNode(getMember(item, 'Source'));
+      const path = src === undefined ? undefined : mountHostPath({ Source: src.v } satisfies ApiMount);
+      if (src !== undefined && path !== undefined) refs.push({ value: path, set: (v) => { src.v = v; } });
+      const r = deviceOptionRef(getMember(getMember(getMember(item, 'VolumeOptions'), 'DriverConfig'), 'Options'));
       if (r) refs.push(r);
     }
   }

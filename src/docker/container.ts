@@ -1,0 +1,91 @@
+// A container's configuration as the Engine API carries it: Config and HostConfig with
+// Docker's field names (moby `api/types/container`). The create reader (create.ts) makes
+// them from a request body; the engine keeps them verbatim in its records, because inspect
+// returns them. Pure types.
+import type { ApiMount } from './mounts.js';
+
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  ExposedPorts?: Record<string, object> | null;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[] | null;
+  Cmd?: string[] | null;
+  Healthcheck?: unknown;
+  Image: string;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Entrypoint?: string[] | null;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  StopTimeout?: number | null;
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** HostConfig.Mounts[] entry. */
+export type MountSpec = ApiMount;
+
+export interface HostConfig {
+  Binds?: string[] | null;
+  NetworkMode?: string;
+  RestartPolicy?: { Name: string; MaximumRetryCount?: number };
+  AutoRemove?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  CgroupnsMode?: string;
+  Dns?: string[] | null;
+  DnsOptions?: string[] | null;
+  DnsSearch?: string[] | null;
+  ExtraHosts?: string[] | null;
+  GroupAdd?: string[] | null;
+  IpcMode?: string;
+  PidMode?: string;
+  Privileged?: boolean;
+  ReadonlyRootfs?: boolean;
+  SecurityOpt?: string[] | null;
+  Tmpfs?: Record<string, string> | null;
+  UTSMode?: string;
+  UsernsMode?: string;
+  ShmSize?: number;
+  Sysctls?: Record<string, string> | null;
+  ConsoleSize?: [number, number];
+  CpuShares?: number;
+  Memory?: number;
+  NanoCpus?: number;
+  BlkioWeight?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  Devices?: DeviceMapping[] | null;
+  DeviceCgroupRules?: string[] | null;
+  MemoryReservation?: number;
+  MemorySwap?: number;
+  MemorySwappiness?: number | null;
+  OomKillDisable?: boolean | null;
+  OomScoreAdj?: number;
+  PidsLimit?: number | null;
+  Ulimits?: Ulimit[] | null;
+  Mounts?: MountSpec[] | null;
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+  Init?: boolean | null;
+  LogConfig?: { Type: string; Config?: Record<string, string> };
+}

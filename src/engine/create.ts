@@ -1,0 +1,113 @@
+// docker create: a name reserved before any await, the plan (plan.ts: every check made
+// here, once), the bind sources identified, the bundle dir, anonymous volumes and the /etc
+// files made, and the record written last: a directory without a record is a create that
+// never finished, removed (with the volumes it listed) at the next start.
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
+import { writeJsonAtomic } from '../base/index.js';
+import type { ContainerConfig, HostConfig } from '../docker/index.js';
+import type { ImageRecord } from '../image/index.js';
+import type { BundlePaths } from './bundle.js';
+import { etcFiles, writeEtcFiles } from './etc-files.js';
+import type { EngineCore } from './core.js';
+import { planContainer, planVolumes } from './plan.js';
+
+export interface CreateRequest {
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+}
+
+const now = (): string => new Date().toISOString();
+
+/** Create a container; returns its id and Docker's warnings. */
+export async function createContainer(core: EngineCore, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+  let name = req.name ?? '';
+  if (name.startsWith('/')) name = name.slice(1);
+  if (name !== '' && !isValidName(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  const cfg = req.config;
+  if (typeof cfg.Image !== 'string' || cfg.Image === '') throw invalid('No image specified');
+  const image = core.o.images.get(cfg.Image);
+  core.o.imageGate?.(cfg.Image, image);
+  const id = newId();
+  if (name === '') {
+    do name = randomName();
+    while (core.table.nameHolder(name) !== undefined);
+  }
+  const releaseName = core.table.reserveName(name, id);
+  try {
+    return await createReserved(core, id, name, image, req);
+  } finally {
+    releaseName();
+  }
+}
+
+async function createReserved(core: EngineCore, id: string, name: string, image: ImageRecord, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+  const { record: rec, mounts, warnings } = planContainer(
+    { id, name, created: now(), config: req.config, hostConfig: req.hostConfig, image },
+    core.o.defaults,
+    core.logConfig,
+    (r, caps) => core.o.seccomp.forContainer(r, caps),
+  );
+  // What the policy approved is what gets mounted: record each bind source's identity now.
+  rec.BindSources = core.host.binds.identify(mounts);
+  planVolumes(rec, newId);
+  const net = core.networking.validate(rec);
+  const files = etcFiles(rec, await core.host.resolvConf(), net);
+  const b = core.bundle(id);
+  const undo = new CleanupStack();
+  try {
+    await mkdir(b.dir, { mode: 0o700 });
+    undo.defer(() => core.store.removeDir(id));
+    await mkdir(b.upper, { mode: 0o755 });
+    await mkdir(b.work, { mode: 0o700 });
+    await mkdir(b.rootfs, { mode: 0o755 });
+    // The volumes are listed before they are made: a crash from here on leaves a directory
+    // without a record, and its cleanup at the next start removes them too.
+    const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous).map((v) => v.name);
+    if (anonymous.length > 0) await writeJsonAtomic(b.createVolumes, anonymous);
+    for (const v of anonymous) {
+      undo.defer(() => core.volumes.remove(v, { force: true }));
+      await core.volumes.create(v, { anonymous: true });
+    }
+    await writeEtcFiles(b, files);
+    // The record is written last: a directory without it is an unfinished create.
+    await core.store.save(rec);
+    core.table.add(rec);
+    undo.dismiss();
+    if (anonymous.length > 0) await rm(b.createVolumes, { force: true }).catch(() => undefined);
+  } catch (err) {
+    const failures = await undo.unwind();
+    if (failures.length > 0) core.log.warn({ containerId: id, failures: failures.map(errorText) }, 'cleanup after failed create');
+    throw err;
+  }
+  core.events.emit('container', 'create', id, core.table.attrs(rec));
+  return { Id: id, Warnings: warnings };
+}
+
+/**
+ * Remove what a create that never finished left (found at start-up): runtime state, the
+ * rootfs mount, bind staging, the anonymous volumes it listed (unless a container uses
+ * them), the directory.
+ */
+export async function discardUnfinished(core: EngineCore, id: string, log: Logger): Promise<void> {
+  const b = core.bundle(id);
+  await core.runtime.delete(id, { force: true }).catch(() => undefined);
+  await core.host.rootfs.unmount(b.rootfs).catch(() => undefined);
+  await core.unstage(id);
+  for (const name of await readCreateVolumes(b)) {
+    if (core.table.list().some((o) => (o.Volumes ?? []).some((v) => v.name === name))) continue;
+    await core.volumes.remove(name, { force: true }).catch((err: unknown) => log.warn({ containerId: id, volume: name, err: errorText(err) }, 'cannot remove a volume of an unfinished create'));
+  }
+  await core.store.removeDir(id);
+}
+
+async function readCreateVolumes(b: BundlePaths): Promise<string[]> {
+  const text = await readFile(b.createVolumes, 'utf8').catch(() => '[]');
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && /^[a-f0-9]{64}$/.test(x)) : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,42 @@
+// The /etc files moat writes for a container and binds into it. Written at create; written
+// again at start when the container's network gives them an address and a DNS server.
+import { writeFile } from 'node:fs/promises';
+import { buildHostsFile, buildResolvConf, parseExtraHosts, parseResolvConf } from '../network/index.js';
+import type { BundlePaths } from './bundle.js';
+import type { NetworkFacts } from './networking.js';
+import type { ContainerRecord } from './types.js';
+
+export interface EtcFiles {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/**
+ * The container's /etc/hostname, /etc/hosts and /etc/resolv.conf, by the network module's
+ * builders: hosts with the container's name on its address (loopback while it has only a
+ * loopback interface), resolv.conf from the host's without loopback servers, or `--dns` /
+ * `--dns-search` / `--dns-option`, or the network's DNS server. Pure.
+ */
+export function etcFiles(rec: ContainerRecord, hostResolvConf: string, net: NetworkFacts = {}): EtcFiles {
+  const hc = rec.HostConfig;
+  const hostname = rec.Config.Hostname ?? rec.Id.slice(0, 12);
+  return {
+    hostname: `${hostname}\n`,
+    hosts: buildHostsFile({ hostname, ip: net.ip ?? '127.0.0.1', extraHosts: parseExtraHosts(hc.ExtraHosts, net.hostGateway) }),
+    resolvConf: buildResolvConf({
+      host: parseResolvConf(hostResolvConf),
+      dns: hc.Dns ?? [],
+      dnsSearch: hc.DnsSearch ?? [],
+      dnsOptions: hc.DnsOptions ?? [],
+      ...(net.networkDns !== undefined ? { networkDns: net.networkDns } : {}),
+    }),
+  };
+}
+
+/** Write the files into the bundle dir (in place: they are bind mounts of a running container). */
+export async function writeEtcFiles(b: BundlePaths, files: EtcFiles): Promise<void> {
+  await writeFile(b.hostname, files.hostname, { mode: 0o644 });
+  await writeFile(b.hosts, files.hosts, { mode: 0o644 });
+  await writeFile(b.resolvConf, files.resolvConf, { mode: 0o644 });
+}

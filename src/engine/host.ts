@@ -1,0 +1,132 @@
+// The engine's host seams besides the OCI runtime: the overlay rootfs and files inside it,
+// bind staging, device nodes, cgroups, processes and the host's resolv.conf. `hostSystem()`
+// is moatd's (root: mounts, chown, cgroups); the engine's unit tests pass fakes, so the
+// lifecycle is tested without root. Host code.
+import { execFile } from 'node:child_process';
+import { chmod, readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { invalid } from '../base/index.js';
+import { readOwnCgroups, sampleProcessCgroups, type StatsSnapshot } from '../cgroups/index.js';
+import type { DeviceMapping, MountRequest } from '../docker/index.js';
+import { mountOverlay, unmountOverlay } from '../image/index.js';
+import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
+import { identifyBindSources, stageBinds, unstageBinds, type BindSource } from './binds.js';
+import { allHostDevices, chownIfRoot, hostDevices, populateVolume } from './host-setup.js';
+import { locateCgroups, readLimitCounters, type CgroupLocator, type LimitCounters } from './limits.js';
+import { makeWorkdir, readRootfsText } from './rootfs.js';
+
+/** A host device node and its cgroup rule. */
+export interface HostDevice {
+  node: LinuxDevice;
+  cgroup: ResolvedDevice;
+}
+
+/** The container's root filesystem and files in it (container-writable: through src/sys). */
+export interface RootfsHost {
+  /** Mount the overlay of the image's layers under the container's upper dir at `merged`. */
+  mount(layers: readonly string[], dirs: { upper: string; work: string; merged: string }): Promise<void>;
+  unmount(merged: string): Promise<void>;
+  /** A text file inside the rootfs as the container sees it ('' when absent). */
+  readText(rootfs: string, inside: string): Promise<string>;
+  /** `mkdir -p` of the working directory inside the rootfs. */
+  makeWorkdir(rootfs: string, cwd: string): void;
+  /** Copy the image's content at `target` into an empty volume; why it stopped early, if it did. */
+  copyUp(rootfs: string, target: string, volumeDir: string): Promise<string | undefined>;
+  /** chown a daemon-owned directory when root owns it (userns remap). */
+  chownIfRoot(path: string, uid: number, gid: number): void;
+  chmod(path: string, mode: number): Promise<void>;
+}
+
+/** Bind sources: what the policy approved is what gets mounted (binds.ts). */
+export interface BindHost {
+  identify(requests: readonly MountRequest[]): BindSource[];
+  stage(bundle: string, requests: readonly MountRequest[], recorded: readonly BindSource[] | undefined): Promise<{ staged: Map<string, string>; sources: readonly BindSource[] }>;
+  unstage(bundle: string): Promise<void>;
+}
+
+export interface CgroupHost {
+  /** Find the containers' cgroups (under `parent` in moatd's own), once at start-up. */
+  init(parent: string): Promise<void>;
+  /** A container's limit counters (pids refusals, OOM kills) and limits. */
+  counters(id: string): Promise<LimitCounters>;
+  /** Remove `parent` from every hierarchy (it fails, harmlessly, while a container is in it). */
+  removeParents(parent: string): Promise<void>;
+  /** One stats sample of the cgroups of process `pid` (0: an empty sample). */
+  sample(pid: number): Promise<StatsSnapshot>;
+}
+
+export interface ProcessHost {
+  /** `docker top`'s default columns (UID PID PPID C STIME TTY TIME CMD) for host pids. */
+  rows(pids: readonly number[]): Promise<string[][]>;
+  /** The host's `ps` with the client's options (argv, never a shell); its output. */
+  ps(args: readonly string[]): Promise<string>;
+}
+
+/**
+ * Everything the engine asks of the host apart from the OCI runtime.
+ *
+ * @example
+ * new Engine({ ..., runtime: new RuncRuntime(paths), host: hostSystem() });
+ */
+export interface EngineHost {
+  rootfs: RootfsHost;
+  binds: BindHost;
+  devices: { resolve(list: readonly DeviceMapping[]): Promise<HostDevice[]>; all(): Promise<HostDevice[]> };
+  cgroups: CgroupHost;
+  processes: ProcessHost;
+  /** The host's /etc/resolv.conf ('' when unreadable). */
+  resolvConf(): Promise<string>;
+}
+
+/**
+ * moatd's host: overlayfs, src/sys for container trees, cgroupfs, /proc, ps.
+ *
+ * @example
+ * const host = hostSystem();
+ */
+export function hostSystem(): EngineHost {
+  let cgroups: CgroupLocator | undefined;
+  return {
+    rootfs: {
+      mount: (layers, dirs) => mountOverlay([...layers], dirs),
+      unmount: (merged) => unmountOverlay(merged),
+      readText: (rootfs, inside) => readRootfsText(rootfs, inside),
+      makeWorkdir: (rootfs, cwd) => makeWorkdir(rootfs, cwd),
+      copyUp: (rootfs, target, volumeDir) => populateVolume(rootfs, target, volumeDir),
+      chownIfRoot: (path, uid, gid) => chownIfRoot(path, uid, gid),
+      chmod: (path, mode) => chmod(path, mode),
+    },
+    binds: { identify: identifyBindSources, stage: stageBinds, unstage: unstageBinds },
+    devices: { resolve: (list) => hostDevices(list), all: () => allHostDevices() },
+    cgroups: {
+      async init(parent) {
+        cgroups = await locateCgroups(parent);
+      },
+      counters: async (id) => (cgroups === undefined ? {} : await readLimitCounters(cgroups, id)),
+      async removeParents(parent) {
+        // runc removes each container's leaf; the shared parent goes when it is empty.
+        const own = await readOwnCgroups().catch(() => undefined);
+        for (const dir of new Set(Object.values(own?.dirs ?? {}))) await rmdir(join(dir, parent)).catch(() => undefined);
+      },
+      sample: (pid) => sampleProcessCgroups(pid),
+    },
+    processes: {
+      async rows(pids) {
+        const rows: string[][] = [];
+        for (const pid of pids) {
+          const st = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+          const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter((x) => x !== '').join(' ');
+          const uid = /^Uid:\s+(\d+)/m.exec(st)?.[1] ?? '?';
+          const ppid = /^PPid:\s+(\d+)/m.exec(st)?.[1] ?? '?';
+          rows.push([uid === '0' ? 'root' : uid, String(pid), ppid, '0', '', '?', '00:00:00', cmd]);
+        }
+        return rows;
+      },
+      ps: (args) =>
+        new Promise<string>((resolve, reject) => {
+          execFile('ps', [...args], { timeout: 10_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => (err ? reject(invalid(`Error running ps: ${stderr.trim() || err.message}`)) : resolve(stdout)));
+        }),
+    },
+    resolvConf: () => readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+  };
+}

@@ -1,0 +1,227 @@
+// The container verbs after create: start, stop (signal, then SIGKILL after the timeout),
+// kill, restart, pause, remove, rename. Each runs under the container's lock; the record
+// changes only after it is written (ContainerTable.commit).
+import { conflict, EngineError, errorText, invalid, isValidName, resourceError } from '../base/index.js';
+import { isLiveRecord } from './containers.js';
+import type { EngineCore } from './core.js';
+import { failStart, startLocked } from './start.js';
+import { parseSignal } from './signals.js';
+import type { ContainerRecord } from './types.js';
+import { withTimeout } from './util.js';
+
+export interface StopOptions {
+  /** Seconds before SIGKILL (the container's StopTimeout, else 10); 0 kills at once, negative waits forever. */
+  timeout?: number;
+  signal?: string;
+}
+
+export class Lifecycle {
+  constructor(private readonly core: EngineCore) {}
+
+  async start(ref: string): Promise<void> {
+    const { table, exits } = this.core;
+    const c = table.get(ref);
+    await table.lock.run(c.Id, async () => {
+      if (isLiveRecord(c)) throw new EngineError('not-modified', 'ERR_ALREADY_STARTED', 'container already started');
+      if (c.State.Status === 'removing' || c.State.Status === 'dead') throw conflict(`container ${c.Id} is marked for removal and cannot be started`);
+      // The last exit lives only in conmon's exit file until its record is written: write it
+      // before this start clears that file (a full disk fails the start, not the exit code).
+      if (exits.hasUnsaved(c.Id)) await exits.saveUnsaved(c);
+      try {
+        await startLocked(this.core, c);
+      } catch (err) {
+        await failStart(this.core, c, err);
+        throw err;
+      }
+    });
+  }
+
+  async stop(ref: string, opts: StopOptions = {}): Promise<void> {
+    const c = this.core.table.get(ref);
+    await this.core.table.lock.run(c.Id, async () => {
+      if (!isLiveRecord(c)) throw new EngineError('not-modified', 'ERR_NOT_RUNNING', 'container already stopped');
+      await this.stopLocked(c, opts);
+    });
+  }
+
+  /** The stop signal (StopSignal, else SIGTERM), SIGKILL after the timeout; resolves once the exit is handled. */
+  async stopLocked(c: ContainerRecord, opts: StopOptions): Promise<void> {
+    const { runtime, log } = this.core;
+    const sig = parseSignal(opts.signal ?? c.Config.StopSignal, 15);
+    const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
+    if (c.State.Status === 'paused') await runtime.pause(c.Id, false).catch(() => undefined);
+    const exited = this.exited(c);
+    if (timeout !== 0) {
+      await runtime.kill(c.Id, sig).catch(() => undefined);
+      if (timeout < 0) {
+        await exited;
+        return;
+      }
+      if (await withTimeout(exited, timeout * 1000)) return;
+      log.info({ containerId: c.Id, timeout }, 'container did not stop in time; sending SIGKILL');
+    }
+    await runtime.kill(c.Id, 9, { all: true }).catch(() => undefined);
+    if (!(await withTimeout(exited, 30_000))) throw new EngineError('internal', 'ERR_STOP_TIMEOUT', `Cannot stop container ${c.Id}: it did not exit after SIGKILL`);
+  }
+
+  /** Resolves when the container's current run has exited (its exit handled); looks for the exit now. */
+  exited(c: ContainerRecord): Promise<void> {
+    const p = this.core.table.exited(c);
+    this.core.runtime.scanExits();
+    return p;
+  }
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const { table, runtime, events } = this.core;
+    const c = table.get(ref);
+    const sig = parseSignal(signal, 9);
+    if (!isLiveRecord(c)) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    await this.onLiveProcess(c, () => runtime.kill(c.Id, sig, { all: sig === 9 }), `Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    events.emit('container', 'kill', c.Id, table.attrs(c, { signal: String(sig) }));
+    if (sig === 9) await withTimeout(this.exited(c), 10_000);
+  }
+
+  /**
+   * Run a runtime verb that needs the container's process. Between the process's exit and
+   * the engine reading its exit the record still says running: the runtime then refuses,
+   * which is the client's 409 (as Docker answers), not a daemon failure.
+   */
+  async onLiveProcess<T>(c: ContainerRecord, verb: () => Promise<T>, notRunning: string): Promise<T> {
+    try {
+      return await verb();
+    } catch (err) {
+      const st = await this.core.runtime.state(c.Id).catch(() => undefined);
+      if (st === undefined || st.status === 'stopped') throw conflict(notRunning);
+      throw err;
+    }
+  }
+
+  async restart(ref: string, opts: StopOptions = {}): Promise<void> {
+    const { table, events } = this.core;
+    const c = table.get(ref);
+    await table.lock.run(c.Id, async () => {
+      if (isLiveRecord(c)) await this.stopLocked(c, opts);
+    });
+    await this.start(c.Id);
+    events.emit('container', 'restart', c.Id, table.attrs(c));
+  }
+
+  async pause(ref: string, pause: boolean): Promise<void> {
+    const { table, runtime, events } = this.core;
+    const c = table.get(ref);
+    await table.lock.run(c.Id, async () => {
+      if (pause) {
+        if (c.State.Status === 'paused') throw conflict(`Container ${c.Id} is already paused`);
+        if (c.State.Status !== 'running') throw conflict(`Container ${c.Id} is not running`);
+      } else if (c.State.Status !== 'paused') throw conflict(`Container ${c.Id} is not paused`);
+      await this.onLiveProcess(c, () => runtime.pause(c.Id, pause), `Container ${c.Id} is not running`);
+      try {
+        await table.commit(c, (next) => {
+          next.State.Status = pause ? 'paused' : 'running';
+        });
+      } catch (err) {
+        // The record still says the old state: make the runtime say it too.
+        await runtime.pause(c.Id, !pause).catch(() => undefined);
+        throw err;
+      }
+      events.emit('container', pause ? 'pause' : 'unpause', c.Id, table.attrs(c));
+    });
+  }
+
+  async remove(ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
+    const c = this.core.table.get(ref);
+    await this.core.table.lock.run(c.Id, async () => this.removeLocked(c, opts));
+  }
+
+  async removeLocked(c: ContainerRecord, opts: { force: boolean; volumes?: boolean }): Promise<void> {
+    const { table, store, log } = this.core;
+    if (!table.has(c.Id)) return;
+    if (isLiveRecord(c)) {
+      if (!opts.force) {
+        throw conflict(`You cannot remove a ${c.State.Status} container ${c.Id}. Stop the container before attempting removal or force remove`);
+      }
+      await this.stopLocked(c, { timeout: 0 });
+    }
+    if (table.isCorrupt(c.Id)) {
+      // Nothing of its record can be trusted: runtime state and the directory are what remain.
+      await this.finishRemove(c, { volumes: false });
+      return;
+    }
+    const volumes = opts.volumes === true || c.HostConfig.AutoRemove === true;
+    try {
+      await table.commit(c, (next) => {
+        next.State.Status = 'removing';
+        if (volumes) next.RemoveVolumes = true;
+      });
+    } catch (err) {
+      // A full disk cannot take the "removing" record, and removing is how space is freed:
+      // drop the record instead (a directory without one is cleaned at the next start).
+      if (resourceError(err) === undefined) throw err;
+      log.warn({ containerId: c.Id, err: errorText(err) }, 'cannot record the removal: removing without it');
+      await store.dropRecord(c.Id);
+      c.State.Status = 'removing';
+    }
+    await this.finishRemove(c, { volumes });
+  }
+
+  /** The end of a removal; with `volumes`, the container's anonymous volumes go too (rm -v, --rm). */
+  async finishRemove(c: ContainerRecord, opts: { volumes: boolean } = { volumes: false }): Promise<void> {
+    const core = this.core;
+    const { table, runtime, events, log } = core;
+    const id = c.Id;
+    const b = core.bundle(id);
+    runtime.unwatchMonitor(id);
+    if (runtime.exists(id)) {
+      // A Dead record's process may still run: a forced delete kills it; then its conmon
+      // writes an exit file and ends, and both must be gone before the directory is.
+      await runtime.delete(id, { force: true }).catch(() => undefined);
+      await runtime.waitMonitorGone(id, b.dir);
+    }
+    await core.networking.release(id).catch(core.failed('cannot release the network', id));
+    await core.host.rootfs.unmount(b.rootfs);
+    await core.unstage(id);
+    await runtime.clearExit(id);
+    core.exits.forget(id);
+    await runtime.forget(id);
+    core.volumes.release(undefined, id);
+    // The volumes go before the directory: the record ("removing", with RemoveVolumes) is
+    // what finishes this removal after a crash, so it must outlive them.
+    if (opts.volumes || c.RemoveVolumes === true) {
+      for (const v of c.Volumes ?? []) {
+        if (!v.anonymous || table.list().some((o) => o.Id !== id && (o.Volumes ?? []).some((x) => x.name === v.name))) continue;
+        await core.volumes.remove(v.name, { force: true }).then(
+          () => events.emit('volume', 'destroy', v.name, { driver: 'local' }),
+          (err: unknown) => log.warn({ containerId: id, volume: v.name, err: errorText(err) }, 'cannot remove anonymous volume'),
+        );
+      }
+    }
+    await core.store.removeDir(id);
+    await core.o.seccompExplainer?.remove(id).catch(() => undefined);
+    // runc removes each container's leaf cgroup; the shared parent goes when it is empty.
+    if (!table.list().some((o) => isLiveRecord(o))) await core.host.cgroups.removeParents(core.o.defaults.cgroupParent);
+    table.delete(id);
+    core.execs.forgetContainer(id);
+    events.emit('container', 'destroy', id, table.attrs(c));
+    table.releaseWaiters(c);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const { table, events } = this.core;
+    const c = table.get(ref);
+    const name = newName.startsWith('/') ? newName.slice(1) : newName;
+    if (!isValidName(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (`/${name}` === c.Name) throw invalid(`Renaming a container with the same name as its current name`);
+    if (table.isCorrupt(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
+    // Taken before the first await; the old name stays taken until the new record is written.
+    const release = table.reserveName(name, c.Id);
+    const old = c.Name;
+    try {
+      await table.commit(c, (next) => {
+        next.Name = `/${name}`;
+      });
+    } finally {
+      release();
+    }
+    events.emit('container', 'rename', c.Id, table.attrs(c, { oldName: old }));
+  }
+}

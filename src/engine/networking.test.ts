@@ -1,0 +1,94 @@
+// The networking seam (networking.ts) on the engine's fakes: where the lifecycle calls it,
+// in which order with the runtime, and what the /etc files say once it gives an address.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineError, invalid } from '../base/index.js';
+import { runtimeFailure } from '../runtime/index.js';
+import { rig } from '../../test/helpers/engine-rig.js';
+import type { FakeRuntime } from '../../test/helpers/fake-runtime.js';
+import type { ContainerNetworking } from './networking.js';
+
+/**
+ * A network that records its calls into `log` and gives 10.88.0.5; `runtimeState` says what
+ * the runtime knows of the container when prepare is called.
+ */
+function recordingNetwork(log: string[], runtimeState: (id: string) => string = () => '?'): ContainerNetworking {
+  return {
+    validate(rec) {
+      log.push(`validate ${rec.Name}`);
+      if (rec.Config.Labels?.['net'] === 'nosuch') throw invalid('network nosuch not found');
+      return { hostGateway: '10.88.0.1' };
+    },
+    async prepare(rec) {
+      log.push(`prepare ${rec.Name} runtime:${runtimeState(rec.Id)}`);
+      return { ip: '10.88.0.5', networkDns: '10.88.0.1', hostGateway: '10.88.0.1' };
+    },
+    async attach(rec, pid) {
+      log.push(`attach ${rec.Name} ${pid > 0 ? 'pid' : 'nopid'}`);
+    },
+    async release(id) {
+      log.push(`release ${id.slice(0, 4)}`);
+    },
+    async restore(running) {
+      log.push(`restore ${running.size}`);
+    },
+    async close() {
+      log.push('close');
+    },
+  };
+}
+
+test('the lifecycle calls the network at create, around the runtime create, at exit, failed start and removal', async () => {
+  const log: string[] = [];
+  const holder: { runtime?: FakeRuntime } = {};
+  const r = await rig({ networking: recordingNetwork(log, (id) => (holder.runtime?.exists(id) ? 'has it' : 'not yet')) });
+  holder.runtime = r.runtime;
+  assert.deepEqual(log, ['restore 0']);
+  await assert.rejects(r.engine.create({ name: 'nonet', config: { Image: 'busybox', Labels: { net: 'nosuch' } }, hostConfig: {} }), (e: unknown) => e instanceof EngineError && e.status === 400);
+  assert.deepEqual(r.engine.list(), [], 'a network the create cannot have makes nothing');
+  const { Id } = await r.engine.create({ name: 'web', config: { Image: 'busybox', Hostname: 'web' }, hostConfig: { ExtraHosts: ['gw:host-gateway'] } });
+  const short = Id.slice(0, 4);
+  await r.engine.start(Id);
+  assert.deepEqual(log, ['restore 0', 'validate /nonet', 'validate /web', 'prepare /web runtime:not yet', 'attach /web pid'], 'prepare before the runtime creates the container, attach after');
+  const dir = join(r.dataRoot, 'containers', Id);
+  assert.match(readFileSync(join(dir, 'hosts'), 'utf8'), /^10\.88\.0\.5\tweb$/m, 'the hosts file names the address prepare gave');
+  assert.match(readFileSync(join(dir, 'hosts'), 'utf8'), /^10\.88\.0\.1\tgw$/m, 'host-gateway is the gateway');
+  assert.equal(readFileSync(join(dir, 'resolv.conf'), 'utf8'), 'nameserver 10.88.0.1\noptions ndots:0\n', "the network's DNS server");
+  r.runtime.exit(Id, 0);
+  await r.engine.wait(Id, 'not-running');
+  assert.equal(log.filter((l) => l === `release ${short}`).length, 1, 'released at the exit');
+  r.runtime.failNext('create', runtimeFailure('exec: "x": executable file not found'));
+  await assert.rejects(r.engine.start(Id));
+  assert.equal(log.filter((l) => l === `release ${short}`).length, 2, 'released after a failed start');
+  await r.engine.remove(Id, { force: false });
+  assert.equal(log.filter((l) => l === `release ${short}`).length, 3, 'released at removal (idempotent)');
+  await r.close();
+  assert.equal(log.at(-1), 'close');
+});
+
+test('the attach happens after the runtime created the container and before its process starts', async () => {
+  const log: string[] = [];
+  const net = recordingNetwork(log);
+  const r = await rig({ networking: { ...net, attach: async (rec, pid) => void log.push(`attach while ${r.runtime.containers.get(rec.Id)?.status} ${pid}`) } });
+  const { Id } = await r.engine.create({ name: 'ordered', config: { Image: 'busybox' }, hostConfig: {} });
+  await r.engine.start(Id);
+  const pid = r.runtime.containers.get(Id)!.pid;
+  assert.ok(log.includes(`attach while created ${pid}`), log.join(', '));
+  await r.close();
+});
+
+test('at daemon start the network is told which containers still run, before reconciling', async () => {
+  const first = await rig();
+  const a = (await first.engine.create({ name: 'aa', config: { Image: 'busybox' }, hostConfig: {} })).Id;
+  const b = (await first.engine.create({ name: 'bb', config: { Image: 'busybox' }, hostConfig: {} })).Id;
+  await first.engine.start(a);
+  await first.engine.start(b);
+  await first.close();
+  first.runtime.exit(b, 1);
+  const log: string[] = [];
+  const second = await rig({ runtime: first.runtime, dataRoot: first.dataRoot, networking: recordingNetwork(log) });
+  assert.deepEqual(log.slice(0, 2), ['restore 2', `release ${b.slice(0, 4)}`], 'restore first; the one that exited meanwhile is then released');
+  await second.close();
+});

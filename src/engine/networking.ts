@@ -1,0 +1,50 @@
+// The networking seam: what the lifecycle asks of a container's network, at the points the
+// netavark driver (src/network, docs/networking.md §7) needs: validate at create, prepare
+// (address, ports, DNS) before the runtime creates the container, attach once its namespace
+// exists, release on exit / failed start / removal, restore at daemon start. moatd runs with
+// LOOPBACK_ONLY until that wiring lands: every container has a loopback interface only.
+import type { ContainerRecord } from './types.js';
+
+/** What the /etc files say about the container's network (etc-files builders in src/network). */
+export interface NetworkFacts {
+  /** The container's address on its first network (its hostname resolves to it). */
+  ip?: string;
+  /** The network's DNS server (aardvark-dns), which becomes the container's nameserver. */
+  networkDns?: string;
+  /** What `--add-host NAME:host-gateway` stands for. */
+  hostGateway?: string;
+}
+
+/**
+ * @example
+ * new Engine({ ..., networking: LOOPBACK_ONLY });
+ */
+export interface ContainerNetworking {
+  /**
+   * At create: check what the container asks of the network (a 400 names the problem), and
+   * say what is known already (the gateway `host-gateway` stands for) for the /etc files.
+   */
+  validate(rec: ContainerRecord): NetworkFacts | undefined;
+  /**
+   * Before the runtime creates the container: reserve its address and ports. Undefined: no
+   * network beyond loopback (the /etc files written at create stay).
+   */
+  prepare(rec: ContainerRecord): Promise<NetworkFacts | undefined>;
+  /** The runtime has created the container: its namespaces exist, its process has not run. */
+  attach(rec: ContainerRecord, pid: number): Promise<void>;
+  /** The container exited, its start failed, or it is being removed. Idempotent. */
+  release(id: string): Promise<void>;
+  /** Daemon start, before the records are reconciled: the containers still running. */
+  restore(running: ReadonlySet<string>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Containers with a loopback interface only (moat's networking until the driver is wired). */
+export const LOOPBACK_ONLY: ContainerNetworking = {
+  validate: () => undefined,
+  prepare: async () => undefined,
+  attach: async () => undefined,
+  release: async () => undefined,
+  restore: async () => undefined,
+  close: async () => undefined,
+};

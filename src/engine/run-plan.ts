@@ -1,0 +1,150 @@
+// A container's stored plan + what only the host can tell at start (the user from the
+// image's /etc/passwd, device numbers, joined namespaces, mount sources) → the run plan
+// spec/ lays out as config.json, and the process an exec runs. Pure; no checks of the
+// request here (create made them): only conditions of the host at start can fail.
+import { invalid } from '../base/index.js';
+import { ociCapabilities } from '../caps/index.js';
+import {
+  defaultSysctls,
+  deviceCgroupRules,
+  ulimitsToRlimits,
+  type LinuxDevice,
+  type Mount,
+  type NamespaceMode,
+  type Process,
+  type ResolvedDevice,
+  type ResolvedUser,
+  type RunPlan,
+  execProcessSpec,
+} from '../spec/index.js';
+import type { DaemonDefaults } from './plan.js';
+import type { ContainerSeccomp } from './seccomp-policy.js';
+import type { ContainerPlan, ContainerRecord, NsRequest } from './types.js';
+import { mergeEnv } from './util.js';
+
+/** What the host told start about the container. */
+export interface HostFacts {
+  rootfs: string;
+  user: ResolvedUser;
+  env: string[];
+  cwd: string;
+  /** /etc/hostname, /etc/hosts, /etc/resolv.conf binds. */
+  etcMounts: Mount[];
+  /** The plan's mounts as OCI mounts, sources resolved on the host (staged binds, volume dirs). */
+  mounts: Mount[];
+  /** --device entries (all host devices when privileged), stat()ed on the host. */
+  devices: Array<{ node: LinuxDevice; cgroup: ResolvedDevice }>;
+  /** /proc/<pid>/ns/<type> paths of containers joined with container:X. */
+  joined: Partial<Record<'pid' | 'ipc' | 'network', string>>;
+  /** The joined container's user namespace, under remap (Docker joins it too). */
+  joinedUserns?: string | undefined;
+  seccomp: ContainerSeccomp;
+}
+
+function nsModeFor(r: NsRequest, joinedPath: string | undefined): NamespaceMode {
+  if (r.kind === 'host') return { kind: 'host' };
+  if (r.kind === 'container') {
+    if (joinedPath === undefined) throw invalid('cannot join a namespace of a container that is not running');
+    return { kind: 'path', path: joinedPath };
+  }
+  return { kind: 'private' };
+}
+
+/**
+ * The run plan of a start.
+ *
+ * @example
+ * const plan = runPlan(record, planOf(record, defaults), facts, defaults);
+ * await runtime.create({ ..., spec: generateSpec(plan) });
+ */
+export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d: DaemonDefaults): RunPlan {
+  const hc = rec.HostConfig;
+  const cfg = rec.Config;
+  const privileged = hc.Privileged === true;
+  const ns = p.namespaces;
+  const namespaces: RunPlan['namespaces'] = {
+    pid: nsModeFor(ns.pid, f.joined.pid),
+    network: nsModeFor(ns.network, f.joined.network),
+    ipc: nsModeFor(ns.ipc, f.joined.ipc),
+    uts: nsModeFor(ns.uts, undefined),
+    mount: { kind: 'private' },
+    cgroup: nsModeFor(ns.cgroup, undefined),
+  };
+  if (ns.userns) namespaces.user = f.joinedUserns ? { kind: 'path', path: f.joinedUserns } : { kind: 'private' };
+  const resources = { ...p.resources, devices: deviceCgroupRules({ privileged, devices: f.devices.map((x) => x.cgroup), rules: hc.DeviceCgroupRules ?? null }) };
+  // A user mount replaces a default mount on the same destination (Docker's mount filtering).
+  const userTargets = new Set(f.mounts.map((m) => m.destination));
+  const etc = f.etcMounts.filter((m) => !userTargets.has(m.destination));
+  const shmMounts: Mount[] = ns.ipc.kind === 'host' ? [{ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }] : [];
+  const sysctl = { ...defaultSysctls({ netMode: ns.network.kind === 'host' ? 'host' : ns.network.kind === 'container' ? 'container:x' : 'private', userns: ns.userns }), ...p.sysctls };
+  return {
+    rootfs: f.rootfs,
+    readonlyRootfs: hc.ReadonlyRootfs === true,
+    hostname: cfg.Hostname || rec.Id.slice(0, 12),
+    ...(cfg.Domainname ? { domainname: cfg.Domainname } : {}),
+    args: [rec.Path, ...rec.Args],
+    env: f.env,
+    cwd: f.cwd,
+    terminal: cfg.Tty === true,
+    ...(hc.ConsoleSize && hc.ConsoleSize[0] > 0 ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
+    user: { uid: f.user.uid, gid: f.user.gid, additionalGids: f.user.additionalGids },
+    capabilities: ociCapabilities(p.capabilities, { user: f.user.uid === 0 ? 'root' : 'nonroot' }),
+    noNewPrivileges: p.noNewPrivileges,
+    rlimits: ulimitsToRlimits(p.ulimits),
+    ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
+    namespaces,
+    ...(ns.userns && d.userns ? { uidMappings: d.userns.uidMappings, gidMappings: d.userns.gidMappings } : {}),
+    mounts: [...etc, ...shmMounts, ...f.mounts],
+    shmSize: p.shmSize,
+    privileged,
+    devices: f.devices.map((x) => x.node),
+    resources,
+    sysctl,
+    ...(f.seccomp.spec ? { seccomp: f.seccomp.spec } : {}),
+    maskedPaths: [...p.maskedPaths],
+    readonlyPaths: [...p.readonlyPaths],
+    cgroupsPath: `${d.cgroupParent}/${rec.Id}`,
+    noShm: ns.ipc.kind === 'none' || ns.ipc.kind === 'host',
+    sysReadOnly: p.sysReadOnly,
+    cgroupReadOnly: p.sysReadOnly && !ns.userns,
+  };
+}
+
+/** What `docker exec` asked for (the exec record's fields). */
+export interface ExecRequest {
+  Cmd: string[];
+  Env: string[];
+  WorkingDir: string;
+  Tty: boolean;
+  ConsoleSize?: [number, number];
+}
+
+/**
+ * The process an exec runs (runc exec --process), laid out by spec/: the container's
+ * capabilities, limits and no_new_privs from its plan, the exec's command, user,
+ * environment and terminal.
+ *
+ * @example
+ * const proc = execProcess(record, planOf(record, defaults), exec, resolveUser(exec.User || record.Config.User || '', files));
+ */
+export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecRequest, user: ResolvedUser): Process {
+  const hc = rec.HostConfig;
+  const env = mergeEnv(rec.Config.Env ?? [], e.Env);
+  if (e.Tty && !env.some((x) => x.startsWith('TERM='))) env.push('TERM=xterm');
+  return execProcessSpec({
+    // The bounding set the container's config.json carries (sorted by bit).
+    capabilities: ociCapabilities(p.capabilities, { user: 'root' }).bounding,
+    rlimits: ulimitsToRlimits(p.ulimits),
+    noNewPrivileges: p.noNewPrivileges,
+    ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
+    // The container's own console size stays unless the exec brings one (as runc's config does).
+    ...(rec.Config.Tty === true && hc.ConsoleSize && hc.ConsoleSize[0] > 0 ? { consoleSize: { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } } : {}),
+  }, {
+    user,
+    args: e.Cmd,
+    env,
+    cwd: e.WorkingDir || rec.Config.WorkingDir || '/',
+    terminal: e.Tty,
+    ...(e.Tty && e.ConsoleSize && e.ConsoleSize[0] > 0 ? { consoleSize: { height: e.ConsoleSize[0], width: e.ConsoleSize[1] } } : {}),
+  });
+}

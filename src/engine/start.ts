@@ -1,0 +1,180 @@
+// docker start: the host work around the stored plan (rootfs, user, mounts, devices, joined
+// namespaces), the spec (run-plan.ts → spec/), then the runtime creates and starts the
+// container; the record says running only once it is written. A failed start undoes all of
+// it and records the exit code Docker would.
+import { join } from 'node:path';
+import { conflict, errorText, invalid, noSuchContainer } from '../base/index.js';
+import type { MountRequest } from '../docker/index.js';
+import { startFailureExitCode } from '../runtime/index.js';
+import { bindToOciMount, generateSpec, resolveUser, tmpfsToOciMount, type Mount } from '../spec/index.js';
+import type { EngineCore } from './core.js';
+import { logSettings } from './log-config.js';
+import { LOG_NAME } from './log-files.js';
+import { etcFiles, writeEtcFiles } from './etc-files.js';
+import { runPlan, type HostFacts } from './run-plan.js';
+import { securitySummary, ZERO_TIME } from './plan.js';
+import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
+import { PhaseTimer, buildEnv } from './util.js';
+
+const now = (): string => new Date().toISOString();
+
+/** Start a stopped container (its lock held). */
+export async function startLocked(core: EngineCore, c: ContainerRecord): Promise<void> {
+  const phases = new PhaseTimer();
+  const id = c.Id;
+  const b = core.bundle(id);
+  const d = core.o.defaults;
+  const image = core.o.images.get(c.Image);
+  const plan = core.plan(c);
+  // Ownership first: overlayfs takes the root directory's owner from the upper dir at mount.
+  if (plan.namespaces.userns && d.userns) await chownForUserns(core, b.dir, [b.dir, b.upper, b.work, b.rootfs]);
+  await core.host.rootfs.mount(core.o.images.layerDirs(image), { upper: b.upper, work: b.work, merged: b.rootfs });
+  phases.mark('mount');
+  const passwd = await core.host.rootfs.readText(b.rootfs, '/etc/passwd');
+  const group = await core.host.rootfs.readText(b.rootfs, '/etc/group');
+  const user = resolveUser(c.Config.User ?? '', { passwd, group, groupAdd: c.HostConfig.GroupAdd ?? [] });
+  const cwd = c.Config.WorkingDir || '/';
+  core.host.rootfs.makeWorkdir(b.rootfs, cwd);
+  const etcMounts: Mount[] = [
+    { destination: '/etc/hostname', type: 'bind', source: b.hostname, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/hosts', type: 'bind', source: b.hosts, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/resolv.conf', type: 'bind', source: b.resolvConf, options: ['rbind', 'rprivate'] },
+  ];
+  const mounts = await hostMounts(core, c, plan, b.rootfs);
+  const devices = c.HostConfig.Privileged === true ? await core.host.devices.all() : await core.host.devices.resolve(plan.devices);
+  const joined = joinedNamespaces(core, c, plan.namespaces);
+  const seccomp = core.o.seccomp.forContainer(c, plan.capabilities);
+  const facts: HostFacts = { rootfs: b.rootfs, user, env: buildEnv(c, user.home), cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp };
+  const spec = generateSpec(runPlan(c, plan, facts, d));
+  const security = securitySummary(c, plan, seccomp, d);
+  if (seccomp.notifyRules && core.o.seccompExplainer) await core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
+  phases.mark('spec');
+  // The network: an address and ports before the runtime creates the container, the /etc
+  // files written again with them, the namespace joined once it exists.
+  const net = await core.networking.prepare(c);
+  if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net));
+  const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
+  await core.logKeeper.prepare(b.dir, logs);
+  phases.mark('cleanup');
+  const cfg = c.Config;
+  const { pid, monitorPid } = await core.runtime.create({
+    id,
+    name: c.Name.slice(1),
+    bundle: b.dir,
+    spec,
+    log: { driver: logs.driver === 'none' ? 'none' : 'k8s-file', path: join(b.dir, LOG_NAME), sizeMax: logs.maxSize },
+    stdin: cfg.OpenStdin === true,
+    terminal: cfg.Tty === true,
+    leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
+  });
+  await core.networking.attach(c, pid);
+  // The runtime has made the container's own bind mounts: the staging mounts can go.
+  await core.unstage(id);
+  phases.mark('create');
+  // Sessions attached before start connect now, so they see the first byte of output.
+  await Promise.all(core.attach.takePending(id).map(async (s) => logAttachFailure(core, id, await core.attach.connect(id, s, () => core.runtime.attach(id)))));
+  phases.mark('attach');
+  await core.runtime.start(id);
+  phases.mark('runc-start');
+  // If this write fails, start fails and failStart stops what the runtime started.
+  await core.table.commit(c, (next) => {
+    next.Security = security;
+    next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: monitorPid };
+  });
+  core.logKeeper.watch(id, b.dir, logs);
+  phases.mark('save');
+  if (core.exits.watchMonitor(c) === 'gone') void core.exits.onMonitorGone(id).catch(core.failed('cannot handle the end of conmon', id));
+  core.log.debug({ containerId: id, phases: phases.done() }, 'started');
+  core.events.emit('container', 'start', id, core.table.attrs(c));
+  core.runtime.scanExits();
+}
+
+function logAttachFailure(core: EngineCore, id: string, err: unknown): void {
+  if (err !== undefined) core.log.warn({ containerId: id, err: errorText(err) }, 'attach failed');
+}
+
+/** Undo a failed start and record it (its lock held); with --rm the container goes. */
+export async function failStart(core: EngineCore, c: ContainerRecord, err: unknown): Promise<void> {
+  const id = c.Id;
+  const b = core.bundle(id);
+  // The runtime's own words stay in the daemon log (the client sees the short form).
+  core.log.info({ containerId: id, err: errorText(err), ...(await core.runtime.failureDetail(b.dir)) }, 'start failed');
+  core.attach.finishAll(id);
+  await core.runtime.delete(id, { force: true }).catch(() => undefined);
+  await core.networking.release(id).catch(core.failed('cannot release the network of a failed start', id));
+  await core.host.rootfs.unmount(b.rootfs).catch(() => undefined);
+  await core.unstage(id);
+  await core.runtime.clearExit(id);
+  core.runtime.unwatchMonitor(id);
+  const exitCode = startFailureExitCode(err);
+  await core.table
+    .commit(c, (next) => {
+      next.State = { ...next.State, Status: next.State.StartedAt === ZERO_TIME ? 'created' : 'exited', Pid: 0, ExitCode: exitCode, Error: errorText(err), FinishedAt: now() };
+      delete next.State.ConmonPid;
+      next.ExitGeneration += 1;
+    })
+    .catch((saveErr: unknown) => core.log.warn({ containerId: id, err: errorText(saveErr) }, 'cannot record the failed start'));
+  core.table.resolveWaiters(c, ['not-running', 'next-exit'], { exitCode });
+  if (c.HostConfig.AutoRemove) await core.lifecycle.removeLocked(c, { force: true }).catch(() => undefined);
+}
+
+/** Binds (staged from the source checked against the record: see binds.ts), volumes, tmpfs. */
+async function hostMounts(core: EngineCore, c: ContainerRecord, plan: ContainerPlan, rootfs: string): Promise<Mount[]> {
+  const requests: readonly MountRequest[] = plan.mounts;
+  const out: Mount[] = [];
+  const { staged, sources } = await core.host.binds.stage(core.store.dir(c.Id), requests, c.BindSources);
+  c.BindSources ??= [...sources];
+  const remap = plan.namespaces.userns ? core.o.defaults.userns : undefined;
+  for (const m of requests) {
+    if (m.kind === 'tmpfs') {
+      out.push(tmpfsToOciMount(m));
+      continue;
+    }
+    if (m.kind === 'volume') {
+      const name = m.source;
+      const hostPath = await core.volumes.ensure(name);
+      // An empty volume takes the image's content at its mount point, as Docker does (not with `nocopy`).
+      if (m.noCopy !== true) {
+        const stopped = await core.host.rootfs.copyUp(rootfs, m.target, hostPath);
+        if (stopped !== undefined) core.log.warn({ containerId: c.Id, volume: name, reason: stopped }, 'volume changed during copy-up; copy stopped');
+      }
+      if (remap) core.host.rootfs.chownIfRoot(hostPath, remap.uidMappings[0]!.hostID, remap.gidMappings[0]!.hostID);
+      core.volumes.use(name, c.Id);
+      out.push(bindToOciMount(m, { source: hostPath }));
+      continue;
+    }
+    out.push(bindToOciMount(m, { source: staged.get(m.target)! }));
+  }
+  return out;
+}
+
+/** The pid, ipc and net namespaces of containers joined with `container:X`. */
+function joinedNamespaces(core: EngineCore, c: ContainerRecord, ns: NamespaceRequests): { paths: HostFacts['joined']; userns: string | undefined } {
+  const paths: HostFacts['joined'] = {};
+  let userns: string | undefined;
+  const join1 = (kind: 'pid' | 'ipc' | 'network', ref: string): void => {
+    const other = core.table.find(ref);
+    if (!other) throw noSuchContainer(ref);
+    if (other.Id === c.Id) throw invalid(`cannot join own ${kind} namespace`);
+    if (other.State.Status !== 'running' || other.State.Pid <= 0) {
+      throw conflict(`cannot join ${kind} namespace of a non running container: ${ref}`);
+    }
+    if (kind === 'ipc' && (other.HostConfig.IpcMode ?? '') !== 'shareable' && other.HostConfig.IpcMode !== 'host') {
+      throw conflict(`can't join IPC of container ${other.Id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+    }
+    paths[kind] = `/proc/${other.State.Pid}/ns/${kind === 'network' ? 'net' : kind}`;
+    if (ns.userns) userns = `/proc/${other.State.Pid}/ns/user`;
+  };
+  if (ns.pid.kind === 'container') join1('pid', ns.pid.ref);
+  if (ns.ipc.kind === 'container') join1('ipc', ns.ipc.ref);
+  if (ns.network.kind === 'container') join1('network', ns.network.ref);
+  return { paths, userns };
+}
+
+/** Under --userns-remap the container's root owns its writable layer and mount points. */
+async function chownForUserns(core: EngineCore, dir: string, paths: readonly string[]): Promise<void> {
+  const u = core.o.defaults.userns!;
+  for (const p of paths) core.host.rootfs.chownIfRoot(p, u.uidMappings[0]!.hostID, u.gidMappings[0]!.hostID);
+  await core.host.rootfs.chmod(dir, 0o711);
+}
+

@@ -1,0 +1,214 @@
+// Running conmon and runc (host): conmon double-forks and outlives us; we learn the
+// container's pid (or runc's error) from conmon's sync pipe (_OCI_SYNCPIPE). RuncRuntime
+// (runner.ts) is built on these.
+import { spawn, execFile } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { EngineError } from '../base/index.js';
+import { conmonCreateArgs, conmonExecArgs, type ConmonCreateOptions, type ConmonExecOptions, type RuntimePaths } from './argv.js';
+
+const RUNC_TIMEOUT_MS = 60_000;
+
+interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+/** End offset of the first complete JSON object in `text` (strings may hold braces), or -1. */
+export function jsonObjectEnd(text: string): number {
+  let depth = 0;
+  let inString = false;
+  let started = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '{') {
+      depth++;
+      started = true;
+    } else if (ch === '}') {
+      depth--;
+      if (started && depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
+
+/** conmon's sync/attach pipes carry one JSON object per message; read them in order. */
+class SyncPipe {
+  #buf = '';
+  #queue: SyncMessage[] = [];
+  #waiters: Array<{ resolve: (m: SyncMessage) => void; reject: (e: Error) => void }> = [];
+  #closed: Error | undefined;
+
+  constructor(readonly stream: Readable) {
+    stream.on('data', (chunk: Buffer) => {
+      this.#buf += chunk.toString('utf8');
+      for (;;) {
+        const end = jsonObjectEnd(this.#buf);
+        if (end < 0) break;
+        const text = this.#buf.slice(0, end);
+        this.#buf = this.#buf.slice(end);
+        try {
+          this.#push(JSON.parse(text) as SyncMessage);
+        } catch {
+          this.#fail(new Error(`conmon sent garbage: ${text}`));
+        }
+      }
+    });
+    const onEnd = (): void => this.#fail(new Error(`conmon exited without reporting${this.#buf ? `: ${this.#buf}` : ''}`));
+    stream.on('end', onEnd);
+    stream.on('error', onEnd);
+    stream.on('close', onEnd);
+  }
+
+  #push(m: SyncMessage): void {
+    const w = this.#waiters.shift();
+    if (w) w.resolve(m);
+    else this.#queue.push(m);
+  }
+
+  #fail(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = err;
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+
+  next(timeoutMs?: number): Promise<SyncMessage> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => reject(new Error(`conmon did not report within ${timeoutMs} ms`)), timeoutMs);
+      const done = <T>(fn: (v: T) => void) => (v: T): void => {
+        if (timer) clearTimeout(timer);
+        fn(v);
+      };
+      this.#waiters.push({ resolve: done(resolve), reject: done(reject) });
+    });
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+/** Runtime errors keep runc's words: the docker CLI picks its exit code (126/127) from them. */
+export function runtimeFailure(message: string, cause?: unknown): EngineError {
+  const text = message.trim().replace(/^runc create failed: /, '');
+  const lower = text.toLowerCase();
+  if (lower.includes('executable file not found') || lower.includes('no such file or directory')) {
+    return new EngineError('invalid', 'ERR_RUNTIME_NOT_FOUND', `failed to create task for container: OCI runtime create failed: runc create failed: ${text}: unknown`, { cause });
+  }
+  if (lower.includes('permission denied') || lower.includes('is a directory')) {
+    const suffix = lower.includes('is a directory') && !lower.includes('permission denied') ? ': permission denied' : '';
+    return new EngineError('invalid', 'ERR_RUNTIME_PERMISSION', `failed to create task for container: OCI runtime create failed: runc create failed: ${text}${suffix}: unknown`, { cause });
+  }
+  return new EngineError('internal', 'ERR_RUNTIME_FAILED', `OCI runtime create failed: runc create failed: ${text}: unknown`, { cause });
+}
+
+/** Exit code Docker records for a failed start, chosen by the error text (moby daemon/errors.go). */
+export function startFailureExitCode(err: unknown): number {
+  const code = err instanceof EngineError ? err.code : '';
+  if (code === 'ERR_RUNTIME_NOT_FOUND') return 127;
+  if (code === 'ERR_RUNTIME_PERMISSION') return 126;
+  return 128;
+}
+
+async function spawnConmon(conmon: string, args: string[], stderrPath: string, timeoutMs: number): Promise<number> {
+  const errFd = openSync(stderrPath, 'a', 0o600);
+  try {
+    const child = spawn(conmon, args, {
+      stdio: ['ignore', errFd, errFd, 'pipe'],
+      env: { ...pickEnv(), _OCI_SYNCPIPE: '3' },
+      detached: true,
+    });
+    const pipe = new SyncPipe(child.stdio[3] as Readable);
+    child.on('error', () => undefined);
+    try {
+      const msg = await pipe.next(timeoutMs);
+      if (msg.data < 0) throw runtimeFailure(msg.message ?? 'unknown error');
+      return msg.data;
+    } finally {
+      pipe.close();
+      child.unref();
+    }
+  } finally {
+    closeSync(errFd);
+  }
+}
+
+function pickEnv(): Record<string, string> {
+  return { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+}
+
+/** Run conmon, which runs `runc create`; resolves with the container's init pid. */
+export async function spawnConmonCreate(p: RuntimePaths, o: ConmonCreateOptions): Promise<number> {
+  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), `${o.bundle}/conmon.stderr`, RUNC_TIMEOUT_MS);
+}
+
+export interface ExecHooks {
+  /** Connect the client's session once conmon's attach socket exists (before the process starts). */
+  attach?: (() => Promise<void>) | undefined;
+  /** The exec process exited with this code (conmon reports it on the sync pipe). */
+  onExit: (code: number) => void;
+}
+
+/**
+ * Run conmon in exec mode (`--exec-attach`): conmon waits on the start pipe, makes the
+ * attach socket, reports on the attach pipe, waits for a second start message, then runs
+ * `runc exec`; the sync pipe carries the pid and later the exit code.
+ */
+export async function spawnConmonExec(p: RuntimePaths, o: ConmonExecOptions & ExecHooks): Promise<number> {
+  const errFd = openSync(`${o.dir}/conmon.stderr`, 'a', 0o600);
+  try {
+    const child = spawn(p.conmon, conmonExecArgs(p, o), {
+      stdio: ['ignore', errFd, errFd, 'pipe', 'pipe', 'pipe'],
+      env: { ...pickEnv(), _OCI_SYNCPIPE: '3', _OCI_ATTACHPIPE: '4', _OCI_STARTPIPE: '5' },
+      detached: true,
+    });
+    child.on('error', () => undefined);
+    child.unref();
+    const sync = new SyncPipe(child.stdio[3] as Readable);
+    const attachPipe = new SyncPipe(child.stdio[4] as Readable);
+    const startPipe = (child.stdio as unknown as Array<NodeJS.WritableStream & { destroy(): void }>)[5]!;
+    try {
+      startPipe.write('{"data":0}\n');
+      await attachPipe.next(RUNC_TIMEOUT_MS);
+      if (o.attach) await o.attach();
+      startPipe.write('{"data":0}\n');
+      const msg = await sync.next(RUNC_TIMEOUT_MS);
+      if (msg.data < 0) throw runtimeFailure(msg.message ?? 'unknown error');
+      const pid = msg.data;
+      sync.next().then(
+        (m) => o.onExit(m.data),
+        () => o.onExit(-1),
+      ).finally(() => sync.close());
+      return pid;
+    } catch (err) {
+      sync.close();
+      throw err;
+    } finally {
+      attachPipe.close();
+      startPipe.destroy();
+    }
+  } finally {
+    closeSync(errFd);
+  }
+}
+
+export async function runRunc(p: RuntimePaths, args: string[]): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    execFile(p.runc, args, { timeout: RUNC_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, env: pickEnv() }, (err, stdout, stderr) => {
+      if (err) {
+        const detail = String(stderr).trim() || err.message;
+        const m = /msg="([^"]*)"/.exec(detail);
+        reject(new EngineError('internal', 'ERR_RUNTIME_FAILED', `runc ${args[2] ?? ''} failed: ${m?.[1] ?? detail}`, { cause: err }));
+      } else resolve(String(stdout));
+    });
+  });
+}

@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { REPO, firstLine, loadAverage, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult, type Stats } from './lib/host.js';
+import { REPO, busyCpuMs, firstLine, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult, type Stats } from './lib/host.js';
 import { IMAGE, findDocker, makeRuncFloor, must, startDockerd, startMoatd, startPodman, type Engine, type MoatdVariant, type RuncFloor } from './lib/peers.js';
 import { compare, render, targetsOf, type BenchResult, type EngineResult, type PhaseResult } from './lib/report.js';
 
@@ -171,11 +171,15 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
 
     say(`${PARALLEL} parallel run --rm, ${PARALLEL_ROUNDS} rounds`);
     const wall = new Map<string, number[]>(parts.map((p) => [p.key, []]));
+    const cpu = new Map<string, number[]>(parts.map((p) => [p.key, []]));
     for (let round = 0; round < PARALLEL_ROUNDS; round++) {
       for (const p of rotated(parts, round)) {
+        const c0 = busyCpuMs();
         const t0 = performance.now();
         await Promise.all(Array.from({ length: PARALLEL }, () => runOnce(p)));
         wall.get(p.key)!.push(performance.now() - t0);
+        // The whole machine's busy time: the engine, its helpers, runc, the CLIs (and any other work).
+        cpu.get(p.key)!.push((busyCpuMs() - c0) / PARALLEL);
       }
     }
     for (const p of parts) say(`  ${p.key}: median round ${stats(wall.get(p.key)!).median} ms`);
@@ -204,6 +208,12 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
     }
     await sleep(3000);
     const idleAfter = new Map(engines.map((e) => [e.key, sumRss(e.daemonPids())]));
+    const idleParts = new Map<string, Record<string, number>>();
+    for (const e of engines) {
+      const partsOf: Record<string, number> = {};
+      for (const pid of e.daemonPids()) partsOf[roleOf(pid)] = (partsOf[roleOf(pid)] ?? 0) + rssKb(pid);
+      idleParts.set(e.key, partsOf);
+    }
 
     const counted: Record<string, string> = {
       dockerd: 'dockerd + containerd',
@@ -217,11 +227,11 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
       out[p.key] = {
         describe: p.describe,
         runMs: stats(lat.get(p.key)!),
-        parallel: { wallMs: w, perSec: Math.round(((PARALLEL * 1000) / w.median) * 10) / 10 },
+        parallel: { wallMs: w, perSec: Math.round(((PARALLEL * 1000) / w.median) * 10) / 10, machineCpuMsPerContainer: stats(cpu.get(p.key)!) },
         ...(e
           ? {
               psMs: stats(ps.get(e.key)!),
-              idleRssKb: { fresh: idleFresh.get(e.key)!, afterWork: idleAfter.get(e.key)!, counted: counted[e.key.split(':')[0]!] ?? '' },
+              idleRssKb: { fresh: idleFresh.get(e.key)!, afterWork: idleAfter.get(e.key)!, counted: counted[e.key.split(':')[0]!] ?? '', afterWorkParts: idleParts.get(e.key)! },
               perContainerRssKb: Math.round(perContainer.get(e.key)!),
               ...(cliPeak.get(e.key) !== undefined ? { cliRunPeakRssKb: cliPeak.get(e.key)! } : {}),
               versionMs: stats(version.get(e.key)!),

@@ -176,6 +176,27 @@ export function stats(xs: readonly number[]): Stats {
   return { n: s.length, median: r(quantile(s, 0.5)), min: r(s[0] ?? NaN), max: r(s[s.length - 1] ?? NaN), p25: r(quantile(s, 0.25)), p75: r(quantile(s, 0.75)) };
 }
 
+/** CPU time (ms) the whole machine spent busy since boot (all cores; /proc/stat, USER_HZ 100). */
+export function busyCpuMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+  return busy * 10;
+}
+
+/** What a pid is, for the RSS breakdown: its comm, or for node processes the moat program it runs. */
+export function roleOf(pid: number): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const listener = cmd.some((a) => a.endsWith('moat-seccomp-listener'));
+    if (listener) return cmd.includes('--standby') ? 'listener-standby' : 'listener';
+    if (cmd.some((a) => a.endsWith('/moatd'))) return 'moatd';
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return 'gone';
+  }
+}
+
 export function loadAverage(): number[] {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }

@@ -7,11 +7,11 @@ export interface EngineResult {
   /** `run --rm IMAGE true`, one at a time, wall ms. */
   runMs?: Stats;
   /** PARALLEL `run --rm` at once: wall ms per round and containers per second (from the median round). */
-  parallel?: { wallMs: Stats; perSec: number };
+  parallel?: { wallMs: Stats; perSec: number; machineCpuMsPerContainer: Stats };
   /** `ps -q` with psContainers running. */
   psMs?: Stats;
   /** Daemon (and what it keeps running) RSS: right after start and import, and after all the work once every container is gone. */
-  idleRssKb?: { fresh: number; afterWork: number; counted: string };
+  idleRssKb?: { fresh: number; afterWork: number; counted: string; afterWorkParts: Record<string, number> };
   /** (per-container helpers + shared helpers) / psContainers, with psContainers running. */
   perContainerRssKb?: number;
   /** Peak RSS of the CLI process of one `run --rm` (GNU time %M), median of 3. */
@@ -78,6 +78,7 @@ export function render(r: BenchResult): string {
   const engineKeys = keys.filter((k) => k !== 'runc');
   const rows: string[][] = [
     [`${r.config.parallel} parallel run --rm, per s (median of ${r.config.parallelRounds})`, ...keys.map((k) => (r.engines[k]!.parallel ? r.engines[k]!.parallel!.perSec.toFixed(1) : '—'))],
+    ['machine CPU per container in those rounds', ...keys.map((k) => ms(r.engines[k]!.parallel?.machineCpuMsPerContainer.median))],
     [`ps with ${r.config.psContainers} containers, median`, ...keys.map((k) => ms(r.engines[k]!.psMs?.median))],
     ['idle RSS after start', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.fresh))],
     ['idle RSS after the work', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.afterWork))],
@@ -88,6 +89,7 @@ export function render(r: BenchResult): string {
   out.push(table(['measure', ...keys], rows));
   out.push('');
   out.push('Idle RSS counts: ' + engineKeys.map((k) => `${k}: ${r.engines[k]!.idleRssKb?.counted ?? '—'}`).join('; '));
+  out.push('Idle RSS after the work, by process: ' + engineKeys.map((k) => `${k}: ${Object.entries(r.engines[k]!.idleRssKb?.afterWorkParts ?? {}).map(([n, kb]) => `${n} ${mib(kb)}`).join(' + ') || '—'}`).join('; '));
   if (Object.keys(r.cliStartMs).length > 0) out.push('CLI start alone (no daemon): ' + Object.entries(r.cliStartMs).map(([k, s]) => `${k} ${ms(s.median)}`).join(', '));
   for (const [k, p] of Object.entries(r.phases)) {
     out.push('');
@@ -124,7 +126,7 @@ export function compare(oldR: BenchResult, newR: BenchResult): string {
     if (a === undefined && b === undefined) return;
     const change = a !== undefined && b !== undefined && a !== 0 ? ((b - a) / a) * 100 : NaN;
     const better = Number.isNaN(change) ? '' : (higherBetter ? change > 0 : change < 0) ? 'better' : change === 0 ? '' : 'worse';
-    const f = (v: number | undefined): string => (v === undefined ? '—' : unit === 'MiB' ? (v / 1024).toFixed(1) : v.toFixed(unit === '/s' ? 1 : 0));
+    const f = (v: number | undefined): string => (v === undefined ? '—' : unit === 'MiB' ? (v / 1024).toFixed(1) : v.toFixed(unit === '/s' || v < 20 ? 1 : 0));
     rows.push([name, `${f(a)} ${unit}`, `${f(b)} ${unit}`, Number.isNaN(change) ? '—' : `${change > 0 ? '+' : ''}${change.toFixed(1)} %`, better]);
   };
   for (const k of [...new Set([...Object.keys(oldR.engines), ...Object.keys(newR.engines)])]) {

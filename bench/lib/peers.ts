@@ -99,7 +99,7 @@ export async function startDockerd(root: string, docker: string): Promise<Engine
   );
   closeSync(fd);
   await waitReady(socket, child, log);
-  const under = (p: { cmdline: string }): boolean => p.cmdline.includes(dir);
+  const under = (p: { cmdline: string }): boolean => p.cmdline.includes(`${dir}/`);
   return {
     key: 'dockerd',
     describe: `dockerd ${firstWord(execFileSync('/usr/sbin/dockerd', ['--version'], { encoding: 'utf8' }))} (overlay2, containerd, runc), docker CLI`,
@@ -112,7 +112,7 @@ export async function startDockerd(root: string, docker: string): Promise<Engine
     sharedHelperPids: () => [],
     stop: async () => {
       await stopChild(child, 20_000);
-      killMentioning(dir);
+      killMentioning(`${dir}/`);
       removeCgroupsNamed(cgroupParent);
     },
   };
@@ -147,7 +147,7 @@ export async function startMoatd(root: string, docker: string, variant: MoatdVar
   const child = spawn(bin, ['--data-root', data, '--exec-root', exec, '--cgroup-parent', cgroupParent, '--config-file', join(dir, 'daemon.json'), '--block-registry', 'docker.io', '--log-level', 'debug', ...(variant.args ?? [])], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   await waitReady(socket, child, log);
-  const under = (p: { cmdline: string }): boolean => p.cmdline.includes(dir);
+  const under = (p: { cmdline: string }): boolean => p.cmdline.includes(`${dir}/`);
   const listenerPids = (): number[] => procs().filter((p) => p.cmdline.includes('moat-seccomp-listener') && under(p)).map((p) => p.pid);
   return {
     key,
@@ -165,7 +165,7 @@ export async function startMoatd(root: string, docker: string, variant: MoatdVar
     containersDir: join(data, 'containers'),
     stop: async () => {
       await stopChild(child, 20_000);
-      killMentioning(dir);
+      killMentioning(`${dir}/`);
       deleteRuncStates(join(exec, 'runc'));
       removeCgroupsNamed(cgroupParent);
     },
@@ -233,7 +233,7 @@ export async function startPodman(root: string): Promise<Engine> {
   const cgroupParent = `moat-bench-podman-${tag()}`;
   const env = { ...process.env, CONTAINERS_CONF: conf, CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'), CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf') };
   const globalFlags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'overlay'];
-  const under = (p: { cmdline: string }): boolean => p.cmdline.includes(dir);
+  const under = (p: { cmdline: string }): boolean => p.cmdline.includes(`${dir}/`);
   const ourIds = new Set<string>();
   const e: Engine = {
     key: 'podman',
@@ -249,7 +249,7 @@ export async function startPodman(root: string): Promise<Engine> {
       const ps = await cli(e, ['ps', '-aq', '--no-trunc']);
       for (const id of ps.stdout.split('\n').filter((x) => x !== '')) ourIds.add(id);
       await cli(e, ['rm', '-fa']);
-      killMentioning(dir);
+      killMentioning(`${dir}/`);
       deleteRuncStates('/run/runc', (id) => ourIds.has(id));
       removeCgroupsNamed(cgroupParent);
       for (const p of PODMAN_GLOBAL_DIRS) if (!preexisting.includes(p)) removeOwnPodmanDir(p);

@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { REPO, busyCpuMs, firstLine, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult, type Stats } from './lib/host.js';
+import { REPO, busyCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult, type Stats } from './lib/host.js';
 import { IMAGE, findDocker, makeRuncFloor, must, startDockerd, startMoatd, startPodman, type Engine, type MoatdVariant, type RuncFloor } from './lib/peers.js';
 import { compare, render, targetsOf, type BenchResult, type EngineResult, type PhaseResult } from './lib/report.js';
 
@@ -208,6 +208,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
     }
     await sleep(3000);
     const idleAfter = new Map(engines.map((e) => [e.key, sumRss(e.daemonPids())]));
+    const idleShared1x = new Map(engines.map((e) => [e.key, groupRssKb(e.daemonPids())]));
     const idleParts = new Map<string, Record<string, number>>();
     for (const e of engines) {
       const partsOf: Record<string, number> = {};
@@ -231,7 +232,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
         ...(e
           ? {
               psMs: stats(ps.get(e.key)!),
-              idleRssKb: { fresh: idleFresh.get(e.key)!, afterWork: idleAfter.get(e.key)!, counted: counted[e.key.split(':')[0]!] ?? '', afterWorkParts: idleParts.get(e.key)! },
+              idleRssKb: { fresh: idleFresh.get(e.key)!, afterWork: idleAfter.get(e.key)!, counted: counted[e.key.split(':')[0]!] ?? '', afterWorkParts: idleParts.get(e.key)!, afterWorkShared1x: idleShared1x.get(e.key)! },
               perContainerRssKb: Math.round(perContainer.get(e.key)!),
               ...(cliPeak.get(e.key) !== undefined ? { cliRunPeakRssKb: cliPeak.get(e.key)! } : {}),
               versionMs: stats(version.get(e.key)!),

@@ -176,6 +176,41 @@ export function stats(xs: readonly number[]): Stats {
   return { n: s.length, median: r(quantile(s, 0.5)), min: r(s[0] ?? NaN), max: r(s[s.length - 1] ?? NaN), p25: r(quantile(s, 0.25)), p75: r(quantile(s, 0.75)) };
 }
 
+/**
+ * Memory of a group of processes with the pages they share counted once: anonymous memory
+ * summed, each file mapping (device, inode, offset) counted at its largest RSS in the group.
+ * moatd and its listener pair are three node processes whose ~30 MiB of node binary pages
+ * are the same pages; summed RSS counts them three times.
+ */
+export function groupRssKb(pids: readonly number[]): number {
+  const files = new Map<string, number>();
+  let anon = 0;
+  for (const pid of pids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+    } catch {
+      continue;
+    }
+    let key: string | undefined;
+    for (const line of text.split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ ([0-9a-f]+) (\S+) (\d+)/.exec(line);
+      if (head) {
+        key = head[3] === '0' ? undefined : `${head[2]}:${head[3]}:${head[1]}`;
+        continue;
+      }
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (!rss) continue;
+      const kb = Number(rss[1]);
+      if (key === undefined) anon += kb;
+      else files.set(key, Math.max(files.get(key) ?? 0, kb));
+    }
+  }
+  let file = 0;
+  for (const kb of files.values()) file += kb;
+  return anon + file;
+}
+
 /** CPU time (ms) the whole machine spent busy since boot (all cores; /proc/stat, USER_HZ 100). */
 export function busyCpuMs(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);

@@ -17,9 +17,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { REPO, busyCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult, type Stats } from './lib/host.js';
+import { REPO, busyCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult } from './lib/host.js';
 import { IMAGE, findDocker, makeRuncFloor, must, startDockerd, startMoatd, startPodman, type Engine, type MoatdVariant, type RuncFloor } from './lib/peers.js';
 import { compare, render, targetsOf, type BenchResult, type EngineResult, type PhaseResult } from './lib/report.js';
+import { phasesFrom } from './lib/phases.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 20);
 const PARALLEL = Number(process.env['BENCH_PARALLEL'] ?? 20);
@@ -72,35 +73,6 @@ async function moatSpec(e: Engine): Promise<Record<string, unknown> | undefined>
 
 function logSize(file: string): number {
   return existsSync(file) ? statSync(file).size : 0;
-}
-
-/** Medians of the `phases` of moatd's `started` and `exited` debug lines written after byte `from`. */
-function phasesFrom(file: string, from: number): PhaseResult | undefined {
-  const text = readFileSync(file).subarray(from).toString('utf8');
-  const start: Record<string, number[]> = {};
-  const exit: Record<string, number[]> = {};
-  const startTotal: number[] = [];
-  const exitTotal: number[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let rec: { msg?: string; phases?: Record<string, number> };
-    try {
-      rec = JSON.parse(line) as typeof rec;
-    } catch {
-      continue;
-    }
-    if (!rec.phases || (rec.msg !== 'started' && rec.msg !== 'exited')) continue;
-    const into = rec.msg === 'started' ? start : exit;
-    let total = 0;
-    for (const [k, v] of Object.entries(rec.phases)) {
-      (into[k] ??= []).push(v);
-      total += v;
-    }
-    (rec.msg === 'started' ? startTotal : exitTotal).push(total);
-  }
-  if (startTotal.length === 0) return undefined;
-  const med = (o: Record<string, number[]>): Record<string, Stats> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, stats(v)]));
-  return { samples: startTotal.length, start: med(start), exit: med(exit), startTotal: stats(startTotal), exitTotal: stats(exitTotal) };
 }
 
 const sumRss = (pids: number[]): number => pids.reduce((a, p) => a + rssKb(p), 0);

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { REPO, busyCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult } from './lib/host.js';
 import { IMAGE, findDocker, makeRuncFloor, must, startDockerd, startMoatd, startPodman, type Engine, type MoatdVariant, type RuncFloor } from './lib/peers.js';
 import { compare, render, targetsOf, type BenchResult, type EngineResult, type PhaseResult } from './lib/report.js';
-import { phasesFrom } from './lib/phases.js';
+import { phasesFrom, type Span } from './lib/phases.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 20);
 const PARALLEL = Number(process.env['BENCH_PARALLEL'] ?? 20);
@@ -113,12 +113,19 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
     say(`run --rm true: ${RUNS} rounds over ${parts.map((p) => p.key).join(', ')}`);
     const logFrom = new Map(engines.filter((e) => e.log).map((e) => [e.key, logSize(e.log!)]));
     const lat = new Map<string, number[]>(parts.map((p) => [p.key, []]));
-    for (let i = 0; i < RUNS; i++) for (const p of rotated(parts, i)) lat.get(p.key)!.push((await runOnce(p)).ms);
+    const spans = new Map<string, Span[]>(parts.map((p) => [p.key, []]));
+    for (let i = 0; i < RUNS; i++) {
+      for (const p of rotated(parts, i)) {
+        const t0 = Date.now();
+        lat.get(p.key)!.push((await runOnce(p)).ms);
+        spans.get(p.key)!.push({ t0, t1: Date.now() });
+      }
+    }
     await sleep(500);
     const phases: Record<string, PhaseResult> = {};
     for (const e of engines) {
       if (!e.log) continue;
-      const ph = phasesFrom(e.log, logFrom.get(e.key)!);
+      const ph = phasesFrom(e.log, logFrom.get(e.key)!, spans.get(e.key)!);
       if (ph) phases[e.key] = ph;
     }
     for (const p of parts) say(`  ${p.key}: median ${stats(lat.get(p.key)!).median} ms`);

@@ -33,6 +33,17 @@ test('phasesOf() takes started/exited lines with phases and skips everything els
   assert.equal(p.exitTotal.median, 19);
 });
 
+test('phasesOf() splits the rest of each run around the start and exit lines, by their times', () => {
+  const log = [
+    '{"time":1100,"msg":"started","phases":{"create":50,"runc-start":10}}',
+    '{"time":1150,"msg":"exited","phases":{"runc-delete":10,"remove":10}}',
+  ].join('\n');
+  const p = phasesOf(log, [{ t0: 1000, t1: 1170 }]);
+  assert.deepEqual([p?.timeline?.beforeStart.median, p?.timeline?.between.median, p?.timeline?.afterExit.median], [40, 30, 20]);
+  // Lines and runs that do not pair up give no timeline rather than a wrong one.
+  assert.equal(phasesOf(log, [{ t0: 1000, t1: 1170 }, { t0: 1200, t1: 1300 }])?.timeline, undefined);
+});
+
 test('phasesOf() is undefined when no container started (no debug lines)', () => {
   assert.equal(phasesOf('{"level":30,"msg":"listening"}\n'), undefined);
   assert.equal(phasesOf(''), undefined);

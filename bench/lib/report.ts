@@ -26,6 +26,14 @@ export interface PhaseResult {
   exit: Record<string, Stats>;
   startTotal: Stats;
   exitTotal: Stats;
+  /**
+   * The rest of each `run --rm`, from the CLI's start/end and the log lines' times (ms
+   * resolution): before the start began (CLI start, ping, create, attach, wait and start
+   * requests), between start and exit handling (the reply, the container's life, conmon's exit
+   * file, moatd noticing it), after the exit handling (wait's answer, the attach stream's end,
+   * the CLI exiting).
+   */
+  timeline?: { beforeStart: Stats; between: Stats; afterExit: Stats };
 }
 
 export interface Target {
@@ -100,7 +108,13 @@ export function render(r: BenchResult): string {
     const exit = Object.entries(p.exit).map(([n, s]) => [`exit: ${n}`, ms(s.median, 1), `${s.p25.toFixed(1)}–${s.p75.toFixed(1)}`]);
     const run = r.engines[k]?.runMs?.median;
     const rest = run === undefined ? NaN : run - p.startTotal.median - p.exitTotal.median;
-    out.push(table(['phase', 'median', 'p25–p75 ms'], [...start, ['start total', ms(p.startTotal.median, 1), `${p.startTotal.p25.toFixed(1)}–${p.startTotal.p75.toFixed(1)}`], ...exit, ['exit total', ms(p.exitTotal.median, 1), `${p.exitTotal.p25.toFixed(1)}–${p.exitTotal.p75.toFixed(1)}`], ['rest of run --rm (CLI, API, create, wait)', ms(rest), '']]));
+    out.push(table(['phase', 'median', 'p25–p75 ms'], [...start, ['start total', ms(p.startTotal.median, 1), `${p.startTotal.p25.toFixed(1)}–${p.startTotal.p75.toFixed(1)}`], ...exit, ['exit total', ms(p.exitTotal.median, 1), `${p.exitTotal.p25.toFixed(1)}–${p.exitTotal.p75.toFixed(1)}`], ...(p.timeline
+        ? [
+            ['before start (CLI, ping, create, attach, wait, start requests)', ms(p.timeline.beforeStart.median, 1), `${p.timeline.beforeStart.p25.toFixed(1)}–${p.timeline.beforeStart.p75.toFixed(1)}`],
+            ['between (start reply, container life, exit noticed)', ms(p.timeline.between.median, 1), `${p.timeline.between.p25.toFixed(1)}–${p.timeline.between.p75.toFixed(1)}`],
+            ['after exit handling (wait answer, attach end, CLI exit)', ms(p.timeline.afterExit.median, 1), `${p.timeline.afterExit.p25.toFixed(1)}–${p.timeline.afterExit.p75.toFixed(1)}`],
+          ]
+        : [['rest of run --rm (CLI, API, create, wait)', ms(rest), '']])]));
   }
   out.push('');
   out.push(table(['target', 'value', 'goal', 'met'], r.targets.map((t) => [t.name, t.value.toFixed(2), t.target, t.met ? 'yes' : 'no'])));
@@ -151,6 +165,7 @@ export function compare(oldR: BenchResult, newR: BenchResult): string {
     for (const part of ['start', 'exit'] as const) {
       for (const n of [...new Set([...Object.keys(a?.[part] ?? {}), ...Object.keys(b?.[part] ?? {})])]) add(`${k} ${part}: ${n}`, a?.[part][n]?.median, b?.[part][n]?.median, 'ms');
     }
+    for (const n of ['beforeStart', 'between', 'afterExit'] as const) add(`${k} ${n}`, a?.timeline?.[n].median, b?.timeline?.[n].median, 'ms');
   }
   return [`old: ${oldR.date} (load ${oldR.host.loadBefore.join(' ')})`, `new: ${newR.date} (load ${newR.host.loadBefore.join(' ')})`, '', table(['measure', 'old', 'new', 'change', ''], rows)].join('\n');
 }

@@ -39,8 +39,9 @@ test: preflight-test build
 check:
 	@npm run check
 
+# moatd, dockerd and Podman side by side (docs/performance.md); BENCH_ARGS='--compare bench/results/X.json'.
 bench: build
-	@node dist/bench/engine.js
+	@node dist/bench/engine.js $(BENCH_ARGS)
 
 # Pull of a 3-layer ~52 MB image from a local registry, moatd vs dockerd (overlay2).
 bench-pull: build

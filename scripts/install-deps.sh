@@ -18,12 +18,13 @@ fi
 #   tests:    gcc + libc6-dev (static probes), make, iproute2, util-linux, openssl, curl,
 #             docker-registry (local registry on 127.0.0.1), apache2-utils (htpasswd
 #             bcrypt entries for its basic auth), python3-docker and docker-compose (real clients)
-#   peers:    docker.io (dockerd for the authz test and the benchmark), podman (benchmark)
+#   peers:    docker.io (dockerd for the authz test and the benchmark), podman (benchmark),
+#             time (GNU time: the benchmark's CLI peak RSS)
 PKGS="runc conmon busybox-static tini
   netavark aardvark-dns iptables containernetworking-plugins
   seccomp libseccomp-dev strace
   gcc libc6-dev make iproute2 util-linux openssl ca-certificates curl docker-registry apache2-utils python3-docker docker-compose
-  docker.io podman"
+  docker.io podman time"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -31,6 +31,7 @@ const CHECKS = [
   { what: ['/usr/bin/curl'], pkg: 'curl', for: 'test' },
   { what: ['/usr/sbin/dockerd', '/usr/bin/dockerd'], pkg: 'docker.io', for: 'test' },
   { what: ['/usr/bin/podman'], pkg: 'podman', for: 'test' },
+  { what: ['/usr/bin/time'], pkg: 'time', for: 'test' },
   { what: ['/usr/bin/docker-registry'], pkg: 'docker-registry', for: 'test' },
   { what: ['/usr/bin/htpasswd'], pkg: 'apache2-utils', for: 'test' },
   { what: ['/usr/bin/docker-compose'], pkg: 'docker-compose', for: 'test' },

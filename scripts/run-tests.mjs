@@ -1,5 +1,5 @@
-// Runs the compiled tests with Node's test runner. `unit`: dist/src/**/*.test.js (no root
-// needed); `integration`: dist/test/integration/**/*.test.js (root, runc, conmon), one file
+// Runs the compiled tests with Node's test runner. `unit`: dist/src/**/*.test.js and the
+// bench's own arithmetic, dist/bench/**/*.test.js (no root needed); `integration`: dist/test/integration/**/*.test.js (root, runc, conmon), one file
 // at a time because they share the machine's cgroups; `faults`: dist/test/faults/**/*.test.js
 // (fault injection: crashes, a full disk, corrupt records, killed processes, a fuzzer; heavier
 // loops with MOAT_FAULTS_HEAVY=1); `all`: all three, in one runner summary.
@@ -34,7 +34,7 @@ const stale = (f) => {
   console.log(`run-tests: skipping ${relative(root, f)}: its source is gone (stale build output)`);
   return true;
 };
-const unit = find(join(root, 'dist', 'src')).filter((f) => !stale(f));
+const unit = [...find(join(root, 'dist', 'src')), ...find(join(root, 'dist', 'bench'))].filter((f) => !stale(f));
 const integration = find(join(root, 'dist', 'test', 'integration')).filter((f) => !stale(f));
 const faults = find(join(root, 'dist', 'test', 'faults')).filter((f) => !stale(f));
 const tiers = { unit, integration, faults, all: [...unit, ...integration, ...faults] };

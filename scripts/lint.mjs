@@ -68,6 +68,7 @@ const FS_ALLOWED = {
   'image/registry/client.ts': '<config-dir>/certs.d CA and client certificates; blob downloads into the content store temp dir',
   'image/service.ts': 'the image trust policy file and its public keys, named by the operator',
   'runtime/runner.ts': "config.json, conmon's FIFOs, pid files and logs in the bundle dir; exec dirs and attach-socket links in the exec root; runc's state dir",
+  'runtime/runc-direct.ts': "runc's state dir under the exec root (state.json, exec.fifo), /proc/<init pid>/stat, the cgroup dirs runc's state names",
   'runtime/conmon.ts': "conmon's stderr file in the bundle or exec dir",
   'runtime/exit-files.ts': "conmon's exit files in the exec root",
   'runtime/resize.ts': "conmon's ctl FIFO in the bundle or exec dir",

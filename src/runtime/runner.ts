@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EngineError, internal, writeFileAtomic, writeJsonAtomic } from '../base/index.js';
+import { EngineError, internal, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ProcessWatcher, commandLineOf } from '../sys/index.js';
 import { toOciJson } from '../spec/index.js';
 import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
@@ -74,7 +74,8 @@ export class RuncRuntime implements OciRuntime {
 
   async create(o: RuntimeCreateOptions): Promise<{ pid: number; monitorPid: number }> {
     const dir = o.bundle;
-    await writeFileAtomic(join(dir, BUNDLE.config), toOciJson(o.spec, { indent: 2 }), 0o600);
+    // Written again at every create: no fsync (replaceFileAtomic says why).
+    await replaceFileAtomic(join(dir, BUNDLE.config), toOciJson(o.spec, { indent: 2 }), 0o600);
     // A stale exit file from a previous run must not end this one; stale FIFOs and sockets
     // would be reused by conmon; runc refuses an id it still has state for.
     await this.#exitFiles().clear(o.id);

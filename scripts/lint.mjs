@@ -57,7 +57,7 @@ const FS_ALLOWED = {
   'engine/limits.ts': 'cgroup files of the cgroups moatd made',
   'engine/logs.ts': 'the container log conmon writes in the bundle dir',
   'engine/log-files.ts': 'the container log and its rotated files in the bundle dir (conmon writes them; moatd links and renames)',
-  'engine/store.ts': 'container records in <data-root>/containers/<id>/ (removal goes through src/sys)',
+  'engine/store.ts': 'container records in <data-root>/containers/<id>/; a removed container\'s dir renamed into <data-root>/container-trash (removal goes through src/sys)',
   'engine/volumes.ts': 'volume records and dirs under <data-root>/volumes (their content goes through src/sys)',
   'image/builtin.ts': 'builds the built-in image in a private temp dir of its own',
   'image/overlay.ts': 'creates the upper/work/merged dirs in the bundle dir before mounting',

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeStaleTempFiles, writeFileAtomic } from './fsutil.js';
+import { removeStaleTempFiles, replaceFileAtomic, writeFileAtomic } from './fsutil.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'moat-fsutil-'));
@@ -29,6 +29,22 @@ test('writeFileAtomic() removes its temporary file when the write itself fails (
     await assert.rejects(writeFileAtomic(join(dir, 'rec.json'), 42 as unknown as string));
     assert.deepEqual(readdirSync(dir), ['rec.json'], 'no .tmp file left');
     assert.equal(readFileSync(join(dir, 'rec.json'), 'utf8'), 'old', 'the old file is untouched');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('replaceFileAtomic() replaces the file with its mode, and on a failed write keeps the old one and no temporary file', async () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'config.json'), 'old');
+    await replaceFileAtomic(join(dir, 'config.json'), 'new', 0o640);
+    assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), 'new');
+    assert.equal(statSync(join(dir, 'config.json')).mode & 0o777, 0o640);
+    assert.deepEqual(readdirSync(dir), ['config.json']);
+    await assert.rejects(replaceFileAtomic(join(dir, 'config.json'), 42 as unknown as string));
+    assert.deepEqual(readdirSync(dir), ['config.json'], 'no .tmp file left');
+    assert.equal(readFileSync(join(dir, 'config.json'), 'utf8'), 'new');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,6 +7,20 @@ import { randomBytes } from 'node:crypto';
  * directory. A crash leaves the old or the new file, never a torn one.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await writeViaRename(path, data, mode, true);
+}
+
+/**
+ * Replace a file atomically without making it durable (no fsync): readers see the old or
+ * the new file. Only for files rebuilt before every use from durable state, whose loss in a
+ * power cut loses nothing (a bundle's config.json, a seccomp rule table: the container they
+ * serve does not survive the host going down, and its next start writes them again).
+ */
+export async function replaceFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  await writeViaRename(path, data, mode, false);
+}
+
+async function writeViaRename(path: string, data: string | Uint8Array, mode: number, durable: boolean): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
@@ -16,7 +30,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   try {
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -25,6 +39,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
+  if (!durable) return;
   const dh = await open(dir, 'r');
   try {
     await dh.sync();

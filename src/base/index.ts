@@ -8,5 +8,5 @@ export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVo
 export { CleanupStack } from './cleanup.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
-export { writeFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';
+export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';
 export { errnoName, sysError } from './syscall-errors.js';

@@ -16,6 +16,8 @@ export interface DaemonConfig {
   noNewPrivileges: boolean;
   seccompProfile: string;
   seccompExplain: boolean;
+  /** The runc binary; '' picks /usr/sbin/runc or /usr/bin/runc. */
+  runc: string;
   defaultUlimits: string[];
   usernsRemap: string;
   authorizationPlugins: string[];
@@ -59,6 +61,7 @@ export const DEFAULTS: DaemonConfig = {
   noNewPrivileges: false,
   seccompProfile: 'builtin',
   seccompExplain: true,
+  runc: '',
   defaultUlimits: [],
   usernsRemap: '',
   authorizationPlugins: [],

@@ -42,6 +42,7 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--no-new-privileges', 'set no_new_privs for every container')
     .option('--seccomp-profile <profile>', 'default seccomp profile: builtin, unconfined, or a file', DEFAULTS.seccompProfile)
     .option('--no-seccomp-explain', 'plain errno rules instead of explained (notify) denials')
+    .option('--runc <path>', 'runc binary (default: /usr/sbin/runc, else /usr/bin/runc)')
     .option('--default-ulimit <ulimit>', 'default ulimit for containers (name=soft[:hard]), repeatable', collect, [])
     .option('--userns-remap <spec>', 'user namespace remapping: default, user, user:group, uid:gid')
     .option('--authorization-plugin <name>', 'authorization plugin, repeatable, in order', collect, [])
@@ -84,6 +85,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['newPrivileges'] === false) cfg.noNewPrivileges = true;
   if (fromCli('seccompProfile')) cfg.seccompProfile = String(o['seccompProfile']);
   if (o['seccompExplain'] === false) cfg.seccompExplain = false;
+  if (o['runc']) cfg.runc = String(o['runc']);
   if ((o['defaultUlimit'] as string[]).length > 0) cfg.defaultUlimits = o['defaultUlimit'] as string[];
   if (o['usernsRemap']) cfg.usernsRemap = String(o['usernsRemap']);
   if ((o['authorizationPlugin'] as string[]).length > 0) cfg.authorizationPlugins = o['authorizationPlugin'] as string[];
@@ -248,16 +250,18 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     explainer,
   });
   const events = new EventBus();
+  const runc = cfg.runc !== '' ? cfg.runc : (['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc');
+  const runtime = new RuncRuntime({
+    runc,
+    conmon: ['/usr/bin/conmon', '/usr/libexec/podman/conmon'].find((p) => existsSync(p)) ?? 'conmon',
+    runcRoot: join(cfg.execRoot, 'runc'),
+    exitDir: join(cfg.execRoot, 'exits'),
+    socketDir: join(cfg.execRoot, 's'),
+    execDir: join(cfg.execRoot, 'exec'),
+  });
   const engine = new Engine({
     dataRoot,
-    runtime: new RuncRuntime({
-      runc: ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc',
-      conmon: ['/usr/bin/conmon', '/usr/libexec/podman/conmon'].find((p) => existsSync(p)) ?? 'conmon',
-      runcRoot: join(cfg.execRoot, 'runc'),
-      exitDir: join(cfg.execRoot, 'exits'),
-      socketDir: join(cfg.execRoot, 's'),
-      execDir: join(cfg.execRoot, 'exec'),
-    }),
+    runtime,
     host: hostSystem(),
     images,
     events,
@@ -279,6 +283,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     ...(explainer ? { seccompExplainer: explainer } : {}),
   });
   await engine.init();
+  log.info(runtime.runcInfo, runtime.runcInfo.direct ? 'runc 1.1: moatd starts and deletes containers itself' : 'runc start and delete run runc (its state layout is not runc 1.1\'s)');
   // Before any listener: every create is judged by its effect (seccomp, joined namespaces).
   authz.chain.setInspector(engineInspector(engine));
   explainer?.follow((r) => {
@@ -303,7 +308,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       dataRoot,
       securityOptions,
       cgroupVersion,
-      runcVersion: versionOf('runc', ['--version']),
+      runcVersion: versionOf(runc, ['--version']),
       conmonVersion: versionOf('conmon', ['--version']),
       authorizationPlugins: () => authz.pluginNames(),
       warnings: () => [],

@@ -7,7 +7,7 @@ import type { EngineCore } from './core.js';
 import { failStart, startLocked } from './start.js';
 import { parseSignal } from './signals.js';
 import type { ContainerRecord } from './types.js';
-import { withTimeout } from './util.js';
+import { PhaseTimer, withTimeout } from './util.js';
 
 export interface StopOptions {
   /** Seconds before SIGKILL (the container's StopTimeout, else 10); 0 kills at once, negative waits forever. */
@@ -148,6 +148,7 @@ export class Lifecycle {
       return;
     }
     const volumes = opts.volumes === true || c.HostConfig.AutoRemove === true;
+    const phases = new PhaseTimer();
     try {
       await table.commit(c, (next) => {
         next.State.Status = 'removing';
@@ -161,11 +162,13 @@ export class Lifecycle {
       await store.dropRecord(c.Id);
       c.State.Status = 'removing';
     }
-    await this.finishRemove(c, { volumes });
+    phases.mark('record');
+    await this.finishRemove(c, { volumes }, phases);
+    log.debug({ containerId: c.Id, phases: phases.done() }, 'removed');
   }
 
   /** The end of a removal; with `volumes`, the container's anonymous volumes go too (rm -v, --rm). */
-  async finishRemove(c: ContainerRecord, opts: { volumes: boolean } = { volumes: false }): Promise<void> {
+  async finishRemove(c: ContainerRecord, opts: { volumes: boolean } = { volumes: false }, phases = new PhaseTimer()): Promise<void> {
     const core = this.core;
     const { table, runtime, events, log } = core;
     const id = c.Id;
@@ -177,6 +180,7 @@ export class Lifecycle {
       await runtime.delete(id, { force: true }).catch(() => undefined);
       await runtime.waitMonitorGone(id, b.dir);
     }
+    phases.mark('runtime');
     await core.networking.release(id).catch(core.failed('cannot release the network', id));
     await core.host.rootfs.unmount(b.rootfs);
     await core.unstage(id);
@@ -184,6 +188,7 @@ export class Lifecycle {
     core.exits.forget(id);
     await runtime.forget(id);
     core.volumes.release(undefined, id);
+    phases.mark('unmount');
     // The volumes go before the directory: the record ("removing", with RemoveVolumes) is
     // what finishes this removal after a crash, so it must outlive them.
     if (opts.volumes || c.RemoveVolumes === true) {
@@ -195,10 +200,14 @@ export class Lifecycle {
         );
       }
     }
-    await core.store.removeDir(id);
+    phases.mark('volumes');
+    await core.store.removeDirSoon(id, (err) => log.warn({ containerId: id, err: errorText(err) }, 'cannot delete the removed container\'s directory: retried at the next start'));
+    phases.mark('dir');
     await core.o.seccompExplainer?.remove(id).catch(() => undefined);
+    phases.mark('explainer');
     // runc removes each container's leaf cgroup; the shared parent goes when it is empty.
     if (!table.list().some((o) => isLiveRecord(o))) await core.host.cgroups.removeParents(core.o.defaults.cgroupParent);
+    phases.mark('cgroups');
     table.delete(id);
     core.execs.forgetContainer(id);
     events.emit('container', 'destroy', id, table.attrs(c));

@@ -1,10 +1,11 @@
 // Container records on disk: `<data-root>/containers/<id>/container.json`, written
 // atomically after the record schema checked it. A directory without that file is a create
 // that never finished; a file the schema refuses is a corrupt record, reported with its reason.
-import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { EngineError, internal, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
-import { removePath } from '../sys/index.js';
+import { mountPointsUnder, removePath } from '../sys/index.js';
 import { assertRecord, checkRecordText } from './record.js';
 import type { ContainerRecord } from './types.js';
 
@@ -16,7 +17,12 @@ export type ScanEntry =
   | { id: string; kind: 'corrupt'; path: string; reason: string; raw: unknown; modified: Date };
 
 export class ContainerStore {
-  constructor(readonly root: string) {}
+  /** Directories of removed containers, moved out of `root` and deleted after the answer. */
+  readonly trash: string;
+
+  constructor(readonly root: string) {
+    this.trash = join(dirname(root), 'container-trash');
+  }
 
   dir(id: string): string {
     return join(this.root, id);
@@ -28,6 +34,9 @@ export class ContainerStore {
 
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
+    await mkdir(this.trash, { recursive: true, mode: 0o700 });
+    // What a crash (or a stuck mount) left of earlier removals: the containers are gone.
+    for (const name of await readdir(this.trash)) await removePath(join(this.trash, name)).catch(() => undefined);
   }
 
   async save(rec: ContainerRecord): Promise<void> {
@@ -73,6 +82,26 @@ export class ContainerStore {
       out.push({ id, kind: 'corrupt', path, reason: checked.reason, raw, modified });
     }
     return out;
+  }
+
+  /**
+   * Take a container's directory out of the store at once (one rename into the trash dir)
+   * and delete it in the background: a removal answers without waiting for the files.
+   * A mount point still inside keeps the removal synchronous, so its error reaches the
+   * caller as before; a background failure goes to `onError` and is retried at next start.
+   */
+  async removeDirSoon(id: string, onError: (err: unknown) => void): Promise<void> {
+    const dir = this.dir(id);
+    if (mountPointsUnder(dir).length > 0) return await this.removeDir(id);
+    const trashed = join(this.trash, `${id}.${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(dir, trashed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      return await this.removeDir(id);
+    }
+    // removePath's calls are synchronous: start it after this turn's answers are written.
+    setImmediate(() => void removePath(trashed).catch(onError));
   }
 
   /** Remove a container's directory; never enters a mount point left in it (a bind staging point, a rootfs still mounted). */

@@ -12,7 +12,7 @@
 import { openSync, readSync, writeSync, closeSync, fstatSync, renameSync, readFileSync, statSync, readdirSync, constants as fsConstants, watch, type FSWatcher } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../base/index.js';
+import { replaceFileAtomic } from '../base/index.js';
 import type { NotifyRule, SeccompArch, LinuxSeccomp } from '../seccomp/index.js';
 import { isSafeContainerId } from './structs.js';
 import { planRuleTable, tryParseRuleTable, type DenialLine, type RuleTable, type SyscallRecord } from './policy.js';
@@ -67,7 +67,8 @@ export function readPidFileSync(path: string): number | undefined {
  * await writeRuleTable(stateDir, id, { rules: table, arch: 'SCMP_ARCH_X86_64', seccomp });
  */
 export async function writeRuleTable(stateDir: string, containerId: string, table: { rules: readonly NotifyRule[]; arch: SeccompArch; seccomp?: LinuxSeccomp; mode?: 'enforce' | 'record' }): Promise<void> {
-  await writeJsonAtomic(rulesPath(stateDir, containerId), planRuleTable(table), 0o600);
+  // Written again at every create: no fsync (replaceFileAtomic says why).
+  await replaceFileAtomic(rulesPath(stateDir, containerId), JSON.stringify(planRuleTable(table), null, 2) + '\n', 0o600);
 }
 
 /** Reads a container's rule table synchronously (the listener, at connect time); undefined if missing or invalid. */
@@ -212,10 +213,9 @@ async function readJsonl<T extends { seq: number }>(path: string, opts: { last?:
  * await removeContainerState(stateDir, id);
  */
 export async function removeContainerState(stateDir: string, containerId: string): Promise<void> {
-  for (const p of [rulesPath(stateDir, containerId), denialsPath(stateDir, containerId), syscallsPath(stateDir, containerId)]) {
-    await rm(p, { force: true });
-    await rm(`${p}.1`, { force: true });
-  }
+  // At once, not one after another: under load each thread-pool round trip waits for a core.
+  const files = [rulesPath(stateDir, containerId), denialsPath(stateDir, containerId), syscallsPath(stateDir, containerId)];
+  await Promise.all(files.flatMap((p) => [rm(p, { force: true }), rm(`${p}.1`, { force: true })]));
 }
 
 /** A running {@link followDenials}. */

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { EngineError } from '../base/index.js';
 import { conmonCreateArgs, conmonExecArgs, type ConmonCreateOptions, type ConmonExecOptions, type RuntimePaths } from './argv.js';
 
-const RUNC_TIMEOUT_MS = 60_000;
+export const RUNC_TIMEOUT_MS = 60_000;
 
 interface SyncMessage {
   data: number;

@@ -176,6 +176,44 @@ test('destroy() stops the reader and closes the connection', async (t) => {
   assert.equal(n, 0);
 });
 
+test('sessions share one reader thread: each gets its own packets, in order, and one stopping leaves the others', async (t) => {
+  const dir = await tempDir(t);
+  const threads = async (): Promise<number> => (await readdir('/proc/self/task')).length;
+  const open = async (i: number): Promise<{ socket: net.Socket; sfd: number; lfd: number }> => {
+    const lfd = listenSeqpacket(join(dir, `a${i}`));
+    const socket = await connectSeqpacket(join(dir, `a${i}`));
+    const sfd = c.accept4(lfd, null, null, 0);
+    assert.ok(sfd >= 0);
+    t.after(() => void c.close(lfd));
+    return { socket, sfd, lfd };
+  };
+  const first = await open(0);
+  await new Promise((r) => setTimeout(r, 200));
+  const withOne = await threads();
+  const more = [];
+  for (let i = 1; i < 8; i++) more.push(await open(i));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok((await threads()) <= withOne, `8 sessions use no more threads than 1 (${withOne})`);
+  const all = [first, ...more];
+  const done = all.map((s) => collect(s.socket));
+  // Session 3 goes away early; the others keep their streams.
+  all[3]!.socket.destroy();
+  for (let k = 0; k < 20; k++) {
+    for (const [i, s] of all.entries()) {
+      if (i === 3) continue;
+      const pkt = Buffer.from(`\x02s${i}p${k}`, 'latin1');
+      assert.equal(c.write(s.sfd, pkt, pkt.length), pkt.length);
+    }
+  }
+  for (const [i, s] of all.entries()) if (i !== 3) c.close(s.sfd);
+  const got = await Promise.all(done);
+  for (const [i, packets] of got.entries()) {
+    if (i === 3) continue;
+    assert.deepEqual(packets.map((p) => p.data.toString()), Array.from({ length: 20 }, (_, k) => `s${i}p${k}`), `session ${i}`);
+  }
+  c.close(all[3]!.sfd);
+});
+
 test('attachStdin() sends packets of at most 8192 bytes and end() half-closes', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'attach');

@@ -34,16 +34,17 @@
  * symlink to the bundle (it shortens that symlink name by one byte if it is exactly 107).
  */
 import net from 'node:net';
-import { openSync, closeSync, constants as fsConstants } from 'node:fs';
+import { openSync, closeSync, writeSync, constants as fsConstants } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
-import { WORKER_TAG, type ReaderData, type ReaderMessage } from './seqpacket-reader.js';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { READER_SLOTS, RETIRE_FLAG, WORKER_TAG, type ReaderData, type ReaderMessage } from './seqpacket-reader.js';
 import { EngineError, sysError } from '../base/index.js';
 import { libc, lastErrno, sockaddrUn, SUN_PATH_MAX } from '../sys/index.js';
 
 const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
 const SOCK_SEQPACKET = 5;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
@@ -158,6 +159,130 @@ export function attachStdin(socket: net.Socket): Writable {
 // ---- the reader thread (seqpacket-reader.ts: a small module, so the worker starts fast) --
 
 const READER_URL = new URL('./seqpacket-reader.js', import.meta.url);
+/** A reader thread with no session for this long ends (an idle daemon keeps no thread). */
+const READER_IDLE_MS = 5000;
+
+type SessionHandler = (m: ReaderMessage) => void;
+
+/** One reader thread and the sessions it serves, by slot. */
+class ReaderThread {
+  readonly #worker: Worker;
+  readonly #flags = new Int32Array(new SharedArrayBuffer(4 * (RETIRE_FLAG + 1)));
+  readonly #control: MessagePort;
+  readonly #wakeRead: number;
+  readonly #wakeWrite: number;
+  readonly #sessions = new Map<number, SessionHandler>();
+  readonly #free: number[] = [];
+  #next = 0;
+  #idle: NodeJS.Timeout | undefined;
+  #gone = false;
+
+  constructor(readonly onGone: (r: ReaderThread) => void) {
+    const sv = Buffer.alloc(8);
+    if (libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) throw sysError('socketpair', 'attach reader', lastErrno());
+    this.#wakeRead = sv.readInt32LE(0);
+    this.#wakeWrite = sv.readInt32LE(4);
+    const { port1, port2 } = new MessageChannel();
+    this.#control = port1;
+    this.#control.unref();
+    try {
+      this.#worker = new Worker(READER_URL, {
+        workerData: { tag: WORKER_TAG, wakeFd: this.#wakeRead, flags: this.#flags.buffer as SharedArrayBuffer, control: port2 } satisfies ReaderData,
+        transferList: [port2],
+      });
+    } catch (err) {
+      this.#closeWake();
+      throw err;
+    }
+    this.#worker.unref();
+    this.#worker.on('message', (m: ReaderMessage) => {
+      const handler = this.#sessions.get(m.slot);
+      if (!('packet' in m)) this.#release(m.slot);
+      handler?.(m);
+    });
+    const fail = (err: Error): void => {
+      if (this.#gone) return;
+      this.#gone = true;
+      this.onGone(this);
+      this.#closeWake();
+      for (const [slot, handler] of [...this.#sessions]) {
+        this.#sessions.delete(slot);
+        handler({ slot, error: err.message, code: 'EIO' });
+      }
+    };
+    this.#worker.on('error', fail);
+    this.#worker.on('exit', () => fail(new Error('the attach reader thread ended')));
+  }
+
+  get full(): boolean {
+    return this.#gone || (this.#free.length === 0 && this.#next >= READER_SLOTS);
+  }
+
+  /** Hand `fd` to the thread (it closes it); returns the session's pause and stop switches. */
+  add(fd: number, handler: SessionHandler): { setPaused(on: boolean): void; stop(): void } {
+    const slot = this.#free.pop() ?? this.#next++;
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = undefined;
+    Atomics.store(this.#flags, 2 * slot, 0);
+    Atomics.store(this.#flags, 2 * slot + 1, 0);
+    this.#sessions.set(slot, handler);
+    this.#control.postMessage({ slot, fd });
+    this.#wake();
+    // A slot is reused once its session is over: switches of an old session do nothing.
+    const live = (): boolean => this.#sessions.get(slot) === handler;
+    return {
+      setPaused: (on) => {
+        if (live() && Atomics.exchange(this.#flags, 2 * slot + 1, on ? 1 : 0) === 1 && !on) this.#wake();
+      },
+      stop: () => {
+        if (!live()) return;
+        Atomics.store(this.#flags, 2 * slot, 1);
+        this.#wake();
+      },
+    };
+  }
+
+  #release(slot: number): void {
+    if (!this.#sessions.delete(slot)) return;
+    this.#free.push(slot);
+    if (this.#sessions.size > 0 || this.#gone) return;
+    this.#idle = setTimeout(() => {
+      if (this.#sessions.size > 0 || this.#gone) return;
+      // No session: the thread ends, and the next attach starts another.
+      this.#gone = true;
+      this.onGone(this);
+      Atomics.store(this.#flags, RETIRE_FLAG, 1);
+      this.#wake();
+      this.#worker.once('exit', () => this.#closeWake());
+    }, READER_IDLE_MS).unref();
+  }
+
+  #wake(): void {
+    try {
+      writeSync(this.#wakeWrite, WAKE);
+    } catch {
+      // EAGAIN: wake-ups are already queued.
+    }
+  }
+
+  #closeWake(): void {
+    for (const fd of [this.#wakeRead, this.#wakeWrite]) libc().close(fd);
+  }
+}
+
+const WAKE = Buffer.of(1);
+const readers: ReaderThread[] = [];
+
+function readerThread(): ReaderThread {
+  const open = readers.find((r) => !r.full);
+  if (open) return open;
+  const r = new ReaderThread((gone) => {
+    const i = readers.indexOf(gone);
+    if (i >= 0) readers.splice(i, 1);
+  });
+  readers.push(r);
+  return r;
+}
 
 /**
  * Connect to a SOCK_SEQPACKET unix socket (conmon's `attach`) and return it as a
@@ -187,47 +312,30 @@ export async function connectSeqpacket(path: string): Promise<net.Socket> {
     if (readFd >= 0) libc().close(readFd);
     throw connectError(path, err);
   }
-  const flags = new Int32Array(new SharedArrayBuffer(8));
-  const setPaused = (on: boolean): void => {
-    Atomics.store(flags, 1, on ? 1 : 0);
-    Atomics.notify(flags, 1);
-  };
-  const stop = (): void => {
-    Atomics.store(flags, 0, 1);
-    Atomics.notify(flags, 1);
-  };
-  let worker: Worker;
+  let ended = false;
+  let session: { setPaused(on: boolean): void; stop(): void };
   try {
-    worker = new Worker(READER_URL, { workerData: { tag: WORKER_TAG, fd: readFd, flags: flags.buffer } satisfies ReaderData });
+    session = readerThread().add(readFd, (m) => {
+      if (ended || socket.destroyed) return;
+      if ('packet' in m) {
+        if (!socket.push(Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength))) session.setPaused(true);
+      } else if ('error' in m) {
+        ended = true;
+        socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Cannot read attach socket ${JSON.stringify(path)}: ${m.error}`));
+      } else {
+        // end, or released after a stop: no more packets.
+        ended = true;
+        socket.push(null);
+      }
+    });
   } catch (err) {
     libc().close(readFd);
     socket.destroy();
     throw connectError(path, err);
   }
-  // The worker is the only reader: the stream asks for more by clearing the pause flag.
-  (socket as unknown as { _read: () => void })._read = () => setPaused(false);
-  let ended = false;
-  worker.on('message', (m: ReaderMessage) => {
-    if (ended || socket.destroyed) return;
-    if ('packet' in m) {
-      if (!socket.push(Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength))) setPaused(true);
-    } else if ('end' in m) {
-      ended = true;
-      socket.push(null);
-    } else {
-      ended = true;
-      socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Cannot read attach socket ${JSON.stringify(path)}: ${m.error}`));
-    }
-  });
-  worker.on('error', (err) => {
-    if (!ended) socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Attach reader failed: ${err.message}`, { cause: err }));
-  });
-  worker.on('exit', () => {
-    if (!ended && !socket.destroyed) {
-      ended = true;
-      socket.push(null);
-    }
-  });
+  // The reader thread is the only reader: the stream asks for more by clearing the pause flag.
+  (socket as unknown as { _read: () => void })._read = () => session.setPaused(false);
+  const stop = (): void => session.stop();
   socket.once('close', stop);
   return socket;
 }

@@ -1,0 +1,113 @@
+// What `runc start` and `runc delete` do for runc 1.1 containers in the common cases, done in
+// moatd: each saves a Go process start-up per container (docs/performance.md). The state
+// dir is moatd's own (`--root` under the exec root, not writable by containers). Anything
+// unexpected answers `undefined`, and the caller runs runc, whose errors are the real ones.
+// Host code.
+import { closeSync, constants, openSync } from 'node:fs';
+import { readFile, rm, rmdir, unlink } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { EngineError } from '../base/index.js';
+import { initRunning, planDirectDelete, tryParseRuncState, type RuncStateFile } from './runc-state.js';
+
+/** runc 1.1 polls the init this often while it waits on the exec FIFO. */
+const INIT_POLL_MS = 100;
+
+async function readState(dir: string): Promise<RuncStateFile | undefined> {
+  const text = await readFile(join(dir, 'state.json'), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : tryParseRuncState(text);
+}
+
+async function procStat(pid: number): Promise<string | undefined> {
+  return await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+}
+
+function startFailed(message: string): EngineError {
+  return new EngineError('internal', 'ERR_RUNTIME_FAILED', `runc start failed: ${message}`);
+}
+
+/**
+ * `runc start` of a created container: read the init's byte from `exec.fifo` until the init
+ * closes it (it is close-on-exec: the container's process now runs), then remove the FIFO.
+ * Resolves `false` when the container is not one to start this way (not created, no state):
+ * the caller runs `runc start`.
+ */
+export async function startCreated(runcRoot: string, id: string, timeoutMs: number): Promise<boolean> {
+  const dir = join(runcRoot, id);
+  const fifo = join(dir, 'exec.fifo');
+  const state = await readState(dir);
+  if (state === undefined || !initRunning(state, await procStat(state.init_process_pid))) return false;
+  // Non-blocking: opening never waits for the init, and poll reports no hang-up before a
+  // writer has come and gone, so the socket waits for the byte. The socket owns the fd.
+  let fd: number;
+  try {
+    fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  let sock: Socket;
+  try {
+    sock = new Socket({ fd, readable: true, writable: false });
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  let got = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        void procStat(state.init_process_pid).then((stat) => {
+          if (initRunning(state, stat) && Date.now() - started < timeoutMs) return;
+          // Output already read by poll arrives before setImmediate: the init may have written
+          // its byte, exec'd and exited within one poll interval.
+          setImmediate(() => {
+            if (got > 0) return;
+            reject(startFailed(initRunning(state, stat) ? 'timed out waiting for the container process' : 'container process is already dead'));
+          });
+        });
+      }, INIT_POLL_MS);
+      const finish = (err?: Error): void => {
+        clearInterval(poll);
+        if (err) reject(err);
+        else if (got === 0) reject(startFailed('cannot start an already running container'));
+        else resolve();
+      };
+      sock.on('data', (b: Buffer) => {
+        got += b.length;
+      });
+      sock.on('end', () => finish());
+      sock.on('error', (err) => finish(err));
+      sock.on('close', () => clearInterval(poll));
+    });
+  } finally {
+    sock.destroy();
+  }
+  await unlink(fifo);
+  return true;
+}
+
+/**
+ * `runc delete` of a stopped container whose cleanup moatd knows (planDirectDelete): remove
+ * its cgroup dirs, then its state dir. Resolves `false` when runc must do it (the init still
+ * runs, hooks, a shared pid namespace, a cgroup still busy, no readable state).
+ */
+export async function deleteStopped(runcRoot: string, id: string): Promise<boolean> {
+  const dir = join(runcRoot, id);
+  const state = await readState(dir);
+  if (state === undefined || initRunning(state, await procStat(state.init_process_pid))) return false;
+  const cgroups = planDirectDelete(state);
+  if (cgroups === undefined) return false;
+  for (const path of cgroups) {
+    try {
+      await rmdir(path);
+    } catch (err) {
+      // ENOENT: already gone. EBUSY / ENOTEMPTY (a process still leaving, a child cgroup):
+      // runc retries and removes children.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+  return true;
+}

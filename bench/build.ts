@@ -1,5 +1,5 @@
 // `node dist/bench/build.js`: a 6-step build, cold (--no-cache) and warm (every step cached),
-// on moatd and on Debian's dockerd (classic builder, vfs) side by side, driven by the same
+// on moatd and on Debian's dockerd (classic builder, overlay2 as moat's overlayfs) side by side, driven by the same
 // docker CLI with DOCKER_BUILDKIT=0. Not a test: prints medians and ratios against the goals
 // (cold <= 1x dockerd, warm <= 0.5x dockerd). Everything it starts is stopped at the end.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     const dfd = openSync(dlog, 'a');
     const dsock = join(root, 'docker.sock');
     writeFileSync(join(root, 'daemon.json'), '{}\n');
-    const dockerd = spawn('/usr/sbin/dockerd', ['--storage-driver', 'vfs', '--iptables=false', '--ip-masq=false', '--bridge=none', '--data-root', join(root, 'dd'), '--exec-root', join(root, 'de'), '--pidfile', join(root, 'd.pid'), '--host', `unix://${dsock}`, '--config-file', join(root, 'daemon.json')], { stdio: ['ignore', dfd, dfd] });
+    const dockerd = spawn('/usr/sbin/dockerd', ['--storage-driver', 'overlay2', '--iptables=false', '--ip-masq=false', '--bridge=none', '--data-root', join(root, 'dd'), '--exec-root', join(root, 'de'), '--pidfile', join(root, 'd.pid'), '--host', `unix://${dsock}`, '--config-file', join(root, 'daemon.json')], { stdio: ['ignore', dfd, dfd] });
     closeSync(dfd);
     children.push(dockerd);
     await waitUp(msock, moatd, mlog);

@@ -403,6 +403,8 @@ export class ImageStore {
     const image = this.get(ref);
     const name = familiarName(parseReference(newTag));
     await this.#lock.run(async () => {
+      // A rebuild that changed nothing re-tags the same image: no write (and no fsync) needed.
+      if (this.#tags.get(name) === image.id) return;
       this.#tags.set(name, image.id);
       await this.#saveTags();
     });

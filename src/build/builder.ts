@@ -370,7 +370,7 @@ export class Builder {
     try {
       // Read through our own fd on the opened inode; extraction goes into a private dir first.
       const stream = createReadStream('', { fd: io.fd, autoClose: false });
-      await applyLayer(decompress(kind, stream), tmp);
+      await applyLayer(decompress(kind, stream), tmp, { plainArchive: true });
     } finally {
       io.close();
     }

@@ -163,7 +163,7 @@ export async function prepareContext(body: Readable, o: { workDir: string; docke
       return { ...ctx, dockerfile: text.toString('utf8') };
     }
     try {
-      await applyLayer(decompress(kind, stream), dir);
+      await applyLayer(decompress(kind, stream), dir, { plainArchive: true });
     } catch (err) {
       if (err instanceof EngineError && err.kind === 'invalid') throw invalid(err.message.replace(/^Cannot import layer/, 'Cannot read build context'));
       throw err;

@@ -147,8 +147,21 @@ async function clearTarget(parent: Handle, name: Buffer | string, newIsDir: bool
   return false;
 }
 
+/**
+ * A name an image layer cannot hold: `.wh.NAME` is how a layer says NAME was deleted, so a
+ * file called that would, once committed, hide NAME of the layers below (dockerd commits it
+ * as such a whiteout). COPY and ADD refuse it.
+ */
+export function checkLayerName(name: Buffer | string): void {
+  const text = typeof name === 'string' ? name : name.toString('utf8');
+  if (text.startsWith('.wh.')) {
+    throw new EngineError('invalid', 'ERR_LAYER_WHITEOUT_NAME', `cannot copy ${JSON.stringify(text)}: a name starting with .wh. marks a deleted file in an image layer (an OCI whiteout), so it cannot be stored in one; rename it or leave it out with .dockerignore`);
+  }
+}
+
 /** Copy `src` (any entry) as `name` in the directory `parent`, replacing what is there (directories merge). */
 async function copyEntry(src: Handle, parent: Handle, name: Buffer | string, own: CopyOwnership): Promise<void> {
+  checkLayerName(name);
   const st = src.stat();
   const ns = src.statBig();
   const kind = kindOf(st);

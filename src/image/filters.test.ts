@@ -58,6 +58,16 @@ test('unknown filter keys and bad values are 400s; a missing before image is a 4
   assert.throws(() => parseFilterTime('yesterday'), /invalid filter/);
 });
 
+test('docker images hides a nameless image other images were built on unless -a; it is never dangling', () => {
+  const D = img('d', '2024-04-01T00:00:00Z', []);
+  const list = [...ALL, D];
+  const view = (all: boolean) => ({ all, hasChildren: (id: string) => id === B.id });
+  assert.deepEqual(filterImages(list, f({}), resolve, view(false)).map((x) => x.image.id), [A.id, C.id, D.id], 'B (untagged, with a child) is hidden');
+  assert.deepEqual(filterImages(list, f({}), resolve, view(true)).map((x) => x.image.id), [A.id, B.id, C.id, D.id], '-a lists it');
+  assert.deepEqual(filterImages(list, f({ dangling: ['true'] }), resolve, view(true)).map((x) => x.image.id), [D.id], 'only childless untagged images are dangling');
+  assert.deepEqual(filterImages(list, f({ dangling: ['false'] }), resolve, view(true)).map((x) => x.image.id), [A.id, B.id, C.id]);
+});
+
 test('history rows: one per entry, newest first, empty layers have size 0, only the top row names the image', () => {
   const i = img('d', '2024-01-01T00:00:00Z', ['app:1']);
   i.config.rootfs.diff_ids = ['sha256:l1', 'sha256:l2'];

@@ -81,13 +81,23 @@ export interface ListedImage {
   repoDigests: string[];
 }
 
+/** How `docker images` sees the parent links: without `all`, intermediate images are hidden. */
+export interface ImageListView {
+  /** `all=1` (`docker images -a`). */
+  all: boolean;
+  /** Does any image name this one as its parent? */
+  hasChildren: (id: string) => boolean;
+}
+
 /**
  * Apply `docker images` filters. `resolve` finds the image a before/since filter names (throws 404).
+ * As dockerd: an image with no name that others were built on (a build's intermediate step)
+ * is listed only with `all`, and is never dangling (`dangling=true` lists the childless ones).
  *
  * @example
- * filterImages(store.list(), filtersParam(q), (r) => store.get(r))
+ * filterImages(store.list(), filtersParam(q), (r) => store.get(r), { all: false, hasChildren: (id) => store.childrenOf(id).length > 0 })
  */
-export function filterImages(list: readonly ImageRecord[], filters: ReadonlyMap<string, string[]>, resolve: (ref: string) => ImageRecord, nowMs = Date.now()): ListedImage[] {
+export function filterImages(list: readonly ImageRecord[], filters: ReadonlyMap<string, string[]>, resolve: (ref: string) => ImageRecord, view: ImageListView = { all: true, hasChildren: () => false }, nowMs = Date.now()): ListedImage[] {
   checkFilterKeys(filters, IMAGE_LIST_FILTERS);
   const created = (i: ImageRecord): number => Date.parse(i.config.created);
   const dangling = filters.get('dangling') ?? [];
@@ -108,7 +118,10 @@ export function filterImages(list: readonly ImageRecord[], filters: ReadonlyMap<
     const imgLabels = image.config.config.Labels ?? {};
     if (!labelsMatch(labels, imgLabels)) continue;
     if (notLabels.length > 0 && notLabels.some((l) => labelsMatch([l], imgLabels))) continue;
-    if (danglingWant !== undefined && (image.repoTags.length === 0) !== danglingWant) continue;
+    const nameless = image.repoTags.length === 0 && image.repoDigests.length === 0;
+    const intermediate = nameless && view.hasChildren(image.id);
+    if (intermediate && !view.all) continue;
+    if (danglingWant !== undefined && (image.repoTags.length === 0 && !intermediate) !== danglingWant) continue;
     let repoTags = image.repoTags;
     let repoDigests = image.repoDigests;
     if (refs.length > 0) {

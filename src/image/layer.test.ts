@@ -199,6 +199,28 @@ test('applyLayer() turns OCI whiteouts into overlayfs whiteouts', async (t) => {
   assert.deepEqual(await listing(dest), ['etc', 'etc/hosts', 'opt', 'opt/new']);
 });
 
+test('applyLayer({ plainArchive }) keeps .wh.* entries as files and removes nothing beside them', async (t) => {
+  if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner
+  const { dest } = await sandbox(t);
+  await applyLayer(
+    Readable.from([
+      await makeTar([
+        { name: '-x', body: 'kept' },
+        { name: '.wh.-x', body: 'a file, not a whiteout' },
+        { name: 'd/', type: 'directory', mode: 0o755 },
+        { name: 'd/keep', body: 'k' },
+        { name: 'd/.wh..wh..opq', body: '' },
+      ]),
+    ]),
+    dest,
+    { plainArchive: true },
+  );
+  assert.deepEqual(await listing(dest), ['-x', '.wh.-x', 'd', 'd/.wh..wh..opq', 'd/keep']);
+  assert.equal(await readFile(join(dest, '-x'), 'utf8'), 'kept');
+  assert.equal(await readFile(join(dest, '.wh.-x'), 'utf8'), 'a file, not a whiteout');
+  assert.equal(lgetxattrSync(join(dest, 'd'), 'trusted.overlay.opaque'), undefined);
+});
+
 test('applyLayer() lets a later entry replace an earlier one', async (t) => {
   if (!requires(t, 'root')) return; // applyLayer chowns every entry to its tar owner; whiteouts need trusted.* xattrs
   const { dest } = await sandbox(t);

@@ -69,6 +69,11 @@ export interface ApplyLayerOptions {
   uidShift?: IdShift;
   /** Called for each tar entry before it is applied (path relative to the root, no leading `/`). */
   onEntry?: (entry: { path: string; type: string; size: number }) => void;
+  /**
+   * The tar is a plain archive, not a layer (a build context, an ADD'ed archive): `.wh.*`
+   * entries are files with those names, not whiteouts that remove what is beside them.
+   */
+  plainArchive?: boolean;
 }
 
 export interface ApplyLayerResult {
@@ -229,7 +234,7 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
       }
       const parent = ensureParents(root, parts, shown);
       try {
-        await applyEntry(entry, { root, parent, base, parts, shown, type, shift, result, dirTimes });
+        await applyEntry(entry, { root, parent, base, parts, shown, type, shift, result, dirTimes, plainArchive: opts.plainArchive === true });
       } finally {
         parent.close();
       }
@@ -276,6 +281,7 @@ interface EntryContext {
   shift: IdShift;
   result: ApplyLayerResult;
   dirTimes: Array<{ parts: string[]; mtime: Date }>;
+  plainArchive: boolean;
 }
 
 /** One entry from tar-stream's extractor: its header and a stream of its data. */
@@ -284,7 +290,7 @@ type TarEntry = AsyncIterable<unknown> & { header: tar.Header };
 async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
   const h = entry.header;
   const { parent, base, shown, shift, result } = x;
-  if (base.startsWith(WHITEOUT_PREFIX)) {
+  if (base.startsWith(WHITEOUT_PREFIX) && !x.plainArchive) {
     await drain(entry);
     if (base === WHITEOUT_OPAQUE) {
       setXattr(parent, 'trusted.overlay.opaque', 'y');

@@ -403,6 +403,8 @@ export class ImageStore {
     const image = this.get(ref);
     const name = familiarName(parseReference(newTag));
     await this.#lock.run(async () => {
+      // A rebuild that changed nothing re-tags the same image: no write (and no fsync) needed.
+      if (this.#tags.get(name) === image.id) return;
       this.#tags.set(name, image.id);
       await this.#saveTags();
     });
@@ -428,9 +430,12 @@ export class ImageStore {
 
   /**
    * `docker rmi`: untag, and delete the image when no tag is left. `usedBy` names a
-   * container using the image, which blocks deletion unless forced.
+   * container using the image, which blocks deletion unless forced. An image other images
+   * were built on is only untagged (by name) or refused (by id), as dockerd. With `prune`
+   * (the API's default, `noprune=1` turns it off) the parents the deleted image leaves
+   * untagged, childless and unused go too: a build's intermediate images.
    */
-  async remove(ref: string, opts: { force: boolean; usedBy: (imageId: string) => string | undefined }): Promise<Array<Record<string, string>>> {
+  async remove(ref: string, opts: { force: boolean; usedBy: (imageId: string) => string | undefined; prune?: boolean }): Promise<Array<Record<string, string>>> {
     const image = this.get(ref);
     return await this.#lock.run(async () => {
       const out: Array<Record<string, string>> = [];
@@ -461,21 +466,53 @@ export class ImageStore {
         await this.#saveTags();
         return out;
       }
+      if (this.childrenOf(image.id).length > 0) {
+        // Images built on it keep it: a removed tag was all `rmi NAME` could do.
+        if (byName !== undefined) {
+          await this.#saveTags();
+          return out;
+        }
+        throw conflict(`conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image has dependent child images`);
+      }
       for (const t of image.repoTags) {
         if (this.#tags.delete(t)) out.push({ Untagged: t });
       }
       for (const d of image.repoDigests) {
         if (this.#digests.delete(d)) out.push({ Untagged: d });
       }
-      this.#configs.delete(image.id);
       await this.#saveTags();
       await this.#saveDigests();
-      if (this.#parents.delete(image.id)) await writeJsonAtomic(this.#parentsFile, Object.fromEntries(this.#parents), 0o644);
-      await rm(join(this.#configsDir, `${hexOf(image.id)}.json`), { force: true });
-      out.push({ Deleted: image.id });
-      for (const d of await this.#dropUnusedLayers(image.config.rootfs.diff_ids)) out.push({ Deleted: d });
+      const deleted = [image];
+      if (opts.prune !== false) deleted.push(...this.#prunableParents(image.id, opts.usedBy));
+      // The records first (a crash leaves unreferenced layers, which init keeps but nothing lists).
+      for (const gone of deleted) await rm(join(this.#configsDir, `${hexOf(gone.id)}.json`), { force: true });
+      for (const gone of deleted) {
+        this.#configs.delete(gone.id);
+        this.#parents.delete(gone.id);
+        out.push({ Deleted: gone.id });
+      }
+      await writeJsonAtomic(this.#parentsFile, Object.fromEntries(this.#parents), 0o644);
+      for (const d of await this.#dropUnusedLayers(deleted.flatMap((g) => g.config.rootfs.diff_ids))) out.push({ Deleted: d });
       return out;
     });
+  }
+
+  /**
+   * The ancestors of `id` that go with it: nearest first, each untagged, without digests, used
+   * by no container and with no child but the one below it; the walk stops at the first that
+   * must stay (a tagged base image, a stage another build still uses).
+   */
+  #prunableParents(id: string, usedBy: (imageId: string) => string | undefined): ImageRecord[] {
+    const out: ImageRecord[] = [];
+    let child = id;
+    for (let p = this.parentOf(child); p !== undefined; p = this.parentOf(child)) {
+      const rec = this.#record(p);
+      if (rec.repoTags.length > 0 || rec.repoDigests.length > 0 || usedBy(p) !== undefined) break;
+      if (this.childrenOf(p).some((c) => c !== child)) break;
+      out.push(rec);
+      child = p;
+    }
+    return out;
   }
 
   #tagNameFor(ref: string): string | undefined {

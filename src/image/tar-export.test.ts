@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { EngineError } from '../base/index.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir, readdir, readFile, lstat, readlink, writeFile, link, symlink, lchown, chmod, lutimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -143,6 +144,16 @@ test('exportTree({ overlayWhiteouts }) turns an upper dir into an OCI layer that
   const hosts = await lstat(join(dst, 'etc/hosts'));
   assert.ok(hosts.isCharacterDevice() && hosts.rdev === 0);
   assert.equal(lgetxattrSync(join(dst, 'opt'), 'trusted.overlay.opaque')?.toString(), 'y');
+});
+
+test('exportTree({ overlayWhiteouts }) refuses a file named .wh.*: in a layer it would hide a file below', async (t) => {
+  const dir = await temp(t);
+  const upper = join(dir, 'upper');
+  await mkdir(join(upper, 'etc'), { recursive: true });
+  await writeFile(join(upper, 'etc/.wh.passwd'), '');
+  await assert.rejects(bytes(exportTree(upper, { overlayWhiteouts: true })), (err: unknown) => err instanceof EngineError && err.kind === 'invalid' && /cannot store "\/etc\/\.wh\.passwd" in an image layer/.test(err.message));
+  // A plain export (docker export) is a file tree, not a layer: the name is kept.
+  assert.ok((await bytes(exportTree(upper))).includes(Buffer.from('etc/.wh.passwd')));
 });
 
 test('diffTree() reports added, modified and deleted paths as docker diff does', async (t) => {

@@ -11,7 +11,7 @@ import type { Stats } from 'node:fs';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { internal } from '../base/index.js';
+import { EngineError, internal } from '../base/index.js';
 import { openRoot, openAt, walk, reopen, readLink, readExactly, getXattr, errnoOf, O_RDONLY, type Handle } from '../sys/index.js';
 import { devMajor, devMinor, type IdShift } from './layer.js';
 
@@ -112,6 +112,10 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
           if (opts.exclude?.(relName) === true) return false;
           const slash = relName.lastIndexOf('/');
           const rel = slash < 0 ? '' : relName.slice(0, slash);
+          if (opts.overlayWhiteouts && name.name.startsWith('.wh.') && !isWhiteoutDevice(st)) {
+            // In a layer this name would be a whiteout that hides a file of the layers below.
+            throw new EngineError('invalid', 'ERR_LAYER_WHITEOUT_NAME', `cannot store ${JSON.stringify(`/${relName}`)} in an image layer: a name starting with .wh. marks a deleted file (an OCI whiteout); rename or remove it first`);
+          }
           if (opts.overlayWhiteouts && isWhiteoutDevice(st)) {
             const wh = rel === '' ? `.wh.${name.name}` : `${rel}/.wh.${name.name}`;
             await writeEntry(pack, { ...header(wh, st), type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
@@ -163,7 +167,7 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
 
   run().then(
     () => pack.finalize(),
-    (err: unknown) => pack.destroy(internal(`Cannot export ${dir}: ${(err as Error).message}`, { cause: err })),
+    (err: unknown) => pack.destroy(err instanceof EngineError && err.code === 'ERR_LAYER_WHITEOUT_NAME' ? err : internal(`Cannot export ${dir}: ${(err as Error).message}`, { cause: err })),
   );
   return Readable.from(pack, { objectMode: false });
 }

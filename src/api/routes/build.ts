@@ -151,7 +151,7 @@ const COMMIT_FIELDS = ['Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'User', 'Labels
 export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
   const { engine, service, log } = deps;
   const images = deps.images;
-  const cache = new BuildCache(images);
+  const cache = new BuildCache(images, log);
   const executor = new EngineExecutor(engine, images, log);
 
   r.add('POST', '/build', async (ctx) => {

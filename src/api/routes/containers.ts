@@ -241,7 +241,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const res = ctx.res!;
     await engine.withRootfs(c.Id, async (dir) => {
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
-      await pipeToClient(exportTree(dir), res);
+      // Under --userns-remap the rootfs holds host ids: the tar carries the container's, as dockerd's.
+      await pipeToClient(exportTree(dir, images.idShift ? { unshift: images.idShift } : {}), res);
     });
   });
 

@@ -111,13 +111,15 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
     const filters = filtersParam(ctx.query);
     const counts = new Map<string, number>();
     for (const c of engine.list()) counts.set(c.Image, (counts.get(c.Image) ?? 0) + 1);
-    const listed = filterImages(images.list(), filters, (ref) => images.get(ref));
+    const listed = filterImages(images.list(), filters, (ref) => images.get(ref), { all: boolParam(ctx.query, 'all'), hasChildren: (id) => images.childrenOf(id).length > 0 });
     listed.sort((a, b) => Date.parse(b.image.config.created) - Date.parse(a.image.config.created));
     sendJson(ctx.res!, 200, listed.map((l) => imageSummary({ ...l.image, repoTags: l.repoTags, repoDigests: l.repoDigests }, counts.get(l.image.id) ?? 0)));
   });
 
-  // docker image prune: dangling (untagged) images no container uses; -a (dangling=false):
-  // every unused image; until and label narrow it.
+  // docker image prune: dangling images (untagged, no image built on them) no container uses,
+  // each with the untagged parents only it kept (a build's steps); -a (dangling=false): every
+  // unused image, children before parents (passes until nothing more goes); until and label
+  // narrow it.
   r.add('POST', '/images/prune', async (ctx) => {
     const filters = filtersParam(ctx.query);
     checkFilterKeys(filters, IMAGE_PRUNE_FILTERS);
@@ -127,25 +129,32 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
     const notLabels = filters.get('label!') ?? [];
     const out: Array<Record<string, string>> = [];
     let reclaimed = 0;
-    for (const i of images.list()) {
-      if (danglingOnly && i.repoTags.length > 0) continue;
-      if (engine.containerUsingImage(i.id) !== undefined) continue;
-      const created = Date.parse(i.config.created);
-      if (until.some((u) => !(created < u))) continue;
-      const imgLabels = i.config.config.Labels ?? {};
-      if (!labelsMatch(labels, imgLabels)) continue;
-      if (notLabels.some((l) => labelsMatch([l], imgLabels))) continue;
-      const sizes = new Map(i.config.rootfs.diff_ids.map((d) => [d, images.layerSize(d)]));
-      try {
-        const removed = await images.remove(i.id, { force: true, usedBy: (id) => engine.containerUsingImage(id) });
-        for (const item of removed) {
-          const d = item['Deleted'];
-          if (d !== undefined && d !== i.id) reclaimed += sizes.get(d) ?? 0;
+    const layerSizes = new Map(images.list().flatMap((x) => x.config.rootfs.diff_ids.map((d) => [d, images.layerSize(d)] as const)));
+    // -a removes children before their parents: repeat while a pass removed something.
+    for (let again = true; again; ) {
+      again = false;
+      for (const i of images.list()) {
+        if (images.find(i.id) === undefined) continue; // went with a child this pass
+        if (danglingOnly && (i.repoTags.length > 0 || images.childrenOf(i.id).length > 0)) continue;
+        if (engine.containerUsingImage(i.id) !== undefined) continue;
+        const created = Date.parse(i.config.created);
+        if (until.some((u) => !(created < u))) continue;
+        const imgLabels = i.config.config.Labels ?? {};
+        if (!labelsMatch(labels, imgLabels)) continue;
+        if (notLabels.some((l) => labelsMatch([l], imgLabels))) continue;
+        try {
+          const removed = await images.remove(i.id, { force: true, usedBy: (id) => engine.containerUsingImage(id) });
+          for (const item of removed) {
+            const d = item['Deleted'];
+            if (d === undefined) continue;
+            if (layerSizes.has(d)) reclaimed += layerSizes.get(d) ?? 0;
+            else engine.events.emit('image', 'delete', d, { name: d });
+          }
+          out.push(...removed);
+          again ||= !danglingOnly && removed.some((item) => item['Deleted'] === i.id);
+        } catch (err) {
+          if (!(err instanceof EngineError) || err.kind === 'internal') throw err;
         }
-        out.push(...removed);
-        engine.events.emit('image', 'delete', i.id, { name: i.id });
-      } catch (err) {
-        if (!(err instanceof EngineError) || err.kind === 'internal') throw err;
       }
     }
     sendJson(ctx.res!, 200, { ImagesDeleted: out.length > 0 ? out : null, SpaceReclaimed: reclaimed });
@@ -251,7 +260,7 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
   });
 
   r.add('DELETE', '/images/{name*}', async (ctx) => {
-    const out = await images.remove(ctx.params['name']!, { force: boolParam(ctx.query, 'force'), usedBy: (id) => engine.containerUsingImage(id) });
+    const out = await images.remove(ctx.params['name']!, { force: boolParam(ctx.query, 'force'), prune: !boolParam(ctx.query, 'noprune'), usedBy: (id) => engine.containerUsingImage(id) });
     for (const item of out) {
       if (item['Untagged']) engine.events.emit('image', 'untag', images.find(item['Untagged'])?.id ?? item['Untagged'], { name: item['Untagged'] });
       if (item['Deleted']?.startsWith('sha256:') && !item['Deleted'].includes('layer')) engine.events.emit('image', 'delete', item['Deleted'], { name: item['Deleted'] });

@@ -42,17 +42,19 @@ export class Lifecycle {
       if (!isLiveRecord(c)) throw new EngineError('not-modified', 'ERR_NOT_RUNNING', 'container already stopped');
       await this.stopLocked(c, opts);
     });
+    this.core.events.emit('container', 'stop', c.Id, this.core.table.attrs(c));
   }
 
   /** The stop signal (StopSignal, else SIGTERM), SIGKILL after the timeout; resolves once the exit is handled. */
   async stopLocked(c: ContainerRecord, opts: StopOptions): Promise<void> {
-    const { runtime, log } = this.core;
+    const { runtime, log, events, table } = this.core;
     const sig = parseSignal(opts.signal ?? c.Config.StopSignal, 15);
+    const sent = (signal: number): void => void events.emit('container', 'kill', c.Id, table.attrs(c, { signal: String(signal) }));
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     if (c.State.Status === 'paused') await runtime.pause(c.Id, false).catch(() => undefined);
     const exited = this.exited(c);
     if (timeout !== 0) {
-      await runtime.kill(c.Id, sig).catch(() => undefined);
+      await runtime.kill(c.Id, sig).then(() => sent(sig), () => undefined);
       if (timeout < 0) {
         await exited;
         return;
@@ -60,7 +62,7 @@ export class Lifecycle {
       if (await withTimeout(exited, timeout * 1000)) return;
       log.info({ containerId: c.Id, timeout }, 'container did not stop in time; sending SIGKILL');
     }
-    await runtime.kill(c.Id, 9, { all: true }).catch(() => undefined);
+    await runtime.kill(c.Id, 9, { all: true }).then(() => sent(9), () => undefined);
     if (!(await withTimeout(exited, 30_000))) throw new EngineError('internal', 'ERR_STOP_TIMEOUT', `Cannot stop container ${c.Id}: it did not exit after SIGKILL`);
   }
 
@@ -100,7 +102,10 @@ export class Lifecycle {
     const { table, events } = this.core;
     const c = table.get(ref);
     await table.lock.run(c.Id, async () => {
-      if (isLiveRecord(c)) await this.stopLocked(c, opts);
+      if (isLiveRecord(c)) {
+        await this.stopLocked(c, opts);
+        events.emit('container', 'stop', c.Id, table.attrs(c));
+      }
     });
     await this.start(c.Id);
     events.emit('container', 'restart', c.Id, table.attrs(c));

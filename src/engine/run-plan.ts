@@ -5,6 +5,7 @@
 import { invalid } from '../base/index.js';
 import { ociCapabilities } from '../caps/index.js';
 import {
+  DEFAULT_PATH_ENV,
   defaultSysctls,
   deviceCgroupRules,
   ulimitsToRlimits,
@@ -129,8 +130,7 @@ export interface ExecRequest {
  */
 export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecRequest, user: ResolvedUser): Process {
   const hc = rec.HostConfig;
-  const env = mergeEnv(rec.Config.Env ?? [], e.Env);
-  if (e.Tty && !env.some((x) => x.startsWith('TERM='))) env.push('TERM=xterm');
+  const env = execEnv(rec, e);
   return execProcessSpec({
     // The bounding set the container's config.json carries (sorted by bit).
     capabilities: ociCapabilities(p.capabilities, { user: 'root' }).bounding,
@@ -147,4 +147,18 @@ export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecReque
     terminal: e.Tty,
     ...(e.Tty && e.ConsoleSize && e.ConsoleSize[0] > 0 ? { consoleSize: { height: e.ConsoleSize[0], width: e.ConsoleSize[1] } } : {}),
   });
+}
+
+/**
+ * An exec's environment as Docker builds it: the default PATH, HOSTNAME and (with a terminal)
+ * TERM, then the container's Env, then the exec's own. An image without Env (an imported one)
+ * still gets a PATH, so `docker exec c env` finds its command as `docker run` did.
+ *
+ * @example
+ * execEnv(record, { Env: ['A=1'], Tty: false }); // ['PATH=/usr/local/sbin:…', 'HOSTNAME=abc', …, 'A=1']
+ */
+export function execEnv(rec: Pick<ContainerRecord, 'Id' | 'Config'>, e: Pick<ExecRequest, 'Env' | 'Tty'>): string[] {
+  const daemon = [DEFAULT_PATH_ENV, `HOSTNAME=${rec.Config.Hostname ?? rec.Id.slice(0, 12)}`];
+  if (e.Tty) daemon.push('TERM=xterm');
+  return mergeEnv(mergeEnv(daemon, rec.Config.Env ?? []), e.Env);
 }

@@ -1,7 +1,7 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
 import { streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
-import type { ImageStore } from '../../image/index.js';
+import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
@@ -18,9 +18,18 @@ export interface ContainerRouteDeps {
   images: ImageStore;
 }
 
+/** The keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`); any other is a 400. */
+const CONTAINER_LIST_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'is-task', 'health', 'publish', 'expose', 'isolation'] as const;
+
 function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
+    // Several labels must all hold (compose lists a project's containers by two labels);
+    // several values of any other key are alternatives, as in Docker.
+    if (key === 'label') {
+      if (!labelsMatch(values, c.Config.Labels ?? undefined)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'status':
@@ -31,11 +40,6 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
         }
         case 'id':
           return c.Id.startsWith(v);
-        case 'label': {
-          const i = v.indexOf('=');
-          const labels = c.Config.Labels ?? {};
-          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
-        }
         case 'ancestor':
           return c.Config.Image === v || c.Image === imageIdOf(v) || c.Image.slice(7).startsWith(v);
         case 'exited':
@@ -50,13 +54,26 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
           return v === 'none' || v === (c.HostConfig.NetworkMode || 'default');
         case 'is-task':
           return v === 'false';
+        case 'health':
+          return healthFilterValue(c) === v;
+        case 'isolation':
+          return v === 'default';
         default:
-          throw invalid(`invalid filter '${key}'`);
+          // publish / expose: moat's containers publish nothing yet.
+          return false;
       }
     });
     if (!ok) return false;
   }
   return true;
+}
+
+const CONTAINER_STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+const HEALTH_STATES = ['starting', 'healthy', 'unhealthy', 'none'];
+
+/** `starting`, `healthy`, `unhealthy` or `none` (no healthcheck), as the `health` filter sees it. */
+function healthFilterValue(c: ContainerRecord): string {
+  return c.State.Health?.Status ?? 'none';
 }
 
 /** A filter value that is a regular expression (`name`); a bad one is the client's 400. */
@@ -100,6 +117,9 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   r.add('GET', '/containers/json', async (ctx) => {
     const all = boolParam(ctx.query, 'all');
     const filters = filtersParam(ctx.query);
+    checkFilterKeys(filters, CONTAINER_LIST_FILTERS);
+    for (const v of filters.get('status') ?? []) if (!CONTAINER_STATUSES.includes(v)) throw invalid(`invalid filter 'status=${v}'`);
+    for (const v of filters.get('health') ?? []) if (!HEALTH_STATES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
     const limit = intParam(ctx.query, 'limit');
     const now = Date.now();
     let list = engine
@@ -141,7 +161,6 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       if (isKind(err, 'not-modified')) return sendEmpty(ctx.res!, 304);
       throw err;
     }
-    if (action === 'stop') engine.events.emit('container', 'stop', engine.get(ctx.params['id']!).Id, { name: engine.get(ctx.params['id']!).Name.slice(1) });
     sendEmpty(ctx.res!, 204);
   };
   r.add('POST', '/containers/{id}/stop', stopLike('stop'));

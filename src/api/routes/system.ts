@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { EngineError } from '../../base/index.js';
 import type { Engine, EngineEvent } from '../../engine/index.js';
-import type { ImageStore } from '../../image/index.js';
+import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { filtersParam, timeParamNs } from '../params.js';
 import type { Router } from '../router.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../reply.js';
@@ -32,10 +32,18 @@ function registryConfig(r: { insecureRegistries: readonly string[]; registryMirr
 
 export const ENGINE_VERSION = '0.1.0';
 
+/** The keys `GET /events` accepts (Docker's events filter keys); any other is a 400. */
+const EVENT_FILTERS = ['container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'type', 'volume', 'config', 'secret', 'service'];
+
 function eventMatches(ev: EngineEvent, filters: Map<string, string[]>): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
     const attrs = ev.Actor.Attributes;
+    // Several labels must all hold, as in Docker; other keys' values are alternatives.
+    if (key === 'label') {
+      if (!labelsMatch(values, attrs)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'type':
@@ -46,10 +54,6 @@ function eventMatches(ev: EngineEvent, filters: Map<string, string[]>): boolean 
           return ev.Type === 'container' && (ev.Actor.ID.startsWith(v) || attrs['name'] === v);
         case 'image':
           return attrs['image'] === v || (ev.Type === 'image' && (ev.Actor.ID === v || attrs['name'] === v));
-        case 'label': {
-          const i = v.indexOf('=');
-          return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
-        }
         case 'volume':
           return ev.Type === 'volume' && ev.Actor.ID === v;
         case 'scope':
@@ -165,6 +169,7 @@ export function registerSystemRoutes(r: Router, engine: Engine, images: ImageSto
 
   r.add('GET', '/events', async (ctx) => {
     const filters = filtersParam(ctx.query);
+    checkFilterKeys(filters, EVENT_FILTERS);
     const sinceNs = timeParamNs(ctx.query, 'since');
     const untilNs = timeParamNs(ctx.query, 'until');
     const res = ctx.res!;

@@ -137,7 +137,8 @@ export function containerInspect(c: ContainerRecord, o: { paths: ContainerPaths;
     Args: c.Args,
     State: {
       Status: st.Status,
-      Running: st.Status === 'running' || st.Status === 'paused',
+      // Docker's state: a container waiting to be restarted by its policy is still "running".
+      Running: st.Status === 'running' || st.Status === 'paused' || st.Status === 'restarting',
       Paused: st.Status === 'paused',
       Restarting: st.Status === 'restarting',
       OOMKilled: st.OOMKilled,
@@ -147,6 +148,7 @@ export function containerInspect(c: ContainerRecord, o: { paths: ContainerPaths;
       Error: st.Error,
       StartedAt: st.StartedAt,
       FinishedAt: st.FinishedAt,
+      ...(st.Health ? { Health: st.Health } : {}),
     },
     Image: c.Image,
     ResolvConfPath: paths.ResolvConfPath,

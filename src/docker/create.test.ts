@@ -22,7 +22,6 @@ test('readContainerCreate refuses every set field the table refuses, naming it, 
   const samples: Record<string, unknown> = {
     'Config.Healthcheck': { Test: ['CMD', 'true'] },
     'HostConfig.PortBindings': { '80/tcp': [{ HostPort: '8080' }] },
-    'HostConfig.RestartPolicy': { Name: 'always' },
     'HostConfig.VolumeDriver': 'nfs',
     'HostConfig.VolumesFrom': ['x'],
     'HostConfig.Annotations': { a: 'b' },

@@ -66,7 +66,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.LogConfig': implemented,
   'HostConfig.NetworkMode': implemented,
   'HostConfig.PortBindings': refused,
-  'HostConfig.RestartPolicy': { support: 'refused', unlessDefault: (v) => (v as { Name?: string }).Name === 'no' || (v as { Name?: string }).Name === '' },
+  'HostConfig.RestartPolicy': implemented,
   'HostConfig.AutoRemove': implemented,
   'HostConfig.VolumeDriver': refused,
   'HostConfig.VolumesFrom': refused,
@@ -220,10 +220,28 @@ export function readContainerCreate(body: unknown): ContainerCreate {
   for (const field of Object.keys(CREATE_FIELDS)) if (field.startsWith('HostConfig.')) refuseUnsupported(field, hcIn[field.slice('HostConfig.'.length)]);
   const hostConfig = hcIn as HostConfig;
   const rp = hostConfig.RestartPolicy;
-  if (rp && rp.Name !== '' && rp.Name !== 'no') {
-    // Reached once restart policies are implemented (the table refuses them before).
-    if (hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
+  if (rp) {
+    checkRestartPolicy(rp);
+    if (rp.Name !== '' && rp.Name !== 'no' && hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
   }
   // LogConfig (driver and options) is checked by the engine's effectiveLogConfig at create.
   return { config, hostConfig };
+}
+
+/**
+ * A restart policy as Docker checks it (create and update): a known name, a retry count only
+ * with on-failure and never negative.
+ *
+ * @example
+ * checkRestartPolicy({ Name: 'on-failure', MaximumRetryCount: 2 }); // ok
+ * checkRestartPolicy({ Name: 'always', MaximumRetryCount: 2 }); // throws a 400
+ */
+export function checkRestartPolicy(rp: { Name?: string; MaximumRetryCount?: number }): void {
+  const name = rp.Name ?? '';
+  const max = rp.MaximumRetryCount ?? 0;
+  if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(name)) {
+    throw invalid(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  }
+  if (max < 0) throw invalid('invalid restart policy: maximum retry count cannot be negative');
+  if (max !== 0 && name !== 'on-failure') throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
 }

@@ -13,6 +13,7 @@ import { EngineCore, type EngineOptions } from './core.js';
 import { createContainer, discardUnfinished, type CreateRequest } from './create.js';
 import type { EventBus } from './events.js';
 import { ExecSessions, type ExecCreate } from './exec.js';
+import { Restarts } from './restart.js';
 import { Exits } from './exits.js';
 import { namespaceFacts, type JoinKind } from './join-facts.js';
 import { Lifecycle, type StopOptions } from './lifecycle.js';
@@ -57,6 +58,7 @@ export class Engine {
     core.lifecycle = new Lifecycle(core);
     core.exits = new Exits(core);
     core.execs = new ExecSessions(core);
+    core.restarts = new Restarts(core);
     this.#core = core;
     this.#log = core.log;
     this.events = o.events;
@@ -107,11 +109,13 @@ export class Engine {
     );
     core.limits.start();
     runtime.watchExits();
+    await core.restarts.atDaemonStart();
   }
 
   async close(): Promise<void> {
     const core = this.#core;
     core.runtime.close();
+    core.restarts.close();
     core.exits.close();
     core.limits?.stop();
     core.logKeeper.close();

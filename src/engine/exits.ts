@@ -78,9 +78,12 @@ export class Exits {
     log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
   }
 
-  /** What follows a recorded exit: `--rm` removes the container (a restart policy decides here). */
+  /** What follows a recorded exit: `--rm` removes the container, else its restart policy decides. */
   async #afterExit(c: ContainerRecord): Promise<void> {
-    if (!c.HostConfig.AutoRemove) return;
+    if (!c.HostConfig.AutoRemove) {
+      await this.core.restarts.afterExit(c).catch(this.core.failed('cannot restart by policy', c.Id));
+      return;
+    }
     await this.core.lifecycle.remove(c.Id, { force: true }).catch((err: unknown) => this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'auto-remove failed'));
   }
 

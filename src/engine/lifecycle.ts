@@ -27,8 +27,9 @@ export class Lifecycle {
       // The last exit lives only in conmon's exit file until its record is written: write it
       // before this start clears that file (a full disk fails the start, not the exit code).
       if (exits.hasUnsaved(c.Id)) await exits.saveUnsaved(c);
+      this.core.restarts.cancel(c.Id);
       try {
-        await startLocked(this.core, c);
+        await startLocked(this.core, c, { manual: true });
       } catch (err) {
         await failStart(this.core, c, err);
         throw err;
@@ -39,10 +40,35 @@ export class Lifecycle {
   async stop(ref: string, opts: StopOptions = {}): Promise<void> {
     const c = this.core.table.get(ref);
     await this.core.table.lock.run(c.Id, async () => {
+      if (await this.endRestarting(c)) return;
       if (!isLiveRecord(c)) throw new EngineError('not-modified', 'ERR_NOT_RUNNING', 'container already stopped');
+      await this.markManuallyStopped(c);
       await this.stopLocked(c, opts);
     });
     this.core.events.emit('container', 'stop', c.Id, this.core.table.attrs(c));
+  }
+
+  /**
+   * A container waiting to be restarted by its policy is stopped by hand: no restart, and
+   * the record says exited (its lock held). False when it was not waiting.
+   */
+  async endRestarting(c: ContainerRecord): Promise<boolean> {
+    if (c.State.Status !== 'restarting') return false;
+    this.core.restarts.cancel(c.Id);
+    await this.core.table.commit(c, (next) => {
+      next.State.Status = 'exited';
+      next.HasBeenManuallyStopped = true;
+    });
+    this.core.table.resolveWaiters(c, ['not-running']);
+    return true;
+  }
+
+  /** `docker stop` and `docker kill` end a restart policy's hold (Docker's HasBeenManuallyStopped), written before the signal. */
+  async markManuallyStopped(c: ContainerRecord): Promise<void> {
+    if (c.HasBeenManuallyStopped === true) return;
+    await this.core.table.commit(c, (next) => {
+      next.HasBeenManuallyStopped = true;
+    });
   }
 
   /** The stop signal (StopSignal, else SIGTERM), SIGKILL after the timeout; resolves once the exit is handled. */
@@ -77,7 +103,10 @@ export class Lifecycle {
     const { table, runtime, events } = this.core;
     const c = table.get(ref);
     const sig = parseSignal(signal, 9);
+    // The lock only when there is something to write: a kill must get through while a stop holds it (and has set the flag).
+    if (c.State.Status === 'restarting' && (await table.lock.run(c.Id, async () => this.endRestarting(c)))) return;
     if (!isLiveRecord(c)) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    if (c.HasBeenManuallyStopped !== true) await table.lock.run(c.Id, async () => this.markManuallyStopped(c));
     await this.onLiveProcess(c, () => runtime.kill(c.Id, sig, { all: sig === 9 }), `Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     events.emit('container', 'kill', c.Id, table.attrs(c, { signal: String(sig) }));
     if (sig === 9) await withTimeout(this.exited(c), 10_000);
@@ -102,7 +131,10 @@ export class Lifecycle {
     const { table, events } = this.core;
     const c = table.get(ref);
     await table.lock.run(c.Id, async () => {
+      await this.endRestarting(c);
       if (isLiveRecord(c)) {
+        // The policy must not restart what this restart stops (Docker's HasBeenManuallyRestarted); the start clears it.
+        await this.markManuallyStopped(c);
         await this.stopLocked(c, opts);
         events.emit('container', 'stop', c.Id, table.attrs(c));
       }
@@ -141,6 +173,7 @@ export class Lifecycle {
   async removeLocked(c: ContainerRecord, opts: { force: boolean; volumes?: boolean }): Promise<void> {
     const { table, store, log } = this.core;
     if (!table.has(c.Id)) return;
+    this.core.restarts.cancel(c.Id);
     if (isLiveRecord(c)) {
       if (!opts.force) {
         throw conflict(`You cannot remove a ${c.State.Status} container ${c.Id}. Stop the container before attempting removal or force remove`);

@@ -19,7 +19,7 @@ import { PhaseTimer, buildEnv } from './util.js';
 const now = (): string => new Date().toISOString();
 
 /** Start a stopped container (its lock held). */
-export async function startLocked(core: EngineCore, c: ContainerRecord): Promise<void> {
+export async function startLocked(core: EngineCore, c: ContainerRecord, o: { manual?: boolean } = {}): Promise<void> {
   const phases = new PhaseTimer();
   const id = c.Id;
   const b = core.bundle(id);
@@ -80,6 +80,11 @@ export async function startLocked(core: EngineCore, c: ContainerRecord): Promise
   await core.table.commit(c, (next) => {
     next.Security = security;
     next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: monitorPid };
+    // A start by hand begins the restart policy afresh (Docker's ResetRestartManager(true)).
+    if (o.manual === true) {
+      next.RestartCount = 0;
+      delete next.HasBeenManuallyStopped;
+    }
   });
   core.logKeeper.watch(id, b.dir, logs);
   phases.mark('save');

@@ -20,11 +20,17 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
+/** What `docker ps` adds for a container with a healthcheck, as Docker words it. */
+function healthSuffix(status: string | undefined): string {
+  if (status === undefined) return '';
+  return status === 'starting' ? ' (health: starting)' : ` (${status})`;
+}
+
 export function statusText(c: ContainerRecord, nowMs: number): string {
   const st = c.State;
   switch (st.Status) {
     case 'running':
-      return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))}`;
+      return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))}${healthSuffix(st.Health?.Status)}`;
     case 'paused':
       return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))} (Paused)`;
     case 'restarting':

@@ -46,7 +46,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'Config.StdinOnce': implemented,
   'Config.Env': implemented,
   'Config.Cmd': implemented,
-  'Config.Healthcheck': refused,
+  'Config.Healthcheck': implemented,
   'Config.ArgsEscaped': ignored('Windows only'),
   'Config.Image': implemented,
   'Config.Volumes': implemented,
@@ -209,6 +209,7 @@ export function readContainerCreate(body: unknown): ContainerCreate {
     ExposedPorts: b.ExposedPorts ?? null,
   };
   if (b.StopSignal) config.StopSignal = b.StopSignal;
+  if (b.Healthcheck) config.Healthcheck = b.Healthcheck;
   if (b.StopTimeout !== undefined && b.StopTimeout !== null) config.StopTimeout = b.StopTimeout;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   const top = b as Record<string, unknown>;

@@ -24,6 +24,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { Exits } from './exits.js';
 import type { ExecSessions } from './exec.js';
 import type { Restarts } from './restart.js';
+import type { HealthMonitors } from './health.js';
 
 /** The images the engine runs: an image by reference, and its layer dirs (lowest first). */
 export interface EngineImages {
@@ -80,6 +81,7 @@ export class EngineCore {
   exits!: Exits;
   execs!: ExecSessions;
   restarts!: Restarts;
+  health!: HealthMonitors;
 
   constructor(o: EngineOptions) {
     this.o = o;

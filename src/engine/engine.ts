@@ -14,6 +14,7 @@ import { createContainer, discardUnfinished, type CreateRequest } from './create
 import type { EventBus } from './events.js';
 import { ExecSessions, type ExecCreate } from './exec.js';
 import { Restarts } from './restart.js';
+import { HealthMonitors } from './health.js';
 import { Exits } from './exits.js';
 import { namespaceFacts, type JoinKind } from './join-facts.js';
 import { Lifecycle, type StopOptions } from './lifecycle.js';
@@ -59,6 +60,7 @@ export class Engine {
     core.exits = new Exits(core);
     core.execs = new ExecSessions(core);
     core.restarts = new Restarts(core);
+    core.health = new HealthMonitors(core);
     this.#core = core;
     this.#log = core.log;
     this.events = o.events;
@@ -100,6 +102,7 @@ export class Engine {
     }
     for (const rec of table.list()) {
       if (isLiveRecord(rec)) core.logKeeper.watch(rec.Id, core.store.dir(rec.Id), logSettings(rec.HostConfig.LogConfig, core.logConfig));
+      if (rec.State.Status === 'running') core.health.start(rec);
     }
     await core.host.cgroups.init(core.o.defaults.cgroupParent);
     core.limits = new LimitWatcher(
@@ -116,6 +119,7 @@ export class Engine {
     const core = this.#core;
     core.runtime.close();
     core.restarts.close();
+    core.health.close();
     core.exits.close();
     core.limits?.stop();
     core.logKeeper.close();

@@ -41,6 +41,7 @@ export class Exits {
     const b = core.bundle(id);
     const phases = new PhaseTimer();
     runtime.unwatchMonitor(id);
+    core.health.stop(id);
     // Read the cgroup's counters before the runtime deletes it: an OOM kill is recorded.
     const counters = (await core.limits?.pollOne(id)) ?? {};
     const oomKilled = (counters.oom ?? 0) > 0 && code === 137;

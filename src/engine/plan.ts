@@ -10,6 +10,7 @@ import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary } from './types.js';
 import { mergeEnv } from './util.js';
+import { checkHealthcheck, mergeHealthcheck, type HealthConfig } from './health.js';
 
 export interface DaemonDefaults {
   capabilities: readonly CapName[];
@@ -142,6 +143,7 @@ export interface ImageConfigFields {
   User?: string;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
+  Healthcheck?: HealthConfig | null;
 }
 
 /**
@@ -163,6 +165,8 @@ export function planContainer(
   const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw invalid('No command specified');
+  checkHealthcheck(cfg.Healthcheck as HealthConfig | null | undefined);
+  const healthcheck = mergeHealthcheck(cfg.Healthcheck as HealthConfig | null | undefined, imgCfg.Healthcheck);
   const hc: HostConfig = { ...inp.hostConfig, LogConfig: effectiveLogConfig(inp.hostConfig.LogConfig, logConfig) };
   const record: ContainerRecord = {
     Id: inp.id,
@@ -181,6 +185,7 @@ export function planContainer(
       User: cfg.User || imgCfg.User || '',
       Labels: { ...(imgCfg.Labels ?? {}), ...(cfg.Labels ?? {}) },
       ...(cfg.StopSignal || imgCfg.StopSignal ? { StopSignal: cfg.StopSignal || imgCfg.StopSignal } : {}),
+      ...(healthcheck ? { Healthcheck: healthcheck } : {}),
     },
     HostConfig: hc,
     State: { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },

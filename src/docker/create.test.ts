@@ -45,7 +45,6 @@ test('readContainerCreate refuses every set field the table refuses, naming it, 
     'HostConfig.CpuPercent': 10,
     'HostConfig.IOMaximumIOps': 10,
     'HostConfig.IOMaximumBandwidth': 10,
-    'HostConfig.Init': true,
     'HostConfig.Capabilities': ['CAP_CHOWN'],
   };
   for (const [field, rule] of Object.entries(CREATE_FIELDS)) {

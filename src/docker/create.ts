@@ -131,7 +131,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.Mounts': implemented,
   'HostConfig.MaskedPaths': implemented,
   'HostConfig.ReadonlyPaths': implemented,
-  'HostConfig.Init': refused,
+  'HostConfig.Init': implemented,
   // The container's whole capability set (API 1.40): moat builds it from CapAdd/CapDrop only.
   'HostConfig.Capabilities': refused,
 };

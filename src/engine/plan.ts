@@ -25,6 +25,18 @@ export interface DaemonDefaults {
   /** Set when the daemon runs with --userns-remap. */
   userns?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] } | undefined;
   numCpus: number;
+  /** The daemon's `--init` default. */
+  init?: boolean;
+  /** The init binary (Debian's tini-static) when present on the host. */
+  initBinary?: string;
+}
+
+/** Where the init binary appears in a container (Docker's path). */
+export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
+
+/** Whether a container runs with an init: its own HostConfig.Init, else the daemon's default. */
+export function usesInit(hc: Pick<HostConfig, 'Init'>, d: Pick<DaemonDefaults, 'init'>): boolean {
+  return hc.Init ?? d.init ?? false;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -192,6 +204,7 @@ export function planContainer(
     RestartCount: 0,
     ExitGeneration: 0,
   };
+  if (usesInit(hc, d) && d.initBinary === undefined) throw invalid('--init: the init binary is not on this host (install Debian\'s tini: /usr/bin/tini-static)');
   const checked = planHostConfig(hc, d);
   // The seccomp options are checked by the code that builds the filter.
   record.Security = securitySummary(record, { ...checked.plan, mounts: checked.mounts }, seccompOf(record, checked.plan.capabilities), d);

@@ -18,7 +18,7 @@ import {
   type RunPlan,
   execProcessSpec,
 } from '../spec/index.js';
-import type { DaemonDefaults } from './plan.js';
+import { INIT_PATH_IN_CONTAINER, usesInit, type DaemonDefaults } from './plan.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NsRequest } from './types.js';
 import { mergeEnv } from './util.js';
@@ -76,6 +76,8 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
   // A user mount replaces a default mount on the same destination (Docker's mount filtering).
   const userTargets = new Set(f.mounts.map((m) => m.destination));
   const etc = f.etcMounts.filter((m) => !userTargets.has(m.destination));
+  const init = usesInit(hc, d) && d.initBinary !== undefined;
+  const initMounts: Mount[] = init ? [{ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: d.initBinary!, options: ['rbind', 'ro', 'nosuid', 'nodev', 'rprivate'] }] : [];
   const shmMounts: Mount[] = ns.ipc.kind === 'host' ? [{ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }] : [];
   const sysctl = { ...defaultSysctls({ netMode: ns.network.kind === 'host' ? 'host' : ns.network.kind === 'container' ? 'container:x' : 'private', userns: ns.userns }), ...p.sysctls };
   return {
@@ -83,7 +85,8 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     readonlyRootfs: hc.ReadonlyRootfs === true,
     hostname: cfg.Hostname || rec.Id.slice(0, 12),
     ...(cfg.Domainname ? { domainname: cfg.Domainname } : {}),
-    args: [rec.Path, ...rec.Args],
+    // --init: tini (read-only, as Docker's docker-init) is PID 1, reaps zombies and forwards signals.
+    args: init ? [INIT_PATH_IN_CONTAINER, '--', rec.Path, ...rec.Args] : [rec.Path, ...rec.Args],
     env: f.env,
     cwd: f.cwd,
     terminal: cfg.Tty === true,
@@ -95,7 +98,7 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     namespaces,
     ...(ns.userns && d.userns ? { uidMappings: d.userns.uidMappings, gidMappings: d.userns.gidMappings } : {}),
-    mounts: [...etc, ...shmMounts, ...f.mounts],
+    mounts: [...etc, ...shmMounts, ...initMounts, ...f.mounts],
     shmSize: p.shmSize,
     privileged,
     devices: f.devices.map((x) => x.node),

@@ -71,7 +71,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.VolumeDriver': refused,
   'HostConfig.VolumesFrom': refused,
   'HostConfig.ConsoleSize': implemented,
-  'HostConfig.Annotations': refused,
+  'HostConfig.Annotations': implemented,
   'HostConfig.CapAdd': implemented,
   'HostConfig.CapDrop': implemented,
   'HostConfig.CgroupnsMode': implemented,

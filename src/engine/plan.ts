@@ -155,6 +155,7 @@ export interface ImageConfigFields {
   User?: string;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
+  StopTimeout?: number | null;
   Healthcheck?: HealthConfig | null;
 }
 
@@ -198,6 +199,8 @@ export function planContainer(
       Labels: { ...(imgCfg.Labels ?? {}), ...(cfg.Labels ?? {}) },
       ...(cfg.StopSignal || imgCfg.StopSignal ? { StopSignal: cfg.StopSignal || imgCfg.StopSignal } : {}),
       ...(healthcheck ? { Healthcheck: healthcheck } : {}),
+      // A committed image can carry StopTimeout (moby's image config); the container's wins.
+      ...(typeof cfg.StopTimeout !== 'number' && typeof imgCfg.StopTimeout === 'number' ? { StopTimeout: imgCfg.StopTimeout } : {}),
     },
     HostConfig: hc,
     State: { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },

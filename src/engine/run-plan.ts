@@ -86,6 +86,8 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     hostname: cfg.Hostname || rec.Id.slice(0, 12),
     ...(cfg.Domainname ? { domainname: cfg.Domainname } : {}),
     // --init: tini (read-only, as Docker's docker-init) is PID 1, reaps zombies and forwards signals.
+    // Annotations go to the runtime spec, as Docker passes them (stored and shown by inspect; size-checked at create).
+    ...(hc.Annotations && Object.keys(hc.Annotations).length > 0 ? { annotations: { ...hc.Annotations } } : {}),
     args: init ? [INIT_PATH_IN_CONTAINER, '--', rec.Path, ...rec.Args] : [rec.Path, ...rec.Args],
     env: f.env,
     cwd: f.cwd,

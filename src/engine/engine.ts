@@ -17,7 +17,7 @@ import { Restarts } from './restart.js';
 import { HealthMonitors } from './health.js';
 import { Exits } from './exits.js';
 import { namespaceFacts, type JoinKind } from './join-facts.js';
-import { Lifecycle, type StopOptions } from './lifecycle.js';
+import { Lifecycle, type ContainerUpdate, type StopOptions } from './lifecycle.js';
 import { LimitWatcher } from './limits.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME, type OpenLogFile } from './log-files.js';
@@ -169,6 +169,11 @@ export class Engine {
 
   stop(ref: string, opts: StopOptions = {}): Promise<void> {
     return this.#core.lifecycle.stop(ref, opts);
+  }
+
+  /** `docker update`; resolves with Docker's warnings. */
+  update(ref: string, u: ContainerUpdate): Promise<string[]> {
+    return this.#core.lifecycle.update(ref, u);
   }
 
   kill(ref: string, signal?: string): Promise<void> {

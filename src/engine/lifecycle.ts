@@ -1,6 +1,8 @@
 // The container verbs after create: start, stop (signal, then SIGKILL after the timeout),
 // kill, restart, pause, remove, rename. Each runs under the container's lock; the record
 // changes only after it is written (ContainerTable.commit).
+import { checkRestartPolicy } from '../docker/index.js';
+import { planResources } from '../spec/index.js';
 import { conflict, EngineError, errorText, invalid, isValidName, resourceError } from '../base/index.js';
 import { isLiveRecord } from './containers.js';
 import type { EngineCore } from './core.js';
@@ -8,6 +10,14 @@ import { failStart, startLocked } from './start.js';
 import { parseSignal } from './signals.js';
 import type { ContainerRecord } from './types.js';
 import { withTimeout } from './util.js';
+
+/** The limits `docker update` changes (others are a 400 at the API). */
+export const UPDATE_RESOURCE_FIELDS = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'PidsLimit'] as const;
+
+/** `POST /containers/{id}/update`'s body, as far as moat implements it. */
+export type ContainerUpdate = Partial<Record<(typeof UPDATE_RESOURCE_FIELDS)[number], number | null>> & {
+  RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
+};
 
 export interface StopOptions {
   /** Seconds before SIGKILL (the container's StopTimeout, else 10); 0 kills at once, negative waits forever. */
@@ -141,6 +151,46 @@ export class Lifecycle {
     });
     await this.start(c.Id);
     events.emit('container', 'restart', c.Id, table.attrs(c));
+  }
+
+  /**
+   * `docker update`: the restart policy and the memory, cpu and pids limits. Checked by the
+   * same code as create (planResources); a live container's cgroups are changed through the
+   * runtime (`runc update`, only the container's own cgroups under moat's), then the record.
+   * A zero (or absent) value leaves a limit as it is, as Docker's update does.
+   */
+  async update(ref: string, u: ContainerUpdate): Promise<string[]> {
+    const { table, runtime } = this.core;
+    const c = table.get(ref);
+    return await table.lock.run(c.Id, async () => {
+      if (c.State.Status === 'removing' || c.State.Status === 'dead') throw conflict(`Cannot update container ${c.Id}: it is ${c.State.Status}`);
+      const hc = { ...c.HostConfig };
+      if (u.RestartPolicy) {
+        checkRestartPolicy(u.RestartPolicy);
+        if (hc.AutoRemove === true && u.RestartPolicy.Name !== '' && u.RestartPolicy.Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        hc.RestartPolicy = { Name: u.RestartPolicy.Name ?? '', MaximumRetryCount: u.RestartPolicy.MaximumRetryCount ?? 0 };
+      }
+      for (const k of UPDATE_RESOURCE_FIELDS) {
+        const v = u[k];
+        if (typeof v === 'number' && (v !== 0 || k === 'PidsLimit')) (hc as Record<string, unknown>)[k] = v;
+      }
+      // NanoCpus and CpuQuota/CpuPeriod exclude each other: the one the update sets wins.
+      if (typeof u.NanoCpus === 'number' && u.NanoCpus !== 0) {
+        delete hc.CpuQuota;
+        delete hc.CpuPeriod;
+      } else if ((u.CpuQuota ?? 0) !== 0 || (u.CpuPeriod ?? 0) !== 0) delete hc.NanoCpus;
+      const planned = planResources(hc, { defaultPidsLimit: this.core.o.defaults.pidsLimit, numCpus: this.core.o.defaults.numCpus });
+      const resources = { ...planned.resources };
+      delete resources.devices;
+      if (isLiveRecord(c)) await runtime.update(c.Id, resources);
+      await table.commit(c, (next) => {
+        next.HostConfig = hc;
+        if (next.Plan) next.Plan = { ...next.Plan, resources };
+        if (next.Security) next.Security = { ...next.Security, PidsLimit: resources.pids?.limit ?? null };
+      });
+      this.core.events.emit('container', 'update', c.Id, table.attrs(c));
+      return planned.warnings;
+    });
   }
 
   async pause(ref: string, pause: boolean): Promise<void> {

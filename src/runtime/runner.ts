@@ -7,8 +7,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError, internal, writeFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ProcessWatcher, commandLineOf } from '../sys/index.js';
-import { toOciJson } from '../spec/index.js';
-import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
+import { toOciJson, type LinuxResources } from '../spec/index.js';
+import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcUpdateArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
 import { runRunc, spawnConmonCreate, spawnConmonExec } from './conmon.js';
 import { ExitMonitor } from './exit-files.js';
 import { connectSeqpacket, onAttachPackets, attachStdin, ATTACH_STDERR } from './seqpacket.js';
@@ -111,6 +111,10 @@ export class RuncRuntime implements OciRuntime {
 
   async pause(id: string, pause: boolean): Promise<void> {
     await runRunc(this.#p, runcPauseArgs(this.#p, id, pause));
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    await runRunc(this.#p, runcUpdateArgs(this.#p, id), JSON.stringify(resources));
   }
 
   async pids(id: string): Promise<number[]> {

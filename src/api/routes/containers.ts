@@ -1,6 +1,6 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
+import { streamLogs, followLogs, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
 import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
@@ -74,6 +74,40 @@ const HEALTH_STATES = ['starting', 'healthy', 'unhealthy', 'none'];
 /** `starting`, `healthy`, `unhealthy` or `none` (no healthcheck), as the `health` filter sees it. */
 function healthFilterValue(c: ContainerRecord): string {
   return c.State.Health?.Status ?? 'none';
+}
+
+/**
+ * `docker update`'s body: the limits moat changes and the restart policy. The CLI sends every
+ * resource field, most at their zero value; any other field set is a 400 naming it.
+ */
+function readUpdate(body: unknown): ContainerUpdate {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('update: the body must be a JSON object');
+  const out: ContainerUpdate = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if ((UPDATE_RESOURCE_FIELDS as readonly string[]).includes(k)) {
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`update: ${k} must be an integer`);
+      out[k as (typeof UPDATE_RESOURCE_FIELDS)[number]] = v;
+    } else if (k === 'RestartPolicy') {
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'object' || Array.isArray(v)) throw invalid('update: RestartPolicy must be an object');
+      const rp = v as { Name?: unknown; MaximumRetryCount?: unknown };
+      if (rp.Name !== undefined && typeof rp.Name !== 'string') throw invalid('update: RestartPolicy.Name must be a string');
+      if (rp.MaximumRetryCount !== undefined && (typeof rp.MaximumRetryCount !== 'number' || !Number.isInteger(rp.MaximumRetryCount))) throw invalid('update: RestartPolicy.MaximumRetryCount must be an integer');
+      // An empty name leaves the policy as it is (Docker's update).
+      if (rp.Name) out.RestartPolicy = { Name: rp.Name, MaximumRetryCount: (rp.MaximumRetryCount as number | undefined) ?? 0 };
+    } else if (isSet(v)) {
+      throw invalid(`update: ${k} is not supported by moat (memory, memory-swap, memory-reservation, cpus, cpu-shares, cpu-quota, cpu-period, pids-limit and restart can be updated)`);
+    }
+  }
+  return out;
+}
+
+function isSet(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).some(isSet);
+  return true;
 }
 
 /** A filter value that is a regular expression (`name`); a bad one is the client's 400. */
@@ -178,6 +212,10 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   r.add('POST', '/containers/{id}/unpause', async (ctx) => {
     await engine.pause(ctx.params['id']!, false);
     sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('POST', '/containers/{id}/update', async (ctx) => {
+    sendJson(ctx.res!, 200, { Warnings: await engine.update(ctx.params['id']!, readUpdate(ctx.json())) });
   });
 
   r.add('POST', '/containers/{id}/rename', async (ctx) => {

@@ -26,7 +26,7 @@ import type { SeccompAssessment } from './seccomp-policy.js';
 import type { ScanEntry } from './store.js';
 import { parsePsOutput } from './top.js';
 import type { ContainerRecord, ExecRecord, HostConfig } from './types.js';
-import type { VolumeStore } from './volumes.js';
+import { dirSize, type VolumeStore } from './volumes.js';
 
 /** See Engine.openLogs. */
 export interface ContainerLogs {
@@ -349,6 +349,11 @@ export class Engine {
   // ---- the container's filesystem (export, diff; commit later) -----------------------------
 
   /** A container's overlay: its upper dir and the image's layer dirs (for `docker diff`, commit). */
+  /** Bytes a container wrote (its overlay upper dir), for `docker system df`. */
+  async sizeRw(ref: string): Promise<number> {
+    return await dirSize(this.#core.bundle(this.#core.table.get(ref).Id).upper);
+  }
+
   layersOf(ref: string): { upper: string; lowers: string[] } {
     const c = this.get(ref);
     const images = this.#core.o.images;

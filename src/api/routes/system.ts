@@ -1,8 +1,9 @@
 // /_ping, /version, /info, /events, and the inspect chain's 404s.
 import os from 'node:os';
-import { EngineError } from '../../base/index.js';
-import type { Engine, EngineEvent } from '../../engine/index.js';
-import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
+import { EngineError, invalid } from '../../base/index.js';
+import { volumeView, type Engine, type EngineEvent } from '../../engine/index.js';
+import { checkFilterKeys, filterImages, labelsMatch, type ImageStore } from '../../image/index.js';
+import { containerSummary, imageSummary } from '../views.js';
 import { filtersParam, timeParamNs } from '../params.js';
 import type { Router } from '../router.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../reply.js';
@@ -165,6 +166,34 @@ export function registerSystemRoutes(r: Router, engine: Engine, images: ImageSto
       SecurityOptions: info.securityOptions(),
       Warnings: info.warnings(),
     });
+  });
+
+  // docker system df: images (with how many containers use each), containers (bytes each
+  // wrote), volumes (bytes and users); moat keeps no build cache of its own layers to list.
+  r.add('GET', '/system/df', async (ctx) => {
+    const types = ctx.query.getAll('type');
+    for (const ty of types) if (!['container', 'image', 'volume', 'build-cache'].includes(ty)) throw invalid(`unknown type: ${ty}`);
+    const want = (ty: string): boolean => types.length === 0 || types.includes(ty);
+    const containers = engine.list();
+    const out: Record<string, unknown> = {};
+    if (want('image')) {
+      const counts = new Map<string, number>();
+      for (const c of containers) counts.set(c.Image, (counts.get(c.Image) ?? 0) + 1);
+      const listed = filterImages(images.list(), new Map(), (ref) => images.get(ref));
+      out['Images'] = listed.map((l) => imageSummary({ ...l.image, repoTags: l.repoTags, repoDigests: l.repoDigests }, counts.get(l.image.id) ?? 0));
+      out['LayersSize'] = listed.reduce((n, l) => n + l.image.size, 0);
+    }
+    if (want('container')) {
+      const now = Date.now();
+      out['Containers'] = await Promise.all(containers.map(async (c) => ({ ...containerSummary(c, now), SizeRw: await engine.sizeRw(c.Id).catch(() => 0), SizeRootFs: 0 })));
+    }
+    if (want('volume')) {
+      out['Volumes'] = await Promise.all(
+        (await engine.volumes.list()).map(async (v) => volumeView(v, engine.volumes.dataPath(v.Name), { Size: await engine.volumes.size(v.Name).catch(() => -1), RefCount: engine.volumes.usersOf(v.Name).length })),
+      );
+    }
+    if (want('build-cache')) out['BuildCache'] = [];
+    sendJson(ctx.res!, 200, out);
   });
 
   r.add('GET', '/events', async (ctx) => {

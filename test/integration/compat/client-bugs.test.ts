@@ -76,6 +76,26 @@ test('issue 16 bugs through the docker CLI', async (t) => {
     await dockerOk(d, ['rm', 'stopme']);
   });
 
+  await t.test('docker system df: images, containers with the bytes they wrote, volumes with size and users', async () => {
+    await dockerOk(d, ['run', '--name', 'dfc', '-v', 'dfvol:/data', 'busybox', 'sh', '-c', 'head -c 1000000 /dev/zero > /big; head -c 500000 /dev/zero > /data/f']);
+    const r = await d.api('GET', '/system/df');
+    assert.equal(r.status, 200);
+    const df = r.json<{ Images: Array<{ RepoTags: string[]; Containers: number }>; Containers: Array<{ Names: string[]; SizeRw: number }>; Volumes: Array<{ Name: string; UsageData: { Size: number; RefCount: number } }>; BuildCache: unknown[]; LayersSize: number }>();
+    const c = df.Containers.find((x) => x.Names.includes('/dfc'));
+    assert.ok(c && c.SizeRw >= 1_000_000 && c.SizeRw < 1_100_000, JSON.stringify(c));
+    const v = df.Volumes.find((x) => x.Name === 'dfvol');
+    assert.deepEqual(v?.UsageData, { Size: 500_000, RefCount: 1 });
+    assert.ok(df.Images.some((i) => i.RepoTags.includes('busybox:latest') && i.Containers >= 1));
+    assert.ok(df.LayersSize > 0);
+    assert.deepEqual(df.BuildCache, []);
+    const only = (await d.api('GET', '/system/df?type=volume')).json<Record<string, unknown>>();
+    assert.deepEqual(Object.keys(only), ['Volumes']);
+    assert.equal((await d.api('GET', '/system/df?type=bogus')).status, 400);
+    assert.match(await dockerOk(d, ['system', 'df']), /Local Volumes +1 +1 +500kB/);
+    await dockerOk(d, ['rm', '-v', 'dfc']);
+    await dockerOk(d, ['volume', 'rm', 'dfvol']);
+  });
+
   await t.test('the built-in image\'s Created is a real date, the same after a daemon restart', async () => {
     const created = (await dockerOk(d, ['image', 'inspect', 'busybox', '--format', '{{.Created}}'])).trim();
     const year = new Date(created).getUTCFullYear();

@@ -1,6 +1,6 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { streamLogs, followLogs, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
+import { streamLogs, followLogs, statContainerPath, archiveContainerPath, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
 import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
@@ -300,6 +300,31 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
       await pipeToClient(exportTree(dir), res);
     });
+  });
+
+  // docker cp out of a container: HEAD stats the path, GET sends it as a tar. The path is
+  // resolved in the container's root by the engine (openat2 RESOLVE_IN_ROOT); a stopped
+  // container's rootfs is mounted for the copy, as for export.
+  const pathStatHeader = (stat: ContainerPathStat): string => Buffer.from(JSON.stringify(stat)).toString('base64');
+  r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const stat = await engine.withRootfs(c.Id, async (dir) => statContainerPath(dir, ctx.query.get('path') ?? ''));
+    ctx.res!.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+    ctx.res!.end();
+  });
+  r.add('GET', '/containers/{id}/archive', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const res = ctx.res!;
+    await engine.withRootfs(c.Id, async (dir) => {
+      const { stat, stream } = archiveContainerPath(dir, ctx.query.get('path') ?? '');
+      res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+      await pipeToClient(stream, res);
+    });
+  });
+
+  r.add('PUT', '/containers/{id}/archive', async (ctx) => {
+    engine.get(ctx.params['id']!);
+    throw new EngineError('not-implemented', 'ERR_CP_INTO_CONTAINER', 'moat cannot copy into a container yet (docker cp HOST CONTAINER:PATH); copying out of one works');
   });
 
   r.add('GET', '/containers/{id}/changes', async (ctx) => {

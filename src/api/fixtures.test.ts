@@ -115,7 +115,7 @@ test('the create parser refuses what the CLI can send but moat must not ignore',
   const base = { Image: 'bb', Cmd: ['true'] };
   assert.throws(() => readContainerCreate({ ...base, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } } }), /HostConfig\.PortBindings/);
   assert.throws(() => readContainerCreate({ ...base, HostConfig: { VolumesFrom: ['x'] } }), /HostConfig\.VolumesFrom/);
-  assert.throws(() => readContainerCreate({ ...base, Healthcheck: { Test: ['CMD', 'true'] } }), /Healthcheck/);
+  assert.deepEqual(readContainerCreate({ ...base, Healthcheck: { Test: ['CMD', 'true'] } }).config.Healthcheck, { Test: ['CMD', 'true'] }, 'healthchecks are implemented (issue 16)');
   assert.throws(() => readContainerCreate({ ...base, Cmd: 5 }), /Config\.Cmd/);
   assert.throws(() => readContainerCreate([]), /config cannot be empty/);
   // Unknown keys (dockerode's `name`) are tolerated.

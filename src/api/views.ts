@@ -20,11 +20,17 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(h / 24 / 365)} years`;
 }
 
+/** What `docker ps` adds for a container with a healthcheck, as Docker words it. */
+function healthSuffix(status: string | undefined): string {
+  if (status === undefined) return '';
+  return status === 'starting' ? ' (health: starting)' : ` (${status})`;
+}
+
 export function statusText(c: ContainerRecord, nowMs: number): string {
   const st = c.State;
   switch (st.Status) {
     case 'running':
-      return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))}`;
+      return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))}${healthSuffix(st.Health?.Status)}`;
     case 'paused':
       return `Up ${humanDuration(nowMs - Date.parse(st.StartedAt))} (Paused)`;
     case 'restarting':
@@ -137,7 +143,8 @@ export function containerInspect(c: ContainerRecord, o: { paths: ContainerPaths;
     Args: c.Args,
     State: {
       Status: st.Status,
-      Running: st.Status === 'running' || st.Status === 'paused',
+      // Docker's state: a container waiting to be restarted by its policy is still "running".
+      Running: st.Status === 'running' || st.Status === 'paused' || st.Status === 'restarting',
       Paused: st.Status === 'paused',
       Restarting: st.Status === 'restarting',
       OOMKilled: st.OOMKilled,
@@ -147,6 +154,7 @@ export function containerInspect(c: ContainerRecord, o: { paths: ContainerPaths;
       Error: st.Error,
       StartedAt: st.StartedAt,
       FinishedAt: st.FinishedAt,
+      ...(st.Health ? { Health: st.Health } : {}),
     },
     Image: c.Image,
     ResolvConfPath: paths.ResolvConfPath,

@@ -47,6 +47,10 @@ export interface DaemonConfig {
   blockedRegistries: string[];
   /** moat's image trust policy file; '' for none. */
   imagePolicy: string;
+  /** `--init` / daemon.json `init`: containers that do not say get tini as PID 1. */
+  init: boolean;
+  /** `--init-path` / daemon.json `init-path`: the init binary (Debian's static tini). */
+  initPath: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -82,6 +86,8 @@ export const DEFAULTS: DaemonConfig = {
   registryMirrors: [],
   blockedRegistries: [],
   imagePolicy: '',
+  init: false,
+  initPath: '/usr/bin/tini-static',
 };
 
 /** daemon.json key -> config field, with dockerd's key names. */
@@ -116,6 +122,8 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'registry-mirrors': 'registryMirrors',
   'block-registries': 'blockedRegistries',
   'image-policy': 'imagePolicy',
+  init: 'init',
+  'init-path': 'initPath',
 };
 
 /** Merge daemon.json (already parsed) into the defaults; unknown keys are an error, as dockerd. */

@@ -57,6 +57,8 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--insecure-registry <host>', 'registry reached over plain HTTP or without certificate checks (host[:port] or CIDR), repeatable', collect, [])
     .option('--registry-mirror <url>', 'Docker Hub mirror, repeatable', collect, [])
     .option('--block-registry <host>', 'registry never contacted (docker.io for Docker Hub), repeatable', collect, [])
+    .option('--init', 'run an init (tini) as PID 1 in containers that do not say otherwise')
+    .option('--init-path <path>', 'the init binary mounted read-only at /sbin/docker-init', DEFAULTS.initPath)
     .option('--image-policy <file>', 'image trust policy (registries, digest pins, signatures); see docs/images.md')
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
@@ -99,6 +101,8 @@ function parseFlags(argv: string[]): DaemonConfig {
   parseDaemonLogConfig(cfg.logDriver, cfg.logOpts);
   if ((o['insecureRegistry'] as string[]).length > 0) cfg.insecureRegistries = o['insecureRegistry'] as string[];
   if ((o['registryMirror'] as string[]).length > 0) cfg.registryMirrors = o['registryMirror'] as string[];
+  if (o['init'] === true) cfg.init = true;
+  if (fromCli('initPath')) cfg.initPath = String(o['initPath']);
   if ((o['blockRegistry'] as string[]).length > 0) cfg.blockedRegistries = o['blockRegistry'] as string[];
   if (o['imagePolicy']) cfg.imagePolicy = String(o['imagePolicy']);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
@@ -276,6 +280,9 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       defaultUlimits: cfg.defaultUlimits.map((u) => parseUlimit(u)),
       userns,
       numCpus: os.cpus().length,
+      init: cfg.init,
+      // Only a binary that is there: a container asking for --init without it is a 400.
+      ...(existsSync(cfg.initPath) ? { initBinary: cfg.initPath } : {}),
     },
     seccomp,
     logConfig: parseDaemonLogConfig(cfg.logDriver, cfg.logOpts),

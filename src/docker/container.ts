@@ -81,6 +81,8 @@ export interface HostConfig {
   MemorySwappiness?: number | null;
   OomKillDisable?: boolean | null;
   OomScoreAdj?: number;
+  /** Stored, shown by inspect and passed to the runtime spec (size-limited at create). */
+  Annotations?: Record<string, string> | null;
   PidsLimit?: number | null;
   Ulimits?: Ulimit[] | null;
   Mounts?: MountSpec[] | null;

@@ -46,7 +46,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'Config.StdinOnce': implemented,
   'Config.Env': implemented,
   'Config.Cmd': implemented,
-  'Config.Healthcheck': refused,
+  'Config.Healthcheck': implemented,
   'Config.ArgsEscaped': ignored('Windows only'),
   'Config.Image': implemented,
   'Config.Volumes': implemented,
@@ -66,12 +66,12 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.LogConfig': implemented,
   'HostConfig.NetworkMode': implemented,
   'HostConfig.PortBindings': refused,
-  'HostConfig.RestartPolicy': { support: 'refused', unlessDefault: (v) => (v as { Name?: string }).Name === 'no' || (v as { Name?: string }).Name === '' },
+  'HostConfig.RestartPolicy': implemented,
   'HostConfig.AutoRemove': implemented,
   'HostConfig.VolumeDriver': refused,
   'HostConfig.VolumesFrom': refused,
   'HostConfig.ConsoleSize': implemented,
-  'HostConfig.Annotations': refused,
+  'HostConfig.Annotations': implemented,
   'HostConfig.CapAdd': implemented,
   'HostConfig.CapDrop': implemented,
   'HostConfig.CgroupnsMode': implemented,
@@ -131,7 +131,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.Mounts': implemented,
   'HostConfig.MaskedPaths': implemented,
   'HostConfig.ReadonlyPaths': implemented,
-  'HostConfig.Init': refused,
+  'HostConfig.Init': implemented,
   // The container's whole capability set (API 1.40): moat builds it from CapAdd/CapDrop only.
   'HostConfig.Capabilities': refused,
 };
@@ -209,6 +209,7 @@ export function readContainerCreate(body: unknown): ContainerCreate {
     ExposedPorts: b.ExposedPorts ?? null,
   };
   if (b.StopSignal) config.StopSignal = b.StopSignal;
+  if (b.Healthcheck) config.Healthcheck = b.Healthcheck;
   if (b.StopTimeout !== undefined && b.StopTimeout !== null) config.StopTimeout = b.StopTimeout;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   const top = b as Record<string, unknown>;
@@ -220,10 +221,28 @@ export function readContainerCreate(body: unknown): ContainerCreate {
   for (const field of Object.keys(CREATE_FIELDS)) if (field.startsWith('HostConfig.')) refuseUnsupported(field, hcIn[field.slice('HostConfig.'.length)]);
   const hostConfig = hcIn as HostConfig;
   const rp = hostConfig.RestartPolicy;
-  if (rp && rp.Name !== '' && rp.Name !== 'no') {
-    // Reached once restart policies are implemented (the table refuses them before).
-    if (hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
+  if (rp) {
+    checkRestartPolicy(rp);
+    if (rp.Name !== '' && rp.Name !== 'no' && hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
   }
   // LogConfig (driver and options) is checked by the engine's effectiveLogConfig at create.
   return { config, hostConfig };
+}
+
+/**
+ * A restart policy as Docker checks it (create and update): a known name, a retry count only
+ * with on-failure and never negative.
+ *
+ * @example
+ * checkRestartPolicy({ Name: 'on-failure', MaximumRetryCount: 2 }); // ok
+ * checkRestartPolicy({ Name: 'always', MaximumRetryCount: 2 }); // throws a 400
+ */
+export function checkRestartPolicy(rp: { Name?: string; MaximumRetryCount?: number }): void {
+  const name = rp.Name ?? '';
+  const max = rp.MaximumRetryCount ?? 0;
+  if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(name)) {
+    throw invalid(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+  }
+  if (max < 0) throw invalid('invalid restart policy: maximum retry count cannot be negative');
+  if (max !== 0 && name !== 'on-failure') throw invalid(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
 }

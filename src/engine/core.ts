@@ -23,6 +23,8 @@ import { VolumeStore } from './volumes.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Exits } from './exits.js';
 import type { ExecSessions } from './exec.js';
+import type { Restarts } from './restart.js';
+import type { HealthMonitors } from './health.js';
 
 /** The images the engine runs: an image by reference, and its layer dirs (lowest first). */
 export interface EngineImages {
@@ -78,6 +80,8 @@ export class EngineCore {
   lifecycle!: Lifecycle;
   exits!: Exits;
   execs!: ExecSessions;
+  restarts!: Restarts;
+  health!: HealthMonitors;
 
   constructor(o: EngineOptions) {
     this.o = o;

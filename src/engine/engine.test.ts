@@ -261,7 +261,8 @@ test('exec: exit codes, output, the process spec from the plan, failures', async
   assert.deepEqual(out, ['1:hi\n']);
   const proc = r.runtime.execs.get(ok)!.process;
   assert.deepEqual(proc.capabilities, { bounding: ['CAP_CHOWN'], effective: ['CAP_CHOWN'], permitted: ['CAP_CHOWN'] }, 'the container capabilities, from its plan');
-  assert.deepEqual(proc.env, ['PATH=/bin', 'A=1', 'B=2', 'TERM=xterm']);
+  // Docker's order: the daemon's PATH, HOSTNAME and TERM, the container's Env over them, then the exec's.
+  assert.deepEqual(proc.env, ['PATH=/bin', `HOSTNAME=${Id.slice(0, 12)}`, 'TERM=xterm', 'A=1', 'B=2']);
   const limits = [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }];
   assert.deepEqual(proc.rlimits, limits, "the container's ulimits, from its plan");
   assert.deepEqual(r.runtime.containers.get(Id)!.spec.process.rlimits, limits);
@@ -348,7 +349,7 @@ test('pause, kill, restart, top and attach go through the runtime', async () => 
   await r.engine.kill(Id, 'KILL');
   assert.equal(r.engine.get(Id).State.ExitCode, 137);
   await assert.rejects(r.engine.kill(Id), isStatus(409));
-  // restart's stop is not a kill (the API's stop route adds `stop` events).
-  assert.deepEqual(actions(r, Id).filter((a) => a !== 'attach'), ['create', 'start', 'pause', 'unpause', 'die', 'start', 'restart', 'kill', 'die']);
+  // restart stops as Docker does: the stop signal (a kill event), die, stop, then start and restart.
+  assert.deepEqual(actions(r, Id).filter((a) => a !== 'attach'), ['create', 'start', 'pause', 'unpause', 'kill', 'die', 'stop', 'start', 'restart', 'kill', 'die']);
   await r.close();
 });

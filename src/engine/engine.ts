@@ -13,9 +13,11 @@ import { EngineCore, type EngineOptions } from './core.js';
 import { createContainer, discardUnfinished, type CreateRequest } from './create.js';
 import type { EventBus } from './events.js';
 import { ExecSessions, type ExecCreate } from './exec.js';
+import { Restarts } from './restart.js';
+import { HealthMonitors } from './health.js';
 import { Exits } from './exits.js';
 import { namespaceFacts, type JoinKind } from './join-facts.js';
-import { Lifecycle, type StopOptions } from './lifecycle.js';
+import { Lifecycle, type ContainerUpdate, type StopOptions } from './lifecycle.js';
 import { LimitWatcher } from './limits.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME, type OpenLogFile } from './log-files.js';
@@ -24,7 +26,7 @@ import type { SeccompAssessment } from './seccomp-policy.js';
 import type { ScanEntry } from './store.js';
 import { parsePsOutput } from './top.js';
 import type { ContainerRecord, ExecRecord, HostConfig } from './types.js';
-import type { VolumeStore } from './volumes.js';
+import { dirSize, type VolumeStore } from './volumes.js';
 
 /** See Engine.openLogs. */
 export interface ContainerLogs {
@@ -57,6 +59,8 @@ export class Engine {
     core.lifecycle = new Lifecycle(core);
     core.exits = new Exits(core);
     core.execs = new ExecSessions(core);
+    core.restarts = new Restarts(core);
+    core.health = new HealthMonitors(core);
     this.#core = core;
     this.#log = core.log;
     this.events = o.events;
@@ -98,6 +102,7 @@ export class Engine {
     }
     for (const rec of table.list()) {
       if (isLiveRecord(rec)) core.logKeeper.watch(rec.Id, core.store.dir(rec.Id), logSettings(rec.HostConfig.LogConfig, core.logConfig));
+      if (rec.State.Status === 'running') core.health.start(rec);
     }
     await core.host.cgroups.init(core.o.defaults.cgroupParent);
     core.limits = new LimitWatcher(
@@ -107,11 +112,14 @@ export class Engine {
     );
     core.limits.start();
     runtime.watchExits();
+    await core.restarts.atDaemonStart();
   }
 
   async close(): Promise<void> {
     const core = this.#core;
     core.runtime.close();
+    core.restarts.close();
+    core.health.close();
     core.exits.close();
     core.limits?.stop();
     core.logKeeper.close();
@@ -161,6 +169,11 @@ export class Engine {
 
   stop(ref: string, opts: StopOptions = {}): Promise<void> {
     return this.#core.lifecycle.stop(ref, opts);
+  }
+
+  /** `docker update`; resolves with Docker's warnings. */
+  update(ref: string, u: ContainerUpdate): Promise<string[]> {
+    return this.#core.lifecycle.update(ref, u);
   }
 
   kill(ref: string, signal?: string): Promise<void> {
@@ -336,6 +349,11 @@ export class Engine {
   // ---- the container's filesystem (export, diff; commit later) -----------------------------
 
   /** A container's overlay: its upper dir and the image's layer dirs (for `docker diff`, commit). */
+  /** Bytes a container wrote (its overlay upper dir), for `docker system df`. */
+  async sizeRw(ref: string): Promise<number> {
+    return await dirSize(this.#core.bundle(this.#core.table.get(ref).Id).upper);
+  }
+
   layersOf(ref: string): { upper: string; lowers: string[] } {
     const c = this.get(ref);
     const images = this.#core.o.images;

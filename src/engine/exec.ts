@@ -81,6 +81,22 @@ export class ExecSessions {
     return e.record;
   }
 
+  /** Drop one finished session (healthcheck probes, which Docker does not list). */
+  forget(id: string): void {
+    this.#sessions.delete(id);
+  }
+
+  /** SIGKILL a running exec's process (a healthcheck past its timeout). */
+  kill(id: string): void {
+    const pid = this.#sessions.get(id)?.record.Pid ?? 0;
+    if (pid <= 0) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
   /** The container is gone: so are its exec sessions. */
   forgetContainer(containerId: string): void {
     for (const [execId, e] of this.#sessions) if (e.record.ContainerID === containerId) this.#sessions.delete(execId);

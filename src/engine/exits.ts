@@ -41,6 +41,7 @@ export class Exits {
     const b = core.bundle(id);
     const phases = new PhaseTimer();
     runtime.unwatchMonitor(id);
+    core.health.stop(id);
     // Read the cgroup's counters before the runtime deletes it: an OOM kill is recorded.
     const counters = (await core.limits?.pollOne(id)) ?? {};
     const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
@@ -78,9 +79,12 @@ export class Exits {
     log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
   }
 
-  /** What follows a recorded exit: `--rm` removes the container (a restart policy decides here). */
+  /** What follows a recorded exit: `--rm` removes the container, else its restart policy decides. */
   async #afterExit(c: ContainerRecord): Promise<void> {
-    if (!c.HostConfig.AutoRemove) return;
+    if (!c.HostConfig.AutoRemove) {
+      await this.core.restarts.afterExit(c).catch(this.core.failed('cannot restart by policy', c.Id));
+      return;
+    }
     await this.core.lifecycle.remove(c.Id, { force: true }).catch((err: unknown) => this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'auto-remove failed'));
   }
 

@@ -1,6 +1,8 @@
 // The container verbs after create: start, stop (signal, then SIGKILL after the timeout),
 // kill, restart, pause, remove, rename. Each runs under the container's lock; the record
 // changes only after it is written (ContainerTable.commit).
+import { checkRestartPolicy } from '../docker/index.js';
+import { planResources } from '../spec/index.js';
 import { conflict, EngineError, errorText, invalid, isValidName, resourceError } from '../base/index.js';
 import { isLiveRecord } from './containers.js';
 import type { EngineCore } from './core.js';
@@ -8,6 +10,14 @@ import { failStart, startLocked } from './start.js';
 import { parseSignal } from './signals.js';
 import type { ContainerRecord } from './types.js';
 import { PhaseTimer, withTimeout } from './util.js';
+
+/** The limits `docker update` changes (others are a 400 at the API). */
+export const UPDATE_RESOURCE_FIELDS = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'PidsLimit'] as const;
+
+/** `POST /containers/{id}/update`'s body, as far as moat implements it. */
+export type ContainerUpdate = Partial<Record<(typeof UPDATE_RESOURCE_FIELDS)[number], number | null>> & {
+  RestartPolicy?: { Name?: string; MaximumRetryCount?: number } | null;
+};
 
 export interface StopOptions {
   /** Seconds before SIGKILL (the container's StopTimeout, else 10); 0 kills at once, negative waits forever. */
@@ -27,8 +37,9 @@ export class Lifecycle {
       // The last exit lives only in conmon's exit file until its record is written: write it
       // before this start clears that file (a full disk fails the start, not the exit code).
       if (exits.hasUnsaved(c.Id)) await exits.saveUnsaved(c);
+      this.core.restarts.cancel(c.Id);
       try {
-        await startLocked(this.core, c);
+        await startLocked(this.core, c, { manual: true });
       } catch (err) {
         await failStart(this.core, c, err);
         throw err;
@@ -39,20 +50,47 @@ export class Lifecycle {
   async stop(ref: string, opts: StopOptions = {}): Promise<void> {
     const c = this.core.table.get(ref);
     await this.core.table.lock.run(c.Id, async () => {
+      if (await this.endRestarting(c)) return;
       if (!isLiveRecord(c)) throw new EngineError('not-modified', 'ERR_NOT_RUNNING', 'container already stopped');
+      await this.markManuallyStopped(c);
       await this.stopLocked(c, opts);
+    });
+    this.core.events.emit('container', 'stop', c.Id, this.core.table.attrs(c));
+  }
+
+  /**
+   * A container waiting to be restarted by its policy is stopped by hand: no restart, and
+   * the record says exited (its lock held). False when it was not waiting.
+   */
+  async endRestarting(c: ContainerRecord): Promise<boolean> {
+    if (c.State.Status !== 'restarting') return false;
+    this.core.restarts.cancel(c.Id);
+    await this.core.table.commit(c, (next) => {
+      next.State.Status = 'exited';
+      next.HasBeenManuallyStopped = true;
+    });
+    this.core.table.resolveWaiters(c, ['not-running']);
+    return true;
+  }
+
+  /** `docker stop` and `docker kill` end a restart policy's hold (Docker's HasBeenManuallyStopped), written before the signal. */
+  async markManuallyStopped(c: ContainerRecord): Promise<void> {
+    if (c.HasBeenManuallyStopped === true) return;
+    await this.core.table.commit(c, (next) => {
+      next.HasBeenManuallyStopped = true;
     });
   }
 
   /** The stop signal (StopSignal, else SIGTERM), SIGKILL after the timeout; resolves once the exit is handled. */
   async stopLocked(c: ContainerRecord, opts: StopOptions): Promise<void> {
-    const { runtime, log } = this.core;
+    const { runtime, log, events, table } = this.core;
     const sig = parseSignal(opts.signal ?? c.Config.StopSignal, 15);
+    const sent = (signal: number): void => void events.emit('container', 'kill', c.Id, table.attrs(c, { signal: String(signal) }));
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     if (c.State.Status === 'paused') await runtime.pause(c.Id, false).catch(() => undefined);
     const exited = this.exited(c);
     if (timeout !== 0) {
-      await runtime.kill(c.Id, sig).catch(() => undefined);
+      await runtime.kill(c.Id, sig).then(() => sent(sig), () => undefined);
       if (timeout < 0) {
         await exited;
         return;
@@ -60,7 +98,7 @@ export class Lifecycle {
       if (await withTimeout(exited, timeout * 1000)) return;
       log.info({ containerId: c.Id, timeout }, 'container did not stop in time; sending SIGKILL');
     }
-    await runtime.kill(c.Id, 9, { all: true }).catch(() => undefined);
+    await runtime.kill(c.Id, 9, { all: true }).then(() => sent(9), () => undefined);
     if (!(await withTimeout(exited, 30_000))) throw new EngineError('internal', 'ERR_STOP_TIMEOUT', `Cannot stop container ${c.Id}: it did not exit after SIGKILL`);
   }
 
@@ -75,7 +113,10 @@ export class Lifecycle {
     const { table, runtime, events } = this.core;
     const c = table.get(ref);
     const sig = parseSignal(signal, 9);
+    // The lock only when there is something to write: a kill must get through while a stop holds it (and has set the flag).
+    if (c.State.Status === 'restarting' && (await table.lock.run(c.Id, async () => this.endRestarting(c)))) return;
     if (!isLiveRecord(c)) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`);
+    if (c.HasBeenManuallyStopped !== true) await table.lock.run(c.Id, async () => this.markManuallyStopped(c));
     await this.onLiveProcess(c, () => runtime.kill(c.Id, sig, { all: sig === 9 }), `Cannot kill container: ${ref}: Container ${c.Id} is not running`);
     events.emit('container', 'kill', c.Id, table.attrs(c, { signal: String(sig) }));
     if (sig === 9) await withTimeout(this.exited(c), 10_000);
@@ -100,10 +141,56 @@ export class Lifecycle {
     const { table, events } = this.core;
     const c = table.get(ref);
     await table.lock.run(c.Id, async () => {
-      if (isLiveRecord(c)) await this.stopLocked(c, opts);
+      await this.endRestarting(c);
+      if (isLiveRecord(c)) {
+        // The policy must not restart what this restart stops (Docker's HasBeenManuallyRestarted); the start clears it.
+        await this.markManuallyStopped(c);
+        await this.stopLocked(c, opts);
+        events.emit('container', 'stop', c.Id, table.attrs(c));
+      }
     });
     await this.start(c.Id);
     events.emit('container', 'restart', c.Id, table.attrs(c));
+  }
+
+  /**
+   * `docker update`: the restart policy and the memory, cpu and pids limits. Checked by the
+   * same code as create (planResources); a live container's cgroups are changed through the
+   * runtime (`runc update`, only the container's own cgroups under moat's), then the record.
+   * A zero (or absent) value leaves a limit as it is, as Docker's update does.
+   */
+  async update(ref: string, u: ContainerUpdate): Promise<string[]> {
+    const { table, runtime } = this.core;
+    const c = table.get(ref);
+    return await table.lock.run(c.Id, async () => {
+      if (c.State.Status === 'removing' || c.State.Status === 'dead') throw conflict(`Cannot update container ${c.Id}: it is ${c.State.Status}`);
+      const hc = { ...c.HostConfig };
+      if (u.RestartPolicy) {
+        checkRestartPolicy(u.RestartPolicy);
+        if (hc.AutoRemove === true && u.RestartPolicy.Name !== '' && u.RestartPolicy.Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+        hc.RestartPolicy = { Name: u.RestartPolicy.Name ?? '', MaximumRetryCount: u.RestartPolicy.MaximumRetryCount ?? 0 };
+      }
+      for (const k of UPDATE_RESOURCE_FIELDS) {
+        const v = u[k];
+        if (typeof v === 'number' && (v !== 0 || k === 'PidsLimit')) (hc as Record<string, unknown>)[k] = v;
+      }
+      // NanoCpus and CpuQuota/CpuPeriod exclude each other: the one the update sets wins.
+      if (typeof u.NanoCpus === 'number' && u.NanoCpus !== 0) {
+        delete hc.CpuQuota;
+        delete hc.CpuPeriod;
+      } else if ((u.CpuQuota ?? 0) !== 0 || (u.CpuPeriod ?? 0) !== 0) delete hc.NanoCpus;
+      const planned = planResources(hc, { defaultPidsLimit: this.core.o.defaults.pidsLimit, numCpus: this.core.o.defaults.numCpus });
+      const resources = { ...planned.resources };
+      delete resources.devices;
+      if (isLiveRecord(c)) await runtime.update(c.Id, resources);
+      await table.commit(c, (next) => {
+        next.HostConfig = hc;
+        if (next.Plan) next.Plan = { ...next.Plan, resources };
+        if (next.Security) next.Security = { ...next.Security, PidsLimit: resources.pids?.limit ?? null };
+      });
+      this.core.events.emit('container', 'update', c.Id, table.attrs(c));
+      return planned.warnings;
+    });
   }
 
   async pause(ref: string, pause: boolean): Promise<void> {
@@ -136,6 +223,7 @@ export class Lifecycle {
   async removeLocked(c: ContainerRecord, opts: { force: boolean; volumes?: boolean }): Promise<void> {
     const { table, store, log } = this.core;
     if (!table.has(c.Id)) return;
+    this.core.restarts.cancel(c.Id);
     if (isLiveRecord(c)) {
       if (!opts.force) {
         throw conflict(`You cannot remove a ${c.State.Status} container ${c.Id}. Stop the container before attempting removal or force remove`);

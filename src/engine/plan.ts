@@ -10,6 +10,7 @@ import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary } from './types.js';
 import { mergeEnv } from './util.js';
+import { checkHealthcheck, mergeHealthcheck, type HealthConfig } from './health.js';
 
 export interface DaemonDefaults {
   capabilities: readonly CapName[];
@@ -24,6 +25,18 @@ export interface DaemonDefaults {
   /** Set when the daemon runs with --userns-remap. */
   userns?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] } | undefined;
   numCpus: number;
+  /** The daemon's `--init` default. */
+  init?: boolean;
+  /** The init binary (Debian's tini-static) when present on the host. */
+  initBinary?: string;
+}
+
+/** Where the init binary appears in a container (Docker's path). */
+export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
+
+/** Whether a container runs with an init: its own HostConfig.Init, else the daemon's default. */
+export function usesInit(hc: Pick<HostConfig, 'Init'>, d: Pick<DaemonDefaults, 'init'>): boolean {
+  return hc.Init ?? d.init ?? false;
 }
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -142,6 +155,8 @@ export interface ImageConfigFields {
   User?: string;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
+  StopTimeout?: number | null;
+  Healthcheck?: HealthConfig | null;
 }
 
 /**
@@ -163,6 +178,8 @@ export function planContainer(
   const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw invalid('No command specified');
+  checkHealthcheck(cfg.Healthcheck as HealthConfig | null | undefined);
+  const healthcheck = mergeHealthcheck(cfg.Healthcheck as HealthConfig | null | undefined, imgCfg.Healthcheck);
   const hc: HostConfig = { ...inp.hostConfig, LogConfig: effectiveLogConfig(inp.hostConfig.LogConfig, logConfig) };
   const record: ContainerRecord = {
     Id: inp.id,
@@ -181,12 +198,16 @@ export function planContainer(
       User: cfg.User || imgCfg.User || '',
       Labels: { ...(imgCfg.Labels ?? {}), ...(cfg.Labels ?? {}) },
       ...(cfg.StopSignal || imgCfg.StopSignal ? { StopSignal: cfg.StopSignal || imgCfg.StopSignal } : {}),
+      ...(healthcheck ? { Healthcheck: healthcheck } : {}),
+      // A committed image can carry StopTimeout (moby's image config); the container's wins.
+      ...(typeof cfg.StopTimeout !== 'number' && typeof imgCfg.StopTimeout === 'number' ? { StopTimeout: imgCfg.StopTimeout } : {}),
     },
     HostConfig: hc,
     State: { Status: 'created', Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME, OOMKilled: false },
     RestartCount: 0,
     ExitGeneration: 0,
   };
+  if (usesInit(hc, d) && d.initBinary === undefined) throw invalid('--init: the init binary is not on this host (install Debian\'s tini: /usr/bin/tini-static)');
   const checked = planHostConfig(hc, d);
   // The seccomp options are checked by the code that builds the filter.
   record.Security = securitySummary(record, { ...checked.plan, mounts: checked.mounts }, seccompOf(record, checked.plan.capabilities), d);

@@ -5,6 +5,7 @@
 import { invalid } from '../base/index.js';
 import { ociCapabilities } from '../caps/index.js';
 import {
+  DEFAULT_PATH_ENV,
   defaultSysctls,
   deviceCgroupRules,
   ulimitsToRlimits,
@@ -17,7 +18,7 @@ import {
   type RunPlan,
   execProcessSpec,
 } from '../spec/index.js';
-import type { DaemonDefaults } from './plan.js';
+import { INIT_PATH_IN_CONTAINER, usesInit, type DaemonDefaults } from './plan.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NsRequest } from './types.js';
 import { mergeEnv } from './util.js';
@@ -75,6 +76,8 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
   // A user mount replaces a default mount on the same destination (Docker's mount filtering).
   const userTargets = new Set(f.mounts.map((m) => m.destination));
   const etc = f.etcMounts.filter((m) => !userTargets.has(m.destination));
+  const init = usesInit(hc, d) && d.initBinary !== undefined;
+  const initMounts: Mount[] = init ? [{ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: d.initBinary!, options: ['rbind', 'ro', 'nosuid', 'nodev', 'rprivate'] }] : [];
   const shmMounts: Mount[] = ns.ipc.kind === 'host' ? [{ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }] : [];
   const sysctl = { ...defaultSysctls({ netMode: ns.network.kind === 'host' ? 'host' : ns.network.kind === 'container' ? 'container:x' : 'private', userns: ns.userns }), ...p.sysctls };
   return {
@@ -82,7 +85,10 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     readonlyRootfs: hc.ReadonlyRootfs === true,
     hostname: cfg.Hostname || rec.Id.slice(0, 12),
     ...(cfg.Domainname ? { domainname: cfg.Domainname } : {}),
-    args: [rec.Path, ...rec.Args],
+    // --init: tini (read-only, as Docker's docker-init) is PID 1, reaps zombies and forwards signals.
+    // Annotations go to the runtime spec, as Docker passes them (stored and shown by inspect; size-checked at create).
+    ...(hc.Annotations && Object.keys(hc.Annotations).length > 0 ? { annotations: { ...hc.Annotations } } : {}),
+    args: init ? [INIT_PATH_IN_CONTAINER, '--', rec.Path, ...rec.Args] : [rec.Path, ...rec.Args],
     env: f.env,
     cwd: f.cwd,
     terminal: cfg.Tty === true,
@@ -94,7 +100,7 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     namespaces,
     ...(ns.userns && d.userns ? { uidMappings: d.userns.uidMappings, gidMappings: d.userns.gidMappings } : {}),
-    mounts: [...etc, ...shmMounts, ...f.mounts],
+    mounts: [...etc, ...shmMounts, ...initMounts, ...f.mounts],
     shmSize: p.shmSize,
     privileged,
     devices: f.devices.map((x) => x.node),
@@ -129,8 +135,7 @@ export interface ExecRequest {
  */
 export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecRequest, user: ResolvedUser): Process {
   const hc = rec.HostConfig;
-  const env = mergeEnv(rec.Config.Env ?? [], e.Env);
-  if (e.Tty && !env.some((x) => x.startsWith('TERM='))) env.push('TERM=xterm');
+  const env = execEnv(rec, e);
   return execProcessSpec({
     // The bounding set the container's config.json carries (sorted by bit).
     capabilities: ociCapabilities(p.capabilities, { user: 'root' }).bounding,
@@ -147,4 +152,18 @@ export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecReque
     terminal: e.Tty,
     ...(e.Tty && e.ConsoleSize && e.ConsoleSize[0] > 0 ? { consoleSize: { height: e.ConsoleSize[0], width: e.ConsoleSize[1] } } : {}),
   });
+}
+
+/**
+ * An exec's environment as Docker builds it: the default PATH, HOSTNAME and (with a terminal)
+ * TERM, then the container's Env, then the exec's own. An image without Env (an imported one)
+ * still gets a PATH, so `docker exec c env` finds its command as `docker run` did.
+ *
+ * @example
+ * execEnv(record, { Env: ['A=1'], Tty: false }); // ['PATH=/usr/local/sbin:…', 'HOSTNAME=abc', …, 'A=1']
+ */
+export function execEnv(rec: Pick<ContainerRecord, 'Id' | 'Config'>, e: Pick<ExecRequest, 'Env' | 'Tty'>): string[] {
+  const daemon = [DEFAULT_PATH_ENV, `HOSTNAME=${rec.Config.Hostname ?? rec.Id.slice(0, 12)}`];
+  if (e.Tty) daemon.push('TERM=xterm');
+  return mergeEnv(mergeEnv(daemon, rec.Config.Env ?? []), e.Env);
 }

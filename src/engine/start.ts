@@ -8,6 +8,7 @@ import type { MountRequest } from '../docker/index.js';
 import { startFailureExitCode } from '../runtime/index.js';
 import { bindToOciMount, generateSpec, resolveUser, tmpfsToOciMount, type Mount } from '../spec/index.js';
 import type { EngineCore } from './core.js';
+import { initialHealth } from './health.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME } from './log-files.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
@@ -19,7 +20,7 @@ import { PhaseTimer, buildEnv } from './util.js';
 const now = (): string => new Date().toISOString();
 
 /** Start a stopped container (its lock held). */
-export async function startLocked(core: EngineCore, c: ContainerRecord): Promise<void> {
+export async function startLocked(core: EngineCore, c: ContainerRecord, o: { manual?: boolean } = {}): Promise<void> {
   const phases = new PhaseTimer();
   const id = c.Id;
   const b = core.bundle(id);
@@ -80,12 +81,20 @@ export async function startLocked(core: EngineCore, c: ContainerRecord): Promise
   await core.table.commit(c, (next) => {
     next.Security = security;
     next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: monitorPid };
+    if (core.health.planOf(c)) next.State.Health = initialHealth();
+    else delete next.State.Health;
+    // A start by hand begins the restart policy afresh (Docker's ResetRestartManager(true)).
+    if (o.manual === true) {
+      next.RestartCount = 0;
+      delete next.HasBeenManuallyStopped;
+    }
   });
   core.logKeeper.watch(id, b.dir, logs);
   phases.mark('save');
   if (core.exits.watchMonitor(c) === 'gone') void core.exits.onMonitorGone(id).catch(core.failed('cannot handle the end of conmon', id));
   core.log.debug({ containerId: id, phases: phases.done() }, 'started');
   core.events.emit('container', 'start', id, core.table.attrs(c));
+  core.health.start(c);
   core.runtime.scanExits();
 }
 
@@ -100,6 +109,7 @@ export async function failStart(core: EngineCore, c: ContainerRecord, err: unkno
   // The runtime's own words stay in the daemon log (the client sees the short form).
   core.log.info({ containerId: id, err: errorText(err), ...(await core.runtime.failureDetail(b.dir)) }, 'start failed');
   core.attach.finishAll(id);
+  core.health.stop(id);
   await core.runtime.delete(id, { force: true }).catch(() => undefined);
   await core.networking.release(id).catch(core.failed('cannot release the network of a failed start', id));
   await core.host.rootfs.unmount(b.rootfs).catch(() => undefined);

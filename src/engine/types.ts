@@ -19,6 +19,23 @@ export interface ContainerState {
   OOMKilled: boolean;
   /** Pid of the conmon that holds this container (moat-specific). */
   ConmonPid?: number;
+  /** Present while a container with a healthcheck runs (and after, as Docker keeps it). */
+  Health?: ContainerHealth;
+}
+
+/** One healthcheck probe, as inspect shows it. */
+export interface HealthProbe {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface ContainerHealth {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  /** The last 5 probes, oldest first. */
+  Log: HealthProbe[];
 }
 
 /** What moat decided about a container's security, shown in inspect. */
@@ -86,6 +103,8 @@ export interface ContainerRecord {
   HostConfig: HostConfig;
   State: ContainerState;
   RestartCount: number;
+  /** Docker's flag: `docker stop` (or kill) ended it, so no restart policy brings it back, not even after a daemon restart. */
+  HasBeenManuallyStopped?: boolean;
   /** The last `next-exit` generation: increases on every exit. */
   ExitGeneration: number;
   Security?: SecuritySummary;

@@ -1,4 +1,5 @@
 // Small engine helpers: timing, per-key locks, timeouts, environment merging. Pure.
+import { DEFAULT_PATH_ENV } from '../spec/index.js';
 import type { ContainerRecord } from './types.js';
 
 /** Milliseconds spent in each phase of an operation, for debug logs. */
@@ -55,7 +56,7 @@ export function mergeEnv(base: readonly string[], over: readonly string[]): stri
 
 export function buildEnv(c: ContainerRecord, home: string): string[] {
   const env = mergeEnv([`HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`], c.Config.Env ?? []);
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
   if (c.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${home}`);
   return env;

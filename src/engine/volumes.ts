@@ -207,8 +207,8 @@ async function isEmptyOrMissing(dir: string): Promise<boolean> {
   }
 }
 
-/** Bytes under a volume's data dir, walked through src/sys (a container may be rewriting it). */
-async function dirSize(dir: string): Promise<number> {
+/** Bytes under a dir a container writes (a volume's data, an upper dir), walked through src/sys (a container may be rewriting it). */
+export async function dirSize(dir: string): Promise<number> {
   let total = 0;
   let root;
   try {

@@ -1,7 +1,7 @@
 // The built-in default image `busybox:latest`, made at first start from Debian's
 // busybox-static: applets as links, /etc/passwd with root and nobody, /etc/group, /tmp.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, rm, symlink, writeFile, chmod, utimes, lutimes, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm, symlink, stat, writeFile, chmod, utimes, lutimes, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { internal } from '../base/index.js';
 import { exportTree } from './tar-export.js';
@@ -63,7 +63,9 @@ export async function ensureBuiltinImage(store: ImageStore, opts: { busybox: str
   try {
     await buildTree(opts.busybox, dir);
     const diffId = await store.addLayer(exportTree(dir));
-    const created = new Date(0).toISOString();
+    // The busybox binary's mtime is the package's build date (dpkg keeps it): a real date,
+    // the same on every start and every host with that package, so the image id stays too.
+    const created = (await stat(opts.busybox)).mtime.toISOString();
     return await store.addImage(
       {
         architecture: opts.arch,

@@ -30,6 +30,10 @@ export interface ExportTreeOptions {
   unshift?: IdShift;
   /** Leave out the entry at this path (relative, no leading '/') and, for a directory, all below it. */
   exclude?: (path: string) => boolean;
+  /** Walk this directory handle (the caller's; not closed) instead of opening `dir`. */
+  root?: Handle;
+  /** Name the root `prefix` (one entry for it) and everything under it `prefix/…` (docker cp). */
+  prefix?: string;
 }
 
 type HeaderArg = Partial<tar.Header> & Pick<tar.Header, 'name'>;
@@ -93,8 +97,9 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
   const pack = tar.pack();
   const links = new Map<string, string>();
 
+  const prefix = opts.prefix === undefined || opts.prefix === '' ? '' : `${opts.prefix.replace(/\/+$/, '')}/`;
   const header = (name: string, st: Stats): HeaderArg => ({
-    name,
+    name: prefix + name,
     mode: st.mode & 0o7777,
     uid: Math.max(0, st.uid - (opts.unshift?.uid ?? 0)),
     gid: Math.max(0, st.gid - (opts.unshift?.gid ?? 0)),
@@ -104,8 +109,9 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
   });
 
   const run = async (): Promise<void> => {
-    const root = openRoot(dir);
+    const root = opts.root ?? openRoot(dir);
     try {
+      if (prefix !== '') await writeEntry(pack, { ...header('', root.stat()), type: 'directory' });
       await walk(
         root,
         async ({ path: relName, name, handle, stat: st }) => {
@@ -161,7 +167,7 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
         { noXdev: true },
       );
     } finally {
-      root.close();
+      if (opts.root === undefined) root.close();
     }
   };
 

@@ -122,6 +122,11 @@ export function runcPauseArgs(p: RuntimePaths, id: string, pause: boolean): stri
   return ['--root', p.runcRoot, pause ? 'pause' : 'resume', id];
 }
 
+/** `runc update` with the OCI resources JSON on stdin. */
+export function runcUpdateArgs(p: RuntimePaths, id: string): string[] {
+  return ['--root', p.runcRoot, 'update', '--resources', '-', id];
+}
+
 export function runcPsArgs(p: RuntimePaths, id: string): string[] {
   return ['--root', p.runcRoot, 'ps', '--format', 'json', id];
 }

@@ -201,14 +201,16 @@ export async function spawnConmonExec(p: RuntimePaths, o: ConmonExecOptions & Ex
   }
 }
 
-export async function runRunc(p: RuntimePaths, args: string[]): Promise<string> {
+export async function runRunc(p: RuntimePaths, args: string[], input?: string): Promise<string> {
   return await new Promise((resolve, reject) => {
-    execFile(p.runc, args, { timeout: RUNC_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, env: pickEnv() }, (err, stdout, stderr) => {
+    const child = execFile(p.runc, args, { timeout: RUNC_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, env: pickEnv() }, (err, stdout, stderr) => {
       if (err) {
         const detail = String(stderr).trim() || err.message;
         const m = /msg="([^"]*)"/.exec(detail);
         reject(new EngineError('internal', 'ERR_RUNTIME_FAILED', `runc ${args[2] ?? ''} failed: ${m?.[1] ?? detail}`, { cause: err }));
       } else resolve(String(stdout));
     });
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input ?? '');
   });
 }

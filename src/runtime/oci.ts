@@ -2,7 +2,7 @@
 // (runner.ts) is the real one; the engine's unit tests drive the engine through a recording
 // fake (test/helpers/fake-runtime.ts), so a broken lifecycle shows without root. Types only.
 import type { Writable } from 'node:stream';
-import type { Process, Spec } from '../spec/index.js';
+import type { LinuxResources, Process, Spec } from '../spec/index.js';
 
 /** runc's view of a container (`runc state`). */
 export interface RuntimeState {
@@ -96,6 +96,8 @@ export interface OciRuntime {
   /** True when the runtime keeps state for `id` (cheap: no process is run). */
   exists(id: string): boolean;
   pause(id: string, pause: boolean): Promise<void>;
+  /** Change a live container's cgroup limits (`runc update`): memory, cpu, pids. */
+  update(id: string, resources: LinuxResources): Promise<void>;
   /** The host pids of the container's processes. */
   pids(id: string): Promise<number[]>;
   /** Run a process in a running container; resolves with its pid once it runs. */

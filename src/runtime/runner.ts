@@ -7,8 +7,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError, internal, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ProcessWatcher, commandLineOf } from '../sys/index.js';
-import { toOciJson } from '../spec/index.js';
-import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
+import { toOciJson, type LinuxResources } from '../spec/index.js';
+import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcUpdateArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
 import { RUNC_TIMEOUT_MS, runRunc, spawnConmonCreate, spawnConmonExec } from './conmon.js';
 import { deleteStopped, startCreated } from './runc-direct.js';
 import { directStateSupported } from './runc-state.js';
@@ -128,6 +128,10 @@ export class RuncRuntime implements OciRuntime {
 
   async pause(id: string, pause: boolean): Promise<void> {
     await runRunc(this.#p, runcPauseArgs(this.#p, id, pause));
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    await runRunc(this.#p, runcUpdateArgs(this.#p, id), JSON.stringify(resources));
   }
 
   async pids(id: string): Promise<number[]> {

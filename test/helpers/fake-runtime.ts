@@ -9,7 +9,7 @@ import { EngineError, noSuchImage } from '../../src/base/index.js';
 import type { EngineHost, EngineImages } from '../../src/engine/index.js';
 import type { ImageRecord } from '../../src/image/index.js';
 import type { AttachStream, OciRuntime, ResizeTarget, RuntimeCreateOptions, RuntimeEvents, RuntimeExecOptions, RuntimeState } from '../../src/runtime/index.js';
-import type { Spec } from '../../src/spec/index.js';
+import type { LinuxResources, Spec } from '../../src/spec/index.js';
 
 export interface RuntimeCall {
   verb: string;
@@ -196,6 +196,12 @@ export class FakeRuntime implements OciRuntime {
     const c = this.#get(id);
     if (c.status === 'stopped') throw new EngineError('internal', 'ERR_RUNTIME_FAILED', 'runc pause failed: container not running');
     c.status = pause ? 'paused' : 'running';
+  }
+
+  async update(id: string, resources: LinuxResources): Promise<void> {
+    this.#record('update', id, JSON.stringify(resources));
+    const c = this.#get(id);
+    if (c.status === 'stopped') throw new EngineError('internal', 'ERR_RUNTIME_FAILED', 'runc update failed: container not running');
   }
 
   async pids(id: string): Promise<number[]> {

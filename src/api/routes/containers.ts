@@ -1,7 +1,7 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { streamLogs, followLogs, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
-import type { ImageStore } from '../../image/index.js';
+import { streamLogs, followLogs, statContainerPath, archiveContainerPath, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
+import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
@@ -18,9 +18,18 @@ export interface ContainerRouteDeps {
   images: ImageStore;
 }
 
+/** The keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`); any other is a 400. */
+const CONTAINER_LIST_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'is-task', 'health', 'publish', 'expose', 'isolation'] as const;
+
 function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
+    // Several labels must all hold (compose lists a project's containers by two labels);
+    // several values of any other key are alternatives, as in Docker.
+    if (key === 'label') {
+      if (!labelsMatch(values, c.Config.Labels ?? undefined)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'status':
@@ -31,11 +40,6 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
         }
         case 'id':
           return c.Id.startsWith(v);
-        case 'label': {
-          const i = v.indexOf('=');
-          const labels = c.Config.Labels ?? {};
-          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
-        }
         case 'ancestor':
           return c.Config.Image === v || c.Image === imageIdOf(v) || c.Image.slice(7).startsWith(v);
         case 'exited':
@@ -50,12 +54,59 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
           return v === 'none' || v === (c.HostConfig.NetworkMode || 'default');
         case 'is-task':
           return v === 'false';
+        case 'health':
+          return healthFilterValue(c) === v;
+        case 'isolation':
+          return v === 'default';
         default:
-          throw invalid(`invalid filter '${key}'`);
+          // publish / expose: moat's containers publish nothing yet.
+          return false;
       }
     });
     if (!ok) return false;
   }
+  return true;
+}
+
+const CONTAINER_STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+const HEALTH_STATES = ['starting', 'healthy', 'unhealthy', 'none'];
+
+/** `starting`, `healthy`, `unhealthy` or `none` (no healthcheck), as the `health` filter sees it. */
+function healthFilterValue(c: ContainerRecord): string {
+  return c.State.Health?.Status ?? 'none';
+}
+
+/**
+ * `docker update`'s body: the limits moat changes and the restart policy. The CLI sends every
+ * resource field, most at their zero value; any other field set is a 400 naming it.
+ */
+function readUpdate(body: unknown): ContainerUpdate {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('update: the body must be a JSON object');
+  const out: ContainerUpdate = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if ((UPDATE_RESOURCE_FIELDS as readonly string[]).includes(k)) {
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw invalid(`update: ${k} must be an integer`);
+      out[k as (typeof UPDATE_RESOURCE_FIELDS)[number]] = v;
+    } else if (k === 'RestartPolicy') {
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'object' || Array.isArray(v)) throw invalid('update: RestartPolicy must be an object');
+      const rp = v as { Name?: unknown; MaximumRetryCount?: unknown };
+      if (rp.Name !== undefined && typeof rp.Name !== 'string') throw invalid('update: RestartPolicy.Name must be a string');
+      if (rp.MaximumRetryCount !== undefined && (typeof rp.MaximumRetryCount !== 'number' || !Number.isInteger(rp.MaximumRetryCount))) throw invalid('update: RestartPolicy.MaximumRetryCount must be an integer');
+      // An empty name leaves the policy as it is (Docker's update).
+      if (rp.Name) out.RestartPolicy = { Name: rp.Name, MaximumRetryCount: (rp.MaximumRetryCount as number | undefined) ?? 0 };
+    } else if (isSet(v)) {
+      throw invalid(`update: ${k} is not supported by moat (memory, memory-swap, memory-reservation, cpus, cpu-shares, cpu-quota, cpu-period, pids-limit and restart can be updated)`);
+    }
+  }
+  return out;
+}
+
+function isSet(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.values(v as Record<string, unknown>).some(isSet);
   return true;
 }
 
@@ -100,6 +151,9 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   r.add('GET', '/containers/json', async (ctx) => {
     const all = boolParam(ctx.query, 'all');
     const filters = filtersParam(ctx.query);
+    checkFilterKeys(filters, CONTAINER_LIST_FILTERS);
+    for (const v of filters.get('status') ?? []) if (!CONTAINER_STATUSES.includes(v)) throw invalid(`invalid filter 'status=${v}'`);
+    for (const v of filters.get('health') ?? []) if (!HEALTH_STATES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
     const limit = intParam(ctx.query, 'limit');
     const now = Date.now();
     let list = engine
@@ -141,7 +195,6 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       if (isKind(err, 'not-modified')) return sendEmpty(ctx.res!, 304);
       throw err;
     }
-    if (action === 'stop') engine.events.emit('container', 'stop', engine.get(ctx.params['id']!).Id, { name: engine.get(ctx.params['id']!).Name.slice(1) });
     sendEmpty(ctx.res!, 204);
   };
   r.add('POST', '/containers/{id}/stop', stopLike('stop'));
@@ -159,6 +212,10 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   r.add('POST', '/containers/{id}/unpause', async (ctx) => {
     await engine.pause(ctx.params['id']!, false);
     sendEmpty(ctx.res!, 204);
+  });
+
+  r.add('POST', '/containers/{id}/update', async (ctx) => {
+    sendJson(ctx.res!, 200, { Warnings: await engine.update(ctx.params['id']!, readUpdate(ctx.json())) });
   });
 
   r.add('POST', '/containers/{id}/rename', async (ctx) => {
@@ -244,6 +301,31 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       // Under --userns-remap the rootfs holds host ids: the tar carries the container's, as dockerd's.
       await pipeToClient(exportTree(dir, images.idShift ? { unshift: images.idShift } : {}), res);
     });
+  });
+
+  // docker cp out of a container: HEAD stats the path, GET sends it as a tar. The path is
+  // resolved in the container's root by the engine (openat2 RESOLVE_IN_ROOT); a stopped
+  // container's rootfs is mounted for the copy, as for export.
+  const pathStatHeader = (stat: ContainerPathStat): string => Buffer.from(JSON.stringify(stat)).toString('base64');
+  r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const stat = await engine.withRootfs(c.Id, async (dir) => statContainerPath(dir, ctx.query.get('path') ?? ''));
+    ctx.res!.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+    ctx.res!.end();
+  });
+  r.add('GET', '/containers/{id}/archive', async (ctx) => {
+    const c = engine.get(ctx.params['id']!);
+    const res = ctx.res!;
+    await engine.withRootfs(c.Id, async (dir) => {
+      const { stat, stream } = archiveContainerPath(dir, ctx.query.get('path') ?? '');
+      res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
+      await pipeToClient(stream, res);
+    });
+  });
+
+  r.add('PUT', '/containers/{id}/archive', async (ctx) => {
+    engine.get(ctx.params['id']!);
+    throw new EngineError('not-implemented', 'ERR_CP_INTO_CONTAINER', 'moat cannot copy into a container yet (docker cp HOST CONTAINER:PATH); copying out of one works');
   });
 
   r.add('GET', '/containers/{id}/changes', async (ctx) => {

@@ -1,8 +1,9 @@
 // /_ping, /version, /info, /events, and the inspect chain's 404s.
 import os from 'node:os';
-import { EngineError } from '../../base/index.js';
-import type { Engine, EngineEvent } from '../../engine/index.js';
-import type { ImageStore } from '../../image/index.js';
+import { EngineError, invalid } from '../../base/index.js';
+import { volumeView, type Engine, type EngineEvent } from '../../engine/index.js';
+import { checkFilterKeys, filterImages, labelsMatch, type ImageStore } from '../../image/index.js';
+import { containerSummary, imageSummary } from '../views.js';
 import { filtersParam, timeParamNs } from '../params.js';
 import type { Router } from '../router.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../reply.js';
@@ -32,10 +33,18 @@ function registryConfig(r: { insecureRegistries: readonly string[]; registryMirr
 
 export const ENGINE_VERSION = '0.1.0';
 
+/** The keys `GET /events` accepts (Docker's events filter keys); any other is a 400. */
+const EVENT_FILTERS = ['container', 'daemon', 'event', 'image', 'label', 'network', 'node', 'plugin', 'scope', 'type', 'volume', 'config', 'secret', 'service'];
+
 function eventMatches(ev: EngineEvent, filters: Map<string, string[]>): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
     const attrs = ev.Actor.Attributes;
+    // Several labels must all hold, as in Docker; other keys' values are alternatives.
+    if (key === 'label') {
+      if (!labelsMatch(values, attrs)) return false;
+      continue;
+    }
     const ok = values.some((v) => {
       switch (key) {
         case 'type':
@@ -46,10 +55,6 @@ function eventMatches(ev: EngineEvent, filters: Map<string, string[]>): boolean 
           return ev.Type === 'container' && (ev.Actor.ID.startsWith(v) || attrs['name'] === v);
         case 'image':
           return attrs['image'] === v || (ev.Type === 'image' && (ev.Actor.ID === v || attrs['name'] === v));
-        case 'label': {
-          const i = v.indexOf('=');
-          return i < 0 ? v in attrs : attrs[v.slice(0, i)] === v.slice(i + 1);
-        }
         case 'volume':
           return ev.Type === 'volume' && ev.Actor.ID === v;
         case 'scope':
@@ -163,8 +168,37 @@ export function registerSystemRoutes(r: Router, engine: Engine, images: ImageSto
     });
   });
 
+  // docker system df: images (with how many containers use each), containers (bytes each
+  // wrote), volumes (bytes and users); moat keeps no build cache of its own layers to list.
+  r.add('GET', '/system/df', async (ctx) => {
+    const types = ctx.query.getAll('type');
+    for (const ty of types) if (!['container', 'image', 'volume', 'build-cache'].includes(ty)) throw invalid(`unknown type: ${ty}`);
+    const want = (ty: string): boolean => types.length === 0 || types.includes(ty);
+    const containers = engine.list();
+    const out: Record<string, unknown> = {};
+    if (want('image')) {
+      const counts = new Map<string, number>();
+      for (const c of containers) counts.set(c.Image, (counts.get(c.Image) ?? 0) + 1);
+      const listed = filterImages(images.list(), new Map(), (ref) => images.get(ref));
+      out['Images'] = listed.map((l) => imageSummary({ ...l.image, repoTags: l.repoTags, repoDigests: l.repoDigests }, counts.get(l.image.id) ?? 0));
+      out['LayersSize'] = listed.reduce((n, l) => n + l.image.size, 0);
+    }
+    if (want('container')) {
+      const now = Date.now();
+      out['Containers'] = await Promise.all(containers.map(async (c) => ({ ...containerSummary(c, now), SizeRw: await engine.sizeRw(c.Id).catch(() => 0), SizeRootFs: 0 })));
+    }
+    if (want('volume')) {
+      out['Volumes'] = await Promise.all(
+        (await engine.volumes.list()).map(async (v) => volumeView(v, engine.volumes.dataPath(v.Name), { Size: await engine.volumes.size(v.Name).catch(() => -1), RefCount: engine.volumes.usersOf(v.Name).length })),
+      );
+    }
+    if (want('build-cache')) out['BuildCache'] = [];
+    sendJson(ctx.res!, 200, out);
+  });
+
   r.add('GET', '/events', async (ctx) => {
     const filters = filtersParam(ctx.query);
+    checkFilterKeys(filters, EVENT_FILTERS);
     const sinceNs = timeParamNs(ctx.query, 'since');
     const untilNs = timeParamNs(ctx.query, 'until');
     const res = ctx.res!;

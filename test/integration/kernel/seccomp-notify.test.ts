@@ -50,7 +50,8 @@ async function startListener(t: TestContext, env?: Record<string, string>): Prom
         // already gone
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    // A killed listener's last record write may still land: retry ENOTEMPTY (seen once under load).
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
   ({ pid } = await startListenerProcess({ socket, stateDir, listenerBin: join(REPO, 'bin/moat-seccomp-listener'), logLevel: 'debug', ...(env !== undefined ? { env } : {}) }));
   return { socket, stateDir, pid };

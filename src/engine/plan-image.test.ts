@@ -1,0 +1,33 @@
+// What a new container takes from its image's config (issue 16): StopSignal, StopTimeout and
+// the Healthcheck, under the container's own values.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULTS } from '../../test/helpers/engine-rig.js';
+import { DEFAULT_DAEMON_LOG_CONFIG } from './log-config.js';
+import { planContainer, type CreateInputs, type ImageConfigFields } from './plan.js';
+
+const unconfined = () => ({ spec: undefined, name: 'unconfined' });
+
+function plan(image: ImageConfigFields, config: CreateInputs['config'] = { Image: 'img', Cmd: ['true'] }, hostConfig: CreateInputs['hostConfig'] = {}) {
+  const inp: CreateInputs = { id: 'a'.repeat(64), name: 'c1', created: new Date().toISOString(), config, hostConfig, image: { id: `sha256:${'b'.repeat(64)}`, config: { config: image } } };
+  return planContainer(inp, DEFAULTS, DEFAULT_DAEMON_LOG_CONFIG, unconfined).record;
+}
+
+test('the image\'s StopSignal, StopTimeout and Healthcheck are the defaults; the container\'s win', () => {
+  const img: ImageConfigFields = { Cmd: ['sh'], StopSignal: 'SIGQUIT', StopTimeout: 3, Healthcheck: { Test: ['CMD', 'true'], Interval: 1e9 } };
+  const fromImage = plan(img);
+  assert.equal(fromImage.Config.StopSignal, 'SIGQUIT');
+  assert.equal(fromImage.Config.StopTimeout, 3);
+  assert.deepEqual(fromImage.Config.Healthcheck, { Test: ['CMD', 'true'], Interval: 1e9 });
+  const own = plan(img, { Image: 'img', Cmd: ['true'], StopSignal: 'SIGINT', StopTimeout: 7, Healthcheck: { Test: ['NONE'] } });
+  assert.equal(own.Config.StopSignal, 'SIGINT');
+  assert.equal(own.Config.StopTimeout, 7);
+  // NONE turns it off; the zero fields still take the image's, as Docker's merge does.
+  assert.deepEqual(own.Config.Healthcheck, { Test: ['NONE'], Interval: 1e9 });
+  assert.throws(() => plan(img, { Image: 'img', Cmd: ['true'], Healthcheck: { Test: ['CMD', 'true'], Retries: -1 } }), /Retries in Healthcheck cannot be negative/);
+});
+
+test('--init without the binary on the host is a 400 at create', () => {
+  assert.throws(() => plan({ Cmd: ['sh'] }, undefined, { Init: true }), /init binary is not on this host/);
+  assert.doesNotThrow(() => plan({ Cmd: ['sh'] }, undefined, { Init: false }));
+});

@@ -1,0 +1,78 @@
+// docker-compose 1.29 (Debian, on docker-py) against moatd (issue 16): up -d / ps / logs /
+// down of a small project with a healthcheck, a restart policy and init. Two projects with
+// the same service names: `down` of one lists its containers by two labels (project and
+// service), which must be ANDed, so the other project's containers are left alone.
+// network_mode: none, because bridge networks are not wired in this tree yet (compose would
+// create a default network otherwise).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requires } from '../../helpers/requires.js';
+import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { dockerEnv, dockerOk, until } from './cli.js';
+
+const COMPOSE = '/usr/bin/docker-compose';
+
+const PROJECT = `version: "2.4"
+services:
+  web:
+    image: busybox
+    command: sh -c 'echo web-up; exec sleep 600'
+    network_mode: none
+    restart: unless-stopped
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  worker:
+    image: busybox
+    command: sh -c 'echo worker-up; exec sleep 600'
+    network_mode: none
+    init: true
+`;
+
+function compose(d: TestDaemon, dir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(COMPOSE, args, { cwd: dir, env: { ...dockerEnv(d), COMPOSE_INTERACTIVE_NO_CLI: '1' }, timeout: 120_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+test('docker-compose 1.29: up -d, ps, logs, down; down leaves another project alone', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
+  if (!existsSync(COMPOSE)) {
+    if (process.env['MOAT_TEST_STRICT'] === '1') assert.fail('requires docker-compose');
+    t.skip('requires docker-compose');
+    return;
+  }
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  const dir = join(d.root, 'proj');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'docker-compose.yml'), PROJECT);
+
+  for (const p of ['alpha', 'beta']) {
+    const up = await compose(d, dir, ['-p', p, 'up', '-d']);
+    assert.equal(up.code, 0, up.stderr);
+  }
+  const ps = await compose(d, dir, ['-p', 'alpha', 'ps']);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.match(ps.stdout, /alpha_web_1 .* Up \(health: starting\)|alpha_web_1 .* Up \(healthy\)/);
+  assert.match(ps.stdout, /alpha_worker_1 .* Up/);
+  assert.doesNotMatch(ps.stdout, /beta_/);
+  await until(async () => (await dockerOk(d, ['inspect', 'alpha_web_1', '--format', '{{.State.Health.Status}}'])).trim() === 'healthy', 15_000, 'web healthy');
+  assert.equal((await dockerOk(d, ['inspect', 'alpha_worker_1', '--format', '{{.HostConfig.Init}}'])).trim(), 'true');
+  assert.equal((await dockerOk(d, ['inspect', 'alpha_web_1', '--format', '{{.HostConfig.RestartPolicy.Name}}'])).trim(), 'unless-stopped');
+  const logs = await compose(d, dir, ['-p', 'alpha', 'logs', '--no-color']);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, /web_1 +\| web-up/);
+  assert.match(logs.stdout, /worker_1 +\| worker-up/);
+
+  const down = await compose(d, dir, ['-p', 'alpha', 'down']);
+  assert.equal(down.code, 0, down.stderr);
+  const left = (await dockerOk(d, ['ps', '-a', '--format', '{{.Names}} {{.State}}'])).trim().split('\n').sort();
+  assert.deepEqual(left, ['beta_web_1 running', 'beta_worker_1 running']);
+  const downB = await compose(d, dir, ['-p', 'beta', 'down']);
+  assert.equal(downB.code, 0, downB.stderr);
+  assert.equal((await dockerOk(d, ['ps', '-aq'])).trim(), '');
+});

@@ -45,6 +45,17 @@ export function freeSubnet(avoid: readonly string[] = []): { subnet: string; pre
   throw new Error('no free 10.231.x.0/24 subnet');
 }
 
+/** A /24 in 10.232.0.0/13 that no route on the host touches yet: test daemons' default bridges. */
+export function freeDaemonSubnet(): { subnet: string; prefix: string } {
+  const used = new Set(hostRoutes().map((d) => d.split('.').slice(0, 3).join('.')));
+  for (let i = 0; i < 200; i++) {
+    const [a, b] = randomBytes(2);
+    const prefix = `10.${232 + (a! % 8)}.${b!}`;
+    if (!used.has(prefix)) return { subnet: `${prefix}.0/24`, prefix };
+  }
+  throw new Error('no free 10.232.0.0/13 subnet');
+}
+
 export interface HostSnapshot {
   iptables: Set<string>;
   links: Set<string>;

@@ -179,3 +179,26 @@ test('networking through moatd and the docker CLI', async (t) => {
   const after = leftovers(d, before, bridges, prefixes, networkIds);
   assert.deepEqual(after, { added: [], removed: [] }, 'the test daemon left nothing on the host');
 });
+
+test('with --userns-remap: the bridge, a published port and a user network work; nothing is left', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'docker-cli', 'netavark', 'busybox')) return;
+  const before = hostSnapshot();
+  const d = await startDaemon({ args: ['--userns-remap', 'default'] });
+  const sub = freeSubnet([d.bridgeSubnet.subnet]);
+  let netId = '';
+  try {
+    const id = (await dockerOk(d, ['run', '-d', '--name', 'web', '-p', '80', ...HTTPD])).trim();
+    const { port } = await hostPortOf(d, 'web');
+    assert.equal(await fetchHostname('127.0.0.1', port), id.slice(0, 12));
+    netId = (await dockerOk(d, ['network', 'create', '--subnet', sub.subnet, 'remapped'])).trim();
+    const out = await dockerOk(d, ['run', '--rm', '--network', 'remapped', '--dns', '127.0.0.1', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; cat /proc/self/uid_map']);
+    assert.match(out, new RegExp(`inet ${sub.prefix.replaceAll('.', '\\.')}\\.2/24`));
+    assert.doesNotMatch(out, /^\s+0\s+0\s/m, 'root in the container is not root on the host');
+    await dockerOk(d, ['rm', '-f', 'web']);
+    await dockerOk(d, ['network', 'rm', 'remapped']);
+  } finally {
+    await d.cleanup();
+  }
+  const owned: Owned = { bridges: [d.bridge, `moatbr-${netId.slice(0, 8)}`], prefixes: [`${d.bridgeSubnet.prefix}.`, `${sub.prefix}.`], tags: [], hashes: netId ? [netavarkHash(netId)] : [] };
+  assert.deepEqual(snapshotDiff(before, hostSnapshot(), owned), { added: [], removed: [] });
+});

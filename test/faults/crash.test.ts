@@ -1,7 +1,8 @@
 // SIGKILL of moatd at random moments while clients create, run, stop, start and remove
-// containers (some with anonymous volumes) in parallel; after each restart the full
+// containers (some with anonymous volumes, some with a published port) in parallel; after each restart the full
 // consistency check (./consistency.ts) must find nothing: records, runc, conmons, mounts,
-// cgroups, bundles, volumes, exit files and temporary files agree. Exits that happened while
+// cgroups, bundles, volumes, exit files, temporary files, network endpoints, namespaces,
+// veths, addresses and nat rules agree. Exits that happened while
 // moatd was down keep their real code. Issue 12: the crash loop, and finding 7 (a crash
 // during create with `-v /data` leaked anonymous volumes).
 import { test } from 'node:test';
@@ -49,6 +50,8 @@ async function worker(d: TestDaemon, rnd: () => number, stop: () => boolean, tag
         Image: 'busybox',
         Cmd: kind === 0 ? ['sh', '-c', 'sleep 0.2; exit 7'] : ['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done'],
         ...(kind === 2 ? { Volumes: { '/data': {} } } : {}),
+        // Long-lived ones publish a random port: the crash check counts their rules too.
+        ...(kind === 1 ? { ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{}] } } } : {}),
       };
       const r = await call('POST', `/containers/create?name=${tag}-${n++}`, body);
       if (r.id) {

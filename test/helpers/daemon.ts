@@ -177,7 +177,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   // Every test daemon has its own default bridge and subnet: parallel daemons never share one.
   const bridge = `mt${cgroupParent.slice('moat-test-'.length)}`;
   const bridgeSubnet = freeDaemonSubnet();
-  const bridgeArgs = ['--bridge', bridge, '--bip', `${bridgeSubnet.prefix}.1/24`];
+  // User networks without a subnet come from a pool of this daemon's own (eight /27s).
+  const pool = freeDaemonSubnet();
+  const bridgeArgs = ['--bridge', bridge, '--bip', `${bridgeSubnet.prefix}.1/24`, '--default-address-pool', `base=${pool.subnet},size=27`];
   const logFile = join(root, 'moatd.log');
   let child: ChildProcess | undefined;
   if (opts.tmpfsDataRoot !== undefined) {

@@ -118,12 +118,14 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
     const ep = readEndpointConfig(body['EndpointConfig']);
     const c = engine.get(containerRef(body));
     const mode = c.HostConfig.NetworkMode ?? '';
-    if (mode === 'none' || mode === 'host' || mode.startsWith('container:')) {
+    // `none` that a disconnect left (the record keeps endpoint settings) takes a network again, as Docker's.
+    const emptied = mode === 'none' && c.NetworkingConfig !== undefined;
+    if ((mode === 'none' && !emptied) || mode === 'host' || mode.startsWith('container:')) {
       throw new EngineError('forbidden', 'ERR_NETWORK_MODE', `container ${shortId(c.Id)} runs with --network ${mode}: it cannot be connected to a network`);
     }
     await engine.changeNetworks(c.Id, async (cur, running) => {
       const { mode: primary, eps } = recordNetworks(cur);
-      const names = new Set([primary, ...Object.keys(eps)].map((x) => safeNetwork(driver, x)?.id));
+      const names = new Set([...(emptied ? [] : [primary]), ...Object.keys(eps)].map((x) => safeNetwork(driver, x)?.id));
       if (names.has(n.id)) throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_EXISTS', `endpoint with name ${cur.Name.slice(1)} already exists in network ${n.name}`);
       if (running) {
         await driver.connect(cur.Id, {
@@ -136,7 +138,7 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
         driver.validate({ containerName: cur.Name.slice(1), networks: [{ network: n.id, ...(ep.Aliases ? { aliases: ep.Aliases } : {}), ...(ep.IPAMConfig?.IPv4Address ? { ipv4Address: ep.IPAMConfig.IPv4Address } : {}) }], ports: [], dns: [] });
       }
       eps[n.name] = ep;
-      return { networkMode: cur.HostConfig.NetworkMode ?? '', networkingConfig: { EndpointsConfig: eps } };
+      return { networkMode: emptied ? n.name : (cur.HostConfig.NetworkMode ?? ''), networkingConfig: { EndpointsConfig: eps } };
     });
     events.emit('network', 'connect', n.id, attrs(n, { container: c.Id }));
     sendEmpty(ctx.res!, 200);

@@ -9,10 +9,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { freeSubnet, hostSnapshot, httpGet, netavarkHash, sh, snapshotDiff, type HostSnapshot, type Owned } from '../../helpers/network.js';
-import { docker, dockerOk } from '../compat/cli.js';
+import { docker, dockerEnv, dockerOk } from '../compat/cli.js';
 
 const HTTPD = ['busybox', 'httpd', '-f', '-p', '80', '-h', '/etc'];
 
@@ -201,4 +204,28 @@ test('with --userns-remap: the bridge, a published port and a user network work;
   }
   const owned: Owned = { bridges: [d.bridge, `moatbr-${netId.slice(0, 8)}`], prefixes: [`${d.bridgeSubnet.prefix}.`, `${sub.prefix}.`], tags: [], hashes: netId ? [netavarkHash(netId)] : [] };
   assert.deepEqual(snapshotDiff(before, hostSnapshot(), owned), { added: [], removed: [] });
+});
+
+test('docker-compose 1.29: two services on the project network talk by service name; down removes everything', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'docker-cli', 'netavark', 'busybox', 'docker-compose')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  const dir = join(d.root, 'project');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'docker-compose.yml'),
+    ['version: "3.7"', 'services:', '  web:', '    image: busybox', '    command: ["httpd", "-f", "-p", "80", "-h", "/etc"]', '    dns: 127.0.0.1', '  client:', '    image: busybox', '    command: ["sleep", "300"]', '    dns: 127.0.0.1', ''].join('\n'),
+  );
+  const compose = (args: string[]): { code: number; out: string } => {
+    const r = spawnSync('/usr/bin/docker-compose', ['-p', 'mtc', ...args], { cwd: dir, env: dockerEnv(d), encoding: 'utf8', timeout: 120_000 });
+    return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+  };
+  const up = compose(['up', '-d']);
+  assert.equal(up.code, 0, up.out);
+  const webId = (await dockerOk(d, ['inspect', '-f', '{{.Id}}', 'mtc_web_1'])).trim();
+  assert.equal(await wgetIn(d, 'mtc_client_1', 'http://web/hostname'), webId.slice(0, 12), 'the client reaches web by its service name');
+  const down = compose(['down']);
+  assert.equal(down.code, 0, down.out);
+  assert.equal((await dockerOk(d, ['ps', '-aq'])).trim(), '', 'no container left');
+  assert.equal((await dockerOk(d, ['network', 'ls', '--format', '{{.Name}}'])).trim(), 'bridge', 'the project network is gone');
 });

@@ -302,7 +302,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     defaultHostIp: cfg.ip,
   });
   const engine = new Engine({
-    networking: new NetavarkNetworking(network, cfg.ip, log),
+    networking: new NetavarkNetworking(network, cfg.ip, log, events),
     dataRoot,
     runtime: new RuncRuntime({
       runc: ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc',

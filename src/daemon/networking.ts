@@ -3,7 +3,7 @@
 // `--dns`), and the driver's endpoint becomes the facts the /etc files need. Containers with
 // `--network none|host|container:X` never reach the driver.
 import { errorText, invalid, type Logger } from '../base/index.js';
-import type { ContainerNetworking, ContainerRecord, NetworkFacts } from '../engine/index.js';
+import type { ContainerNetworking, ContainerRecord, EventBus, NetworkFacts } from '../engine/index.js';
 import { planPortRequests, type NetworkDriver, type NetworkRequest, type PortRequest } from '../network/index.js';
 
 /** The networks a record asks for, in order (NetworkMode's first); undefined: no driver (none, host, container:X). */
@@ -45,11 +45,21 @@ export class NetavarkNetworking implements ContainerNetworking {
   readonly #driver: NetworkDriver;
   readonly #defaultHostIp: string;
   readonly #log: Logger;
+  readonly #events: EventBus | undefined;
 
-  constructor(driver: NetworkDriver, defaultHostIp: string, log: Logger) {
+  constructor(driver: NetworkDriver, defaultHostIp: string, log: Logger, events?: EventBus) {
     this.#driver = driver;
     this.#defaultHostIp = defaultHostIp;
     this.#log = log;
+    this.#events = events;
+  }
+
+  /** Docker's `network connect` / `disconnect` events, one per network of the container. */
+  #emit(action: 'connect' | 'disconnect', containerId: string, networkIds: readonly string[]): void {
+    for (const id of networkIds) {
+      const n = this.#driver.listNetworks().find((x) => x.id === id);
+      if (n !== undefined) this.#events?.emit('network', action, n.id, { container: containerId, name: n.name, type: n.driver });
+    }
   }
 
   validate(rec: ContainerRecord): NetworkFacts {
@@ -83,11 +93,14 @@ export class NetavarkNetworking implements ContainerNetworking {
 
   async attach(rec: ContainerRecord, pid: number): Promise<void> {
     if (this.#driver.endpoint(rec.Id) === undefined) return;
-    await this.#driver.attach(rec.Id, { pid });
+    const e = await this.#driver.attach(rec.Id, { pid });
+    this.#emit('connect', rec.Id, e.attachments.map((a) => a.networkId));
   }
 
   async release(id: string): Promise<void> {
+    const networks = this.#driver.endpoint(id)?.attachments.map((a) => a.networkId) ?? [];
     await this.#driver.release(id);
+    this.#emit('disconnect', id, networks);
   }
 
   async restore(running: ReadonlySet<string>): Promise<void> {

@@ -120,6 +120,7 @@ test('networking through moatd and the docker CLI', async (t) => {
   });
 
   await t.test('a user network: names and aliases resolve, another network cannot reach in, connect and disconnect', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
     networkIds.push((await dockerOk(d, ['network', 'create', '--subnet', front.subnet, 'front'])).trim());
     networkIds.push((await dockerOk(d, ['network', 'create', '--subnet', back.subnet, 'back'])).trim());
     for (const id of networkIds) bridges.push(`moatbr-${id.slice(0, 8)}`);
@@ -144,6 +145,12 @@ test('networking through moatd and the docker CLI', async (t) => {
     assert.equal(await wgetIn(d, 'gamma', `http://${alphaIp}/hostname`), undefined, 'disconnected: cannot reach it again');
     const ls = await dockerOk(d, ['network', 'ls', '--filter', 'name=front', '--format', '{{.Name}}']);
     assert.equal(ls.trim(), 'front');
+    const events = await dockerOk(d, ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}']);
+    const lines = events.trim().split('\n');
+    assert.ok(lines.includes('create front <no value>'), events);
+    assert.ok(lines.includes(`connect front ${a}`), `connect at start: ${events}`);
+    const gammaId = (await dockerOk(d, ['inspect', '-f', '{{.Id}}', 'gamma'])).trim();
+    assert.ok(lines.includes(`connect front ${gammaId}`) && lines.includes(`disconnect front ${gammaId}`), `connect and disconnect at runtime: ${events}`);
   });
 
   await t.test('--internal has no route out; --network none has loopback only', async () => {

@@ -182,6 +182,8 @@ function networkProblems(d: TestDaemon, byId: Map<string, InspectView>, live: (i
   const endpoints = join(d.dataRoot, 'network', 'endpoints');
   if (existsSync(endpoints)) {
     for (const f of readdirSync(endpoints)) {
+      // Temporary files are the disk check's (tempFilesUnder).
+      if (!/^[a-f0-9]{64}\.json$/.test(f)) continue;
       const id = f.replace(/\.json$/, '');
       if (!live(id)) problems.push(`network endpoint record of a container that is not running ${short(id)}`);
     }
@@ -202,6 +204,14 @@ function networkProblems(d: TestDaemon, byId: Map<string, InspectView>, live: (i
     if (to !== undefined && to.startsWith(`${d.bridgeSubnet.prefix}.`) && !addresses.includes(to)) problems.push(`DNAT to ${to}, which no running container has: ${line}`);
   }
   return problems;
+}
+
+/** The daemon's warnings about networks (to explain a network problem the check found). */
+export function networkWarnings(d: TestDaemon): string[] {
+  return readFileSync(d.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /"level":(40|50)/.test(l) && /network|netavark|teardown/i.test(l))
+    .slice(-10);
 }
 
 /** Lines of the daemon's log where its safety net caught something (it must never have to). */

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { requires } from '../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { sleep, waitFor } from '../helpers/containers.js';
-import { checkConsistency, safetyNetHits } from './consistency.js';
+import { checkConsistency, networkWarnings, safetyNetHits } from './consistency.js';
 
 const HEAVY = process.env['MOAT_FAULTS_HEAVY'] === '1';
 const ROUNDS = Number(process.env['MOAT_CRASH_ROUNDS'] ?? (HEAVY ? 40 : 5));
@@ -93,7 +93,7 @@ test('SIGKILL of moatd during parallel operations leaves nothing inconsistent', 
     }, 10_000);
     await sleep(300);
     const problems = await checkConsistency(d);
-    assert.deepEqual(problems, [], `round ${round} (seed ${seed}): the state after a crash is consistent`);
+    assert.deepEqual(problems, [], `round ${round} (seed ${seed}): the state after a crash is consistent${problems.length > 0 ? `\n${networkWarnings(d).join('\n')}` : ''}`);
     checked += (await d.api('GET', '/containers/json?all=1')).json<unknown[]>().length;
     // Exits while down carry their real code: every exited container shows 7, 3 (TERM), 137 (kill) or a start failure's.
     const list = (await d.api('GET', '/containers/json?all=1')).json<Array<{ Id: string; State: string }>>();

@@ -21,10 +21,11 @@ export interface ContainerRouteDeps {
   network?: NetworkRouteDeps;
 }
 
-/** The networks a record names (NetworkMode first) and their endpoint settings. */
+/** The networks a record names (NetworkMode first) and their endpoint settings; `none` and `host` show as Docker's pseudo-networks. */
 function namedNetworks(c: ContainerRecord): Array<[string, EndpointConfig]> {
   const mode = c.HostConfig.NetworkMode ?? '';
-  if (mode === 'none' || mode === 'host' || mode.startsWith('container:')) return [[mode.startsWith('container:') ? '' : mode, {}]].filter(([m]) => m !== '') as Array<[string, EndpointConfig]>;
+  if (mode === 'none' || mode === 'host') return [[mode, {}]];
+  if (mode.startsWith('container:')) return [];
   const eps = c.NetworkingConfig?.EndpointsConfig ?? {};
   const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
   return [[primary, eps[primary] ?? {}], ...Object.entries(eps).filter(([n]) => n !== primary)];

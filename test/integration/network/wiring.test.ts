@@ -169,6 +169,26 @@ test('networking through moatd and the docker CLI', async (t) => {
     assert.match(missing.json<{ message: string }>().message, /^network nosuchnet not found$/);
   });
 
+  await t.test('--ip, --mac-address, --add-host host-gateway; prune removes unused networks with a destroy event', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const ip = `${back.prefix}.77`;
+    const out = await dockerOk(d, ['run', '--rm', '--network', 'back', '--ip', ip, '--mac-address', '02:42:ac:11:00:77', '--add-host', 'gw:host-gateway', '--dns', '127.0.0.1', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/address; grep gw /etc/hosts']);
+    assert.match(out, new RegExp(`inet ${ip.replaceAll('.', '\\.')}/24`));
+    assert.match(out, /^02:42:ac:11:00:77$/m);
+    assert.match(out, new RegExp(`^${d.bridgeSubnet.prefix.replaceAll('.', '\\.')}\\.1\\tgw$`, 'm'), 'host-gateway is the default bridge gateway');
+    const outside = await docker(d, ['run', '--rm', '--network', 'back', '--ip', '10.99.0.5', 'busybox', 'true']);
+    assert.equal(outside.code, 125, 'an address outside the subnet is refused');
+    const spare = (await dockerOk(d, ['network', 'create', 'spare'])).trim();
+    networkIds.push(spare);
+    bridges.push(`moatbr-${spare.slice(0, 8)}`);
+    const pruned = await dockerOk(d, ['network', 'prune', '-f']);
+    assert.match(pruned, /^spare$/m);
+    assert.match(pruned, /^inner$/m, 'the internal network no container uses goes too');
+    assert.doesNotMatch(pruned, /^(front|back|bridge)$/m, 'networks in use stay');
+    const events = await dockerOk(d, ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=network', '--filter', 'event=destroy', '--format', '{{.Actor.ID}}']);
+    assert.ok(events.split('\n').includes(spare), `destroy event: ${events}`);
+  });
+
   await t.test('kill -9 of moatd: the published port still answers after the restart; rm -f then leaves nothing', async () => {
     const port = (await hostPortOf(d, 'web')).port;
     await d.kill();
@@ -177,7 +197,7 @@ test('networking through moatd and the docker CLI', async (t) => {
     assert.equal(await fetchHostname('127.0.0.1', port), id.slice(0, 12), 'answers after the restart');
     assert.equal((await hostPortOf(d, 'web')).port, port, 'still reported');
     await dockerOk(d, ['rm', '-f', 'web', 'alpha', 'beta', 'gamma']);
-    for (const n of ['front', 'back', 'inner']) await dockerOk(d, ['network', 'rm', n]);
+    for (const n of ['front', 'back']) await dockerOk(d, ['network', 'rm', n]);
     assert.equal(sh(['iptables-save']).includes(id), false, 'no rule names the container');
     const left = leftovers(d, before, bridges, prefixes.slice(1), networkIds);
     // The default bridge's guard rules stay while the daemon runs (they go with cleanup).

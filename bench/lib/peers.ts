@@ -7,6 +7,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { silentLogger } from '../../src/base/index.js';
+import { NetworkDriver } from '../../src/network/index.js';
 import { REPO, killMentioning, ping, procs, removeCgroupsNamed, sleep, timed, type CliResult } from './host.js';
 
 export const IMAGE = 'busybox-bench:latest';
@@ -80,8 +82,8 @@ const tag = (): string => randomBytes(3).toString('hex');
  * (vfs would copy the rootfs per container and make dockerd look slower than it is). No
  * bridge, no iptables: nothing outside its temporary roots.
  */
-export async function startDockerd(root: string, docker: string): Promise<Engine> {
-  const dir = join(root, 'dockerd');
+export async function startDockerd(root: string, docker: string, network?: { bridge: string }): Promise<Engine> {
+  const dir = join(root, network ? 'dockerd-bridge' : 'dockerd');
   const data = join(dir, 'data');
   const exec = join(dir, 'exec');
   const socket = join(dir, 'docker.sock');
@@ -94,7 +96,7 @@ export async function startDockerd(root: string, docker: string): Promise<Engine
   const fd = openSync(log, 'a');
   const child = spawn(
     '/usr/sbin/dockerd',
-    ['--storage-driver', 'overlay2', '--iptables=false', '--ip6tables=false', '--bridge=none', '--data-root', data, '--exec-root', exec, '--pidfile', join(dir, 'dockerd.pid'), '--host', `unix://${socket}`, '--cgroup-parent', cgroupParent, '--config-file', join(dir, 'daemon.json')],
+    ['--storage-driver', 'overlay2', ...(network ? [`--bridge=${network.bridge}`, '--ip6tables=false'] : ['--iptables=false', '--ip6tables=false', '--bridge=none']), '--data-root', data, '--exec-root', exec, '--pidfile', join(dir, 'dockerd.pid'), '--host', `unix://${socket}`, '--cgroup-parent', cgroupParent, '--config-file', join(dir, 'daemon.json')],
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
@@ -129,6 +131,8 @@ export interface MoatdVariant {
   bin?: string;
   /** Extra daemon flags (e.g. --no-seccomp-explain). */
   args?: string[];
+  /** Containers on moat's default bridge (else `--network none`, like dockerd's `--bridge=none`). */
+  bridge?: boolean;
 }
 
 /** moatd at debug level: its `started`/`exited` lines carry the phases of each start and exit. */
@@ -144,7 +148,11 @@ export async function startMoatd(root: string, docker: string, variant: MoatdVar
   const cgroupParent = `moat-bench-${tag()}`;
   const bin = variant.bin ?? join(REPO, 'bin/moatd');
   const fd = openSync(log, 'a');
-  const child = spawn(bin, ['--data-root', data, '--exec-root', exec, '--cgroup-parent', cgroupParent, '--config-file', join(dir, 'daemon.json'), '--block-registry', 'docker.io', '--log-level', 'debug', ...(variant.args ?? [])], { stdio: ['ignore', fd, fd] });
+  // A default bridge of its own (name and subnet), never the machine's moat0.
+  const bridge = `mtbn${tag()}`;
+  const bip = `10.${232 + (randomBytes(1)[0]! % 8)}.${randomBytes(1)[0]!}.1/24`;
+  const bridgeArgs = ['--bridge', bridge, '--bip', bip];
+  const child = spawn(bin, ['--data-root', data, '--exec-root', exec, '--cgroup-parent', cgroupParent, '--config-file', join(dir, 'daemon.json'), '--block-registry', 'docker.io', '--log-level', 'debug', ...bridgeArgs, ...(variant.args ?? [])], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   await waitReady(socket, child, log);
   const under = (p: { cmdline: string }): boolean => p.cmdline.includes(`${dir}/`);
@@ -155,7 +163,7 @@ export async function startMoatd(root: string, docker: string, variant: MoatdVar
     bin: docker,
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') },
     globalFlags: [],
-    runFlags: [],
+    runFlags: variant.bridge === true ? [] : ['--network', 'none'],
     // moatd, plus its seccomp denial listener and the listener's standby once they run
     // (they start with the first container and stay).
     daemonPids: () => [child.pid!, ...listenerPids()],
@@ -165,6 +173,11 @@ export async function startMoatd(root: string, docker: string, variant: MoatdVar
     containersDir: join(data, 'containers'),
     stop: async () => {
       await stopChild(child, 20_000);
+      // What its networks left (the default bridge's guard rules, endpoints of containers still up).
+      if (existsSync(join(data, 'network'))) {
+        const net = await NetworkDriver.open({ dataRoot: data, execRoot: exec, log: silentLogger(), defaultBridge: { name: bridge, bip, icc: false }, defaultHostIp: '127.0.0.1' });
+        await net.removeAll();
+      }
       killMentioning(`${dir}/`);
       deleteRuncStates(join(exec, 'runc'));
       removeCgroupsNamed(cgroupParent);

@@ -13,6 +13,7 @@ import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes, type SystemInfo } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 import { registerBuildRoutes } from './routes/build.js';
+import { registerNetworkRoutes, type NetworkRouteDeps } from './routes/networks.js';
 
 export { createApiServer, DEFAULT_BODY_TIMEOUT_MS, type Authorizer, type AuthzRequest, type PeerIdentityMode } from './server.js';
 export { API_VERSION, MIN_API_VERSION } from './reply.js';
@@ -29,12 +30,16 @@ export interface RouterDeps {
   /** Pull, push, login, trust (registry routes answer 501 without it). */
   imageService?: ImageService;
   log: Logger;
+  /** Bridge networks (the /networks routes, NetworkSettings); without it containers show none. */
+  network?: NetworkRouteDeps;
 }
 
 export function buildRouter(d: RouterDeps): Router {
   const r = new Router();
+  // Before the system routes' answers for a daemon without networks (the first match wins).
+  if (d.network) registerNetworkRoutes(r, d.engine, d.network);
   registerSystemRoutes(r, d.engine, d.images, d.info);
-  registerContainerRoutes(r, { engine: d.engine, images: d.images });
+  registerContainerRoutes(r, { engine: d.engine, images: d.images, ...(d.network ? { network: d.network } : {}) });
   registerExecRoutes(r, { engine: d.engine });
   registerImageRoutes(r, { engine: d.engine, images: d.images, log: d.log, ...(d.imageService ? { service: d.imageService } : {}) });
   registerVolumeRoutes(r, d.engine);

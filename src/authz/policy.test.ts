@@ -187,3 +187,15 @@ test('the canonical body spells security options one way: what the policy and pl
   assert.deepEqual((c.body as { HostConfig: { SecurityOpt: string[] } }).HostConfig.SecurityOpt, ['label=disable', 'seccomp=unconfined', 'no-new-privileges', 'apparmor=unconfined']);
   assert.deepEqual(extractFacts('POST', c.path, c.body).unconfined.sort(), ['apparmor', 'seccomp', 'selinux']);
 });
+
+test('publishOutside: ports published on an address the rule does not list are denied, naming it', () => {
+  const p = parsePolicy(JSON.stringify({ default: 'allow', rules: [{ id: 'loopback-ports', action: 'deny', message: 'publish ports on 127.0.0.1 only', when: { publishOutside: ['default', '127.0.0.1'] } }] }));
+  const judge = (hc: unknown): { allow: boolean; msg: string } => evaluatePolicy(p, { method: 'POST', path: '/containers/create', user: 'alice', body: { Image: 'busybox', HostConfig: hc } } as PolicyRequest);
+  assert.equal(judge({ PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } }).allow, true, "the daemon's default address");
+  assert.equal(judge({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] }, PublishAllPorts: true }).allow, true);
+  assert.equal(judge({}).allow, true, 'nothing published');
+  const denied = judge({ PortBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '1' }, { HostIp: '0.0.0.0', HostPort: '2' }] } });
+  assert.deepEqual(denied, { allow: false, rule: 'loopback-ports', msg: 'publish ports on 127.0.0.1 only: publishes ports on 0.0.0.0 (rule loopback-ports)' });
+  assert.deepEqual(extractFacts('POST', '/containers/create', { HostConfig: { PortBindings: { '53/udp': null }, PublishAllPorts: true } }).publishAddresses, ['default']);
+  assert.throws(() => parsePolicy(JSON.stringify({ default: 'allow', rules: [{ action: 'deny', when: { publishOutside: ['localhost'] } }] })), /publishOutside\[0\]: must be an IPv4 address or "default"/);
+});

@@ -55,6 +55,11 @@ export interface RequestFacts {
   seccompProfile: string | undefined;
   /** Why the assessment failed, when it did. */
   seccompError: string | undefined;
+  /**
+   * Host addresses a create publishes ports on (PortBindings' HostIp; `default` for a
+   * binding that names none and for -P: the daemon's `--ip`, 127.0.0.1 in moat).
+   */
+  publishAddresses: string[];
   /** `container:X` namespace joins; `privileged` / `host` undefined when the target is not known here. */
   joins: Array<{ namespace: JoinableNamespace; container: string; privileged: boolean | undefined; host: boolean | undefined }>;
 }
@@ -123,7 +128,7 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
   const kind = bodyKindFor(method, path)?.kind;
   const facts: RequestFacts = {
     kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [],
-    seccompWeaker: [], seccompProfile: undefined, seccompError: undefined, joins: [],
+    seccompWeaker: [], seccompProfile: undefined, seccompError: undefined, joins: [], publishAddresses: [],
   };
   if (method === 'POST' && path === '/build') {
     // RUN steps of a build run with the network named in the query.
@@ -166,6 +171,7 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
       if (dev !== undefined) facts.bindSources.push(dev);
     }
     facts.volumesFrom = strings(field(hc, 'VolumesFrom'));
+    facts.publishAddresses = publishAddressesOf(hc);
     const securityOpt = strings(field(hc, 'SecurityOpt'));
     facts.unconfined = unconfinedOf(securityOpt);
     if (effects?.seccomp !== undefined) {
@@ -199,6 +205,23 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
   return facts;
 }
 
+/** Every host address a HostConfig publishes on (`default` when it names none), once each. */
+function publishAddressesOf(hc: JsonValue | undefined): string[] {
+  const out = new Set<string>();
+  const bindings = field(hc, 'PortBindings');
+  if (isObj(bindings)) {
+    for (const list of Object.values(bindings)) {
+      const items = Array.isArray(list) && list.length > 0 ? list : [{}];
+      for (const b of items) {
+        const ip = field(b, 'HostIp');
+        out.add(typeof ip === 'string' && ip.trim() !== '' ? ip.trim() : 'default');
+      }
+    }
+  }
+  if (field(hc, 'PublishAllPorts') === true) out.add('default');
+  return [...out];
+}
+
 // ---------------------------------------------------------------------------------------
 // The rules file
 
@@ -220,6 +243,7 @@ const WhenSchema = z
     seccompWeakerThanDefault: z.union([z.literal(true), z.array(nonEmpty).min(1)]),
     joinsContainer: z.union([z.literal(true), z.array(z.enum(JOINABLE)).min(1)]),
     joinsPrivileged: z.literal(true),
+    publishOutside: z.array(z.string().regex(/^(default|\d{1,3}(\.\d{1,3}){3})$/, 'must be an IPv4 address or "default"')),
   })
   .partial()
   .strict();
@@ -509,6 +533,12 @@ function whenMatches(when: When, f: RequestFacts, action: 'allow' | 'deny'): str
     if (priv.length > 0) details.push(`joins the ${priv.map((j) => j.namespace).join(', ')} namespace of privileged container ${priv[0]!.container}`);
     else if (unknownMatches && unknown.length > 0) details.push(`joins the ${unknown.map((j) => j.namespace).join(', ')} namespace of ${unknown[0]!.container}, which cannot be checked here`);
     else return undefined;
+  }
+  if (when.publishOutside !== undefined) {
+    const allowed = when.publishOutside;
+    const outside = f.publishAddresses.filter((a) => !allowed.includes(a));
+    if (outside.length === 0) return undefined;
+    details.push(`publishes ports on ${outside.join(', ')}`);
   }
   if (when.volumesFrom !== undefined && when.volumesFrom !== f.volumesFrom.length > 0) return undefined;
   if (when.execAsRoot !== undefined) {

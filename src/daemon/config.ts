@@ -51,6 +51,26 @@ export interface DaemonConfig {
   init: boolean;
   /** `--init-path` / daemon.json `init-path`: the init binary (Debian's static tini). */
   initPath: string;
+  /** Host interface of the default bridge network (dockerd `--bridge`). */
+  bridge: string;
+  /** Default bridge address and prefix (dockerd `--bip`); '' picks from the pools. */
+  bip: string;
+  /** Default bridge allocation range (dockerd `--fixed-cidr`). */
+  fixedCidr: string;
+  /** dockerd `--default-address-pool base=CIDR,size=N`; empty: dockerd's pools. */
+  defaultAddressPools: string[];
+  /** dockerd `--iptables`: always on with netavark (false is refused). */
+  iptables: boolean;
+  /** dockerd `--ip-forward`: always on with netavark (false is refused). */
+  ipForward: boolean;
+  /** Containers on the default bridge may talk to each other (dockerd `--icc`; moat's default false). */
+  icc: boolean;
+  /** Where published ports bind when no address is named (dockerd `--ip`; moat's default 127.0.0.1). */
+  ip: string;
+  /** Default nameservers of containers (dockerd `--dns`). */
+  dns: string[];
+  /** MTU of the default bridge (dockerd `--mtu`); 0: the kernel's. */
+  mtu: number;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -88,6 +108,16 @@ export const DEFAULTS: DaemonConfig = {
   imagePolicy: '',
   init: false,
   initPath: '/usr/bin/tini-static',
+  bridge: 'moat0',
+  bip: '',
+  fixedCidr: '',
+  defaultAddressPools: [],
+  iptables: true,
+  ipForward: true,
+  icc: false,
+  ip: '127.0.0.1',
+  dns: [],
+  mtu: 0,
 };
 
 /** daemon.json key -> config field, with dockerd's key names. */
@@ -124,6 +154,15 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'image-policy': 'imagePolicy',
   init: 'init',
   'init-path': 'initPath',
+  bridge: 'bridge',
+  bip: 'bip',
+  'fixed-cidr': 'fixedCidr',
+  iptables: 'iptables',
+  'ip-forward': 'ipForward',
+  icc: 'icc',
+  ip: 'ip',
+  dns: 'dns',
+  mtu: 'mtu',
 };
 
 /** Merge daemon.json (already parsed) into the defaults; unknown keys are an error, as dockerd. */
@@ -146,6 +185,14 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
         throw invalid(`${source}: log-opts must be an object of strings`);
       }
       out.logOpts = { ...(value as Record<string, string>) };
+      continue;
+    }
+    if (key === 'default-address-pools') {
+      // dockerd's shape: [{"base": "10.10.0.0/16", "size": 24}].
+      if (!Array.isArray(value) || !value.every((p) => typeof p === 'object' && p !== null && typeof (p as { base?: unknown }).base === 'string' && typeof (p as { size?: unknown }).size === 'number')) {
+        throw invalid(`${source}: default-address-pools must be a list of {"base": CIDR, "size": N}`);
+      }
+      out.defaultAddressPools = (value as Array<{ base: string; size: number }>).map((p) => `base=${p.base},size=${p.size}`);
       continue;
     }
     const field = FILE_KEYS[key];

@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { ImageService, ImageStore, ensureBuiltinImage } from '../image/index.js';
 import { buildRouter, describeHostPaths, goArch } from '../api/index.js';
+import { NetworkDriver, checkDnsServers, parseAddressPool } from '../network/index.js';
+import { NetavarkNetworking } from './networking.js';
 
 import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig } from './config.js';
 import { engineInspector, setupAuthz } from './authz.js';
@@ -25,6 +27,24 @@ import { installSafetyNet } from './safety-net.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
+}
+
+/** dockerd's boolean flags: `--icc` is true, `--icc=false` false. */
+function boolFlag(value: string | undefined): boolean {
+  if (value === undefined || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new Error(`invalid boolean value ${JSON.stringify(value)}`);
+}
+
+/** The network settings netavark cannot honour stop moatd with the setting's name. */
+function checkNetworkConfig(cfg: DaemonConfig): void {
+  if (!cfg.iptables) throw new Error('--iptables=false is not supported: netavark always manages the firewall rules of moat networks');
+  if (!cfg.ipForward) throw new Error('--ip-forward=false is not supported: netavark turns IPv4 forwarding on for bridge networks');
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw new Error(`invalid --bridge: ${cfg.bridge}: at most 15 letters, digits, '_', '.' or '-'`);
+  if (!Number.isInteger(cfg.mtu) || cfg.mtu < 0 || (cfg.mtu !== 0 && (cfg.mtu < 576 || cfg.mtu > 65535))) throw new Error(`invalid --mtu: ${cfg.mtu}`);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(cfg.ip)) throw new Error(`invalid --ip: ${cfg.ip}: an IPv4 address`);
+  for (const p of cfg.defaultAddressPools) parseAddressPool(p);
+  checkDnsServers(cfg.dns);
 }
 
 function parseFlags(argv: string[]): DaemonConfig {
@@ -60,6 +80,16 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--init', 'run an init (tini) as PID 1 in containers that do not say otherwise')
     .option('--init-path <path>', 'the init binary mounted read-only at /sbin/docker-init', DEFAULTS.initPath)
     .option('--image-policy <file>', 'image trust policy (registries, digest pins, signatures); see docs/images.md')
+    .option('-b, --bridge <name>', 'host interface of the default bridge network', DEFAULTS.bridge)
+    .option('--bip <cidr>', 'default bridge address and prefix (e.g. 10.88.0.1/24)')
+    .option('--fixed-cidr <cidr>', 'default bridge allocation range (inside --bip)')
+    .option('--default-address-pool <pool>', 'pool for network subnets, base=CIDR,size=N, repeatable', collect, [])
+    .option('--icc [bool]', 'containers on the default bridge may talk to each other (default false)', boolFlag)
+    .option('--iptables [bool]', 'firewall rules for networks (always on; false is refused)', boolFlag)
+    .option('--ip-forward [bool]', 'IPv4 forwarding (always on; false is refused)', boolFlag)
+    .option('--ip <address>', 'address published ports bind to when none is named', DEFAULTS.ip)
+    .option('--dns <server>', 'default nameserver for containers, repeatable', collect, [])
+    .option('--mtu <bytes>', 'MTU of the default bridge', (v) => Number(v))
     .allowExcessArguments(false);
   program.parse(argv, { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
@@ -105,6 +135,15 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (fromCli('initPath')) cfg.initPath = String(o['initPath']);
   if ((o['blockRegistry'] as string[]).length > 0) cfg.blockedRegistries = o['blockRegistry'] as string[];
   if (o['imagePolicy']) cfg.imagePolicy = String(o['imagePolicy']);
+  if (fromCli('bridge')) cfg.bridge = String(o['bridge']);
+  if (o['bip'] !== undefined) cfg.bip = String(o['bip']);
+  if (o['fixedCidr'] !== undefined) cfg.fixedCidr = String(o['fixedCidr']);
+  if ((o['defaultAddressPool'] as string[]).length > 0) cfg.defaultAddressPools = o['defaultAddressPool'] as string[];
+  for (const k of ['icc', 'iptables', 'ipForward'] as const) if (o[k] !== undefined) cfg[k] = o[k] as boolean;
+  if (fromCli('ip')) cfg.ip = String(o['ip']);
+  if ((o['dns'] as string[]).length > 0) cfg.dns = o['dns'] as string[];
+  if (o['mtu'] !== undefined) cfg.mtu = Number(o['mtu']);
+  checkNetworkConfig(cfg);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
@@ -263,7 +302,22 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     socketDir: join(cfg.execRoot, 's'),
     execDir: join(cfg.execRoot, 'exec'),
   });
+  const network = await NetworkDriver.open({
+    dataRoot,
+    execRoot: cfg.execRoot,
+    log,
+    defaultBridge: {
+      name: cfg.bridge,
+      icc: cfg.icc,
+      ...(cfg.bip !== '' ? { bip: cfg.bip } : {}),
+      ...(cfg.fixedCidr !== '' ? { fixedCidr: cfg.fixedCidr } : {}),
+      ...(cfg.mtu !== 0 ? { mtu: cfg.mtu } : {}),
+    },
+    ...(cfg.defaultAddressPools.length > 0 ? { pools: cfg.defaultAddressPools.map((p) => parseAddressPool(p)) } : {}),
+    defaultHostIp: cfg.ip,
+  });
   const engine = new Engine({
+    networking: new NetavarkNetworking(network, cfg.ip, log, events),
     dataRoot,
     runtime,
     host: hostSystem(),
@@ -307,6 +361,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   };
   const router = buildRouter({
     engine,
+    network: { driver: network, events, defaultHostIp: cfg.ip, defaultDns: cfg.dns },
     images,
     imageService,
     log,

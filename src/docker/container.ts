@@ -25,6 +25,22 @@ export interface ContainerConfig {
   Labels?: Record<string, string> | null;
   StopSignal?: string;
   StopTimeout?: number | null;
+  /** `--mac-address` (API < 1.44 sends it here; newer clients also in the endpoint settings). */
+  MacAddress?: string;
+  /** No network at all (loopback only), whatever NetworkMode says. */
+  NetworkDisabled?: boolean;
+}
+
+/** One network's settings in `NetworkingConfig.EndpointsConfig` (what moat reads of moby's EndpointSettings). */
+export interface EndpointConfig {
+  IPAMConfig?: { IPv4Address?: string } | null;
+  Aliases?: string[] | null;
+  MacAddress?: string;
+}
+
+/** `NetworkingConfig` of a create body: the networks by name, with their endpoint settings. */
+export interface NetworkingConfig {
+  EndpointsConfig: Record<string, EndpointConfig>;
 }
 
 export interface Ulimit {
@@ -45,6 +61,10 @@ export type MountSpec = ApiMount;
 export interface HostConfig {
   Binds?: string[] | null;
   NetworkMode?: string;
+  /** `-p`: one key per container port (`80/tcp`), the host addresses and ports. */
+  PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }> | null> | null;
+  /** `-P`: every exposed port on a random host port. */
+  PublishAllPorts?: boolean;
   RestartPolicy?: { Name: string; MaximumRetryCount?: number };
   AutoRemove?: boolean;
   CapAdd?: string[] | null;

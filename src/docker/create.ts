@@ -5,7 +5,7 @@
 // option is never accepted and silently ignored. Unknown top-level keys are ignored, as
 // Docker does (dockerode sends `name`). Pure.
 import { invalid } from '../base/index.js';
-import type { ContainerConfig, HostConfig } from './container.js';
+import type { ContainerConfig, EndpointConfig, HostConfig, NetworkingConfig } from './container.js';
 import { checkLabelSizes } from './labels.js';
 import { containerConfigShape, createBodyRoot, createBodySchema, hostConfigSchema, issuesText, readRequest } from './types.js';
 
@@ -40,7 +40,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'Config.AttachStdin': implemented,
   'Config.AttachStdout': implemented,
   'Config.AttachStderr': implemented,
-  'Config.ExposedPorts': ignored('recorded and shown by inspect; nothing is published without PortBindings, which is refused'),
+  'Config.ExposedPorts': implemented,
   'Config.Tty': implemented,
   'Config.OpenStdin': implemented,
   'Config.StdinOnce': implemented,
@@ -52,20 +52,20 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'Config.Volumes': implemented,
   'Config.WorkingDir': implemented,
   'Config.Entrypoint': implemented,
-  'Config.NetworkDisabled': ignored('containers have only a loopback interface already'),
-  'Config.MacAddress': ignored('containers have only a loopback interface'),
+  'Config.NetworkDisabled': implemented,
+  'Config.MacAddress': implemented,
   'Config.OnBuild': ignored('image builds only'),
   'Config.Labels': implemented,
   'Config.StopSignal': implemented,
   'Config.StopTimeout': implemented,
   'Config.Shell': ignored('image builds only'),
-  NetworkingConfig: ignored('containers have only a loopback interface; networks are not wired yet'),
+  NetworkingConfig: implemented,
 
   'HostConfig.Binds': implemented,
   'HostConfig.ContainerIDFile': ignored('written by the client'),
   'HostConfig.LogConfig': implemented,
   'HostConfig.NetworkMode': implemented,
-  'HostConfig.PortBindings': refused,
+  'HostConfig.PortBindings': implemented,
   'HostConfig.RestartPolicy': implemented,
   'HostConfig.AutoRemove': implemented,
   'HostConfig.VolumeDriver': refused,
@@ -86,7 +86,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.OomScoreAdj': implemented,
   'HostConfig.PidMode': implemented,
   'HostConfig.Privileged': implemented,
-  'HostConfig.PublishAllPorts': refused,
+  'HostConfig.PublishAllPorts': implemented,
   'HostConfig.ReadonlyRootfs': implemented,
   'HostConfig.SecurityOpt': implemented,
   'HostConfig.StorageOpt': refused,
@@ -174,6 +174,8 @@ function refuseUnsupported(field: string, value: unknown): void {
 export interface ContainerCreate {
   config: ContainerConfig;
   hostConfig: HostConfig;
+  /** Undefined when the body names no endpoint settings. */
+  networkingConfig?: NetworkingConfig;
 }
 
 /**
@@ -210,6 +212,8 @@ export function readContainerCreate(body: unknown): ContainerCreate {
   };
   if (b.StopSignal) config.StopSignal = b.StopSignal;
   if (b.Healthcheck) config.Healthcheck = b.Healthcheck;
+  if (b.MacAddress) config.MacAddress = b.MacAddress;
+  if (b.NetworkDisabled === true) config.NetworkDisabled = true;
   if (b.StopTimeout !== undefined && b.StopTimeout !== null) config.StopTimeout = b.StopTimeout;
   if (config.WorkingDir && !config.WorkingDir.startsWith('/')) throw invalid(`the working directory '${config.WorkingDir}' is invalid, it needs to be an absolute path`);
   const top = b as Record<string, unknown>;
@@ -226,7 +230,27 @@ export function readContainerCreate(body: unknown): ContainerCreate {
     if (rp.Name !== '' && rp.Name !== 'no' && hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
   }
   // LogConfig (driver and options) is checked by the engine's effectiveLogConfig at create.
-  return { config, hostConfig };
+  const networkingConfig = readNetworkingConfig(b.NetworkingConfig?.EndpointsConfig);
+  return { config, hostConfig, ...(networkingConfig !== undefined ? { networkingConfig } : {}) };
+}
+
+/** The endpoint settings moat applies (address, aliases, MAC); the rest are Docker's outputs, ignored. */
+type EndpointIn = { IPAMConfig?: { IPv4Address?: string | undefined; IPv6Address?: string | undefined } | null | undefined; Aliases?: string[] | null | undefined; MacAddress?: string | undefined; Links?: string[] | null | undefined } | null;
+
+function readNetworkingConfig(eps: Record<string, EndpointIn> | null | undefined): NetworkingConfig | undefined {
+  if (eps === undefined || eps === null || Object.keys(eps).length === 0) return undefined;
+  const out: Record<string, EndpointConfig> = {};
+  for (const [name, e] of Object.entries(eps)) {
+    const field = `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}]`;
+    if (e?.IPAMConfig?.IPv6Address) throw invalid(`${field}.IPAMConfig.IPv6Address is not supported by moat yet`);
+    if (e?.Links !== undefined && e.Links !== null && e.Links.length > 0) throw invalid(`${field}.Links is not supported by moat yet`);
+    out[name] = {
+      ...(e?.IPAMConfig?.IPv4Address ? { IPAMConfig: { IPv4Address: e.IPAMConfig.IPv4Address } } : {}),
+      ...(e?.Aliases ? { Aliases: [...e.Aliases] } : {}),
+      ...(e?.MacAddress ? { MacAddress: e.MacAddress } : {}),
+    };
+  }
+  return { EndpointsConfig: out };
 }
 
 /**

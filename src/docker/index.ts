@@ -50,7 +50,7 @@ export {
   type RequestIssue,
   type Read,
 } from './types.js';
-export type { ContainerConfig, HostConfig, MountSpec, DeviceMapping, Ulimit } from './container.js';
+export type { ContainerConfig, HostConfig, MountSpec, DeviceMapping, Ulimit, EndpointConfig, NetworkingConfig } from './container.js';
 export { readContainerCreate, checkRestartPolicy, createFieldNames, CREATE_FIELDS, type ContainerCreate, type FieldRule } from './create.js';
 export { checkLabelSizes, MAX_LABEL_BYTES, MAX_LABELS_TOTAL_BYTES } from './labels.js';
 

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
-import type { ContainerConfig, HostConfig } from '../docker/index.js';
+import type { ContainerConfig, HostConfig, NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
 import type { BundlePaths } from './bundle.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
@@ -16,6 +16,7 @@ export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
+  networkingConfig?: NetworkingConfig;
 }
 
 const now = (): string => new Date().toISOString();
@@ -52,6 +53,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   // What the policy approved is what gets mounted: record each bind source's identity now.
   rec.BindSources = core.host.binds.identify(mounts);
   planVolumes(rec, newId);
+  if (req.networkingConfig !== undefined) rec.NetworkingConfig = req.networkingConfig;
   const net = core.networking.validate(rec);
   const files = etcFiles(rec, await core.host.resolvConf(), net);
   const b = core.bundle(id);

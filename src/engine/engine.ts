@@ -25,7 +25,7 @@ import { containerCapabilities } from './plan.js';
 import type { SeccompAssessment } from './seccomp-policy.js';
 import type { ScanEntry } from './store.js';
 import { parsePsOutput } from './top.js';
-import type { ContainerRecord, ExecRecord, HostConfig } from './types.js';
+import type { ContainerRecord, ExecRecord, HostConfig, NetworkingConfig } from './types.js';
 import { dirSize, type VolumeStore } from './volumes.js';
 
 /** See Engine.openLogs. */
@@ -194,6 +194,24 @@ export class Engine {
 
   rename(ref: string, newName: string): Promise<void> {
     return this.#core.lifecycle.rename(ref, newName);
+  }
+
+  /**
+   * `docker network connect` / `disconnect`: runs `change` under the container's lock with
+   * whether it runs; the networks it returns (NetworkMode and the endpoint settings) are
+   * written to the record, so the next start attaches the same networks.
+   */
+  async changeNetworks(ref: string, change: (c: ContainerRecord, running: boolean) => Promise<{ networkMode: string; networkingConfig: NetworkingConfig }>): Promise<void> {
+    const core = this.#core;
+    const c = this.get(ref);
+    await core.table.lock.run(c.Id, async () => {
+      if (!core.table.has(c.Id)) throw noSuchContainer(ref);
+      const next = await change(c, c.State.Status === 'running' || c.State.Status === 'paused');
+      await core.table.commit(c, (r) => {
+        r.HostConfig = { ...r.HostConfig, NetworkMode: next.networkMode };
+        r.NetworkingConfig = next.networkingConfig;
+      });
+    });
   }
 
   wait(ref: string, condition: WaitCondition): Promise<WaitResult> {

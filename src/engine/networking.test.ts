@@ -92,3 +92,31 @@ test('at daemon start the network is told which containers still run, before rec
   assert.deepEqual(log.slice(0, 2), ['restore 2', `release ${b.slice(0, 4)}`], 'restore first; the one that exited meanwhile is then released');
   await second.close();
 });
+
+test('a user network as NetworkMode and the endpoint settings reach the network seam in the record; a malformed mode is a 400 first', async () => {
+  const seen: Array<{ mode: string | undefined; eps: unknown }> = [];
+  const net = recordingNetwork([]);
+  const r = await rig({ networking: { ...net, validate: (rec) => (seen.push({ mode: rec.HostConfig.NetworkMode, eps: rec.NetworkingConfig }), undefined) } });
+  const networkingConfig = { EndpointsConfig: { front: { Aliases: ['web'] } } };
+  const { Id } = await r.engine.create({ name: 'usernet', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'front' }, networkingConfig });
+  assert.deepEqual(seen, [{ mode: 'front', eps: networkingConfig }]);
+  assert.deepEqual(r.engine.get(Id).NetworkingConfig, networkingConfig, 'kept in the record for every start');
+  await assert.rejects(r.engine.create({ name: 'badmode', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'no such/mode' } }), (e: unknown) => e instanceof EngineError && e.status === 400 && /invalid NetworkMode/.test(e.message));
+  assert.equal(seen.length, 1, 'the seam never saw the malformed mode');
+  await r.close();
+});
+
+test('changeNetworks writes the new NetworkMode and endpoint settings under the lock, and says whether the container runs', async () => {
+  const r = await rig({ networking: recordingNetwork([]) });
+  const { Id } = await r.engine.create({ name: 'mover', config: { Image: 'busybox' }, hostConfig: {} });
+  const runningSeen: boolean[] = [];
+  await r.engine.changeNetworks(Id, async (_c, running) => (runningSeen.push(running), { networkMode: 'back', networkingConfig: { EndpointsConfig: { back: {} } } }));
+  await r.engine.start(Id);
+  await r.engine.changeNetworks(Id, async (c, running) => (runningSeen.push(running), { networkMode: c.HostConfig.NetworkMode ?? '', networkingConfig: { EndpointsConfig: { back: {}, front: { Aliases: ['x'] } } } }));
+  assert.deepEqual(runningSeen, [false, true]);
+  assert.equal(r.engine.get(Id).HostConfig.NetworkMode, 'back');
+  assert.deepEqual(r.engine.get(Id).NetworkingConfig, { EndpointsConfig: { back: {}, front: { Aliases: ['x'] } } });
+  await assert.rejects(r.engine.changeNetworks(Id, async () => { throw invalid('refused by the driver'); }), /refused by the driver/);
+  assert.equal(r.engine.get(Id).HostConfig.NetworkMode, 'back', 'a refused change writes nothing');
+  await r.close();
+});

@@ -1,8 +1,8 @@
 // The networking seam: what the lifecycle asks of a container's network, at the points the
 // netavark driver (src/network, docs/networking.md §7) needs: validate at create, prepare
 // (address, ports, DNS) before the runtime creates the container, attach once its namespace
-// exists, release on exit / failed start / removal, restore at daemon start. moatd runs with
-// LOOPBACK_ONLY until that wiring lands: every container has a loopback interface only.
+// exists, release on exit / failed start / removal, restore at daemon start. moatd passes
+// NetavarkNetworking (daemon/networking.ts); LOOPBACK_ONLY is the engine's default (fakes, tools).
 import type { ContainerRecord } from './types.js';
 
 /** What the /etc files say about the container's network (etc-files builders in src/network). */
@@ -39,7 +39,7 @@ export interface ContainerNetworking {
   close(): Promise<void>;
 }
 
-/** Containers with a loopback interface only (moat's networking until the driver is wired). */
+/** Containers with a loopback interface only (the engine's default when no networking is given). */
 export const LOOPBACK_ONLY: ContainerNetworking = {
   validate: () => undefined,
   prepare: async () => undefined,

@@ -54,12 +54,24 @@ function parseNsMode(field: string, value: string | undefined, allowed: readonly
   return { kind: v as 'host' | 'none' | 'shareable' };
 }
 
+/**
+ * NetworkMode: `none`, `host`, `container:X`, or a network (`bridge`, `default`, a user
+ * network's name or id: a namespace of its own, which the networking seam attaches).
+ */
+function networkModeRequest(mode: string | undefined): NsRequest {
+  const v = mode ?? '';
+  if (v === 'none') return { kind: 'none' };
+  if (v === 'host' || v.startsWith('container:')) return parseNsMode('NetworkMode', v, ['host', 'container']);
+  if (v !== '' && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v)) throw invalid(`invalid NetworkMode: ${v}`);
+  return { kind: 'private' };
+}
+
 /** The namespace each HostConfig mode asks for, validated (Docker's modes, §7.2). */
 export function namespaceRequests(hc: HostConfig, d: Pick<DaemonDefaults, 'userns'>): NamespaceRequests {
   const pid = parseNsMode('PidMode', hc.PidMode, ['host', 'container']);
   const ipc = parseNsMode('IpcMode', hc.IpcMode, ['host', 'container', 'none', 'shareable']);
   const uts = parseNsMode('UTSMode', hc.UTSMode, ['host']);
-  const network = hc.NetworkMode === 'none' ? { kind: 'none' as const } : parseNsMode('NetworkMode', hc.NetworkMode, ['host', 'container']);
+  const network = networkModeRequest(hc.NetworkMode);
   const cgroup = parseNsMode('CgroupnsMode', hc.CgroupnsMode, ['host']);
   const usernsMode = hc.UsernsMode ?? '';
   if (usernsMode !== '' && usernsMode !== 'host') throw invalid(`invalid UsernsMode: ${usernsMode}: only "host" is supported`);

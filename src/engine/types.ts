@@ -2,10 +2,10 @@
 // (Config and HostConfig as the Engine API sends them) because inspect returns it verbatim.
 import type { BindSource } from './binds.js';
 import type { CapName } from '../caps/index.js';
-import type { ContainerConfig, DeviceMapping, HostConfig, MountRequest, Ulimit } from '../docker/index.js';
+import type { ContainerConfig, DeviceMapping, HostConfig, MountRequest, NetworkingConfig, Ulimit } from '../docker/index.js';
 import type { LinuxResources } from '../spec/index.js';
 
-export type { ContainerConfig, HostConfig, DeviceMapping, Ulimit, MountSpec } from '../docker/index.js';
+export type { ContainerConfig, HostConfig, DeviceMapping, Ulimit, MountSpec, NetworkingConfig, EndpointConfig } from '../docker/index.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -101,6 +101,8 @@ export interface ContainerRecord {
   Args: string[];
   Config: ContainerConfig;
   HostConfig: HostConfig;
+  /** The networks asked for beside NetworkMode, with their endpoint settings (Docker's shape). */
+  NetworkingConfig?: NetworkingConfig;
   State: ContainerState;
   RestartCount: number;
   /** Docker's flag: `docker stop` (or kill) ended it, so no restart policy brings it back, not even after a daemon restart. */

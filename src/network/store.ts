@@ -111,13 +111,14 @@ export class NetworkStore {
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     const fh = await open(tmp, 'wx', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(e, null, 2) + '\n');
-    } finally {
-      await fh.close();
-    }
-    try {
+      try {
+        await fh.writeFile(JSON.stringify(e, null, 2) + '\n');
+      } finally {
+        await fh.close();
+      }
       await rename(tmp, path);
     } catch (err) {
+      // A full disk or any other failure leaves no temporary file behind.
       await rm(tmp, { force: true });
       throw err;
     }
@@ -128,6 +129,10 @@ export class NetworkStore {
   }
 
   async load(): Promise<Loaded> {
+    // Temporary files of writes a crash interrupted (their record is the old one or none).
+    for (const dir of [this.#networks, this.#endpoints]) {
+      for (const name of await readdir(dir)) if (name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
+    }
     const problems: LoadProblem[] = [];
     const read = async <T>(dir: string, schema: z.ZodType<T>): Promise<T[]> => {
       const out: T[] = [];

@@ -3,6 +3,7 @@
 // (records, bundles, volumes, exit files, temporary files) must agree. Returns every problem
 // found, as sentences, so a failing test says what leaked.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDirsOf, pidsMentioning, type TestDaemon } from '../helpers/daemon.js';
@@ -19,6 +20,7 @@ interface Listed {
 interface InspectView {
   Id: string;
   State: { Status: string; Pid: number; ExitCode: number };
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
 }
 
 export interface CheckOptions {
@@ -156,6 +158,7 @@ export async function checkConsistency(d: TestDaemon, o: CheckOptions = {}): Pro
     }
   }
   for (const f of tempFilesUnder(d.dataRoot)) problems.push(`temporary file ${f.slice(d.root.length)}`);
+  problems.push(...networkProblems(d, byId, live));
 
   if (o.dockerInspect === true && dockerCli() !== undefined && listed.length > 0) {
     for (let i = 0; i < listed.length; i += 50) {
@@ -165,6 +168,50 @@ export async function checkConsistency(d: TestDaemon, o: CheckOptions = {}): Pro
     }
   }
   return problems;
+}
+
+/**
+ * The host's network state against the containers (the daemon's default bridge only: the
+ * crash loop makes no user networks): endpoint records, named namespaces and veths on the
+ * bridge only for live containers, one distinct address each, and no nat rule naming a
+ * container that is not live or sending traffic to an address no live container has.
+ */
+function networkProblems(d: TestDaemon, byId: Map<string, InspectView>, live: (id: string) => boolean): string[] {
+  const problems: string[] = [];
+  const short = (id: string): string => id.slice(0, 12);
+  const endpoints = join(d.dataRoot, 'network', 'endpoints');
+  if (existsSync(endpoints)) {
+    for (const f of readdirSync(endpoints)) {
+      // Temporary files are the disk check's (tempFilesUnder).
+      if (!/^[a-f0-9]{64}\.json$/.test(f)) continue;
+      const id = f.replace(/\.json$/, '');
+      if (!live(id)) problems.push(`network endpoint record of a container that is not running ${short(id)}`);
+    }
+  }
+  const tag = createHash('sha256').update(d.dataRoot).digest('hex').slice(0, 8);
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`moat-${tag}-`));
+  const liveIds = [...byId.keys()].filter(live);
+  for (const n of netns) if (!liveIds.some((id) => n === `moat-${tag}-${short(id)}`)) problems.push(`network namespace ${n} of no running container`);
+  const addresses = liveIds.map((id) => byId.get(id)!.NetworkSettings?.Networks?.['bridge']?.IPAddress ?? '').filter((a) => a !== '');
+  if (new Set(addresses).size !== addresses.length) problems.push(`two running containers share an address: ${addresses.join(' ')}`);
+  for (const a of addresses) if (!a.startsWith(`${d.bridgeSubnet.prefix}.`)) problems.push(`address ${a} is not in the bridge's subnet ${d.bridgeSubnet.subnet}`);
+  const veths = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string }>).filter((l) => l.master === d.bridge);
+  if (veths.length !== addresses.length) problems.push(`${veths.length} veths on ${d.bridge} for ${addresses.length} running containers with an address`);
+  for (const line of execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')) {
+    const named = /id: ([a-f0-9]{64})/.exec(line)?.[1];
+    if (named !== undefined && byId.has(named) && !live(named)) problems.push(`nat rule of a stopped container ${short(named)}: ${line}`);
+    const to = /--to-destination (\d+\.\d+\.\d+\.\d+):/.exec(line)?.[1];
+    if (to !== undefined && to.startsWith(`${d.bridgeSubnet.prefix}.`) && !addresses.includes(to)) problems.push(`DNAT to ${to}, which no running container has: ${line}`);
+  }
+  return problems;
+}
+
+/** The daemon's warnings about networks (to explain a network problem the check found). */
+export function networkWarnings(d: TestDaemon): string[] {
+  return readFileSync(d.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /"level":(40|50)/.test(l) && /network|netavark|teardown/i.test(l))
+    .slice(-10);
 }
 
 /** Lines of the daemon's log where its safety net caught something (it must never have to). */

@@ -7,6 +7,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { stopListenerProcess } from '../../src/notify/index.js';
+import { NetworkDriver } from '../../src/network/index.js';
+import { silentLogger } from '../../src/base/index.js';
+import { freeDaemonSubnet } from './network.js';
 
 export const REPO = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -30,6 +33,9 @@ export interface TestDaemon {
   readonly host: string;
   readonly cgroupParent: string;
   readonly logFile: string;
+  /** The default bridge's host interface and its /24 (`10.x.y.0/24`), this daemon's alone. */
+  readonly bridge: string;
+  readonly bridgeSubnet: { subnet: string; prefix: string };
   pid(): number;
   /** An API call; `body` objects are sent as JSON. */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
@@ -141,6 +147,25 @@ function removeCgroupTree(dir: string): void {
   }
 }
 
+/**
+ * What the daemon's networks left on the host (its default bridge's guard rules, bridges,
+ * endpoints of containers that outlived it), by the driver on the same roots; the data
+ * root of a --userns-remap daemon is a `<uid>.<gid>` directory below it.
+ */
+async function removeNetworks(dataRoot: string, execRoot: string, bridge: string, prefix: string): Promise<void> {
+  const roots = [dataRoot, ...(existsSync(dataRoot) ? readdirSync(dataRoot).filter((n) => /^\d+\.\d+$/.test(n)).map((n) => join(dataRoot, n)) : [])];
+  for (const root of roots) {
+    if (!existsSync(join(root, 'network'))) continue;
+    try {
+      const driver = await NetworkDriver.open({ dataRoot: root, execRoot, log: silentLogger(), defaultBridge: { name: bridge, bip: `${prefix}.1/24`, icc: false }, defaultHostIp: '127.0.0.1' });
+      const problems = await driver.removeAll();
+      if (problems.length > 0) process.stderr.write(`test daemon network cleanup: ${problems.join('; ')}\n`);
+    } catch (err) {
+      process.stderr.write(`test daemon network cleanup: ${String(err)}\n`);
+    }
+  }
+}
+
 export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> {
   const root = mkdtempSync('/tmp/mt-');
   // A remapped container root must traverse to its rootfs (o+x), as with Docker.
@@ -149,6 +174,12 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   const execRoot = join(root, 'r');
   const socket = join(execRoot, 'moat.sock');
   const cgroupParent = `moat-test-${randomBytes(4).toString('hex')}`;
+  // Every test daemon has its own default bridge and subnet: parallel daemons never share one.
+  const bridge = `mt${cgroupParent.slice('moat-test-'.length)}`;
+  const bridgeSubnet = freeDaemonSubnet();
+  // User networks without a subnet come from a pool of this daemon's own (eight /27s).
+  const pool = freeDaemonSubnet();
+  const bridgeArgs = ['--bridge', bridge, '--bip', `${bridgeSubnet.prefix}.1/24`, '--default-address-pool', `base=${pool.subnet},size=27`];
   const logFile = join(root, 'moatd.log');
   let child: ChildProcess | undefined;
   if (opts.tmpfsDataRoot !== undefined) {
@@ -158,7 +189,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
 
   async function start(): Promise<void> {
     const fd = openSync(logFile, 'a');
-    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...(opts.allowDockerHub ? [] : ['--block-registry', 'docker.io']), ...(opts.args ?? [])], {
+    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...bridgeArgs, ...(opts.allowDockerHub ? [] : ['--block-registry', 'docker.io']), ...(opts.args ?? [])], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...(opts.env ?? {}) },
     });
@@ -189,6 +220,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
     host: `unix://${socket}`,
     cgroupParent,
     logFile,
+    bridge,
+    bridgeSubnet,
     pid: () => child?.pid ?? 0,
     api: (method, path, body, headers) => request(socket, method, path, body, headers),
     async stop() {
@@ -212,6 +245,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
         }
       } finally {
         await d.stop();
+        await removeNetworks(dataRoot, execRoot, bridge, bridgeSubnet.prefix);
         // The seccomp listener first, by its own stop: killed, its standby would take over.
         await stopListenerProcess({ stateDir: join(execRoot, 'seccomp') }).catch(() => undefined);
         // conmon and container processes this daemon started carry our temp root in argv.

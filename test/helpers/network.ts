@@ -45,6 +45,17 @@ export function freeSubnet(avoid: readonly string[] = []): { subnet: string; pre
   throw new Error('no free 10.231.x.0/24 subnet');
 }
 
+/** A /24 in 10.232.0.0/13 that no route on the host touches yet: test daemons' default bridges. */
+export function freeDaemonSubnet(): { subnet: string; prefix: string } {
+  const used = new Set(hostRoutes().map((d) => d.split('.').slice(0, 3).join('.')));
+  for (let i = 0; i < 200; i++) {
+    const [a, b] = randomBytes(2);
+    const prefix = `10.${232 + (a! % 8)}.${b!}`;
+    if (!used.has(prefix)) return { subnet: `${prefix}.0/24`, prefix };
+  }
+  throw new Error('no free 10.232.0.0/13 subnet');
+}
+
 export interface HostSnapshot {
   iptables: Set<string>;
   links: Set<string>;
@@ -116,7 +127,7 @@ function mentions(line: string, o: Owned): boolean {
 
 /** Lines any moat test or netavark network may add and remove on its own (other worktrees run too). */
 function isSomeTestsResource(line: string): boolean {
-  return /moat:[0-9a-f]{8}:|10\.231\.|NETAVARK-(DN-)?[0-9A-F]{13}|^(link|addr) (veth|mtb|moatbr|mtn-)/.test(line);
+  return /moat:[0-9a-f]{8}:|10\.23[1-9]\.|NETAVARK-(DN-)?[0-9A-F]{13}|^(link|addr) (veth|mtb|moatbr|mtn-|mt[0-9a-f]{8}\b)/.test(line);
 }
 
 /**
@@ -194,9 +205,9 @@ export function makeNetns(prefix = 'mtn-'): TestNetns {
 }
 
 /** GET http://host:port/ with a short timeout: the body, or an error code string. */
-export function httpGet(host: string, port: number, timeoutMs = 3000): Promise<{ ok: true; body: string } | { ok: false; error: string }> {
+export function httpGet(host: string, port: number, timeoutMs = 3000, path = '/'): Promise<{ ok: true; body: string } | { ok: false; error: string }> {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', timeout: timeoutMs, agent: false }, (res) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ ok: true, body: Buffer.concat(chunks).toString('utf8') }));

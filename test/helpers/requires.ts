@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox' | 'netavark' | 'curl' | 'docker-registry' | 'htpasswd';
+export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox' | 'netavark' | 'curl' | 'docker-registry' | 'htpasswd' | 'docker-compose';
 
 function has(req: Requirement): boolean {
   switch (req) {
@@ -27,6 +27,8 @@ function has(req: Requirement): boolean {
       return ['/usr/lib/podman/netavark', '/usr/lib/podman/aardvark-dns', '/usr/sbin/iptables', '/usr/sbin/ip', '/usr/sbin/iptables-save'].every((p) => existsSync(p));
     case 'curl':
       return existsSync('/usr/bin/curl');
+    case 'docker-compose':
+      return existsSync('/usr/bin/docker-compose');
     case 'docker-registry':
       return existsSync('/usr/bin/docker-registry');
     case 'htpasswd':

@@ -1,6 +1,6 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { streamLogs, followLogs, statContainerPath, archiveContainerPath, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
+import { streamLogs, followLogs, statContainerPath, archiveContainerPath, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type EndpointConfig, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
 import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
@@ -10,12 +10,56 @@ import { commonHeaders, sendEmpty, sendJson } from '../reply.js';
 import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { volumesOfContainer } from './volumes.js';
+import type { NetworkRouteDeps } from './networks.js';
+import { networkSettingsView, portListView } from '../../network/index.js';
 import { diffTree, exportTree } from '../../image/index.js';
 import { pipeToClient } from '../pipe.js';
 
 export interface ContainerRouteDeps {
   engine: Engine;
   images: ImageStore;
+  network?: NetworkRouteDeps;
+}
+
+/** The networks a record names (NetworkMode first) and their endpoint settings; `none` and `host` show as Docker's pseudo-networks. */
+function namedNetworks(c: ContainerRecord): Array<[string, EndpointConfig]> {
+  const mode = c.HostConfig.NetworkMode ?? '';
+  if (mode === 'none' || mode === 'host') return [[mode, {}]];
+  if (mode.startsWith('container:')) return [];
+  const eps = c.NetworkingConfig?.EndpointsConfig ?? {};
+  const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
+  return [[primary, eps[primary] ?? {}], ...Object.entries(eps).filter(([n]) => n !== primary)];
+}
+
+/**
+ * NetworkSettings (inspect), Ports (list) and the Security section's network part: from the
+ * driver's endpoint while the container runs, from the record's settings otherwise.
+ */
+function containerNetworkViews(d: NetworkRouteDeps, c: ContainerRecord): { settings: Record<string, unknown>; ports: unknown[]; security: Record<string, unknown> } {
+  const endpoint = d.driver.endpoint(c.Id);
+  const live = endpoint !== undefined && endpoint.phase === 'up';
+  const settings = networkSettingsView({ endpoint: live ? endpoint : undefined, networks: d.driver.listNetworks(), exposedPorts: c.Config.ExposedPorts ?? null, sandboxKey: live && endpoint.netnsName ? `/run/netns/${endpoint.netnsName}` : '' });
+  const nets = settings['Networks'] as Record<string, unknown>;
+  for (const [name, ep] of namedNetworks(c)) {
+    const n = d.driver.listNetworks().find((x) => x.name === name || x.id === name);
+    const key = n?.name ?? name;
+    if (key in nets) continue;
+    nets[key] = {
+      IPAMConfig: ep.IPAMConfig ?? null, Links: null, Aliases: ep.Aliases ?? null, MacAddress: ep.MacAddress ?? '', DriverOpts: null, GwPriority: 0,
+      NetworkID: n?.id ?? '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+    };
+  }
+  const mappings = live ? endpoint.ports : [];
+  return {
+    settings,
+    ports: portListView(c.Config.ExposedPorts ?? null, mappings),
+    security: {
+      NetworkMode: c.HostConfig.NetworkMode || 'default',
+      Networks: Object.keys(nets),
+      PublishedPorts: mappings.map((m) => `${m.hostIp === '' ? '0.0.0.0' : m.hostIp}:${m.hostPort}->${m.containerPort}/${m.protocol}`),
+      BindAddresses: [...new Set(mappings.map((m) => (m.hostIp === '' ? '0.0.0.0' : m.hostIp)))],
+    },
+  };
 }
 
 /** The keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`); any other is a 400. */
@@ -142,9 +186,12 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
 
   r.add('POST', '/containers/create', async (ctx) => {
     // The canonical request refused a body that is not application/json already.
-    const { config, hostConfig } = readContainerCreate(ctx.json());
+    const { config, hostConfig, networkingConfig } = readContainerCreate(ctx.json());
     const name = ctx.query.get('name') ?? undefined;
-    const out = await engine.create({ ...(name ? { name } : {}), config, hostConfig });
+    // The daemon's --dns for containers that name no server.
+    const dns = d.network?.defaultDns ?? [];
+    if (dns.length > 0 && (hostConfig.Dns ?? []).length === 0) hostConfig.Dns = [...dns];
+    const out = await engine.create({ ...(name ? { name } : {}), config, hostConfig, ...(networkingConfig ? { networkingConfig } : {}) });
     sendJson(ctx.res!, 201, out);
   });
 
@@ -162,7 +209,16 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created)))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
-    sendJson(ctx.res!, 200, list.map((c) => containerSummary(c, now)));
+    sendJson(
+      ctx.res!,
+      200,
+      list.map((c) => {
+        const summary = containerSummary(c, now);
+        if (d.network === undefined) return summary;
+        const v = containerNetworkViews(d.network, c);
+        return { ...summary, Ports: v.ports, NetworkSettings: { Networks: v.settings['Networks'] } };
+      }),
+    );
   });
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {
@@ -171,6 +227,11 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     // moat: the last seccomp denials, explained (syscall, arguments, pid, command, rule).
     const denials = await engine.seccompDenials(c.Id, 20);
     if (view['Security'] && typeof view['Security'] === 'object') (view['Security'] as Record<string, unknown>)['SeccompDenials'] = denials;
+    if (d.network !== undefined) {
+      const v = containerNetworkViews(d.network, c);
+      view['NetworkSettings'] = v.settings;
+      if (view['Security'] && typeof view['Security'] === 'object') (view['Security'] as Record<string, unknown>)['Network'] = v.security;
+    }
     sendJson(ctx.res!, 200, view);
   });
 

@@ -28,7 +28,9 @@ async function startWait(d: TestDaemon, id: string, condition?: string): Promise
   };
 }
 
-const HOLD = 'echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; exit ';
+// The pause before the exit lets the exec that created /tmp/go end first: the container's
+// exit kills what is left in its pid namespace, and that exec would report 137.
+const HOLD = 'echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; sleep 0.2; exit ';
 
 async function release(d: TestDaemon, id: string): Promise<void> {
   const r = await d.moat(['exec', id, 'touch', '/tmp/go']);

@@ -62,9 +62,9 @@ test('docker run: output, exit codes and the CLI 125/126/127 distinctions', asyn
     const bad = await docker(d, ['run', '--rm', '--name', 'x', 'busybox', 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /Invalid container name \(x\)/);
-    const refused = await docker(d, ['run', '--rm', '-p', '8080:80', 'busybox', 'true']);
+    const refused = await docker(d, ['run', '--rm', '--link', 'other:alias', 'busybox', 'true']);
     assert.equal(refused.code, 125);
-    assert.match(refused.stderr, /HostConfig\.PortBindings/);
+    assert.match(refused.stderr, /HostConfig\.Links/);
     assert.equal(await dockerOk(d, ['ps', '-aq']), '');
   });
 });

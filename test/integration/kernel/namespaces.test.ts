@@ -65,9 +65,9 @@ test('containers are isolated in their own namespaces', async (t) => {
     assert.ok(Number(count) <= 5, `${count} processes visible`);
   });
 
-  await t.test('the network namespace has only loopback', async () => {
+  await t.test('the network namespace has loopback and eth0 on the default bridge', async () => {
     const devs = await sh(d, a, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
-    assert.deepEqual(devs.trim().split('\n'), ['lo']);
+    assert.deepEqual(devs.trim().split('\n').sort(), ['eth0', 'lo']);
     const flags = Number((await sh(d, a, 'cat /sys/class/net/lo/flags')).trim());
     assert.equal(flags & 1, 1, `lo is up (flags ${flags})`);
   });
@@ -86,7 +86,8 @@ test('containers are isolated in their own namespaces', async (t) => {
     assert.equal(await sh(d, a, 'echo $HOSTNAME'), `${short}\n`);
     const hosts = await sh(d, a, 'cat /etc/hosts');
     assert.match(hosts, /^127\.0\.0\.1\s+localhost$/m);
-    assert.match(hosts, new RegExp(`^127\\.0\\.0\\.1\\s+${short}$`, 'm'));
+    const bridgeAddress = `${d.bridgeSubnet.prefix.replaceAll('.', '\\.')}\\.\\d+`;
+    assert.match(hosts, new RegExp(`^${bridgeAddress}\\s+${short}$`, 'm'), 'the hostname is on its address on the default bridge');
     assert.equal(await sh(d, a, 'test -f /etc/resolv.conf && echo yes'), 'yes\n');
     // No loopback resolver of the host leaks in: it would be unreachable from this netns.
     assert.doesNotMatch(await sh(d, a, 'cat /etc/resolv.conf'), /^\s*nameserver\s+127\./m);
@@ -94,7 +95,7 @@ test('containers are isolated in their own namespaces', async (t) => {
 
     assert.equal(await sh(d, b, 'hostname'), 'custom-host\n');
     assert.equal(await sh(d, b, 'cat /etc/hostname'), 'custom-host\n');
-    assert.match(await sh(d, b, 'cat /etc/hosts'), /^127\.0\.0\.1\s+custom-host$/m);
+    assert.match(await sh(d, b, 'cat /etc/hosts'), new RegExp(`^${bridgeAddress}\\s+custom-host$`, 'm'));
   });
 
   await t.test("writes to one container's /etc files and rootfs do not reach another or the host", async () => {

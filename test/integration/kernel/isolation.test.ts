@@ -90,8 +90,13 @@ test('isolation and hardening, observed from inside containers', async (t) => {
     const t0 = Date.now();
     assert.equal((await d.api('GET', '/_ping')).status, 200);
     assert.ok(Date.now() - t0 < 2000, 'ping answered within 2 s');
-    const logs = await d.api('GET', `/containers/${id}/logs?stderr=1&stdout=1`);
-    assert.match(logs.body.toString('latin1'), /can't fork: Resource temporarily unavailable/, 'fork failed with EAGAIN');
+    // The shell's message reaches the log through conmon a moment after the kernel refused.
+    let logText = '';
+    for (let i = 0; i < 50 && !/can't fork: Resource temporarily unavailable/.test(logText); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      logText = (await d.api('GET', `/containers/${id}/logs?stderr=1&stdout=1`)).body.toString('latin1');
+    }
+    assert.match(logText, /can't fork: Resource temporarily unavailable/, 'fork failed with EAGAIN');
     let hit: { Action: string; Actor: { ID: string; Attributes: Record<string, string> } } | undefined;
     for (let i = 0; i < 50 && !hit; i++) {
       const ev = await d.api('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ event: { 'pids-limit': true } }))}`);

@@ -82,7 +82,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.GroupAdd': implemented,
   'HostConfig.IpcMode': implemented,
   'HostConfig.Cgroup': refused,
-  'HostConfig.Links': refused,
+  'HostConfig.Links': implemented,
   'HostConfig.OomScoreAdj': implemented,
   'HostConfig.PidMode': implemented,
   'HostConfig.Privileged': implemented,

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
-import type { ContainerConfig, HostConfig, NetworkingConfig } from '../docker/index.js';
+import { LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { ContainerRecord } from './types.js';
@@ -100,7 +100,7 @@ function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
   const entries = rec.HostConfig.Links ?? [];
   if (entries.length === 0) return [];
   if (!onDefaultBridge(rec)) {
-    throw invalid('conflicting options: links are supported only on the default bridge network (on a user-defined network, reach containers by name or --network-alias)');
+    throw invalid(`conflicting options: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
   }
   const stored: string[] = [];
   for (const entry of entries) {

@@ -144,5 +144,7 @@ test('--link: checked at create and stored in Docker form; at start the running 
   assert.match(hosts, new RegExp(`^10\\.88\\.0\\.7\\tdb ${web.slice(0, 12)} web$`, 'm'));
   const env = r.runtime.containers.get(client)!.spec.process?.env ?? [];
   for (const v of ['DB_PORT=tcp://10.88.0.7:80', 'DB_PORT_80_TCP_ADDR=10.88.0.7', 'DB_NAME=/client/db']) assert.ok(env.includes(v), `${v} in ${env.join(' ')}`);
+  await r.engine.rename(client, 'client2');
+  assert.deepEqual(r.engine.get(client).HostConfig.Links, ['/web:/client2/db'], 'a renamed source keeps its links under its new name');
   await r.close();
 });

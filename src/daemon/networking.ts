@@ -97,6 +97,15 @@ export class NetavarkNetworking implements ContainerNetworking {
     this.#emit('connect', rec.Id, e.attachments.map((a) => a.networkId));
   }
 
+  defaultBridgeAddress(id: string): string | undefined {
+    const bridge = this.#driver.defaultBridge();
+    return this.#driver.endpoint(id)?.attachments.find((a) => a.networkId === bridge.id)?.ip;
+  }
+
+  defaultBridgeIcc(): boolean {
+    return this.#driver.defaultBridge().icc;
+  }
+
   async release(id: string): Promise<void> {
     const networks = this.#driver.endpoint(id)?.attachments.map((a) => a.networkId) ?? [];
     await this.#driver.release(id);

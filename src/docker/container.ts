@@ -74,6 +74,8 @@ export interface HostConfig {
   DnsOptions?: string[] | null;
   DnsSearch?: string[] | null;
   ExtraHosts?: string[] | null;
+  /** `--link target[:alias]`; stored as `/target:/source/alias` (Docker's inspect form). */
+  Links?: string[] | null;
   GroupAdd?: string[] | null;
   IpcMode?: string;
   PidMode?: string;

@@ -82,7 +82,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.GroupAdd': implemented,
   'HostConfig.IpcMode': implemented,
   'HostConfig.Cgroup': refused,
-  'HostConfig.Links': refused,
+  'HostConfig.Links': implemented,
   'HostConfig.OomScoreAdj': implemented,
   'HostConfig.PidMode': implemented,
   'HostConfig.Privileged': implemented,
@@ -234,6 +234,9 @@ export function readContainerCreate(body: unknown): ContainerCreate {
   return { config, hostConfig, ...(networkingConfig !== undefined ? { networkingConfig } : {}) };
 }
 
+/** Why links on a user network (the CLI sends them in its endpoint) are refused. */
+export const LINKS_ONLY_ON_DEFAULT_BRIDGE = 'links are supported only on the default bridge network (on a user-defined network, reach containers by name or --network-alias)';
+
 /** The endpoint settings moat applies (address, aliases, MAC); the rest are Docker's outputs, ignored. */
 type EndpointIn = { IPAMConfig?: { IPv4Address?: string | undefined; IPv6Address?: string | undefined } | null | undefined; Aliases?: string[] | null | undefined; MacAddress?: string | undefined; Links?: string[] | null | undefined } | null;
 
@@ -243,7 +246,7 @@ function readNetworkingConfig(eps: Record<string, EndpointIn> | null | undefined
   for (const [name, e] of Object.entries(eps)) {
     const field = `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}]`;
     if (e?.IPAMConfig?.IPv6Address) throw invalid(`${field}.IPAMConfig.IPv6Address is not supported by moat yet`);
-    if (e?.Links !== undefined && e.Links !== null && e.Links.length > 0) throw invalid(`${field}.Links is not supported by moat yet`);
+    if (e?.Links !== undefined && e.Links !== null && e.Links.length > 0) throw invalid(`${field}.Links: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
     out[name] = {
       ...(e?.IPAMConfig?.IPv4Address ? { IPAMConfig: { IPv4Address: e.IPAMConfig.IPv4Address } } : {}),
       ...(e?.Aliases ? { Aliases: [...e.Aliases] } : {}),

@@ -5,11 +5,13 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
-import type { ContainerConfig, HostConfig, NetworkingConfig } from '../docker/index.js';
+import { LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
 import type { BundlePaths } from './bundle.js';
+import type { ContainerRecord } from './types.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
 import type { EngineCore } from './core.js';
+import { onDefaultBridge, parseLink, storedLink } from './links.js';
 import { planContainer, planVolumes } from './plan.js';
 
 export interface CreateRequest {
@@ -54,6 +56,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   rec.BindSources = core.host.binds.identify(mounts);
   planVolumes(rec, newId);
   if (req.networkingConfig !== undefined) rec.NetworkingConfig = req.networkingConfig;
+  warnings.push(...checkLinks(core, rec));
   const net = core.networking.validate(rec);
   const files = etcFiles(rec, await core.host.resolvConf(), net);
   const b = core.bundle(id);
@@ -85,6 +88,31 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   }
   core.events.emit('container', 'create', id, core.table.attrs(rec));
   return { Id: id, Warnings: warnings };
+}
+
+/**
+ * `--link target[:alias]`: each target exists and is on the default bridge, as is the new
+ * container (moat has links only there; user networks have DNS names); stored in Docker's
+ * form. Throws the 400 naming the link; warns when the bridge isolates its containers
+ * (icc off: moat isolates bridge ports, and cannot open a single pair as Docker does).
+ */
+function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
+  const entries = rec.HostConfig.Links ?? [];
+  if (entries.length === 0) return [];
+  if (!onDefaultBridge(rec)) {
+    throw invalid(`conflicting options: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
+  }
+  const stored: string[] = [];
+  for (const entry of entries) {
+    const link = parseLink(entry);
+    const target = core.table.find(link.target);
+    if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
+    if (!onDefaultBridge(target)) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
+    stored.push(storedLink({ target: target.Name.slice(1), alias: link.alias }, rec.Name));
+  }
+  rec.HostConfig.Links = stored;
+  if (core.networking.defaultBridgeIcc()) return [];
+  return ['Links on the default bridge with inter-container communication off (moatd --icc=false, the default): /etc/hosts names the linked containers but they cannot reach each other; start moatd with --icc to let them'];
 }
 
 /**

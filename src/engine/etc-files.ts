@@ -1,7 +1,7 @@
 // The /etc files moat writes for a container and binds into it. Written at create; written
 // again at start when the container's network gives them an address and a DNS server.
 import { writeFile } from 'node:fs/promises';
-import { buildHostsFile, buildResolvConf, parseExtraHosts, parseResolvConf } from '../network/index.js';
+import { buildHostsFile, buildResolvConf, parseExtraHosts, parseResolvConf, type HostRecord } from '../network/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { NetworkFacts } from './networking.js';
 import type { ContainerRecord } from './types.js';
@@ -16,14 +16,15 @@ export interface EtcFiles {
  * The container's /etc/hostname, /etc/hosts and /etc/resolv.conf, by the network module's
  * builders: hosts with the container's name on its address (loopback while it has only a
  * loopback interface), resolv.conf from the host's without loopback servers, or `--dns` /
- * `--dns-search` / `--dns-option`, or the network's DNS server. Pure.
+ * `--dns-search` / `--dns-option`, or the network's DNS server; `links` (running link
+ * targets) after the `--add-host` records, as Docker. Pure.
  */
-export function etcFiles(rec: ContainerRecord, hostResolvConf: string, net: NetworkFacts = {}): EtcFiles {
+export function etcFiles(rec: ContainerRecord, hostResolvConf: string, net: NetworkFacts = {}, links: readonly HostRecord[] = []): EtcFiles {
   const hc = rec.HostConfig;
   const hostname = rec.Config.Hostname ?? rec.Id.slice(0, 12);
   return {
     hostname: `${hostname}\n`,
-    hosts: buildHostsFile({ hostname, ip: net.ip ?? '127.0.0.1', extraHosts: parseExtraHosts(hc.ExtraHosts, net.hostGateway) }),
+    hosts: buildHostsFile({ hostname, ip: net.ip ?? '127.0.0.1', extraHosts: [...parseExtraHosts(hc.ExtraHosts, net.hostGateway), ...links] }),
     resolvConf: buildResolvConf({
       host: parseResolvConf(hostResolvConf),
       dns: hc.Dns ?? [],

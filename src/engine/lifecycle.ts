@@ -10,6 +10,7 @@ import { failStart, startLocked } from './start.js';
 import { parseSignal } from './signals.js';
 import type { ContainerRecord } from './types.js';
 import { PhaseTimer, withTimeout } from './util.js';
+import { parseLink, storedLink } from './links.js';
 
 /** The limits `docker update` changes (others are a 400 at the API). */
 export const UPDATE_RESOURCE_FIELDS = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'PidsLimit'] as const;
@@ -315,6 +316,8 @@ export class Lifecycle {
     try {
       await table.commit(c, (next) => {
         next.Name = `/${name}`;
+        // Its links name it (`/target:/source/alias`), as Docker's link graph does.
+        if (next.HostConfig.Links) next.HostConfig.Links = next.HostConfig.Links.map((l) => storedLink(parseLink(l), name));
       });
     } finally {
       release();

@@ -12,9 +12,10 @@ import type { ContainerNetworking } from './networking.js';
 
 /**
  * A network that records its calls into `log` and gives 10.88.0.5; `runtimeState` says what
- * the runtime knows of the container when prepare is called.
+ * the runtime knows of the container when prepare is called; `addresses` are the default
+ * bridge addresses of running containers (link targets).
  */
-function recordingNetwork(log: string[], runtimeState: (id: string) => string = () => '?'): ContainerNetworking {
+function recordingNetwork(log: string[], runtimeState: (id: string) => string = () => '?', addresses: ReadonlyMap<string, string> = new Map()): ContainerNetworking {
   return {
     validate(rec) {
       log.push(`validate ${rec.Name}`);
@@ -28,6 +29,8 @@ function recordingNetwork(log: string[], runtimeState: (id: string) => string = 
     async attach(rec, pid) {
       log.push(`attach ${rec.Name} ${pid > 0 ? 'pid' : 'nopid'}`);
     },
+    defaultBridgeAddress: (id) => addresses.get(id),
+    defaultBridgeIcc: () => true,
     async release(id) {
       log.push(`release ${id.slice(0, 4)}`);
     },
@@ -118,5 +121,30 @@ test('changeNetworks writes the new NetworkMode and endpoint settings under the 
   assert.deepEqual(r.engine.get(Id).NetworkingConfig, { EndpointsConfig: { back: {}, front: { Aliases: ['x'] } } });
   await assert.rejects(r.engine.changeNetworks(Id, async () => { throw invalid('refused by the driver'); }), /refused by the driver/);
   assert.equal(r.engine.get(Id).HostConfig.NetworkMode, 'back', 'a refused change writes nothing');
+  await r.close();
+});
+
+test('--link: checked at create and stored in Docker form; at start the running target is in /etc/hosts and the variables', async () => {
+  const addresses = new Map<string, string>();
+  const r = await rig({ networking: recordingNetwork([], () => '?', addresses) });
+  const web = (await r.engine.create({ name: 'web', config: { Image: 'busybox', ExposedPorts: { '80/tcp': {} } }, hostConfig: {} })).Id;
+  const is400 = (re: RegExp) => (e: unknown) => e instanceof EngineError && e.status === 400 && re.test(e.message);
+  await assert.rejects(r.engine.create({ name: 'x1', config: { Image: 'busybox' }, hostConfig: { Links: ['nosuch:db'] } }), is400(/^could not get container for nosuch: No such container: nosuch$/));
+  await assert.rejects(r.engine.create({ name: 'x2', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'front', Links: ['web:db'] } }), is400(/links are supported only on the default bridge/));
+  await r.engine.create({ name: 'fronted', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'front' } });
+  await assert.rejects(r.engine.create({ name: 'x3', config: { Image: 'busybox' }, hostConfig: { Links: ['fronted:f'] } }), is400(/^Cannot link to \/fronted, as it does not belong to the default network$/));
+  assert.deepEqual(r.engine.list().map((c) => c.Name).sort(), ['/fronted', '/web'], 'a refused link makes nothing');
+  const client = (await r.engine.create({ name: 'client', config: { Image: 'busybox' }, hostConfig: { Links: ['web:db'] } })).Id;
+  assert.deepEqual(r.engine.get(client).HostConfig.Links, ['/web:/client/db']);
+  await assert.rejects(r.engine.start(client), is400(/^Cannot link to a non running container: \/web AS \/client\/db$/));
+  await r.engine.start(web);
+  addresses.set(web, '10.88.0.7');
+  await r.engine.start(client);
+  const hosts = readFileSync(join(r.dataRoot, 'containers', client, 'hosts'), 'utf8');
+  assert.match(hosts, new RegExp(`^10\\.88\\.0\\.7\\tdb ${web.slice(0, 12)} web$`, 'm'));
+  const env = r.runtime.containers.get(client)!.spec.process?.env ?? [];
+  for (const v of ['DB_PORT=tcp://10.88.0.7:80', 'DB_PORT_80_TCP_ADDR=10.88.0.7', 'DB_NAME=/client/db']) assert.ok(env.includes(v), `${v} in ${env.join(' ')}`);
+  await r.engine.rename(client, 'client2');
+  assert.deepEqual(r.engine.get(client).HostConfig.Links, ['/web:/client2/db'], 'a renamed source keeps its links under its new name');
   await r.close();
 });

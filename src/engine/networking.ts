@@ -32,6 +32,13 @@ export interface ContainerNetworking {
   prepare(rec: ContainerRecord): Promise<NetworkFacts | undefined>;
   /** The runtime has created the container: its namespaces exist, its process has not run. */
   attach(rec: ContainerRecord, pid: number): Promise<void>;
+  /**
+   * The container's address on the default bridge while it is attached there (a legacy
+   * link's target); undefined otherwise.
+   */
+  defaultBridgeAddress(id: string): string | undefined;
+  /** Whether containers on the default bridge can reach each other (dockerd `--icc`). */
+  defaultBridgeIcc(): boolean;
   /** The container exited, its start failed, or it is being removed. Idempotent. */
   release(id: string): Promise<void>;
   /** Daemon start, before the records are reconciled: the containers still running. */
@@ -44,6 +51,8 @@ export const LOOPBACK_ONLY: ContainerNetworking = {
   validate: () => undefined,
   prepare: async () => undefined,
   attach: async () => undefined,
+  defaultBridgeAddress: () => undefined,
+  defaultBridgeIcc: () => true,
   release: async () => undefined,
   restore: async () => undefined,
   close: async () => undefined,

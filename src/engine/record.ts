@@ -58,6 +58,7 @@ const hostConfigSchema = z
     SecurityOpt: maybeStrings,
     GroupAdd: maybeStrings,
     ExtraHosts: maybeStrings,
+    Links: maybeStrings,
     Dns: maybeStrings,
     DnsSearch: maybeStrings,
     AutoRemove: z.boolean().optional(),

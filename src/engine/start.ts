@@ -15,7 +15,9 @@ import { etcFiles, writeEtcFiles } from './etc-files.js';
 import { runPlan, type HostFacts } from './run-plan.js';
 import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
-import { PhaseTimer, buildEnv } from './util.js';
+import type { HostRecord } from '../network/index.js';
+import { PhaseTimer, buildEnv, mergeEnv } from './util.js';
+import { linkEnv, linkHostNames, parseLink } from './links.js';
 
 const now = (): string => new Date().toISOString();
 
@@ -45,7 +47,9 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const devices = c.HostConfig.Privileged === true ? await core.host.devices.all() : await core.host.devices.resolve(plan.devices);
   const joined = joinedNamespaces(core, c, plan.namespaces);
   const seccomp = core.o.seccomp.forContainer(c, plan.capabilities);
-  const facts: HostFacts = { rootfs: b.rootfs, user, env: buildEnv(c, user.home), cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp };
+  const links = resolveLinks(core, c);
+  const env = links.env.length > 0 ? mergeEnv(links.env, buildEnv(c, user.home)) : buildEnv(c, user.home);
+  const facts: HostFacts = { rootfs: b.rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp };
   const spec = generateSpec(runPlan(c, plan, facts, d));
   const security = securitySummary(c, plan, seccomp, d);
   if (seccomp.notifyRules && core.o.seccompExplainer) await core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
@@ -53,7 +57,7 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   // The network: an address and ports before the runtime creates the container, the /etc
   // files written again with them, the namespace joined once it exists.
   const net = await core.networking.prepare(c);
-  if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net));
+  if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
   const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
   await core.logKeeper.prepare(b.dir, logs);
   phases.mark('cleanup');
@@ -96,6 +100,27 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   core.events.emit('container', 'start', id, core.table.attrs(c));
   core.health.start(c);
   core.runtime.scanExits();
+}
+
+/**
+ * The container's links at this start: each target running on the default bridge (else
+ * Docker's error, a 400), its /etc/hosts record and its variables (before the container's
+ * own, which win).
+ */
+function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord[]; env: string[] } {
+  const hosts: HostRecord[] = [];
+  const env: string[] = [];
+  for (const entry of c.HostConfig.Links ?? []) {
+    const link = parseLink(entry);
+    const target = core.table.find(link.target);
+    if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
+    if (target.State.Status !== 'running' && target.State.Status !== 'paused') throw invalid(`Cannot link to a non running container: ${target.Name} AS ${c.Name}/${link.alias}`);
+    const ip = core.networking.defaultBridgeAddress(target.Id);
+    if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
+    hosts.push({ names: linkHostNames(link, target), ip });
+    env.push(...linkEnv(link, c.Name, target, ip));
+  }
+  return { hosts, env };
 }
 
 function logAttachFailure(core: EngineCore, id: string, err: unknown): void {

@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EngineError } from '../base/index.js';
+import { linkEnv, linkHostNames, parseLink, storedLink } from './links.js';
+import type { ContainerRecord } from './types.js';
+
+const target = { Id: 'abcdef0123456789', Name: '/web', Config: { Image: 'x', Hostname: 'abcdef012345', Env: ['PATH=/bin', 'HOME=/root', 'MODE=a=b'], ExposedPorts: { '8080/tcp': {}, '53/udp': {}, '80/tcp': {} } } } as unknown as ContainerRecord;
+
+test('a link is name[:alias] or the stored /name:/source/alias; anything else is a 400 naming it', () => {
+  assert.deepEqual(parseLink('web:db'), { target: 'web', alias: 'db' });
+  assert.deepEqual(parseLink('web'), { target: 'web', alias: 'web' });
+  assert.deepEqual(parseLink('/web:/client/db'), { target: 'web', alias: 'db' });
+  assert.equal(storedLink({ target: 'web', alias: 'db' }, '/client'), '/web:/client/db');
+  for (const bad of ['', ':db', 'web:', 'a:b:c', 'web:-x']) {
+    assert.throws(() => parseLink(bad), (e: unknown) => e instanceof EngineError && e.status === 400 && e.message.includes(JSON.stringify(bad)), bad);
+  }
+});
+
+test("the hosts names are the alias, the target's hostname and its name unless the alias is it", () => {
+  assert.equal(linkHostNames({ target: 'web', alias: 'db' }, target), 'db abcdef012345 web');
+  assert.equal(linkHostNames({ target: 'web', alias: 'web' }, target), 'web abcdef012345');
+});
+
+test("the link variables as moby writes them: lowest port first, each port's four, the name, the target's env but HOME and PATH", () => {
+  assert.deepEqual(linkEnv({ target: 'web', alias: 'my-db' }, '/client', target, '10.0.0.2'), [
+    'MY_DB_PORT=udp://10.0.0.2:53',
+    'MY_DB_PORT_53_UDP=udp://10.0.0.2:53', 'MY_DB_PORT_53_UDP_ADDR=10.0.0.2', 'MY_DB_PORT_53_UDP_PORT=53', 'MY_DB_PORT_53_UDP_PROTO=udp',
+    'MY_DB_PORT_80_TCP=tcp://10.0.0.2:80', 'MY_DB_PORT_80_TCP_ADDR=10.0.0.2', 'MY_DB_PORT_80_TCP_PORT=80', 'MY_DB_PORT_80_TCP_PROTO=tcp',
+    'MY_DB_PORT_8080_TCP=tcp://10.0.0.2:8080', 'MY_DB_PORT_8080_TCP_ADDR=10.0.0.2', 'MY_DB_PORT_8080_TCP_PORT=8080', 'MY_DB_PORT_8080_TCP_PROTO=tcp',
+    'MY_DB_NAME=/client/my-db',
+    'MY_DB_ENV_MODE=a=b',
+  ]);
+});

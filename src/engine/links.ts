@@ -1,0 +1,81 @@
+// Docker's legacy links (`--link target[:alias]`) on the default bridge. At create each
+// link names an existing container on the default bridge and is stored in Docker's form
+// (`/target:/source/alias`, what inspect shows); at start each target must be running, and
+// the source gets `IP alias hostname name` in /etc/hosts and the `<ALIAS>_PORT_…` variables
+// (moby daemon/links). Pure.
+import { invalid } from '../base/index.js';
+import type { ContainerRecord } from './types.js';
+
+/** One link: the target container's name (without '/') and the alias it has in the source. */
+export interface Link {
+  readonly target: string;
+  readonly alias: string;
+}
+
+/**
+ * Parse one `HostConfig.Links` entry: `name[:alias]` as clients send it, or the stored
+ * `/name:/source/alias` (an alias path keeps its last part). Throws 'invalid' naming it.
+ */
+export function parseLink(entry: string): Link {
+  const [rawTarget = '', rawAlias, ...rest] = entry.split(':');
+  const target = rawTarget.replace(/^\//, '');
+  const alias = rawAlias === undefined ? target : rawAlias.slice(rawAlias.lastIndexOf('/') + 1);
+  if (rest.length > 0 || target === '' || alias === '' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(alias)) {
+    throw invalid(`invalid link ${JSON.stringify(entry)}: expected name[:alias]`);
+  }
+  return { target, alias };
+}
+
+/** The stored form, as Docker's inspect shows it: `/target:/source/alias`. */
+export function storedLink(l: Link, sourceName: string): string {
+  return `/${l.target}:/${sourceName.replace(/^\//, '')}/${l.alias}`;
+}
+
+/** True when the container's first network is the default bridge (the only one with links). */
+export function onDefaultBridge(rec: ContainerRecord): boolean {
+  const mode = rec.HostConfig.NetworkMode ?? '';
+  return (mode === '' || mode === 'default' || mode === 'bridge') && rec.Config.NetworkDisabled !== true;
+}
+
+/** The /etc/hosts names of a link (moby: alias, the target's hostname, its name unless the alias is it). */
+export function linkHostNames(l: Link, target: ContainerRecord): string {
+  const names = [l.alias, target.Config.Hostname ?? target.Id.slice(0, 12)];
+  const name = target.Name.replace(/^\//, '');
+  if (l.alias !== name) names.push(name);
+  return names.join(' ');
+}
+
+/** A port key of ExposedPorts (`80/tcp`) as number and protocol. */
+function splitPort(key: string): { port: number; proto: string } | undefined {
+  const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key);
+  return m ? { port: Number(m[1]), proto: m[2] ?? 'tcp' } : undefined;
+}
+
+/**
+ * The link's environment variables (moby links.ToEnv): `<ALIAS>_PORT` for the lowest port
+ * (tcp first on a tie), `<ALIAS>_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO]` for each exposed port,
+ * `<ALIAS>_NAME=/source/alias`, `<ALIAS>_ENV_<VAR>` for the target's variables but HOME and PATH.
+ */
+export function linkEnv(l: Link, sourceName: string, target: ContainerRecord, ip: string): string[] {
+  const alias = l.alias.toUpperCase().replace(/-/g, '_');
+  const ports = Object.keys(target.Config.ExposedPorts ?? {})
+    .map(splitPort)
+    .filter((p): p is { port: number; proto: string } => p !== undefined)
+    .sort((a, b) => a.port - b.port || (a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : a.proto.localeCompare(b.proto)));
+  const env: string[] = [];
+  const first = ports[0];
+  if (first) env.push(`${alias}_PORT=${first.proto}://${ip}:${first.port}`);
+  for (const p of ports) {
+    const key = `${alias}_PORT_${p.port}_${p.proto.toUpperCase()}`;
+    env.push(`${key}=${p.proto}://${ip}:${p.port}`, `${key}_ADDR=${ip}`, `${key}_PORT=${p.port}`, `${key}_PROTO=${p.proto}`);
+  }
+  env.push(`${alias}_NAME=/${sourceName.replace(/^\//, '')}/${l.alias}`);
+  for (const v of target.Config.Env ?? []) {
+    const at = v.indexOf('=');
+    if (at <= 0) continue;
+    const name = v.slice(0, at);
+    if (name === 'HOME' || name === 'PATH') continue;
+    env.push(`${alias}_ENV_${name}=${v.slice(at + 1)}`);
+  }
+  return env;
+}

@@ -384,6 +384,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     });
   });
 
+  const CP_UPLOAD_IDLE_MS = 60_000;
   // docker cp into a container: the body is the tar, streamed (never buffered; plugins do not
   // see it, as with dockerd). The engine resolves the directory in-root and extracts through
   // the safe extractor; a stopped container's rootfs is mounted for the copy.
@@ -394,11 +395,15 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       if (c.HostConfig.ReadonlyRootfs === true) throw new EngineError('invalid', 'ERR_CP_READ_ONLY_ROOTFS', 'container rootfs is marked read-only');
       const path = ctx.query.get('path') ?? '';
       const opts = { container: ref, copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'), idShift: images.idShift };
+      // A client that stops sending must not hold a stopped container's rootfs (and its lock).
+      ctx.req.setTimeout(CP_UPLOAD_IDLE_MS, () => ctx.req.destroy(new Error(`no data for ${CP_UPLOAD_IDLE_MS / 1000} s`)));
       await engine.withRootfs(c.Id, (dir) => extractIntoContainer(dir, path, ctx.req, opts));
     } catch (err) {
       // Refused before (or while) reading: drop the rest so the client can read the answer.
       ctx.req.resume();
       throw err;
+    } finally {
+      ctx.req.setTimeout(0);
     }
     sendEmpty(ctx.res!, 200);
   });

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tar from 'tar-stream';
@@ -117,6 +118,22 @@ test('docker cp into a container', async (t) => {
     const replaced = await d.api('PUT', '/containers/cpi/archive?path=/', body, { 'Content-Type': 'application/x-tar' });
     assert.equal(replaced.status, 200, replaced.body.toString());
     assert.equal(await inside('cat /dst'), 'not a dir');
+  });
+
+  await t.test('an upload cut off mid-file: the daemon keeps serving and the next copy works', async () => {
+    const whole = await tarOf([{ name: 'cut.bin', body: 'z'.repeat(256 * 1024) }]);
+    await new Promise<void>((resolve) => {
+      const req = http.request({ socketPath: d.socket, method: 'PUT', path: '/containers/cpi/archive?path=/tmp', headers: { 'Content-Type': 'application/x-tar', 'Content-Length': String(whole.length) } });
+      req.on('error', () => resolve());
+      req.on('response', (res) => {
+        res.resume();
+        resolve();
+      });
+      req.write(whole.subarray(0, 64 * 1024), () => setTimeout(() => req.destroy(), 200));
+    });
+    assert.equal((await d.api('GET', '/_ping')).status, 200);
+    await dockerOk(d, ['cp', join(src, 'f.txt'), 'cpi:/tmp/after-cut.txt']);
+    assert.equal(await inside('cat /tmp/after-cut.txt'), 'file\n');
   });
 
   await t.test('a stopped container: its rootfs is mounted for the copy', async () => {

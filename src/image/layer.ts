@@ -26,7 +26,7 @@
  * ever written outside it. Callers should pass a fresh private directory.
  */
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineError, findSystemError, invalid, internal } from '../base/index.js';
 import {
@@ -241,17 +241,28 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
  * Extract a plain tar (docker cp into a container) into the directory `dir` (a handle the
  * caller resolved and keeps open), with the layer rules above and stricter names: an
  * absolute name or any `..` is refused. On an error what was already written stays (the
- * directory holds the container's own files); nothing is ever written outside `dir`.
+ * directory holds the container's own files) and the rest of `input` is left to the caller
+ * to drain; nothing is ever written outside `dir`.
  *
  * @example
  * await extractArchiveAt(req, dirHandle, { owner: { uid: 0, gid: 0 }, noOverwriteDirNonDir: true });
  */
 export async function extractArchiveAt(input: Readable, dir: Handle, opts: ExtractArchiveOptions = {}): Promise<ApplyLayerResult> {
+  // Fed through a pass-through so a refused entry does not destroy `input` (a request: its
+  // socket would go, and the client would never read the 400); the caller drains it instead.
+  const pass = new PassThrough();
+  const cut = (err?: Error): void => {
+    if (!input.readableEnded) pass.destroy(err ?? new Error('the archive was cut off'));
+  };
+  input.on('error', cut);
+  input.on('close', cut);
+  input.pipe(pass);
   try {
-    return await applyTar(input, dir, { shift: opts.uidShift ?? { uid: 0, gid: 0 }, owner: opts.owner, plainArchive: true, strictNames: true, noOverwriteDirNonDir: opts.noOverwriteDirNonDir === true });
-  } catch (err) {
-    input.destroy();
-    throw err;
+    return await applyTar(pass, dir, { shift: opts.uidShift ?? { uid: 0, gid: 0 }, owner: opts.owner, plainArchive: true, strictNames: true, noOverwriteDirNonDir: opts.noOverwriteDirNonDir === true });
+  } finally {
+    input.unpipe(pass);
+    input.off('error', cut);
+    input.off('close', cut);
   }
 }
 

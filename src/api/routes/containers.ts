@@ -403,7 +403,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       ctx.req.resume();
       throw err;
     } finally {
-      ctx.req.setTimeout(0);
+      if (ctx.req.socket !== null) ctx.req.setTimeout(0);
     }
     sendEmpty(ctx.res!, 200);
   });

@@ -97,6 +97,10 @@ test('docker cp into a container', async (t) => {
       assert.match(r.message, /Cannot copy into the container: entry/);
       assert.ok(!existsSync(`/tmp/moat-escape-${tag}`), 'written on the host');
     }
+    // Refused at the first entry of a large upload: the client still reads the 400 (the rest is drained, not reset).
+    const big = await put(await tarOf([{ name: '../evil', body: 'x' }, { name: 'big.bin', body: 'b'.repeat(4 * 1024 * 1024) }]));
+    assert.equal(big.status, 400, big.message);
+    assert.match(big.message, /entry "\.\.\/evil" escapes/);
     assert.equal(await inside(`test -e /tmp/moat-escape-${tag} || echo absent`), 'absent\n');
     // A well-formed tar through the same route works, so the refusals above are about the names.
     assert.equal((await put(await tarOf([{ name: 'api.txt', body: 'api\n' }]))).status, 200);

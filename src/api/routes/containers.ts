@@ -394,7 +394,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       const c = engine.get(ref);
       if (c.HostConfig.ReadonlyRootfs === true) throw new EngineError('invalid', 'ERR_CP_READ_ONLY_ROOTFS', 'container rootfs is marked read-only');
       const path = ctx.query.get('path') ?? '';
-      const opts = { container: ref, copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'), idShift: images.idShift };
+      // Owners as the container's root sees them: shifted unless it opted out of the remap (--userns=host).
+      const opts = { container: ref, copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'), idShift: c.HostConfig.UsernsMode === 'host' ? undefined : images.idShift };
       // A client that stops sending must not hold a stopped container's rootfs (and its lock).
       ctx.req.setTimeout(CP_UPLOAD_IDLE_MS, () => ctx.req.destroy(new Error(`no data for ${CP_UPLOAD_IDLE_MS / 1000} s`)));
       await engine.withRootfs(c.Id, (dir) => extractIntoContainer(dir, path, ctx.req, opts));

@@ -4,17 +4,19 @@
 // symlinks are resolved in the container's root (the host's files, checked with unique
 // markers, are never touched); tar entries with `..`, absolute names or through a symlink the
 // same tar made are refused; Docker's errors for a missing or non-directory destination, a
-// directory/non-directory conflict and a read-only rootfs.
+// directory/non-directory conflict and a read-only rootfs; a refused entry at the start of a
+// large upload still answers 400, a cut upload leaves the daemon serving; docker-py put_archive.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon } from '../../helpers/daemon.js';
-import { docker, dockerOk } from '../compat/cli.js';
+import { docker, dockerEnv, dockerOk } from '../compat/cli.js';
 
 /** A tar of `entries` (files unless a linkname is given), built in memory. */
 async function tarOf(entries: Array<{ name: string; body?: string; type?: 'file' | 'symlink' | 'directory'; linkname?: string }>): Promise<Buffer> {
@@ -138,6 +140,33 @@ test('docker cp into a container', async (t) => {
     assert.equal((await d.api('GET', '/_ping')).status, 200);
     await dockerOk(d, ['cp', join(src, 'f.txt'), 'cpi:/tmp/after-cut.txt']);
     assert.equal(await inside('cat /tmp/after-cut.txt'), 'file\n');
+  });
+
+  await t.test('docker-py put_archive (python3-docker): written, and a missing directory is its NotFound', async (st) => {
+    if (!existsSync('/usr/lib/python3/dist-packages/docker/__init__.py')) {
+      if (process.env['MOAT_TEST_STRICT'] === '1') assert.fail('requires python3-docker (docker-py)');
+      st.skip('requires python3-docker (docker-py)');
+      return;
+    }
+    const script = [
+      'import docker, io, json, tarfile',
+      "c = docker.from_env().containers.get('cpi')",
+      'buf = io.BytesIO()',
+      "with tarfile.open(fileobj=buf, mode='w') as t:",
+      "    data = b'from-py\\n'; ti = tarfile.TarInfo('py.txt'); ti.size = len(data); ti.mode = 0o600; t.addfile(ti, io.BytesIO(data))",
+      "ok = c.put_archive('/tmp', buf.getvalue())",
+      'try:',
+      "    c.put_archive('/nope', buf.getvalue()); missing = 'no error'",
+      'except docker.errors.NotFound as e:',
+      "    missing = 'NotFound'",
+      "print(json.dumps({'ok': ok, 'missing': missing}))",
+    ].join('\n');
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile('/usr/bin/python3', ['-c', script], { env: dockerEnv(d), timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { ok: true, missing: 'NotFound' });
+    assert.equal(await inside('cat /tmp/py.txt; stat -c "%a %u" /tmp/py.txt'), 'from-py\n600 0\n');
   });
 
   await t.test('a stopped container: its rootfs is mounted for the copy', async () => {

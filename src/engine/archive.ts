@@ -1,17 +1,19 @@
-// docker cp out of a container (HEAD and GET /containers/{id}/archive): the path is resolved
+// docker cp out of and into a container (HEAD, GET and PUT /containers/{id}/archive): the path is resolved
 // inside the container's root as the kernel would resolve it from inside, with openat2
 // RESOLVE_IN_ROOT through src/sys (symlinks to `/`, `..` chains and absolute links all stay
 // in the container's tree), then read only through the handles opened there. Docker's
 // rule for the last component: followed when the path ends in `/` or `/.`, else the entry
 // itself (a symlink is copied as a symlink). The copy sees the container's root filesystem
 // (its overlay), not the volumes or bind mounts mounted over it inside the container.
+// PUT follows the destination's last component too (in-root), as Docker does, and extracts
+// the tar relative to that directory's handle through src/image's safe extractor.
 import type { Stats } from 'node:fs';
 import { once } from 'node:events';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineError, invalid } from '../base/index.js';
-import { exportTree } from '../image/index.js';
+import { exportTree, extractArchiveAt, type IdShift } from '../image/index.js';
 import { errnoOf, openAt, openRoot, readExactly, readLink, reopen, O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY, type Handle } from '../sys/index.js';
 
 /** `X-Docker-Container-Path-Stat`, as moby's `container.PathStat` (mode is a Go os.FileMode). */
@@ -54,8 +56,8 @@ export function goFileMode(st: Pick<Stats, 'mode' | 'isDirectory' | 'isSymbolicL
   return m;
 }
 
-function notFound(path: string): EngineError {
-  return new EngineError('not-found', 'ERR_NO_SUCH_PATH', `Could not find the file ${path} in container`);
+function notFound(path: string, container: string): EngineError {
+  return new EngineError('not-found', 'ERR_NO_SUCH_PATH', `Could not find the file ${path} in container ${container}`.trimEnd());
 }
 
 /** The path cleaned as Docker cleans it (lexically, absolute) and whether its last component is followed. */
@@ -66,8 +68,9 @@ function cleanPath(path: string): { clean: string; follow: boolean } {
 }
 
 /** Open `path` inside the tree at `rootfs` (in-root resolution); the caller closes both handles. */
-function openContainerPath(rootfs: string, path: string): { root: Handle; h: Handle; clean: string } {
-  const { clean, follow } = cleanPath(path);
+function openContainerPath(rootfs: string, path: string, container: string, followLast = false): { root: Handle; h: Handle; clean: string } {
+  const { clean, follow: endsInSlash } = cleanPath(path);
+  const follow = followLast || endsInSlash;
   const root = openRoot(rootfs);
   try {
     let h: Handle;
@@ -85,7 +88,7 @@ function openContainerPath(rootfs: string, path: string): { root: Handle; h: Han
   } catch (err) {
     root.close();
     const code = errnoOf(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound(path);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound(path, container);
     throw err;
   }
 }
@@ -106,8 +109,8 @@ function statOf(h: Handle, clean: string): ContainerPathStat {
  * @example
  * statContainerPath('/var/lib/moat/containers/abc/rootfs', '/etc/passwd').size;
  */
-export function statContainerPath(rootfs: string, path: string): ContainerPathStat {
-  const { root, h, clean } = openContainerPath(rootfs, path);
+export function statContainerPath(rootfs: string, path: string, container = ''): ContainerPathStat {
+  const { root, h, clean } = openContainerPath(rootfs, path, container);
   try {
     return statOf(h, clean);
   } finally {
@@ -123,8 +126,8 @@ export function statContainerPath(rootfs: string, path: string): ContainerPathSt
  * @example
  * const { stat, stream } = archiveContainerPath(rootfs, '/etc');
  */
-export function archiveContainerPath(rootfs: string, path: string): { stat: ContainerPathStat; stream: Readable } {
-  const { root, h, clean } = openContainerPath(rootfs, path);
+export function archiveContainerPath(rootfs: string, path: string, container = ''): { stat: ContainerPathStat; stream: Readable } {
+  const { root, h, clean } = openContainerPath(rootfs, path, container);
   const close = (): void => {
     h.close();
     root.close();
@@ -171,5 +174,46 @@ export function archiveContainerPath(rootfs: string, path: string): { stat: Cont
   } catch (err) {
     close();
     throw err;
+  }
+}
+
+export interface ExtractIntoOptions {
+  /** The container's name or id as the client gave it (for Docker's not-found message). */
+  container: string;
+  /** Keep the tar's uid/gid (copyUIDGID); else every entry is owned by the container's root. */
+  copyUidGid: boolean;
+  noOverwriteDirNonDir: boolean;
+  /** userns-remap: container ids are stored shifted by this on the host. */
+  idShift?: IdShift | undefined;
+}
+
+/**
+ * PUT /containers/{id}/archive: extract the tar `input` into the directory `path` of the tree
+ * at `rootfs`. The directory is resolved in-root (its symlinks, last one included, stay in the
+ * container's tree); the entries are written relative to its handle, never through a symlink
+ * (src/image extractArchiveAt). 404 for a missing path, 400 for a non-directory or a refused
+ * entry. Consumes `input` unless it throws before reading it (the caller drains it then).
+ *
+ * @example
+ * await extractIntoContainer(rootfs, '/tmp', req, { container: 'web', copyUidGid: false, noOverwriteDirNonDir: true });
+ */
+export async function extractIntoContainer(rootfs: string, path: string, input: Readable, o: ExtractIntoOptions): Promise<void> {
+  const { root, h } = openContainerPath(rootfs, path, o.container, true);
+  try {
+    if (!h.stat().isDirectory()) throw new EngineError('invalid', 'ERR_CP_NOT_A_DIRECTORY', `extraction point is not a directory: ${path}`);
+    await extractArchiveAt(input, h, {
+      uidShift: o.idShift,
+      owner: o.copyUidGid ? undefined : { uid: 0, gid: 0 },
+      noOverwriteDirNonDir: o.noOverwriteDirNonDir,
+    }).catch((err: unknown) => {
+      // The extractor speaks of layers; this is a copy.
+      if (err instanceof EngineError && err.message.startsWith('Cannot import layer: ')) {
+        throw new EngineError(err.kind, err.code, `Cannot copy into the container: ${err.message.slice('Cannot import layer: '.length)}`, { cause: err });
+      }
+      throw err;
+    });
+  } finally {
+    h.close();
+    root.close();
   }
 }

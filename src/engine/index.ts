@@ -10,7 +10,7 @@
  */
 export { Engine, type EngineOptions, type CreateRequest, type WaitCondition, type WaitResult, type ContainerLogs, type ContainerPaths, type StopOptions, type ExecCreate } from './engine.js';
 export { UPDATE_RESOURCE_FIELDS, type ContainerUpdate } from './lifecycle.js';
-export { statContainerPath, archiveContainerPath, goFileMode, type ContainerPathStat } from './archive.js';
+export { statContainerPath, archiveContainerPath, extractIntoContainer, goFileMode, type ContainerPathStat, type ExtractIntoOptions } from './archive.js';
 export type { EngineImages, SeccompExplainerHooks } from './core.js';
 export { hostSystem, type EngineHost, type RootfsHost, type BindHost, type CgroupHost, type ProcessHost, type HostDevice } from './host.js';
 export type { LimitCounters } from './limits.js';

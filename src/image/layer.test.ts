@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
 import { EngineError } from '../base/index.js';
 import { requires } from '../../test/helpers/requires.js';
-import { applyLayer, reownTree, cleanEntryPath, devMajor, devMinor } from './layer.js';
+import { applyLayer, extractArchiveAt, reownTree, cleanEntryPath, devMajor, devMinor } from './layer.js';
 import { openRoot, getXattr } from '../sys/index.js';
 
 /** An xattr of a directory, read through its fd. */
@@ -245,6 +245,49 @@ test('applyLayer() empties destDir when the tar is truncated', async (t) => {
   const buf = await makeTar([{ name: 'big', body: 'y'.repeat(5000) }]);
   await assert.rejects(applyLayer(Readable.from([buf.subarray(0, 2048)]), dest), EngineError);
   assert.deepEqual(await listing(dest), []);
+});
+
+/** extractArchiveAt into `dir` through a handle, as docker cp does. */
+async function extractInto(dir: string, buf: Buffer, opts: Parameters<typeof extractArchiveAt>[2] = {}): Promise<void> {
+  const h = openRoot(dir);
+  try {
+    await extractArchiveAt(Readable.from([buf]), h, opts);
+  } finally {
+    h.close();
+  }
+}
+
+test('extractArchiveAt() refuses absolute names and any .., keeps what was there on error', async (t) => {
+  if (!requires(t, 'root')) return; // entries are chowned
+  const { root, dest } = await sandbox(t);
+  await writeFile(join(dest, 'existing'), 'keep');
+  for (const entries of [[{ name: '/abs', body: 'x' }], [{ name: 'a/../b', body: 'x' }], [{ name: 'ok', body: 'x' }, { name: 'h', type: 'link' as const, linkname: '/ok' }]]) {
+    await assert.rejects(extractInto(dest, await makeTar(entries)), (err: unknown) => err instanceof EngineError && err.status === 400 && /escapes the layer/.test(err.message), JSON.stringify(entries));
+  }
+  // Unlike applyLayer, a failed extraction does not empty the directory.
+  assert.equal(await readFile(join(dest, 'existing'), 'utf8'), 'keep');
+  assert.deepEqual(await listing(join(root, 'outside')), ['sentinel']);
+});
+
+test('extractArchiveAt() owns entries by the fixed owner (shifted) or the tar\'s, and honours noOverwriteDirNonDir', async (t) => {
+  if (!requires(t, 'root')) return; // entries are chowned
+  const { dest } = await sandbox(t);
+  const entries: Entry[] = [{ name: 'd/', type: 'directory', mode: 0o750, uid: 7, gid: 8 }, { name: 'd/f', body: 'f', mode: 0o640, uid: 7, gid: 8 }];
+  await extractInto(dest, await makeTar(entries), { owner: { uid: 0, gid: 0 }, uidShift: { uid: 100000, gid: 100000 } });
+  const f = await lstat(join(dest, 'd/f'));
+  assert.deepEqual([f.uid, f.gid, f.mode & 0o777], [100000, 100000, 0o640]);
+  assert.equal((await lstat(join(dest, 'd'))).mode & 0o777, 0o750);
+  await extractInto(dest, await makeTar([{ name: 'g', body: 'g', uid: 7, gid: 8 }]));
+  const g = await lstat(join(dest, 'g'));
+  assert.deepEqual([g.uid, g.gid], [7, 8]);
+  // A directory over a file and a file over a directory: refused with the flag, replaced without.
+  const fileOverDir = await makeTar([{ name: 'd', body: 'now a file' }]);
+  await assert.rejects(extractInto(dest, fileOverDir, { noOverwriteDirNonDir: true }), /cannot overwrite directory "d" with non-directory/);
+  await assert.rejects(extractInto(dest, await makeTar([{ name: 'g/', type: 'directory' }]), { noOverwriteDirNonDir: true }), /cannot overwrite non-directory "g\/" with directory/);
+  await extractInto(dest, await makeTar([{ name: 'g', body: 'again' }]), { noOverwriteDirNonDir: true });
+  assert.equal(await readFile(join(dest, 'g'), 'utf8'), 'again');
+  await extractInto(dest, fileOverDir);
+  assert.equal(await readFile(join(dest, 'd'), 'utf8'), 'now a file');
 });
 
 test('reownTree() shifts every owner once, keeps setuid bits and does not follow symlinks', async (t) => {

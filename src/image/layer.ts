@@ -26,7 +26,7 @@
  * ever written outside it. Callers should pass a fresh private directory.
  */
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineError, findSystemError, invalid, internal } from '../base/index.js';
 import {
@@ -74,6 +74,15 @@ export interface ApplyLayerOptions {
    * entries are files with those names, not whiteouts that remove what is beside them.
    */
   plainArchive?: boolean;
+}
+
+/** Extraction into a directory that already holds data (docker cp into a container). */
+export interface ExtractArchiveOptions {
+  uidShift?: IdShift | undefined;
+  /** Every entry owned by this uid/gid (before the shift) instead of the tar's. */
+  owner?: IdShift | undefined;
+  /** Refuse replacing a directory with a non-directory or the reverse (400) instead of removing what is there. */
+  noOverwriteDirNonDir?: boolean;
 }
 
 export interface ApplyLayerResult {
@@ -176,8 +185,12 @@ function ensureParents(root: Handle, parts: readonly string[], shown: string): H
   }
 }
 
-/** Remove what is at `name` in `parent` unless both it and the new entry are directories; true when a directory stays. */
-async function clearTarget(parent: Handle, name: string, newIsDir: boolean): Promise<boolean> {
+/**
+ * Remove what is at `name` in `parent` unless both it and the new entry are directories; true
+ * when a directory stays. With `keepDirNonDir` (the entry's name), a directory replaced by a
+ * non-directory or the reverse is refused instead (docker cp's noOverwriteDirNonDir).
+ */
+async function clearTarget(parent: Handle, name: string, newIsDir: boolean, keepDirNonDir?: string): Promise<boolean> {
   const h = tryOpenAt(parent, name);
   if (h === undefined) return false;
   let isDir: boolean;
@@ -187,6 +200,10 @@ async function clearTarget(parent: Handle, name: string, newIsDir: boolean): Pro
     h.close();
   }
   if (isDir && newIsDir) return true;
+  if (keepDirNonDir !== undefined && isDir !== newIsDir) {
+    const what = isDir ? `cannot overwrite directory ${JSON.stringify(keepDirNonDir)} with non-directory` : `cannot overwrite non-directory ${JSON.stringify(keepDirNonDir)} with directory`;
+    throw new EngineError('invalid', 'ERR_CP_DIR_NON_DIR', `Cannot import layer: ${what}`);
+  }
   if (isDir) await removeTree(parent, name);
   else unlinkAt(parent, name);
   return false;
@@ -207,34 +224,93 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
  * on any error destDir is emptied.
  */
 export async function applyLayer(input: Readable, destDir: string, opts: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
-  const shift = opts.uidShift ?? { uid: 0, gid: 0 };
+  let root: Handle | undefined;
+  try {
+    root = openRoot(destDir);
+    return await applyTar(input, root, { shift: opts.uidShift ?? { uid: 0, gid: 0 }, onEntry: opts.onEntry, plainArchive: opts.plainArchive === true, strictNames: false, noOverwriteDirNonDir: false });
+  } catch (err) {
+    input.destroy();
+    if (root !== undefined) await emptyDir(root).catch(() => undefined);
+    throw err;
+  } finally {
+    root?.close();
+  }
+}
+
+/**
+ * Extract a plain tar (docker cp into a container) into the directory `dir` (a handle the
+ * caller resolved and keeps open), with the layer rules above and stricter names: an
+ * absolute name or any `..` is refused. On an error what was already written stays (the
+ * directory holds the container's own files) and the rest of `input` is left to the caller
+ * to drain; nothing is ever written outside `dir`.
+ *
+ * @example
+ * await extractArchiveAt(req, dirHandle, { owner: { uid: 0, gid: 0 }, noOverwriteDirNonDir: true });
+ */
+export async function extractArchiveAt(input: Readable, dir: Handle, opts: ExtractArchiveOptions = {}): Promise<ApplyLayerResult> {
+  // Fed through a pass-through so a refused entry does not destroy `input` (a request: its
+  // socket would go, and the client would never read the 400); the caller drains it instead.
+  const pass = new PassThrough();
+  const cut = (err?: Error): void => {
+    if (!input.readableEnded) pass.destroy(err ?? new Error('the archive was cut off'));
+  };
+  input.on('error', cut);
+  input.on('close', cut);
+  input.pipe(pass);
+  try {
+    return await applyTar(pass, dir, { shift: opts.uidShift ?? { uid: 0, gid: 0 }, owner: opts.owner, plainArchive: true, strictNames: true, noOverwriteDirNonDir: opts.noOverwriteDirNonDir === true });
+  } finally {
+    input.unpipe(pass);
+    input.off('error', cut);
+    input.off('close', cut);
+  }
+}
+
+interface TarRules {
+  shift: IdShift;
+  owner?: IdShift | undefined;
+  onEntry?: ApplyLayerOptions['onEntry'];
+  plainArchive: boolean;
+  strictNames: boolean;
+  noOverwriteDirNonDir: boolean;
+}
+
+/** Refuse what cleanEntryPath would quietly fold: an absolute name or a `..` anywhere. */
+function checkStrictName(name: string): void {
+  if (name.startsWith('/') || name.split('/').includes('..')) throw escapes(name);
+}
+
+async function applyTar(input: Readable, root: Handle, rules: TarRules): Promise<ApplyLayerResult> {
+  const { shift } = rules;
   const result: ApplyLayerResult = { entries: 0, bytes: 0, warnings: [] };
   const dirTimes: Array<{ parts: string[]; mtime: Date }> = [];
   const extract = tar.extract();
   const feeding = pipeline(input, extract);
   feeding.catch(() => undefined); // surfaced by the iterator below
-  let root: Handle | undefined;
   try {
-    root = openRoot(destDir);
     for await (const entry of extract) {
       const h = entry.header;
       const type = h.type ?? 'file';
       const shown = h.name;
       result.entries++;
+      if (rules.strictNames) {
+        checkStrictName(h.name);
+        if (type === 'link') checkStrictName(h.linkname ?? '');
+      }
       const parts = cleanEntryPath(h.name, shown);
-      opts.onEntry?.({ path: parts.join('/'), type, size: h.size ?? 0 });
+      rules.onEntry?.({ path: parts.join('/'), type, size: h.size ?? 0 });
       const base = parts[parts.length - 1];
       if (base === undefined) {
         // The root itself ("./"): only a directory entry makes sense; apply its metadata.
         if (type !== 'directory') throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} replaces the layer root`);
         await drain(entry);
-        setOwnerMode(root, h, shift, false);
+        setOwnerMode(root, h, ownerOf(h, rules), false);
         if (h.mtime) dirTimes.push({ parts: [], mtime: h.mtime });
         continue;
       }
       const parent = ensureParents(root, parts, shown);
       try {
-        await applyEntry(entry, { root, parent, base, parts, shown, type, shift, result, dirTimes, plainArchive: opts.plainArchive === true });
+        await applyEntry(entry, { root, parent, base, parts, shown, type, shift, ids: ownerOf(h, rules), result, dirTimes, plainArchive: rules.plainArchive, noOverwriteDirNonDir: rules.noOverwriteDirNonDir });
       } finally {
         parent.close();
       }
@@ -260,15 +336,18 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
     extract.destroy();
     input.destroy();
     await feeding.catch(() => undefined);
-    if (root !== undefined) await emptyDir(root).catch(() => undefined);
     if (err instanceof EngineError) throw err;
     // A host failure (a full disk, EIO) is the daemon's; anything else is the tar stream the
     // client sent (a bad header, a short or cut upload): a 400, not a 500.
     if (findSystemError(err) !== undefined) throw internal(`Cannot import layer: ${(err as Error).message}`, { cause: err });
     throw new EngineError('invalid', 'ERR_IMAGE_BAD_TAR', `Cannot import layer: ${(err as Error).message}`, { cause: err });
-  } finally {
-    root?.close();
   }
+}
+
+/** The final owner of an entry: the fixed owner or the tar's, plus the remap shift. */
+function ownerOf(h: tar.Header, rules: TarRules): IdShift {
+  const base = rules.owner ?? { uid: h.uid ?? 0, gid: h.gid ?? 0 };
+  return { uid: base.uid + rules.shift.uid, gid: base.gid + rules.shift.gid };
 }
 
 interface EntryContext {
@@ -279,9 +358,12 @@ interface EntryContext {
   shown: string;
   type: string;
   shift: IdShift;
+  /** The owner every new entry gets (shift included). */
+  ids: IdShift;
   result: ApplyLayerResult;
   dirTimes: Array<{ parts: string[]; mtime: Date }>;
   plainArchive: boolean;
+  noOverwriteDirNonDir: boolean;
 }
 
 /** One entry from tar-stream's extractor: its header and a stream of its data. */
@@ -289,7 +371,8 @@ type TarEntry = AsyncIterable<unknown> & { header: tar.Header };
 
 async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
   const h = entry.header;
-  const { parent, base, shown, shift, result } = x;
+  const { parent, base, shown, shift, ids, result } = x;
+  const clear = (newIsDir: boolean): Promise<boolean> => clearTarget(parent, base, newIsDir, x.noOverwriteDirNonDir ? shown : undefined);
   if (base.startsWith(WHITEOUT_PREFIX) && !x.plainArchive) {
     await drain(entry);
     if (base === WHITEOUT_OPAQUE) {
@@ -315,10 +398,10 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
   switch (x.type) {
     case 'directory': {
       await drain(entry);
-      if (!(await clearTarget(parent, base, true))) makeDir(parent, base, 0o700);
+      if (!(await clear(true))) makeDir(parent, base, 0o700);
       const dir = openAt(parent, base, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
       try {
-        setOwnerMode(dir, h, shift, false);
+        setOwnerMode(dir, h, ids, false);
       } finally {
         dir.close();
       }
@@ -327,14 +410,14 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
     }
     case 'file':
     case 'contiguous-file': {
-      await clearTarget(parent, base, false);
+      await clear(false);
       const out = openAt(parent, base, { flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600 });
       try {
         for await (const chunk of entry as AsyncIterable<Buffer>) {
           await writeAll(out, chunk);
           result.bytes += chunk.length;
         }
-        setOwnerMode(out, h, shift, false);
+        setOwnerMode(out, h, ids, false);
         if (h.mtime) setTimes(out, h.mtime, h.mtime);
       } finally {
         out.close();
@@ -344,11 +427,11 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
     case 'symlink': {
       await drain(entry);
       if (h.linkname == null) throw invalid(`Cannot import layer: symlink ${JSON.stringify(shown)} has no target`);
-      await clearTarget(parent, base, false);
+      await clear(false);
       makeSymlink(parent, base, h.linkname);
       const link = openAt(parent, base);
       try {
-        setOwnerMode(link, h, shift, true);
+        setOwnerMode(link, h, ids, true);
         if (h.mtime) setTimes(link, h.mtime, h.mtime);
       } finally {
         link.close();
@@ -373,7 +456,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
       try {
         if (target.stat().isDirectory()) throw notAFile();
         if (targetParts.join('/') === x.parts.join('/')) break;
-        await clearTarget(parent, base, false);
+        await clear(false);
         makeLink(target, parent, base);
       } finally {
         target.close();
@@ -384,7 +467,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
     case 'block-device':
     case 'fifo': {
       await drain(entry);
-      await clearTarget(parent, base, false);
+      await clear(false);
       const kind = x.type === 'fifo' ? S_IFIFO : x.type === 'block-device' ? S_IFBLK : S_IFCHR;
       try {
         makeNode(parent, base, kind | ((h.mode ?? 0o644) & 0o7777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
@@ -397,7 +480,7 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
       }
       const node = openAt(parent, base);
       try {
-        setOwnerMode(node, h, shift, false);
+        setOwnerMode(node, h, ids, false);
         if (h.mtime) setTimes(node, h.mtime, h.mtime);
       } finally {
         node.close();
@@ -410,8 +493,8 @@ async function applyEntry(entry: TarEntry, x: EntryContext): Promise<void> {
   }
 }
 
-function setOwnerMode(h: Handle, hdr: tar.Header, shift: IdShift, isSymlink: boolean): void {
-  setOwner(h, (hdr.uid ?? 0) + shift.uid, (hdr.gid ?? 0) + shift.gid);
+function setOwnerMode(h: Handle, hdr: tar.Header, ids: IdShift, isSymlink: boolean): void {
+  setOwner(h, ids.uid, ids.gid);
   // chmod after chown: chown clears setuid/setgid bits. Symlinks have no mode on Linux.
   if (!isSymlink) setMode(h, (hdr.mode ?? 0o644) & 0o7777);
 }

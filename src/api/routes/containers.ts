@@ -1,6 +1,6 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
-import { streamLogs, followLogs, statContainerPath, archiveContainerPath, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type EndpointConfig, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
+import { streamLogs, followLogs, statContainerPath, archiveContainerPath, extractIntoContainer, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type EndpointConfig, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
 import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
@@ -370,7 +370,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   const pathStatHeader = (stat: ContainerPathStat): string => Buffer.from(JSON.stringify(stat)).toString('base64');
   r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
     const c = engine.get(ctx.params['id']!);
-    const stat = await engine.withRootfs(c.Id, async (dir) => statContainerPath(dir, ctx.query.get('path') ?? ''));
+    const stat = await engine.withRootfs(c.Id, async (dir) => statContainerPath(dir, ctx.query.get('path') ?? '', ctx.params['id']!));
     ctx.res!.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
     ctx.res!.end();
   });
@@ -378,15 +378,35 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const c = engine.get(ctx.params['id']!);
     const res = ctx.res!;
     await engine.withRootfs(c.Id, async (dir) => {
-      const { stat, stream } = archiveContainerPath(dir, ctx.query.get('path') ?? '');
+      const { stat, stream } = archiveContainerPath(dir, ctx.query.get('path') ?? '', ctx.params['id']!);
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
       await pipeToClient(stream, res);
     });
   });
 
+  const CP_UPLOAD_IDLE_MS = 60_000;
+  // docker cp into a container: the body is the tar, streamed (never buffered; plugins do not
+  // see it, as with dockerd). The engine resolves the directory in-root and extracts through
+  // the safe extractor; a stopped container's rootfs is mounted for the copy.
   r.add('PUT', '/containers/{id}/archive', async (ctx) => {
-    engine.get(ctx.params['id']!);
-    throw new EngineError('not-implemented', 'ERR_CP_INTO_CONTAINER', 'moat cannot copy into a container yet (docker cp HOST CONTAINER:PATH); copying out of one works');
+    const ref = ctx.params['id']!;
+    try {
+      const c = engine.get(ref);
+      if (c.HostConfig.ReadonlyRootfs === true) throw new EngineError('invalid', 'ERR_CP_READ_ONLY_ROOTFS', 'container rootfs is marked read-only');
+      const path = ctx.query.get('path') ?? '';
+      // Owners as the container's root sees them: shifted unless it opted out of the remap (--userns=host).
+      const opts = { container: ref, copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'), idShift: c.HostConfig.UsernsMode === 'host' ? undefined : images.idShift };
+      // A client that stops sending must not hold a stopped container's rootfs (and its lock).
+      ctx.req.setTimeout(CP_UPLOAD_IDLE_MS, () => ctx.req.destroy(new Error(`no data for ${CP_UPLOAD_IDLE_MS / 1000} s`)));
+      await engine.withRootfs(c.Id, (dir) => extractIntoContainer(dir, path, ctx.req, opts));
+    } catch (err) {
+      // Refused before (or while) reading: drop the rest so the client can read the answer.
+      ctx.req.resume();
+      throw err;
+    } finally {
+      if (ctx.req.socket !== null) ctx.req.setTimeout(0);
+    }
+    sendEmpty(ctx.res!, 200);
   });
 
   r.add('GET', '/containers/{id}/changes', async (ctx) => {

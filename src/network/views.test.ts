@@ -124,6 +124,9 @@ test('guard rules name only their own bridge; iptables-save lines are found agai
   assert.equal(rules.length, 4, 'loopback guard, forward guard, DNS udp+tcp');
   for (const r of rules) assert.ok(r.spec.includes(n.bridge) && r.spec.includes('moat:feedbeef:aaaaaaaaaaaa'));
   assert.equal(guardRules(net('b', 'bridge', { dns: false }), 'x').length, 2, 'no DNS rule without DNS');
+  const isolated = guardRules(net('c', 'bridge', { dns: false, icc: false }), 'x');
+  assert.equal(isolated.length, 3, 'icc off adds the routed-hairpin guard');
+  assert.deepEqual(isolated[2]!.spec.slice(0, 4), ['-i', isolated[2]!.spec[1], '-o', isolated[2]!.spec[1]], 'in and out the same bridge');
   const save = [
     '*mangle',
     `-A FORWARD ! -i ${n.bridge} -o ${n.bridge} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment moat:feedbeef:aaaaaaaaaaaa -j DROP`,

@@ -62,9 +62,12 @@ test('docker run: output, exit codes and the CLI 125/126/127 distinctions', asyn
     const bad = await docker(d, ['run', '--rm', '--name', 'x', 'busybox', 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /Invalid container name \(x\)/);
-    const refused = await docker(d, ['run', '--rm', '--link', 'other:alias', 'busybox', 'true']);
+    const refused = await docker(d, ['run', '--rm', '--volumes-from', 'other', 'busybox', 'true']);
     assert.equal(refused.code, 125);
-    assert.match(refused.stderr, /HostConfig\.Links/);
+    assert.match(refused.stderr, /HostConfig\.VolumesFrom/);
+    const missing = await docker(d, ['run', '--rm', '--link', 'other:alias', 'busybox', 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.stderr, /No such container: other/);
     assert.equal(await dockerOk(d, ['ps', '-aq']), '');
   });
 });

@@ -155,6 +155,9 @@ export class Restarts {
       await core.table.lock
         .run(c.Id, async () => {
           if (c.State.Status !== 'exited' && c.State.Status !== 'restarting') return;
+          // An exit found while restoring has already gone through the policy (counted, timer
+          // set): leave it to that timer, so the count does not depend on which comes first.
+          if (c.State.Status === 'restarting' && this.#timers.has(c.Id)) return;
           this.cancel(c.Id, { keepDelay: true });
           try {
             // As Docker's restore: a fresh start (the count and the manual stop are reset).

@@ -12,7 +12,7 @@ import { parseDockerfile, parseInstruction } from './dockerfile.js';
 import { exposedPorts, joinPath, metaArgValues, parseDuration, planStages, planStep, startStage, type PlanContext, type StageState } from './plan.js';
 import { cacheKey } from './cache.js';
 import { contextPath, hasWildcard, matchPath, readIgnorePatterns } from './paths.js';
-import { arrow, auxId, errorLine, runFailed, stepLines, stepOutput, successLines, USING_CACHE, removingContainer, runningIn } from './output.js';
+import { arrow, auxId, deniedLine, deniedSyscalls, errorLine, runFailed, stepLines, stepOutput, successLines, USING_CACHE, removingContainer, runningIn } from './output.js';
 import { REPO } from '../../test/helpers/daemon.js';
 
 const env = lookupIn(['A=1', 'EMPTY=', 'SP=x y']);
@@ -245,4 +245,18 @@ test('output: the messages of a build are dockerd 20.10s, byte for byte (fixture
   assert.deepEqual(removingContainer('a08ce335e700aaaa'), { stream: 'Removing intermediate container a08ce335e700\n' });
   const failing = readFileSync(join(REPO, 'test/fixtures/build/dockerd-20.10-failing-run.jsonl'), 'utf8').trim().split('\r\n').pop()!;
   assert.equal(encode(errorLine(runFailed(['/bin/sh', '-c', 'echo out1 && echo err1 >&2 && exit 3'], 3), 3)), failing);
+});
+
+test('deniedSyscalls names each refused syscall once with its errno; odd records are skipped', () => {
+  const recs = [
+    { kind: 'denial', syscall: 'keyctl', nr: 250, errnoName: 'EPERM' },
+    { kind: 'denial', syscall: 'keyctl', nr: 250, errnoName: 'EPERM' },
+    { kind: 'denial', syscall: null, nr: 999, errnoName: 'ENOSYS' },
+    null,
+    'x',
+    { kind: 'denial' },
+  ];
+  assert.deepEqual(deniedSyscalls(recs), ['keyctl (EPERM)', 'syscall 999 (ENOSYS)']);
+  assert.deepEqual(deniedSyscalls([]), []);
+  assert.match(JSON.stringify(deniedLine(['keyctl (EPERM)'])), /"stream":" ---> seccomp denied: keyctl \(EPERM\) .*\\n"/);
 });

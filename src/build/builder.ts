@@ -15,7 +15,7 @@ import { archiveKind, checksumSources, copyInto, findSources, makeDirs, readHead
 import { decompress, type BuildContext } from './context.js';
 import { parseDockerfile, parseInstruction, type Instruction } from './dockerfile.js';
 import type { StepExecutor } from './executor.js';
-import { arrow, auxId, removingContainer, runFailed, runningIn, stepLines, stepOutput, successLines, triggersLine, unusedArgsWarning, USING_CACHE, type BuildMessage } from './output.js';
+import { arrow, auxId, deniedLine, deniedSyscalls, removingContainer, runFailed, runningIn, stepLines, stepOutput, successLines, triggersLine, unusedArgsWarning, USING_CACHE, type BuildMessage } from './output.js';
 import { fromImage, metaArgValues, planStages, planStep, startStage, unusedBuildArgs, type BuildConfig, type PlanContext, type StageState, type StepAction, type CopyRequest } from './plan.js';
 
 export interface BuildOptions {
@@ -182,7 +182,10 @@ export class Builder {
         if (await this.#cached(s, key)) break;
         s.image = await this.#inContainer(s, key, action, true, async (id) => {
           const code = await this.#d.executor.run(id, (stream, data) => this.#emit(stepOutput(stream, data)));
-          if (code !== 0) throw new StepFailed(runFailed(action.cmd, code), code);
+          // The explainer's records name what the profile refused: a failing step says why.
+          const denied = deniedSyscalls(await this.#d.executor.denials(id));
+          if (denied.length > 0) this.#emit(deniedLine(denied));
+          if (code !== 0) throw new StepFailed(runFailed(action.cmd, code) + (denied.length > 0 ? ` (seccomp denied: ${denied.join(', ')})` : ''), code);
         });
         break;
       }

@@ -46,6 +46,29 @@ export function errorLine(message: string, code?: number): BuildMessage {
   return { errorDetail: { ...(code !== undefined ? { code } : {}), message }, error: message };
 }
 
+/**
+ * What the seccomp explainer recorded for a step, one name per denied syscall with its errno,
+ * e.g. `keyctl (EPERM)`; records of another shape are skipped.
+ *
+ * @example
+ * deniedSyscalls([{ syscall: 'keyctl', errnoName: 'EPERM' }]); // ['keyctl (EPERM)']
+ */
+export function deniedSyscalls(records: readonly unknown[]): string[] {
+  const seen = new Set<string>();
+  for (const r of records) {
+    if (typeof r !== 'object' || r === null) continue;
+    const { syscall, nr, errnoName } = r as { syscall?: unknown; nr?: unknown; errnoName?: unknown };
+    const name = typeof syscall === 'string' ? syscall : typeof nr === 'number' ? `syscall ${nr}` : undefined;
+    if (name !== undefined) seen.add(typeof errnoName === 'string' ? `${name} (${errnoName})` : name);
+  }
+  return [...seen];
+}
+
+/** moat's line naming what the seccomp profile refused in a step (dockerd's builds say nothing). */
+export function deniedLine(denied: readonly string[]): BuildMessage {
+  return { stream: ` ---> seccomp denied: ${denied.join(', ')} (the container's seccomp profile; docs/seccomp-denials.md)\n` };
+}
+
 /** dockerd's words for a RUN step that failed. */
 export function runFailed(cmd: readonly string[], code: number): string {
   return `The command '${cmd.join(' ')}' returned a non-zero code: ${code}`;

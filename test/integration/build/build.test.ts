@@ -5,11 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { docker, dockerEnv, dockerOk } from '../compat/cli.js';
+import { buildProbe } from '../../helpers/probe/index.js';
 
 function build(d: TestDaemon, args: string[], o: { input?: string | Buffer } = {}): ReturnType<typeof docker> {
   return docker(d, ['build', ...args], { timeoutMs: 120_000, ...o });
@@ -36,7 +37,7 @@ interface Inspect {
 }
 
 test('docker build with the classic builder', async (t) => {
-  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli', 'gcc')) return;
   const d = await startDaemon();
   t.after(() => d.cleanup());
   const dir = mkdtempSync('/tmp/mt-build-');
@@ -203,6 +204,19 @@ test('docker build with the classic builder', async (t) => {
     assert.match(r.stdout, /\n2048\n/);
     assert.match(r.stdout, /\nlo\n/);
     assert.doesNotMatch(r.stdout, /eth0/);
+  });
+
+  await t.test('a syscall the profile refuses in a RUN step is named in the build output, and in the error of a failing step', async () => {
+    const ctx = join(dir, 'denied');
+    mkdirSync(ctx, { recursive: true });
+    copyFileSync(buildProbe(), join(ctx, 'probe'));
+    chmodSync(join(ctx, 'probe'), 0o755);
+    write(ctx, { Dockerfile: 'FROM busybox\nCOPY probe /probe\nRUN /probe keyctl\nRUN /probe keyctl; exit 3\n' });
+    const r = await build(d, ['--no-cache', ctx]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout, /keyctl errno 1 EPERM/, 'the probe saw EPERM');
+    assert.match(r.stdout, /---> seccomp denied: keyctl \(EPERM\)/, r.stdout);
+    assert.match(r.stderr, /returned a non-zero code: 3 \(seccomp denied: keyctl \(EPERM\)\)/, r.stderr);
   });
 
   await t.test('context from stdin (docker build - < Dockerfile), -q, --iidfile', async () => {

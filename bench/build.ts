@@ -4,23 +4,12 @@
 // (cold <= 1x dockerd, warm <= 0.5x dockerd). Everything it starts is stopped at the end.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { REPO } from '../test/helpers/daemon.js';
+import { ping } from './lib/host.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function ping(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.request({ socketPath: socket, path: '/_ping', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
 
 async function waitUp(socket: string, child: ChildProcess, log: string): Promise<void> {
   for (let i = 0; i < 600; i++) {

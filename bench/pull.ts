@@ -5,11 +5,11 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { join } from 'node:path';
 import { startRegistry } from '../test/helpers/registry.js';
 import { buildImage, pushBuilt } from '../test/helpers/oci.js';
 import { REPO } from '../test/helpers/daemon.js';
+import { ping } from './lib/host.js';
 
 const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p)) ?? 'docker';
 
@@ -21,17 +21,6 @@ interface Daemon {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function ping(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.request({ socketPath: socket, path: '/_ping', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
 
 async function ready(socket: string, child: ChildProcess, log: string): Promise<void> {
   for (let i = 0; i < 300; i++) {

@@ -13,8 +13,6 @@ import {
   readLink,
   makeDir,
   makeSymlink,
-  unlinkAt,
-  removeTree,
   setOwner,
   setMode,
   setTimes,
@@ -34,6 +32,7 @@ import {
   type Handle,
 } from '../sys/index.js';
 import { EngineError, invalid } from '../base/index.js';
+import { clearTarget } from '../image/index.js';
 import { baseName, contextPath, hasWildcard, matchPath } from './paths.js';
 
 /** A source found for COPY/ADD: an O_PATH handle, the name it is copied under, its path as shown. */
@@ -129,22 +128,6 @@ export interface CopyOwnership {
   gid: number;
   /** --chmod: the mode of every copied file and directory. */
   chmod?: number | undefined;
-}
-
-/** Remove what is at `name` unless both it and the new entry are directories; true when a directory stays. */
-async function clearTarget(parent: Handle, name: Buffer | string, newIsDir: boolean): Promise<boolean> {
-  const h = tryOpenAt(parent, name);
-  if (h === undefined) return false;
-  let isDir: boolean;
-  try {
-    isDir = h.stat().isDirectory();
-  } finally {
-    h.close();
-  }
-  if (isDir && newIsDir) return true;
-  if (isDir) await removeTree(parent, name);
-  else unlinkAt(parent, name);
-  return false;
 }
 
 /**

@@ -190,7 +190,7 @@ function ensureParents(root: Handle, parts: readonly string[], shown: string): H
  * when a directory stays. With `keepDirNonDir` (the entry's name), a directory replaced by a
  * non-directory or the reverse is refused instead (docker cp's noOverwriteDirNonDir).
  */
-async function clearTarget(parent: Handle, name: string, newIsDir: boolean, keepDirNonDir?: string): Promise<boolean> {
+export async function clearTarget(parent: Handle, name: Buffer | string, newIsDir: boolean, keepDirNonDir?: string): Promise<boolean> {
   const h = tryOpenAt(parent, name);
   if (h === undefined) return false;
   let isDir: boolean;

@@ -137,7 +137,8 @@ export function cgroupDirsOf(name: string): string[] {
   return out;
 }
 
-function removeCgroupTree(dir: string): void {
+/** Remove a cgroup directory and the empty ones below it; one that still has tasks stays. */
+export function removeCgroupTree(dir: string): void {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
   try {

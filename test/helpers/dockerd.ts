@@ -4,10 +4,10 @@
 // then what it started (containerd, shims: their command lines name the temp dir), and
 // removes its mounts, cgroups and directory. Nothing touches the machine's own dockerd.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { cgroupDirsOf, pidAlive, pidsMentioning, request } from './daemon.js';
+import { cgroupDirsOf, pidAlive, pidsMentioning, removeCgroupTree, request } from './daemon.js';
 
 export interface TempDockerd {
   readonly dir: string;
@@ -22,16 +22,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   for (let waited = 0; waited < ms && pidAlive(pid); waited += 50) await sleep(50);
   return !pidAlive(pid);
-}
-
-function removeCgroupTree(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
-  try {
-    rmdirSync(dir);
-  } catch {
-    // still has tasks: left for the caller to see
-  }
 }
 
 /**

@@ -1,12 +1,12 @@
-// docker cp out of and into a container (HEAD, GET and PUT /containers/{id}/archive): the path is resolved
-// inside the container's root as the kernel would resolve it from inside, with openat2
-// RESOLVE_IN_ROOT through src/sys (symlinks to `/`, `..` chains and absolute links all stay
-// in the container's tree), then read only through the handles opened there. Docker's
-// rule for the last component: followed when the path ends in `/` or `/.`, else the entry
-// itself (a symlink is copied as a symlink). The copy sees the container's root filesystem
-// (its overlay), not the volumes or bind mounts mounted over it inside the container.
-// PUT follows the destination's last component too (in-root), as Docker does, and extracts
-// the tar relative to that directory's handle through src/image's safe extractor.
+// docker cp out of and into a container (HEAD, GET and PUT /containers/{id}/archive), on the
+// container's files as it sees them: the rootfs with the volumes, binds and tmpfs mounts of
+// its plan over it (container-view.ts resolves a path through them, one openat2 component at
+// a time, symlinks resolved against the container's `/`, never the host's). Docker's rule
+// for the last component: followed when the path ends in `/` or `/.`, else the entry itself
+// (a symlink is copied as a symlink). A directory archive includes what is mounted below it.
+// PUT follows the destination's last component too, refuses a read-only mount or rootfs with
+// Docker's words, and extracts the tar relative to that directory's handle through src/image's
+// safe extractor, stepping into mounts below it the same way.
 import type { Stats } from 'node:fs';
 import { once } from 'node:events';
 import { posix } from 'node:path';
@@ -14,7 +14,8 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { EngineError, invalid } from '../base/index.js';
 import { exportTree, extractArchiveAt, type IdShift } from '../image/index.js';
-import { errnoOf, openAt, openRoot, readExactly, readLink, reopen, O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY, type Handle } from '../sys/index.js';
+import { readExactly, readLink, reopen, O_RDONLY, type Handle } from '../sys/index.js';
+import { isMissing, mountHolding, readOnlyError, resolveInView, type ContainerView, type ViewMount } from './container-view.js';
 
 /** `X-Docker-Container-Path-Stat`, as moby's `container.PathStat` (mode is a Go os.FileMode). */
 export interface ContainerPathStat {
@@ -67,30 +68,29 @@ function cleanPath(path: string): { clean: string; follow: boolean } {
   return { clean: posix.normalize(`/${path}`), follow };
 }
 
-/** Open `path` inside the tree at `rootfs` (in-root resolution); the caller closes both handles. */
-function openContainerPath(rootfs: string, path: string, container: string, followLast = false): { root: Handle; h: Handle; clean: string } {
+/** Resolve `path` in the container's view; the caller closes the handle. */
+function openContainerPath(view: ContainerView, path: string, container: string, followLast = false): { h: Handle; clean: string; mount: ViewMount | undefined } {
   const { clean, follow: endsInSlash } = cleanPath(path);
-  const follow = followLast || endsInSlash;
-  const root = openRoot(rootfs);
   try {
-    let h: Handle;
-    if (clean === '/') h = openAt(root, '.', { flags: O_PATH | O_DIRECTORY, resolve: 'in-root' });
-    else if (follow) h = openAt(root, clean, { flags: O_PATH, resolve: 'in-root' });
-    else {
-      const parent = openAt(root, posix.dirname(clean), { flags: O_PATH | O_DIRECTORY, resolve: 'in-root' });
-      try {
-        h = openAt(parent, posix.basename(clean), { flags: O_PATH | O_NOFOLLOW, resolve: 'beneath' });
-      } finally {
-        parent.close();
-      }
-    }
-    return { root, h, clean };
+    return resolveInView(view, clean, followLast || endsInSlash);
   } catch (err) {
-    root.close();
-    const code = errnoOf(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound(path, container);
+    if (isMissing(err)) throw notFound(path, container);
     throw err;
   }
+}
+
+/** The mount targeted at `path` (canonical): a new handle on its root, or undefined when nothing is mounted there. */
+function graftAt(view: ContainerView, path: string, forWrite: boolean): Handle | undefined {
+  const m = view.mounts.find((x) => x.target === path);
+  if (m === undefined) return undefined;
+  if (forWrite && m.readOnly) throw readOnlyError(m);
+  const h = m.open();
+  if (h === undefined && forWrite) throw tmpfsNotRunning(m.target);
+  return h;
+}
+
+function tmpfsNotRunning(target: string): EngineError {
+  return new EngineError('conflict', 'ERR_CP_TMPFS_NOT_RUNNING', `Cannot copy into ${target}: it is a tmpfs mount, which exists only while the container runs; start the container first`);
 }
 
 function statOf(h: Handle, clean: string): ContainerPathStat {
@@ -104,41 +104,39 @@ function statOf(h: Handle, clean: string): ContainerPathStat {
 }
 
 /**
- * What HEAD /containers/{id}/archive answers: the stat of `path` inside the tree at `rootfs`.
+ * What HEAD /containers/{id}/archive answers: the stat of `path` as the container sees it.
  *
  * @example
- * statContainerPath('/var/lib/moat/containers/abc/rootfs', '/etc/passwd').size;
+ * statContainerPath(view, '/etc/passwd').size;
  */
-export function statContainerPath(rootfs: string, path: string, container = ''): ContainerPathStat {
-  const { root, h, clean } = openContainerPath(rootfs, path, container);
+export function statContainerPath(view: ContainerView, path: string, container = ''): ContainerPathStat {
+  const { h, clean } = openContainerPath(view, path, container);
   try {
     return statOf(h, clean);
   } finally {
     h.close();
-    root.close();
   }
 }
 
 /**
  * GET /containers/{id}/archive: the stat and a tar of `path` (a directory under its own base
- * name, a file, a symlink as itself). The stream must be consumed while `rootfs` stays mounted.
+ * name, a file, a symlink as itself). The stream must be consumed while the view's trees stay mounted.
  *
  * @example
- * const { stat, stream } = archiveContainerPath(rootfs, '/etc');
+ * const { stat, stream } = archiveContainerPath(view, '/etc');
  */
-export function archiveContainerPath(rootfs: string, path: string, container = ''): { stat: ContainerPathStat; stream: Readable } {
-  const { root, h, clean } = openContainerPath(rootfs, path, container);
+export function archiveContainerPath(view: ContainerView, path: string, container = ''): { stat: ContainerPathStat; stream: Readable } {
+  const { h, clean } = openContainerPath(view, path, container);
   const close = (): void => {
     h.close();
-    root.close();
   };
   try {
     const st = h.stat();
     const stat = statOf(h, clean);
     const name = clean === '/' ? '.' : posix.basename(clean);
     if (st.isDirectory()) {
-      // Walked from the handle opened in-root, never from the path string.
-      const stream = exportTree(`${rootfs}${clean}`, { root: h, prefix: name });
+      // Walked from the resolved handle, never from the path string; mounts below it are walked from their own roots.
+      const stream = exportTree(clean, { root: h, prefix: name, graft: (rel) => graftAt(view, posix.join(clean, rel), false) });
       stream.once('close', close);
       return { stat, stream };
     }
@@ -188,20 +186,25 @@ export interface ExtractIntoOptions {
 }
 
 /**
- * PUT /containers/{id}/archive: extract the tar `input` into the directory `path` of the tree
- * at `rootfs`. The directory is resolved in-root (its symlinks, last one included, stay in the
- * container's tree); the entries are written relative to its handle, never through a symlink
- * (src/image extractArchiveAt). 404 for a missing path, 400 for a non-directory or a refused
- * entry. Consumes `input` unless it throws before reading it (the caller drains it then).
+ * PUT /containers/{id}/archive: extract the tar `input` into the directory `path` as the
+ * container sees it (its symlinks, last one included, resolved in the container's view, into
+ * a volume or bind when one is mounted there); the entries are written relative to its handle,
+ * never through a symlink (src/image extractArchiveAt), and into the mounts below it. 404 for a
+ * missing path, 400 for a non-directory, a refused entry or a read-only mount or rootfs. Consumes `input` unless it throws before reading it (the caller drains it then).
  *
  * @example
- * await extractIntoContainer(rootfs, '/tmp', req, { container: 'web', copyUidGid: false, noOverwriteDirNonDir: true });
+ * await extractIntoContainer(view, '/tmp', req, { container: 'web', copyUidGid: false, noOverwriteDirNonDir: true });
  */
-export async function extractIntoContainer(rootfs: string, path: string, input: Readable, o: ExtractIntoOptions): Promise<void> {
-  const { root, h } = openContainerPath(rootfs, path, o.container, true);
+export async function extractIntoContainer(view: ContainerView, path: string, input: Readable, o: ExtractIntoOptions): Promise<void> {
+  const { h, clean, mount } = openContainerPath(view, path, o.container, true);
   try {
     if (!h.stat().isDirectory()) throw new EngineError('invalid', 'ERR_CP_NOT_A_DIRECTORY', `extraction point is not a directory: ${path}`);
+    // The mount the container sees there, not the directory beneath it (a stopped container's tmpfs).
+    const holder = mountHolding(view, clean);
+    if (holder !== mount && holder?.kind === 'tmpfs') throw tmpfsNotRunning(holder.target);
+    if (mount === undefined ? view.readOnlyRootfs : mount.readOnly) throw readOnlyError(mount);
     await extractArchiveAt(input, h, {
+      graft: (parts) => graftAt(view, posix.join(clean, ...parts), true),
       uidShift: o.idShift,
       owner: o.copyUidGid ? undefined : { uid: 0, gid: 0 },
       noOverwriteDirNonDir: o.noOverwriteDirNonDir,
@@ -214,6 +217,5 @@ export async function extractIntoContainer(rootfs: string, path: string, input: 
     });
   } finally {
     h.close();
-    root.close();
   }
 }

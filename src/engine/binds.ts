@@ -158,6 +158,26 @@ export async function stageBinds(bundle: string, requests: readonly MountRequest
   return { staged, sources };
 }
 
+/**
+ * For docker cp: a handle on the bind source the container has mounted at `m.target`, opened
+ * as at start (no symlink in any component) and checked against the identity recorded at
+ * create (403 ERR_BIND_SOURCE_CHANGED when it differs or is gone).
+ *
+ * @example
+ * const h = openPinnedBind(m, c.BindSources);
+ */
+export function openPinnedBind(m: MountRequest, recorded: readonly BindSource[] | undefined): Handle {
+  const h = openChecked(m.source);
+  if (h === undefined) throw changed(m.source, 'it does not exist any more');
+  const want = recorded?.find((s) => s.Target === m.target && s.Source === m.source);
+  const id = h.statBig();
+  if (recorded !== undefined && (want === undefined || String(id.dev) !== want.Device || String(id.ino) !== want.Inode)) {
+    h.close();
+    throw changed(m.source, want === undefined ? 'no identity was recorded for it at create' : `it changed (device:inode ${want.Device}:${want.Inode} at create, ${id.dev}:${id.ino} now)`);
+  }
+  return h;
+}
+
 function makeEmptyFile(path: string): void {
   const dir = openRoot(path.slice(0, path.lastIndexOf('/')));
   try {

@@ -27,6 +27,9 @@ import type { ScanEntry } from './store.js';
 import { parsePsOutput } from './top.js';
 import type { ContainerRecord, ExecRecord, HostConfig, NetworkingConfig } from './types.js';
 import { dirSize, type VolumeStore } from './volumes.js';
+import { openPinnedBind } from './binds.js';
+import type { ContainerView, ViewMount } from './container-view.js';
+import { openAt, openProcessRoot, openRoot, O_DIRECTORY, O_PATH, type Handle } from '../sys/index.js';
 
 /** See Engine.openLogs. */
 export interface ContainerLogs {
@@ -378,6 +381,31 @@ export class Engine {
     return { upper: this.#core.bundle(c.Id).upper, lowers: images.layerDirs(images.get(c.Image)) };
   }
 
+  /**
+   * Runs `fn` on the container's files as it sees them (docker cp): its merged rootfs (mounted
+   * for the call when the container is not running) with its plan's volumes (their `_data`),
+   * binds (the pinned source, checked as at start) and, while it runs, tmpfs mounts (reached
+   * through /proc/PID/root, checked to be this container's root) over it.
+   */
+  async withContainerView<T>(ref: string, fn: (view: ContainerView) => Promise<T>): Promise<T> {
+    const core = this.#core;
+    const c = this.get(ref);
+    const mounts: ViewMount[] = [];
+    for (const m of core.plan(c).mounts) {
+      const base = { target: m.target, kind: m.kind, readOnly: m.readOnly };
+      if (m.kind === 'volume') {
+        // Made now if the container never started: what is copied in is what it will mount.
+        const dir = await core.volumes.ensure(m.source);
+        mounts.push({ ...base, open: () => openRoot(dir) });
+      } else if (m.kind === 'bind') {
+        mounts.push({ ...base, open: () => openPinnedBind(m, c.BindSources) });
+      } else {
+        mounts.push({ ...base, open: () => (isLiveRecord(c) ? openRunningTmpfs(c, core.bundle(c.Id).rootfs, m.target) : undefined) });
+      }
+    }
+    return await this.withRootfs(ref, (dir) => fn({ openRoot: () => openRoot(dir), mounts, readOnlyRootfs: c.HostConfig.ReadonlyRootfs === true }));
+  }
+
   /** Runs `fn` on the container's merged rootfs, mounting it for the call when the container is not running. */
   async withRootfs<T>(ref: string, fn: (dir: string) => Promise<T>): Promise<T> {
     const core = this.#core;
@@ -393,6 +421,33 @@ export class Engine {
         await core.host.rootfs.unmount(b.rootfs).catch((err: unknown) => this.#log.warn({ containerId: c.Id, err: errorText(err) }, 'unmount after export failed'));
       }
     });
+  }
+}
+
+/** A running container's tmpfs at `target`, from its own mount namespace; refused unless /proc/PID/root is its rootfs (the pid may be reused) and a mount is there. */
+function openRunningTmpfs(c: ContainerRecord, rootfs: string, target: string): Handle {
+  const gone = (): EngineError => new EngineError('conflict', 'ERR_CP_TMPFS_NOT_RUNNING', `Cannot copy to or from ${target}: it is a tmpfs mount and container ${c.Id} is not running any more`);
+  const mine = openRoot(rootfs);
+  let root: Handle;
+  try {
+    root = openProcessRoot(c.State.Pid);
+  } catch {
+    mine.close();
+    throw gone();
+  }
+  try {
+    const a = mine.statBig();
+    const b = root.statBig();
+    if (a.dev !== b.dev || a.ino !== b.ino) throw gone();
+    const h = openAt(root, target, { flags: O_PATH | O_DIRECTORY, resolve: 'in-root' });
+    if (h.statBig().dev === a.dev) {
+      h.close();
+      throw gone();
+    }
+    return h;
+  } finally {
+    root.close();
+    mine.close();
   }
 }
 

@@ -83,6 +83,12 @@ export interface ExtractArchiveOptions {
   owner?: IdShift | undefined;
   /** Refuse replacing a directory with a non-directory or the reverse (400) instead of removing what is there. */
   noOverwriteDirNonDir?: boolean;
+  /**
+   * A new handle to extract into instead of the directory at these components (below `dir`):
+   * what the container mounted there (docker cp into a volume below the destination). It may
+   * throw to refuse writing there (a read-only mount).
+   */
+  graft?: ((parts: readonly string[]) => Handle | undefined) | undefined;
 }
 
 export interface ApplyLayerResult {
@@ -154,13 +160,18 @@ function unsafeParent(shown: string, err: unknown): EngineError {
  * The directory holding `parts` below `root`, as a handle: every parent must be a real
  * directory (missing ones are made); a symlink or a non-directory there is refused.
  */
-function ensureParents(root: Handle, parts: readonly string[], shown: string): Handle {
+function ensureParents(root: Handle, parts: readonly string[], shown: string, graft?: TarRules['graft']): Handle {
   let dir = openAt(root, '.', { flags: O_PATH | O_DIRECTORY });
   try {
-    for (const part of parts.slice(0, -1)) {
+    for (const [i, part] of parts.slice(0, -1).entries()) {
       let next: Handle | undefined;
       try {
-        next = tryOpenAt(dir, part, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
+        next = graft?.(parts.slice(0, i + 1));
+        if (next !== undefined && !next.stat().isDirectory()) {
+          next.close();
+          throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} has a parent that is not a directory`);
+        }
+        next ??= tryOpenAt(dir, part, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
         if (next === undefined) {
           makeDir(dir, part, 0o755);
           next = openAt(dir, part, { flags: O_PATH | O_DIRECTORY | O_NOFOLLOW });
@@ -240,7 +251,7 @@ export async function applyLayer(input: Readable, destDir: string, opts: ApplyLa
 /**
  * Extract a plain tar (docker cp into a container) into the directory `dir` (a handle the
  * caller resolved and keeps open), with the layer rules above and stricter names: an
- * absolute name or any `..` is refused. On an error what was already written stays (the
+ * absolute name is refused, and a `..` is cleaned but may not climb out of `dir`. On an error what was already written stays (the
  * directory holds the container's own files) and the rest of `input` is left to the caller
  * to drain; nothing is ever written outside `dir`.
  *
@@ -258,7 +269,7 @@ export async function extractArchiveAt(input: Readable, dir: Handle, opts: Extra
   input.on('close', cut);
   input.pipe(pass);
   try {
-    return await applyTar(pass, dir, { shift: opts.uidShift ?? { uid: 0, gid: 0 }, owner: opts.owner, plainArchive: true, strictNames: true, noOverwriteDirNonDir: opts.noOverwriteDirNonDir === true });
+    return await applyTar(pass, dir, { shift: opts.uidShift ?? { uid: 0, gid: 0 }, owner: opts.owner, plainArchive: true, strictNames: true, noOverwriteDirNonDir: opts.noOverwriteDirNonDir === true, graft: opts.graft });
   } finally {
     input.unpipe(pass);
     input.off('error', cut);
@@ -273,11 +284,12 @@ interface TarRules {
   plainArchive: boolean;
   strictNames: boolean;
   noOverwriteDirNonDir: boolean;
+  graft?: ExtractArchiveOptions['graft'];
 }
 
-/** Refuse what cleanEntryPath would quietly fold: an absolute name or a `..` anywhere. */
+/** Refuse an absolute name (cleanEntryPath would quietly fold it); a `..` that stays inside is cleaned as Docker does, one that climbs out is refused there. */
 function checkStrictName(name: string): void {
-  if (name.startsWith('/') || name.split('/').includes('..')) throw escapes(name);
+  if (name.startsWith('/')) throw escapes(name);
 }
 
 async function applyTar(input: Readable, root: Handle, rules: TarRules): Promise<ApplyLayerResult> {
@@ -308,7 +320,19 @@ async function applyTar(input: Readable, root: Handle, rules: TarRules): Promise
         if (h.mtime) dirTimes.push({ parts: [], mtime: h.mtime });
         continue;
       }
-      const parent = ensureParents(root, parts, shown);
+      // The entry is itself where the container has a mount (`data/` for a volume at /data).
+      const mounted = rules.graft?.(parts);
+      if (mounted !== undefined) {
+        try {
+          await drain(entry);
+          if (type !== 'directory' || !mounted.stat().isDirectory()) throw invalid(`Cannot import layer: entry ${JSON.stringify(shown)} would replace a mount point of the container`);
+          setOwnerMode(mounted, h, ownerOf(h, rules), false);
+        } finally {
+          mounted.close();
+        }
+        continue;
+      }
+      const parent = ensureParents(root, parts, shown, rules.graft);
       try {
         await applyEntry(entry, { root, parent, base, parts, shown, type, shift, ids: ownerOf(h, rules), result, dirTimes, plainArchive: rules.plainArchive, noOverwriteDirNonDir: rules.noOverwriteDirNonDir });
       } finally {

@@ -34,6 +34,8 @@ export interface ExportTreeOptions {
   root?: Handle;
   /** Name the root `prefix` (one entry for it) and everything under it `prefix/…` (docker cp). */
   prefix?: string;
+  /** A new handle to export instead of the entry at this path (relative, no leading '/'): what a container mounted there (docker cp). */
+  graft?: (path: string) => Handle | undefined;
 }
 
 type HeaderArg = Partial<tar.Header> & Pick<tar.Header, 'name'>;
@@ -164,7 +166,7 @@ export function exportTree(dir: string, opts: ExportTreeOptions = {}): Readable 
           }
           // sockets: not representable in tar, skipped (as GNU tar and moby do)
         },
-        { noXdev: true },
+        opts.graft === undefined ? { noXdev: true } : { noXdev: true, graft: opts.graft },
       );
     } finally {
       if (opts.root === undefined) root.close();

@@ -14,6 +14,7 @@ export {
   Handle,
   withHandle,
   openRoot,
+  openProcessRoot,
   openAt,
   tryOpenAt,
   reopen,
@@ -58,6 +59,7 @@ export {
   type Kind,
   type DirEntry,
   type WalkEntry,
+  type WalkOptions,
   type CopyResult,
 } from './tree.js';
 export { mountBind, mountFs, remountReadOnly, unmount, isMounted, mountPoints, mountPointsUnder, MNT_DETACH } from './mount.js';

@@ -160,6 +160,23 @@ export function openRoot(path: string): Handle {
 }
 
 /**
+ * The root directory of a running process, as its mount namespace shows it (`/proc/PID/root`,
+ * the one magic link followed on purpose): to reach what exists only in a container's
+ * namespace (its tmpfs mounts). The pid may have been reused: check the handle is the tree
+ * you expect (device and inode) before resolving anything in it.
+ *
+ * @example
+ * const root = openProcessRoot(c.State.Pid);
+ */
+export function openProcessRoot(pid: number): Handle {
+  if (!Number.isInteger(pid) || pid <= 0) throw new EngineError('internal', 'ERR_SYSCALL', `no process root for pid ${pid}`);
+  const path = `/proc/${pid}/root`;
+  const fd = libc().openat2(AT_FDCWD, cPath(path), openHow(O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0), 24);
+  if (fd < 0) throw sysFail('open', path, lastErrno());
+  return new Handle(fd, path);
+}
+
+/**
  * openat2 relative to `dir` (a root or any directory handle inside it).
  *
  * @example
@@ -562,6 +579,16 @@ export interface WalkEntry {
   stat: Stats;
 }
 
+export interface WalkOptions {
+  /** Skip mount points (RESOLVE_NO_XDEV). */
+  noXdev?: boolean;
+  /**
+   * A new handle to visit instead of the entry at this path (relative to the walk's root),
+   * e.g. the root of what a container has mounted there; the walk closes it.
+   */
+  graft?: (path: string) => Handle | undefined;
+}
+
 /**
  * Visit every entry below `root` depth first, names in byte order, each opened relative to
  * its parent's fd with no symlink followed (a symlink is visited as itself). An entry that
@@ -571,14 +598,14 @@ export interface WalkEntry {
  * @example
  * await walk(root, ({ stat }) => { if (stat.isFile()) total += stat.size; });
  */
-export async function walk(root: Handle, visit: (e: WalkEntry) => Promise<boolean | void> | boolean | void, o: { noXdev?: boolean } = {}): Promise<void> {
+export async function walk(root: Handle, visit: (e: WalkEntry) => Promise<boolean | void> | boolean | void, o: WalkOptions = {}): Promise<void> {
   const pause = yielder();
   const walkDir = async (dir: Handle, rel: string): Promise<void> => {
     for (const name of listDir(dir)) {
       await pause();
       let h: Handle | undefined;
       try {
-        h = openAt(dir, name.raw, { noXdev: o.noXdev === true });
+        h = o.graft?.(rel === '' ? name.name : `${rel}/${name.name}`) ?? openAt(dir, name.raw, { noXdev: o.noXdev === true });
       } catch (err) {
         const code = errnoOf(err);
         if (code === 'ENOENT' || (code === 'EXDEV' && o.noXdev === true)) continue;

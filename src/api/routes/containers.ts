@@ -365,20 +365,20 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   // docker cp out of a container: HEAD stats the path, GET sends it as a tar. The path is
-  // resolved in the container's root by the engine (openat2 RESOLVE_IN_ROOT); a stopped
-  // container's rootfs is mounted for the copy, as for export.
+  // resolved by the engine as the container sees it (rootfs, volumes, binds, tmpfs); a
+  // stopped container's rootfs is mounted for the copy, as for export.
   const pathStatHeader = (stat: ContainerPathStat): string => Buffer.from(JSON.stringify(stat)).toString('base64');
   r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
     const c = engine.get(ctx.params['id']!);
-    const stat = await engine.withRootfs(c.Id, async (dir) => statContainerPath(dir, ctx.query.get('path') ?? '', ctx.params['id']!));
+    const stat = await engine.withContainerView(c.Id, async (view) => statContainerPath(view, ctx.query.get('path') ?? '', ctx.params['id']!));
     ctx.res!.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/json', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
     ctx.res!.end();
   });
   r.add('GET', '/containers/{id}/archive', async (ctx) => {
     const c = engine.get(ctx.params['id']!);
     const res = ctx.res!;
-    await engine.withRootfs(c.Id, async (dir) => {
-      const { stat, stream } = archiveContainerPath(dir, ctx.query.get('path') ?? '', ctx.params['id']!);
+    await engine.withContainerView(c.Id, async (view) => {
+      const { stat, stream } = archiveContainerPath(view, ctx.query.get('path') ?? '', ctx.params['id']!);
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': pathStatHeader(stat) });
       await pipeToClient(stream, res);
     });
@@ -392,13 +392,12 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     const ref = ctx.params['id']!;
     try {
       const c = engine.get(ref);
-      if (c.HostConfig.ReadonlyRootfs === true) throw new EngineError('invalid', 'ERR_CP_READ_ONLY_ROOTFS', 'container rootfs is marked read-only');
       const path = ctx.query.get('path') ?? '';
       // Owners as the container's root sees them: shifted unless it opted out of the remap (--userns=host).
       const opts = { container: ref, copyUidGid: boolParam(ctx.query, 'copyUIDGID'), noOverwriteDirNonDir: boolParam(ctx.query, 'noOverwriteDirNonDir'), idShift: c.HostConfig.UsernsMode === 'host' ? undefined : images.idShift };
       // A client that stops sending must not hold a stopped container's rootfs (and its lock).
       ctx.req.setTimeout(CP_UPLOAD_IDLE_MS, () => ctx.req.destroy(new Error(`no data for ${CP_UPLOAD_IDLE_MS / 1000} s`)));
-      await engine.withRootfs(c.Id, (dir) => extractIntoContainer(dir, path, ctx.req, opts));
+      await engine.withContainerView(c.Id, (view) => extractIntoContainer(view, path, ctx.req, opts));
     } catch (err) {
       // Refused before (or while) reading: drop the rest so the client can read the answer.
       ctx.req.resume();

@@ -85,7 +85,7 @@ function graftAt(view: ContainerView, path: string, forWrite: boolean): Handle |
   if (m === undefined) return undefined;
   if (forWrite && m.readOnly) throw readOnlyError(m);
   const h = m.open();
-  if (h === undefined && forWrite) throw tmpfsNotRunning(m.target);
+  if (h === undefined && forWrite && m.kind === 'tmpfs') throw tmpfsNotRunning(m.target);
   return h;
 }
 

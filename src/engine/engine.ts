@@ -4,7 +4,7 @@
 // (exits and live restore), exec.ts, attach.ts; plan.ts and run-plan.ts decide what runs.
 import os from 'node:os';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EngineError, conflict, errorText, noSuchContainer, type Logger } from '../base/index.js';
 import { toDockerStats, type DockerStats, type StatsSnapshot } from '../cgroups/index.js';
 import { AttachSession, type AttachSink } from './attach.js';
@@ -29,7 +29,7 @@ import type { ContainerRecord, ExecRecord, HostConfig, NetworkingConfig } from '
 import { dirSize, type VolumeStore } from './volumes.js';
 import { openPinnedBind } from './binds.js';
 import type { ContainerView, ViewMount } from './container-view.js';
-import { openAt, openProcessRoot, openRoot, O_DIRECTORY, O_PATH, type Handle } from '../sys/index.js';
+import { openAt, openProcessRoot, openRoot, tryOpenAt, O_DIRECTORY, O_PATH, type Handle } from '../sys/index.js';
 
 /** See Engine.openLogs. */
 export interface ContainerLogs {
@@ -403,6 +403,12 @@ export class Engine {
         mounts.push({ ...base, open: () => (isLiveRecord(c) ? openRunningTmpfs(c, core.bundle(c.Id).rootfs, m.target) : undefined) });
       }
     }
+    // /etc/hostname, hosts and resolv.conf: moat's files from the bundle (daemon-owned), unless a mount of the plan replaces them.
+    const b = core.bundle(c.Id);
+    for (const [target, file] of [['/etc/hostname', b.hostname], ['/etc/hosts', b.hosts], ['/etc/resolv.conf', b.resolvConf]] as const) {
+      if (mounts.some((m) => m.target === target)) continue;
+      mounts.push({ target, kind: 'bind', readOnly: false, open: () => withDir(dirname(file), (dir) => tryOpenAt(dir, basename(file))) });
+    }
     return await this.withRootfs(ref, (dir) => fn({ openRoot: () => openRoot(dir), mounts, readOnlyRootfs: c.HostConfig.ReadonlyRootfs === true }));
   }
 
@@ -421,6 +427,15 @@ export class Engine {
         await core.host.rootfs.unmount(b.rootfs).catch((err: unknown) => this.#log.warn({ containerId: c.Id, err: errorText(err) }, 'unmount after export failed'));
       }
     });
+  }
+}
+
+function withDir<T>(path: string, fn: (dir: Handle) => T): T {
+  const dir = openRoot(path);
+  try {
+    return fn(dir);
+  } finally {
+    dir.close();
   }
 }
 

@@ -386,8 +386,9 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
 
   const CP_UPLOAD_IDLE_MS = 60_000;
   // docker cp into a container: the body is the tar, streamed (never buffered; plugins do not
-  // see it, as with dockerd). The engine resolves the directory in-root and extracts through
-  // the safe extractor; a stopped container's rootfs is mounted for the copy.
+  // see it, as with dockerd). The engine resolves the directory as the container sees it
+  // (mounts included), refuses a read-only one and extracts through the safe extractor; a
+  // stopped container's rootfs is mounted for the copy.
   r.add('PUT', '/containers/{id}/archive', async (ctx) => {
     const ref = ctx.params['id']!;
     try {

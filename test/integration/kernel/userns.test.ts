@@ -96,7 +96,7 @@ test('--userns-remap default', async (t) => {
     assert.equal((await d.api('DELETE', '/containers/lr')).status, 204);
   });
 
-  await t.test('docker cp into a remapped container: root-owned in the container, or the tar\'s ids with copyUIDGID', async () => {
+  await t.test('docker cp into a remapped container and its volume: root-owned in the container, or the tar\'s ids with copyUIDGID', async () => {
     const pack = tar.pack();
     pack.entry({ name: 'cp-in', mode: 0o640, uid: 1234, gid: 1234 }, 'x');
     pack.finalize();
@@ -104,13 +104,16 @@ test('--userns-remap default', async (t) => {
     for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
     const body = Buffer.concat(chunks);
     for (const [name, extra] of [['cpr', []], ['cph', ['--userns', 'host']]] as const) {
-      const c = await d.moat(['run', '-d', '--name', name, ...extra, 'busybox', 'sleep', '600']);
+      const c = await d.moat(['run', '-d', '--name', name, ...extra, '-v', `cpvol-${name}:/vol`, 'busybox', 'sleep', '600']);
       assert.equal(c.code, 0, c.stderr);
-      for (const [q, want] of [['', '0 0'], ['&copyUIDGID=1', '1234 1234']] as const) {
-        const r = await d.api('PUT', `/containers/${name}/archive?path=/tmp${q}`, body, { 'Content-Type': 'application/x-tar' });
-        assert.equal(r.status, 200, r.body.toString());
-        const st = await d.moat(['exec', name, 'stat', '-c', '%u %g %a', '/tmp/cp-in']);
-        assert.equal(st.stdout.trim(), `${want} 640`, `${name}${q}`);
+      // /vol: a named volume mounted over the rootfs; the copy lands in it, owned the same way.
+      for (const dir of ['/tmp', '/vol']) {
+        for (const [q, want] of [['', '0 0'], ['&copyUIDGID=1', '1234 1234']] as const) {
+          const r = await d.api('PUT', `/containers/${name}/archive?path=${dir}${q}`, body, { 'Content-Type': 'application/x-tar' });
+          assert.equal(r.status, 200, r.body.toString());
+          const st = await d.moat(['exec', name, 'stat', '-c', '%u %g %a', `${dir}/cp-in`]);
+          assert.equal(st.stdout.trim(), `${want} 640`, `${name}${dir}${q}`);
+        }
       }
       assert.equal((await d.api('DELETE', `/containers/${name}?force=1`)).status, 204);
     }

@@ -116,6 +116,27 @@ test('docker cp through volumes, binds and tmpfs mounts', async (t) => {
     assert.deepEqual(readdirSync(roDir), ['r']);
   });
 
+  await t.test('tar names with a .. that stays inside are cleaned (as Docker); one that climbs out is refused', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'a/../dotdot' }, 'cleaned\n');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
+    const ok = await d.api('PUT', '/containers/cpm/archive?path=/data', Buffer.concat(chunks), { 'Content-Type': 'application/x-tar' });
+    assert.equal(ok.status, 200, ok.body.toString());
+    assert.equal(await inside('cat /data/dotdot; ls /data/a 2>&1 >/dev/null | wc -l'), 'cleaned\n1\n');
+    const bad = tar.pack();
+    bad.entry({ name: `c/../../${marker}` }, 'x');
+    bad.finalize();
+    const badChunks: Buffer[] = [];
+    for await (const c of bad as AsyncIterable<Buffer>) badChunks.push(c);
+    const refused = await d.api('PUT', '/containers/cpm/archive?path=/data/x', Buffer.concat(badChunks), { 'Content-Type': 'application/x-tar' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.toString(), /escapes/);
+    assert.equal((await docker(d, ['exec', 'cpm', 'test', '-e', `/${marker}`])).code, 1);
+    hostEtcUntouched();
+  });
+
   await t.test('links swapped by the container while copies run never lead to the host', async () => {
     // The container flips /data/t between a directory and links to the host victim path and /etc.
     await inside(`mkdir -p /data/tdir; (i=0; while [ $i -lt 4000 ]; do ln -sfn ${victim} /data/t; ln -sfn /data/tdir /data/t; rm -f /data/t; mkdir /data/t 2>/dev/null; rmdir /data/t 2>/dev/null; ln -sfn /etc /data/t; i=$((i+1)); done) >/dev/null 2>&1 &`);

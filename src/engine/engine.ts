@@ -21,7 +21,7 @@ import { Lifecycle, type ContainerUpdate, type StopOptions } from './lifecycle.j
 import { LimitWatcher } from './limits.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME, type OpenLogFile } from './log-files.js';
-import { containerCapabilities } from './plan.js';
+import { containerCapabilities, ZERO_TIME } from './plan.js';
 import type { SeccompAssessment } from './seccomp-policy.js';
 import type { ScanEntry } from './store.js';
 import { parsePsOutput } from './top.js';
@@ -391,11 +391,14 @@ export class Engine {
     const core = this.#core;
     const c = this.get(ref);
     const mounts: ViewMount[] = [];
+    const copyUps: Array<{ target: string; dir: string }> = [];
     for (const m of core.plan(c).mounts) {
       const base = { target: m.target, kind: m.kind, readOnly: m.readOnly };
       if (m.kind === 'volume') {
         // Made now if the container never started: what is copied in is what it will mount.
         const dir = await core.volumes.ensure(m.source);
+        // A container that never ran has not copied the image's content into its empty volumes yet (start does it): done first, as Docker does at create, so a copy is not lost behind it nor stops it.
+        if (c.State.StartedAt === ZERO_TIME && m.noCopy !== true) copyUps.push({ target: m.target, dir });
         mounts.push({ ...base, open: () => openRoot(dir) });
       } else if (m.kind === 'bind') {
         mounts.push({ ...base, open: () => openPinnedBind(m, c.BindSources) });
@@ -409,7 +412,13 @@ export class Engine {
       if (mounts.some((m) => m.target === target)) continue;
       mounts.push({ target, kind: 'bind', readOnly: false, open: () => withDir(dirname(file), (dir) => tryOpenAt(dir, basename(file))) });
     }
-    return await this.withRootfs(ref, (dir) => fn({ openRoot: () => openRoot(dir), mounts, readOnlyRootfs: c.HostConfig.ReadonlyRootfs === true }));
+    return await this.withRootfs(ref, async (dir) => {
+      for (const u of copyUps) {
+        const stopped = await core.host.rootfs.copyUp(dir, u.target, u.dir);
+        if (stopped !== undefined) this.#log.warn({ containerId: c.Id, volume: u.dir, reason: stopped }, 'volume changed during copy-up; copy stopped');
+      }
+      return await fn({ openRoot: () => openRoot(dir), mounts, readOnlyRootfs: c.HostConfig.ReadonlyRootfs === true });
+    });
   }
 
   /** Runs `fn` on the container's merged rootfs, mounting it for the call when the container is not running. */

@@ -1,5 +1,6 @@
-// docker cp through a container's mounts (issue 16): into a named volume of a running and of a
-// stopped container (visible inside with `cat`), into a running container's tmpfs, out of a
+// docker cp through a container's mounts (issue 16): into a named volume of a running, a
+// stopped and a never-started container (visible inside with `cat`; the image's content is
+// still copied up into the new volume), into a running container's tmpfs, out of a
 // bind, a directory archive that holds the mounts below it, a read-only bind refused with
 // Docker's "mounted volume is marked read-only". The escapes, with unique host markers that must
 // stay untouched: a volume link `/data/x -> /etc`, a bind source with a planted `esc -> /etc`
@@ -142,6 +143,14 @@ test('docker cp through volumes, binds and tmpfs mounts', async (t) => {
     await inside(`mkdir -p /data/tdir; (i=0; while [ $i -lt 4000 ]; do ln -sfn ${victim} /data/t; ln -sfn /data/tdir /data/t; rm -f /data/t; mkdir /data/t 2>/dev/null; rmdir /data/t 2>/dev/null; ln -sfn /etc /data/t; i=$((i+1)); done) >/dev/null 2>&1 &`);
     for (let i = 0; i < 25; i++) await docker(d, ['cp', join(src, marker), 'cpm:/data/t/']);
     hostEtcUntouched();
+  });
+
+  await t.test('a container that never ran: its volume holds the image content and the copy', async () => {
+    writeFileSync(join(src, 'added'), 'added before start\n');
+    await dockerOk(d, ['create', '--name', 'cpnew', '-v', `etc${tag}:/etc`, 'busybox', 'sh', '-c', 'grep -c "^root:" /etc/passwd; cat /etc/added']);
+    await dockerOk(d, ['cp', join(src, 'added'), 'cpnew:/etc/']);
+    const r = await docker(d, ['start', '-a', 'cpnew']);
+    assert.equal(r.stdout, '1\nadded before start\n', r.stderr);
   });
 
   await t.test('stopped: copied into the volume, seen after start; a tmpfs is refused while stopped', async () => {

@@ -14,7 +14,7 @@ import { EngineError } from '../base/index.js';
 import { requires } from '../../test/helpers/requires.js';
 import { openRoot } from '../sys/index.js';
 import { archiveContainerPath, extractIntoContainer, statContainerPath } from './archive.js';
-import { resolveInView, type ContainerView } from './container-view.js';
+import { openRunningTmpfs, resolveInView, type ContainerView } from './container-view.js';
 
 interface Scratch {
   rootfs: string;
@@ -169,4 +169,15 @@ test('docker cp in: names with .. that stay inside are cleaned (as Docker); esca
   }
   assert.equal(existsSync(join(s.rootfs, 'escape')), false);
   assert.equal(existsSync(join(s.vol, 'escape')), false);
+});
+
+test("openRunningTmpfs: a process whose root is not the container's rootfs (a reused pid) is refused", (t) => {
+  const s = scratch(t);
+  // This test's own process: its root is the host's `/`, not the rootfs.
+  assert.throws(() => openRunningTmpfs(process.pid, s.rootfs, '/tmp'), (err: unknown) => err instanceof EngineError && err.code === 'ERR_CP_TMPFS_NOT_RUNNING');
+  assert.throws(() => openRunningTmpfs(2 ** 22 + 1, s.rootfs, '/tmp'), (err: unknown) => err instanceof EngineError && err.code === 'ERR_CP_TMPFS_NOT_RUNNING', 'no such process');
+  // Its root is `/` itself: the check passes, and what is at the target must be another mount.
+  const h = openRunningTmpfs(process.pid, '/', '/proc');
+  h.close();
+  assert.throws(() => openRunningTmpfs(process.pid, '/', '/'), (err: unknown) => err instanceof EngineError && err.code === 'ERR_CP_TMPFS_NOT_RUNNING', 'not a mount');
 });

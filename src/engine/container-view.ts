@@ -12,7 +12,7 @@
 // container's mount namespace, and a stopped container has none.
 import { posix } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { errnoOf, openAt, readLink, sysFail, O_NOFOLLOW, O_PATH, type Handle } from '../sys/index.js';
+import { errnoOf, openAt, openProcessRoot, openRoot, readLink, sysFail, O_DIRECTORY, O_NOFOLLOW, O_PATH, type Handle } from '../sys/index.js';
 
 /** One mount of the container's plan, seen from the host. */
 export interface ViewMount {
@@ -136,4 +136,39 @@ export function readOnlyError(mount: ViewMount | undefined): EngineError {
 export function isMissing(err: unknown): boolean {
   const code = errnoOf(err);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP';
+}
+
+/**
+ * A running container's tmpfs at `target`, from its own mount namespace (it exists nowhere
+ * else). Refused (409) unless /proc/PID/root is the container's rootfs (same device and inode:
+ * a reused pid must not give the host's `/`) and what `target` resolves to there (in-root) is
+ * another mount.
+ *
+ * @example
+ * const h = openRunningTmpfs(c.State.Pid, bundle.rootfs, '/scratch');
+ */
+export function openRunningTmpfs(pid: number, rootfs: string, target: string): Handle {
+  const gone = (): EngineError => new EngineError('conflict', 'ERR_CP_TMPFS_NOT_RUNNING', `Cannot copy to or from ${target}: it is a tmpfs mount and the container's process ${pid} is not running any more`);
+  const mine = openRoot(rootfs);
+  let root: Handle;
+  try {
+    root = openProcessRoot(pid);
+  } catch {
+    mine.close();
+    throw gone();
+  }
+  try {
+    const a = mine.statBig();
+    const b = root.statBig();
+    if (a.dev !== b.dev || a.ino !== b.ino) throw gone();
+    const h = openAt(root, target, { flags: O_PATH | O_DIRECTORY, resolve: 'in-root' });
+    if (h.statBig().dev === a.dev) {
+      h.close();
+      throw gone();
+    }
+    return h;
+  } finally {
+    root.close();
+    mine.close();
+  }
 }

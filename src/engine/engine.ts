@@ -28,8 +28,8 @@ import { parsePsOutput } from './top.js';
 import type { ContainerRecord, ExecRecord, HostConfig, NetworkingConfig } from './types.js';
 import { dirSize, type VolumeStore } from './volumes.js';
 import { openPinnedBind } from './binds.js';
-import type { ContainerView, ViewMount } from './container-view.js';
-import { openAt, openProcessRoot, openRoot, tryOpenAt, O_DIRECTORY, O_PATH, type Handle } from '../sys/index.js';
+import { openRunningTmpfs, type ContainerView, type ViewMount } from './container-view.js';
+import { openRoot, tryOpenAt, type Handle } from '../sys/index.js';
 
 /** See Engine.openLogs. */
 export interface ContainerLogs {
@@ -403,7 +403,7 @@ export class Engine {
       } else if (m.kind === 'bind') {
         mounts.push({ ...base, open: () => openPinnedBind(m, c.BindSources) });
       } else {
-        mounts.push({ ...base, open: () => (isLiveRecord(c) ? openRunningTmpfs(c, core.bundle(c.Id).rootfs, m.target) : undefined) });
+        mounts.push({ ...base, open: () => (isLiveRecord(c) ? openRunningTmpfs(c.State.Pid, core.bundle(c.Id).rootfs, m.target) : undefined) });
       }
     }
     // /etc/hostname, hosts and resolv.conf: moat's files from the bundle (daemon-owned), unless a mount of the plan replaces them.
@@ -445,33 +445,6 @@ function withDir<T>(path: string, fn: (dir: Handle) => T): T {
     return fn(dir);
   } finally {
     dir.close();
-  }
-}
-
-/** A running container's tmpfs at `target`, from its own mount namespace; refused unless /proc/PID/root is its rootfs (the pid may be reused) and a mount is there. */
-function openRunningTmpfs(c: ContainerRecord, rootfs: string, target: string): Handle {
-  const gone = (): EngineError => new EngineError('conflict', 'ERR_CP_TMPFS_NOT_RUNNING', `Cannot copy to or from ${target}: it is a tmpfs mount and container ${c.Id} is not running any more`);
-  const mine = openRoot(rootfs);
-  let root: Handle;
-  try {
-    root = openProcessRoot(c.State.Pid);
-  } catch {
-    mine.close();
-    throw gone();
-  }
-  try {
-    const a = mine.statBig();
-    const b = root.statBig();
-    if (a.dev !== b.dev || a.ino !== b.ino) throw gone();
-    const h = openAt(root, target, { flags: O_PATH | O_DIRECTORY, resolve: 'in-root' });
-    if (h.statBig().dev === a.dev) {
-      h.close();
-      throw gone();
-    }
-    return h;
-  } finally {
-    root.close();
-    mine.close();
   }
 }
 

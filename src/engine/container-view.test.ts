@@ -103,7 +103,9 @@ test('resolveInView: paths resolve through mounts as in the container', (t) => {
   // The link names the host's outside dir: in the container that path does not exist.
   assert.throws(() => resolveInView(v, '/data/host/marker', true), (err: unknown) => err instanceof EngineError && err.code === 'ERR_PATH_NOT_FOUND');
   assert.throws(() => resolveInView(v, '/data/loop', true), (err: unknown) => err instanceof EngineError && err.code === 'ERR_UNSAFE_PATH');
-  assert.throws(() => resolveInView(v, '/data/f/x', true), (err: unknown) => err instanceof EngineError && err.code === 'ERR_PATH_NOT_FOUND');
+  for (const p of ['/data/f/x', '/data/f/..', '/etc/hostname/../hostname']) {
+    assert.throws(() => resolveInView(v, p, true), (err: unknown) => err instanceof EngineError && err.code === 'ERR_PATH_NOT_FOUND', `${p}: a file is not a directory`);
+  }
 });
 
 test('docker cp out: a file in a volume, a directory archive with the mounts below it', async (t) => {

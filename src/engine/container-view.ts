@@ -8,8 +8,10 @@
 // it came from and stops at `/`. So a symlink in the rootfs can lead into a mount and a
 // link in a mount can lead back into the rootfs, exactly as in the container, and nothing
 // is ever resolved against the host's `/`: every name is opened inside a tree the container
-// sees. Why not the kernel (RESOLVE_IN_ROOT on one root): the mounts exist only in the
-// container's mount namespace, and a stopped container has none.
+// sees. Why not the kernel (RESOLVE_IN_ROOT on one root, or a process in the container's
+// mount namespace): a stopped container has no namespace, and this is one resolver for both
+// states. A running container's tmpfs, which exists only in its namespace, is the one mount
+// reached through it (openRunningTmpfs).
 import { posix } from 'node:path';
 import { EngineError } from '../base/index.js';
 import { errnoOf, openAt, openProcessRoot, openRoot, readLink, sysFail, O_DIRECTORY, O_NOFOLLOW, O_PATH, type Handle } from '../sys/index.js';
@@ -73,12 +75,12 @@ export function resolveInView(view: ContainerView, path: string, followLast: boo
   try {
     while (pending.length > 0) {
       const part = pending.shift()!;
+      const here = top();
+      if (!here.h.stat().isDirectory()) throw sysFail('resolve', posix.join(canonical(), part), 20); // ENOTDIR
       if (part === '..') {
         if (stack.length > 1) popTo(stack.length - 1);
         continue;
       }
-      const here = top();
-      if (!here.h.stat().isDirectory()) throw sysFail('resolve', posix.join(canonical(), part), 20); // ENOTDIR
       const target = posix.join(canonical(), part);
       const m = mountAt.get(target);
       const mounted = m?.open();

@@ -5,11 +5,11 @@
 // Docker's "mounted volume is marked read-only". The escapes, with unique host markers that must
 // stay untouched: a volume link `/data/x -> /etc`, a bind source with a planted `esc -> /etc`
 // link and one naming a host directory, a rootfs link into the mount chain, and links swapped
-// by the container while copies run.
+// by the container while copies run; a bind source replaced on the host after create is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
@@ -47,7 +47,7 @@ test('docker cp through volumes, binds and tmpfs mounts', async (t) => {
   symlinkSync('/etc', join(bindDir, 'esc')); // planted in the bind source: /etc of the container
   symlinkSync(victim, join(bindDir, 'hostlink'));
   t.after(async () => {
-    for (const p of [bindDir, roDir, victim, `/etc/${marker}`, `/etc/${marker}-2`]) rmSync(p, { recursive: true, force: true });
+    for (const p of [bindDir, `${bindDir}-old`, roDir, victim, `/etc/${marker}`, `/etc/${marker}-2`]) rmSync(p, { recursive: true, force: true });
     await d.cleanup();
   });
   const src = join(d.root, 'src');
@@ -163,5 +163,15 @@ test('docker cp through volumes, binds and tmpfs mounts', async (t) => {
     await dockerOk(d, ['start', 'cpm']);
     assert.equal(await inside('cat /data/g'), 'while stopped\n');
     assert.equal(await inside('ls /scratch'), '', 'the tmpfs starts empty: nothing hidden beneath it');
+  });
+
+  await t.test('a bind source replaced on the host after create is refused, not read', async () => {
+    renameSync(bindDir, `${bindDir}-old`);
+    mkdirSync(bindDir);
+    writeFileSync(join(bindDir, 'b'), 'impostor\n');
+    const r = await docker(d, ['cp', 'cpm:/bind/b', '-']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /not what was authorized/);
+    assert.doesNotMatch(r.stdout, /impostor/);
   });
 });

@@ -4,6 +4,7 @@
 import { checkRestartPolicy } from '../docker/index.js';
 import { planResources } from '../spec/index.js';
 import { conflict, EngineError, errorText, invalid, isValidName, resourceError } from '../base/index.js';
+import { parentLevelsToRemove } from './cgroup-parents.js';
 import { isLiveRecord } from './containers.js';
 import type { EngineCore } from './core.js';
 import { failStart, startLocked } from './start.js';
@@ -294,8 +295,12 @@ export class Lifecycle {
     phases.mark('dir');
     await core.o.seccompExplainer?.remove(id).catch(() => undefined);
     phases.mark('explainer');
-    // runc removes each container's leaf cgroup; the shared parent goes when it is empty.
-    if (!table.list().some((o) => isLiveRecord(o))) await core.host.cgroups.removeParents(core.o.defaults.cgroupParent);
+    // runc removes each container's leaf cgroup; its CgroupParent levels go when no other
+    // container names them, the daemon's parent when no container is live.
+    const others = table.list().filter((o) => o.Id !== id);
+    const parents = parentLevelsToRemove(core.o.defaults.cgroupParent, c, others);
+    if (!others.some((o) => isLiveRecord(o))) parents.push(core.o.defaults.cgroupParent);
+    if (parents.length > 0) await core.host.cgroups.removeParents(parents);
     phases.mark('cgroups');
     table.delete(id);
     core.execs.forgetContainer(id);

@@ -115,6 +115,16 @@ test('--cgroup-parent', async (t) => {
     assert.equal(existsSync(join(controllerDir(d, 'pids'), 'bombs')), false);
   });
 
+  await t.test('moat\'s own CLI: run --cgroup-parent', async () => {
+    const r = await d.moat(['run', '--rm', '--cgroupns', 'host', '--cgroup-parent', 'viamoat', 'busybox', 'cat', '/proc/self/cgroup']);
+    assert.equal(r.code, 0, r.stderr);
+    const pidsLine = r.stdout.split('\n').find((l) => l.split(':')[1] === 'pids');
+    assert.match(pidsLine ?? '', new RegExp(`/${d.cgroupParent}/viamoat/[0-9a-f]{64}$`));
+    const bad = await d.moat(['run', '--rm', '--cgroup-parent', 'a/../..', 'busybox', 'true']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /HostConfig\.CgroupParent "a\/\.\.\/\.\.": "\.\." is not allowed/);
+  });
+
   await t.test('refusals: a 400 naming the field, exit 125 from the CLI, nothing created', async () => {
     const before = (await d.api('GET', '/containers/json?all=1')).json<unknown[]>().length;
     const cli = await docker(d, ['run', '--rm', '--cgroup-parent', '../escape', 'busybox', 'true']);

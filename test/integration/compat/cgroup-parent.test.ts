@@ -85,6 +85,18 @@ test('--cgroup-parent', async (t) => {
     assert.equal(existsSync(join(pids, 'shared')), false, 'the last container\'s rm removed shared/p and shared');
   });
 
+  await t.test('containers removed at once under one parent leave no level behind', async () => {
+    // Exited ones (their removal is quick, so the removals overlap) and running ones.
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await dockerOk(d, ['run', ...(i < 2 ? ['-d'] : []), '--name', `par${i}`, '--cgroup-parent', i % 2 === 0 ? 'par/x' : '/par/x', 'busybox', ...(i < 2 ? ['sleep', '600'] : ['true'])]);
+      ids.push((await inspectState(d, `par${i}`)).Id);
+    }
+    const codes = await Promise.all(ids.map(async (id) => (await d.api('DELETE', `/containers/${id}?force=1`)).status));
+    assert.deepEqual(codes, ids.map(() => 204));
+    for (const c of ['pids', 'memory'] as const) assert.equal(existsSync(join(controllerDir(d, c), 'par')), false, `${c}: par is gone`);
+  });
+
   await t.test('an OOM kill under a custom parent reports OOMKilled and an oom event', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const r = await docker(d, ['run', '--name', 'hog', '--cgroup-parent', 'oomp', '-m', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', HOG], { timeoutMs: 60_000 });

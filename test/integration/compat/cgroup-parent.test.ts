@@ -12,7 +12,7 @@ import { cgroupDirsOf, startDaemon, type TestDaemon } from '../../helpers/daemon
 import { docker, dockerOk, sleep, until } from './cli.js';
 
 /** The daemon's parent directory in one v1 controller (this machine is hybrid), whether it exists or not. */
-function controllerDir(d: TestDaemon, controller: 'pids' | 'memory'): string {
+function controllerDir(d: TestDaemon, controller: 'pids' | 'memory' | 'cpu'): string {
   const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
   assert.ok(line, `this process is in a ${controller} cgroup`);
   const [, ctrls, path] = line.split(':') as [string, string, string];
@@ -50,18 +50,21 @@ test('--cgroup-parent', async (t) => {
   t.after(() => d.cleanup());
 
   await t.test('the cgroup is <moat parent>/a/b/<id> in pids and memory; limits, update, stats and top follow it', async () => {
-    await dockerOk(d, ['run', '-d', '--name', 'nested', '--cgroup-parent', 'a/b', '-m', '32m', '--pids-limit', '40', 'busybox', 'sleep', '600']);
+    await dockerOk(d, ['run', '-d', '--name', 'nested', '--cgroup-parent', 'a/b', '-m', '32m', '--pids-limit', '40', '--cpus', '0.5', 'busybox', 'sleep', '600']);
     const s = await inspectState(d, 'nested');
     assert.equal(s.CgroupParent, 'a/b', 'inspect shows what the user gave');
-    for (const controller of ['pids', 'memory'] as const) {
+    for (const controller of ['pids', 'memory', 'cpu'] as const) {
       assert.ok(procCgroup(s.Pid, controller).endsWith(`/${d.cgroupParent}/a/b/${s.Id}`), `${controller}: ${procCgroup(s.Pid, controller)}`);
       assert.ok(existsSync(join(controllerDir(d, controller), 'a/b', s.Id)), `${controller} dir exists`);
     }
     const pidsDir = join(controllerDir(d, 'pids'), 'a/b', s.Id);
     const memDir = join(controllerDir(d, 'memory'), 'a/b', s.Id);
     assert.equal(readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim(), '40');
+    const cpuDir = join(controllerDir(d, 'cpu'), 'a/b', s.Id);
     assert.equal(readFileSync(join(memDir, 'memory.limit_in_bytes'), 'utf8').trim(), String(32 << 20));
-    await dockerOk(d, ['update', '--memory', '64m', '--memory-swap', '128m', '--pids-limit', '30', 'nested']);
+    assert.equal(readFileSync(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+    await dockerOk(d, ['update', '--memory', '64m', '--memory-swap', '128m', '--pids-limit', '30', '--cpus', '0.25', 'nested']);
+    assert.equal(readFileSync(join(cpuDir, 'cpu.cfs_quota_us'), 'utf8').trim(), '25000');
     assert.equal(readFileSync(join(memDir, 'memory.limit_in_bytes'), 'utf8').trim(), String(64 << 20), 'docker update changed the nested cgroup');
     assert.equal(readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim(), '30');
     const stats = JSON.parse((await d.api('GET', '/containers/nested/stats?stream=false')).body.toString()) as { memory_stats: { limit?: number }; pids_stats: { current?: number; limit?: number } };

@@ -17,6 +17,7 @@ const POLICY = JSON.stringify({
     { id: 'devices', action: 'deny', when: { devices: true }, description: 'no devices' },
     { id: 'unconfined', action: 'deny', when: { unconfined: true } },
     { id: 'volumes-from', action: 'deny', when: { volumesFrom: true } },
+    { id: 'cgroup-parent', action: 'deny', when: { cgroupParent: true } },
     { id: 'exec-root', action: 'deny', message: 'exec as root is not allowed', users: ['bob'], when: { execAsRoot: true } },
     { id: 'read-only-carol', action: 'allow', users: ['carol'], methods: ['GET', 'HEAD'] },
     { id: 'carol-nothing-else', action: 'deny', users: ['carol'] },
@@ -80,6 +81,8 @@ test('policy decisions, first match wins', async (t) => {
     ['endpoint with one-segment wildcard', { method: 'GET', path: '/images/busybox/json' }, true, 'users'],
     ['unlisted endpoint falls to default', { method: 'POST', path: '/images/load' }, false, 'default'],
     ['volumes-from another container', { body: { HostConfig: { VolumesFrom: ['admin-box:ro'] } } }, false, 'volumes-from'],
+    ['cgroup parent', { body: { HostConfig: { CgroupParent: 'ci/jobs' } } }, false, 'cgroup-parent'],
+    ['empty cgroup parent is no cgroup parent', { body: { HostConfig: { CgroupParent: '' } } }, true, 'users'],
     ['build with host network', { path: '/build', query: [['networkmode', 'host']] }, false, 'host-ns'],
     ['build with default network', { path: '/build', query: [['t', 'x']] }, false, 'default'],
   ];

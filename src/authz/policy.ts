@@ -45,6 +45,8 @@ export interface RequestFacts {
   user: string | undefined;
   /** Containers whose volumes (and bind mounts) a create takes (HostConfig.VolumesFrom). */
   volumesFrom: string[];
+  /** HostConfig.CgroupParent of a create as given ('' when unset). */
+  cgroupParent: string;
   /**
    * Syscalls the daemon's default seccomp profile blocks that this container's effective
    * filter permits ([] when none); undefined when it cannot be known here (no assessment
@@ -127,7 +129,7 @@ function devicePath(v: JsonValue | undefined): string | undefined {
 export function extractFacts(method: string, path: string, body: JsonValue | undefined, query?: ReadonlyArray<readonly [string, string]>, effects?: RequestEffects): RequestFacts {
   const kind = bodyKindFor(method, path)?.kind;
   const facts: RequestFacts = {
-    kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [],
+    kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [], cgroupParent: '',
     seccompWeaker: [], seccompProfile: undefined, seccompError: undefined, joins: [], publishAddresses: [],
   };
   if (method === 'POST' && path === '/build') {
@@ -171,6 +173,8 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
       if (dev !== undefined) facts.bindSources.push(dev);
     }
     facts.volumesFrom = strings(field(hc, 'VolumesFrom'));
+    const cgroupParent = field(hc, 'CgroupParent');
+    facts.cgroupParent = typeof cgroupParent === 'string' ? cgroupParent : '';
     facts.publishAddresses = publishAddressesOf(hc);
     const securityOpt = strings(field(hc, 'SecurityOpt'));
     facts.unconfined = unconfinedOf(securityOpt);
@@ -240,6 +244,7 @@ const WhenSchema = z
     unconfined: z.union([z.literal(true), z.array(z.enum(UNCONFINED_KINDS)).min(1)]),
     execAsRoot: z.boolean(),
     volumesFrom: z.boolean(),
+    cgroupParent: z.boolean(),
     seccompWeakerThanDefault: z.union([z.literal(true), z.array(nonEmpty).min(1)]),
     joinsContainer: z.union([z.literal(true), z.array(z.enum(JOINABLE)).min(1)]),
     joinsPrivileged: z.literal(true),
@@ -541,6 +546,7 @@ function whenMatches(when: When, f: RequestFacts, action: 'allow' | 'deny'): str
     details.push(`publishes ports on ${outside.join(', ')}`);
   }
   if (when.volumesFrom !== undefined && when.volumesFrom !== f.volumesFrom.length > 0) return undefined;
+  if (when.cgroupParent !== undefined && when.cgroupParent !== (f.cgroupParent !== '')) return undefined;
   if (when.execAsRoot !== undefined) {
     // An exec without User runs as the container's user, which is root in most images.
     const asRoot = f.kind === 'exec-create' && isRootUser(f.user ?? '');

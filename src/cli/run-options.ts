@@ -43,6 +43,7 @@ export interface RunFlags {
   uts?: string;
   userns?: string;
   cgroupns?: string;
+  cgroupParent?: string;
   stopSignal?: string;
   stopTimeout?: string;
   oomKillDisable?: boolean;
@@ -88,6 +89,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--uts <mode>', 'uts namespace')
     .option('--userns <mode>', 'user namespace')
     .option('--cgroupns <mode>', 'cgroup namespace')
+    .option('--cgroup-parent <path>', 'parent cgroup, nested under moat\'s own')
     .option('--stop-signal <sig>', 'stop signal')
     .option('--stop-timeout <s>', 'stop timeout')
     .option('--oom-kill-disable', 'disable the OOM killer');
@@ -173,6 +175,7 @@ export function buildCreateBody(image: string, cmd: string[], f: RunFlags): Reco
     UTSMode: f.uts ?? '',
     UsernsMode: f.userns ?? '',
     CgroupnsMode: f.cgroupns ?? '',
+    ...(f.cgroupParent ? { CgroupParent: f.cgroupParent } : {}),
     RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
     LogConfig: { Type: '', Config: {} },
     ...(f.mount.length > 0 ? { Mounts: f.mount.map(parseMountFlag) } : {}),

@@ -70,6 +70,8 @@ export interface HostConfig {
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   CgroupnsMode?: string;
+  /** `--cgroup-parent`: as given (inspect shows it); the engine nests it under moat's parent (cgroup-parent.ts). */
+  CgroupParent?: string;
   Dns?: string[] | null;
   DnsOptions?: string[] | null;
   DnsSearch?: string[] | null;

@@ -26,7 +26,6 @@ test('readContainerCreate refuses every set field the table refuses, naming it, 
     'HostConfig.StorageOpt': { size: '1G' },
     'HostConfig.Runtime': 'crun',
     'HostConfig.Isolation': 'hyperv',
-    'HostConfig.CgroupParent': 'x',
     'HostConfig.BlkioWeightDevice': [{ Path: '/dev/sda', Weight: 10 }],
     'HostConfig.BlkioDeviceReadBps': [{ Path: '/dev/sda', Rate: 10 }],
     'HostConfig.BlkioDeviceWriteBps': [{ Path: '/dev/sda', Rate: 10 }],
@@ -134,4 +133,9 @@ test("Docker's field types are described once: the strict reader's table and the
       assert.deepEqual(out, []);
     });
   }
+});
+
+test('readContainerCreate: HostConfig.CgroupParent is checked (cgroup-parent.ts) and kept as given', () => {
+  assert.equal(readContainerCreate({ Image: 'bb', HostConfig: { CgroupParent: '/ci/jobs' } }).hostConfig.CgroupParent, '/ci/jobs');
+  assert.throws(() => readContainerCreate({ Image: 'bb', HostConfig: { CgroupParent: '../x' } }), is400(/^HostConfig\.CgroupParent "\.\.\/x": "\.\." is not allowed/));
 });

@@ -6,6 +6,7 @@
 // Docker does (dockerode sends `name`). Pure.
 import { invalid } from '../base/index.js';
 import type { ContainerConfig, EndpointConfig, HostConfig, NetworkingConfig } from './container.js';
+import { cgroupParentPath } from './cgroup-parent.js';
 import { checkLabelSizes } from './labels.js';
 import { containerConfigShape, createBodyRoot, createBodySchema, hostConfigSchema, issuesText, readRequest } from './types.js';
 
@@ -100,7 +101,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.CpuShares': implemented,
   'HostConfig.Memory': implemented,
   'HostConfig.NanoCpus': implemented,
-  'HostConfig.CgroupParent': refused,
+  'HostConfig.CgroupParent': implemented,
   'HostConfig.BlkioWeight': implemented,
   'HostConfig.BlkioWeightDevice': refused,
   'HostConfig.BlkioDeviceReadBps': refused,
@@ -224,6 +225,7 @@ export function readContainerCreate(body: unknown): ContainerCreate {
   checkLabelSizes(hcIn['Annotations'], 'HostConfig.Annotations');
   for (const field of Object.keys(CREATE_FIELDS)) if (field.startsWith('HostConfig.')) refuseUnsupported(field, hcIn[field.slice('HostConfig.'.length)]);
   const hostConfig = hcIn as HostConfig;
+  cgroupParentPath(hostConfig.CgroupParent ?? '');
   const rp = hostConfig.RestartPolicy;
   if (rp) {
     checkRestartPolicy(rp);

@@ -18,6 +18,7 @@ import { HealthMonitors } from './health.js';
 import { Exits } from './exits.js';
 import { namespaceFacts, type JoinKind } from './join-facts.js';
 import { Lifecycle, type ContainerUpdate, type StopOptions } from './lifecycle.js';
+import { cgroupSubPathOrNone, usedLevels } from './cgroup-parents.js';
 import { LimitWatcher } from './limits.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME, type OpenLogFile } from './log-files.js';
@@ -107,9 +108,14 @@ export class Engine {
       if (isLiveRecord(rec)) core.logKeeper.watch(rec.Id, core.store.dir(rec.Id), logSettings(rec.HostConfig.LogConfig, core.logConfig));
       if (rec.State.Status === 'running') core.health.start(rec);
     }
+    // CgroupParent levels a crash left behind (their last container's removal did not finish).
+    await core.host.cgroups.sweep(core.o.defaults.cgroupParent, usedLevels(table.list()));
     await core.host.cgroups.init(core.o.defaults.cgroupParent);
     core.limits = new LimitWatcher(
-      (id) => core.host.cgroups.counters(id),
+      (id) => {
+        const c = table.byId(id);
+        return c === undefined ? Promise.resolve({}) : core.host.cgroups.counters(id, cgroupSubPathOrNone(c));
+      },
       () => table.list().filter((c) => c.State.Status === 'running').map((c) => c.Id),
       (hit) => exits.onLimitHit(hit),
     );

@@ -3,11 +3,11 @@
 // is moatd's (root: mounts, chown, cgroups); the engine's unit tests pass fakes, so the
 // lifecycle is tested without root. Host code.
 import { execFile } from 'node:child_process';
-import { chmod, readFile, rmdir } from 'node:fs/promises';
+import { chmod, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../base/index.js';
 import { readOwnCgroups, sampleProcessCgroups, type StatsSnapshot } from '../cgroups/index.js';
-import type { DeviceMapping, MountRequest } from '../docker/index.js';
+import { MAX_CGROUP_PARENT_DEPTH, type DeviceMapping, type MountRequest } from '../docker/index.js';
 import { mountOverlay, unmountOverlay } from '../image/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
 import { identifyBindSources, stageBinds, unstageBinds, type BindSource } from './binds.js';
@@ -47,10 +47,19 @@ export interface BindHost {
 export interface CgroupHost {
   /** Find the containers' cgroups (under `parent` in moatd's own), once at start-up. */
   init(parent: string): Promise<void>;
-  /** A container's limit counters (pids refusals, OOM kills) and limits. */
-  counters(id: string): Promise<LimitCounters>;
-  /** Remove `parent` from every hierarchy (it fails, harmlessly, while a container is in it). */
-  removeParents(parent: string): Promise<void>;
+  /** A container's limit counters (pids refusals, OOM kills) and limits; `sub` is its cleaned CgroupParent ('' for none). */
+  counters(id: string, sub: string): Promise<LimitCounters>;
+  /**
+   * rmdir each of `dirs` (relative to moatd's own cgroup, in this order) in every hierarchy;
+   * one that still holds a cgroup or a process stays (rmdir fails, harmlessly).
+   */
+  removeParents(dirs: readonly string[]): Promise<void>;
+  /**
+   * At start-up: rmdir every directory below `parent` that is not a container's own cgroup
+   * (a 64-hex name, never descended into) nor in `keep` (paths relative to `parent`), deepest
+   * first: the CgroupParent levels a crash left behind.
+   */
+  sweep(parent: string, keep: ReadonlySet<string>): Promise<void>;
   /** One stats sample of the cgroups of process `pid` (0: an empty sample). */
   sample(pid: number): Promise<StatsSnapshot>;
 }
@@ -78,6 +87,24 @@ export interface EngineHost {
   resolvConf(): Promise<string>;
 }
 
+const CONTAINER_LEAF = /^[0-9a-f]{64}$/;
+
+/**
+ * rmdir the directories below `root`/`rel` deepest first, skipping containers' own cgroups
+ * and the levels in `keep`. cgroupfs holds no symlinks and only moatd creates levels here
+ * (a container can write at most inside its own leaf, which is never entered).
+ */
+async function sweepCgroupLevels(root: string, rel: string, keep: ReadonlySet<string>, depth = 0): Promise<void> {
+  if (depth > MAX_CGROUP_PARENT_DEPTH) return;
+  const entries = await readdir(rel === '' ? root : join(root, rel), { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isDirectory() || CONTAINER_LEAF.test(e.name)) continue;
+    const child = rel === '' ? e.name : `${rel}/${e.name}`;
+    await sweepCgroupLevels(root, child, keep, depth + 1);
+    if (!keep.has(child)) await rmdir(join(root, child)).catch(() => undefined);
+  }
+}
+
 /**
  * moatd's host: overlayfs, src/sys for container trees, cgroupfs, /proc, ps.
  *
@@ -102,11 +129,15 @@ export function hostSystem(): EngineHost {
       async init(parent) {
         cgroups = await locateCgroups(parent);
       },
-      counters: async (id) => (cgroups === undefined ? {} : await readLimitCounters(cgroups, id)),
-      async removeParents(parent) {
-        // runc removes each container's leaf; the shared parent goes when it is empty.
+      counters: async (id, sub) => (cgroups === undefined ? {} : await readLimitCounters(cgroups, id, sub)),
+      async removeParents(dirs) {
+        // runc removes each container's leaf; the parents go when they are empty.
         const own = await readOwnCgroups().catch(() => undefined);
-        for (const dir of new Set(Object.values(own?.dirs ?? {}))) await rmdir(join(dir, parent)).catch(() => undefined);
+        for (const base of new Set(Object.values(own?.dirs ?? {}))) for (const d of dirs) await rmdir(join(base, d)).catch(() => undefined);
+      },
+      async sweep(parent, keep) {
+        const own = await readOwnCgroups().catch(() => undefined);
+        for (const base of new Set(Object.values(own?.dirs ?? {}))) await sweepCgroupLevels(join(base, parent), '', keep);
       },
       sample: (pid) => sampleProcessCgroups(pid),
     },

@@ -4,6 +4,7 @@
 import { checkRestartPolicy } from '../docker/index.js';
 import { planResources } from '../spec/index.js';
 import { conflict, EngineError, errorText, invalid, isValidName, resourceError } from '../base/index.js';
+import { parentLevelsToRemove } from './cgroup-parents.js';
 import { isLiveRecord } from './containers.js';
 import type { EngineCore } from './core.js';
 import { failStart, startLocked } from './start.js';
@@ -294,10 +295,15 @@ export class Lifecycle {
     phases.mark('dir');
     await core.o.seccompExplainer?.remove(id).catch(() => undefined);
     phases.mark('explainer');
-    // runc removes each container's leaf cgroup; the shared parent goes when it is empty.
-    if (!table.list().some((o) => isLiveRecord(o))) await core.host.cgroups.removeParents(core.o.defaults.cgroupParent);
-    phases.mark('cgroups');
     table.delete(id);
+    // runc removed the container's leaf cgroup; its CgroupParent levels go when no other
+    // container names them, the daemon's parent when no container is live. After the
+    // delete: of containers removed at once under one parent, the last to go sees no other.
+    const others = table.list();
+    const parents = parentLevelsToRemove(core.o.defaults.cgroupParent, c, others);
+    if (!others.some((o) => isLiveRecord(o))) parents.push(core.o.defaults.cgroupParent);
+    if (parents.length > 0) await core.host.cgroups.removeParents(parents).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot remove cgroup parents'));
+    phases.mark('cgroups');
     core.execs.forgetContainer(id);
     events.emit('container', 'destroy', id, table.attrs(c));
     table.releaseWaiters(c);

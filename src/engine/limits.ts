@@ -15,17 +15,17 @@ export interface LimitHit {
 
 export interface CgroupLocator {
   mode: CgroupMode;
-  /** The container's directory in one controller (v1 name or 'unified'). */
-  dir(containerId: string, controller: string): string | undefined;
+  /** The container's directory in one controller (v1 name or 'unified'); `sub`: its cleaned CgroupParent. */
+  dir(containerId: string, controller: string, sub?: string): string | undefined;
 }
 
 export async function locateCgroups(parent: string): Promise<CgroupLocator> {
   const own = await readOwnCgroups();
   return {
     mode: own.mode,
-    dir(id, controller) {
+    dir(id, controller, sub = '') {
       const base = own.mode === 'v2' ? own.dirs['unified'] : own.dirs[controller];
-      return base === undefined ? undefined : join(base, parent, id);
+      return base === undefined ? undefined : join(base, parent, sub, id);
     },
   };
 }
@@ -42,10 +42,10 @@ export interface LimitCounters {
   memMax?: string;
 }
 
-/** Current counters of one container. */
-export async function readLimitCounters(loc: CgroupLocator, id: string): Promise<LimitCounters> {
-  const pidsDir = loc.dir(id, 'pids');
-  const memDir = loc.dir(id, 'memory');
+/** Current counters of one container (`sub`: its cleaned CgroupParent below the daemon's parent). */
+export async function readLimitCounters(loc: CgroupLocator, id: string, sub = ''): Promise<LimitCounters> {
+  const pidsDir = loc.dir(id, 'pids', sub);
+  const memDir = loc.dir(id, 'memory', sub);
   const out: LimitCounters = {};
   if (pidsDir) {
     const n = await readPidsEvents(pidsDir).catch(() => undefined);

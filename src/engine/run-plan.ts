@@ -18,6 +18,7 @@ import {
   type RunPlan,
   execProcessSpec,
 } from '../spec/index.js';
+import { containerCgroupPath } from './cgroup-parents.js';
 import { INIT_PATH_IN_CONTAINER, usesInit, type DaemonDefaults } from './plan.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NsRequest } from './types.js';
@@ -109,7 +110,7 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     ...(f.seccomp.spec ? { seccomp: f.seccomp.spec } : {}),
     maskedPaths: [...p.maskedPaths],
     readonlyPaths: [...p.readonlyPaths],
-    cgroupsPath: `${d.cgroupParent}/${rec.Id}`,
+    cgroupsPath: containerCgroupPath(d.cgroupParent, rec),
     noShm: ns.ipc.kind === 'none' || ns.ipc.kind === 'host',
     sysReadOnly: p.sysReadOnly,
     cgroupReadOnly: p.sysReadOnly && !ns.userns,

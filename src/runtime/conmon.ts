@@ -119,10 +119,13 @@ export function startFailureExitCode(err: unknown): number {
   return 128;
 }
 
-async function spawnConmon(conmon: string, args: string[], stderrPath: string, timeoutMs: number): Promise<number> {
-  const errFd = openSync(stderrPath, 'a', 0o600);
+async function spawnConmon(conmon: string, args: string[], dir: string, timeoutMs: number): Promise<number> {
+  const errFd = openSync(`${dir}/conmon.stderr`, 'a', 0o600);
   try {
+    // conmon writes an `oom` file in its working directory when the container is OOM-killed:
+    // the container's own directory, not moatd's (`/` under systemd).
     const child = spawn(conmon, args, {
+      cwd: dir,
       stdio: ['ignore', errFd, errFd, 'pipe'],
       env: { ...pickEnv(), _OCI_SYNCPIPE: '3' },
       detached: true,
@@ -148,7 +151,7 @@ function pickEnv(): Record<string, string> {
 
 /** Run conmon, which runs `runc create`; resolves with the container's init pid. */
 export async function spawnConmonCreate(p: RuntimePaths, o: ConmonCreateOptions): Promise<number> {
-  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), `${o.bundle}/conmon.stderr`, RUNC_TIMEOUT_MS);
+  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), o.bundle, RUNC_TIMEOUT_MS);
 }
 
 export interface ExecHooks {
@@ -167,6 +170,7 @@ export async function spawnConmonExec(p: RuntimePaths, o: ConmonExecOptions & Ex
   const errFd = openSync(`${o.dir}/conmon.stderr`, 'a', 0o600);
   try {
     const child = spawn(p.conmon, conmonExecArgs(p, o), {
+      cwd: o.dir,
       stdio: ['ignore', errFd, errFd, 'pipe', 'pipe', 'pipe'],
       env: { ...pickEnv(), _OCI_SYNCPIPE: '3', _OCI_ATTACHPIPE: '4', _OCI_STARTPIPE: '5' },
       detached: true,

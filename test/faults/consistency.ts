@@ -20,6 +20,7 @@ interface Listed {
 interface InspectView {
   Id: string;
   State: { Status: string; Pid: number; ExitCode: number };
+  HostConfig?: { CgroupParent?: string };
   NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
 }
 
@@ -112,12 +113,26 @@ export async function checkConsistency(d: TestDaemon, o: CheckOptions = {}): Pro
     if (!match || !live(match[1]!)) problems.push(`leftover mount ${m.slice(d.root.length)}`);
   }
 
-  // cgroups: a leaf per live container, nothing else under the daemon's parent.
-  for (const dir of cgroupDirsOf(d.cgroupParent)) {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory() && !live(e.name)) problems.push(`leftover cgroup ${join(dir, e.name)}`);
-    }
+  // cgroups: a leaf per live container (below its CgroupParent, if any), and under the
+  // daemon's parent only the CgroupParent levels some container names.
+  const levels = new Set<string>();
+  for (const c of byId.values()) {
+    const parts = (c.HostConfig?.CgroupParent ?? '').split('/').filter((p) => p !== '');
+    parts.forEach((_p, i) => levels.add(parts.slice(0, i + 1).join('/')));
   }
+  const walkCgroups = (dir: string, rel: string): void => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const child = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (/^[a-f0-9]{64}$/.test(e.name)) {
+        const parent = (byId.get(e.name)?.HostConfig?.CgroupParent ?? '').split('/').filter((p) => p !== '').join('/');
+        if (!live(e.name)) problems.push(`leftover cgroup ${join(dir, child)}`);
+        else if (parent !== rel) problems.push(`cgroup ${join(dir, child)} is not under its CgroupParent ${JSON.stringify(parent)}`);
+      } else if (!levels.has(child)) problems.push(`leftover cgroup ${join(dir, child)}`);
+      else walkCgroups(dir, child);
+    }
+  };
+  for (const dir of cgroupDirsOf(d.cgroupParent)) walkCgroups(dir, '');
 
   // Volumes: every directory has its record; anonymous ones belong to a container.
   const volumesDir = join(d.dataRoot, 'volumes');

@@ -46,12 +46,19 @@ async function worker(d: TestDaemon, rnd: () => number, stop: () => boolean, tag
     if (pick < 0.35 || target === undefined) {
       // Short-lived, long-lived, and with an anonymous volume (finding 7).
       const kind = Math.floor(rnd() * 3);
+      // Half of them under a --cgroup-parent, some sharing one: the check lists its levels.
+      const parents = ['', 'cp/a', '/cp/a', 'cp/b/deep', ''];
+      const cgroupParent = parents[Math.floor(rnd() * parents.length)]!;
       const body = {
         Image: 'busybox',
         Cmd: kind === 0 ? ['sh', '-c', 'sleep 0.2; exit 7'] : ['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.1; done'],
         ...(kind === 2 ? { Volumes: { '/data': {} } } : {}),
         // Long-lived ones publish a random port: the crash check counts their rules too.
-        ...(kind === 1 ? { ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: { '80/tcp': [{}] } } } : {}),
+        HostConfig: {
+          ...(kind === 1 ? { PortBindings: { '80/tcp': [{}] } } : {}),
+          ...(cgroupParent !== '' ? { CgroupParent: cgroupParent } : {}),
+        },
+        ...(kind === 1 ? { ExposedPorts: { '80/tcp': {} } } : {}),
       };
       const r = await call('POST', `/containers/create?name=${tag}-${n++}`, body);
       if (r.id) {

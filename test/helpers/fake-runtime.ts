@@ -375,8 +375,11 @@ export function fakeHost(calls: HostCall[] = []): EngineHost & { calls: HostCall
     cgroups: {
       init: async () => undefined,
       counters: async () => ({}),
-      async removeParents(parent) {
-        rec('removeCgroupParents', parent);
+      async removeParents(dirs) {
+        rec('removeCgroupParents', dirs.join(' '));
+      },
+      async sweep(parent, keep) {
+        rec('sweepCgroups', [parent, ...[...keep].sort()].join(' '));
       },
       sample: async () => ({ read: '2026-01-01T00:00:00.000000000Z', cgroup: { version: 2 as const }, systemCpuUsage: 0, onlineCpus: 1 }),
     },

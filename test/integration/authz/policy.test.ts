@@ -19,6 +19,7 @@ const POLICY = {
     { id: 'no-privileged', action: 'deny', message: 'privileged containers are not allowed', when: { privileged: true } },
     { id: 'binds', action: 'deny', message: 'bind mounts only under /srv/moat-test', when: { bindOutside: ['/srv/moat-test'] } },
     { id: 'no-exec-root', action: 'deny', message: 'exec as root is not allowed', when: { execAsRoot: true } },
+    { id: 'no-cgroup-parent', action: 'deny', message: 'no --cgroup-parent', when: { cgroupParent: true } },
   ],
 };
 
@@ -59,6 +60,10 @@ test('the built-in policy runs inside moatd as moat-policy, and reloads on SIGHU
   const bind = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { Binds: [`${join(dir, 'etc-link')}:/x`] } });
   assert.equal(bind.status, 403, 'a symlink to /etc is judged as /etc');
   assert.match(bind.json<{ message: string }>().message, /\(rule binds\)$/);
+
+  const cgp = await d.api('POST', '/containers/create', { Image: 'busybox', HostConfig: { CgroupParent: 'ci/jobs' } });
+  assert.equal(cgp.status, 403);
+  assert.match(cgp.json<{ message: string }>().message, /no --cgroup-parent \(rule no-cgroup-parent\)$/);
 
   const ok = await d.api('POST', '/containers/create?name=pol-ok', { Image: 'busybox', Cmd: ['true'] });
   assert.equal(ok.status, 201, ok.body.toString());

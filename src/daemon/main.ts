@@ -149,7 +149,10 @@ function parseFlags(argv: string[]): DaemonConfig {
   for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key}: ${String(v)}: must be a positive whole number`);
   }
-  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent)) throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
+  // `.`/`..` components would place containers outside moatd's own cgroup.
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(cfg.cgroupParent) || cfg.cgroupParent.split('/').some((c) => c === '.' || c === '..')) {
+    throw new Error(`invalid --cgroup-parent: ${cfg.cgroupParent}`);
+  }
   return cfg;
 }
 

@@ -187,3 +187,10 @@ test('--cgroup-parent', async (t) => {
     assert.equal(existsSync(join(controllerDir(d, 'pids'), 'kept')), false);
   });
 });
+
+test('moatd refuses a daemon --cgroup-parent with . or .. components (it would leave moatd\'s own cgroup)', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;
+  for (const bad of ['moat/../..', './x', 'a/.']) {
+    await assert.rejects(startDaemon({ args: ['--cgroup-parent', bad] }), new RegExp(`invalid --cgroup-parent: ${bad.replaceAll('.', '\\.')}`));
+  }
+});

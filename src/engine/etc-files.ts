@@ -24,7 +24,7 @@ export function etcFiles(rec: ContainerRecord, hostResolvConf: string, net: Netw
   const hostname = rec.Config.Hostname ?? rec.Id.slice(0, 12);
   return {
     hostname: `${hostname}\n`,
-    hosts: buildHostsFile({ hostname, ip: net.ip ?? '127.0.0.1', extraHosts: [...parseExtraHosts(hc.ExtraHosts, net.hostGateway), ...links] }),
+    hosts: buildHostsFile({ hostname, ...(rec.Config.Domainname ? { domainname: rec.Config.Domainname } : {}), ip: net.ip ?? '127.0.0.1', extraHosts: [...parseExtraHosts(hc.ExtraHosts, net.hostGateway), ...links] }),
     resolvConf: buildResolvConf({
       host: parseResolvConf(hostResolvConf),
       dns: hc.Dns ?? [],

@@ -28,7 +28,9 @@ function namedNetworks(c: ContainerRecord): Array<[string, EndpointConfig]> {
   if (mode.startsWith('container:')) return [];
   const eps = c.NetworkingConfig?.EndpointsConfig ?? {};
   const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
-  return [[primary, eps[primary] ?? {}], ...Object.entries(eps).filter(([n]) => n !== primary)];
+  // The CLI keys the default network's settings `default` (its NetworkMode): that is `bridge`.
+  const isPrimary = (n: string): boolean => n === primary || (primary === 'bridge' && n === 'default');
+  return [[primary, eps[primary] ?? (primary === 'bridge' ? eps['default'] : undefined) ?? {}], ...Object.entries(eps).filter(([n]) => !isPrimary(n))];
 }
 
 /**
@@ -41,7 +43,7 @@ function containerNetworkViews(d: NetworkRouteDeps, c: ContainerRecord): { setti
   const settings = networkSettingsView({ endpoint: live ? endpoint : undefined, networks: d.driver.listNetworks(), exposedPorts: c.Config.ExposedPorts ?? null, sandboxKey: live && endpoint.netnsName ? `/run/netns/${endpoint.netnsName}` : '' });
   const nets = settings['Networks'] as Record<string, unknown>;
   for (const [name, ep] of namedNetworks(c)) {
-    const n = d.driver.listNetworks().find((x) => x.name === name || x.id === name);
+    const n = networkOf(d, name);
     const key = n?.name ?? name;
     if (key in nets) continue;
     nets[key] = {
@@ -62,10 +64,30 @@ function containerNetworkViews(d: NetworkRouteDeps, c: ContainerRecord): { setti
   };
 }
 
+/** The network a record names (a bridge network or `host`/`none`), or undefined if it is gone. */
+function networkOf(d: NetworkRouteDeps, ref: string): { id: string; name: string } | undefined {
+  try {
+    return d.driver.findAnyNetwork(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `network` filter of `docker ps`, as dockerd's: a value matches a network the container
+ * is on (any of them, not only NetworkMode) by exact name or by id prefix.
+ */
+function onNetwork(c: ContainerRecord, value: string, d: NetworkRouteDeps | undefined): boolean {
+  return namedNetworks(c).some(([ref]) => {
+    const n = d !== undefined ? networkOf(d, ref) : undefined;
+    return n !== undefined ? n.name === value || n.id.startsWith(value) : ref === value;
+  });
+}
+
 /** The keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`); any other is a 400. */
 const CONTAINER_LIST_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'is-task', 'health', 'publish', 'expose', 'isolation'] as const;
 
-function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number): boolean {
+function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number, network: NetworkRouteDeps | undefined): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
     // Several labels must all hold (compose lists a project's containers by two labels);
@@ -95,7 +117,7 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
         case 'volume':
           return volumesOfContainer(c).includes(v) || (c.Volumes ?? []).some((m) => m.target === v);
         case 'network':
-          return v === 'none' || v === (c.HostConfig.NetworkMode || 'default');
+          return onNetwork(c, v, network);
         case 'is-task':
           return v === 'false';
         case 'health':
@@ -206,7 +228,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     let list = engine
       .list()
       .filter((c) => all || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
-      .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created)))
+      .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created), d.network))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     sendJson(

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../base/index.js';
-import { linkEnv, linkHostNames, parseLink, storedLink } from './links.js';
+import { linkEnv, linkHostNames, parseLink, storedLink, updateLinkAddress } from './links.js';
 import type { ContainerRecord } from './types.js';
 
 const target = { Id: 'abcdef0123456789', Name: '/web', Config: { Image: 'x', Hostname: 'abcdef012345', Env: ['PATH=/bin', 'HOME=/root', 'MODE=a=b'], ExposedPorts: { '8080/tcp': {}, '53/udp': {}, '80/tcp': {} } } } as unknown as ContainerRecord;
@@ -49,4 +49,11 @@ test('a run of three or more consecutive exposed ports gets moby\'s _START/_END 
   assert.ok(!env.some((v) => v.startsWith('REDIS_DB_PORT_7000_UDP_START')), 'two ports are no range');
   // Without a run there is none of them.
   assert.ok(!linkEnv({ target: 'web', alias: 'db' }, '/client', target, '10.1.2.3').some((v) => /_(START|END)=/.test(v)));
+});
+
+test('a target\'s new address replaces the old one on the lines naming its alias only (moby etchosts.Update)', () => {
+  const hosts = '127.0.0.1\tlocalhost\n10.1.0.5\tdb abcdef012345 web\n10.1.0.6\tdbx 0123 other\n10.1.0.7\tclient\n';
+  assert.equal(updateLinkAddress(hosts, 'db', '10.1.0.9'), '127.0.0.1\tlocalhost\n10.1.0.9\tdb abcdef012345 web\n10.1.0.6\tdbx 0123 other\n10.1.0.7\tclient\n');
+  assert.equal(updateLinkAddress(hosts, 'd.b', '10.1.0.9'), hosts, 'the alias is matched literally');
+  assert.equal(updateLinkAddress(hosts, 'nosuch', '10.1.0.9'), hosts);
 });

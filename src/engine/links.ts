@@ -97,3 +97,13 @@ export function linkEnv(l: Link, sourceName: string, target: ContainerRecord, ip
   }
   return env;
 }
+
+/**
+ * A linking container's /etc/hosts after its link target started with address `ip`: the
+ * address of each line naming `alias` right after the tab is replaced (moby etchosts.Update,
+ * which libnetwork runs for the target's running "parents").
+ */
+export function updateLinkAddress(hosts: string, alias: string, ip: string): string {
+  const quoted = alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return hosts.replace(new RegExp(`^\\S*(\\t${quoted})(\\s|\\.)`, 'gm'), `${ip}$1$2`);
+}

@@ -2,6 +2,7 @@
 // namespaces), the spec (run-plan.ts → spec/), then the runtime creates and starts the
 // container; the record says running only once it is written. A failed start undoes all of
 // it and records the exit code Docker would.
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, errorText, invalid, noSuchContainer } from '../base/index.js';
 import type { MountRequest } from '../docker/index.js';
@@ -17,7 +18,7 @@ import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
 import type { HostRecord } from '../network/index.js';
 import { PhaseTimer, buildEnv, mergeEnv } from './util.js';
-import { linkEnv, linkHostNames, parseLink } from './links.js';
+import { linkEnv, linkHostNames, parseLink, updateLinkAddress } from './links.js';
 
 const now = (): string => new Date().toISOString();
 
@@ -94,6 +95,7 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
     }
   });
   core.logKeeper.watch(id, b.dir, logs);
+  await updateLinkers(core, c);
   phases.mark('save');
   if (core.exits.watchMonitor(c) === 'gone') void core.exits.onMonitorGone(id).catch(core.failed('cannot handle the end of conmon', id));
   core.log.debug({ containerId: id, phases: phases.done() }, 'started');
@@ -121,6 +123,39 @@ function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord
     env.push(...linkEnv(link, c.Name, target, ip));
   }
   return { hosts, env };
+}
+
+/** A linking container's /etc/hosts larger than this (the container can write it) is left alone. */
+const MAX_HOSTS_BYTES = 1 << 20;
+
+/**
+ * Running containers that link to `c` get its new address in their /etc/hosts, as Docker's
+ * parent update (their link variables keep the old one, as Docker's). The file is the bind
+ * source in moat's own bundle dir, rewritten in place; a failure is logged, not fatal.
+ */
+async function updateLinkers(core: EngineCore, c: ContainerRecord): Promise<void> {
+  const ip = core.networking.defaultBridgeAddress(c.Id);
+  if (ip === undefined) return;
+  for (const linker of core.table.list()) {
+    if (linker.Id === c.Id || (linker.State.Status !== 'running' && linker.State.Status !== 'paused')) continue;
+    const aliases = (linker.HostConfig.Links ?? []).map(parseLink).filter((l) => l.target === c.Name.slice(1)).map((l) => l.alias);
+    if (aliases.length === 0) continue;
+    try {
+      const fh = await open(core.bundle(linker.Id).hosts, 'r+');
+      try {
+        if ((await fh.stat()).size > MAX_HOSTS_BYTES) continue;
+        const before = await fh.readFile('utf8');
+        const after = aliases.reduce((text, alias) => updateLinkAddress(text, alias, ip), before);
+        if (after === before) continue;
+        await fh.truncate(0);
+        await fh.write(after, 0, 'utf8');
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      core.log.warn({ containerId: linker.Id, link: c.Id, err: errorText(err) }, 'cannot update the /etc/hosts of a linking container');
+    }
+  }
 }
 
 function logAttachFailure(core: EngineCore, id: string, err: unknown): void {

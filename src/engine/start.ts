@@ -2,7 +2,6 @@
 // namespaces), the spec (run-plan.ts → spec/), then the runtime creates and starts the
 // container; the record says running only once it is written. A failed start undoes all of
 // it and records the exit code Docker would.
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { conflict, errorText, invalid, noSuchContainer } from '../base/index.js';
 import type { MountRequest } from '../docker/index.js';
@@ -12,7 +11,7 @@ import type { EngineCore } from './core.js';
 import { initialHealth } from './health.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME } from './log-files.js';
-import { etcFiles, writeEtcFiles } from './etc-files.js';
+import { etcFiles, rewriteHostsFile, writeEtcFiles } from './etc-files.js';
 import { runPlan, type HostFacts } from './run-plan.js';
 import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
@@ -125,9 +124,6 @@ function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord
   return { hosts, env };
 }
 
-/** A linking container's /etc/hosts larger than this (the container can write it) is left alone. */
-const MAX_HOSTS_BYTES = 1 << 20;
-
 /**
  * Running containers that link to `c` get its new address in their /etc/hosts, as Docker's
  * parent update (their link variables keep the old one, as Docker's). The file is the bind
@@ -138,20 +134,10 @@ async function updateLinkers(core: EngineCore, c: ContainerRecord): Promise<void
   if (ip === undefined) return;
   for (const linker of core.table.list()) {
     if (linker.Id === c.Id || (linker.State.Status !== 'running' && linker.State.Status !== 'paused')) continue;
-    const aliases = (linker.HostConfig.Links ?? []).map(parseLink).filter((l) => l.target === c.Name.slice(1)).map((l) => l.alias);
-    if (aliases.length === 0) continue;
     try {
-      const fh = await open(core.bundle(linker.Id).hosts, 'r+');
-      try {
-        if ((await fh.stat()).size > MAX_HOSTS_BYTES) continue;
-        const before = await fh.readFile('utf8');
-        const after = aliases.reduce((text, alias) => updateLinkAddress(text, alias, ip), before);
-        if (after === before) continue;
-        await fh.truncate(0);
-        await fh.write(after, 0, 'utf8');
-      } finally {
-        await fh.close();
-      }
+      const aliases = (linker.HostConfig.Links ?? []).map(parseLink).filter((l) => l.target === c.Name.slice(1)).map((l) => l.alias);
+      if (aliases.length === 0) continue;
+      await rewriteHostsFile(core.bundle(linker.Id), (text) => aliases.reduce((t, alias) => updateLinkAddress(t, alias, ip), text));
     } catch (err) {
       core.log.warn({ containerId: linker.Id, link: c.Id, err: errorText(err) }, 'cannot update the /etc/hosts of a linking container');
     }

@@ -10,7 +10,7 @@ import { commonHeaders, sendEmpty, sendJson } from '../reply.js';
 import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { volumesOfContainer } from './volumes.js';
-import type { NetworkRouteDeps } from './networks.js';
+import { leftNone, type NetworkRouteDeps } from './networks.js';
 import { networkSettingsView, portListView } from '../../network/index.js';
 import { diffTree, exportTree } from '../../image/index.js';
 import { pipeToClient } from '../pipe.js';
@@ -24,6 +24,7 @@ export interface ContainerRouteDeps {
 /** The networks a record names (NetworkMode first) and their endpoint settings; `none` and `host` show as Docker's pseudo-networks. */
 function namedNetworks(c: ContainerRecord): Array<[string, EndpointConfig]> {
   const mode = c.HostConfig.NetworkMode ?? '';
+  if (leftNone(c)) return [];
   if (mode === 'none' || mode === 'host') return [[mode, {}]];
   if (mode.startsWith('container:')) return [];
   const eps = c.NetworkingConfig?.EndpointsConfig ?? {};

@@ -26,10 +26,14 @@ export interface NetworkRouteDeps {
   defaultDns: readonly string[];
 }
 
-/** Docker's refusals (runconfig's validation errors, 400) for connecting to `host` or `none`. */
+/** runconfig.ErrConflictSharedNetwork's words. */
+const SHARED_NETWORK = 'container sharing network namespace with another container or host cannot be connected to any other network';
+
+/** Docker's refusals (runconfig's validation errors, 400) for connecting to `host` or `none` (checked against dockerd 20.10). */
 function refuseBuiltinConnect(n: BuiltinNetwork, c: ContainerRecord): never {
   const mode = c.HostConfig.NetworkMode ?? '';
   if (n.name === 'host' && mode !== 'host') throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', 'container cannot be disconnected from host network or connected to host network');
+  if ((mode === 'host' || mode.startsWith('container:')) && n.name !== mode) throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', SHARED_NETWORK);
   if (n.name === 'none' && mode !== 'none') throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
   throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_EXISTS', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.name}`);
 }
@@ -80,6 +84,14 @@ function containerRef(body: Record<string, unknown>): string {
   const ref = body['Container'];
   if (typeof ref !== 'string' || ref === '') throw invalid('Container: a container name or id is required');
   return ref;
+}
+
+/**
+ * A `none` container that a disconnect left without any network (its record keeps endpoint
+ * settings without `none`); the CLI's own create sends `{ none: {} }`.
+ */
+export function leftNone(c: ContainerRecord): boolean {
+  return (c.HostConfig.NetworkMode ?? '') === 'none' && c.NetworkingConfig !== undefined && !('none' in (c.NetworkingConfig.EndpointsConfig ?? {}));
 }
 
 /** The networks a record names (NetworkMode first), for connect / disconnect on a stopped container. */
@@ -151,9 +163,9 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
     const n = any;
     const mode = c.HostConfig.NetworkMode ?? '';
     // `none` that a disconnect left (the record keeps endpoint settings) takes a network again, as Docker's.
-    const emptied = mode === 'none' && c.NetworkingConfig !== undefined;
+    const emptied = leftNone(c);
     if ((mode === 'none' && !emptied) || mode === 'host' || mode.startsWith('container:')) {
-      throw new EngineError('forbidden', 'ERR_NETWORK_MODE', `container ${shortId(c.Id)} runs with --network ${mode}: it cannot be connected to a network`);
+      throw new EngineError('forbidden', 'ERR_NETWORK_MODE', mode === 'none' ? `container ${shortId(c.Id)} runs with --network none: disconnect it from none first` : SHARED_NETWORK);
     }
     await engine.changeNetworks(c.Id, async (cur, running) => {
       const { mode: primary, eps } = recordNetworks(cur);
@@ -182,14 +194,14 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
     const c = engine.get(containerRef(body));
     if (isBuiltin(any)) {
       if (any.name === 'host' && c.HostConfig.NetworkMode === 'host') throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', 'container cannot be disconnected from host network or connected to host network');
-      if (any.name === 'none' && c.HostConfig.NetworkMode === 'none' && c.NetworkingConfig === undefined) {
+      if (any.name === 'none' && c.HostConfig.NetworkMode === 'none' && !leftNone(c)) {
         // Docker lets a `none` container leave `none` (loopback stays) so it can join a network next.
         await engine.changeNetworks(c.Id, async () => ({ networkMode: 'none', networkingConfig: { EndpointsConfig: {} } }));
         events.emit('network', 'disconnect', any.id, { name: any.name, type: any.driver, container: c.Id });
         sendEmpty(ctx.res!, 200);
         return;
       }
-      throw new EngineError('forbidden', 'ERR_NETWORK_NOT_CONNECTED', `container ${shortId(c.Id)} is not connected to network ${any.name}`);
+      throw new EngineError('forbidden', 'ERR_NETWORK_NOT_CONNECTED', `container ${c.Id} is not connected to network ${any.name}`);
     }
     const n = any;
     await engine.changeNetworks(c.Id, async (cur, running) => {

@@ -62,9 +62,23 @@ test('host and none pseudo-networks and ps --filter network', async (t) => {
     const toNone = await docker(d, ['network', 'connect', 'none', 'b1']);
     assert.notEqual(toNone.code, 0);
     assert.match(toNone.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
+    const hostToNone = await docker(d, ['network', 'connect', 'none', 'h1']);
+    assert.notEqual(hostToNone.code, 0);
+    assert.match(hostToNone.stderr, /container sharing network namespace with another container or host cannot be connected to any other network/);
+    const noneAgain = await docker(d, ['network', 'connect', 'none', 'n1']);
+    assert.notEqual(noneAgain.code, 0);
+    assert.match(noneAgain.stderr, /endpoint with name n1 already exists in network none/);
     const hostOff = await docker(d, ['network', 'disconnect', 'host', 'h1']);
     assert.notEqual(hostOff.code, 0);
     assert.match(hostOff.stderr, /container cannot be disconnected from host network or connected to host network/);
+    const noneOff = await docker(d, ['network', 'disconnect', 'none', 'h1']);
+    assert.notEqual(noneOff.code, 0);
+    assert.match(noneOff.stderr, /container [a-f0-9]{64} is not connected to network none/);
+    // A stopped none container may leave none (then it has no network), as Docker's.
+    await dockerOk(d, ['create', '--name', 'n2', '--network', 'none', 'busybox', 'true']);
+    await dockerOk(d, ['network', 'disconnect', 'none', 'n2']);
+    assert.equal((await dockerOk(d, ['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'n2'])).trim(), '{}');
+    await dockerOk(d, ['rm', 'n2']);
     // The refusals changed nothing.
     assert.equal((await dockerOk(d, ['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'b1'])).trim(), 'bridge');
   });

@@ -1,6 +1,6 @@
 // The /etc files moat writes for a container and binds into it. Written at create; written
 // again at start when the container's network gives them an address and a DNS server.
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { buildHostsFile, buildResolvConf, parseExtraHosts, parseResolvConf, type HostRecord } from '../network/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { NetworkFacts } from './networking.js';
@@ -24,7 +24,7 @@ export function etcFiles(rec: ContainerRecord, hostResolvConf: string, net: Netw
   const hostname = rec.Config.Hostname ?? rec.Id.slice(0, 12);
   return {
     hostname: `${hostname}\n`,
-    hosts: buildHostsFile({ hostname, ip: net.ip ?? '127.0.0.1', extraHosts: [...parseExtraHosts(hc.ExtraHosts, net.hostGateway), ...links] }),
+    hosts: buildHostsFile({ hostname, ...(rec.Config.Domainname ? { domainname: rec.Config.Domainname } : {}), ip: net.ip ?? '127.0.0.1', extraHosts: [...parseExtraHosts(hc.ExtraHosts, net.hostGateway), ...links] }),
     resolvConf: buildResolvConf({
       host: parseResolvConf(hostResolvConf),
       dns: hc.Dns ?? [],
@@ -40,4 +40,23 @@ export async function writeEtcFiles(b: BundlePaths, files: EtcFiles): Promise<vo
   await writeFile(b.hostname, files.hostname, { mode: 0o644 });
   await writeFile(b.hosts, files.hosts, { mode: 0o644 });
   await writeFile(b.resolvConf, files.resolvConf, { mode: 0o644 });
+}
+
+/** A running container's /etc/hosts larger than this (the container can write it) is left alone. */
+const MAX_HOSTS_BYTES = 1 << 20;
+
+/** Rewrite the bundle's /etc/hosts in place (it is bind-mounted into a running container); false if unchanged or too large. */
+export async function rewriteHostsFile(b: BundlePaths, change: (text: string) => string): Promise<boolean> {
+  const fh = await open(b.hosts, 'r+');
+  try {
+    if ((await fh.stat()).size > MAX_HOSTS_BYTES) return false;
+    const before = await fh.readFile('utf8');
+    const after = change(before);
+    if (after === before) return false;
+    await fh.truncate(0);
+    await fh.write(after, 0, 'utf8');
+    return true;
+  } finally {
+    await fh.close();
+  }
 }

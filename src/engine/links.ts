@@ -54,7 +54,8 @@ function splitPort(key: string): { port: number; proto: string } | undefined {
 /**
  * The link's environment variables (moby links.ToEnv): `<ALIAS>_PORT` for the lowest port
  * (tcp first on a tie), `<ALIAS>_PORT_<port>_<PROTO>[_ADDR|_PORT|_PROTO]` for each exposed port,
- * `<ALIAS>_NAME=/source/alias`, `<ALIAS>_ENV_<VAR>` for the target's variables but HOME and PATH.
+ * `<ALIAS>_PORT_<first>_<PROTO>_START|_END|_PORT_START|_PORT_END` for runs of 3+ consecutive
+ * ports (what `--expose 7000-7002` makes), `<ALIAS>_NAME=/source/alias`, `<ALIAS>_ENV_<VAR>` for the target's variables but HOME and PATH.
  */
 export function linkEnv(l: Link, sourceName: string, target: ContainerRecord, ip: string): string[] {
   const alias = l.alias.toUpperCase().replace(/-/g, '_');
@@ -65,6 +66,23 @@ export function linkEnv(l: Link, sourceName: string, target: ContainerRecord, ip
   const env: string[] = [];
   const first = ports[0];
   if (first) env.push(`${alias}_PORT=${first.proto}://${ip}:${first.port}`);
+  // Runs of three or more consecutive port numbers also get `_START`/`_END` variables
+  // (moby's nextContiguous: the protocol is not compared, and two ports are no range).
+  for (let i = 0; i < ports.length; ) {
+    let j = i;
+    while (j + 1 < ports.length && ports[j + 1]!.port === ports[j]!.port + 1) j++;
+    if (j > i + 1) {
+      const p = ports[i]!;
+      const q = ports[j]!;
+      const key = `${alias}_PORT_${p.port}_${p.proto.toUpperCase()}`;
+      const endKey = `${alias}_PORT_${p.port}_${q.proto.toUpperCase()}`;
+      env.push(`${key}_START=${p.proto}://${ip}:${p.port}`, `${key}_ADDR=${ip}`, `${key}_PROTO=${p.proto}`, `${key}_PORT_START=${p.port}`);
+      env.push(`${endKey}_END=${q.proto}://${ip}:${q.port}`, `${endKey}_PORT_END=${q.port}`);
+      i = j + 1;
+    } else {
+      i++;
+    }
+  }
   for (const p of ports) {
     const key = `${alias}_PORT_${p.port}_${p.proto.toUpperCase()}`;
     env.push(`${key}=${p.proto}://${ip}:${p.port}`, `${key}_ADDR=${ip}`, `${key}_PORT=${p.port}`, `${key}_PROTO=${p.proto}`);
@@ -78,4 +96,14 @@ export function linkEnv(l: Link, sourceName: string, target: ContainerRecord, ip
     env.push(`${alias}_ENV_${name}=${v.slice(at + 1)}`);
   }
   return env;
+}
+
+/**
+ * A linking container's /etc/hosts after its link target started with address `ip`: the
+ * address of each line naming `alias` right after the tab is replaced (moby etchosts.Update,
+ * which libnetwork runs for the target's running "parents").
+ */
+export function updateLinkAddress(hosts: string, alias: string, ip: string): string {
+  const quoted = alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return hosts.replace(new RegExp(`^\\S*(\\t${quoted})(\\s|\\.)`, 'gm'), `${ip}$1$2`);
 }

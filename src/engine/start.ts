@@ -11,13 +11,13 @@ import type { EngineCore } from './core.js';
 import { initialHealth } from './health.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME } from './log-files.js';
-import { etcFiles, writeEtcFiles } from './etc-files.js';
+import { etcFiles, rewriteHostsFile, writeEtcFiles } from './etc-files.js';
 import { runPlan, type HostFacts } from './run-plan.js';
 import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
 import type { HostRecord } from '../network/index.js';
 import { PhaseTimer, buildEnv, mergeEnv } from './util.js';
-import { linkEnv, linkHostNames, parseLink } from './links.js';
+import { linkEnv, linkHostNames, parseLink, updateLinkAddress } from './links.js';
 
 const now = (): string => new Date().toISOString();
 
@@ -94,6 +94,7 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
     }
   });
   core.logKeeper.watch(id, b.dir, logs);
+  await updateLinkers(core, c);
   phases.mark('save');
   if (core.exits.watchMonitor(c) === 'gone') void core.exits.onMonitorGone(id).catch(core.failed('cannot handle the end of conmon', id));
   core.log.debug({ containerId: id, phases: phases.done() }, 'started');
@@ -121,6 +122,26 @@ function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord
     env.push(...linkEnv(link, c.Name, target, ip));
   }
   return { hosts, env };
+}
+
+/**
+ * Running containers that link to `c` get its new address in their /etc/hosts, as Docker's
+ * parent update (their link variables keep the old one, as Docker's). The file is the bind
+ * source in moat's own bundle dir, rewritten in place; a failure is logged, not fatal.
+ */
+async function updateLinkers(core: EngineCore, c: ContainerRecord): Promise<void> {
+  const ip = core.networking.defaultBridgeAddress(c.Id);
+  if (ip === undefined) return;
+  for (const linker of core.table.list()) {
+    if (linker.Id === c.Id || (linker.State.Status !== 'running' && linker.State.Status !== 'paused')) continue;
+    try {
+      const aliases = (linker.HostConfig.Links ?? []).map(parseLink).filter((l) => l.target === c.Name.slice(1)).map((l) => l.alias);
+      if (aliases.length === 0) continue;
+      await rewriteHostsFile(core.bundle(linker.Id), (text) => aliases.reduce((t, alias) => updateLinkAddress(t, alias, ip), text));
+    } catch (err) {
+      core.log.warn({ containerId: linker.Id, link: c.Id, err: errorText(err) }, 'cannot update the /etc/hosts of a linking container');
+    }
+  }
 }
 
 function logAttachFailure(core: EngineCore, id: string, err: unknown): void {

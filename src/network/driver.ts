@@ -37,7 +37,7 @@ import { buildNetavarkOptions, checkAlias, parseMac, type NetavarkOptions } from
 import { reholdPorts, reservePorts, type PortReservation } from './port-reservations.js';
 import type { PortRequest } from './ports.js';
 import { NetworkStore, type LoadProblem } from './store.js';
-import type { AttachmentRecord, EndpointRecord, NetworkRecord } from './types.js';
+import type { AttachmentRecord, BuiltinNetwork, EndpointRecord, NetworkRecord } from './types.js';
 import { findNetwork, networkInUse, noSuchNetwork, type AttachedContainer, type NetworkCreate } from './views.js';
 
 export interface DefaultBridgeOptions {
@@ -145,6 +145,7 @@ export class NetworkDriver {
   #ports = new Map<string, PortReservation>();
   #cursor = new Map<string, number>();
   #loadProblems: LoadProblem[] = [];
+  #builtins: BuiltinNetwork[] = [];
 
   private constructor(o: NetworkDriverOptions) {
     this.#o = o;
@@ -173,7 +174,30 @@ export class NetworkDriver {
     for (const n of loaded.networks) d.#networks.set(n.id, n);
     for (const e of loaded.endpoints) d.#endpoints.set(e.containerId, e);
     await d.#ensureDefaultBridge();
+    await d.#ensureBuiltins();
     return d;
+  }
+
+  /** `host` and `none` keep the ids they were given first (Docker makes new ones per daemon; a stable id is friendlier). */
+  async #ensureBuiltins(): Promise<void> {
+    const saved = await this.#store.loadBuiltins();
+    const pick = (name: 'host' | 'none', driver: 'host' | 'null'): BuiltinNetwork =>
+      saved?.find((b) => b.name === name && b.driver === driver) ?? { id: newId(), name, driver, created: new Date().toISOString() };
+    const list = [pick('host', 'host'), pick('none', 'null')];
+    if (saved === undefined || list.some((b) => !saved.includes(b))) await this.#store.saveBuiltins(list);
+    this.#builtins = list;
+  }
+
+  /** Docker's `host` and `none` pseudo-networks. */
+  builtinNetworks(): BuiltinNetwork[] {
+    return [...this.#builtins];
+  }
+
+  /** A bridge network or a pseudo-network by id, name or unique id prefix (across both); throws 404. */
+  findAnyNetwork(ref: string): NetworkRecord | BuiltinNetwork {
+    const n = findNetwork<NetworkRecord | BuiltinNetwork>([...this.#builtins, ...this.listNetworks()], ref);
+    if (n === undefined) throw noSuchNetwork(ref);
+    return n;
   }
 
   get netavark(): Netavark {

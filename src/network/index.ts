@@ -25,7 +25,7 @@ export {
   type NetnsSource,
   type ReconcileReport,
 } from './driver.js';
-export type { NetworkRecord, EndpointRecord, AttachmentRecord } from './types.js';
+export type { NetworkRecord, EndpointRecord, AttachmentRecord, BuiltinNetwork } from './types.js';
 export {
   parsePortSpec,
   parsePortKey,
@@ -65,6 +65,8 @@ export {
   checkNetworkCreate,
   networkView,
   filterNetworks,
+  isBuiltin,
+  builtinNetworkView,
   findNetwork,
   noSuchNetwork,
   networkInUse,

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../base/index.js';
-import type { EndpointRecord, NetworkRecord } from './types.js';
+import type { BuiltinNetwork, EndpointRecord, NetworkRecord } from './types.js';
 
 const ID = z.string().regex(/^[a-f0-9]{64}$/);
 const Str = z.record(z.string(), z.string());
@@ -66,6 +66,13 @@ const EndpointSchema = z.object({
   ports: z.array(PortSchema),
   dnsServers: z.array(z.string()),
 });
+
+const BuiltinsSchema = z.array(z.object({
+  id: ID,
+  name: z.enum(['host', 'none']),
+  driver: z.enum(['host', 'null']),
+  created: z.string(),
+}));
 
 export interface LoadProblem {
   file: string;
@@ -126,6 +133,20 @@ export class NetworkStore {
 
   async deleteEndpoint(containerId: string): Promise<void> {
     await rm(join(this.#endpoints, `${ID.parse(containerId)}.json`), { force: true });
+  }
+
+  /** The pseudo-networks' ids (`builtin.json`); undefined when missing or not valid (then made anew). */
+  async loadBuiltins(): Promise<BuiltinNetwork[] | undefined> {
+    try {
+      const parsed = BuiltinsSchema.safeParse(JSON.parse(await readFile(join(this.root, 'builtin.json'), 'utf8')));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async saveBuiltins(list: readonly BuiltinNetwork[]): Promise<void> {
+    await writeJsonAtomic(join(this.root, 'builtin.json'), list);
   }
 
   async load(): Promise<Loaded> {

@@ -29,6 +29,18 @@ export interface NetworkRecord {
   options: Record<string, string>;
 }
 
+/**
+ * Docker's `host` and `none` pseudo-networks (drivers `host` and `null`): listed, inspected
+ * and refused for rm/connect as Docker's, never set up by netavark. Their ids are random
+ * once and then kept in `<data-root>/network/builtin.json`, so they stay stable.
+ */
+export interface BuiltinNetwork {
+  id: string;
+  name: 'host' | 'none';
+  driver: 'host' | 'null';
+  created: string;
+}
+
 /** One network a container is attached to. */
 export interface AttachmentRecord {
   networkId: string;

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
 import { findGuardRules, guardRules, splitSaveLine } from './guard-rules.js';
 import { NetworkStore } from './store.js';
-import type { EndpointRecord, NetworkRecord } from './types.js';
-import { checkNetworkCreate, filterNetworks, findNetwork, networkInUse, networkSettingsView, networkView } from './views.js';
+import type { BuiltinNetwork, EndpointRecord, NetworkRecord } from './types.js';
+import { builtinNetworkView, checkNetworkCreate, filterNetworks, findNetwork, networkInUse, networkSettingsView, networkView } from './views.js';
 
 function net(id: string, name: string, over: Partial<NetworkRecord> = {}): NetworkRecord {
   return {
@@ -90,6 +90,37 @@ test('filterNetworks: Docker\'s filters; unknown filters are a 400', () => {
   assert.deepEqual(names({ id: ['bbbb'], driver: ['bridge'] }), ['back']);
   rejects(() => names({ colour: ['red'] }), 'invalid', /invalid filter 'colour'/);
   rejects(() => names({ type: ['x'] }), 'invalid', /invalid filter 'type=x'/);
+});
+
+test('filterNetworks: host and none are built-in, never dangling, matched by their drivers', () => {
+  const host: BuiltinNetwork = { id: 'e'.repeat(64), name: 'host', driver: 'host', created: '2026-01-01T00:00:00.000Z' };
+  const none: BuiltinNetwork = { id: 'f'.repeat(64), name: 'none', driver: 'null', created: '2026-01-01T00:00:00.000Z' };
+  const list = [host, none, net('c', 'bridge', { predefined: true, dns: false }), net('a', 'front', { labels: { team: 'a' } })];
+  const names = (f: Record<string, string[]>) => filterNetworks(list, { filters: f, inUse: () => false }).map((n) => n.name);
+  assert.deepEqual(names({}), ['host', 'none', 'bridge', 'front']);
+  assert.deepEqual(names({ type: ['builtin'] }), ['host', 'none', 'bridge']);
+  assert.deepEqual(names({ type: ['custom'] }), ['front']);
+  assert.deepEqual(names({ driver: ['null'] }), ['none']);
+  assert.deepEqual(names({ driver: ['host', 'bridge'] }), ['host', 'bridge', 'front']);
+  assert.deepEqual(names({ id: ['eee'] }), ['host']);
+  assert.deepEqual(names({ dangling: ['true'] }), ['front']);
+  assert.deepEqual(names({ label: ['team'] }), ['front']);
+  assert.equal(findNetwork(list, 'ffff')?.name, 'none');
+});
+
+test('builtinNetworkView: Docker\'s shape; members have a stable endpoint id and no address', () => {
+  const host: BuiltinNetwork = { id: 'e'.repeat(64), name: 'host', driver: 'host', created: '2026-01-01T00:00:00.000Z' };
+  const v = builtinNetworkView(host, [{ id: 'c'.repeat(64), name: 'web' }]);
+  assert.equal(v['Driver'], 'host');
+  assert.equal(v['Scope'], 'local');
+  assert.deepEqual(v['IPAM'], { Driver: 'default', Options: null, Config: [] });
+  const members = v['Containers'] as Record<string, Record<string, string>>;
+  assert.deepEqual(Object.keys(members), ['c'.repeat(64)]);
+  assert.equal(members['c'.repeat(64)]!['Name'], 'web');
+  assert.equal(members['c'.repeat(64)]!['IPv4Address'], '');
+  assert.match(members['c'.repeat(64)]!['EndpointID']!, /^[a-f0-9]{64}$/);
+  assert.equal((builtinNetworkView(host, [{ id: 'c'.repeat(64), name: 'web' }])['Containers'] as typeof members)['c'.repeat(64)]!['EndpointID'], members['c'.repeat(64)]!['EndpointID']);
+  assert.deepEqual(builtinNetworkView(host)['Containers'], {});
 });
 
 test('findNetwork: id, then name, then a unique id prefix', () => {

@@ -1,11 +1,12 @@
 // Docker's wire shapes for networks: the `POST /networks/create` body checked into a
 // request moat can act on, `GET /networks` and `GET /networks/{id}` bodies, list filters,
 // and a container's `NetworkSettings`. Pure.
+import { createHash } from 'node:crypto';
 import { EngineError, invalid } from '../base/index.js';
 import { isValidInterfaceName } from './netavark-config.js';
 import type { IpamConfigRequest } from './ipam.js';
 import { portsView, type PortMapping } from './ports.js';
-import type { AttachmentRecord, EndpointRecord, NetworkRecord } from './types.js';
+import type { AttachmentRecord, BuiltinNetwork, EndpointRecord, NetworkRecord } from './types.js';
 
 /** Names Docker reserves: `docker network create bridge` is refused. */
 export const PREDEFINED_NETWORKS: readonly string[] = ['bridge', 'host', 'none', 'default'];
@@ -218,13 +219,48 @@ export function networkView(n: NetworkRecord, containers: readonly AttachedConta
   return view;
 }
 
+/** `host` or `none` (not a bridge network moat sets up). */
+export function isBuiltin(n: NetworkRecord | BuiltinNetwork): n is BuiltinNetwork {
+  return n.driver !== 'bridge';
+}
+
+/** `docker network inspect host|none`: Docker's shape, and the running containers in that mode. */
+export function builtinNetworkView(n: BuiltinNetwork, containers: ReadonlyArray<{ id: string; name: string }> = []): Record<string, unknown> {
+  const entries = containers.map((c) => [c.id, {
+    Name: c.name,
+    // Docker makes one per sandbox; derived here so repeated inspects agree.
+    EndpointID: createHash('sha256').update(`${n.id}:${c.id}`).digest('hex'),
+    MacAddress: '',
+    IPv4Address: '',
+    IPv6Address: '',
+  }]);
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv4: true,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: Object.fromEntries(entries),
+    Options: {},
+    Labels: {},
+  };
+}
+
 /**
  * Docker's network list filters: `name` and `id` match part of the value, `label` is
- * `key` or `key=value`, `driver`, `type` (`custom` or `builtin`), `scope`, `dangling`
- * (no container attached). Values of one key are OR-ed, keys AND-ed. Unknown keys are a
- * 400, as dockerd's "invalid filter".
+ * `key` or `key=value`, `driver`, `type` (`custom` or `builtin`: `bridge`, `host`, `none`),
+ * `scope`, `dangling` (no container attached, never a built-in one). Values of one key are
+ * OR-ed, keys AND-ed. Unknown keys are a 400, as dockerd's "invalid filter".
  */
-export function filterNetworks(list: readonly NetworkRecord[], o: { filters: Readonly<Record<string, readonly string[]>>; inUse: (id: string) => boolean }): NetworkRecord[] {
+export function filterNetworks<T extends NetworkRecord | BuiltinNetwork>(list: readonly T[], o: { filters: Readonly<Record<string, readonly string[]>>; inUse: (id: string) => boolean }): T[] {
   const { filters, inUse } = o;
   const known = new Set(['name', 'id', 'label', 'driver', 'type', 'scope', 'dangling']);
   for (const key of Object.keys(filters)) if (!known.has(key)) throw invalid(`invalid filter '${key}'`);
@@ -234,22 +270,24 @@ export function filterNetworks(list: readonly NetworkRecord[], o: { filters: Rea
     const values = filters[key];
     return values === undefined || values.length === 0 || values.some(test);
   };
-  return list.filter((n) =>
-    any('name', (v) => n.name.includes(v)) &&
-    any('id', (v) => n.id.includes(v)) &&
-    any('driver', (v) => v === n.driver) &&
-    any('scope', (v) => v === 'local') &&
-    any('type', (v) => (v === 'builtin') === n.predefined) &&
-    any('dangling', (v) => (v === 'true' || v === '1') === (!inUse(n.id) && !n.predefined)) &&
-    (filters['label'] ?? []).every((v) => {
-      const eq = v.indexOf('=');
-      return eq < 0 ? v in n.labels : n.labels[v.slice(0, eq)] === v.slice(eq + 1);
-    }),
-  );
+  return list.filter((n) => {
+    const predefined = isBuiltin(n) || n.predefined;
+    const labels = isBuiltin(n) ? {} : n.labels;
+    return any('name', (v) => n.name.includes(v)) &&
+      any('id', (v) => n.id.includes(v)) &&
+      any('driver', (v) => v === n.driver) &&
+      any('scope', (v) => v === 'local') &&
+      any('type', (v) => (v === 'builtin') === predefined) &&
+      any('dangling', (v) => (v === 'true' || v === '1') === (!inUse(n.id) && !predefined)) &&
+      (filters['label'] ?? []).every((v) => {
+        const eq = v.indexOf('=');
+        return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
+      });
+  });
 }
 
 /** Find a network by full id, name, or unique id prefix (Docker's order); undefined if none. */
-export function findNetwork(list: readonly NetworkRecord[], ref: string): NetworkRecord | undefined {
+export function findNetwork<T extends { id: string; name: string }>(list: readonly T[], ref: string): T | undefined {
   const byId = list.find((n) => n.id === ref);
   if (byId !== undefined) return byId;
   const byName = list.find((n) => n.name === ref);

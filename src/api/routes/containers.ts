@@ -10,7 +10,7 @@ import { commonHeaders, sendEmpty, sendJson } from '../reply.js';
 import { batchedLogWriter, frame } from '../stream.js';
 import { containerInspect, containerSummary } from '../views.js';
 import { volumesOfContainer } from './volumes.js';
-import type { NetworkRouteDeps } from './networks.js';
+import { leftNone, type NetworkRouteDeps } from './networks.js';
 import { networkSettingsView, portListView } from '../../network/index.js';
 import { diffTree, exportTree } from '../../image/index.js';
 import { pipeToClient } from '../pipe.js';
@@ -24,11 +24,14 @@ export interface ContainerRouteDeps {
 /** The networks a record names (NetworkMode first) and their endpoint settings; `none` and `host` show as Docker's pseudo-networks. */
 function namedNetworks(c: ContainerRecord): Array<[string, EndpointConfig]> {
   const mode = c.HostConfig.NetworkMode ?? '';
+  if (leftNone(c)) return [];
   if (mode === 'none' || mode === 'host') return [[mode, {}]];
   if (mode.startsWith('container:')) return [];
   const eps = c.NetworkingConfig?.EndpointsConfig ?? {};
   const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
-  return [[primary, eps[primary] ?? {}], ...Object.entries(eps).filter(([n]) => n !== primary)];
+  // The CLI keys the default network's settings `default` (its NetworkMode): that is `bridge`.
+  const isPrimary = (n: string): boolean => n === primary || (primary === 'bridge' && n === 'default');
+  return [[primary, eps[primary] ?? (primary === 'bridge' ? eps['default'] : undefined) ?? {}], ...Object.entries(eps).filter(([n]) => !isPrimary(n))];
 }
 
 /**
@@ -41,7 +44,7 @@ function containerNetworkViews(d: NetworkRouteDeps, c: ContainerRecord): { setti
   const settings = networkSettingsView({ endpoint: live ? endpoint : undefined, networks: d.driver.listNetworks(), exposedPorts: c.Config.ExposedPorts ?? null, sandboxKey: live && endpoint.netnsName ? `/run/netns/${endpoint.netnsName}` : '' });
   const nets = settings['Networks'] as Record<string, unknown>;
   for (const [name, ep] of namedNetworks(c)) {
-    const n = d.driver.listNetworks().find((x) => x.name === name || x.id === name);
+    const n = networkOf(d, name);
     const key = n?.name ?? name;
     if (key in nets) continue;
     nets[key] = {
@@ -62,10 +65,30 @@ function containerNetworkViews(d: NetworkRouteDeps, c: ContainerRecord): { setti
   };
 }
 
+/** The network a record names (a bridge network or `host`/`none`), or undefined if it is gone. */
+function networkOf(d: NetworkRouteDeps, ref: string): { id: string; name: string } | undefined {
+  try {
+    return d.driver.findAnyNetwork(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `network` filter of `docker ps`, as dockerd's: a value matches a network the container
+ * is on (any of them, not only NetworkMode) by exact name or by id prefix.
+ */
+function onNetwork(c: ContainerRecord, value: string, d: NetworkRouteDeps | undefined): boolean {
+  return namedNetworks(c).some(([ref]) => {
+    const n = d !== undefined ? networkOf(d, ref) : undefined;
+    return n !== undefined ? n.name === value || n.id.startsWith(value) : ref === value;
+  });
+}
+
 /** The keys `GET /containers/json` accepts (Docker's `acceptedPsFilterTags`); any other is a 400. */
 const CONTAINER_LIST_FILTERS = ['status', 'name', 'id', 'label', 'ancestor', 'exited', 'before', 'since', 'volume', 'network', 'is-task', 'health', 'publish', 'expose', 'isolation'] as const;
 
-function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number): boolean {
+function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imageIdOf: (ref: string) => string | undefined, createdOf: (ref: string) => number, network: NetworkRouteDeps | undefined): boolean {
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
     // Several labels must all hold (compose lists a project's containers by two labels);
@@ -95,7 +118,7 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
         case 'volume':
           return volumesOfContainer(c).includes(v) || (c.Volumes ?? []).some((m) => m.target === v);
         case 'network':
-          return v === 'none' || v === (c.HostConfig.NetworkMode || 'default');
+          return onNetwork(c, v, network);
         case 'is-task':
           return v === 'false';
         case 'health':
@@ -206,7 +229,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     let list = engine
       .list()
       .filter((c) => all || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
-      .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created)))
+      .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created), d.network))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     sendJson(

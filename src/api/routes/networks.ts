@@ -3,10 +3,13 @@
 import { EngineError, invalid, shortId } from '../../base/index.js';
 import type { ContainerRecord, Engine, EndpointConfig, EventBus, NetworkingConfig } from '../../engine/index.js';
 import {
+  builtinNetworkView,
   checkNetworkCreate,
   defaultBridgeOptions,
   filterNetworks,
+  isBuiltin,
   networkView,
+  type BuiltinNetwork,
   type NetworkDriver,
   type NetworkRecord,
 } from '../../network/index.js';
@@ -21,6 +24,26 @@ export interface NetworkRouteDeps {
   defaultHostIp: string;
   /** The daemon's `--dns`: nameservers of containers that name none. */
   defaultDns: readonly string[];
+}
+
+/** runconfig.ErrConflictSharedNetwork's words. */
+const SHARED_NETWORK = 'container sharing network namespace with another container or host cannot be connected to any other network';
+
+/** Docker's refusals (runconfig's validation errors, 400) for connecting to `host` or `none` (checked against dockerd 20.10). */
+function refuseBuiltinConnect(n: BuiltinNetwork, c: ContainerRecord): never {
+  const mode = c.HostConfig.NetworkMode ?? '';
+  if (n.name === 'host' && mode !== 'host') throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', 'container cannot be disconnected from host network or connected to host network');
+  if ((mode === 'host' || mode.startsWith('container:')) && n.name !== mode) throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', SHARED_NETWORK);
+  if (n.name === 'none' && mode !== 'none') throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
+  throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_EXISTS', `endpoint with name ${c.Name.slice(1)} already exists in network ${n.name}`);
+}
+
+/** Running containers in `--network host|none`: the `Containers` of those pseudo-networks, as Docker's. */
+function builtinMembers(engine: Engine, n: BuiltinNetwork): Array<{ id: string; name: string }> {
+  return engine
+    .list()
+    .filter((c) => (c.State.Status === 'running' || c.State.Status === 'paused') && (c.HostConfig.NetworkMode ?? '') === n.name)
+    .map((c) => ({ id: c.Id, name: c.Name.slice(1) }));
 }
 
 /** A network as list and inspect show it: the default bridge with Docker's options. */
@@ -63,10 +86,25 @@ function containerRef(body: Record<string, unknown>): string {
   return ref;
 }
 
+/**
+ * A `none` container that a disconnect left without any network (its record keeps endpoint
+ * settings without `none`); the CLI's own create sends `{ none: {} }`.
+ */
+export function leftNone(c: ContainerRecord): boolean {
+  return (c.HostConfig.NetworkMode ?? '') === 'none' && c.NetworkingConfig !== undefined && !('none' in (c.NetworkingConfig.EndpointsConfig ?? {}));
+}
+
 /** The networks a record names (NetworkMode first), for connect / disconnect on a stopped container. */
 function recordNetworks(c: ContainerRecord): { mode: string; eps: Record<string, EndpointConfig> } {
   const mode = c.HostConfig.NetworkMode ?? '';
-  return { mode: mode === '' || mode === 'default' ? 'bridge' : mode, eps: { ...(c.NetworkingConfig?.EndpointsConfig ?? {}) } };
+  const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
+  const eps = { ...(c.NetworkingConfig?.EndpointsConfig ?? {}) };
+  // The CLI keys the default network's settings `default` (its NetworkMode): that is `bridge`.
+  if (primary === 'bridge' && eps['default'] !== undefined) {
+    eps['bridge'] ??= eps['default'];
+    delete eps['default'];
+  }
+  return { mode: primary, eps };
 }
 
 export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRouteDeps): void {
@@ -75,12 +113,14 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
 
   r.add('GET', '/networks', async (ctx) => {
     const filters = Object.fromEntries(filtersParam(ctx.query));
-    const list = filterNetworks(driver.listNetworks(), { filters, inUse: (id) => driver.attachedTo(id).length > 0 });
-    sendJson(ctx.res!, 200, list.map((n) => view(d, n, false)));
+    const all = [...driver.builtinNetworks(), ...driver.listNetworks()];
+    const list = filterNetworks(all, { filters, inUse: (id) => driver.attachedTo(id).length > 0 });
+    sendJson(ctx.res!, 200, list.map((n) => (isBuiltin(n) ? builtinNetworkView(n) : view(d, n, false))));
   });
 
   r.add('GET', '/networks/{id}', async (ctx) => {
-    sendJson(ctx.res!, 200, view(d, driver.getNetwork(ctx.params['id']!), true));
+    const n = driver.findAnyNetwork(ctx.params['id']!);
+    sendJson(ctx.res!, 200, isBuiltin(n) ? builtinNetworkView(n, builtinMembers(engine, n)) : view(d, n, true));
   });
 
   r.add('POST', '/networks/create', async (ctx) => {
@@ -91,7 +131,9 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
   });
 
   r.add('DELETE', '/networks/{id}', async (ctx) => {
-    const n = await driver.removeNetwork(ctx.params['id']!);
+    const b = driver.findAnyNetwork(ctx.params['id']!);
+    if (isBuiltin(b)) throw new EngineError('forbidden', 'ERR_NETWORK_PREDEFINED', `${b.name} is a pre-defined network and cannot be removed`);
+    const n = await driver.removeNetwork(b.id);
     events.emit('network', 'destroy', n.id, attrs(n));
     sendEmpty(ctx.res!, 204);
   });
@@ -114,14 +156,16 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
 
   r.add('POST', '/networks/{id}/connect', async (ctx) => {
     const body = objectBody(ctx.json() ?? {}, 'network connect');
-    const n = driver.getNetwork(ctx.params['id']!);
+    const any = driver.findAnyNetwork(ctx.params['id']!);
     const ep = readEndpointConfig(body['EndpointConfig']);
     const c = engine.get(containerRef(body));
+    if (isBuiltin(any)) refuseBuiltinConnect(any, c);
+    const n = any;
     const mode = c.HostConfig.NetworkMode ?? '';
     // `none` that a disconnect left (the record keeps endpoint settings) takes a network again, as Docker's.
-    const emptied = mode === 'none' && c.NetworkingConfig !== undefined;
+    const emptied = leftNone(c);
     if ((mode === 'none' && !emptied) || mode === 'host' || mode.startsWith('container:')) {
-      throw new EngineError('forbidden', 'ERR_NETWORK_MODE', `container ${shortId(c.Id)} runs with --network ${mode}: it cannot be connected to a network`);
+      throw new EngineError('forbidden', 'ERR_NETWORK_MODE', mode === 'none' ? `container ${shortId(c.Id)} runs with --network none: disconnect it from none first` : SHARED_NETWORK);
     }
     await engine.changeNetworks(c.Id, async (cur, running) => {
       const { mode: primary, eps } = recordNetworks(cur);
@@ -146,8 +190,20 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
 
   r.add('POST', '/networks/{id}/disconnect', async (ctx) => {
     const body = objectBody(ctx.json() ?? {}, 'network disconnect');
-    const n = driver.getNetwork(ctx.params['id']!);
+    const any = driver.findAnyNetwork(ctx.params['id']!);
     const c = engine.get(containerRef(body));
+    if (isBuiltin(any)) {
+      if (any.name === 'host' && c.HostConfig.NetworkMode === 'host') throw new EngineError('invalid', 'ERR_NETWORK_BUILTIN', 'container cannot be disconnected from host network or connected to host network');
+      if (any.name === 'none' && c.HostConfig.NetworkMode === 'none' && !leftNone(c)) {
+        // Docker lets a `none` container leave `none` (loopback stays) so it can join a network next.
+        await engine.changeNetworks(c.Id, async () => ({ networkMode: 'none', networkingConfig: { EndpointsConfig: {} } }));
+        events.emit('network', 'disconnect', any.id, { name: any.name, type: any.driver, container: c.Id });
+        sendEmpty(ctx.res!, 200);
+        return;
+      }
+      throw new EngineError('forbidden', 'ERR_NETWORK_NOT_CONNECTED', `container ${c.Id} is not connected to network ${any.name}`);
+    }
+    const n = any;
     await engine.changeNetworks(c.Id, async (cur, running) => {
       const { mode: primary, eps } = recordNetworks(cur);
       const named = [primary, ...Object.keys(eps).filter((x) => x !== primary)];

@@ -16,6 +16,8 @@ export interface DaemonConfig {
   noNewPrivileges: boolean;
   seccompProfile: string;
   seccompExplain: boolean;
+  /** Ms the seccomp listener pair stays while no container uses it; -1: it never exits. */
+  seccompListenerIdleMs: number;
   /** The runc binary; '' picks /usr/sbin/runc or /usr/bin/runc. */
   runc: string;
   defaultUlimits: string[];
@@ -85,6 +87,7 @@ export const DEFAULTS: DaemonConfig = {
   noNewPrivileges: false,
   seccompProfile: 'builtin',
   seccompExplain: true,
+  seccompListenerIdleMs: 5000,
   runc: '',
   defaultUlimits: [],
   usernsRemap: '',
@@ -132,6 +135,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'no-new-privileges': 'noNewPrivileges',
   'seccomp-profile': 'seccompProfile',
   'seccomp-explain': 'seccompExplain',
+  'seccomp-listener-idle': 'seccompListenerIdleMs',
   'default-ulimits': 'defaultUlimits',
   'userns-remap': 'usernsRemap',
   'authorization-plugins': 'authorizationPlugins',

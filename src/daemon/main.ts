@@ -62,6 +62,7 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--no-new-privileges', 'set no_new_privs for every container')
     .option('--seccomp-profile <profile>', 'default seccomp profile: builtin, unconfined, or a file', DEFAULTS.seccompProfile)
     .option('--no-seccomp-explain', 'plain errno rules instead of explained (notify) denials')
+    .option('--seccomp-listener-idle <ms>', 'how long the seccomp listener pair stays while no container uses it (-1: never exits)', (v) => Number(v), DEFAULTS.seccompListenerIdleMs)
     .option('--runc <path>', 'runc binary (default: /usr/sbin/runc, else /usr/bin/runc)')
     .option('--default-ulimit <ulimit>', 'default ulimit for containers (name=soft[:hard]), repeatable', collect, [])
     .option('--userns-remap <spec>', 'user namespace remapping: default, user, user:group, uid:gid')
@@ -117,6 +118,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['newPrivileges'] === false) cfg.noNewPrivileges = true;
   if (fromCli('seccompProfile')) cfg.seccompProfile = String(o['seccompProfile']);
   if (o['seccompExplain'] === false) cfg.seccompExplain = false;
+  if (fromCli('seccompListenerIdleMs')) cfg.seccompListenerIdleMs = Number(o['seccompListenerIdleMs']);
   if (o['runc']) cfg.runc = String(o['runc']);
   if ((o['defaultUlimit'] as string[]).length > 0) cfg.defaultUlimits = o['defaultUlimit'] as string[];
   if (o['usernsRemap']) cfg.usernsRemap = String(o['usernsRemap']);
@@ -145,6 +147,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['mtu'] !== undefined) cfg.mtu = Number(o['mtu']);
   checkNetworkConfig(cfg);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
+  if (!Number.isInteger(cfg.seccompListenerIdleMs) || cfg.seccompListenerIdleMs < -1) throw new Error(`invalid seccomp-listener-idle: ${String(cfg.seccompListenerIdleMs)}: must be a whole number of ms, or -1`);
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key}: ${String(v)}: must be a positive whole number`);
@@ -284,7 +287,15 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   // Denials explained: blocked rules become notify rules answered (same errno) and recorded
   // by a listener process that, like conmon, outlives moatd.
   const explainer = cfg.seccompExplain
-    ? await NotifyExplainer.start({ execRoot: cfg.execRoot, listenerBin: fileURLToPath(new URL('../../../bin/moat-seccomp-listener', import.meta.url)), arch: hostArch(process.arch), log })
+    ? await NotifyExplainer.start({
+        execRoot: cfg.execRoot,
+        listenerBin: fileURLToPath(new URL('../../../bin/moat-seccomp-listener', import.meta.url)),
+        arch: hostArch(process.arch),
+        log,
+        idleGraceMs: cfg.seccompListenerIdleMs < 0 ? Infinity : cfg.seccompListenerIdleMs,
+        // Checked as often as the grace allows, at most every 5 s.
+        checkIntervalMs: Math.min(5000, Math.max(100, cfg.seccompListenerIdleMs)),
+      })
     : undefined;
   const seccomp = new SeccompPolicy({
     daemonDefault: parseDaemonSeccompProfile(cfg.seccompProfile, (p) => readFileSync(p, 'utf8')),
@@ -347,6 +358,12 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   log.info(runtime.runcInfo, runtime.runcInfo.direct ? 'runc 1.1: moatd starts and deletes containers itself' : 'runc start and delete run runc (its state layout is not runc 1.1\'s)');
   // Before any listener: every create is judged by its effect (seccomp, joined namespaces).
   authz.chain.setInspector(engineInspector(engine));
+  // A create's pin on the listener pair ends with its start or die (or its removal).
+  if (explainer) {
+    events.subscribe((ev) => {
+      if (ev.Type === 'container' && (ev.Action === 'start' || ev.Action === 'die' || ev.Action === 'destroy')) explainer.settled(ev.Actor.ID);
+    });
+  }
   explainer?.follow((r) => {
     const ev = denialEvent(r);
     const c = engine.find(r.containerId);

@@ -120,6 +120,7 @@ async function runActive(args: ListenerArgs, log: Logger, o: { listenFd: number;
       listenFd: o.listenFd,
       lockFd: o.lockFd,
       stateDir: args.stateDir,
+      socketPath: args.socket,
       log,
       spawner: { spawn: () => spawnStandby(args, log) },
       standby: spawnStandby(args, log),

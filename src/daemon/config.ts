@@ -213,6 +213,11 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
   return out;
 }
 
+/** Throws unless `ms` is a whole number of ms ≥ 0, or -1 (the listener pair never exits). */
+export function checkSeccompListenerIdle(ms: number): void {
+  if (!Number.isInteger(ms) || ms < -1) throw new Error(`invalid seccomp-listener-idle: ${String(ms)}: must be a whole number of ms, or -1`);
+}
+
 /** `<config-dir>/certs.d`: the config dir is the directory of the daemon.json (/etc/moat). */
 export function certsDir(cfg: Pick<DaemonConfig, 'configFile'>): string {
   const slash = cfg.configFile.lastIndexOf('/');

@@ -20,7 +20,7 @@ import { buildRouter, describeHostPaths, goArch } from '../api/index.js';
 import { NetworkDriver, checkDnsServers, parseAddressPool } from '../network/index.js';
 import { NetavarkNetworking } from './networking.js';
 
-import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig } from './config.js';
+import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig, checkSeccompListenerIdle } from './config.js';
 import { engineInspector, setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 import { installSafetyNet } from './safety-net.js';
@@ -118,7 +118,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['newPrivileges'] === false) cfg.noNewPrivileges = true;
   if (fromCli('seccompProfile')) cfg.seccompProfile = String(o['seccompProfile']);
   if (o['seccompExplain'] === false) cfg.seccompExplain = false;
-  if (fromCli('seccompListenerIdleMs')) cfg.seccompListenerIdleMs = Number(o['seccompListenerIdleMs']);
+  if (fromCli('seccompListenerIdle')) cfg.seccompListenerIdleMs = Number(o['seccompListenerIdle']);
   if (o['runc']) cfg.runc = String(o['runc']);
   if ((o['defaultUlimit'] as string[]).length > 0) cfg.defaultUlimits = o['defaultUlimit'] as string[];
   if (o['usernsRemap']) cfg.usernsRemap = String(o['usernsRemap']);
@@ -147,7 +147,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['mtu'] !== undefined) cfg.mtu = Number(o['mtu']);
   checkNetworkConfig(cfg);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
-  if (!Number.isInteger(cfg.seccompListenerIdleMs) || cfg.seccompListenerIdleMs < -1) throw new Error(`invalid seccomp-listener-idle: ${String(cfg.seccompListenerIdleMs)}: must be a whole number of ms, or -1`);
+  checkSeccompListenerIdle(cfg.seccompListenerIdleMs);
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key}: ${String(v)}: must be a positive whole number`);

@@ -24,6 +24,7 @@ import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig, c
 import { engineInspector, setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 import { installSafetyNet } from './safety-net.js';
+import { startIdleTrim } from './idle-trim.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -397,12 +398,14 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   });
   const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain, describePath: describeHostPaths({ dataRoot, execRoot: cfg.execRoot }) });
 
+  const idleTrim = startIdleTrim({ log });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'moatd stopping; containers keep running');
     void (async () => {
+      idleTrim.stop();
       await engine.close();
       // The listener keeps serving running containers; only our side closes.
       await explainer?.close();

@@ -392,7 +392,9 @@ export class ListenerLoop {
     } catch (err) {
       this.#log.warn({ err }, 'cannot answer an idle-exit request');
     }
-    this.#log.info({ fds: this.#notifiers.size, connections: this.#conns.size, idleMs }, busy ? 'idle-exit request declined: the listener is in use' : 'no container uses the listener: exiting on moatd\'s request');
+    // A decline comes every few seconds while containers run: debug only.
+    if (busy) this.#log.debug({ fds: this.#notifiers.size, connections: this.#conns.size, idleMs }, 'idle-exit request declined: the listener is in use');
+    else this.#log.info({ idleMs }, 'no container uses the listener: exiting on moatd\'s request');
   }
 
   #closeListen(): void {

@@ -194,10 +194,21 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
       for (const pid of e.daemonPids()) partsOf[roleOf(pid)] = (partsOf[roleOf(pid)] ?? 0) + rssKb(pid);
       idleParts.set(e.key, partsOf);
     }
+    // Settled: moatd's listener pair exits after its idle grace (5 s, checked every 5 s) and
+    // moatd gives its heap back once idle (5 s samples); the same wait for every engine.
+    await sleep(12_000);
+    const settled = new Map(engines.map((e) => [e.key, sumRss(e.daemonPids())]));
+    const settledShared1x = new Map(engines.map((e) => [e.key, groupRssKb(e.daemonPids())]));
+    const settledParts = new Map<string, Record<string, number>>();
+    for (const e of engines) {
+      const partsOf: Record<string, number> = {};
+      for (const pid of e.daemonPids()) partsOf[roleOf(pid)] = (partsOf[roleOf(pid)] ?? 0) + rssKb(pid);
+      settledParts.set(e.key, partsOf);
+    }
 
     const counted: Record<string, string> = {
       dockerd: 'dockerd + containerd',
-      moatd: 'moatd + seccomp listener + its standby (they start with the first container and stay)',
+      moatd: 'moatd + seccomp listener + its standby (they start with the first container that needs them and exit 5-10 s after the last one)',
       podman: 'no daemon: nothing runs between commands (0); see the CLI peak RSS',
     };
     const out: Record<string, EngineResult> = {};
@@ -211,7 +222,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
         ...(e
           ? {
               psMs: stats(ps.get(e.key)!),
-              idleRssKb: { fresh: idleFresh.get(e.key)!, afterWork: idleAfter.get(e.key)!, counted: counted[e.key.split(':')[0]!] ?? '', afterWorkParts: idleParts.get(e.key)!, afterWorkShared1x: idleShared1x.get(e.key)! },
+              idleRssKb: { fresh: idleFresh.get(e.key)!, afterWork: idleAfter.get(e.key)!, counted: counted[e.key.split(':')[0]!] ?? '', afterWorkParts: idleParts.get(e.key)!, afterWorkShared1x: idleShared1x.get(e.key)!, settled: settled.get(e.key)!, settledShared1x: settledShared1x.get(e.key)!, settledParts: settledParts.get(e.key)! },
               perContainerRssKb: Math.round(perContainer.get(e.key)!),
               ...(cliPeak.get(e.key) !== undefined ? { cliRunPeakRssKb: cliPeak.get(e.key)! } : {}),
               versionMs: stats(version.get(e.key)!),

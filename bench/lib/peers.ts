@@ -164,8 +164,8 @@ export async function startMoatd(root: string, docker: string, variant: MoatdVar
     env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') },
     globalFlags: [],
     runFlags: variant.bridge === true ? [] : ['--network', 'none'],
-    // moatd, plus its seccomp denial listener and the listener's standby once they run
-    // (they start with the first container and stay).
+    // moatd, plus its seccomp denial listener and the listener's standby while they run
+    // (they start with the first container that needs them and exit once none does).
     daemonPids: () => [child.pid!, ...listenerPids()],
     helperPids: () => procs().filter((p) => p.comm === 'conmon' && under(p)).map((p) => p.pid),
     sharedHelperPids: () => listenerPids(),

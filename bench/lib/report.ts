@@ -11,7 +11,17 @@ export interface EngineResult {
   /** `ps -q` with psContainers running. */
   psMs?: Stats;
   /** Daemon (and what it keeps running) RSS: right after start and import, and after all the work once every container is gone. */
-  idleRssKb?: { fresh: number; afterWork: number; counted: string; afterWorkParts: Record<string, number>; afterWorkShared1x: number };
+  idleRssKb?: {
+    fresh: number;
+    afterWork: number;
+    counted: string;
+    afterWorkParts: Record<string, number>;
+    afterWorkShared1x: number;
+    /** 15 s after the work (what moatd gives back once idle: the listener pair, the heap); older results lack it. */
+    settled?: number;
+    settledShared1x?: number;
+    settledParts?: Record<string, number>;
+  };
   /** (per-container helpers + shared helpers) / psContainers, with psContainers running. */
   perContainerRssKb?: number;
   /** Peak RSS of the CLI process of one `run --rm` (GNU time %M), median of 3. */
@@ -91,6 +101,8 @@ export function render(r: BenchResult): string {
     ['idle RSS after start', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.fresh))],
     ['idle RSS after the work', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.afterWork))],
     ['idle after the work, shared pages once', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.afterWorkShared1x))],
+    ['idle 15 s after the work', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.settled))],
+    ['same, shared pages once', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.settledShared1x))],
     ['RSS per running container', ...keys.map((k) => mib(r.engines[k]!.perContainerRssKb))],
     ['CLI peak RSS, one run --rm', ...keys.map((k) => mib(r.engines[k]!.cliRunPeakRssKb))],
     ['`version` (CLI + round trip), median', ...keys.map((k) => ms(r.engines[k]!.versionMs?.median))],
@@ -99,6 +111,7 @@ export function render(r: BenchResult): string {
   out.push('');
   out.push('Idle RSS counts: ' + engineKeys.map((k) => `${k}: ${r.engines[k]!.idleRssKb?.counted ?? '—'}`).join('; '));
   out.push('Idle RSS after the work, by process: ' + engineKeys.map((k) => `${k}: ${Object.entries(r.engines[k]!.idleRssKb?.afterWorkParts ?? {}).map(([n, kb]) => `${n} ${mib(kb)}`).join(' + ') || '—'}`).join('; '));
+  out.push('Idle RSS 15 s after the work, by process: ' + engineKeys.map((k) => `${k}: ${Object.entries(r.engines[k]!.idleRssKb?.settledParts ?? {}).map(([n, kb]) => `${n} ${mib(kb)}`).join(' + ') || '—'}`).join('; '));
   if (Object.keys(r.cliStartMs).length > 0) out.push('CLI start alone (no daemon): ' + Object.entries(r.cliStartMs).map(([k, s]) => `${k} ${ms(s.median)}`).join(', '));
   for (const [k, p] of Object.entries(r.phases)) {
     out.push('');
@@ -135,6 +148,12 @@ export function targetsOf(engines: Record<string, EngineResult>): Target[] {
     const a = m.idleRssKb.afterWorkShared1x;
     const b = d.idleRssKb.afterWorkShared1x;
     if (a !== undefined && b !== undefined) out.push({ name: 'same, shared pages counted once', value: a / b, target: '<= 0.50', met: a / b <= 0.5 });
+    const ms = m.idleRssKb.settled;
+    const ds = d.idleRssKb.settled;
+    if (ms !== undefined && ds !== undefined) out.push({ name: 'idle RSS 15 s after work: moatd / dockerd + containerd', value: ms / ds, target: '<= 0.50', met: ms / ds <= 0.5 });
+    const m1 = m.idleRssKb.settledShared1x;
+    const d1 = d.idleRssKb.settledShared1x;
+    if (m1 !== undefined && d1 !== undefined) out.push({ name: 'same, shared pages counted once', value: m1 / d1, target: '<= 0.50', met: m1 / d1 <= 0.5 });
   }
   return out;
 }
@@ -157,6 +176,8 @@ export function compare(oldR: BenchResult, newR: BenchResult): string {
     add(`${k} ps median`, a?.psMs?.median, b?.psMs?.median, 'ms');
     add(`${k} idle RSS after work`, a?.idleRssKb?.afterWork, b?.idleRssKb?.afterWork, 'MiB');
     add(`${k} idle after work, shared once`, a?.idleRssKb?.afterWorkShared1x, b?.idleRssKb?.afterWorkShared1x, 'MiB');
+    add(`${k} idle 15 s after work`, a?.idleRssKb?.settled, b?.idleRssKb?.settled, 'MiB');
+    add(`${k} idle 15 s after work, shared once`, a?.idleRssKb?.settledShared1x, b?.idleRssKb?.settledShared1x, 'MiB');
     add(`${k} RSS per container`, a?.perContainerRssKb, b?.perContainerRssKb, 'MiB');
   }
   for (const k of [...new Set([...Object.keys(oldR.phases), ...Object.keys(newR.phases)])]) {

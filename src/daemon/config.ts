@@ -16,6 +16,8 @@ export interface DaemonConfig {
   noNewPrivileges: boolean;
   seccompProfile: string;
   seccompExplain: boolean;
+  /** Ms the seccomp listener pair stays while no container uses it; -1: it never exits. */
+  seccompListenerIdleMs: number;
   /** The runc binary; '' picks /usr/sbin/runc or /usr/bin/runc. */
   runc: string;
   defaultUlimits: string[];
@@ -85,6 +87,7 @@ export const DEFAULTS: DaemonConfig = {
   noNewPrivileges: false,
   seccompProfile: 'builtin',
   seccompExplain: true,
+  seccompListenerIdleMs: 5000,
   runc: '',
   defaultUlimits: [],
   usernsRemap: '',
@@ -132,6 +135,7 @@ const FILE_KEYS: Record<string, keyof DaemonConfig> = {
   'no-new-privileges': 'noNewPrivileges',
   'seccomp-profile': 'seccompProfile',
   'seccomp-explain': 'seccompExplain',
+  'seccomp-listener-idle': 'seccompListenerIdleMs',
   'default-ulimits': 'defaultUlimits',
   'userns-remap': 'usernsRemap',
   'authorization-plugins': 'authorizationPlugins',
@@ -207,6 +211,11 @@ export function applyConfigFile(base: DaemonConfig, file: unknown, source: strin
     (out as unknown as Record<string, unknown>)[field] = value;
   }
   return out;
+}
+
+/** Throws unless `ms` is a whole number of ms ≥ 0, or -1 (the listener pair never exits). */
+export function checkSeccompListenerIdle(ms: number): void {
+  if (!Number.isInteger(ms) || ms < -1) throw new Error(`invalid seccomp-listener-idle: ${String(ms)}: must be a whole number of ms, or -1`);
 }
 
 /** `<config-dir>/certs.d`: the config dir is the directory of the daemon.json (/etc/moat). */

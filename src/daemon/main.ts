@@ -20,10 +20,11 @@ import { buildRouter, describeHostPaths, goArch } from '../api/index.js';
 import { NetworkDriver, checkDnsServers, parseAddressPool } from '../network/index.js';
 import { NetavarkNetworking } from './networking.js';
 
-import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig } from './config.js';
+import { DEFAULTS, applyConfigFile, certsDir, defaultHosts, type DaemonConfig, checkSeccompListenerIdle } from './config.js';
 import { engineInspector, setupAuthz } from './authz.js';
 import { checkHosts, openListeners } from './listeners.js';
 import { installSafetyNet } from './safety-net.js';
+import { startIdleTrim } from './idle-trim.js';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -62,6 +63,7 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--no-new-privileges', 'set no_new_privs for every container')
     .option('--seccomp-profile <profile>', 'default seccomp profile: builtin, unconfined, or a file', DEFAULTS.seccompProfile)
     .option('--no-seccomp-explain', 'plain errno rules instead of explained (notify) denials')
+    .option('--seccomp-listener-idle <ms>', 'how long the seccomp listener pair stays while no container uses it (-1: never exits)', (v) => Number(v), DEFAULTS.seccompListenerIdleMs)
     .option('--runc <path>', 'runc binary (default: /usr/sbin/runc, else /usr/bin/runc)')
     .option('--default-ulimit <ulimit>', 'default ulimit for containers (name=soft[:hard]), repeatable', collect, [])
     .option('--userns-remap <spec>', 'user namespace remapping: default, user, user:group, uid:gid')
@@ -117,6 +119,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['newPrivileges'] === false) cfg.noNewPrivileges = true;
   if (fromCli('seccompProfile')) cfg.seccompProfile = String(o['seccompProfile']);
   if (o['seccompExplain'] === false) cfg.seccompExplain = false;
+  if (fromCli('seccompListenerIdle')) cfg.seccompListenerIdleMs = Number(o['seccompListenerIdle']);
   if (o['runc']) cfg.runc = String(o['runc']);
   if ((o['defaultUlimit'] as string[]).length > 0) cfg.defaultUlimits = o['defaultUlimit'] as string[];
   if (o['usernsRemap']) cfg.usernsRemap = String(o['usernsRemap']);
@@ -145,6 +148,7 @@ function parseFlags(argv: string[]): DaemonConfig {
   if (o['mtu'] !== undefined) cfg.mtu = Number(o['mtu']);
   checkNetworkConfig(cfg);
   if (cfg.pidfile === '') cfg.pidfile = join(cfg.execRoot, 'moatd.pid');
+  checkSeccompListenerIdle(cfg.seccompListenerIdleMs);
   if (!Number.isInteger(cfg.defaultPidsLimit)) throw new Error(`invalid --default-pids-limit: ${String(o['defaultPidsLimit'])}`);
   for (const [key, v] of [['request-body-budget', cfg.bodyBudget], ['request-body-budget-per-caller', cfg.bodyBudgetPerCaller], ['request-body-timeout', cfg.bodyTimeoutMs]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key}: ${String(v)}: must be a positive whole number`);
@@ -287,7 +291,15 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   // Denials explained: blocked rules become notify rules answered (same errno) and recorded
   // by a listener process that, like conmon, outlives moatd.
   const explainer = cfg.seccompExplain
-    ? await NotifyExplainer.start({ execRoot: cfg.execRoot, listenerBin: fileURLToPath(new URL('../../../bin/moat-seccomp-listener', import.meta.url)), arch: hostArch(process.arch), log })
+    ? await NotifyExplainer.start({
+        execRoot: cfg.execRoot,
+        listenerBin: fileURLToPath(new URL('../../../bin/moat-seccomp-listener', import.meta.url)),
+        arch: hostArch(process.arch),
+        log,
+        idleGraceMs: cfg.seccompListenerIdleMs < 0 ? Infinity : cfg.seccompListenerIdleMs,
+        // Checked as often as the grace allows, at most every 5 s.
+        checkIntervalMs: Math.min(5000, Math.max(100, cfg.seccompListenerIdleMs)),
+      })
     : undefined;
   const seccomp = new SeccompPolicy({
     daemonDefault: parseDaemonSeccompProfile(cfg.seccompProfile, (p) => readFileSync(p, 'utf8')),
@@ -350,6 +362,12 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   log.info(runtime.runcInfo, runtime.runcInfo.direct ? 'runc 1.1: moatd starts and deletes containers itself' : 'runc start and delete run runc (its state layout is not runc 1.1\'s)');
   // Before any listener: every create is judged by its effect (seccomp, joined namespaces).
   authz.chain.setInspector(engineInspector(engine));
+  // A create's pin on the listener pair ends with its start or die (or its removal).
+  if (explainer) {
+    events.subscribe((ev) => {
+      if (ev.Type === 'container' && (ev.Action === 'start' || ev.Action === 'die' || ev.Action === 'destroy')) explainer.settled(ev.Actor.ID);
+    });
+  }
   explainer?.follow((r) => {
     const ev = denialEvent(r);
     const c = engine.find(r.containerId);
@@ -383,12 +401,14 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   });
   const servers = await openListeners(defaultHosts(cfg), cfg, { router, log, authorizer: authz.chain, describePath: describeHostPaths({ dataRoot, execRoot: cfg.execRoot }) });
 
+  const idleTrim = startIdleTrim({ log });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'moatd stopping; containers keep running');
     void (async () => {
+      idleTrim.stop();
       await engine.close();
       // The listener keeps serving running containers; only our side closes.
       await explainer?.close();

@@ -66,3 +66,129 @@ test('NotifyExplainer with an impossible socket path stays unavailable instead o
   assert.equal(x.available(), false);
   await assert.rejects(x.prepare('c1', []), /seccomp denial listener is not running/);
 });
+
+/** Listener processes as a fake: one pid at a time; the idle-exit answer and the exit are the test's to give. */
+function fakeProcesses() {
+  const f = {
+    pid: undefined as number | undefined,
+    nextPid: 100,
+    starts: 0,
+    requests: 0,
+    answer: 'exiting' as 'exiting' | 'busy',
+    /** While set, an idle-exit request waits for it. */
+    hold: undefined as Promise<void> | undefined,
+    processes: {
+      start: async () => {
+        assert.equal(f.pid, undefined, 'a new listener is started only once the old one is gone');
+        f.starts += 1;
+        f.pid = f.nextPid++;
+        return { pid: f.pid, started: true };
+      },
+      find: async () => (f.pid !== undefined ? { pid: f.pid } : undefined),
+      findStandby: () => undefined,
+      requestIdleExit: async () => {
+        f.requests += 1;
+        await f.hold;
+        return f.answer;
+      },
+      waitForExit: async () => {
+        if (f.answer === 'exiting') f.pid = undefined;
+        return true;
+      },
+    },
+  };
+  return f;
+}
+
+async function until(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('NotifyExplainer asks an idle pair to exit only once no create is pinned, and starts it again on the next create', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  const f = fakeProcesses();
+  const x = await NotifyExplainer.start({ execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64', log: silentLogger(), checkIntervalMs: 10, idleGraceMs: 0, processes: f.processes });
+  t.after(async () => {
+    await x.close();
+    rmSync(execRoot, { recursive: true, force: true });
+  });
+  await x.prepare('c1', [{ index: 3, names: ['keyctl'], errno: 1 }]);
+  assert.equal(x.pid, 100);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(f.requests, 0, 'a create between prepare and its start/die event pins the pair');
+  x.settled('c1');
+  await until(() => x.pid === undefined);
+  assert.equal(f.requests, 1);
+  assert.equal(x.available(), true, 'a stopped pair is still available: the next create starts it');
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(f.requests, 1, 'no request while no pair runs');
+  await x.prepare('c2', []);
+  assert.equal(x.pid, 101);
+  assert.equal(f.starts, 2);
+});
+
+test('NotifyExplainer: a create racing an idle-exit request waits for the old pair to go, then starts a new one', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  const f = fakeProcesses();
+  let release!: () => void;
+  f.hold = new Promise<void>((r) => (release = r));
+  const x = await NotifyExplainer.start({ execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64', log: silentLogger(), checkIntervalMs: 10, idleGraceMs: 0, processes: f.processes });
+  t.after(async () => {
+    release();
+    await x.close();
+    rmSync(execRoot, { recursive: true, force: true });
+  });
+  await x.prepare('c1', []);
+  x.settled('c1');
+  await until(() => f.requests === 1); // the request is out, its answer held
+  let prepared = false;
+  const p = x.prepare('c2', [{ index: 0, names: ['keyctl'], errno: 1 }]).then(() => (prepared = true));
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(prepared, false, 'the create waits while the request is out');
+  assert.equal(f.starts, 1, 'and starts nothing yet');
+  release(); // the listener agrees and goes
+  await p;
+  assert.equal(f.starts, 2, 'the create started a new pair after the old one went');
+  assert.equal(x.pid, 101);
+  assert.equal(loadRuleTableSync(x.stateDir, 'c2')?.mode, 'enforce');
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(f.requests, 1, 'the new pair is pinned by c2');
+});
+
+test('NotifyExplainer keeps a pair that declines (a container holds its fds)', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  const f = fakeProcesses();
+  f.answer = 'busy';
+  f.pid = 42; // left running by an earlier moatd
+  const x = await NotifyExplainer.start({ execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64', log: silentLogger(), checkIntervalMs: 10, idleGraceMs: 0, processes: f.processes });
+  t.after(async () => {
+    await x.close();
+    rmSync(execRoot, { recursive: true, force: true });
+  });
+  assert.equal(x.pid, 42, 'found at start');
+  await until(() => f.requests >= 3);
+  assert.equal(x.pid, 42, 'still there after declined requests');
+  assert.equal(f.starts, 0);
+  f.answer = 'exiting'; // its last container went
+  await until(() => x.pid === undefined);
+  assert.equal(f.pid, undefined);
+});
+
+test('NotifyExplainer with idleGraceMs Infinity never asks', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  const f = fakeProcesses();
+  const x = await NotifyExplainer.start({ execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64', log: silentLogger(), checkIntervalMs: 10, idleGraceMs: Infinity, processes: f.processes });
+  t.after(async () => {
+    await x.close();
+    rmSync(execRoot, { recursive: true, force: true });
+  });
+  await x.prepare('c1', []);
+  x.settled('c1');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(f.requests, 0);
+  assert.equal(x.pid, 100);
+});

@@ -1,15 +1,22 @@
-// moatd's side of the denial explainer in one object (host): keeps the listener process
-// running, tells the seccomp policy whether to convert profiles, writes each container's
-// rule table before `runc create`, follows denial records for `docker events`, and removes a
-// container's files on `docker rm`. It never stops the listener: containers outlive moatd.
-// A dead listener is replaced by its own standby within milliseconds (listener.ts); the
-// check here (every 5 s) only restarts one for new containers when both are gone, which
-// running containers cannot be helped with: their notify fds died with the two processes.
+// moatd's side of the denial explainer in one object (host): starts the listener process on
+// the first container that needs it, tells the seccomp policy whether to convert profiles,
+// writes each container's rule table before `runc create`, follows denial records for
+// `docker events`, and removes a container's files on `docker rm`. Containers outlive moatd,
+// and so does the listener while it holds their notify fds.
+//
+// While no container uses it, the pair (listener + standby, two Node processes, ~60 MiB each)
+// is asked to exit (issue 18): the check (every 5 s) asks only when no create of this moatd is
+// between `prepare()` and its `start`/`die` event (a pin), and the listener agrees only when
+// it has held no notify fd and no half-read runc connection for the grace period, so
+// containers left by an earlier moatd keep it. A `prepare()` during the request waits until
+// the old pair has gone, then starts a new one. A dead listener is replaced by its own
+// standby within milliseconds (listener.ts); when both are gone, running containers cannot
+// be helped (their notify fds died with the two processes) and the next create starts a new pair.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, type Logger } from '../base/index.js';
 import type { LinuxSeccomp, NotifyRule, SeccompArch } from '../seccomp/index.js';
-import { startListenerProcess, findListenerProcess, findStandbyProcess } from './process.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess, requestIdleExit, waitForExit } from './process.js';
 import { writeRuleTable, followDenials, readDenials, removeContainerState, type DenialFollower } from './files.js';
 import type { DenialLine } from './policy.js';
 
@@ -22,9 +29,32 @@ export interface NotifyExplainerOptions {
   readonly arch: SeccompArch;
   readonly log: Logger;
   readonly logLevel?: 'debug' | 'info' | 'warn';
-  /** How often `available()` is refreshed. Default 5 s. */
+  /** How often `available()` is refreshed and an idle pair asked to exit. Default 5 s. */
   readonly checkIntervalMs?: number;
+  /** How long the listener must have held no notify fd before it agrees to exit. Default 5 s; `Infinity`: never asked. */
+  readonly idleGraceMs?: number;
+  /** The process functions (tests pass fakes). */
+  readonly processes?: ListenerProcesses;
 }
+
+/** What the explainer does to the listener processes (process.ts; fakes in tests). */
+export interface ListenerProcesses {
+  start: typeof startListenerProcess;
+  find: typeof findListenerProcess;
+  findStandby: typeof findStandbyProcess;
+  requestIdleExit: typeof requestIdleExit;
+  waitForExit: typeof waitForExit;
+}
+
+const REAL_PROCESSES: ListenerProcesses = { start: startListenerProcess, find: findListenerProcess, findStandby: findStandbyProcess, requestIdleExit, waitForExit };
+
+/**
+ * How long a create keeps the pair from an idle exit when no `start`/`die` event settles it
+ * (a start that failed without one): twice the runtime's 60 s limit for `runc create`.
+ */
+const PIN_MS = 120_000;
+/** How long moatd waits for a pair that agreed to exit before giving up on it. */
+const EXIT_WAIT_MS = 5000;
 
 /**
  * The explainer moatd hands to SeccompPolicy (it has the `listenerPath` and `available()`
@@ -42,11 +72,19 @@ export class NotifyExplainer {
   #warned = false;
   #checking: Promise<boolean> | undefined;
   #closed = false;
-  /** Set once a container needed the listener: from then on a dead listener is restarted. */
+  /** Set while a pair this moatd started or found may be running. */
   #wanted = false;
+  /** Creates between `prepare()` and their start/die event: container id → expiry. */
+  readonly #pins = new Map<string, number>();
+  /** An idle-exit request and the wait for the pair to go. */
+  #stopping: Promise<void> | undefined;
+  readonly #p: ListenerProcesses;
+  readonly #graceMs: number;
 
   private constructor(o: NotifyExplainerOptions) {
     this.#o = o;
+    this.#p = o.processes ?? REAL_PROCESSES;
+    this.#graceMs = o.idleGraceMs ?? 5000;
     this.listenerPath = join(o.execRoot, 'seccomp.sock');
     this.stateDir = join(o.execRoot, 'seccomp');
   }
@@ -59,14 +97,13 @@ export class NotifyExplainer {
     const x = new NotifyExplainer(o);
     // The listener is started on the first container that needs it (an idle daemon has no
     // listener process); one left by an earlier moatd is found and kept.
-    const found = await findListenerProcess({ socket: x.listenerPath, stateDir: x.stateDir }).catch(() => undefined);
+    const found = await x.#p.find({ socket: x.listenerPath, stateDir: x.stateDir }).catch(() => undefined);
     if (found !== undefined) {
       x.#up = true;
       x.#pid = found.pid;
       x.#wanted = true;
     } else {
-      // Startable: the program exists and the socket path fits sun_path (108 bytes).
-      x.#up = existsSync(o.listenerBin) && Buffer.byteLength(x.listenerPath) < 108;
+      x.#up = x.#startable();
     }
     x.#timer = setInterval(() => void x.#refresh(), o.checkIntervalMs ?? 5000);
     x.#timer.unref();
@@ -91,11 +128,28 @@ export class NotifyExplainer {
    * a container whose listener is missing anyway.
    */
   async prepare(containerId: string, rules: readonly NotifyRule[], seccomp?: LinuxSeccomp): Promise<void> {
-    this.#wanted = true;
-    if (!(await this.#ensure())) {
-      throw new EngineError('unavailable', 'ERR_SECCOMP_LISTENER', 'Cannot start the container: the seccomp denial listener is not running (restart moatd, or run it with --no-seccomp-explain)');
+    // Pinned before any await: an idle check from now on leaves the pair alone.
+    this.#pins.set(containerId, Date.now() + PIN_MS);
+    try {
+      // An idle exit asked before this create: let the old pair go, then start a new one.
+      await this.#stopping;
+      this.#wanted = true;
+      if (!(await this.#ensure())) {
+        throw new EngineError('unavailable', 'ERR_SECCOMP_LISTENER', 'Cannot start the container: the seccomp denial listener is not running (restart moatd, or run it with --no-seccomp-explain)');
+      }
+      await writeRuleTable(this.stateDir, containerId, { rules, arch: this.#o.arch, ...(seccomp !== undefined ? { seccomp } : {}) });
+    } catch (err) {
+      this.#pins.delete(containerId);
+      throw err;
     }
-    await writeRuleTable(this.stateDir, containerId, { rules, arch: this.#o.arch, ...(seccomp !== undefined ? { seccomp } : {}) });
+  }
+
+  /**
+   * The container's create is over (its `start` or `die` event, or `destroy`): the listener
+   * now holds its notify fd, or never will. Until then the pair is never asked to exit.
+   */
+  settled(containerId: string): void {
+    this.#pins.delete(containerId);
   }
 
   /** Calls `onRecord` for every new denial line of any container (once; `close()` stops it). */
@@ -120,6 +174,19 @@ export class NotifyExplainer {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#follower?.close();
     await this.#checking;
+    await this.#stopping;
+  }
+
+  /** The program exists and the socket path fits sun_path (108 bytes). */
+  #startable(): boolean {
+    return existsSync(this.#o.listenerBin) && Buffer.byteLength(this.listenerPath) < 108;
+  }
+
+  /** Creates still pinning the pair (expired pins dropped). */
+  #pinned(): number {
+    const now = Date.now();
+    for (const [id, until] of this.#pins) if (until <= now) this.#pins.delete(id);
+    return this.#pins.size;
   }
 
   /** One start attempt at a time (the timer and prepare() may overlap). */
@@ -130,7 +197,7 @@ export class NotifyExplainer {
 
   async #startOnce(): Promise<boolean> {
     try {
-      const r = await startListenerProcess({ socket: this.listenerPath, stateDir: this.stateDir, listenerBin: this.#o.listenerBin, ...(this.#o.logLevel !== undefined ? { logLevel: this.#o.logLevel } : {}) });
+      const r = await this.#p.start({ socket: this.listenerPath, stateDir: this.stateDir, listenerBin: this.#o.listenerBin, ...(this.#o.logLevel !== undefined ? { logLevel: this.#o.logLevel } : {}) });
       if (r.started) this.#o.log.info({ pid: r.pid, socket: this.listenerPath }, 'seccomp denial listener started');
       this.#pid = r.pid;
       this.#up = true;
@@ -144,18 +211,44 @@ export class NotifyExplainer {
   }
 
   async #refresh(): Promise<void> {
-    if (this.#checking !== undefined || this.#closed || !this.#wanted) return;
-    const found = await findListenerProcess({ socket: this.listenerPath, stateDir: this.stateDir }).catch(() => undefined);
+    if (this.#checking !== undefined || this.#stopping !== undefined || this.#closed || !this.#wanted) return;
+    const found = await this.#p.find({ socket: this.listenerPath, stateDir: this.stateDir }).catch(() => undefined);
+    if (this.#closed) return;
     if (found !== undefined) {
       this.#up = true;
       this.#pid = found.pid;
+      // Re-checked after the await: a prepare() may have pinned or started meanwhile.
+      if (Number.isFinite(this.#graceMs) && this.#pinned() === 0 && this.#checking === undefined && this.#stopping === undefined) {
+        this.#stopping = this.#stopIfIdle(found.pid).finally(() => (this.#stopping = undefined));
+        await this.#stopping;
+      }
       return;
     }
-    if (this.#closed) return;
     // Its standby takes over within milliseconds of a listener's death: give it that round.
-    if (findStandbyProcess({ stateDir: this.stateDir }) !== undefined) return;
-    if (this.#up) this.#o.log.warn({ pid: this.#pid }, 'seccomp denial listener and its standby are gone: running containers now get ENOSYS for blocked syscalls; restarting it for new containers');
-    this.#up = false;
-    await this.#ensure();
+    if (this.#p.findStandby({ stateDir: this.stateDir }) !== undefined) return;
+    if (this.#pinned() > 0) {
+      // A create between prepare() and runc's connect still needs a listener.
+      this.#o.log.warn({ pid: this.#pid }, 'seccomp denial listener and its standby are gone: running containers now get ENOSYS for blocked syscalls; restarting it for the containers being created');
+      this.#up = false;
+      await this.#ensure();
+      return;
+    }
+    this.#o.log.warn({ pid: this.#pid }, 'seccomp denial listener and its standby are gone: running containers now get ENOSYS for blocked syscalls; the next container that needs it starts a new one');
+    this.#wanted = false;
+    this.#pid = undefined;
+    this.#up = this.#startable();
+  }
+
+  /** Asks the pair to exit if it is idle, and waits for both processes to go. */
+  async #stopIfIdle(pid: number): Promise<void> {
+    const standby = this.#p.findStandby({ stateDir: this.stateDir })?.pid;
+    const answer = await this.#p.requestIdleExit({ socket: this.listenerPath, graceMs: this.#graceMs });
+    if (answer !== 'exiting') return;
+    const pids = standby !== undefined ? [pid, standby] : [pid];
+    const gone = await this.#p.waitForExit(pids, EXIT_WAIT_MS);
+    this.#wanted = false;
+    this.#pid = undefined;
+    if (gone) this.#o.log.info({ pid, standbyPid: standby }, 'seccomp denial listener stopped: no container uses it (the next container that needs it starts it again)');
+    else this.#o.log.warn({ pid, standbyPid: standby }, 'seccomp denial listener agreed to exit but still runs');
   }
 }

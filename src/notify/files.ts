@@ -28,33 +28,8 @@ function checkedId(id: string): string {
 export const rulesPath = (stateDir: string, id: string): string => join(stateDir, `${checkedId(id)}.rules.json`);
 export const denialsPath = (stateDir: string, id: string): string => join(stateDir, `${checkedId(id)}.denials.jsonl`);
 export const syscallsPath = (stateDir: string, id: string): string => join(stateDir, `${checkedId(id)}.syscalls.jsonl`);
-export const pidPath = (stateDir: string): string => join(stateDir, 'listener.pid');
-export const lockPath = (stateDir: string): string => join(stateDir, 'listener.lock');
-export const logPath = (stateDir: string): string => join(stateDir, 'listener.log');
-export const standbyPidPath = (stateDir: string): string => join(stateDir, 'standby.pid');
-export const inflightPath = (stateDir: string): string => join(stateDir, 'listener.inflight');
-
-/** Writes `<pid>\n` to `path` atomically, synchronously (from inside a standby's round). */
-export function writePidFileSync(path: string, pid: number): void {
-  const tmp = `${path}.${pid}.tmp`;
-  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
-  try {
-    writeSync(fd, `${pid}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
-/** The pid in a pid file, or undefined. */
-export function readPidFileSync(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+// The process files live in paths.ts: the standby imports that alone (issue 18).
+export { pidPath, lockPath, logPath, standbyPidPath, inflightPath, writePidFileSync, readPidFileSync } from './paths.js';
 
 /**
  * Writes `<state-dir>/<id>.rules.json` atomically (moatd, before `runc create`).

@@ -30,7 +30,7 @@
 // left out of the poll set, so its callers wait in the kernel and the listener does nothing
 // for it until its next token; each poll round serves at most one notification per fd, so
 // containers take turns.
-import { readFileSync, fstatSync, statSync } from 'node:fs';
+import { readFileSync, fstatSync, statSync, lstatSync, unlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../base/index.js';
@@ -40,6 +40,7 @@ import { ContainerBudget, DEFAULT_LIMITS, type BudgetLimits } from './budget.js'
 import { JsonlAppender, denialsPath, syscallsPath, lastSeqSync, loadRuleTableSync, lockPath, inflightPath } from './files.js';
 import { InflightSlots } from './slots.js';
 import { encodeHandoff, type HandoffMessage } from './handoff.js';
+import { parseIdleExitRequest, IDLE_EXIT_EXITING, IDLE_EXIT_BUSY } from './idle.js';
 import { acceptConn, closeFd, isNotifyFd, notifIdValid, notifRecv, notifRecvAt, notifSend, peerCred, pollEvents, recvWithFds, sendWithFds, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from './kernel.js';
 
 /** Starts standbys for the loop (main.ts spawns the process). */
@@ -134,6 +135,8 @@ export interface ListenerLoopOptions {
   readonly listenFd: number;
   readonly lockFd: number;
   readonly stateDir: string;
+  /** The listening socket's path: removed at once when an idle exit is agreed. */
+  readonly socketPath?: string;
   readonly log: Logger;
   /** Starts standbys; without it none is ever started (tests). */
   readonly spawner?: StandbySpawner;
@@ -166,8 +169,13 @@ export class ListenerLoop {
   /** Containers throttled in the last round (their fair share of throttledPerSecond). */
   #throttledCount = 0;
   #lastOrphanCheck = 0;
-  /** Set when the loop decided to end (state dir gone). */
+  /** Set when the loop decided to end (state dir gone, or moatd's idle exit accepted). */
   #done = false;
+  /** The loop ends on moatd's request: the standby is told to exit too. */
+  #idleExit = false;
+  /** When this loop last held a notify fd (or started): an idle exit needs a grace period after it. */
+  #lastBusy = Date.now();
+  #listenClosed = false;
 
   constructor(o: ListenerLoopOptions) {
     this.#o = o;
@@ -197,7 +205,7 @@ export class ListenerLoop {
         await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
-      if (stopped) this.#stopStandby();
+      if (stopped || this.#idleExit) this.#stopStandby();
       this.#closeAll();
     }
   }
@@ -213,6 +221,7 @@ export class ListenerLoop {
   }
 
   #activeStep(maxWaitMs: number): void {
+    if (this.#notifiers.size > 0) this.#lastBusy = Date.now();
     this.#maybeStartStandby();
     const now = performance.now();
     let throttled = 0;
@@ -328,8 +337,14 @@ export class ListenerLoop {
     }
     const text = Buffer.concat(c.chunks).toString('utf8');
     if (!eof && !isCompleteJson(text)) return; // more to come
-    const state = tryParseProcessState(text);
     this.#conns.delete(c.fd);
+    const idle = c.fds.length === 0 ? parseIdleExitRequest(text) : undefined;
+    if (idle !== undefined) {
+      this.#answerIdleExit(c.fd, idle.graceMs);
+      closeFd(c.fd);
+      return;
+    }
+    const state = tryParseProcessState(text);
     closeFd(c.fd);
     if (c.bytes === 0 && c.fds.length === 0) {
       this.#log.debug('empty connection (a liveness check)');
@@ -347,6 +362,45 @@ export class ListenerLoop {
     // The standby gets its copy before the first notification is answered.
     this.#toStandby({ t: 'fd', key: n.key, slot: n.slot, id: n.container.id }, [fd], n.key);
     this.#flushStandby();
+  }
+
+  /**
+   * moatd asks the pair to exit while no container uses it. Accepted only when this loop holds
+   * no notify fd, no runc connection is half-read, and none was held for `graceMs`: then the
+   * socket file is removed, the answer sent, and the loop ends, telling the standby to exit.
+   * moatd starts no container with notify rules until it has seen this process go, so
+   * no runc connects to a listener that is leaving.
+   */
+  #answerIdleExit(fd: number, graceMs: number): void {
+    const idleMs = Date.now() - this.#lastBusy;
+    const busy = this.#notifiers.size > 0 || this.#conns.size > 0 || idleMs < graceMs || this.#done;
+    if (!busy) {
+      this.#closeListen();
+      // The standby holds a copy of the socket: without its file, a connect fails at once.
+      if (this.#o.socketPath !== undefined) {
+        try {
+          if (lstatSync(this.#o.socketPath).isSocket()) unlinkSync(this.#o.socketPath);
+        } catch {
+          // gone already
+        }
+      }
+      this.#idleExit = true;
+      this.#done = true;
+    }
+    try {
+      sendWithFds(fd, Buffer.from(busy ? IDLE_EXIT_BUSY : IDLE_EXIT_EXITING), []);
+    } catch (err) {
+      this.#log.warn({ err }, 'cannot answer an idle-exit request');
+    }
+    // A decline comes every few seconds while containers run: debug only.
+    if (busy) this.#log.debug({ fds: this.#notifiers.size, connections: this.#conns.size, idleMs }, 'idle-exit request declined: the listener is in use');
+    else this.#log.info({ idleMs }, 'no container uses the listener: exiting on moatd\'s request');
+  }
+
+  #closeListen(): void {
+    if (this.#listenClosed) return;
+    this.#listenClosed = true;
+    closeFd(this.#listenFd);
   }
 
   #container(id: string): ContainerState {
@@ -625,6 +679,6 @@ export class ListenerLoop {
     this.#standby = undefined;
     for (const c of [...this.#conns.values()]) this.#dropConn(c);
     for (const n of [...this.#notifiers.values()]) this.#detach(n, 'listener stopping');
-    closeFd(this.#listenFd);
+    this.#closeListen();
   }
 }

@@ -14,8 +14,8 @@ import { spawn } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
 import { createLogger, writeFileAtomic, type LogLevel, type Logger } from '../base/index.js';
 import { listenUnix, tryLockExclusive, closeFd, seqpacketPair, setCloexec } from './kernel.js';
-import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
-import { ListenerLoop, type AdoptedFd } from './listener.js';
+import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync } from './paths.js';
+import type { AdoptedFd, ListenerLoop } from './listener.js';
 import { StandbyKeeper, type StandbyVerdict } from './standby.js';
 
 export interface ListenerArgs {
@@ -116,10 +116,14 @@ function spawnStandby(args: ListenerArgs, log: Logger): { fd: number; pid: numbe
 async function runActive(args: ListenerArgs, log: Logger, o: { listenFd: number; lockFd: number; stopping: () => boolean; adopt?: readonly AdoptedFd[]; killAfterRecv?: number | undefined }): Promise<number> {
   let loop: ListenerLoop;
   try {
+    // Loaded here, not at the top: a standby (resident while containers run) loads the
+    // serving loop, its policy and the syscall tables only when it takes over.
+    const { ListenerLoop } = await import('./listener.js');
     loop = new ListenerLoop({
       listenFd: o.listenFd,
       lockFd: o.lockFd,
       stateDir: args.stateDir,
+      socketPath: args.socket,
       log,
       spawner: { spawn: () => spawnStandby(args, log) },
       standby: spawnStandby(args, log),

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startListenerProcess, findListenerProcess, findStandbyProcess, stopListenerProcess, canConnect } from './process.js';
-import { pidPath } from './files.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess, stopListenerProcess, canConnect, requestIdleExit, waitForExit } from './process.js';
+import { pidPath, standbyPidPath } from './files.js';
 
 const REPO = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -96,6 +96,40 @@ test('the listener keeps a standby; a deliberate stop ends both; killed with no 
   process.kill(b.pid, 'SIGKILL');
   await until('the standby to exit: nothing to keep', () => !alive(sb2));
   assert.equal(await findListenerProcess(o), undefined, 'no takeover without containers');
+});
+
+test('an idle-exit request: declined within the grace period, then the pair exits (pids, socket and pid files gone)', async (t) => {
+  const dir = mkdtempSync('/tmp/moat-lp-');
+  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN };
+  const pids: number[] = [];
+  t.after(async () => {
+    await stopListenerProcess({ stateDir: o.stateDir });
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const a = await startListenerProcess(o);
+  pids.push(a.pid);
+  for (let i = 0; i < 250 && findStandbyProcess(o) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  const sb = findStandbyProcess(o)!.pid;
+  pids.push(sb);
+  assert.equal(await requestIdleExit({ socket: o.socket, graceMs: 60_000 }), 'busy', 'started less than a minute ago');
+  assert.ok(await canConnect(o.socket), 'still serving after declining');
+  assert.equal((await findListenerProcess(o))?.pid, a.pid);
+  assert.equal(await requestIdleExit({ socket: o.socket, graceMs: 0 }), 'exiting');
+  assert.equal(existsSync(o.socket), false, 'the socket file goes before the answer');
+  assert.equal(await waitForExit([a.pid, sb], 5000), true, 'listener and standby exit');
+  assert.equal(existsSync(pidPath(o.stateDir)), false);
+  assert.equal(existsSync(standbyPidPath(o.stateDir)), false);
+  assert.equal(await requestIdleExit({ socket: o.socket, graceMs: 0, timeoutMs: 500 }), 'busy', 'nobody there: never "exiting"');
+  const b = await startListenerProcess(o);
+  pids.push(b.pid);
+  assert.equal(b.started, true, 'a new one starts at once after');
 });
 
 test('the listener refuses bad arguments with status 2', () => {

@@ -4,6 +4,7 @@ import { mkdirSync, openSync, closeSync, readFileSync, constants as fsConstants 
 import net from 'node:net';
 import { EngineError } from '../base/index.js';
 import { pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
+import { encodeIdleExitRequest, parseIdleExitAnswer } from './idle.js';
 
 export interface ListenerProcessOptions {
   /** Unix socket runc connects to: the `listenerPath` of every converted profile (< 108 bytes). */
@@ -141,6 +142,45 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<{
     }
   }
   throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: ${exited !== undefined ? `exit status ${String(exited)}` : 'socket not ready in time'}`, { cause: new Error(tail) });
+}
+
+/**
+ * Asks the listener on `socket` to exit (with its standby) if it has held no notify fd for
+ * `graceMs`. `exiting` once it agreed (then wait for its pid to go before starting another);
+ * `busy` when it declined, did not answer in time, or is not there.
+ *
+ * @example
+ * if ((await requestIdleExit({ socket, graceMs: 5000 })) === 'exiting') await waitForExit([pid], 5000);
+ */
+export function requestIdleExit(o: { socket: string; graceMs: number; timeoutMs?: number }): Promise<'exiting' | 'busy'> {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: o.socket });
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const done = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve(parseIdleExitAnswer(Buffer.concat(chunks).toString('utf8')));
+    };
+    const timer = setTimeout(done, o.timeoutMs ?? 2000);
+    s.once('connect', () => s.write(encodeIdleExitRequest(o.graceMs)));
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.once('end', done);
+    s.once('close', done);
+    s.once('error', done);
+  });
+}
+
+/** Waits until none of `pids` runs (a zombie counts as gone); false when one still runs at the deadline. */
+export async function waitForExit(pids: readonly number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!pids.some((p) => alive(p))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(20);
+  }
 }
 
 /**

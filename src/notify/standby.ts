@@ -14,7 +14,7 @@
 //   it returns `exit`.
 import { fstatSync, statSync, rmSync, lstatSync, unlinkSync, chmodSync } from 'node:fs';
 import type { Logger } from '../base/index.js';
-import { lockPath, pidPath, standbyPidPath, writePidFileSync, readPidFileSync } from './files.js';
+import { lockPath, pidPath, standbyPidPath, writePidFileSync, readPidFileSync } from './paths.js';
 import { tryParseHandoff } from './handoff.js';
 import { closeFd, isNotifyFd, listenUnix, pollEvents, recvWithFds, tryLockExclusive, POLLERR, POLLHUP, POLLIN, POLLNVAL } from './kernel.js';
 import type { AdoptedFd } from './listener.js';

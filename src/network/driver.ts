@@ -3,6 +3,7 @@
 // container's namespace. Host. The calling order and the crash story are in
 // docs/networking.md §1.
 import { randomBytes, createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CleanupStack, EngineError, PhaseTimer, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
@@ -583,7 +584,8 @@ export class NetworkDriver {
   /** When a network's bridge went with its last container, remove the chain netavark 1.4 leaks. */
   async #afterLastContainer(networkId: string): Promise<void> {
     const n = this.#networks.get(networkId);
-    if (n === undefined || (await findLink(n.bridge)) !== undefined) return;
+    // sysfs first: no `ip` process on every exit while the bridge stays (it usually does).
+    if (n === undefined || existsSync(`/sys/class/net/${n.bridge}`) || (await findLink(n.bridge)) !== undefined) return;
     await removeEmptyChain('nat', `NETAVARK-DN-${netavarkNetworkHash(n.id)}`);
   }
 

@@ -508,7 +508,7 @@ export class NetworkDriver {
    * Give the default bridge moat's idle port (netavark made the bridge by now), so the exit
    * of its last container does not make netavark delete the bridge and its chains only for
    * the next start to make them again (~180 ms of iptables at exit, more at start; docs/
-   * networking.md §6). Nothing records it: its name says whose it is, `close`/`removeAll`
+   * networking.md §7). Nothing records it: its name says whose it is, `close`/`removeAll`
    * remove it, and a restart after a crash adopts it. A failure costs time only.
    */
   async #holdDefaultBridge(n: NetworkRecord): Promise<void> {

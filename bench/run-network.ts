@@ -7,7 +7,7 @@
 // moat's guard rules) is removed at the end: the iptables lines dockerd added are deleted
 // by comparing iptables-save before and after. BENCH_ROUNDS (default 15).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { loadAverage, stats, unmountUnder } from './lib/host.js';
@@ -50,6 +50,37 @@ function removeDockerRules(before: Map<string, string[]>, bridge: string, subnet
     }
   }
   return problems;
+}
+
+/** moatd's debug lines (`started`, `exited`, `removed`, `network attached`, `network released`) from byte `from` of its log. */
+function phaseLines(log: string, from: number): Array<{ msg: string; containerId: string; phases: Record<string, number> }> {
+  const out: Array<{ msg: string; containerId: string; phases: Record<string, number> }> = [];
+  for (const line of readFileSync(log).subarray(from).toString('utf8').split('\n')) {
+    if (!line.includes('"phases"')) continue;
+    try {
+      const j = JSON.parse(line) as { msg?: string; containerId?: string; phases?: Record<string, number> };
+      if (j.msg !== undefined && j.containerId !== undefined && j.phases !== undefined) out.push({ msg: j.msg, containerId: j.containerId, phases: j.phases });
+    } catch {
+      // a partial last line
+    }
+  }
+  return out;
+}
+
+/** Median ms of each phase of moatd's start, network attach, exit, network release and removal, bridge vs none. */
+function printPhases(log: string, from: number): void {
+  const lines = phaseLines(log, from);
+  const bridged = new Set(lines.filter((l) => l.msg === 'network attached').map((l) => l.containerId));
+  for (const msg of ['started', 'network attached', 'exited', 'network released', 'removed']) {
+    for (const onBridge of msg.startsWith('network') ? [true] : [true, false]) {
+      const of = lines.filter((l) => l.msg === msg && bridged.has(l.containerId) === onBridge);
+      if (of.length === 0) continue;
+      const names = [...new Set(of.flatMap((l) => Object.keys(l.phases)))];
+      const cells = names.map((n) => `${n} ${Math.round(stats(of.map((l) => l.phases[n] ?? 0)).median * 10) / 10}`);
+      const total = Math.round(stats(of.map((l) => Object.values(l.phases).reduce((a, b) => a + b, 0))).median);
+      console.log(`  ${(msg + (msg.startsWith('network') ? '' : onBridge ? ' (bridge)' : ' (none)')).padEnd(20)} total ${String(total).padStart(4)} ms: ${cells.join(', ')}`);
+    }
+  }
 }
 
 function makeRootfsTar(root: string): string {
@@ -102,6 +133,7 @@ async function main(): Promise<void> {
     for (const keeper of [false, true]) {
       if (keeper) for (const e of [dockerd, moatd]) await must(e, ['run', '-d', '--name', 'bench-keeper', IMAGE, 'sh', '-c', 'while :; do sleep 1; done']);
       const times = new Map<string, number[]>(cases.map((c) => [c.label, []]));
+      const logFrom = moatd.log !== undefined ? readFileSync(moatd.log).length : 0;
       for (let round = 0; round < ROUNDS; round++) {
         const order = [...cases.slice(round % cases.length), ...cases.slice(0, round % cases.length)];
         for (const c of order) {
@@ -120,6 +152,10 @@ async function main(): Promise<void> {
       const moatAdded = med('moatd bridge') - med('moatd none');
       const dockerAdded = med('dockerd bridge') - med('dockerd none');
       console.log(`networking adds: moatd ${Math.round(moatAdded)} ms, dockerd ${Math.round(dockerAdded)} ms per run (goal: moatd <= 40 ms and <= dockerd)`);
+      if (moatd.log !== undefined) {
+        console.log("moatd's debug phases (median ms of each):");
+        printPhases(moatd.log, logFrom);
+      }
     }
     for (const e of [dockerd, moatd]) await must(e, ['rm', '-f', 'bench-keeper']);
     console.log(`load average ${loadAverage().map((x) => x.toFixed(2)).join(' ')} at the end`);

@@ -6,6 +6,7 @@
  */
 export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, findSystemError, resourceError, type ErrorKind } from './errors.js';
 export { CleanupStack } from './cleanup.js';
+export { PhaseTimer } from './timing.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
 export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';

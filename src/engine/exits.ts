@@ -49,8 +49,9 @@ export class Exits {
     await core.logKeeper.unwatch(id);
     phases.mark('counters');
     if (runtime.exists(id)) await runtime.delete(id, { force: true }).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
-    await core.networking.release(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot release the network'));
     phases.mark('runc-delete');
+    await core.networking.release(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot release the network'));
+    phases.mark('net-release');
     await core.host.rootfs.unmount(b.rootfs).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
     await core.unstage(id);
     phases.mark('unmount');

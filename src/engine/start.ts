@@ -57,6 +57,7 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   // The network: an address and ports before the runtime creates the container, the /etc
   // files written again with them, the namespace joined once it exists.
   const net = await core.networking.prepare(c);
+  phases.mark('net-prepare');
   if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
   const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
   await core.logKeeper.prepare(b.dir, logs);
@@ -72,10 +73,11 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
     terminal: cfg.Tty === true,
     leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
   });
-  await core.networking.attach(c, pid);
   // The runtime has made the container's own bind mounts: the staging mounts can go.
   await core.unstage(id);
   phases.mark('create');
+  await core.networking.attach(c, pid);
+  phases.mark('net-attach');
   // Sessions attached before start connect now, so they see the first byte of output.
   await Promise.all(core.attach.takePending(id).map(async (s) => logAttachFailure(core, id, await core.attach.connect(id, s, () => core.runtime.attach(id)))));
   phases.mark('attach');

@@ -1,20 +1,8 @@
-// Small engine helpers: timing, per-key locks, timeouts, environment merging. Pure.
+// Small engine helpers: timing (re-exported from base), per-key locks, timeouts, environment merging. Pure.
 import { DEFAULT_PATH_ENV } from '../spec/index.js';
 import type { ContainerRecord } from './types.js';
 
-/** Milliseconds spent in each phase of an operation, for debug logs. */
-export class PhaseTimer {
-  #last = performance.now();
-  #phases: Record<string, number> = {};
-  mark(name: string): void {
-    const now = performance.now();
-    this.#phases[name] = Math.round((now - this.#last) * 10) / 10;
-    this.#last = now;
-  }
-  done(): Record<string, number> {
-    return this.#phases;
-  }
-}
+export { PhaseTimer } from '../base/index.js';
 
 /** A small per-key async lock: one lifecycle operation per container at a time. */
 export class KeyedLock {

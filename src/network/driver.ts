@@ -3,17 +3,20 @@
 // container's namespace. Host. The calling order and the crash story are in
 // docs/networking.md §1.
 import { randomBytes, createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CleanupStack, EngineError, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
+import { CleanupStack, EngineError, PhaseTimer, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
 import { buildHostsFile, buildResolvConf, checkDnsServers, parseExtraHosts, parseResolvConf } from './etc-files.js';
 import { applyGuardRules, containerRulesLeft, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
 import {
+  addIdlePort,
   attachNetns,
   deleteLink,
   deleteNetns,
   findLink,
   hostPrefixes,
+  isBridgePort,
   isolateBridgePorts,
   waitUdpBound,
   listLinks,
@@ -475,6 +478,7 @@ export class NetworkDriver {
     return await this.#lock.run(async () => {
       const e = this.#endpoints.get(containerId);
       if (e === undefined || e.phase !== 'setting-up') throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_STATE', `container ${shortId(containerId)} has no prepared networking`);
+      const phases = new PhaseTimer();
       try {
         const name = 'pid' in source ? this.netnsNameFor(containerId) : source.existing;
         e.netnsName = name;
@@ -482,10 +486,14 @@ export class NetworkDriver {
         // netavark config, so a crash at any later point leaves what teardown needs.
         for (const a of e.attachments) a.netavarkConfig = this.#netavarkOptions(e, a);
         await this.#store.saveEndpoint(e);
+        phases.mark('record');
         if ('pid' in source) await attachNetns(name, source.pid);
-        for (const a of e.attachments) await this.#setupAttachment(e, a, false);
+        phases.mark('netns');
+        for (const a of e.attachments) await this.#setupAttachment(e, a, false, phases);
         e.phase = 'up';
         await this.#store.saveEndpoint(e);
+        phases.mark('record');
+        this.#log.debug({ containerId, phases: phases.done() }, 'network attached');
         return e;
       } catch (err) {
         const failures = await this.#teardownLocked(e);
@@ -495,19 +503,70 @@ export class NetworkDriver {
     });
   }
 
-  async #setupAttachment(e: EndpointRecord, a: AttachmentRecord, persist: boolean): Promise<void> {
+  async #setupAttachment(e: EndpointRecord, a: AttachmentRecord, persist: boolean, phases = new PhaseTimer()): Promise<void> {
     const n = this.#networks.get(a.networkId)!;
     const options = this.#netavarkOptions(e, a);
     a.netavarkConfig = options;
     // Recorded before netavark runs: a crash during setup leaves what teardown needs.
     if (persist) await this.#store.saveEndpoint(e);
     const status = await this.#netavark.setup(netnsPath(e.netnsName!), options);
+    phases.mark('netavark');
     const iface = status.interfaces[a.interfaceName];
     if (iface !== undefined) a.mac = iface.mac;
+    if (n.predefined) await this.#holdDefaultBridge(n);
+    phases.mark('anchor');
     // The container has not started yet (attach runs between `runc create` and `start`),
     // so its new port is isolated before it can send anything.
     if (!n.icc) await isolateBridgePorts(n.bridge);
+    phases.mark('isolate');
     if (n.dns) await this.#waitForDns([n]);
+    phases.mark('dns');
+  }
+
+  /** The idle port that keeps the default bridge (and netavark's chains for it) while moatd runs. */
+  get anchorName(): string {
+    return `mta-${this.tag}`;
+  }
+
+  /**
+   * Give the default bridge moat's idle port (netavark made the bridge by now), so the exit
+   * of its last container does not make netavark delete the bridge and its chains only for
+   * the next start to make them again (~180 ms of iptables at exit, more at start; docs/
+   * networking.md §7). Nothing records it: its name says whose it is, `close`/`removeAll`
+   * remove it, and a restart after a crash adopts it. A failure costs time only.
+   */
+  async #holdDefaultBridge(n: NetworkRecord): Promise<void> {
+    if (isBridgePort(n.bridge, this.anchorName)) return;
+    try {
+      if ((await findLink(this.anchorName)) !== undefined) await deleteLink(this.anchorName);
+      await addIdlePort(this.anchorName, n.bridge);
+    } catch (err) {
+      this.#log.warn({ bridge: n.bridge, err: errorText(err) }, 'cannot hold the default bridge: it goes with its last container');
+    }
+  }
+
+  /**
+   * Remove the idle port and, when no container is attached, the bridge with netavark's
+   * chains for it: netavark tears down a stand-in container, the bridge's last port.
+   */
+  async #releaseBridge(n: NetworkRecord): Promise<string[]> {
+    if (n.predefined && (await findLink(this.anchorName)) !== undefined) await deleteLink(this.anchorName);
+    const link = await findLink(n.bridge);
+    if (link === undefined || link.kind !== 'bridge' || this.attachedTo(n.id).length > 0 || (await listLinks()).some((l) => l.master === n.bridge)) return [];
+    const stand = buildNetavarkOptions({
+      containerId: createHash('sha256').update(`${this.tag}:${n.id}:stand-in`).digest('hex'),
+      containerName: 'moat-stand-in',
+      network: n,
+      interfaceName: 'eth0',
+      ip: n.subnets[0]!.gateway,
+      aliases: [],
+      ports: [],
+      dnsServers: [],
+    });
+    const problems = await this.#netavark.forceTeardown(stand);
+    await this.#afterLastContainer(n.id);
+    if ((await findLink(n.bridge)) !== undefined) await deleteLink(n.bridge);
+    return problems;
   }
 
   /** Wait (briefly) until aardvark-dns listens on these networks' gateways; log when it does not. */
@@ -518,7 +577,7 @@ export class NetworkDriver {
   }
 
   /** Teardown of one attachment: netavark with the recorded options; a scratch namespace if the container's is gone. */
-  async #teardownAttachment(e: EndpointRecord, a: AttachmentRecord): Promise<void> {
+  async #teardownAttachment(e: EndpointRecord, a: AttachmentRecord, phases = new PhaseTimer()): Promise<void> {
     const options = a.netavarkConfig as NetavarkOptions | null;
     if (options === null) return;
     const live = e.netnsName !== undefined && (await listNetns()).includes(e.netnsName);
@@ -541,23 +600,28 @@ export class NetworkDriver {
       }
       if (problems.length > 0) this.#log.info({ containerId: e.containerId, network: a.networkId, problems }, 'forced network teardown');
     }
+    phases.mark('netavark');
     await this.#afterLastContainer(a.networkId);
+    phases.mark('after-last');
   }
 
   /** When a network's bridge went with its last container, remove the chain netavark 1.4 leaks. */
   async #afterLastContainer(networkId: string): Promise<void> {
     const n = this.#networks.get(networkId);
-    if (n === undefined || (await findLink(n.bridge)) !== undefined) return;
+    // sysfs first: no `ip` process on every exit while the bridge stays (it usually does).
+    if (n === undefined || existsSync(`/sys/class/net/${n.bridge}`) || (await findLink(n.bridge)) !== undefined) return;
     await removeEmptyChain('nat', `NETAVARK-DN-${netavarkNetworkHash(n.id)}`);
   }
 
   async #teardownLocked(e: EndpointRecord): Promise<unknown[]> {
     const failures: unknown[] = [];
+    const phases = new PhaseTimer();
     e.phase = 'tearing-down';
     await this.#store.saveEndpoint(e).catch((err: unknown) => failures.push(err));
+    phases.mark('record');
     for (const a of [...e.attachments].reverse()) {
       try {
-        await this.#teardownAttachment(e, a);
+        await this.#teardownAttachment(e, a, phases);
       } catch (err) {
         failures.push(err);
       }
@@ -570,9 +634,12 @@ export class NetworkDriver {
       this.#ports.delete(e.containerId);
     });
     failures.push(...(await undo.unwind()));
+    phases.mark('netns-ports');
     if (failures.length > 0) return failures;
     await this.#store.deleteEndpoint(e.containerId);
     this.#endpoints.delete(e.containerId);
+    phases.mark('record');
+    this.#log.debug({ containerId: e.containerId, phases: phases.done() }, 'network released');
     return [];
   }
 
@@ -709,6 +776,11 @@ export class NetworkDriver {
         await deleteSavedRule(rule).then(() => report.orphanRules++, (err: unknown) => note(`rule ${rule.comment}`, err));
       }
       const links = await listLinks().catch(() => []);
+      // The default bridge's idle port (kept across a crash) stays only on today's default bridge.
+      const anchor = links.find((l) => l.ifname === this.anchorName);
+      if (anchor !== undefined && anchor.master !== this.defaultBridge().bridge) {
+        await deleteLink(this.anchorName).catch((err: unknown) => note(`idle port ${this.anchorName}`, err));
+      }
       for (const n of this.#networks.values()) {
         const link = links.find((l) => l.ifname === n.bridge);
         if (link === undefined || link.kind !== 'bridge' || this.attachedTo(n.id).length > 0 || links.some((l) => l.master === n.bridge)) continue;
@@ -737,8 +809,8 @@ export class NetworkDriver {
       for (const n of [...this.#networks.values()]) {
         try {
           await removeGuardRules(n, this.tag);
-          const link = await findLink(n.bridge);
-          if (link !== undefined && link.kind === 'bridge' && (await listLinks()).every((l) => l.master !== n.bridge)) await deleteLink(n.bridge);
+          const complaints = await this.#releaseBridge(n);
+          if (complaints.length > 0) this.#log.debug({ network: n.id, complaints }, 'netavark on the stand-in container');
           await this.#store.deleteNetwork(n.id);
           this.#networks.delete(n.id);
         } catch (err) {
@@ -751,11 +823,21 @@ export class NetworkDriver {
     return problems;
   }
 
-  /** Daemon shutdown (containers keep running): close the port holders; restore re-holds them. */
+  /**
+   * Daemon shutdown (containers keep running): close the port holders (restore re-holds
+   * them) and let go of the default bridge: with no container on it, it goes with its chains.
+   */
   async close(): Promise<void> {
     await this.#lock.run(async () => {
       for (const r of this.#ports.values()) await r.release();
       this.#ports.clear();
+      // After removeAll there is no default bridge any more.
+      const n = this.listNetworks().find((x) => x.predefined);
+      if (n === undefined) return;
+      await this.#releaseBridge(n).then(
+        (complaints) => complaints.length > 0 && this.#log.debug({ network: n.id, complaints }, 'netavark on the stand-in container'),
+        (err: unknown) => this.#log.warn({ bridge: n.bridge, err: errorText(err) }, 'cannot remove the idle default bridge'),
+      );
     });
   }
 }

@@ -1,5 +1,6 @@
 // Network namespaces, links, routes and addresses through iproute2 (`ip -j` gives JSON).
 // Host.
+import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { type Cidr, tryParseCidr } from './ip.js';
 import { runCommand, runChecked } from './exec.js';
@@ -76,6 +77,25 @@ export async function findLink(name: string): Promise<LinkInfo | undefined> {
 export async function deleteLink(name: string): Promise<void> {
   const r = await runCommand([IP, 'link', 'delete', name], { timeoutMs: TIMEOUT_MS });
   if (r.code !== 0 && (await findLink(name)) !== undefined) throw new Error(`Cannot delete link ${name}: ${r.stderr.trim()}`);
+}
+
+/**
+ * A persistent tap device with no process behind it, made a port of `bridge`: it carries
+ * nothing (no carrier, no address), but while it is there netavark never sees the bridge's
+ * last port go, so it keeps the bridge and its chains (the kernel here has no `dummy` links).
+ */
+export async function addIdlePort(name: string, bridge: string): Promise<void> {
+  await runChecked([IP, 'tuntap', 'add', 'dev', name, 'mode', 'tap'], { timeoutMs: TIMEOUT_MS });
+  const r = await runCommand([IP, 'link', 'set', 'dev', name, 'master', bridge], { timeoutMs: TIMEOUT_MS });
+  if (r.code !== 0) {
+    await deleteLink(name);
+    throw new Error(`Cannot add ${name} to ${bridge}: ${r.stderr.trim()}`);
+  }
+}
+
+/** Whether `port` is a port of `bridge` (sysfs: no process). */
+export function isBridgePort(bridge: string, port: string): boolean {
+  return existsSync(`/sys/class/net/${bridge}/brif/${port}`);
 }
 
 /**

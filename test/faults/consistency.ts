@@ -210,7 +210,8 @@ function networkProblems(d: TestDaemon, byId: Map<string, InspectView>, live: (i
   const addresses = liveIds.map((id) => byId.get(id)!.NetworkSettings?.Networks?.['bridge']?.IPAddress ?? '').filter((a) => a !== '');
   if (new Set(addresses).size !== addresses.length) problems.push(`two running containers share an address: ${addresses.join(' ')}`);
   for (const a of addresses) if (!a.startsWith(`${d.bridgeSubnet.prefix}.`)) problems.push(`address ${a} is not in the bridge's subnet ${d.bridgeSubnet.subnet}`);
-  const veths = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string }>).filter((l) => l.master === d.bridge);
+  // moat's idle port (`mta-<tag>`) holds the default bridge while moatd runs; it is no container's.
+  const veths = (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ ifname: string; master?: string }>).filter((l) => l.master === d.bridge && l.ifname !== `mta-${tag}`);
   if (veths.length !== addresses.length) problems.push(`${veths.length} veths on ${d.bridge} for ${addresses.length} running containers with an address`);
   for (const line of execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')) {
     const named = /id: ([a-f0-9]{64})/.exec(line)?.[1];

@@ -120,14 +120,14 @@ function mentions(line: string, o: Owned): boolean {
   return (
     o.bridges.some((b) => new RegExp(`(^|[ "])${b.replaceAll('.', '\\.')}([ "]|$)`).test(line)) ||
     o.prefixes.some((p) => line.includes(p)) ||
-    o.tags.some((t) => line.includes(`moat:${t}:`)) ||
+    o.tags.some((t) => line.includes(`moat:${t}:`) || line.startsWith(`link mta-${t}`)) ||
     (o.hashes ?? []).some((h) => line.includes(h))
   );
 }
 
 /** Lines any moat test or netavark network may add and remove on its own (other worktrees run too). */
 function isSomeTestsResource(line: string): boolean {
-  return /moat:[0-9a-f]{8}:|10\.23[1-9]\.|NETAVARK-(DN-)?[0-9A-F]{13}|^(link|addr) (veth|mtb|moatbr|mtn-|mt[0-9a-f]{8}\b)/.test(line);
+  return /moat:[0-9a-f]{8}:|10\.23[1-9]\.|NETAVARK-(DN-)?[0-9A-F]{13}|^(link|addr) (veth|mtb|moatbr|mtn-|mta-[0-9a-f]{8}\b|mt[0-9a-f]{8}\b)/.test(line);
 }
 
 /**

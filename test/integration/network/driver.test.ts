@@ -223,9 +223,16 @@ test('network driver on real namespaces (netavark 1.4, aardvark-dns 1.4)', async
     // forward, and (icc off) the routed-hairpin guard.
     const guard = diff.added.filter((l) => l.includes(`moat:${driver.tag}:`));
     assert.equal(guard.length, 3, guard.join('\n'));
-    assert.deepEqual({ added: diff.added.filter((l) => !guard.includes(l)), removed: diff.removed }, { added: [], removed: [] });
-    assert.equal(sh(['ip', '-o', 'link', 'show']).includes(bridgeName), false, 'default bridge removed with its last container');
+    // The default bridge outlives its last container: moat's idle port holds it, so netavark
+    // keeps the bridge, its address and its chains for the next start.
+    assert.equal(sh(['ip', '-o', 'link', 'show', 'master', bridgeName]).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]).join(' '), driver.anchorName, 'only the idle port is on the default bridge');
+    const defaultHash = netavarkHash(driver.defaultBridge().id);
+    const held = (l: string): boolean => l.includes(bridgeName) || l.includes(`${bridgeSubnet.prefix}.`) || l.includes(defaultHash) || l === `link ${driver.anchorName}`;
+    assert.ok(diff.added.some((l) => l === `link ${bridgeName}`), 'the default bridge is still there');
+    assert.deepEqual({ added: diff.added.filter((l) => !guard.includes(l) && !held(l)), removed: diff.removed }, { added: [], removed: [] });
     assert.deepEqual(await driver.removeAll(), []);
+    assert.equal(sh(['ip', '-o', 'link', 'show']).includes(bridgeName), false, 'removeAll takes the default bridge');
+    assert.equal(sh(['ip', '-o', 'link', 'show']).includes(driver.anchorName), false, 'and its idle port');
     assert.deepEqual(snapshotDiff(before, hostSnapshot(), owned()), { added: [], removed: [] }, 'and removeAll takes the guard rules');
     for (const s of spaces) assert.deepEqual(s.run(['ip', '-o', 'link', 'show']).stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim()), ['lo'], `no veth left in ${s.name}`);
   });

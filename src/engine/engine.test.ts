@@ -3,7 +3,7 @@
 // test/integration/kernel (lifecycle, live-restore, cleanup) and test/faults.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
 import { runtimeFailure } from '../runtime/index.js';
@@ -53,6 +53,56 @@ test('create → start → exit → --rm removal', async () => {
   assert.match(calls[2] ?? '', /^watchMonitor \d+$/, 'its monitor is watched');
   assert.deepEqual(calls.slice(3), ['delete "force"', 'forget'], 'deleted at the exit, forgotten at the removal');
   assert.equal(r.runtime.exitFiles.has(Id), false, 'the exit file is cleared once the record is written');
+  await r.close();
+});
+
+test('--rm: the removal\'s record carries the exit (no exit record of its own); the exit file stays until the removal clears it', async () => {
+  const r = await rig();
+  const { Id } = await r.engine.create(run('rm-one-write', { AutoRemove: true }));
+  await r.engine.start(Id);
+  // What is durable at each unmount of the rootfs: at the exit (before any record) and in the removal (after its record).
+  const seen: Array<{ status: string; exitCode: number; exitFile: boolean }> = [];
+  const unmount = r.host.rootfs.unmount;
+  r.host.rootfs.unmount = async (merged) => {
+    const rec = onDisk(r, Id);
+    seen.push({ status: rec.State.Status, exitCode: rec.State.ExitCode, exitFile: r.runtime.exitFiles.has(Id) });
+    await unmount(merged);
+  };
+  const removed = r.engine.wait(Id, 'removed');
+  r.runtime.exit(Id, 3);
+  assert.deepEqual(await removed, { StatusCode: 3, Error: null });
+  assert.deepEqual(seen, [
+    { status: 'running', exitCode: 0, exitFile: true },
+    { status: 'removing', exitCode: 3, exitFile: true },
+  ], 'no exited record in between: the exit file is the exit\'s durable trace until the removing record holds it');
+  assert.equal(r.runtime.exitFiles.has(Id), false, 'the removal clears the exit file');
+  assert.deepEqual(actions(r, Id), ['create', 'start', 'die', 'destroy']);
+  await r.close();
+});
+
+test('--rm: when the removal\'s record cannot be written, the exit is recorded on its own (retried), exit file kept until then', async () => {
+  const r = await rig();
+  const { Id } = await r.engine.create(run('rm-unwritable', { AutoRemove: true }));
+  await r.engine.start(Id);
+  // A directory where the record goes: every write of it fails (EISDIR), which is no full disk.
+  const recordPath = join(r.dataRoot, 'containers', Id, 'container.json');
+  const kept = readFileSync(recordPath, 'utf8');
+  rmSync(recordPath);
+  mkdirSync(recordPath);
+  const stopped = r.engine.wait(Id, 'not-running');
+  r.runtime.exit(Id, 3);
+  assert.deepEqual(await stopped, { StatusCode: 3, Error: null });
+  await until(() => r.engine.find(Id)?.State.Status === 'exited', 'the exit in memory');
+  // The removal fails at once (in-process fakes); give it and one retry of the exit's record time to fail too.
+  await new Promise((res) => setTimeout(res, 1200));
+  assert.equal(r.engine.find(Id)?.State.Status, 'exited', 'not removed: its removal could not be recorded');
+  assert.equal(r.engine.get(Id).State.ExitCode, 3, 'memory has the exit');
+  assert.equal(r.runtime.exitFiles.has(Id), true, 'the exit file stays while no record holds the exit');
+  rmSync(recordPath, { recursive: true });
+  writeFileSync(recordPath, kept);
+  await until(() => !r.runtime.exitFiles.has(Id), 'the retried exit record', 5000);
+  assert.equal(onDisk(r, Id).State.Status, 'exited');
+  assert.equal(onDisk(r, Id).State.ExitCode, 3);
   await r.close();
 });
 

@@ -63,14 +63,11 @@ export class Exits {
     // written: it is removed after the write, never before. When the write fails (a full
     // disk), the exit is still true and durable (record + exit file read together, as a
     // restart does), so memory shows it, and the write is retried until it succeeds.
-    try {
-      await core.store.save(next);
-      replaceRecord(c, next);
-      await runtime.clearExit(id);
-    } catch (err) {
-      replaceRecord(c, next);
-      this.#deferSave(id, err);
-    }
+    // A --rm container's exit is written by its removal's record ("removing", next): one
+    // durable write fewer; until then a restart finds the exit file and removes it the same way.
+    const autoRemove = c.HostConfig.AutoRemove === true;
+    if (autoRemove) replaceRecord(c, next);
+    else await this.#saveExit(c, next);
     core.events.emit('container', 'die', id, table.attrs(c, { exitCode: String(code) }));
     core.attach.finishLater(id, 5000);
     table.resolveWaiters(c, ['not-running', 'next-exit']);
@@ -80,13 +77,31 @@ export class Exits {
     log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
   }
 
-  /** What follows a recorded exit: `--rm` removes the container, else its restart policy decides. */
+  /** Write an exit's record, then clear its exit file; a failed write is kept in memory and retried. */
+  async #saveExit(c: ContainerRecord, next: ContainerRecord): Promise<void> {
+    try {
+      await this.core.store.save(next);
+      replaceRecord(c, next);
+      await this.core.runtime.clearExit(c.Id);
+    } catch (err) {
+      replaceRecord(c, next);
+      this.#deferSave(c.Id, err);
+    }
+  }
+
+  /** What follows an exit: `--rm` removes the container, else its restart policy decides. */
   async #afterExit(c: ContainerRecord): Promise<void> {
     if (!c.HostConfig.AutoRemove) {
       await this.core.restarts.afterExit(c).catch(this.core.failed('cannot restart by policy', c.Id));
       return;
     }
-    await this.core.lifecycle.remove(c.Id, { force: true }).catch((err: unknown) => this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'auto-remove failed'));
+    try {
+      await this.core.lifecycle.remove(c.Id, { force: true });
+    } catch (err) {
+      this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'auto-remove failed');
+      // Its exit was left to the removal's record: when that was not written, write the exit's own.
+      if (this.core.table.has(c.Id) && c.State.Status === 'exited') await this.#saveExit(c, structuredClone(c));
+    }
   }
 
   hasUnsaved(id: string): boolean {

@@ -23,8 +23,8 @@ export interface HostDevice {
 
 /** The container's root filesystem and files in it (container-writable: through src/sys). */
 export interface RootfsHost {
-  /** Mount the overlay of the image's layers under the container's upper dir at `merged`. */
-  mount(layers: readonly string[], dirs: { upper: string; work: string; merged: string }): Promise<void>;
+  /** Mount the overlay of the image's layers under the container's upper dir at `merged` (`volatile`: see OverlayDirs). */
+  mount(layers: readonly string[], dirs: { upper: string; work: string; merged: string; volatile?: boolean }): Promise<void>;
   unmount(merged: string): Promise<void>;
   /** A text file inside the rootfs as the container sees it ('' when absent). */
   readText(rootfs: string, inside: string): Promise<string>;

@@ -31,7 +31,9 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const plan = core.plan(c);
   // Ownership first: overlayfs takes the root directory's owner from the upper dir at mount.
   if (plan.namespaces.userns && d.userns) await chownForUserns(core, b.dir, [b.dir, b.upper, b.work, b.rootfs]);
-  await core.host.rootfs.mount(core.o.images.layerDirs(image), { upper: b.upper, work: b.work, merged: b.rootfs });
+  // A --rm container's writable layer goes when it exits: no sync of it (at unmount, overlayfs
+  // would sync the whole filesystem under the data root).
+  await core.host.rootfs.mount(core.o.images.layerDirs(image), { upper: b.upper, work: b.work, merged: b.rootfs, volatile: c.HostConfig.AutoRemove === true });
   phases.mark('mount');
   const passwd = await core.host.rootfs.readText(b.rootfs, '/etc/passwd');
   const group = await core.host.rootfs.readText(b.rootfs, '/etc/group');

@@ -2,12 +2,20 @@
 // mount(2)/umount2(2) through src/sys: no mount(8) process per container start and stop.
 import { mkdir } from 'node:fs/promises';
 import { internal, errorText } from '../base/index.js';
-import { mountFs, unmount, isMounted, MNT_DETACH } from '../sys/index.js';
+import { errnoOf, mountFs, unmount, isMounted, MNT_DETACH } from '../sys/index.js';
 
 export interface OverlayDirs {
   upper: string;
   work: string;
   merged: string;
+  /**
+   * overlayfs' `volatile` (Linux 5.10): no sync of the upper dir, at the container's fsyncs
+   * nor at unmount (which otherwise syncs the whole filesystem the upper dir is on). Only
+   * for a rootfs thrown away when its container ends (`--rm`, as Podman does): after a
+   * crash the upper dir cannot be mounted again, and such a container is removed, not
+   * restarted. A kernel without it mounts without it.
+   */
+  volatile?: boolean;
 }
 
 /** Mount `merged` as overlayfs; `lowerDirs` lowest first, as the image lists its layers. */
@@ -20,6 +28,14 @@ export async function mountOverlay(lowerDirs: readonly string[], dirs: OverlayDi
   const lower = [...lowerDirs].reverse().join(':');
   const data = `lowerdir=${lower},upperdir=${dirs.upper},workdir=${dirs.work}`;
   try {
+    if (dirs.volatile === true) {
+      try {
+        mountFs('overlay', dirs.merged, 'overlay', 0, `${data},volatile`);
+        return;
+      } catch (err) {
+        if (errnoOf(err) !== 'EINVAL') throw err;
+      }
+    }
     mountFs('overlay', dirs.merged, 'overlay', 0, data);
   } catch (err) {
     throw internal(`Cannot mount the container rootfs at ${dirs.merged}: ${errorText(err)}`, { cause: err });

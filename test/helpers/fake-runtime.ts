@@ -347,7 +347,7 @@ export function fakeHost(calls: HostCall[] = []): EngineHost & { calls: HostCall
     mounted,
     rootfs: {
       async mount(_layers, dirs) {
-        rec('mount', dirs.merged);
+        rec(dirs.volatile === true ? 'mount-volatile' : 'mount', dirs.merged);
         mounted.add(dirs.merged);
       },
       async unmount(merged) {

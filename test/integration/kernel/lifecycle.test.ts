@@ -1,7 +1,8 @@
 // Real runc + conmon containers: run and exit codes, logs (API and CLI), stop timing, exec.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon } from '../../helpers/daemon.js';
 import { collect, create, demuxText, inspect, logs, run, streamRequest, waitExited, waitFor, waitLog, within } from '../../helpers/containers.js';
@@ -200,6 +201,31 @@ test('container lifecycle with real runc and conmon', async (t) => {
     const after = (await inspect(d, id)).State;
     assert.equal(after.Status, 'exited');
     assert.equal(after.ExitCode, 137);
+  });
+
+  await t.test('a --rm container\'s rootfs is mounted volatile (no sync at its unmount); another\'s is not; both keep exit code and output', async () => {
+    const optionsOf = (id: string): string | undefined => {
+      const point = join(d.dataRoot, 'containers', id, 'rootfs');
+      // mountinfo: ... mount point (field 5) ... ' - ' fstype source super options
+      const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === point);
+      return line?.split(' - ')[1]?.split(' ')[2];
+    };
+    const rm = await run(d, ['sh', '-c', 'echo up; sleep 100'], { HostConfig: { AutoRemove: true } });
+    const kept = await run(d, ['sh', '-c', 'echo up; sleep 100']);
+    await waitLog(d, rm, 'up');
+    await waitLog(d, kept, 'up');
+    assert.match(optionsOf(rm) ?? 'not mounted', /(^|,)(fsync=)?volatile(,|$)/, '--rm: volatile');
+    assert.doesNotMatch(optionsOf(kept) ?? 'not mounted', /(^|,)(fsync=)?volatile(,|$)/, 'kept: not volatile');
+    assert.notEqual(optionsOf(kept), undefined, 'kept is mounted');
+    const removed = d.api('POST', `/containers/${rm}/wait?condition=removed`);
+    assert.equal((await d.api('POST', `/containers/${rm}/kill?signal=KILL`)).status, 204);
+    assert.equal((await d.api('POST', `/containers/${kept}/kill?signal=KILL`)).status, 204);
+    assert.equal((await removed).json<{ StatusCode: number }>().StatusCode, 137);
+    assert.equal((await d.api('GET', `/containers/${rm}/json`)).status, 404, 'the --rm container is gone');
+    assert.equal(optionsOf(rm), undefined, 'its rootfs is unmounted');
+    assert.equal((await waitExited(d, kept)).State.ExitCode, 137);
+    const out = await d.moat(['run', '--rm', 'busybox', 'sh', '-c', 'echo through; exit 5']);
+    assert.deepEqual([out.code, out.stdout], [5, 'through\n'], out.stderr);
   });
 
   await t.test('exec: exit code, stdin, env, user, workdir', async () => {

@@ -106,6 +106,22 @@ test('--rm: when the removal\'s record cannot be written, the exit is recorded o
   await r.close();
 });
 
+test('--rm: docker restart keeps the container (stopped and started again, as dockerd 20.10 does); a later stop removes it', async () => {
+  const r = await rig();
+  const { Id } = await r.engine.create(run('rm-restart', { AutoRemove: true }));
+  await r.engine.start(Id);
+  await r.engine.restart(Id, { timeout: 1 });
+  assert.equal(r.engine.get(Id).State.Status, 'running', 'running again after the restart');
+  assert.equal(onDisk(r, Id).State.Status, 'running');
+  assert.ok(existsSync(join(r.dataRoot, 'containers', Id)), 'its directory is still there');
+  assert.deepEqual(actions(r, Id).filter((a) => a !== 'attach'), ['create', 'start', 'kill', 'die', 'stop', 'start', 'restart']);
+  const removed = r.engine.wait(Id, 'removed');
+  await r.engine.stop(Id, { timeout: 1 });
+  await removed;
+  assert.equal(r.engine.find(Id), undefined, 'a stop (no restart) still auto-removes it');
+  await r.close();
+});
+
 test('a failed start leaves nothing running, mounted or staged, and records the exit code Docker would', async (t) => {
   await t.test('runc create fails: 127, still created', async () => {
     const r = await rig();

@@ -65,14 +65,14 @@ export class Exits {
     // restart does), so memory shows it, and the write is retried until it succeeds.
     // A --rm container's exit is written by its removal's record ("removing", next): one
     // durable write fewer; until then a restart finds the exit file and removes it the same way.
-    const autoRemove = c.HostConfig.AutoRemove === true;
+    const autoRemove = c.HostConfig.AutoRemove === true && !core.lifecycle.isRestarting(id);
     if (autoRemove) replaceRecord(c, next);
     else await this.#saveExit(c, next);
     core.events.emit('container', 'die', id, table.attrs(c, { exitCode: String(code) }));
     core.attach.finishLater(id, 5000);
     table.resolveWaiters(c, ['not-running', 'next-exit']);
     phases.mark('record');
-    await this.#afterExit(c);
+    await this.#afterExit(c, autoRemove);
     phases.mark('after');
     log.debug({ containerId: id, exitCode: code, phases: phases.done() }, 'exited');
   }
@@ -90,8 +90,8 @@ export class Exits {
   }
 
   /** What follows an exit: `--rm` removes the container, else its restart policy decides. */
-  async #afterExit(c: ContainerRecord): Promise<void> {
-    if (!c.HostConfig.AutoRemove) {
+  async #afterExit(c: ContainerRecord, autoRemove: boolean): Promise<void> {
+    if (!autoRemove) {
       await this.core.restarts.afterExit(c).catch(this.core.failed('cannot restart by policy', c.Id));
       return;
     }

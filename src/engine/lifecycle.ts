@@ -28,7 +28,15 @@ export interface StopOptions {
 }
 
 export class Lifecycle {
+  /** Containers a `docker restart` is stopping: their exit does not auto-remove them (Docker keeps a `--rm` container across a restart). */
+  readonly #restarting = new Set<string>();
+
   constructor(private readonly core: EngineCore) {}
+
+  /** True while a `docker restart` stops this container. */
+  isRestarting(id: string): boolean {
+    return this.#restarting.has(id);
+  }
 
   async start(ref: string): Promise<void> {
     const { table, exits } = this.core;
@@ -147,7 +155,13 @@ export class Lifecycle {
       if (isLiveRecord(c)) {
         // The policy must not restart what this restart stops (Docker's HasBeenManuallyRestarted); the start clears it.
         await this.markManuallyStopped(c);
-        await this.stopLocked(c, opts);
+        // The exit handler decides on auto-removal synchronously when the exit is handled, before this resumes.
+        this.#restarting.add(c.Id);
+        try {
+          await this.stopLocked(c, opts);
+        } finally {
+          this.#restarting.delete(c.Id);
+        }
         events.emit('container', 'stop', c.Id, table.attrs(c));
       }
     });

@@ -102,6 +102,16 @@ test('stop, kill, restart, pause, rename, rm', async (t) => {
     assert.notEqual(pid1, pid2);
   });
 
+  await t.test('restart of a --rm container keeps it (as dockerd 20.10 does); stop then removes it', async () => {
+    await dockerOk(d, ['run', '-d', '--rm', '--name', 'rr1', 'busybox', 'sleep', '100']);
+    const pid1 = (await dockerOk(d, ['inspect', '-f', '{{.State.Pid}}', 'rr1'])).trim();
+    await dockerOk(d, ['restart', '-t', '0', 'rr1']);
+    assert.equal(await state('rr1'), 'running 0');
+    assert.notEqual((await dockerOk(d, ['inspect', '-f', '{{.State.Pid}}', 'rr1'])).trim(), pid1);
+    await dockerOk(d, ['stop', '-t', '0', 'rr1']);
+    await until(async () => (await docker(d, ['inspect', 'rr1'])).code !== 0, 10_000, 'auto-removal after stop');
+  });
+
   await t.test('pause freezes the processes, unpause thaws them', async () => {
     await dockerOk(d, ['run', '-d', '--name', 'p1', 'busybox', 'sh', '-c', 'while :; do date +%s%N > /tmp/t; sleep 0.05; done']);
     await dockerOk(d, ['pause', 'p1']);

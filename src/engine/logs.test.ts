@@ -214,3 +214,46 @@ test('followLogs() crosses a rotation by inode and ends when the container stops
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('followLogs() reads what conmon wrote to the old file between the follower\'s last read and the rotation', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'moat-follow-race-'));
+  const keeper = new LogKeeper(silentLogger());
+  const settings = { driver: 'json-file' as const, maxSize: 1000, maxFile: 3 };
+  try {
+    await keeper.prepare(dir, settings);
+    await appendFile(join(dir, LOG_NAME), logLine(1, 'stdout', 'one'));
+    const files = await keeper.open(dir, settings);
+    const { sink, got } = collector();
+    const end = await streamLogs(files, { query: { stdout: true, stderr: true }, sink });
+    let stopped = false;
+    let rotated = false;
+    const following = followLogs(files[end!.file]!, {
+      offset: end!.offset,
+      query: { stdout: true, stderr: true },
+      sink,
+      stopped: () => stopped,
+      successors: (ino) => keeper.openAfter(dir, settings, ino),
+      // The follower found the end of the file; before it asks which file is current, conmon
+      // writes one more line to the old file and rotates (what a loaded machine interleaves).
+      currentIno: async () => {
+        if (!rotated) {
+          rotated = true;
+          await appendFile(join(dir, LOG_NAME), logLine(2, 'stdout', 'two'));
+          const fh = await conmonRotate(dir);
+          await fh.write(logLine(3, 'stdout', 'three'));
+          await fh.close();
+        }
+        return open(join(dir, LOG_NAME), 'r').then(async (h) => { const st = await h.stat(); await h.close(); return st.ino; });
+      },
+      pollMs: 5,
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    stopped = true;
+    await following;
+    await Promise.all(files.map((f) => f.fh.close()));
+    assert.deepEqual(got.map((e) => e.data.toString().trim()), ['one', 'two', 'three']);
+  } finally {
+    keeper.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

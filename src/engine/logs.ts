@@ -312,7 +312,11 @@ export async function followLogs(file: LogFileRef, o: FollowOptions): Promise<vo
       if (grew) continue;
       const ino = await o.currentIno();
       if (ino !== undefined && ino !== cur.ino) {
-        // conmon moved on: finish this file (done above), then the ones after it.
+        // conmon moved on. It may have written to this file after the read above and before
+        // its rotation: read this file to its (now final) end, then the ones after it.
+        const tail = await readForward(cur.fh, pos, pass, sink);
+        if (tail === undefined) return;
+        pos = tail;
         const after = await o.successors(cur.ino);
         if (after.length > 0) {
           owned.push(...after);

@@ -179,7 +179,22 @@ test('the keeper keeps every file conmon rotates away, up to max-file, even two 
   }
 });
 
-test('followLogs() crosses a rotation by inode and ends when the container stops', async () => {
+/** The current log file's inode, as the engine asks for it. */
+async function currentIno(dir: string): Promise<number> {
+  const h = await open(join(dir, LOG_NAME), 'r');
+  try {
+    return (await h.stat()).ino;
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * A follower of a kept log that holds the line 'one'; `act` writes and rotates while it
+ * follows (`beforeIno` runs inside the follower's first "which file is current" question).
+ * Returns the lines the follower saw once the container counts as stopped.
+ */
+async function follow(o: { act?: (dir: string) => Promise<void>; beforeIno?: (dir: string) => Promise<void> }): Promise<{ lines: string[]; keep: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'moat-follow-'));
   const keeper = new LogKeeper(silentLogger());
   const settings = { driver: 'json-file' as const, maxSize: 1000, maxFile: 3 };
@@ -190,70 +205,51 @@ test('followLogs() crosses a rotation by inode and ends when the container stops
     const { sink, got } = collector();
     const end = await streamLogs(files, { query: { stdout: true, stderr: true }, sink });
     let stopped = false;
+    let asked = false;
     const following = followLogs(files[end!.file]!, {
       offset: end!.offset,
       query: { stdout: true, stderr: true },
       sink,
       stopped: () => stopped,
       successors: (ino) => keeper.openAfter(dir, settings, ino),
-      currentIno: async () => (await open(join(dir, LOG_NAME), 'r').then(async (h) => { const st = await h.stat(); await h.close(); return st.ino; })),
-      pollMs: 5,
-    });
-    await appendFile(join(dir, LOG_NAME), logLine(2, 'stdout', 'two'));
-    const fh = await conmonRotate(dir);
-    await fh.write(logLine(3, 'stdout', 'three'));
-    await fh.close();
-    await new Promise((r) => setTimeout(r, 50));
-    stopped = true;
-    await following;
-    await Promise.all(files.map((f) => f.fh.close()));
-    assert.deepEqual(got.map((e) => e.data.toString().trim()), ['one', 'two', 'three']);
-    assert.match(await readFile(join(dir, `${LOG_NAME}.keep`), 'utf8'), /one/, 'the rotated file is still linked');
-  } finally {
-    keeper.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test('followLogs() reads what conmon wrote to the old file between the follower\'s last read and the rotation', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'moat-follow-race-'));
-  const keeper = new LogKeeper(silentLogger());
-  const settings = { driver: 'json-file' as const, maxSize: 1000, maxFile: 3 };
-  try {
-    await keeper.prepare(dir, settings);
-    await appendFile(join(dir, LOG_NAME), logLine(1, 'stdout', 'one'));
-    const files = await keeper.open(dir, settings);
-    const { sink, got } = collector();
-    const end = await streamLogs(files, { query: { stdout: true, stderr: true }, sink });
-    let stopped = false;
-    let rotated = false;
-    const following = followLogs(files[end!.file]!, {
-      offset: end!.offset,
-      query: { stdout: true, stderr: true },
-      sink,
-      stopped: () => stopped,
-      successors: (ino) => keeper.openAfter(dir, settings, ino),
-      // The follower found the end of the file; before it asks which file is current, conmon
-      // writes one more line to the old file and rotates (what a loaded machine interleaves).
       currentIno: async () => {
-        if (!rotated) {
-          rotated = true;
-          await appendFile(join(dir, LOG_NAME), logLine(2, 'stdout', 'two'));
-          const fh = await conmonRotate(dir);
-          await fh.write(logLine(3, 'stdout', 'three'));
-          await fh.close();
+        if (!asked) {
+          asked = true;
+          await o.beforeIno?.(dir);
         }
-        return open(join(dir, LOG_NAME), 'r').then(async (h) => { const st = await h.stat(); await h.close(); return st.ino; });
+        return currentIno(dir);
       },
       pollMs: 5,
     });
+    await o.act?.(dir);
     await new Promise((r) => setTimeout(r, 50));
     stopped = true;
     await following;
     await Promise.all(files.map((f) => f.fh.close()));
-    assert.deepEqual(got.map((e) => e.data.toString().trim()), ['one', 'two', 'three']);
+    return { lines: got.map((e) => e.data.toString().trim()), keep: await readFile(join(dir, `${LOG_NAME}.keep`), 'utf8') };
   } finally {
     keeper.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** conmon writes 'two' to the current file, rotates, and writes 'three' to the new one. */
+async function twoRotateThree(dir: string): Promise<void> {
+  await appendFile(join(dir, LOG_NAME), logLine(2, 'stdout', 'two'));
+  const fh = await conmonRotate(dir);
+  await fh.write(logLine(3, 'stdout', 'three'));
+  await fh.close();
+}
+
+test('followLogs() crosses a rotation by inode and ends when the container stops', async () => {
+  const { lines, keep } = await follow({ act: twoRotateThree });
+  assert.deepEqual(lines, ['one', 'two', 'three']);
+  assert.match(keep, /one/, 'the rotated file is still linked');
+});
+
+test('followLogs() reads what conmon wrote to the old file between the follower\'s last read and the rotation', async () => {
+  // The follower found the end of the file; before it asks which file is current, conmon
+  // writes one more line to the old file and rotates (what a loaded machine interleaves).
+  const { lines } = await follow({ beforeIno: twoRotateThree });
+  assert.deepEqual(lines, ['one', 'two', 'three']);
 });

@@ -62,7 +62,6 @@ export function buildHostConfig(q: URLSearchParams): { host: HostConfig; network
   return { host, network: NetworkMode !== 'none' };
 }
 
-/** The build's output: headers with the first message; quiet keeps it all back until the end. */
 type BuildModule = typeof import('../../build/index.js');
 
 // The builder (build/, ~1 MiB of moatd's RSS: docs/performance.md, phase C part 3) is loaded
@@ -72,6 +71,7 @@ function loadBuildModule(): Promise<BuildModule> {
   return (buildModule ??= import('../../build/index.js'));
 }
 
+/** The build's output: headers with the first message; quiet keeps it all back until the end. */
 function buildStream(res: ServerResponse, quiet: boolean, log: Logger, requestId: string, { errorLine, StepFailed }: BuildModule) {
   let started = false;
   const held: BuildMessage[] = [];

@@ -11,3 +11,4 @@ export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
 export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';
 export { errnoName, sysError } from './syscall-errors.js';
+export { compareText } from './order.js';

@@ -3,7 +3,7 @@
 // (`/target:/source/alias`, what inspect shows); at start each target must be running, and
 // the source gets `IP alias hostname name` in /etc/hosts and the `<ALIAS>_PORT_…` variables
 // (moby daemon/links). Pure.
-import { invalid } from '../base/index.js';
+import { compareText, invalid } from '../base/index.js';
 import type { ContainerRecord } from './types.js';
 
 /** One link: the target container's name (without '/') and the alias it has in the source. */
@@ -62,7 +62,7 @@ export function linkEnv(l: Link, sourceName: string, target: ContainerRecord, ip
   const ports = Object.keys(target.Config.ExposedPorts ?? {})
     .map(splitPort)
     .filter((p): p is { port: number; proto: string } => p !== undefined)
-    .sort((a, b) => a.port - b.port || (a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : a.proto.localeCompare(b.proto)));
+    .sort((a, b) => a.port - b.port || (a.proto === 'tcp' ? -1 : b.proto === 'tcp' ? 1 : compareText(a.proto, b.proto)));
   const env: string[] = [];
   const first = ports[0];
   if (first) env.push(`${alias}_PORT=${first.proto}://${ip}:${first.port}`);

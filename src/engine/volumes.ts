@@ -5,7 +5,7 @@
 import { mkdir, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { EngineError, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
+import { EngineError, compareText, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
 import { openRoot, removePath, walk, errnoOf } from '../sys/index.js';
 import { checkVolumeName } from '../docker/index.js';
 
@@ -140,7 +140,7 @@ export class VolumeStore {
 
   async list(): Promise<VolumeRecord[]> {
     await this.#load();
-    return [...this.#cache.values()].sort((a, b) => a.Name.localeCompare(b.Name));
+    return [...this.#cache.values()].sort((a, b) => compareText(a.Name, b.Name));
   }
 
   /** Record that `containerId` mounts `name`. */

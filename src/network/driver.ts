@@ -6,7 +6,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CleanupStack, EngineError, PhaseTimer, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
+import { CleanupStack, EngineError, compareText, PhaseTimer, errorText, invalid, newId, shortId, type Logger } from '../base/index.js';
 import { buildHostsFile, buildResolvConf, checkDnsServers, parseExtraHosts, parseResolvConf } from './etc-files.js';
 import { applyGuardRules, containerRulesLeft, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
 import {
@@ -213,7 +213,7 @@ export class NetworkDriver {
   }
 
   listNetworks(): NetworkRecord[] {
-    return [...this.#networks.values()].sort((a, b) => a.created.localeCompare(b.created) || a.name.localeCompare(b.name));
+    return [...this.#networks.values()].sort((a, b) => compareText(a.created, b.created) || compareText(a.name, b.name));
   }
 
   /** By id, name or unique id prefix; throws 404 `network X not found`. */

@@ -2,7 +2,7 @@
 // src/network/types.rs: NetworkOptions, Network, PerNetworkOptions, PortMapping) and the
 // status block it prints. Pure; unit-tested against the shapes netavark 1.4.0 accepted on
 // this machine (docs/networking.md has the commands).
-import { EngineError, invalid } from '../base/index.js';
+import { EngineError, compareText, invalid } from '../base/index.js';
 import type { NetworkRecord } from './types.js';
 import type { PortMapping } from './ports.js';
 
@@ -92,7 +92,7 @@ export function checkAlias(alias: string): string {
 
 /** Merge consecutive ports (same address and protocol, both sides consecutive) into netavark ranges. */
 export function toNetavarkPorts(ports: readonly PortMapping[]): NetavarkPortMapping[] {
-  const sorted = [...ports].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.containerPort - b.containerPort);
+  const sorted = [...ports].sort((a, b) => compareText(a.protocol, b.protocol) || compareText(a.hostIp, b.hostIp) || a.containerPort - b.containerPort);
   const out: NetavarkPortMapping[] = [];
   for (const p of sorted) {
     const hostIp = p.hostIp === '0.0.0.0' ? '' : p.hostIp;

@@ -1,7 +1,7 @@
 // Published ports: the `-p` syntax (docker CLI's `nat.ParsePortSpec`), Docker's wire form
 // (`ExposedPorts`, `HostConfig.PortBindings`, `PublishAllPorts`) turned into checked port
 // requests, and the views inspect, `docker port` and `/containers/json` show. Pure.
-import { EngineError, invalid } from '../base/index.js';
+import { EngineError, compareText, invalid } from '../base/index.js';
 import { looksLikeIpv6, tryParseIpv4 } from './ip.js';
 
 export type PortProtocol = 'tcp' | 'udp';
@@ -203,7 +203,7 @@ export function exposedPortKeys(exposed: Readonly<Record<string, unknown>> | nul
     for (let p = k.first; p <= k.last; p++) keys.add(`${p}/${k.protocol}`);
   }
   for (const m of mappings) keys.add(`${m.containerPort}/${m.protocol}`);
-  return [...keys].sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10) || a.localeCompare(b));
+  return [...keys].sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10) || compareText(a, b));
 }
 
 /**

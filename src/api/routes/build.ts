@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { EngineError, errorText, invalid, type Logger } from '../../base/index.js';
 import type { Engine, HostConfig } from '../../engine/index.js';
 import { applyChanges, familiarName, parseReference, type ImageRuntimeConfig, type ImageService, type ImageStore, type ProgressMessage } from '../../image/index.js';
-import { BuildCache, Builder, EngineExecutor, StepFailed, commitContainer, errorLine, prepareContext, type BuildMessage, type BuildOptions } from '../../build/index.js';
+import type { BuildCache, BuildMessage, BuildOptions, EngineExecutor } from '../../build/index.js';
 import { boolParam, intParam } from '../params.js';
 import type { Router } from '../router.js';
 import { commonHeaders, sendJson } from '../reply.js';
@@ -62,8 +62,17 @@ export function buildHostConfig(q: URLSearchParams): { host: HostConfig; network
   return { host, network: NetworkMode !== 'none' };
 }
 
+type BuildModule = typeof import('../../build/index.js');
+
+// The builder (build/, ~1 MiB of moatd's RSS: docs/performance.md, phase C part 3) is loaded
+// on the first build or commit; a daemon that never builds never loads it.
+let buildModule: Promise<BuildModule> | undefined;
+function loadBuildModule(): Promise<BuildModule> {
+  return (buildModule ??= import('../../build/index.js'));
+}
+
 /** The build's output: headers with the first message; quiet keeps it all back until the end. */
-function buildStream(res: ServerResponse, quiet: boolean, log: Logger, requestId: string) {
+function buildStream(res: ServerResponse, quiet: boolean, log: Logger, requestId: string, { errorLine, StepFailed }: BuildModule) {
   let started = false;
   const held: BuildMessage[] = [];
   const write = (m: BuildMessage | ProgressMessage): void => {
@@ -151,8 +160,10 @@ const COMMIT_FIELDS = ['Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'User', 'Labels
 export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
   const { engine, service, log } = deps;
   const images = deps.images;
-  const cache = new BuildCache(images, log);
-  const executor = new EngineExecutor(engine, images, log);
+  // One cache and one executor for all builds, made with the module.
+  let tools: Promise<{ m: BuildModule; cache: BuildCache; executor: EngineExecutor }> | undefined;
+  const buildTools = (): Promise<{ m: BuildModule; cache: BuildCache; executor: EngineExecutor }> =>
+    (tools ??= loadBuildModule().then((m) => ({ m, cache: new m.BuildCache(images, log), executor: new m.EngineExecutor(engine, images, log) })));
 
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
@@ -174,10 +185,11 @@ export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
       if (!res.ok || res.body === null) throw invalid(`cannot fetch the remote build context ${remote}: HTTP ${res.status}`);
       body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
     }
-    const context = await prepareContext(body, { workDir: images.tmpPath('build'), dockerfile: q.get('dockerfile') ?? '' });
-    const stream = buildStream(ctx.res!, boolParam(q, 'q'), log, ctx.requestId);
+    const { m, cache, executor } = await buildTools();
+    const context = await m.prepareContext(body, { workDir: images.tmpPath('build'), dockerfile: q.get('dockerfile') ?? '' });
+    const stream = buildStream(ctx.res!, boolParam(q, 'q'), log, ctx.requestId, m);
     try {
-      const builder = new Builder(context, opts, {
+      const builder = new m.Builder(context, opts, {
         images,
         executor,
         cache,
@@ -221,6 +233,7 @@ export function registerBuildRoutes(r: Router, deps: BuildRouteDeps): void {
     const c = engine.get(ref);
     const comment = q.get('comment') ?? '';
     const author = q.get('author') ?? '';
+    const { commitContainer } = await loadBuildModule();
     const image = await commitContainer(engine, images, {
       container: c.Id,
       config,

@@ -27,7 +27,7 @@ function recordingNetwork(log: string[], runtimeState: (id: string) => string = 
       return { ip: '10.88.0.5', networkDns: '10.88.0.1', hostGateway: '10.88.0.1' };
     },
     async attach(rec, pid) {
-      log.push(`attach ${rec.Name} ${pid > 0 ? 'pid' : 'nopid'}`);
+      log.push(`attach ${rec.Name} ${pid !== undefined && pid > 0 ? 'pid' : 'nopid'}`);
     },
     defaultBridgeAddress: (id) => addresses.get(id),
     defaultBridgeIcc: () => true,

@@ -11,6 +11,7 @@ import { buildHostsFile, buildResolvConf, checkDnsServers, parseExtraHosts, pars
 import { applyGuardRules, containerRulesLeft, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
 import {
   addIdlePort,
+  addNetns,
   attachNetns,
   deleteLink,
   deleteNetns,
@@ -22,6 +23,7 @@ import {
   listLinks,
   listNetns,
   netnsPath,
+  setLoopbackUp,
 } from './host-links.js';
 import { cidrsOverlap, formatIpv4, tryParseCidr, tryParseIpv4, type Cidr } from './ip.js';
 import {
@@ -90,17 +92,26 @@ export interface ContainerNetworkRequest {
   ports: readonly PortRequest[];
   /** `--dns`: the container's upstream (aardvark-dns) or its nameservers (default bridge). */
   dns: readonly string[];
+  /**
+   * Make the container's network namespace at prepare (moat's name under /run/netns), for
+   * runc to join by path while `attach({ prepared: true })` sets it up.
+   */
+  ownNetns?: boolean;
 }
 
 export interface Prepared {
   readonly endpoint: EndpointRecord;
   readonly warnings: readonly string[];
+  /** The namespace made for the container (with `ownNetns`). */
+  readonly netnsPath?: string;
 }
 
 /** Where the container's namespace comes from at attach. */
 export type NetnsSource =
   /** The container's init process (after `runc create`): moat names its namespace. */
   | { readonly pid: number }
+  /** The namespace `prepare` made (`ownNetns`); runc may be creating the container in it. */
+  | { readonly prepared: true }
   /** A namespace that exists under /run/netns already and that moat does not own (tests). */
   | { readonly existing: string };
 
@@ -456,16 +467,26 @@ export class NetworkDriver {
         attachments,
         ports: [...reservation.mappings],
         dnsServers: dns,
+        // Recorded before the namespace exists: after a crash, restore deletes it with the record.
+        ...(req.ownNetns === true ? { netnsName: this.netnsNameFor(req.containerId) } : {}),
       };
+      const undo = new CleanupStack();
+      undo.defer(() => reservation.release());
       try {
         await this.#store.saveEndpoint(endpoint);
+        undo.defer(() => this.#store.deleteEndpoint(req.containerId));
+        if (endpoint.netnsName !== undefined) {
+          undo.defer(() => deleteNetns(endpoint.netnsName!));
+          await addNetns(endpoint.netnsName);
+        }
       } catch (err) {
-        await reservation.release();
+        const failures = await undo.unwind();
+        if (failures.length > 0) this.#log.warn({ containerId: req.containerId, failures: failures.map(errorText) }, 'cleanup after failed network prepare');
         throw err;
       }
       this.#endpoints.set(req.containerId, endpoint);
       this.#ports.set(req.containerId, reservation);
-      return { endpoint, warnings };
+      return { endpoint, warnings, ...(endpoint.netnsName !== undefined ? { netnsPath: netnsPath(endpoint.netnsName) } : {}) };
     });
   }
 
@@ -480,7 +501,8 @@ export class NetworkDriver {
       if (e === undefined || e.phase !== 'setting-up') throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_STATE', `container ${shortId(containerId)} has no prepared networking`);
       const phases = new PhaseTimer();
       try {
-        const name = 'pid' in source ? this.netnsNameFor(containerId) : source.existing;
+        const name = 'pid' in source ? this.netnsNameFor(containerId) : 'existing' in source ? source.existing : e.netnsName;
+        if (name === undefined) throw new EngineError('internal', 'ERR_NETWORK_ENDPOINT_STATE', `container ${shortId(containerId)} has no network namespace`);
         e.netnsName = name;
         // One record before anything changes on the host: the namespace name and every
         // netavark config, so a crash at any later point leaves what teardown needs.
@@ -490,6 +512,9 @@ export class NetworkDriver {
         if ('pid' in source) await attachNetns(name, source.pid);
         phases.mark('netns');
         for (const a of e.attachments) await this.#setupAttachment(e, a, false, phases);
+        // runc brings loopback up only in a namespace it makes itself.
+        if ('prepared' in source) await setLoopbackUp(name);
+        phases.mark('lo');
         e.phase = 'up';
         await this.#store.saveEndpoint(e);
         phases.mark('record');

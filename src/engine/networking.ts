@@ -1,7 +1,7 @@
 // The networking seam: what the lifecycle asks of a container's network, at the points the
 // netavark driver (src/network, docs/networking.md §7) needs: validate at create, prepare
-// (address, ports, DNS) before the runtime creates the container, attach once its namespace
-// exists, release on exit / failed start / removal, restore at daemon start. moatd passes
+// (address, ports, DNS, and the namespace unless under userns-remap) before the runtime
+// creates the container, attach while it creates it (or after, under remap), release on exit / failed start / removal, restore at daemon start. moatd passes
 // NetavarkNetworking (daemon/networking.ts); LOOPBACK_ONLY is the engine's default (fakes, tools).
 import type { ContainerRecord } from './types.js';
 

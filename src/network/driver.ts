@@ -438,9 +438,9 @@ export class NetworkDriver {
 
   /**
    * Before `runc create`: check the networks, allocate addresses, bind the published host
-   * ports, and write the endpoint record (phase `setting-up`). The addresses are known from
-   * here on, so the engine can write /etc/hosts before the container exists. Nothing is left
-   * behind on failure.
+   * ports, and write the endpoint record (phase `setting-up`); with `ownNetns`, make the
+   * namespace the record names. The addresses are known from here on, so the engine can
+   * write /etc/hosts before the container exists. Nothing is left behind on failure.
    */
   async prepare(req: ContainerNetworkRequest): Promise<Prepared> {
     return await this.#lock.run(async () => {
@@ -491,9 +491,10 @@ export class NetworkDriver {
   }
 
   /**
-   * After `runc create`, before `runc start`: name the container's namespace and set up
-   * each network in it (netavark), then isolate its bridge port when the network has
-   * icc off. On failure everything prepared is torn down and the error thrown.
+   * Before `runc start`: set up each network (netavark) in the namespace prepare made
+   * (`prepared`, while runc creates the container in it) or in the created container's own
+   * (`pid`, named here), then isolate its bridge port when the network has icc off. On
+   * failure everything prepared is torn down (the namespace too) and the error thrown.
    */
   async attach(containerId: string, source: NetnsSource): Promise<EndpointRecord> {
     return await this.#lock.run(async () => {
@@ -540,8 +541,8 @@ export class NetworkDriver {
     if (iface !== undefined) a.mac = iface.mac;
     if (n.predefined) await this.#holdDefaultBridge(n);
     phases.mark('anchor');
-    // The container has not started yet (attach runs between `runc create` and `start`),
-    // so its new port is isolated before it can send anything.
+    // The container's process has not run yet (`runc start` waits for attach), so its new
+    // port is isolated before it can send anything.
     if (!n.icc) await isolateBridgePorts(n.bridge);
     phases.mark('isolate');
     if (n.dns) await this.#waitForDns([n]);

@@ -23,7 +23,6 @@ import {
   listLinks,
   listNetns,
   netnsPath,
-  setLoopbackUp,
 } from './host-links.js';
 import { cidrsOverlap, formatIpv4, tryParseCidr, tryParseIpv4, type Cidr } from './ip.js';
 import {
@@ -513,9 +512,6 @@ export class NetworkDriver {
         if ('pid' in source) await attachNetns(name, source.pid);
         phases.mark('netns');
         for (const a of e.attachments) await this.#setupAttachment(e, a, false, phases);
-        // runc brings loopback up only in a namespace it makes itself.
-        if ('prepared' in source) await setLoopbackUp(name);
-        phases.mark('lo');
         e.phase = 'up';
         await this.#store.saveEndpoint(e);
         phases.mark('record');

@@ -19,11 +19,6 @@ export async function addNetns(name: string): Promise<void> {
   await runChecked([IP, 'netns', 'add', name], { timeoutMs: TIMEOUT_MS });
 }
 
-/** Bring up `lo` in a named namespace (runc does it only in a namespace it makes). */
-export async function setLoopbackUp(name: string): Promise<void> {
-  await runChecked([IP, '-n', name, 'link', 'set', 'lo', 'up'], { timeoutMs: TIMEOUT_MS });
-}
-
 /** Name (bind-mount) the network namespace of process `pid`, so it outlives the process for teardown. */
 export async function attachNetns(name: string, pid: number): Promise<void> {
   await runChecked([IP, 'netns', 'attach', name, String(pid)], { timeoutMs: TIMEOUT_MS });

@@ -1,7 +1,7 @@
 // The container's network namespace is made before `runc create` (issue 15, Podman's
 // order): runc joins it by path while netavark sets it up, and the start waits for both.
 // Checked here: config.json names moat's namespace, loopback is up (runc does not bring it
-// up in a namespace it did not make), inspect's SandboxKey, exec, `--network container:X`,
+// up in a namespace it did not make; netavark's setup does), inspect's SandboxKey, exec, `--network container:X`,
 // `network connect` at runtime; under --userns-remap runc still makes the namespace. The
 // failure paths: netavark failing while runc creates (a tap device squats the network's
 // bridge name) and runc failing while netavark sets up (no such executable) each fail the

@@ -476,6 +476,8 @@ export class NetworkDriver {
         undo.defer(() => this.#store.deleteEndpoint(req.containerId));
         if (endpoint.netnsName !== undefined) {
           undo.defer(() => deleteNetns(endpoint.netnsName!));
+          // One of this name that no record names is a cleanup that failed: it goes first.
+          await deleteNetns(endpoint.netnsName);
           await addNetns(endpoint.netnsName);
         }
       } catch (err) {

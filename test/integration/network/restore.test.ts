@@ -270,6 +270,12 @@ test('a crash after prepare made the container\'s namespace (runc create and net
   assert.deepEqual(report.problems, []);
   assert.equal(sh(['ip', 'netns', 'list']).includes(name), false, 'the namespace is gone');
   assert.equal(driver.endpoint(containerId), undefined, 'the record is gone');
+  // A namespace of that name that no record names (a cleanup that failed) does not block the next start.
+  sh(['ip', 'netns', 'add', name]);
+  await driver.prepare({ containerId, containerName: 'early', networks: [{ network: 'bridge' }], ports: [], dns: [], ownNetns: true });
+  assert.ok(sh(['ip', 'netns', 'list']).includes(name));
+  await driver.release(containerId);
+  assert.equal(sh(['ip', 'netns', 'list']).includes(name), false, 'released with the endpoint');
   await driver.removeAll();
   await driver.close();
   driver = undefined;

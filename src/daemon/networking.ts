@@ -71,15 +71,16 @@ export class NetavarkNetworking implements ContainerNetworking {
     return { hostGateway: this.#driver.hostGatewayIp() };
   }
 
-  async prepare(rec: ContainerRecord): Promise<NetworkFacts | undefined> {
+  async prepare(rec: ContainerRecord, o: { ownNamespace: boolean }): Promise<NetworkFacts | undefined> {
     const networks = networkRequests(rec);
     if (networks === undefined) return undefined;
-    const { endpoint, warnings } = await this.#driver.prepare({
+    const { endpoint, warnings, netnsPath } = await this.#driver.prepare({
       containerId: rec.Id,
       containerName: rec.Name.slice(1),
       networks,
       ports: portRequests(rec, this.#defaultHostIp),
       dns: rec.HostConfig.Dns ?? [],
+      ownNetns: o.ownNamespace,
     });
     for (const w of warnings) this.#log.warn({ containerId: rec.Id, warning: w }, 'network');
     const first = endpoint.attachments[0]!;
@@ -88,12 +89,13 @@ export class NetavarkNetworking implements ContainerNetworking {
       ip: first.ip,
       hostGateway: this.#driver.hostGatewayIp(),
       ...(firstNet.dns ? { networkDns: first.gateway } : {}),
+      ...(netnsPath !== undefined ? { netnsPath } : {}),
     };
   }
 
-  async attach(rec: ContainerRecord, pid: number): Promise<void> {
+  async attach(rec: ContainerRecord, pid: number | undefined): Promise<void> {
     if (this.#driver.endpoint(rec.Id) === undefined) return;
-    const e = await this.#driver.attach(rec.Id, { pid });
+    const e = await this.#driver.attach(rec.Id, pid === undefined ? { prepared: true } : { pid });
     this.#emit('connect', rec.Id, e.attachments.map((a) => a.networkId));
   }
 

@@ -48,13 +48,16 @@ export class Exits {
     core.limits?.forget(id);
     await core.logKeeper.unwatch(id);
     phases.mark('counters');
+    // The network's teardown (netavark, most of an exit) needs neither the runtime's state
+    // nor the rootfs: it runs alongside them. Nothing is answered before all three are done.
+    const released = core.networking.release(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot release the network'));
     if (runtime.exists(id)) await runtime.delete(id, { force: true }).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'runc delete failed'));
     phases.mark('runc-delete');
-    await core.networking.release(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot release the network'));
-    phases.mark('net-release');
     await core.host.rootfs.unmount(b.rootfs).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'unmount failed'));
     await core.unstage(id);
     phases.mark('unmount');
+    await released;
+    phases.mark('net-release');
     const next = structuredClone(c);
     next.State = { ...next.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
     delete next.State.ConmonPid;

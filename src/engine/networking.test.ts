@@ -27,7 +27,7 @@ function recordingNetwork(log: string[], runtimeState: (id: string) => string = 
       return { ip: '10.88.0.5', networkDns: '10.88.0.1', hostGateway: '10.88.0.1' };
     },
     async attach(rec, pid) {
-      log.push(`attach ${rec.Name} ${pid > 0 ? 'pid' : 'nopid'}`);
+      log.push(`attach ${rec.Name} ${pid !== undefined && pid > 0 ? 'pid' : 'nopid'}`);
     },
     defaultBridgeAddress: (id) => addresses.get(id),
     defaultBridgeIcc: () => true,
@@ -146,5 +146,77 @@ test('--link: checked at create and stored in Docker form; at start the running 
   for (const v of ['DB_PORT=tcp://10.88.0.7:80', 'DB_PORT_80_TCP_ADDR=10.88.0.7', 'DB_NAME=/client/db']) assert.ok(env.includes(v), `${v} in ${env.join(' ')}`);
   await r.engine.rename(client, 'client2');
   assert.deepEqual(r.engine.get(client).HostConfig.Links, ['/web:/client2/db'], 'a renamed source keeps its links under its new name');
+  await r.close();
+});
+
+/** A network whose prepare makes a namespace (netnsPath) and whose attach runs `during` first. */
+function earlyNetwork(log: string[], during: (id: string) => Promise<void>): ContainerNetworking {
+  const net = recordingNetwork(log);
+  return {
+    ...net,
+    async prepare(rec, o) {
+      log.push(`prepare own:${o.ownNamespace}`);
+      return { ip: '10.88.0.5', hostGateway: '10.88.0.1', netnsPath: `/run/netns/moat-test-${rec.Id.slice(0, 12)}` };
+    },
+    async attach(rec, pid) {
+      log.push(`attach ${pid === undefined ? 'prepared' : 'pid'}`);
+      await during(rec.Id);
+      log.push('attached');
+    },
+  };
+}
+
+/** Resolves once the fake runtime has created the container (rejects after 2 s: the start waited for the attach first). */
+async function untilCreated(r: { runtime: FakeRuntime }, id: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (r.runtime.exists(id)) return;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  throw new Error('the runtime never created the container while the network was being set up');
+}
+
+test('with a namespace made at prepare, runc joins it by path and the attach runs while the runtime creates the container', async () => {
+  const log: string[] = [];
+  const holder: { r?: { runtime: FakeRuntime } } = {};
+  const r = await rig({ networking: earlyNetwork(log, (id) => untilCreated(holder.r!, id)) });
+  holder.r = r;
+  const { Id } = await r.engine.create({ name: 'early', config: { Image: 'busybox' }, hostConfig: {} });
+  await r.engine.start(Id);
+  assert.deepEqual(log.slice(-3), ['prepare own:true', 'attach prepared', 'attached'], 'attach without a pid: the namespace prepare made');
+  const c = r.runtime.containers.get(Id)!;
+  assert.deepEqual(c.spec.linux?.namespaces?.find((n) => n.type === 'network'), { type: 'network', path: `/run/netns/moat-test-${Id.slice(0, 12)}` });
+  assert.equal(c.status, 'running', 'started once both were done');
+  await r.close();
+});
+
+test('a network setup that fails while the runtime creates fails the start, after the create, and undoes both', async () => {
+  const log: string[] = [];
+  const holder: { r?: { runtime: FakeRuntime } } = {};
+  const r = await rig({
+    networking: earlyNetwork(log, async (id) => {
+      await untilCreated(holder.r!, id);
+      throw new EngineError('internal', 'ERR_NETAVARK_FAILED', 'Cannot set up network: netavark: boom');
+    }),
+  });
+  holder.r = r;
+  const { Id } = await r.engine.create({ name: 'netfails', config: { Image: 'busybox' }, hostConfig: {} });
+  await assert.rejects(r.engine.start(Id), /netavark: boom/);
+  assert.equal(r.runtime.exists(Id), false, 'the created container is deleted');
+  assert.ok(r.runtime.callsOf(Id).includes('delete "force"'), r.runtime.callsOf(Id).join(', '));
+  assert.equal(r.runtime.callsOf(Id).includes('start'), false, 'never started');
+  assert.ok(log.includes(`release ${Id.slice(0, 4)}`), 'the network is released (idempotent after the driver undid its own)');
+  assert.equal(r.engine.get(Id).State.Status, 'created');
+  await r.close();
+});
+
+test('a runtime create that fails while the network is set up fails the start only once the setup is done, then releases it', async () => {
+  const log: string[] = [];
+  const r = await rig({ networking: earlyNetwork(log, () => new Promise((res) => setTimeout(res, 50))) });
+  const { Id } = await r.engine.create({ name: 'runcfails', config: { Image: 'busybox' }, hostConfig: {} });
+  r.runtime.failNext('create', runtimeFailure('exec: "nope": executable file not found'));
+  await assert.rejects(r.engine.start(Id), /nope/);
+  const at = log.indexOf('attached');
+  assert.ok(at >= 0 && log.indexOf(`release ${Id.slice(0, 4)}`) > at, `released after the setup finished: ${log.join(', ')}`);
+  assert.equal(r.engine.get(Id).State.ExitCode, 127);
   await r.close();
 });

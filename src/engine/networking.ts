@@ -1,7 +1,7 @@
 // The networking seam: what the lifecycle asks of a container's network, at the points the
 // netavark driver (src/network, docs/networking.md §7) needs: validate at create, prepare
-// (address, ports, DNS) before the runtime creates the container, attach once its namespace
-// exists, release on exit / failed start / removal, restore at daemon start. moatd passes
+// (address, ports, DNS, and the namespace unless under userns-remap) before the runtime
+// creates the container, attach while it creates it (or after, under remap), release on exit / failed start / removal, restore at daemon start. moatd passes
 // NetavarkNetworking (daemon/networking.ts); LOOPBACK_ONLY is the engine's default (fakes, tools).
 import type { ContainerRecord } from './types.js';
 
@@ -13,6 +13,11 @@ export interface NetworkFacts {
   networkDns?: string;
   /** What `--add-host NAME:host-gateway` stands for. */
   hostGateway?: string;
+  /**
+   * A network namespace prepare made for the container: runc joins it by path and attach
+   * sets it up while the runtime creates the container (off the start's critical path).
+   */
+  netnsPath?: string;
 }
 
 /**
@@ -26,12 +31,17 @@ export interface ContainerNetworking {
    */
   validate(rec: ContainerRecord): NetworkFacts | undefined;
   /**
-   * Before the runtime creates the container: reserve its address and ports. Undefined: no
-   * network beyond loopback (the /etc files written at create stay).
+   * Before the runtime creates the container: reserve its address and ports and, with
+   * `ownNamespace`, make its network namespace (facts.netnsPath). Undefined: no network
+   * beyond loopback (the /etc files written at create stay).
    */
-  prepare(rec: ContainerRecord): Promise<NetworkFacts | undefined>;
-  /** The runtime has created the container: its namespaces exist, its process has not run. */
-  attach(rec: ContainerRecord, pid: number): Promise<void>;
+  prepare(rec: ContainerRecord, o: { ownNamespace: boolean }): Promise<NetworkFacts | undefined>;
+  /**
+   * Set up the container's networks before its process runs: in the namespace prepare made
+   * (`pid` undefined; runs while the runtime creates the container), or in the namespace of
+   * the created container's init process `pid`.
+   */
+  attach(rec: ContainerRecord, pid: number | undefined): Promise<void>;
   /**
    * The container's address on the default bridge while it is attached there (a legacy
    * link's target); undefined otherwise.

@@ -40,6 +40,8 @@ export interface HostFacts {
   joined: Partial<Record<'pid' | 'ipc' | 'network', string>>;
   /** The joined container's user namespace, under remap (Docker joins it too). */
   joinedUserns?: string | undefined;
+  /** The container's own network namespace, made before the runtime's create (networking prepare). */
+  netns?: string;
   seccomp: ContainerSeccomp;
 }
 
@@ -66,7 +68,7 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
   const ns = p.namespaces;
   const namespaces: RunPlan['namespaces'] = {
     pid: nsModeFor(ns.pid, f.joined.pid),
-    network: nsModeFor(ns.network, f.joined.network),
+    network: ns.network.kind === 'private' && f.netns !== undefined ? { kind: 'path', path: f.netns } : nsModeFor(ns.network, f.joined.network),
     ipc: nsModeFor(ns.ipc, f.joined.ipc),
     uts: nsModeFor(ns.uts, undefined),
     mount: { kind: 'private' },

@@ -51,21 +51,29 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const seccomp = core.o.seccomp.forContainer(c, plan.capabilities);
   const links = resolveLinks(core, c);
   const env = links.env.length > 0 ? mergeEnv(links.env, buildEnv(c, user.home)) : buildEnv(c, user.home);
-  const facts: HostFacts = { rootfs: b.rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp };
+  // The network: an address and ports before the runtime creates the container, the /etc
+  // files written again with them. Its own namespace is made here too, so runc joins it by
+  // path while netavark sets it up (Podman's order). Not under --userns-remap: runc's sysfs
+  // mount needs a network namespace owned by the container's user namespace, so there the
+  // namespace is the one runc makes, set up once it exists.
+  const net = await core.networking.prepare(c, { ownNamespace: !plan.namespaces.userns && plan.namespaces.network.kind === 'private' });
+  phases.mark('net-prepare');
+  const facts: HostFacts = { rootfs: b.rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp, ...(net?.netnsPath !== undefined ? { netns: net.netnsPath } : {}) };
   const spec = generateSpec(runPlan(c, plan, facts, d));
   const security = securitySummary(c, plan, seccomp, d);
   if (seccomp.notifyRules && core.o.seccompExplainer) await core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
   phases.mark('spec');
-  // The network: an address and ports before the runtime creates the container, the /etc
-  // files written again with them, the namespace joined once it exists.
-  const net = await core.networking.prepare(c);
-  phases.mark('net-prepare');
   if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
   const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
   await core.logKeeper.prepare(b.dir, logs);
   phases.mark('cleanup');
   const cfg = c.Config;
-  const { pid, monitorPid } = await core.runtime.create({
+  // Networks set up in the namespace made above run alongside the runtime's create; the
+  // start waits for both, and a failure of either fails it once both are done (failStart
+  // then undoes the other's work; the driver has undone its own).
+  const wiring = net?.netnsPath !== undefined ? core.networking.attach(c, undefined) : undefined;
+  wiring?.catch(() => undefined);
+  const creating = core.runtime.create({
     id,
     name: c.Name.slice(1),
     bundle: b.dir,
@@ -75,10 +83,15 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
     terminal: cfg.Tty === true,
     leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
   });
+  const { pid, monitorPid } = await creating.catch(async (err: unknown) => {
+    await wiring?.catch(() => undefined);
+    throw err;
+  });
   // The runtime has made the container's own bind mounts: the staging mounts can go.
   await core.unstage(id);
   phases.mark('create');
-  await core.networking.attach(c, pid);
+  // With the namespace made early: only what netavark still needs after the create.
+  await (wiring ?? core.networking.attach(c, pid));
   phases.mark('net-attach');
   // Sessions attached before start connect now, so they see the first byte of output.
   await Promise.all(core.attach.takePending(id).map(async (s) => logAttachFailure(core, id, await core.attach.connect(id, s, () => core.runtime.attach(id)))));

@@ -11,6 +11,7 @@ import { buildHostsFile, buildResolvConf, checkDnsServers, parseExtraHosts, pars
 import { applyGuardRules, containerRulesLeft, deleteSavedRule, listGuardRules, netavarkNetworkHash, removeEmptyChain, removeGuardRules } from './firewall.js';
 import {
   addIdlePort,
+  addNetns,
   attachNetns,
   deleteLink,
   deleteNetns,
@@ -90,17 +91,26 @@ export interface ContainerNetworkRequest {
   ports: readonly PortRequest[];
   /** `--dns`: the container's upstream (aardvark-dns) or its nameservers (default bridge). */
   dns: readonly string[];
+  /**
+   * Make the container's network namespace at prepare (moat's name under /run/netns), for
+   * runc to join by path while `attach({ prepared: true })` sets it up.
+   */
+  ownNetns?: boolean;
 }
 
 export interface Prepared {
   readonly endpoint: EndpointRecord;
   readonly warnings: readonly string[];
+  /** The namespace made for the container (with `ownNetns`). */
+  readonly netnsPath?: string;
 }
 
 /** Where the container's namespace comes from at attach. */
 export type NetnsSource =
   /** The container's init process (after `runc create`): moat names its namespace. */
   | { readonly pid: number }
+  /** The namespace `prepare` made (`ownNetns`); runc may be creating the container in it. */
+  | { readonly prepared: true }
   /** A namespace that exists under /run/netns already and that moat does not own (tests). */
   | { readonly existing: string };
 
@@ -427,9 +437,9 @@ export class NetworkDriver {
 
   /**
    * Before `runc create`: check the networks, allocate addresses, bind the published host
-   * ports, and write the endpoint record (phase `setting-up`). The addresses are known from
-   * here on, so the engine can write /etc/hosts before the container exists. Nothing is left
-   * behind on failure.
+   * ports, and write the endpoint record (phase `setting-up`); with `ownNetns`, make the
+   * namespace the record names. The addresses are known from here on, so the engine can
+   * write /etc/hosts before the container exists. Nothing is left behind on failure.
    */
   async prepare(req: ContainerNetworkRequest): Promise<Prepared> {
     return await this.#lock.run(async () => {
@@ -456,23 +466,36 @@ export class NetworkDriver {
         attachments,
         ports: [...reservation.mappings],
         dnsServers: dns,
+        // Recorded before the namespace exists: after a crash, restore deletes it with the record.
+        ...(req.ownNetns === true ? { netnsName: this.netnsNameFor(req.containerId) } : {}),
       };
+      const undo = new CleanupStack();
+      undo.defer(() => reservation.release());
       try {
         await this.#store.saveEndpoint(endpoint);
+        undo.defer(() => this.#store.deleteEndpoint(req.containerId));
+        if (endpoint.netnsName !== undefined) {
+          undo.defer(() => deleteNetns(endpoint.netnsName!));
+          // One of this name that no record names is a cleanup that failed: it goes first.
+          await deleteNetns(endpoint.netnsName);
+          await addNetns(endpoint.netnsName);
+        }
       } catch (err) {
-        await reservation.release();
+        const failures = await undo.unwind();
+        if (failures.length > 0) this.#log.warn({ containerId: req.containerId, failures: failures.map(errorText) }, 'cleanup after failed network prepare');
         throw err;
       }
       this.#endpoints.set(req.containerId, endpoint);
       this.#ports.set(req.containerId, reservation);
-      return { endpoint, warnings };
+      return { endpoint, warnings, ...(endpoint.netnsName !== undefined ? { netnsPath: netnsPath(endpoint.netnsName) } : {}) };
     });
   }
 
   /**
-   * After `runc create`, before `runc start`: name the container's namespace and set up
-   * each network in it (netavark), then isolate its bridge port when the network has
-   * icc off. On failure everything prepared is torn down and the error thrown.
+   * Before `runc start`: set up each network (netavark) in the namespace prepare made
+   * (`prepared`, while runc creates the container in it) or in the created container's own
+   * (`pid`, named here), then isolate its bridge port when the network has icc off. On
+   * failure everything prepared is torn down (the namespace too) and the error thrown.
    */
   async attach(containerId: string, source: NetnsSource): Promise<EndpointRecord> {
     return await this.#lock.run(async () => {
@@ -480,7 +503,8 @@ export class NetworkDriver {
       if (e === undefined || e.phase !== 'setting-up') throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_STATE', `container ${shortId(containerId)} has no prepared networking`);
       const phases = new PhaseTimer();
       try {
-        const name = 'pid' in source ? this.netnsNameFor(containerId) : source.existing;
+        const name = 'pid' in source ? this.netnsNameFor(containerId) : 'existing' in source ? source.existing : e.netnsName;
+        if (name === undefined) throw new EngineError('internal', 'ERR_NETWORK_ENDPOINT_STATE', `container ${shortId(containerId)} has no network namespace`);
         e.netnsName = name;
         // One record before anything changes on the host: the namespace name and every
         // netavark config, so a crash at any later point leaves what teardown needs.
@@ -515,8 +539,8 @@ export class NetworkDriver {
     if (iface !== undefined) a.mac = iface.mac;
     if (n.predefined) await this.#holdDefaultBridge(n);
     phases.mark('anchor');
-    // The container has not started yet (attach runs between `runc create` and `start`),
-    // so its new port is isolated before it can send anything.
+    // The container's process has not run yet (`runc start` waits for attach), so its new
+    // port is isolated before it can send anything.
     if (!n.icc) await isolateBridgePorts(n.bridge);
     phases.mark('isolate');
     if (n.dns) await this.#waitForDns([n]);

@@ -239,3 +239,45 @@ test('restore removes what this moat left without a record: a named namespace an
   assert.deepEqual(await first.removeAll(), []);
   assert.deepEqual(snapshotDiff(before, hostSnapshot(), own), { added: [], removed: [] });
 });
+
+test('a crash after prepare made the container\'s namespace (runc create and netavark not done): restore removes the namespace and the record', async (t) => {
+  if (!requires(t, 'root', 'netavark')) return;
+  const before = hostSnapshot();
+  const root = mkdtempSync('/tmp/mtnet-');
+  const subnet = freeSubnet();
+  const opts = { dataRoot: join(root, 'data'), execRoot: join(root, 'exec'), log: silentLogger(), defaultBridge: { name: uniqueName('mtb'), bip: `${subnet.prefix}.1/24`, icc: false }, defaultHostIp: '127.0.0.1' };
+  const crashed = await NetworkDriver.open(opts);
+  await crashed.restore(new Set());
+  let driver: NetworkDriver | undefined;
+  const containerId = newId();
+  const name = crashed.netnsNameFor(containerId);
+  t.after(async () => {
+    if (driver !== undefined) {
+      await driver.removeAll();
+      await driver.close();
+    }
+    if (sh(['ip', 'netns', 'list']).includes(name)) sh(['ip', 'netns', 'delete', name]);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const { netnsPath } = await crashed.prepare({ containerId, containerName: 'early', networks: [{ network: 'bridge' }], ports: [], dns: [], ownNetns: true });
+  assert.equal(netnsPath, `/run/netns/${name}`);
+  assert.ok(sh(['ip', 'netns', 'list']).includes(name), 'the namespace exists before any runtime call');
+  // `crashed` is dropped as a SIGKILLed moatd would be: no release, no close.
+  driver = await NetworkDriver.open(opts);
+  assert.equal(driver.endpoint(containerId)?.netnsName, name, 'the record named the namespace before it was made');
+  const report = await driver.restore(new Set());
+  assert.deepEqual(report.torndown, [containerId]);
+  assert.deepEqual(report.problems, []);
+  assert.equal(sh(['ip', 'netns', 'list']).includes(name), false, 'the namespace is gone');
+  assert.equal(driver.endpoint(containerId), undefined, 'the record is gone');
+  // A namespace of that name that no record names (a cleanup that failed) does not block the next start.
+  sh(['ip', 'netns', 'add', name]);
+  await driver.prepare({ containerId, containerName: 'early', networks: [{ network: 'bridge' }], ports: [], dns: [], ownNetns: true });
+  assert.ok(sh(['ip', 'netns', 'list']).includes(name));
+  await driver.release(containerId);
+  assert.equal(sh(['ip', 'netns', 'list']).includes(name), false, 'released with the endpoint');
+  await driver.removeAll();
+  await driver.close();
+  driver = undefined;
+  assert.deepEqual(snapshotDiff(before, hostSnapshot(), { bridges: [opts.defaultBridge.name], prefixes: [`${subnet.prefix}.`], tags: [], hashes: [] }), { added: [], removed: [] });
+});

@@ -58,15 +58,11 @@ test('startListenerProcess() starts once per state dir and finds the running one
   assert.notEqual(d.pid, c.pid);
 });
 
-test('the listener keeps a standby; a deliberate stop ends both; killed with no container, its standby just exits', async (t) => {
+/** A temp state dir for one pair; the test's end stops it and kills every pid noted. */
+function pairRig(t: { after: (fn: () => Promise<void>) => void }): { o: { socket: string; stateDir: string; listenerBin: string }; pids: number[] } {
   const dir = mkdtempSync('/tmp/moat-lp-');
   const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN };
   const pids: number[] = [];
-  const alive = (pid: number): boolean => existsSync(`/proc/${pid}/status`) && !readFileSync(`/proc/${pid}/status`, 'utf8').includes('State:\tZ');
-  const until = async (what: string, ok: () => boolean): Promise<void> => {
-    for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(ok(), what);
-  };
   t.after(async () => {
     await stopListenerProcess({ stateDir: o.stateDir });
     for (const pid of pids) {
@@ -78,6 +74,16 @@ test('the listener keeps a standby; a deliberate stop ends both; killed with no 
     }
     rmSync(dir, { recursive: true, force: true });
   });
+  return { o, pids };
+}
+
+test('the listener keeps a standby; a deliberate stop ends both; killed with no container, its standby just exits', async (t) => {
+  const { o, pids } = pairRig(t);
+  const alive = (pid: number): boolean => existsSync(`/proc/${pid}/status`) && !readFileSync(`/proc/${pid}/status`, 'utf8').includes('State:\tZ');
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(ok(), what);
+  };
   const a = await startListenerProcess(o);
   pids.push(a.pid);
   await until('a standby', () => findStandbyProcess(o) !== undefined);
@@ -99,20 +105,7 @@ test('the listener keeps a standby; a deliberate stop ends both; killed with no 
 });
 
 test('an idle-exit request: declined within the grace period, then the pair exits (pids, socket and pid files gone)', async (t) => {
-  const dir = mkdtempSync('/tmp/moat-lp-');
-  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN };
-  const pids: number[] = [];
-  t.after(async () => {
-    await stopListenerProcess({ stateDir: o.stateDir });
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { o, pids } = pairRig(t);
   const a = await startListenerProcess(o);
   pids.push(a.pid);
   for (let i = 0; i < 250 && findStandbyProcess(o) === undefined; i++) await new Promise((r) => setTimeout(r, 20));

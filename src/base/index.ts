@@ -12,3 +12,4 @@ export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js
 export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';
 export { errnoName, sysError } from './syscall-errors.js';
 export { compareText } from './order.js';
+export { parseJsonObject } from './json.js';

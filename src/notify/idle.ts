@@ -1,6 +1,7 @@
 // The idle-exit request moatd sends on the listener's socket (pure): one JSON line, answered
 // with one word. A listener that does not know it (an older build) closes the connection
 // without an answer, which moatd reads as "busy".
+import { parseJsonObject } from '../base/index.js';
 
 /** What moatd writes. */
 export interface IdleExitRequest {
@@ -20,14 +21,9 @@ export function encodeIdleExitRequest(graceMs: number): Buffer {
 
 /** The request in a connection's text, or undefined when it is something else (runc's state). */
 export function parseIdleExitRequest(text: string): { graceMs: number } | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null || (v as Record<string, unknown>).moatListener !== 'exit-if-idle') return undefined;
-  const g = (v as Record<string, unknown>).graceMs;
+  const v = parseJsonObject(text);
+  if (v === undefined || v['moatListener'] !== 'exit-if-idle') return undefined;
+  const g = v['graceMs'];
   return { graceMs: typeof g === 'number' && Number.isFinite(g) && g >= 0 ? g : 0 };
 }
 

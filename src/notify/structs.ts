@@ -5,6 +5,7 @@
 // seccomp_data, SECCOMP_IOCTL_NOTIF_*), man-pages seccomp_unotify.2, cmsg.3, recvmsg.2.
 // The sizes and ioctl numbers were checked on the target machine by compiling a C program
 // against linux/seccomp.h (SECCOMP_GET_NOTIF_SIZES also reports 80 / 24 / 64 there).
+import { parseJsonObject } from '../base/index.js';
 
 /** `_IOWR('!', 0, struct seccomp_notif)` */
 export const SECCOMP_IOCTL_NOTIF_RECV = 0xc0502100;
@@ -218,14 +219,8 @@ export function isSafeContainerId(id: string): boolean {
  * tryParseProcessState(text)?.state.id; // 'c0ffee…'
  */
 export function tryParseProcessState(text: string): (ContainerProcessState & { seccompFdIndex: number }) | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o = v as Record<string, unknown>;
+  const o = parseJsonObject(text);
+  if (o === undefined) return undefined;
   const state = o['state'] as Record<string, unknown> | undefined;
   if (!Array.isArray(o['fds']) || typeof state !== 'object' || state === null) return undefined;
   if (typeof state['id'] !== 'string' || !isSafeContainerId(state['id'])) return undefined;

@@ -2,6 +2,7 @@
 // stopped one need no runc process (two Go start-ups per container; docs/performance.md).
 // Only the layout of runc 1.1 is known here: `<root>/<id>/state.json` and `exec.fifo`. Any
 // other version, or a container these plans do not cover, is left to runc. Pure.
+import { parseJsonObject } from '../base/index.js';
 
 /** The fields of runc 1.1's `state.json` moatd reads (libcontainer's `State`, JSON keys verbatim). */
 export interface RuncStateFile {
@@ -30,13 +31,8 @@ export function directStateSupported(versionOutput: string): boolean {
 
 /** `state.json`'s text, or undefined when it is not a runc 1.1 state moatd can read. */
 export function tryParseRuncState(text: string): RuncStateFile | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
+  const v = parseJsonObject(text);
+  if (v === undefined) return undefined;
   const s = v as Partial<RuncStateFile>;
   if (!Number.isInteger(s.init_process_pid) || (s.init_process_pid ?? 0) <= 0) return undefined;
   if (!Number.isInteger(s.init_process_start)) return undefined;

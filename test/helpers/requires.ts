@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox' | 'netavark' | 'curl' | 'docker-registry' | 'htpasswd' | 'docker-compose';
+export type Requirement = 'root' | 'runc' | 'conmon' | 'docker-cli' | 'dockerd' | 'gcc' | 'strace' | 'busybox' | 'netavark' | 'curl' | 'docker-registry' | 'htpasswd' | 'docker-compose' | 'docker-py';
 
 function has(req: Requirement): boolean {
   switch (req) {
@@ -33,6 +33,9 @@ function has(req: Requirement): boolean {
       return existsSync('/usr/bin/docker-registry');
     case 'htpasswd':
       return existsSync('/usr/bin/htpasswd');
+    case 'docker-py':
+      // Debian's python3-docker, run with Debian's python3 (`python3` on PATH may be another build).
+      return existsSync('/usr/bin/python3') && existsSync('/usr/lib/python3/dist-packages/docker/__init__.py');
   }
 }
 

@@ -1,5 +1,5 @@
 // Runs the real docker CLI against a test daemon (DOCKER_HOST on its temporary socket).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { dockerCli } from '../../helpers/requires.js';
@@ -19,6 +19,13 @@ export function dockerEnv(d: TestDaemon): NodeJS.ProcessEnv {
   delete env['DOCKER_API_VERSION'];
   delete env['DOCKER_CONTEXT'];
   return env;
+}
+
+/** Runs a docker-py script (Debian's python3 + python3-docker) against the test daemon; code 1 on any failure. */
+export function dockerPy(d: TestDaemon, script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('/usr/bin/python3', ['-c', script], { env: dockerEnv(d), timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+  });
 }
 
 /** `docker <args>` with optional stdin; never throws on a non-zero exit. */

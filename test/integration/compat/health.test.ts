@@ -3,11 +3,9 @@
 // docker ps's "(healthy)", probes with the container's own user and capabilities, timeouts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { docker, dockerEnv, dockerOk, until } from './cli.js';
+import { docker, dockerOk, dockerPy, until } from './cli.js';
 
 // The CLI's legacy builder is the classic POST /build (an image with a HEALTHCHECK).
 process.env['DOCKER_BUILDKIT'] = '0';
@@ -100,11 +98,7 @@ test('healthchecks through the docker CLI', async (t) => {
   });
 
   await t.test('docker-py: containers.run with restart_policy and healthcheck', async (tt) => {
-    if (!existsSync('/usr/lib/python3/dist-packages/docker/__init__.py')) {
-      if (process.env['MOAT_TEST_STRICT'] === '1') assert.fail('requires python3-docker (docker-py)');
-      tt.skip('requires python3-docker (docker-py)');
-      return;
-    }
+    if (!requires(tt, 'docker-py')) return;
     const script = [
       'import docker, json, time',
       'c = docker.from_env()',
@@ -123,9 +117,7 @@ test('healthchecks through the docker CLI', async (t) => {
       "print(json.dumps({'health': health, 'count': ctr.attrs['RestartCount'], 'status': ctr.status, 'policy': ctr.attrs['HostConfig']['RestartPolicy']}))",
       'ctr.remove(force=True)',
     ].join('\n');
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('/usr/bin/python3', ['-c', script], { env: dockerEnv(d), timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
-    });
+    const r = await dockerPy(d, script);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { health: 'healthy', count: 1, status: 'exited', policy: { Name: 'on-failure', MaximumRetryCount: 1 } });
   });

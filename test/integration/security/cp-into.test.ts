@@ -9,14 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tar from 'tar-stream';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon } from '../../helpers/daemon.js';
-import { docker, dockerEnv, dockerOk } from '../compat/cli.js';
+import { docker, dockerOk, dockerPy } from '../compat/cli.js';
 
 /** A tar of `entries` (files unless a linkname is given), built in memory. */
 async function tarOf(entries: Array<{ name: string; body?: string; type?: 'file' | 'symlink' | 'directory'; linkname?: string }>): Promise<Buffer> {
@@ -143,11 +142,7 @@ test('docker cp into a container', async (t) => {
   });
 
   await t.test('docker-py put_archive (python3-docker): written, and a missing directory is its NotFound', async (st) => {
-    if (!existsSync('/usr/lib/python3/dist-packages/docker/__init__.py')) {
-      if (process.env['MOAT_TEST_STRICT'] === '1') assert.fail('requires python3-docker (docker-py)');
-      st.skip('requires python3-docker (docker-py)');
-      return;
-    }
+    if (!requires(st, 'docker-py')) return;
     const script = [
       'import docker, io, json, tarfile',
       "c = docker.from_env().containers.get('cpi')",
@@ -161,9 +156,7 @@ test('docker cp into a container', async (t) => {
       "    missing = 'NotFound'",
       "print(json.dumps({'ok': ok, 'missing': missing}))",
     ].join('\n');
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('/usr/bin/python3', ['-c', script], { env: dockerEnv(d), timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
-    });
+    const r = await dockerPy(d, script);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { ok: true, missing: 'NotFound' });
     assert.equal(await inside('cat /tmp/py.txt; stat -c "%a %u" /tmp/py.txt'), 'from-py\n600 0\n');

@@ -5,13 +5,12 @@
 // this machine), not synthesized.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
-import { docker, dockerEnv, dockerOk, sleep } from '../compat/cli.js';
+import { docker, dockerOk, dockerPy, sleep } from '../compat/cli.js';
 
 function rssMiB(pid: number): { rss: number; peak: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -235,11 +234,7 @@ test('issue 16: the daemon\'s --log-driver / --log-opt and daemon.json log-opts 
 
 test('issue 16: docker-py containers.run(image, cmd) returns the output (LogConfig.Type is json-file)', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
-  if (!existsSync('/usr/lib/python3/dist-packages/docker/__init__.py')) {
-    if (process.env['MOAT_TEST_STRICT'] === '1') assert.fail('requires python3-docker (docker-py)');
-    t.skip('requires python3-docker (docker-py)');
-    return;
-  }
+  if (!requires(t, 'docker-py')) return;
   const d = await startDaemon();
   t.after(() => d.cleanup());
   const script = [
@@ -249,9 +244,7 @@ test('issue 16: docker-py containers.run(image, cmd) returns the output (LogConf
     "ctr = c.containers.list(all=True)[0]",
     "print(json.dumps({'out': out.decode() if out is not None else None, 'type': ctr.attrs['HostConfig']['LogConfig']['Type']}))",
   ].join('\n');
-  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile('/usr/bin/python3', ['-c', script], { env: dockerEnv(d), timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
-  });
+  const r = await dockerPy(d, script);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { out: 'hello\nworld\n', type: 'json-file' });
 });

@@ -37,7 +37,7 @@ const ALLOWED = {
   build: ['base', 'sys', 'docker', 'image', 'engine'],
   api: ['base', 'docker', 'image', 'engine', 'authz', 'network', 'build'],
   cli: ['base', 'docker', 'caps', 'seccomp', 'seccomp-workbench', 'spec', 'runtime', 'authz'],
-  daemon: ['base', 'seccomp', 'caps', 'userns', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
+  daemon: ['base', 'sys', 'seccomp', 'caps', 'userns', 'spec', 'runtime', 'image', 'engine', 'api', 'authz', 'notify', 'network'],
 };
 
 // The rule of docs/security.md, enforced: in the folders that handle containers, a file may

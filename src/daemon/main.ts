@@ -10,6 +10,7 @@ import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from 
 import { Engine, EventBus, SeccompPolicy, hostSystem, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
 import { RuncRuntime } from '../runtime/index.js';
 import { hostArch } from '../seccomp/index.js';
+import { kernelRunsX32 } from '../sys/index.js';
 import { DEFAULT_SHM_SIZE, parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
 import { NotifyExplainer, denialEvent } from '../notify/index.js';
@@ -305,6 +306,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     daemonDefault: parseDaemonSeccompProfile(cfg.seccompProfile, (p) => readFileSync(p, 'utf8')),
     arch: hostArch(process.arch),
     kernel: os.release(),
+    x32Abi: kernelRunsX32(),
     explainer,
   });
   const events = new EventBus();

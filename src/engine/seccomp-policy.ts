@@ -50,6 +50,12 @@ export interface SeccompPolicyOptions {
   daemonDefault: DaemonSeccompDefault;
   arch: SeccompArch;
   kernel: string;
+  /**
+   * Whether the host kernel runs x32 syscalls (sys `kernelRunsX32`); default true. False
+   * leaves SCMP_ARCH_X32 out of moat's built-in profile (never out of a profile a user
+   * gave), and x32 calls are then no weaker when a user's filter lets them through.
+   */
+  x32Abi?: boolean;
   explainer?: DenialExplainer | undefined;
 }
 
@@ -119,7 +125,7 @@ export class SeccompPolicy {
     if (hit) return hit;
     const mine = this.#resolve(rec, caps);
     const base = this.#resolve({ HostConfig: {} }, caps);
-    const weaker = weakerSyscalls(mine.spec, base.spec, { arch: this.#o.arch });
+    const weaker = weakerSyscalls(mine.spec, base.spec, { arch: this.#o.arch, x32Abi: this.#o.x32Abi ?? true });
     const out: SeccompAssessment = weaker === undefined
       ? { profile: mine.name, weakerThanDefault: undefined, error: `seccomp filters on ${this.#o.arch} cannot be compared` }
       : { profile: mine.name, weakerThanDefault: weaker };
@@ -169,7 +175,7 @@ export class SeccompPolicy {
       profile = parsed.value;
       name = 'custom';
     } else if (choice?.kind === 'builtin' || this.#o.daemonDefault.kind !== 'file') {
-      profile = defaultProfile();
+      profile = defaultProfile({ x32: this.#o.x32Abi ?? true });
       name = 'default';
     } else {
       profile = this.#o.daemonDefault.profile;

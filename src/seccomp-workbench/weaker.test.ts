@@ -37,3 +37,14 @@ test('weakerSyscalls() sees a compat ABI the default closes', () => {
   const allowAll32 = resolve({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [] });
   assert.ok(weakerSyscalls(allowAll32, base, { arch: 'SCMP_ARCH_X86_64' })!.includes('keyctl'));
 });
+
+test('weakerSyscalls() on a kernel without x32: a filter that lets x32 calls through is no weaker', () => {
+  const withoutX32 = resolve(defaultProfile({ x32: false }));
+  // The portable default (x32 listed, its calls allowed) against the built-in one without x32.
+  const portable = resolve(defaultProfile());
+  assert.deepEqual(weakerSyscalls(portable, withoutX32, { arch: 'SCMP_ARCH_X86_64', x32Abi: false }), []);
+  // Where the kernel runs x32, the same pair differs: the baseline kills x32 calls the other allows.
+  assert.ok(weakerSyscalls(portable, withoutX32, { arch: 'SCMP_ARCH_X86_64', x32Abi: true })!.includes('getpid'));
+  // x32 left out of the comparison, x86_64 and x86 still count.
+  assert.deepEqual(weakerSyscalls(resolve(amended({ allow: ['keyctl'] })), withoutX32, { arch: 'SCMP_ARCH_X86_64', x32Abi: false }), ['keyctl']);
+});

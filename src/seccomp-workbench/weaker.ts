@@ -37,14 +37,14 @@ function rulesByNr(f: LinuxSeccomp, sub: SeccompArch): Map<number, LinuxSyscall[
 /**
  * Syscalls (by name, sorted) that `baseline` blocks and `effective` permits for some
  * argument values, on `arch` and the compat ABIs either filter lists (x86 and x32 on x86_64,
- * arm on aarch64). Arguments are probed at the boundaries of both filters' comparisons.
- * `undefined` is no filter (unconfined). Returns undefined for an arch the evaluator does
- * not model.
+ * arm on aarch64; x32 only when `x32Abi` is not false, i.e. the kernel runs it). Arguments
+ * are probed at the boundaries of both filters' comparisons. `undefined` is no filter
+ * (unconfined). Returns undefined for an arch the evaluator does not model.
  *
  * @example
  * weakerSyscalls(resolvedCustom, resolvedDefault, { arch: 'SCMP_ARCH_X86_64' }); // ['add_key', 'keyctl']
  */
-export function weakerSyscalls(effective: LinuxSeccomp | undefined, baseline: LinuxSeccomp | undefined, o: { arch: SeccompArch }): string[] | undefined {
+export function weakerSyscalls(effective: LinuxSeccomp | undefined, baseline: LinuxSeccomp | undefined, o: { arch: SeccompArch; x32Abi?: boolean }): string[] | undefined {
   const { arch } = o;
   const native = NATIVE_OF[arch];
   if (native === undefined || native !== arch) return undefined;
@@ -52,6 +52,8 @@ export function weakerSyscalls(effective: LinuxSeccomp | undefined, baseline: Li
   const eff: LinuxSeccomp = effective ?? { defaultAction: 'SCMP_ACT_ALLOW' };
   const subs: SeccompArch[] = [native];
   for (const s of [...(eff.architectures ?? []), ...(baseline.architectures ?? [])]) {
+    // A kernel without the x32 ABI answers every x32 call ENOSYS: letting one through is no weaker.
+    if (s === 'SCMP_ARCH_X32' && o.x32Abi === false) continue;
     if (!subs.includes(s) && NATIVE_OF[s] === native) subs.push(s);
   }
   const out = new Set<string>();

@@ -218,3 +218,15 @@ test('defaultArchitectures() follows the archMap', () => {
   const p: Profile = defaultProfile();
   assert.equal(p.archMap?.some((e) => e.architecture === 'SCMP_ARCH_PPC64LE'), false);
 });
+
+test('defaultProfile({ x32: false }) leaves only SCMP_ARCH_X32 out, and only of the x86_64 entry', () => {
+  const full = defaultProfile();
+  const lean = defaultProfile({ x32: false });
+  assert.deepEqual(full.archMap?.find((e) => e.architecture === 'SCMP_ARCH_X86_64')?.subArchitectures, ['SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  assert.deepEqual(lean.archMap?.find((e) => e.architecture === 'SCMP_ARCH_X86_64')?.subArchitectures, ['SCMP_ARCH_X86']);
+  assert.deepEqual(lean.syscalls, full.syscalls);
+  assert.deepEqual(lean.archMap?.filter((e) => e.architecture !== 'SCMP_ARCH_X86_64'), full.archMap?.filter((e) => e.architecture !== 'SCMP_ARCH_X86_64'));
+  const r = resolveProfile(lean, { arch: 'SCMP_ARCH_X86_64', capabilities: [], kernel: '6.18' });
+  assert.deepEqual(r.seccomp.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+  assert.deepEqual(resolveProfile(full, { arch: 'SCMP_ARCH_X86_64', capabilities: [], kernel: '6.18' }).seccomp.syscalls, r.seccomp.syscalls);
+});

@@ -72,7 +72,7 @@ export type { ResolveOptions, Resolved, RuleOrigin } from './resolve.js';
  * @example
  * process.stdout.write(JSON.stringify(defaultProfile(), null, 2) + '\n');
  */
-export { defaultProfile } from './default-profile.js';
+export { defaultProfile, type DefaultProfileOptions } from './default-profile.js';
 
 /**
  * Applies --security-opt seccomp-allow / seccomp-deny to a profile; deny wins.

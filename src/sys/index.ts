@@ -9,7 +9,7 @@
  * const root = openRoot(rootfsDir);
  * try { passwd = readFileAt(root, '/etc/passwd', { resolve: 'in-root' }); } finally { root.close(); }
  */
-export { libc, lastErrno, cPath, sysFail, errnoOf, addressOf, viewOf, sockaddrUn, SUN_PATH_MAX, type Libc, type PathArg } from './libc.js';
+export { libc, kernelRunsX32, lastErrno, cPath, sysFail, errnoOf, addressOf, viewOf, sockaddrUn, SUN_PATH_MAX, type Libc, type PathArg } from './libc.js';
 export {
   Handle,
   withHandle,

@@ -8,6 +8,7 @@
 //
 // Path arguments are passed as NUL-terminated byte buffers, so a file name that is not
 // UTF-8 reaches the kernel unchanged.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import type Koffi from 'koffi';
@@ -61,6 +62,7 @@ const SYS_OPENAT2 = 437;
 const SYS_MOUNT_SETATTR = 442;
 
 let bound: Libc | undefined;
+let rawSyscall: ((...args: unknown[]) => number | bigint) | undefined;
 let koffiModule: typeof Koffi | undefined;
 
 /** koffi itself, loaded on first use: importing this module loads no native code. */
@@ -77,7 +79,7 @@ function koffi(): typeof Koffi {
 export function libc(): Libc {
   if (bound !== undefined) return bound;
   const lib = koffi().load('libc.so.6');
-  const syscall = lib.func('long syscall(long nr, ...)') as (...args: unknown[]) => number | bigint;
+  const syscall = (rawSyscall = lib.func('long syscall(long nr, ...)') as (...args: unknown[]) => number | bigint);
   const num = (v: number | bigint): number => Number(v);
   const f = <T>(proto: string): T => lib.func(proto) as T;
   bound = {
@@ -118,6 +120,32 @@ export function libc(): Libc {
     mmap: f('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)'),
   };
   return bound;
+}
+
+// x32 syscalls are x86_64 calls with this bit in the number; getpid is 39 in both tables.
+const X32_GETPID = 0x40000000 | 39;
+const ENOSYS = osConstants.errno.ENOSYS;
+
+/**
+ * Whether the running kernel executes x32 syscalls (CONFIG_X86_X32_ABI, and not turned off
+ * with `syscall.x32=n`). Asks the kernel itself: an x32 getpid answers the pid where the
+ * ABI runs and ENOSYS where it does not. False on hosts that are not x86_64. When this
+ * process is itself under a seccomp filter, whose bad-arch action could kill it for the
+ * question, it does not ask and answers true (the cautious answer: x32 stays filtered).
+ *
+ * @example
+ * kernelRunsX32(); // false on Debian 12's kernels (# CONFIG_X86_X32_ABI is not set)
+ */
+export function kernelRunsX32(): boolean {
+  if (process.arch !== 'x64') return false;
+  const mode = /^Seccomp:\s*(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (mode !== '0') return true;
+  libc();
+  const ret = Number(rawSyscall!(X32_GETPID));
+  if (ret >= 0) return true;
+  const errno = lastErrno();
+  if (errno === ENOSYS) return false;
+  throw sysFail('syscall', 'x32 getpid', errno);
 }
 
 /** An ssize_t-returning binding as a function returning a number. */

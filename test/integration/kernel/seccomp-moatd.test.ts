@@ -9,6 +9,12 @@ import { requires } from '../../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { buildProbe, parseProbeOutput, probeArgs, verdict } from '../../helpers/probe/index.js';
 import { DEFAULT_PROFILE_BATTERY, labelOf } from '../../helpers/probe/battery.js';
+import { defaultProfile } from '../../../src/seccomp/index.js';
+import { kernelRunsX32 } from '../../../src/sys/index.js';
+
+// x32 calls are x86_64 syscall numbers with bit 30 set: getpid is 39, mount 165 in both tables.
+const X32_GETPID = ['nr', '0x40000027'] as const;
+const X32_MOUNT = ['nr', '0x400000a5'] as const;
 
 async function probe(d: TestDaemon, probePath: string, runArgs: string[], cmds: ReadonlyArray<readonly string[]>): Promise<{ code: number; stdout: string; stderr: string }> {
   return await d.moat(['run', '--rm', '-v', `${dirname(probePath)}:/p:ro`, ...runArgs, 'busybox', `/p/${basename(probePath)}`, ...probeArgs(cmds)]);
@@ -91,6 +97,37 @@ test('seccomp under moatd', async (t) => {
     assert.deepEqual(sec.Allow, ['personality']);
     assert.deepEqual(sec.Deny, ['umask']);
     await d.api('DELETE', '/containers/am');
+  });
+
+  await t.test('x32 calls: the built-in profile filters x32 only where the kernel runs it; a profile that lists it keeps it', async () => {
+    // What the kernel itself answers an x32 call (no filter): the premise of the probe.
+    const bare = await probe(d, probePath, ['--security-opt', 'seccomp=unconfined'], [X32_GETPID]);
+    const x32 = kernelRunsX32();
+    assert.equal(verdict(parseProbeOutput(bare.stdout).results.get('nr:0x40000027')?.[0]), x32 ? 'ok' : 'ENOSYS', bare.stdout);
+    // The portable profile (what `moat seccomp default` prints) lists SCMP_ARCH_X32 and, given
+    // by the user, keeps it: x32 getpid passes the filter and the kernel answers; mount is EPERM.
+    const file = join(tmp, 'portable.json');
+    writeFileSync(file, JSON.stringify(defaultProfile()));
+    const listed = await probe(d, probePath, ['--security-opt', `seccomp=${file}`], [X32_GETPID, X32_MOUNT]);
+    const got = parseProbeOutput(listed.stdout).results;
+    assert.equal(verdict(got.get('nr:0x40000027')?.[0]), x32 ? 'ok' : 'ENOSYS', listed.stdout);
+    assert.equal(verdict(got.get('nr:0x400000a5')?.[0]), 'EPERM', listed.stdout);
+    assert.equal(listed.code, 0);
+    // The built-in default on this kernel.
+    for (const call of [X32_GETPID, X32_MOUNT]) {
+      const r = await probe(d, probePath, [], [['getpid'], call]);
+      const res = parseProbeOutput(r.stdout).results;
+      assert.equal(verdict(res.get('getpid')?.[0]), 'ok', 'x86_64 calls run as before');
+      const label = `nr:${call[1]}`;
+      if (x32) {
+        assert.equal(verdict(res.get(label)?.[0]), call === X32_GETPID ? 'ok' : 'EPERM', r.stdout);
+      } else {
+        // No x32 section in the filter: libseccomp's bad-arch action (runc leaves KILL_THREAD)
+        // ends the process before the call runs, where the kernel would have said ENOSYS.
+        assert.equal(res.get(label), undefined, r.stdout);
+        assert.equal(r.code, 159, 'SIGSYS: 128 + 31');
+      }
+    }
   });
 
   await t.test('unconfined and privileged run without a filter', async () => {

@@ -129,9 +129,10 @@ const ENOSYS = osConstants.errno.ENOSYS;
 /**
  * Whether the running kernel executes x32 syscalls (CONFIG_X86_X32_ABI, and not turned off
  * with `syscall.x32=n`). Asks the kernel itself: an x32 getpid answers the pid where the
- * ABI runs and ENOSYS where it does not. False on hosts that are not x86_64. When this
- * process is itself under a seccomp filter, whose bad-arch action could kill it for the
- * question, it does not ask and answers true (the cautious answer: x32 stays filtered).
+ * ABI runs and ENOSYS where it does not; false only then, and on hosts that are not x86_64.
+ * When this process is itself under a seccomp filter, whose bad-arch action could kill it
+ * for the question, it does not ask and answers true (the cautious answer: x32 stays
+ * filtered).
  *
  * @example
  * kernelRunsX32(); // false on Debian 12's kernels (# CONFIG_X86_X32_ABI is not set)
@@ -141,11 +142,8 @@ export function kernelRunsX32(): boolean {
   const mode = /^Seccomp:\s*(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   if (mode !== '0') return true;
   libc();
-  const ret = Number(rawSyscall!(X32_GETPID));
-  if (ret >= 0) return true;
-  const errno = lastErrno();
-  if (errno === ENOSYS) return false;
-  throw sysFail('syscall', 'x32 getpid', errno);
+  // Only ENOSYS means no x32; any other answer keeps x32 filtered rather than stop moatd.
+  return Number(rawSyscall!(X32_GETPID)) >= 0 || lastErrno() !== ENOSYS;
 }
 
 /** An ssize_t-returning binding as a function returning a number. */

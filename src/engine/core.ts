@@ -76,6 +76,8 @@ export class EngineCore {
   readonly logKeeper: LogKeeper;
   readonly attach = new AttachHub();
   limits: LimitWatcher | undefined;
+  /** The daemon's cgroup parent being removed after its last live container (lifecycle.ts). */
+  cgroupParentRemoval: Promise<void> | undefined;
   // The parts, set once by the Engine (they call each other).
   lifecycle!: Lifecycle;
   exits!: Exits;

@@ -318,12 +318,22 @@ export class Lifecycle {
     // delete: of containers removed at once under one parent, the last to go sees no other.
     const others = table.list();
     const parents = parentLevelsToRemove(core.o.defaults.cgroupParent, c, others);
-    if (!others.some((o) => isLiveRecord(o))) parents.push(core.o.defaults.cgroupParent);
-    if (parents.length > 0) await core.host.cgroups.removeParents(parents).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot remove cgroup parents'));
+    const cantRemove = (err: unknown): void => log.warn({ containerId: id, err: errorText(err) }, 'cannot remove cgroup parents');
+    if (parents.length > 0) await core.host.cgroups.removeParents(parents).catch(cantRemove);
     phases.mark('cgroups');
     core.execs.forgetContainer(id);
     events.emit('container', 'destroy', id, table.attrs(c));
     table.releaseWaiters(c);
+    // The daemon's own parent (rmdir in every hierarchy, 4-8 ms under cgroup v1) goes after
+    // the waiters have their answer (`run --rm` waits for the removal); the removal itself
+    // still answers after it. A start's runtime create waits for it (start.ts).
+    if (!others.some((o) => isLiveRecord(o))) {
+      const removing = core.host.cgroups.removeParents([core.o.defaults.cgroupParent]).catch(cantRemove);
+      core.cgroupParentRemoval = removing;
+      await removing;
+      if (core.cgroupParentRemoval === removing) core.cgroupParentRemoval = undefined;
+      phases.mark('daemon-cgroup');
+    }
   }
 
   async rename(ref: string, newName: string): Promise<void> {

@@ -419,3 +419,34 @@ test('pause, kill, restart, top and attach go through the runtime', async () => 
   assert.deepEqual(actions(r, Id).filter((a) => a !== 'attach'), ['create', 'start', 'pause', 'unpause', 'kill', 'die', 'stop', 'start', 'restart', 'kill', 'die']);
   await r.close();
 });
+
+test('the last removal: waiters answered before the daemon\'s cgroup parent goes, the removal after it; a start meanwhile waits for it before the runtime create', async () => {
+  const r = await rig();
+  // The daemon's parent's rmdirs hang until released; CgroupParent levels do not.
+  let release: () => void = () => undefined;
+  const parentGone = new Promise<void>((res) => (release = res));
+  const removedDirs: string[] = [];
+  r.host.cgroups.removeParents = async (dirs) => {
+    if (dirs.includes('moat-unit')) await parentGone;
+    removedDirs.push(...dirs);
+  };
+  const { Id } = await r.engine.create(run('last', { AutoRemove: true, CgroupParent: 'lvl' }, { Cmd: ['true'] }));
+  const waited = r.engine.wait(Id, 'removed');
+  await r.engine.start(Id);
+  r.runtime.exit(Id, 0);
+  assert.deepEqual(await waited, { StatusCode: 0, Error: null }, 'the wait is answered while the parent is still being removed');
+  assert.deepEqual(removedDirs, ['moat-unit/lvl'], 'the CgroupParent level went before the answer, the daemon\'s parent not yet');
+  // A start that reaches its runtime create now waits for the parent's removal.
+  const next = await r.engine.create(run('next'));
+  let started = false;
+  const starting = r.engine.start(next.Id).then(() => (started = true));
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal(started, false, 'the start waits for the parent removal');
+  assert.deepEqual(r.runtime.callsOf(next.Id), [], 'no runtime create while runc\'s parent is being removed');
+  release();
+  await starting;
+  assert.deepEqual(removedDirs, ['moat-unit/lvl', 'moat-unit']);
+  assert.equal(r.runtime.callsOf(next.Id)[0], 'create');
+  await r.engine.remove(next.Id, { force: true });
+  await r.close();
+});

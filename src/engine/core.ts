@@ -93,7 +93,7 @@ export class EngineCore {
     this.host = o.host;
     this.networking = o.networking ?? LOOPBACK_ONLY;
     this.store = new ContainerStore(join(o.dataRoot, 'containers'));
-    this.table = new ContainerTable((rec) => this.store.save(rec));
+    this.table = new ContainerTable((rec, durable) => this.store.save(rec, { durable }));
     this.volumes = new VolumeStore(o.dataRoot);
     this.logKeeper = new LogKeeper(o.log);
   }

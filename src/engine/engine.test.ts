@@ -9,6 +9,7 @@ import { EngineError } from '../base/index.js';
 import { runtimeFailure } from '../runtime/index.js';
 import { rig, type Rig } from '../../test/helpers/engine-rig.js';
 import type { ContainerRecord } from './types.js';
+import { ContainerStore } from './store.js';
 
 const run = (name: string, hostConfig: Record<string, unknown> = {}, config: Record<string, unknown> = {}) => ({ name, config: { Image: 'busybox', Cmd: ['sleep', '100'], ...config }, hostConfig });
 
@@ -448,5 +449,33 @@ test('the last removal: waiters answered before the daemon\'s cgroup parent goes
   assert.deepEqual(removedDirs, ['moat-unit/lvl', 'moat-unit']);
   assert.equal(r.runtime.callsOf(next.Id)[0], 'create');
   await r.engine.remove(next.Id, { force: true });
+  await r.close();
+});
+
+test('records: every write durable but the removal that follows a --rm container\'s exit (docker rm of a --rm container stays durable)', async (t) => {
+  const writes: Array<{ status: string; durable: boolean }> = [];
+  const save = ContainerStore.prototype.save;
+  t.mock.method(ContainerStore.prototype, 'save', function (this: ContainerStore, rec: ContainerRecord, o: { durable?: boolean } = {}) {
+    writes.push({ status: rec.State.Status, durable: o.durable !== false });
+    return save.call(this, rec, o);
+  });
+  const r = await rig();
+  const auto = await r.engine.create(run('auto', { AutoRemove: true }, { Cmd: ['true'] }));
+  const removed = r.engine.wait(auto.Id, 'removed');
+  await r.engine.start(auto.Id);
+  r.runtime.exit(auto.Id, 0);
+  await removed;
+  assert.deepEqual(writes, [
+    { status: 'created', durable: true },
+    { status: 'running', durable: true },
+    { status: 'removing', durable: false },
+  ]);
+  writes.length = 0;
+  const byHand = await r.engine.create(run('by-hand', { AutoRemove: true }));
+  await r.engine.remove(byHand.Id, { force: true });
+  assert.deepEqual(writes, [
+    { status: 'created', durable: true },
+    { status: 'removing', durable: true },
+  ]);
   await r.close();
 });

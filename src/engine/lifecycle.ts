@@ -345,9 +345,12 @@ export class Lifecycle {
     // still answers after it. A start's runtime create waits for it (start.ts).
     if (!others.some((o) => isLiveRecord(o))) {
       const removing = core.host.cgroups.removeParents([core.o.defaults.cgroupParent]).catch(cantRemove);
-      core.cgroupParentRemoval = removing;
+      // Removals at once: a start waits for all of them.
+      const earlier = core.cgroupParentRemoval;
+      const pending = earlier === undefined ? removing : Promise.all([earlier, removing]).then(() => undefined);
+      core.cgroupParentRemoval = pending;
       await removing;
-      if (core.cgroupParentRemoval === removing) core.cgroupParentRemoval = undefined;
+      if (core.cgroupParentRemoval === pending) core.cgroupParentRemoval = undefined;
       phases.mark('daemon-cgroup');
     }
   }

@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { REPO, busyCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult } from './lib/host.js';
+import { REPO, busyCpuMs, cpuSpentMs, processCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult } from './lib/host.js';
 import { IMAGE, findDocker, makeRuncFloor, must, startDockerd, startMoatd, startPodman, type Engine, type MoatdVariant, type RuncFloor } from './lib/peers.js';
 import { compare, render, targetsOf, type BenchResult, type EngineResult, type PhaseResult } from './lib/report.js';
 import { phasesFrom, type Span } from './lib/phases.js';
@@ -151,14 +151,19 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
     say(`${PARALLEL} parallel run --rm, ${PARALLEL_ROUNDS} rounds`);
     const wall = new Map<string, number[]>(parts.map((p) => [p.key, []]));
     const cpu = new Map<string, number[]>(parts.map((p) => [p.key, []]));
+    const daemonCpu = new Map<string, number[]>(engines.map((e) => [e.key, []]));
     for (let round = 0; round < PARALLEL_ROUNDS; round++) {
       for (const p of rotated(parts, round)) {
+        const daemon = engines.find((e) => e.key === p.key);
+        const d0 = daemon ? processCpuMs(daemon.daemonPids()) : undefined;
         const c0 = busyCpuMs();
         const t0 = performance.now();
         await Promise.all(Array.from({ length: PARALLEL }, () => runOnce(p)));
         wall.get(p.key)!.push(performance.now() - t0);
         // The whole machine's busy time: the engine, its helpers, runc, the CLIs (and any other work).
         cpu.get(p.key)!.push((busyCpuMs() - c0) / PARALLEL);
+        // The daemon's own share (moatd: its JS, syscalls and forks; dockerd: dockerd + containerd).
+        if (daemon && d0) daemonCpu.get(p.key)!.push(cpuSpentMs(d0, processCpuMs(daemon.daemonPids())) / PARALLEL);
       }
     }
     for (const p of parts) say(`  ${p.key}: median round ${stats(wall.get(p.key)!).median} ms`);
@@ -218,7 +223,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
       out[p.key] = {
         describe: p.describe,
         runMs: stats(lat.get(p.key)!),
-        parallel: { wallMs: w, perSec: Math.round(((PARALLEL * 1000) / w.median) * 10) / 10, machineCpuMsPerContainer: stats(cpu.get(p.key)!) },
+        parallel: { wallMs: w, perSec: Math.round(((PARALLEL * 1000) / w.median) * 10) / 10, machineCpuMsPerContainer: stats(cpu.get(p.key)!), ...(e ? { daemonCpuMsPerContainer: stats(daemonCpu.get(p.key)!) } : {}) },
         ...(e
           ? {
               psMs: stats(ps.get(e.key)!),

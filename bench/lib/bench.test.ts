@@ -2,7 +2,7 @@
 // with shared pages counted once. Pure except groupRssKb, which reads this process's /proc.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { groupRssKb, rssKb, stats } from './host.js';
+import { cpuSpentMs, groupRssKb, processCpuMs, rssKb, stats } from './host.js';
 import { phasesOf } from './phases.js';
 import { compare, targetsOf, type BenchResult, type EngineResult } from './report.js';
 
@@ -89,4 +89,17 @@ test('groupRssKb() counts a process once however often it is named, and a gone p
   assert.ok(twice < 2 * one, `${twice} should be below ${2 * one}`);
   assert.ok(one <= rssKb(process.pid) * 1.2);
   assert.equal(groupRssKb([2 ** 22 + 7]), 0);
+});
+
+test('cpuSpentMs: what each process spent between two samples; one started in between counts from zero', () => {
+  const before = new Map([[10, 500], [11, 40]]);
+  const after = new Map([[10, 530], [11, 40], [12, 15]]);
+  assert.equal(cpuSpentMs(before, after), 45);
+  assert.equal(cpuSpentMs(after, after), 0);
+});
+
+test('processCpuMs reads utime + stime of a live process and skips a gone one', () => {
+  const m = processCpuMs([process.pid, 0x7ffffffe]);
+  assert.equal(m.size, 1);
+  assert.ok(m.get(process.pid)! >= 0);
 });

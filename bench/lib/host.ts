@@ -219,6 +219,33 @@ export function busyCpuMs(): number {
   return busy * 10;
 }
 
+/** CPU time (ms, utime + stime) of each of these processes since it started (/proc/PID/stat, USER_HZ 100). */
+export function processCpuMs(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 14 and 15 of stat(5); f[0] is field 3.
+      out.set(pid, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU (ms) a daemon's processes spent between two `processCpuMs` samples: a process that
+ * started in between counts from zero; one that ended in between is lost (moatd's listener
+ * pair, which lives for seconds after its last container, rarely is).
+ */
+export function cpuSpentMs(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0);
+  return ms;
+}
+
 /** What a pid is, for the RSS breakdown: its comm, or for node processes the moat program it runs. */
 export function roleOf(pid: number): string {
   try {

@@ -7,7 +7,7 @@ export interface EngineResult {
   /** `run --rm IMAGE true`, one at a time, wall ms. */
   runMs?: Stats;
   /** PARALLEL `run --rm` at once: wall ms per round and containers per second (from the median round). */
-  parallel?: { wallMs: Stats; perSec: number; machineCpuMsPerContainer: Stats };
+  parallel?: { wallMs: Stats; perSec: number; machineCpuMsPerContainer: Stats; daemonCpuMsPerContainer?: Stats };
   /** `ps -q` with psContainers running. */
   psMs?: Stats;
   /** Daemon (and what it keeps running) RSS: right after start and import, and after all the work once every container is gone. */
@@ -97,6 +97,7 @@ export function render(r: BenchResult): string {
   const rows: string[][] = [
     [`${r.config.parallel} parallel run --rm, per s (median of ${r.config.parallelRounds})`, ...keys.map((k) => (r.engines[k]!.parallel ? r.engines[k]!.parallel!.perSec.toFixed(1) : '—'))],
     ['machine CPU per container in those rounds', ...keys.map((k) => ms(r.engines[k]!.parallel?.machineCpuMsPerContainer.median))],
+    ['  of it the daemon (utime + stime of the idle-RSS processes)', ...keys.map((k) => ms(r.engines[k]!.parallel?.daemonCpuMsPerContainer?.median))],
     [`ps with ${r.config.psContainers} containers, median`, ...keys.map((k) => ms(r.engines[k]!.psMs?.median))],
     ['idle RSS after start', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.fresh))],
     ['idle RSS after the work', ...keys.map((k) => mib(r.engines[k]!.idleRssKb?.afterWork))],

@@ -80,9 +80,12 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
   const authz: Authorizer = o.authorizer ?? new AuthzChain([], { log: o.log, realpath: (p) => realpath(p), maxBody: bodyLimit });
   const budget = o.bodyBudget ?? new BodyBudget();
   const bodyTimeoutMs = o.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const traced = log.isLevelEnabled('trace');
 
   async function dispatch(req: IncomingMessage, res: ServerResponse | undefined, upgrade: RequestContext['upgrade']): Promise<void> {
     const requestId = randomBytes(6).toString('hex');
+    // `--log-level trace`: one line per request with its wall time (docs/performance.md, phase D).
+    const t0 = traced ? performance.now() : 0;
     let gate: ResponseGate | undefined;
     let grant: BodyGrant | undefined;
     const fail = (err: unknown): void => {
@@ -180,6 +183,7 @@ export function createApiServer(o: ServerOptions): http.Server | https.Server {
     } finally {
       // The body (and what was made from it) is no longer held for this request.
       grant?.release();
+      if (traced) log.trace({ requestId, method: req.method, url: req.url, status: res?.statusCode, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'request');
     }
   }
 

@@ -24,3 +24,12 @@ export class CleanupStack {
     return failures;
   }
 }
+
+/**
+ * Wait for every one of `work`, then throw the first failure: an undo never starts while
+ * one of them may still be writing where the undo removes.
+ */
+export async function allSettledOrThrow(work: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

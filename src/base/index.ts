@@ -5,7 +5,7 @@
  * import { EngineError, noSuchContainer } from '../base/index.js';
  */
 export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVolume, invalid, conflict, internal, errorText, findSystemError, resourceError, type ErrorKind } from './errors.js';
-export { CleanupStack } from './cleanup.js';
+export { CleanupStack, allSettledOrThrow } from './cleanup.js';
 export { PhaseTimer } from './timing.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';

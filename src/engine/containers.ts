@@ -36,7 +36,7 @@ export class ContainerTable {
   /** One lifecycle operation per container at a time. */
   readonly lock = new KeyedLock();
 
-  constructor(private readonly save: (rec: ContainerRecord) => Promise<void>) {}
+  constructor(private readonly save: (rec: ContainerRecord, durable: boolean) => Promise<void>) {}
 
   list(): ContainerRecord[] {
     return [...this.#records.values()];
@@ -146,11 +146,11 @@ export class ContainerTable {
    * Change a container's record: the change is made on a copy, the copy is written, and only
    * then does the record in memory become the copy. A failed write leaves memory as the disk.
    */
-  async commit(c: ContainerRecord, change: (next: ContainerRecord) => void): Promise<void> {
+  async commit(c: ContainerRecord, change: (next: ContainerRecord) => void, o: { durable?: boolean } = {}): Promise<void> {
     if (this.#corrupt.has(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
     const next = structuredClone(c);
     change(next);
-    await this.save(next);
+    await this.save(next, o.durable !== false);
     replaceRecord(c, next);
   }
 

@@ -76,6 +76,8 @@ export class EngineCore {
   readonly logKeeper: LogKeeper;
   readonly attach = new AttachHub();
   limits: LimitWatcher | undefined;
+  /** The daemon's cgroup parent being removed after its last live container (lifecycle.ts). */
+  cgroupParentRemoval: Promise<void> | undefined;
   // The parts, set once by the Engine (they call each other).
   lifecycle!: Lifecycle;
   exits!: Exits;
@@ -91,7 +93,7 @@ export class EngineCore {
     this.host = o.host;
     this.networking = o.networking ?? LOOPBACK_ONLY;
     this.store = new ContainerStore(join(o.dataRoot, 'containers'));
-    this.table = new ContainerTable((rec) => this.store.save(rec));
+    this.table = new ContainerTable((rec, durable) => this.store.save(rec, { durable }));
     this.volumes = new VolumeStore(o.dataRoot);
     this.logKeeper = new LogKeeper(o.log);
   }

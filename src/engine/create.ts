@@ -3,13 +3,14 @@
 // files made, and the record written last: a directory without a record is a create that
 // never finished, removed (with the volumes it listed) at the next start.
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
+import { CleanupStack, allSettledOrThrow, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
 import { LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { ContainerRecord } from './types.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
+import { PhaseTimer } from './util.js';
 import type { EngineCore } from './core.js';
 import { onDefaultBridge, parseLink, storedLink } from './links.js';
 import { planContainer, planVolumes } from './plan.js';
@@ -46,6 +47,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
 }
 
 async function createReserved(core: EngineCore, id: string, name: string, image: ImageRecord, req: CreateRequest): Promise<{ Id: string; Warnings: string[] }> {
+  const phases = new PhaseTimer();
   const { record: rec, mounts, warnings } = planContainer(
     { id, name, created: now(), config: req.config, hostConfig: req.hostConfig, image },
     core.o.defaults,
@@ -58,15 +60,18 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   if (req.networkingConfig !== undefined) rec.NetworkingConfig = req.networkingConfig;
   warnings.push(...checkLinks(core, rec));
   const net = core.networking.validate(rec);
-  const files = etcFiles(rec, await core.host.resolvConf(), net);
+  phases.mark('plan');
   const b = core.bundle(id);
+  // Read while the directory is made (each file operation is a thread-pool round trip).
+  const resolving = core.host.resolvConf();
   const undo = new CleanupStack();
   try {
     await mkdir(b.dir, { mode: 0o700 });
     undo.defer(() => core.store.removeDir(id));
-    await mkdir(b.upper, { mode: 0o755 });
-    await mkdir(b.work, { mode: 0o700 });
-    await mkdir(b.rootfs, { mode: 0o755 });
+    const files = etcFiles(rec, await resolving, net);
+    // Independent of each other: made together (4-7 ms one after another, under load).
+    await allSettledOrThrow([mkdir(b.upper, { mode: 0o755 }), mkdir(b.work, { mode: 0o700 }), mkdir(b.rootfs, { mode: 0o755 }), writeEtcFiles(b, files)]);
+    phases.mark('dirs');
     // The volumes are listed before they are made: a crash from here on leaves a directory
     // without a record, and its cleanup at the next start removes them too.
     const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous).map((v) => v.name);
@@ -75,10 +80,10 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
       undo.defer(() => core.volumes.remove(v, { force: true }));
       await core.volumes.create(v, { anonymous: true });
     }
-    await writeEtcFiles(b, files);
     // The record is written last: a directory without it is an unfinished create.
     await core.store.save(rec);
     core.table.add(rec);
+    phases.mark('record');
     undo.dismiss();
     if (anonymous.length > 0) await rm(b.createVolumes, { force: true }).catch(() => undefined);
   } catch (err) {
@@ -87,6 +92,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     throw err;
   }
   core.events.emit('container', 'create', id, core.table.attrs(rec));
+  core.log.trace({ containerId: id, phases: phases.done() }, 'created');
   return { Id: id, Warnings: warnings };
 }
 

@@ -9,6 +9,7 @@ import { EngineError } from '../base/index.js';
 import { runtimeFailure } from '../runtime/index.js';
 import { rig, type Rig } from '../../test/helpers/engine-rig.js';
 import type { ContainerRecord } from './types.js';
+import { ContainerStore } from './store.js';
 
 const run = (name: string, hostConfig: Record<string, unknown> = {}, config: Record<string, unknown> = {}) => ({ name, config: { Image: 'busybox', Cmd: ['sleep', '100'], ...config }, hostConfig });
 
@@ -417,5 +418,64 @@ test('pause, kill, restart, top and attach go through the runtime', async () => 
   await assert.rejects(r.engine.kill(Id), isStatus(409));
   // restart stops as Docker does: the stop signal (a kill event), die, stop, then start and restart.
   assert.deepEqual(actions(r, Id).filter((a) => a !== 'attach'), ['create', 'start', 'pause', 'unpause', 'kill', 'die', 'stop', 'start', 'restart', 'kill', 'die']);
+  await r.close();
+});
+
+test('the last removal: waiters answered before the daemon\'s cgroup parent goes, the removal after it; a start meanwhile waits for it before the runtime create', async () => {
+  const r = await rig();
+  // The daemon's parent's rmdirs hang until released; CgroupParent levels do not.
+  let release: () => void = () => undefined;
+  const parentGone = new Promise<void>((res) => (release = res));
+  const removedDirs: string[] = [];
+  r.host.cgroups.removeParents = async (dirs) => {
+    if (dirs.includes('moat-unit')) await parentGone;
+    removedDirs.push(...dirs);
+  };
+  const { Id } = await r.engine.create(run('last', { AutoRemove: true, CgroupParent: 'lvl' }, { Cmd: ['true'] }));
+  const waited = r.engine.wait(Id, 'removed');
+  await r.engine.start(Id);
+  r.runtime.exit(Id, 0);
+  assert.deepEqual(await waited, { StatusCode: 0, Error: null }, 'the wait is answered while the parent is still being removed');
+  assert.deepEqual(removedDirs, ['moat-unit/lvl'], 'the CgroupParent level went before the answer, the daemon\'s parent not yet');
+  // A start that reaches its runtime create now waits for the parent's removal.
+  const next = await r.engine.create(run('next'));
+  let started = false;
+  const starting = r.engine.start(next.Id).then(() => (started = true));
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal(started, false, 'the start waits for the parent removal');
+  assert.deepEqual(r.runtime.callsOf(next.Id), [], 'no runtime create while runc\'s parent is being removed');
+  release();
+  await starting;
+  assert.deepEqual(removedDirs, ['moat-unit/lvl', 'moat-unit']);
+  assert.equal(r.runtime.callsOf(next.Id)[0], 'create');
+  await r.engine.remove(next.Id, { force: true });
+  await r.close();
+});
+
+test('records: every write durable but the removal that follows a --rm container\'s exit (docker rm of a --rm container stays durable)', async (t) => {
+  const writes: Array<{ status: string; durable: boolean }> = [];
+  const save = ContainerStore.prototype.save;
+  t.mock.method(ContainerStore.prototype, 'save', function (this: ContainerStore, rec: ContainerRecord, o: { durable?: boolean } = {}) {
+    writes.push({ status: rec.State.Status, durable: o.durable !== false });
+    return save.call(this, rec, o);
+  });
+  const r = await rig();
+  const auto = await r.engine.create(run('auto', { AutoRemove: true }, { Cmd: ['true'] }));
+  const removed = r.engine.wait(auto.Id, 'removed');
+  await r.engine.start(auto.Id);
+  r.runtime.exit(auto.Id, 0);
+  await removed;
+  assert.deepEqual(writes, [
+    { status: 'created', durable: true },
+    { status: 'running', durable: true },
+    { status: 'removing', durable: false },
+  ]);
+  writes.length = 0;
+  const byHand = await r.engine.create(run('by-hand', { AutoRemove: true }));
+  await r.engine.remove(byHand.Id, { force: true });
+  assert.deepEqual(writes, [
+    { status: 'created', durable: true },
+    { status: 'removing', durable: true },
+  ]);
   await r.close();
 });

@@ -99,7 +99,7 @@ export class Exits {
       return;
     }
     try {
-      await this.core.lifecycle.remove(c.Id, { force: true });
+      await this.core.lifecycle.remove(c.Id, { force: true, afterExit: true });
     } catch (err) {
       this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'auto-remove failed');
       // Its exit was left to the removal's record: when that was not written, write the exit's own.

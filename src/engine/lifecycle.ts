@@ -27,6 +27,14 @@ export interface StopOptions {
   signal?: string;
 }
 
+export interface RemoveOptions {
+  force: boolean;
+  /** rm -v: the anonymous volumes go too (always for --rm). */
+  volumes?: boolean;
+  /** The auto-removal right after a --rm container's exit (exits.ts): its record needs no fsync. */
+  afterExit?: boolean;
+}
+
 export class Lifecycle {
   /** Containers a `docker restart` is stopping: their exit does not auto-remove them (Docker keeps a `--rm` container across a restart). */
   readonly #restarting = new Set<string>();
@@ -231,12 +239,12 @@ export class Lifecycle {
     });
   }
 
-  async remove(ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
+  async remove(ref: string, opts: RemoveOptions): Promise<void> {
     const c = this.core.table.get(ref);
     await this.core.table.lock.run(c.Id, async () => this.removeLocked(c, opts));
   }
 
-  async removeLocked(c: ContainerRecord, opts: { force: boolean; volumes?: boolean }): Promise<void> {
+  async removeLocked(c: ContainerRecord, opts: RemoveOptions): Promise<void> {
     const { table, store, log } = this.core;
     if (!table.has(c.Id)) return;
     this.core.restarts.cancel(c.Id);
@@ -254,10 +262,18 @@ export class Lifecycle {
     const volumes = opts.volumes === true || c.HostConfig.AutoRemove === true;
     const phases = new PhaseTimer();
     try {
-      await table.commit(c, (next) => {
-        next.State.Status = 'removing';
-        if (volumes) next.RemoveVolumes = true;
-      });
+      // The removal that follows a --rm container's exit writes its record without fsync:
+      // after a power cut the record on disk says running (its exit was never written on
+      // its own) or removing, and either way the next start removes the container, which
+      // was no longer running. The page cache keeps the record across a crash of moatd.
+      await table.commit(
+        c,
+        (next) => {
+          next.State.Status = 'removing';
+          if (volumes) next.RemoveVolumes = true;
+        },
+        { durable: opts.afterExit !== true },
+      );
     } catch (err) {
       // A full disk cannot take the "removing" record, and removing is how space is freed:
       // drop the record instead (a directory without one is cleaned at the next start).
@@ -318,12 +334,25 @@ export class Lifecycle {
     // delete: of containers removed at once under one parent, the last to go sees no other.
     const others = table.list();
     const parents = parentLevelsToRemove(core.o.defaults.cgroupParent, c, others);
-    if (!others.some((o) => isLiveRecord(o))) parents.push(core.o.defaults.cgroupParent);
-    if (parents.length > 0) await core.host.cgroups.removeParents(parents).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot remove cgroup parents'));
+    const cantRemove = (err: unknown): void => log.warn({ containerId: id, err: errorText(err) }, 'cannot remove cgroup parents');
+    if (parents.length > 0) await core.host.cgroups.removeParents(parents).catch(cantRemove);
     phases.mark('cgroups');
     core.execs.forgetContainer(id);
     events.emit('container', 'destroy', id, table.attrs(c));
     table.releaseWaiters(c);
+    // The daemon's own parent (rmdir in every hierarchy, 4-8 ms under cgroup v1) goes after
+    // the waiters have their answer (`run --rm` waits for the removal); the removal itself
+    // still answers after it. A start's runtime create waits for it (start.ts).
+    if (!others.some((o) => isLiveRecord(o))) {
+      const removing = core.host.cgroups.removeParents([core.o.defaults.cgroupParent]).catch(cantRemove);
+      // Removals at once: a start waits for all of them.
+      const earlier = core.cgroupParentRemoval;
+      const pending = earlier === undefined ? removing : Promise.all([earlier, removing]).then(() => undefined);
+      core.cgroupParentRemoval = pending;
+      await removing;
+      if (core.cgroupParentRemoval === pending) core.cgroupParentRemoval = undefined;
+      phases.mark('daemon-cgroup');
+    }
   }
 
   async rename(ref: string, newName: string): Promise<void> {

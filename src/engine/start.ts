@@ -73,6 +73,8 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   // then undoes the other's work; the driver has undone its own).
   const wiring = net?.netnsPath !== undefined ? core.networking.attach(c, undefined) : undefined;
   wiring?.catch(() => undefined);
+  // runc makes the daemon's cgroup parent again: not while the last removal still removes it.
+  await core.cgroupParentRemoval;
   const creating = core.runtime.create({
     id,
     name: c.Name.slice(1),

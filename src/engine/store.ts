@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { EngineError, internal, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
+import { EngineError, internal, removeStaleTempFiles, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { mountPointsUnder, removePath } from '../sys/index.js';
 import { assertRecord, checkRecordText } from './record.js';
 import type { ContainerRecord } from './types.js';
@@ -39,9 +39,14 @@ export class ContainerStore {
     for (const name of await readdir(this.trash)) await removePath(join(this.trash, name)).catch(() => undefined);
   }
 
-  async save(rec: ContainerRecord): Promise<void> {
+  /**
+   * Write a record atomically; durable (file and directory fsynced) unless `durable: false`,
+   * for a record whose loss in a power cut changes nothing (see Lifecycle.removeLocked).
+   */
+  async save(rec: ContainerRecord, o: { durable?: boolean } = {}): Promise<void> {
     assertRecord(rec);
-    await writeJsonAtomic(this.recordPath(rec.Id), rec);
+    if (o.durable === false) await replaceFileAtomic(this.recordPath(rec.Id), JSON.stringify(rec, null, 2) + '\n');
+    else await writeJsonAtomic(this.recordPath(rec.Id), rec);
   }
 
   /** Remove the record only (the directory becomes an unfinished create, cleaned at start). */

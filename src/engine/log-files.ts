@@ -232,11 +232,8 @@ export class LogKeeper {
     let kept = keep?.ino === cur.ino;
     if (keep !== undefined && !kept) {
       // conmon rotated since the last pass: the files it left, oldest first, become numbered.
-      // A file conmon no longer writes never is current again, so its size now is final.
-      if (keep.size > 0) {
-        await this.#shiftIn(dir, KEEP, s);
-        rotations++;
-      } else await unlink(p(KEEP));
+      await this.#shiftIn(dir, KEEP, s);
+      rotations++;
     }
     if (seed === 'old') {
       // Its size now, not when first looked at: conmon may have written to it in between.

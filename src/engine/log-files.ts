@@ -98,6 +98,8 @@ interface Watched {
   lastAt: number;
   /** Bytes per ms, smoothed. */
   rate: number;
+  /** The most the next pass waits: from MIN_PASS_MS at the start, doubling up to MAX_PASS_MS. */
+  rampMs: number;
   stopped: boolean;
 }
 
@@ -144,7 +146,7 @@ export class LogKeeper {
   /** Keep rotating a running container's log. */
   watch(id: string, dir: string, settings: LogSettings): void {
     if (settings.driver === 'none' || settings.maxFile <= 1 || this.#watched.has(id)) return;
-    const w: Watched = { dir, settings, timer: undefined, lastIno: 0, lastSize: 0, lastAt: Date.now(), rate: 0, stopped: false };
+    const w: Watched = { dir, settings, timer: undefined, lastIno: 0, lastSize: 0, lastAt: Date.now(), rate: 0, rampMs: MIN_PASS_MS, stopped: false };
     this.#watched.set(id, w);
     this.#schedule(id, w, 0);
   }
@@ -176,7 +178,10 @@ export class LogKeeper {
 
   async #tick(id: string, w: Watched): Promise<void> {
     if (w.stopped) return;
-    let next = MAX_PASS_MS;
+    // A container often writes most right after it starts, before any rate is known: the
+    // first passes come quickly (10, 20, 40 … ms), then only as the rate asks.
+    let next = w.rampMs;
+    w.rampMs = Math.min(MAX_PASS_MS, w.rampMs * 2);
     try {
       const r = await this.#lock.run(w.dir, () => this.#pass(w.dir, w.settings));
       if (r !== undefined) {
@@ -189,7 +194,7 @@ export class LogKeeper {
         w.lastAt = now;
         // One pass per max-size written at the current rate: conmon's second rotation in a
         // row is still caught (see the header).
-        if (w.rate > 0) next = Math.min(MAX_PASS_MS, Math.max(MIN_PASS_MS, Math.floor(w.settings.maxSize / w.rate)));
+        if (w.rate > 0) next = Math.min(next, Math.max(MIN_PASS_MS, Math.floor(w.settings.maxSize / w.rate)));
       }
     } catch (err) {
       this.#log.warn({ containerId: id, err: errorText(err) }, 'log rotation failed');

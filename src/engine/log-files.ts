@@ -22,8 +22,9 @@
 // may rotate twice without a line lost (the seed keeps the first file, .keep the one before);
 // a third rotation in that span loses the second file (conmon's own .tmp, never linked) - the
 // one bound left, tested both ways in log-files.test.ts. Passes come faster when the log grows
-// fast (one per max-size written, at most every 10 ms), so that takes three max-size files
-// written within one pass interval.
+// fast (one per max-size written, at most every 10 ms; the first ones, from just before the
+// container starts, every 10, 20, 40 … ms), so that takes three max-size files written within
+// one pass interval (at most 500 ms), or moatd stalled that long.
 //
 // The directory is the container's bundle dir: moatd's, never container-writable.
 import { constants } from 'node:fs';

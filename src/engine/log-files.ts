@@ -14,14 +14,21 @@
 //                   current file has a second link from its first byte
 //   ctr.log.1 … .N-1  older files, .1 the newest (N = max-file)
 //
-// After a rotation the keeper moves .keep into the numbered files (dropping the oldest),
-// .next becomes .keep, and a new seed is made. Two rotations between two passes lose
-// nothing (the second file is still linked as .next); a third loses one whole file, never the
-// current one. Passes come faster when the log grows fast (at most every 10 ms).
+// A pass moves the files conmon left into the numbered ones (.keep, then .next if conmon
+// wrote it, dropping the oldest), links the current file as .keep and makes a new seed. Its
+// decisions rest only on facts conmon cannot undo between two of its steps (see #round), and
+// it goes round again until it ends settled (current file linked, seed waiting), so a
+// rotation during a pass is caught whole, not half seen. From one settled pass to the end of the next, conmon
+// may rotate twice without a line lost (the seed keeps the first file, .keep the one before);
+// a third rotation in that span loses the second file (conmon's own .tmp, never linked) - the
+// one bound left, tested both ways in log-files.test.ts. Passes come faster when the log grows
+// fast (one per max-size written, at most every 10 ms; the first ones, from just before the
+// container starts, every 10, 20, 40 … ms), so that takes three max-size files written within
+// one pass interval (at most 500 ms), or moatd stalled that long.
 //
 // The directory is the container's bundle dir: moatd's, never container-writable.
 import { constants } from 'node:fs';
-import { link, lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, type Logger } from '../base/index.js';
 import type { LogSettings } from './log-config.js';
@@ -66,6 +73,23 @@ async function renameIfPresent(from: string, to: string): Promise<void> {
   });
 }
 
+/**
+ * The current file and .tmp, seen with no rotation between: ctr.log is the same before and
+ * after .tmp is looked at. undefined when there is no log yet (or conmon rotated through
+ * every try: the pass comes again).
+ */
+async function currentAndTmp(dir: string): Promise<{ cur: { ino: number; size: number }; tmp: { ino: number; size: number } | undefined } | undefined> {
+  for (let i = 0; i < 10; i++) {
+    const before = await inoOf(join(dir, LOG_NAME));
+    if (before === undefined) return undefined;
+    const tmp = await inoOf(join(dir, TMP));
+    const after = await inoOf(join(dir, LOG_NAME));
+    if (after === undefined) return undefined;
+    if (after.ino === before.ino) return { cur: after, tmp };
+  }
+  return undefined;
+}
+
 interface Watched {
   dir: string;
   settings: LogSettings;
@@ -75,6 +99,8 @@ interface Watched {
   lastAt: number;
   /** Bytes per ms, smoothed. */
   rate: number;
+  /** The most the next pass waits: from MIN_PASS_MS at the start, doubling up to MAX_PASS_MS. */
+  rampMs: number;
   stopped: boolean;
 }
 
@@ -121,7 +147,7 @@ export class LogKeeper {
   /** Keep rotating a running container's log. */
   watch(id: string, dir: string, settings: LogSettings): void {
     if (settings.driver === 'none' || settings.maxFile <= 1 || this.#watched.has(id)) return;
-    const w: Watched = { dir, settings, timer: undefined, lastIno: 0, lastSize: 0, lastAt: Date.now(), rate: 0, stopped: false };
+    const w: Watched = { dir, settings, timer: undefined, lastIno: 0, lastSize: 0, lastAt: Date.now(), rate: 0, rampMs: MIN_PASS_MS, stopped: false };
     this.#watched.set(id, w);
     this.#schedule(id, w, 0);
   }
@@ -153,7 +179,10 @@ export class LogKeeper {
 
   async #tick(id: string, w: Watched): Promise<void> {
     if (w.stopped) return;
-    let next = MAX_PASS_MS;
+    // A container often writes most right after it starts, before any rate is known: the
+    // first passes come quickly (10, 20, 40 … ms), then only as the rate asks.
+    let next = w.rampMs;
+    w.rampMs = Math.min(MAX_PASS_MS, w.rampMs * 2);
     try {
       const r = await this.#lock.run(w.dir, () => this.#pass(w.dir, w.settings));
       if (r !== undefined) {
@@ -166,7 +195,7 @@ export class LogKeeper {
         w.lastAt = now;
         // One pass per max-size written at the current rate: conmon's second rotation in a
         // row is still caught (see the header).
-        if (w.rate > 0) next = Math.min(MAX_PASS_MS, Math.max(MIN_PASS_MS, Math.floor(w.settings.maxSize / w.rate)));
+        if (w.rate > 0) next = Math.min(next, Math.max(MIN_PASS_MS, Math.floor(w.settings.maxSize / w.rate)));
       }
     } catch (err) {
       this.#log.warn({ containerId: id, err: errorText(err) }, 'log rotation failed');
@@ -176,40 +205,76 @@ export class LogKeeper {
 
   /**
    * One rotation pass (with the directory's lock held). Returns the current file's inode and
-   * size and how many of conmon's rotations it found, or undefined when there is no log yet.
+   * size and how many rotated files it moved into the numbered ones, or undefined when there
+   * is no log yet. When conmon rotates while a round runs, another round follows (up to four),
+   * so a pass ends settled: the current file linked as .keep and a seed waiting as .tmp.
    */
   async #pass(dir: string, s: LogSettings): Promise<{ ino: number; size: number; rotations: number } | undefined> {
-    const p = (n: string): string => join(dir, n);
-    let cur: { ino: number; size: number };
-    try {
-      const st = await stat(p(LOG_NAME));
-      cur = { ino: st.ino, size: st.size };
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
+    let rotations = 0;
+    for (let round = 0; ; round++) {
+      const r = await this.#round(dir, s);
+      if (r === undefined) return undefined;
+      rotations += r.rotations;
+      if (r.settled || round === 3) return { ino: r.ino, size: r.size, rotations };
     }
+  }
+
+  /**
+   * .keep and .next change only here; ctr.log and .tmp are conmon's and can change between
+   * any two steps, so every decision rests on facts a later conmon step cannot make false:
+   * .next exists only if it was linked as .tmp (a seed), a seed leaves .tmp only by becoming
+   * the current file, and a file conmon no longer writes is never written again.
+   */
+  async #round(dir: string, s: LogSettings): Promise<{ ino: number; size: number; rotations: number; settled: boolean } | undefined> {
+    const p = (n: string): string => join(dir, n);
+    const next = await inoOf(p(NEXT));
+    const view = await currentAndTmp(dir);
+    if (view === undefined) return undefined;
+    const { cur, tmp } = view;
+    // The seed: still waiting as .tmp, the file conmon writes now, or one it wrote before.
+    const seed = next === undefined ? 'none' : next.ino === cur.ino ? 'current' : tmp?.ino === next.ino ? 'unused' : 'old';
     const keep = await inoOf(p(KEEP));
     let rotations = 0;
-    if (keep === undefined || keep.ino !== cur.ino) {
-      // conmon rotated since the last pass (or this is the first pass): the files it left,
-      // oldest first, become numbered files.
-      const next = await inoOf(p(NEXT));
-      const tmp = await inoOf(p(TMP));
-      const seedUnused = next !== undefined && tmp !== undefined && tmp.ino === next.ino;
-      if (keep !== undefined) {
-        await this.#shiftIn(dir, KEEP, s);
+    let kept = keep?.ino === cur.ino;
+    if (keep !== undefined && !kept) {
+      // conmon rotated since the last pass: the files it left, oldest first, become numbered.
+      await this.#shiftIn(dir, KEEP, s);
+      rotations++;
+    }
+    if (seed === 'old') {
+      // Its size now, not when first looked at: conmon may have written to it in between.
+      if (((await inoOf(p(NEXT)))?.size ?? 0) > 0) {
+        await this.#shiftIn(dir, NEXT, s);
         rotations++;
+      } else await unlinkIfPresent(p(NEXT));
+    } else if (seed === 'current') {
+      if (kept) await unlink(p(NEXT));
+      else await rename(p(NEXT), p(KEEP));
+      kept = true;
+    }
+    if (!kept) {
+      // The current file is conmon's own (made when no seed was waiting): link it by name.
+      await link(p(LOG_NAME), p(KEEP));
+      if ((await inoOf(p(KEEP)))?.ino !== cur.ino) {
+        // conmon rotated again before the link: the file it left had no second link.
+        this.#log.warn({ dir }, 'conmon rotated its log faster than the keeper passes: the lines of one file are lost');
       }
-      if (next !== undefined && next.ino !== cur.ino && !seedUnused) {
-        rotations++;
-        if (next.size > 0) await this.#shiftIn(dir, NEXT, s);
-        else await unlinkIfPresent(p(NEXT));
-      }
-      if (next !== undefined && next.ino === cur.ino) await rename(p(NEXT), p(KEEP));
-      else await link(p(LOG_NAME), p(KEEP));
     }
     await this.#seed(dir);
-    return { ...cur, rotations };
+    return { ...cur, rotations, settled: await this.#settled(dir) };
+  }
+
+  /**
+   * The current file is linked as .keep and a seed waits as .tmp. ctr.log is looked at before
+   * .tmp: a seed still there then was there all along, so conmon cannot have rotated between.
+   */
+  async #settled(dir: string): Promise<boolean> {
+    const p = (n: string): string => join(dir, n);
+    const keep = await inoOf(p(KEEP));
+    const cur = await inoOf(p(LOG_NAME));
+    const next = await inoOf(p(NEXT));
+    const tmp = await inoOf(p(TMP));
+    return keep !== undefined && keep.ino === cur?.ino && next !== undefined && next.ino === tmp?.ino;
   }
 
   /** `name` becomes .1; .1 … .N-2 move up one; what would be .N is removed. */
@@ -225,30 +290,39 @@ export class LogKeeper {
     await rename(p(name), p(`${LOG_NAME}.1`));
   }
 
-  /** An empty file linked as .next and .tmp, for conmon's next rotation to open. */
+  /**
+   * An empty file linked as .next and .tmp, for conmon's next rotation to open. Only a file
+   * made here, never written, is linked as .tmp: conmon truncates whatever .tmp names.
+   */
   async #seed(dir: string): Promise<void> {
     const p = (n: string): string => join(dir, n);
     const next = await inoOf(p(NEXT));
+    // Still waiting, or taken by conmon while this round ran: the next round sorts it out.
+    if (next !== undefined) return;
     const tmp = await inoOf(p(TMP));
-    if (next !== undefined && tmp !== undefined && next.ino === tmp.ino) return;
-    if (next !== undefined && tmp === undefined) {
-      await link(p(NEXT), p(TMP)).catch((err: unknown) => {
-        // conmon is creating its own .tmp this instant: the next pass seeds again.
+    if (tmp === undefined) {
+      const fh = await open(p(NEXT), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      await fh.close();
+      await link(p(NEXT), p(TMP)).catch(async (err: unknown) => {
+        // conmon is making its own .tmp this instant; this file never was .tmp, so it goes.
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        await unlink(p(NEXT));
       });
       return;
     }
-    // A .tmp without our link: conmon stopped between its open and its rename. It truncates
-    // the file at its next rotation, so it can be the seed.
-    if (next !== undefined) await unlinkIfPresent(p(NEXT));
-    if (tmp !== undefined) {
-      await link(p(TMP), p(NEXT));
+    const cur = await inoOf(p(LOG_NAME));
+    const tmpNow = await inoOf(p(TMP));
+    if (cur !== undefined && tmpNow?.ino === cur.ino) {
+      // .tmp names the current file (left so by an older moatd): conmon would truncate it at
+      // its next rotation. conmon's rename of a file onto itself does nothing, so this lasts
+      // until removed here.
+      await unlinkIfPresent(p(TMP));
       return;
     }
-    const fh = await open(p(NEXT), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    await fh.close();
-    await link(p(NEXT), p(TMP)).catch((err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // conmon's own .tmp, between its open and its rename (or left by a conmon that died
+    // there): still empty, and the next current file, so it is linked as the seed.
+    await link(p(TMP), p(NEXT)).catch((err: unknown) => {
+      if (!isMissing(err)) throw err;
     });
   }
 
@@ -262,7 +336,6 @@ export class LogKeeper {
       const names: string[] = [];
       for (let i = Math.max(0, settings.maxFile - 1); i >= 1; i--) names.push(`${LOG_NAME}.${i}`);
       names.push(KEEP, NEXT, LOG_NAME);
-      const tmp = await inoOf(join(dir, TMP));
       const out: OpenLogFile[] = [];
       try {
         for (const name of names) {
@@ -274,9 +347,11 @@ export class LogKeeper {
             throw err;
           }
           const { ino } = await fh.stat();
-          // The unused seed is not a log file; a file listed twice counts at its last place.
+          // The unused seed is not a log file (.tmp is looked at after .next is open: a seed
+          // still waiting then holds nothing); a file listed twice counts at its last place.
+          const unusedSeed = name === NEXT && (await inoOf(join(dir, TMP)))?.ino === ino;
           const dup = out.findIndex((f) => f.ino === ino);
-          if ((name === NEXT && tmp?.ino === ino) || (dup >= 0 && name !== LOG_NAME)) {
+          if (unusedSeed || (dup >= 0 && name !== LOG_NAME)) {
             await fh.close();
             continue;
           }

@@ -98,6 +98,10 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   // Sessions attached before start connect now, so they see the first byte of output.
   await Promise.all(core.attach.takePending(id).map(async (s) => logAttachFailure(core, id, await core.attach.connect(id, s, () => core.runtime.attach(id)))));
   phases.mark('attach');
+  // Passes from the first line on: the container writes as soon as it starts, and a log
+  // rotating three times before the first pass (the record's write below can take a while)
+  // loses a file.
+  core.logKeeper.watch(id, b.dir, logs);
   await core.runtime.start(id);
   phases.mark('runc-start');
   // If this write fails, start fails and failStart stops what the runtime started.
@@ -112,7 +116,6 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
       delete next.HasBeenManuallyStopped;
     }
   });
-  core.logKeeper.watch(id, b.dir, logs);
   await updateLinkers(core, c);
   phases.mark('save');
   if (core.exits.watchMonitor(c) === 'gone') void core.exits.onMonitorGone(id).catch(core.failed('cannot handle the end of conmon', id));
@@ -176,6 +179,7 @@ export async function failStart(core: EngineCore, c: ContainerRecord, err: unkno
   core.attach.finishAll(id);
   core.health.stop(id);
   await core.runtime.delete(id, { force: true }).catch(() => undefined);
+  await core.logKeeper.unwatch(id);
   await core.networking.release(id).catch(core.failed('cannot release the network of a failed start', id));
   await core.host.rootfs.unmount(b.rootfs).catch(() => undefined);
   await core.unstage(id);

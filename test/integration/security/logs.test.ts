@@ -171,6 +171,24 @@ test('issue 16: logs rotate at max-size, max-file files are kept, and docker log
   });
 });
 
+test('issue 16: 8k log files rotating every few bursts lose no line while moatd runs', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  // ~35 rotations in a few seconds, so conmon rotates while the keeper's passes run (the
+  // races of src/engine/log-files.test.ts, with the real conmon); max-file keeps every file.
+  // A file takes >= 80 ms to fill: the keeper's bound (three rotations between two passes)
+  // would need moatd to stall for 240 ms.
+  const id = (await dockerOk(d, ['run', '-d', '--log-opt', 'max-size=8k', '--log-opt', 'max-file=100', 'busybox', ...writer(3000, 10, '0.01')])).trim();
+  await dockerOk(d, ['wait', id], { timeoutMs: 60_000 });
+  const nums = lineNumbers(await dockerOk(d, ['logs', id]));
+  const missing = Array.from({ length: 3000 }, (_v, i) => i).filter((i) => !nums.includes(i));
+  assert.equal(missing.length, 0, `${missing.length} lines missing, from ${missing[0]} to ${missing.at(-1)}`);
+  assert.deepEqual(nums, Array.from({ length: 3000 }, (_v, i) => i), 'every line once, in order');
+  const rotated = logFiles(d, id).filter((n) => /^ctr\.log\.\d+$/.test(n)).length;
+  assert.ok(rotated >= 25, `the log rotated ${rotated} times`);
+});
+
 test('issue 16: log drivers and options moat cannot honour are refused with a 400 naming them', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
   const d = await startDaemon();

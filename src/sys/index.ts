@@ -20,6 +20,8 @@ export {
   reopen,
   kindOf,
   listDir,
+  DT_DIR,
+  DT_UNKNOWN,
   readLink,
   makeDir,
   makeSymlink,

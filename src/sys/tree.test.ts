@@ -8,7 +8,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { copyTree, mkdirAll, openAt, openRoot, readFileAt, removeTree, walk, listDir, reopen, errnoOf, mountBind, remountReadOnly, unmount, O_RDONLY, O_PATH, O_DIRECTORY, DT_DIR, type Handle } from './index.js';
+import { copyTree, mkdirAll, openAt, openRoot, readFileAt, removeTree, walk, listDir, reopen, errnoOf, mountBind, remountReadOnly, unmount, isMounted, mountPoints, O_RDONLY, O_PATH, O_DIRECTORY, DT_DIR, type Handle } from './index.js';
 
 const DT_REG = 8; // dirent.h
 
@@ -267,6 +267,28 @@ test('mountBind mounts the opened inode, remountReadOnly makes it read-only', { 
   } finally {
     unmount(target);
   }
+});
+
+test('isMounted: a mount point itself, not a symlink to it, a directory in it or a missing path', { skip: process.getuid?.() !== 0 ? 'needs root to mount' : false }, (t) => {
+  const { dir, outside } = scratch(t);
+  const target = join(dir, 'stage');
+  mkdirSync(target);
+  symlinkSync(target, join(dir, 'link'));
+  assert.equal(isMounted(target), false);
+  withRoot(outside, (h) => mountBind(h, target));
+  try {
+    assert.equal(isMounted(target), true);
+    assert.equal(isMounted(`${target}/`), true);
+    assert.equal(isMounted(join(dir, 'link')), false);
+    mkdirSync(join(outside, 'sub'));
+    assert.equal(isMounted(join(target, 'sub')), false);
+    assert.equal(isMounted(join(target, 'missing')), false);
+    assert.equal(isMounted(join(target, 'secret', 'x')), false);
+    assert.ok(mountPoints().includes(target), 'mountinfo agrees');
+  } finally {
+    unmount(target);
+  }
+  assert.equal(isMounted(target), false);
 });
 
 test('listDir lists from the fd, sorted by bytes; errors carry the errno', (t) => {

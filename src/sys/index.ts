@@ -66,3 +66,4 @@ export {
 } from './tree.js';
 export { mountBind, mountFs, remountReadOnly, unmount, isMounted, mountPoints, mountPointsUnder, MNT_DETACH } from './mount.js';
 export { ProcessWatcher, commandLineOf } from './process-watch.js';
+export { spreadSubdirectories } from './spread.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spreadSubdirectories } from './index.js';
@@ -22,11 +22,21 @@ test('spreadSubdirectories sets the T attribute on ext4 and answers as lsattr sa
   assert.equal(spreadSubdirectories(dir), set, 'a second call changes nothing');
 });
 
-test('spreadSubdirectories: false on tmpfs, an error for a missing path or a file', { skip: execFileSync('stat', ['-f', '-c', '%T', '/dev/shm'], { encoding: 'utf8' }).trim() !== 'tmpfs' ? 'no tmpfs at /dev/shm' : false }, (t) => {
+test('spreadSubdirectories: false on tmpfs, for a missing path or a file', { skip: execFileSync('stat', ['-f', '-c', '%T', '/dev/shm'], { encoding: 'utf8' }).trim() !== 'tmpfs' ? 'no tmpfs at /dev/shm' : false }, (t) => {
   const dir = mkdtempSync('/dev/shm/moat-spread-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.equal(spreadSubdirectories(dir), false);
-  assert.throws(() => spreadSubdirectories(join(dir, 'missing')), /ENOENT/);
+  assert.equal(spreadSubdirectories(join(dir, 'missing')), false);
   writeFileSync(join(dir, 'file'), '');
-  assert.throws(() => spreadSubdirectories(join(dir, 'file')), /ENOTDIR/);
+  assert.equal(spreadSubdirectories(join(dir, 'file')), false);
+});
+
+test('spreadSubdirectories follows a data root given as a symlink', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-spread-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'real'));
+  symlinkSync(join(dir, 'real'), join(dir, 'link'));
+  const set = spreadSubdirectories(join(dir, 'link'));
+  assert.equal(set, execFileSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).trim() === 'ext2/ext3');
+  if (set) assert.match(attrs(join(dir, 'real')), /T/);
 });

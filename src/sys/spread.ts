@@ -11,7 +11,7 @@
 // ones; a container's files follow its directory. Only placement changes: nothing is read or
 // allowed differently, and filesystems without the flag are left as they are.
 import { closeSync, openSync } from 'node:fs';
-import { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_CLOEXEC } from './tree.js';
+import { O_RDONLY, O_DIRECTORY, O_CLOEXEC } from './tree.js';
 import { libc } from './libc.js';
 
 // _IOR('f', 1, long) and _IOW('f', 2, long); the kernel reads and writes an int.
@@ -20,18 +20,23 @@ const FS_IOC_SETFLAGS = 0x40086602;
 const FS_TOPDIR_FL = 0x00020000;
 
 /**
- * Mark a daemon-owned directory (no component container-writable) so that the filesystem
- * spreads its subdirectories (FS_TOPDIR_FL). True when the flag is set (already or now);
- * false where the filesystem has no such flag or refuses it (not ext2/3/4: ENOTTY,
- * EOPNOTSUPP, EINVAL, or any other ioctl error: a placement hint never stops moatd). A
- * directory that cannot be opened is an error.
+ * Mark a daemon-owned directory (no component container-writable; a data root given as a
+ * symlink is followed) so that the filesystem spreads its subdirectories (FS_TOPDIR_FL).
+ * True when the flag is set (already or now); false where the filesystem has no such flag
+ * or refuses it (not ext2/3/4: ENOTTY, EOPNOTSUPP, EINVAL) and on any other error, the
+ * directory's open included: a placement hint never stops moatd.
  *
  * @example
  * spreadSubdirectories('/var/lib/moat/containers'); // true on ext4
  */
 export function spreadSubdirectories(path: string): boolean {
-  // Read-only is enough for the flags ioctl; an O_PATH descriptor would not do.
-  const fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  let fd: number;
+  try {
+    // Read-only is enough for the flags ioctl; an O_PATH descriptor would not do.
+    fd = openSync(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } catch {
+    return false;
+  }
   try {
     const flags = Buffer.alloc(8);
     if (libc().ioctl(fd, FS_IOC_GETFLAGS, flags) !== 0) return false;

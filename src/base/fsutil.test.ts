@@ -50,6 +50,22 @@ test('replaceFileAtomic() replaces the file with its mode, and on a failed write
   }
 });
 
+test('writeFileAtomic() makes a missing directory; a parent that is a file fails with ENOTDIR and writes nothing', async () => {
+  const dir = tempDir();
+  try {
+    await writeFileAtomic(join(dir, 'a/b/rec.json'), 'x');
+    assert.equal(readFileSync(join(dir, 'a/b/rec.json'), 'utf8'), 'x');
+    assert.deepEqual(readdirSync(join(dir, 'a/b')), ['rec.json']);
+    writeFileSync(join(dir, 'file'), 'old');
+    await assert.rejects(writeFileAtomic(join(dir, 'file/rec.json'), 'x'), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR');
+    await assert.rejects(replaceFileAtomic(join(dir, 'file/sub/rec.json'), 'x'), (err: NodeJS.ErrnoException) => err.code === 'ENOTDIR');
+    assert.equal(readFileSync(join(dir, 'file'), 'utf8'), 'old');
+    assert.deepEqual(readdirSync(dir).sort(), ['a', 'file']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('removeStaleTempFiles() removes only the temporary files of atomic writes', async () => {
   const dir = tempDir();
   try {

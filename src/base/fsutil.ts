@@ -22,9 +22,14 @@ export async function replaceFileAtomic(path: string, data: string | Uint8Array,
 
 async function writeViaRename(path: string, data: string | Uint8Array, mode: number, durable: boolean): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
+  // The directory is made only when the open says it is missing: it nearly always exists
+  // (a container's records), and a mkdir first was one more thread-pool round trip (issue 18).
+  const fh = await open(tmp, 'wx', mode).catch(async (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dir, { recursive: true });
+    return await open(tmp, 'wx', mode);
+  });
   // Any failure before the rename (a full disk fails the write or the fsync, not the open)
   // removes the temporary file: a failed write leaves the old file and nothing else.
   try {

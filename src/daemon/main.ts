@@ -10,7 +10,7 @@ import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from 
 import { Engine, EventBus, SeccompPolicy, hostSystem, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
 import { RuncRuntime } from '../runtime/index.js';
 import { hostArch } from '../seccomp/index.js';
-import { kernelRunsX32 } from '../sys/index.js';
+import { kernelRunsX32, spreadSubdirectories } from '../sys/index.js';
 import { DEFAULT_SHM_SIZE, parseUlimit } from '../spec/index.js';
 import { ensureRemapRanges } from '../userns/index.js';
 import { NotifyExplainer, denialEvent } from '../notify/index.js';
@@ -239,6 +239,10 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
   if (process.getuid?.() !== 0) throw new Error('moatd must run as root');
   await mkdir(cfg.dataRoot, { recursive: true, mode: 0o711 });
   await mkdir(cfg.execRoot, { recursive: true, mode: 0o711 });
+  // The directories made below them (containers, exits, runc, seccomp, …) each in a block
+  // group of its own rather than in their parent's, with whatever else churns there
+  // (src/sys/spread.ts; ext4 only, no effect on directories that exist already).
+  for (const d of [cfg.dataRoot, cfg.execRoot]) spreadSubdirectories(d);
   await claimPidfile(cfg.pidfile);
   // Bad hosts, missing plugins and unreadable policies stop moatd before anything runs.
   checkHosts(defaultHosts(cfg), cfg);

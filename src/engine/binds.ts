@@ -8,6 +8,7 @@
 // the staging point, so it never resolves a path a container can change. The staging
 // mounts are undone as soon as runc has made the container's own copies, and again on
 // every exit, failed start, removal and daemon start.
+import { lstatSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError, invalid, errorText } from '../base/index.js';
@@ -193,6 +194,15 @@ function makeEmptyFile(path: string): void {
  */
 export async function unstageBinds(bundle: string): Promise<void> {
   const dir = stagingDir(bundle);
+  // No staging directory, no staging mount below it: skip reading and parsing
+  // /proc/self/mountinfo (~1 ms of CPU with 20 containers mounted) for a container without
+  // binds, most of them (issue 18).
+  try {
+    lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
   const failures: string[] = [];
   for (const point of mountPointsUnder(dir)) {
     try {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EngineError, internal, removeStaleTempFiles, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
-import { mountPointsUnder, removePath } from '../sys/index.js';
+import { mountPointsUnder, removePath, spreadSubdirectories } from '../sys/index.js';
 import { assertRecord, checkRecordText } from './record.js';
 import type { ContainerRecord } from './types.js';
 
@@ -35,6 +35,9 @@ export class ContainerStore {
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
     await mkdir(this.trash, { recursive: true, mode: 0o700 });
+    // Each container's directory in another block group: its files' inodes then come from
+    // groups with little churn (src/sys/spread.ts; the trash only gets renames).
+    spreadSubdirectories(this.root);
     // What a crash (or a stuck mount) left of earlier removals: the containers are gone.
     for (const name of await readdir(this.trash)) await removePath(join(this.trash, name)).catch(() => undefined);
   }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError, internal, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
-import { ProcessWatcher, commandLineOf } from '../sys/index.js';
+import { ProcessWatcher, commandLineOf, spreadSubdirectories } from '../sys/index.js';
 import { toOciJson, type LinuxResources } from '../spec/index.js';
 import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcUpdateArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
 import { RUNC_TIMEOUT_MS, runRunc, spawnConmonCreate, spawnConmonExec } from './conmon.js';
@@ -49,6 +49,9 @@ export class RuncRuntime implements OciRuntime {
   async prepare(events: RuntimeEvents): Promise<void> {
     const p = this.#p;
     for (const d of [p.runcRoot, p.exitDir, p.socketDir, p.execDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    // runc's state dirs and the attach socket dirs, one per container: spread across block
+    // groups like the containers' own (src/sys/spread.ts).
+    for (const d of [p.runcRoot, p.socketDir]) spreadSubdirectories(d);
     this.#exits = new ExitMonitor(p.exitDir, (id, code) => events.exited(id, code), (id) => events.isLive(id));
     this.#monitors = new ProcessWatcher((id) => events.monitorGone(id));
     // The state layout is runc's private format: read it only from the version it was

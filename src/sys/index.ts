@@ -20,6 +20,8 @@ export {
   reopen,
   kindOf,
   listDir,
+  DT_DIR,
+  DT_UNKNOWN,
   readLink,
   makeDir,
   makeSymlink,
@@ -64,3 +66,4 @@ export {
 } from './tree.js';
 export { mountBind, mountFs, remountReadOnly, unmount, isMounted, mountPoints, mountPointsUnder, MNT_DETACH } from './mount.js';
 export { ProcessWatcher, commandLineOf } from './process-watch.js';
+export { spreadSubdirectories } from './spread.js';

@@ -33,6 +33,7 @@ export interface Libc {
   fsetxattr(fd: number, name: string, value: Buffer, size: number, flags: number): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Buffer): number;
   mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer, size: number): number;
   pidfd_open(pid: number, flags: number): number;
   poll(fds: Buffer, nfds: number, timeout: number): number;
@@ -98,6 +99,8 @@ export function libc(): Libc {
     fsetxattr: f('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
     mount: f('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: f('int umount2(const char *target, int flags)'),
+    // glibc 2.28 wraps statx.
+    statx: f('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)'),
     // glibc 2.36 wraps pidfd_open (Debian 12); the kernel gives ESRCH for a pid that is gone.
     pidfd_open: f('int pidfd_open(int pid, unsigned int flags)'),
     poll: f('int poll(void *fds, unsigned long nfds, int timeout)'),

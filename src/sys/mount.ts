@@ -2,7 +2,7 @@
 // given as an open fd (`/proc/self/fd/N`), so the kernel mounts exactly the inode that was
 // opened and checked, whatever its path holds by then.
 import { readFileSync } from 'node:fs';
-import { libc, lastErrno, sysFail } from './libc.js';
+import { libc, lastErrno, sysFail, errnoOf } from './libc.js';
 import type { Handle } from './tree.js';
 
 const MS_BIND = 0x1000;
@@ -79,6 +79,13 @@ export function mountPoints(): string[] {
     .filter((p) => p !== '');
 }
 
+const AT_NO_AUTOMOUNT = 0x800;
+const STATX_SIZE = 256;
+// struct statx: stx_attributes at 8, stx_attributes_mask at 56 (u64 each).
+const STATX_ATTRIBUTES = 8;
+const STATX_ATTRIBUTES_MASK = 56;
+const STATX_ATTR_MOUNT_ROOT = 0x2000n;
+
 /**
  * True when `path` is a mount point in this mount namespace.
  *
@@ -87,7 +94,18 @@ export function mountPoints(): string[] {
  */
 export function isMounted(path: string): boolean {
   const target = path.replace(/\/+$/, '');
-  return mountPoints().includes(target);
+  // statx's STATX_ATTR_MOUNT_ROOT (Linux 5.8) answers for the path itself in one syscall;
+  // reading and parsing /proc/self/mountinfo cost ~1 ms of moatd's CPU with 20 containers
+  // mounted (issue 18). A symlink as the last component is not followed: it is no mount point.
+  const buf = Buffer.alloc(STATX_SIZE);
+  if (libc().statx(AT_FDCWD, target, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, buf) !== 0) {
+    const errno = lastErrno();
+    const err = sysFail('statx', target, errno);
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return false;
+    throw err;
+  }
+  if ((buf.readBigUInt64LE(STATX_ATTRIBUTES_MASK) & STATX_ATTR_MOUNT_ROOT) === 0n) return mountPoints().includes(target);
+  return (buf.readBigUInt64LE(STATX_ATTRIBUTES) & STATX_ATTR_MOUNT_ROOT) !== 0n;
 }
 
 /**

@@ -8,7 +8,9 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { copyTree, mkdirAll, openAt, openRoot, readFileAt, removeTree, walk, listDir, reopen, errnoOf, mountBind, remountReadOnly, unmount, O_RDONLY, O_PATH, O_DIRECTORY, type Handle } from './index.js';
+import { copyTree, mkdirAll, openAt, openRoot, readFileAt, removeTree, walk, listDir, reopen, errnoOf, mountBind, remountReadOnly, unmount, isMounted, mountPoints, O_RDONLY, O_PATH, O_DIRECTORY, DT_DIR, type Handle } from './index.js';
+
+const DT_REG = 8; // dirent.h
 
 function scratch(t: { after: (fn: () => void) => void }): { dir: string; root: string; outside: string } {
   const dir = mkdtempSync(join(tmpdir(), 'moat-tree-'));
@@ -193,6 +195,9 @@ test('removeTree removes symlinks, not their targets, and refuses to enter a mou
   mkdirSync(join(root, 'victim/sub'), { recursive: true });
   symlinkSync(outside, join(root, 'victim/sub/out'));
   symlinkSync('../../../outside/secret', join(root, 'victim/rel'));
+  // Names listed as not directories are unlinked by name: a fifo and a file too.
+  execFileSync('mkfifo', [join(root, 'victim/sub/fifo')]);
+  writeFileSync(join(root, 'victim/sub/file'), 'x');
   await withRootAsync(root, (h) => removeTree(h, 'victim'));
   assert.equal(existsSync(join(root, 'victim')), false);
   assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'OUTSIDE\n');
@@ -215,6 +220,30 @@ test('removeTree removes symlinks, not their targets, and refuses to enter a mou
       unmount(target);
     }
     assert.ok(existsSync(dir));
+  });
+
+  await t.test('a file bind mount inside is refused, its source kept', { skip: process.getuid?.() !== 0 ? 'needs root to mount' : false }, async () => {
+    // unlinkat(2) of a mount point says EBUSY: the removal then opens it and refuses it (EXDEV).
+    mkdirSync(join(root, 'holder2'));
+    const target = join(root, 'holder2/point');
+    writeFileSync(target, '');
+    withRoot(outside, (o) => {
+      const src = openAt(o, 'secret');
+      try {
+        mountBind(src, target);
+      } finally {
+        src.close();
+      }
+    });
+    try {
+      await assert.rejects(withRootAsync(root, (h) => removeTree(h, 'holder2')), (err: unknown) => err instanceof EngineError && err.code === 'ERR_UNSAFE_PATH');
+      assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'OUTSIDE\n');
+    } finally {
+      unmount(target);
+    }
+    await withRootAsync(root, (h) => removeTree(h, 'holder2'));
+    assert.equal(existsSync(join(root, 'holder2')), false);
+    assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'OUTSIDE\n');
   });
 });
 
@@ -240,11 +269,35 @@ test('mountBind mounts the opened inode, remountReadOnly makes it read-only', { 
   }
 });
 
+test('isMounted: a mount point itself, not a symlink to it, a directory in it or a missing path', { skip: process.getuid?.() !== 0 ? 'needs root to mount' : false }, (t) => {
+  const { dir, outside } = scratch(t);
+  const target = join(dir, 'stage');
+  mkdirSync(target);
+  symlinkSync(target, join(dir, 'link'));
+  assert.equal(isMounted(target), false);
+  withRoot(outside, (h) => mountBind(h, target));
+  try {
+    assert.equal(isMounted(target), true);
+    assert.equal(isMounted(`${target}/`), true);
+    assert.equal(isMounted(join(dir, 'link')), false);
+    mkdirSync(join(outside, 'sub'));
+    assert.equal(isMounted(join(target, 'sub')), false);
+    assert.equal(isMounted(join(target, 'missing')), false);
+    assert.equal(isMounted(join(target, 'secret', 'x')), false);
+    assert.ok(mountPoints().includes(target), 'mountinfo agrees');
+  } finally {
+    unmount(target);
+  }
+  assert.equal(isMounted(target), false);
+});
+
 test('listDir lists from the fd, sorted by bytes; errors carry the errno', (t) => {
   const { root } = scratch(t);
   for (const n of ['b', 'a', 'C', 'é']) writeFileSync(join(root, n), '');
   withRoot(root, (h) => {
     assert.deepEqual(listDir(h).map((e) => e.name), ['C', 'a', 'b', 'é']);
+    mkdirSync(join(root, 'd'));
+    assert.deepEqual(listDir(h).map((e) => [e.name, e.type]), [['C', DT_REG], ['a', DT_REG], ['b', DT_REG], ['d', DT_DIR], ['é', DT_REG]]);
     const d = openAt(h, '.', { flags: O_PATH | O_DIRECTORY });
     d.close();
     try {

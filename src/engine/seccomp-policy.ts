@@ -11,6 +11,7 @@ import {
   formatIssues,
   parseProfile,
   profileDigest,
+  orderForLibseccomp,
   resolveProfile,
   toNotifyProfile,
   type LinuxSeccomp,
@@ -139,14 +140,17 @@ export class SeccompPolicy {
     if (r.resolved === undefined) return { spec: undefined, name: r.name };
     const { resolved, name, allow, deny } = r;
     const sha256 = profileDigest(resolved.seccomp);
-    const base: ContainerSeccomp = { spec: resolved.seccomp, name, sha256, ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) };
+    // What runc gets: the same filter, names ordered so libseccomp builds it faster (the
+    // digest stays that of the resolved profile).
+    const forRunc = (s: LinuxSeccomp): LinuxSeccomp => orderForLibseccomp(s, this.#o.arch);
+    const base: ContainerSeccomp = { spec: forRunc(resolved.seccomp), name, sha256, ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) };
     const ex = this.#o.explainer;
     // A profile with its own listener keeps it; runc supports one listener per filter.
     if (ex === undefined || resolved.seccomp.listenerPath !== undefined) return { ...base, explainer: 'off' };
     if (!ex.available()) return { ...base, explainer: 'unavailable' };
     const converted = toNotifyProfile(resolved.seccomp, ex.listenerPath, { comments: resolved.origins.map((o) => o.comment) });
     if (converted.table.length === 0) return { ...base, explainer: 'off' };
-    return { ...base, spec: converted.seccomp, explainer: 'notify', notifyRules: converted.table };
+    return { ...base, spec: forRunc(converted.seccomp), explainer: 'notify', notifyRules: converted.table };
   }
 
   /** The resolved filter (undefined: unconfined) and its name; the one place options become a profile. */

@@ -74,6 +74,8 @@ function fakeProcesses() {
     nextPid: 100,
     starts: 0,
     requests: 0,
+    /** The grace of each idle-exit request, in order. */
+    graces: [] as number[],
     answer: 'exiting' as 'exiting' | 'busy',
     /** While set, an idle-exit request waits for it. */
     hold: undefined as Promise<void> | undefined,
@@ -86,8 +88,9 @@ function fakeProcesses() {
       },
       find: async () => (f.pid !== undefined ? { pid: f.pid } : undefined),
       findStandby: () => undefined,
-      requestIdleExit: async () => {
+      requestIdleExit: async (o: { graceMs: number }) => {
         f.requests += 1;
+        f.graces.push(o.graceMs);
         await f.hold;
         return f.answer;
       },
@@ -191,4 +194,39 @@ test('NotifyExplainer with idleGraceMs Infinity never asks', async (t) => {
   await new Promise((r) => setTimeout(r, 60));
   assert.equal(f.requests, 0);
   assert.equal(x.pid, 100);
+});
+
+test('NotifyExplainer at shutdown asks a pair no container holds to exit at once; a pinned create or a busy pair keeps it', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  t.after(() => rmSync(execRoot, { recursive: true, force: true }));
+  const opts = { execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64' as const, log: silentLogger(), checkIntervalMs: 60_000, idleGraceMs: 5000 };
+  // Idle: the container that used it just went (inside the 5 s grace the timer would wait).
+  const idle = fakeProcesses();
+  const a = await NotifyExplainer.start({ ...opts, processes: idle.processes });
+  await a.prepare('c1', []);
+  a.settled('c1');
+  await a.close();
+  assert.deepEqual(idle.graces, [0], 'asked once, with no grace');
+  assert.equal(idle.pid, undefined, 'the pair went');
+  // A create still pinned: runc may be about to connect, so nothing is asked.
+  const pinned = fakeProcesses();
+  const b = await NotifyExplainer.start({ ...opts, processes: pinned.processes });
+  await b.prepare('c2', []);
+  await b.close();
+  assert.equal(pinned.requests, 0);
+  assert.equal(pinned.pid, 100, 'kept for the create');
+  // Containers hold its fds: the pair declines and keeps serving them.
+  const busy = fakeProcesses();
+  busy.answer = 'busy';
+  busy.pid = 7;
+  const c = await NotifyExplainer.start({ ...opts, processes: busy.processes });
+  await c.close();
+  assert.deepEqual(busy.graces, [0]);
+  assert.equal(busy.pid, 7);
+  // --seccomp-listener-idle never: never asked, at shutdown either.
+  const never = fakeProcesses();
+  never.pid = 9;
+  const d = await NotifyExplainer.start({ ...opts, idleGraceMs: Infinity, processes: never.processes });
+  await d.close();
+  assert.equal(never.requests, 0);
 });

@@ -168,12 +168,20 @@ export class NotifyExplainer {
     await removeContainerState(this.stateDir, containerId);
   }
 
-  /** Stops watching (daemon shutdown), after any start in progress. The listener keeps running for the containers. */
+  /**
+   * Stops watching (daemon shutdown), after any start in progress. The listener keeps running
+   * for the containers that hold its fds; a pair no container holds is asked to exit now, with
+   * no grace: only moatd asks, so one left idle would run until the next moatd starts. A create
+   * still between prepare() and its start/die event pins it (runc may be about to connect).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#follower?.close();
     await this.#checking;
+    await this.#stopping;
+    if (!Number.isFinite(this.#graceMs) || !this.#wanted || this.#pid === undefined || this.#pinned() > 0) return;
+    this.#stopping = this.#stopIfIdle(this.#pid, 0).catch((err: unknown) => this.#o.log.warn({ err }, 'seccomp denial listener: idle-exit request at shutdown failed'));
     await this.#stopping;
   }
 
@@ -239,10 +247,10 @@ export class NotifyExplainer {
     this.#up = this.#startable();
   }
 
-  /** Asks the pair to exit if it is idle, and waits for both processes to go. */
-  async #stopIfIdle(pid: number): Promise<void> {
+  /** Asks the pair to exit if it is idle (no notify fd held for `graceMs`), and waits for both processes to go. */
+  async #stopIfIdle(pid: number, graceMs = this.#graceMs): Promise<void> {
     const standby = this.#p.findStandby({ stateDir: this.stateDir })?.pid;
-    const answer = await this.#p.requestIdleExit({ socket: this.listenerPath, graceMs: this.#graceMs });
+    const answer = await this.#p.requestIdleExit({ socket: this.listenerPath, graceMs });
     if (answer !== 'exiting') return;
     const pids = standby !== undefined ? [pid, standby] : [pid];
     const gone = await this.#p.waitForExit(pids, EXIT_WAIT_MS);

@@ -35,6 +35,8 @@ export class ContainerTable {
   readonly #waiters = new Map<string, Waiter[]>();
   /** One lifecycle operation per container at a time. */
   readonly lock = new KeyedLock();
+  /** Record writes, one at a time per container (recordWrite). */
+  readonly #writes = new KeyedLock();
 
   constructor(private readonly save: (rec: ContainerRecord, durable: boolean) => Promise<void>) {}
 
@@ -147,11 +149,25 @@ export class ContainerTable {
    * then does the record in memory become the copy. A failed write leaves memory as the disk.
    */
   async commit(c: ContainerRecord, change: (next: ContainerRecord) => void, o: { durable?: boolean } = {}): Promise<void> {
-    if (this.#corrupt.has(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
-    const next = structuredClone(c);
-    change(next);
-    await this.save(next, o.durable !== false);
-    replaceRecord(c, next);
+    await this.recordWrite(c.Id, async () => {
+      if (this.#corrupt.has(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
+      const next = structuredClone(c);
+      change(next);
+      await this.save(next, o.durable !== false);
+      replaceRecord(c, next);
+    });
+  }
+
+  /**
+   * One change of a container's record at a time, in call order, each made on the record as
+   * the one before left it. Not every change holds the operation lock (an exit's does not), so
+   * without this two writes could land out of order: a rename's copy, taken before an exit
+   * and renamed over the record after it, put "running" back on disk after the exit file was
+   * cleared, and a restart then found a running record, no process and no exit code (255).
+   * `fn` must not commit the same container itself.
+   */
+  recordWrite<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.#writes.run(id, fn);
   }
 
   // ---- waiters ---------------------------------------------------------------------------

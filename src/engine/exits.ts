@@ -58,10 +58,11 @@ export class Exits {
     phases.mark('unmount');
     await released;
     phases.mark('net-release');
-    const next = structuredClone(c);
-    next.State = { ...next.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
-    delete next.State.ConmonPid;
-    next.ExitGeneration += 1;
+    const exited = (next: ContainerRecord): void => {
+      next.State = { ...next.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
+      delete next.State.ConmonPid;
+      next.ExitGeneration += 1;
+    };
     // The exit file is the exit's only durable trace until the record replacing it is
     // written: it is removed after the write, never before. When the write fails (a full
     // disk), the exit is still true and durable (record + exit file read together, as a
@@ -69,8 +70,13 @@ export class Exits {
     // A --rm container's exit is written by its removal's record ("removing", next): one
     // durable write fewer; until then a restart finds the exit file and removes it the same way.
     const autoRemove = c.HostConfig.AutoRemove === true && !core.lifecycle.isRestarting(id);
-    if (autoRemove) replaceRecord(c, next);
-    else await this.#saveExit(c, next);
+    // After any record write already under way (a rename's, a network's), on the record it left.
+    await table.recordWrite(id, async () => {
+      const next = structuredClone(c);
+      exited(next);
+      if (autoRemove) replaceRecord(c, next);
+      else await this.#saveExit(c, next);
+    });
     core.events.emit('container', 'die', id, table.attrs(c, { exitCode: String(code) }));
     core.attach.finishLater(id, 5000);
     table.resolveWaiters(c, ['not-running', 'next-exit']);
@@ -144,7 +150,7 @@ export class Exits {
 
   /** Write the record of an exit kept in memory; then the exit file can go. */
   async saveUnsaved(c: ContainerRecord): Promise<void> {
-    await this.core.store.save(c);
+    await this.core.table.recordWrite(c.Id, () => this.core.store.save(c));
     this.#unsaved.delete(c.Id);
     await this.core.runtime.clearExit(c.Id);
     this.core.log.info({ containerId: c.Id, exitCode: c.State.ExitCode }, 'exit recorded');

@@ -58,11 +58,6 @@ export class Exits {
     phases.mark('unmount');
     await released;
     phases.mark('net-release');
-    const exited = (next: ContainerRecord): void => {
-      next.State = { ...next.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
-      delete next.State.ConmonPid;
-      next.ExitGeneration += 1;
-    };
     // The exit file is the exit's only durable trace until the record replacing it is
     // written: it is removed after the write, never before. When the write fails (a full
     // disk), the exit is still true and durable (record + exit file read together, as a
@@ -73,7 +68,9 @@ export class Exits {
     // After any record write already under way (a rename's, a network's), on the record it left.
     await table.recordWrite(id, async () => {
       const next = structuredClone(c);
-      exited(next);
+      next.State = { ...next.State, Status: 'exited', Pid: 0, ExitCode: code, FinishedAt: now(), OOMKilled: oomKilled };
+      delete next.State.ConmonPid;
+      next.ExitGeneration += 1;
       if (autoRemove) replaceRecord(c, next);
       else await this.#saveExit(c, next);
     });

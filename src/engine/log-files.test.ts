@@ -115,6 +115,14 @@ async function readAll(r: Rig): Promise<number[]> {
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_v, i) => from + i);
 
 /** How many file system calls one quiet pass makes (the places conmon can step in). */
+/** A log that rotated once, with lines on both sides, and a pass after it. */
+async function rotatedOnce(r: Rig): Promise<void> {
+  r.conmon.write(3);
+  r.conmon.rotate();
+  r.conmon.write(3);
+  await r.pass();
+}
+
 async function stepsOfQuietPass(): Promise<number> {
   let steps = 0;
   await withRig(5, async (r) => {
@@ -136,10 +144,7 @@ test('a rotation at any step of a pass, then a second one before the next pass, 
     for (let b = a; b <= steps + 1; b++) {
       // Five files at most are made: max-file 5 keeps them all.
       await withRig(5, async (r) => {
-        r.conmon.write(3);
-        r.conmon.rotate();
-        r.conmon.write(3);
-        await r.pass();
+        await rotatedOnce(r);
         let step = 0;
         beforeStep = () => {
           if (step === a) r.conmon.openTmp();
@@ -176,10 +181,7 @@ test('the unused seed is never linked as .tmp once conmon has made it current (c
   // The interleaving found for the loss in security/logs.test.ts: conmon takes the seed after
   // the pass compared ctr.log with .keep and before the pass looked at .next and .tmp.
   await withRig(50, async (r) => {
-    r.conmon.write(3);
-    r.conmon.rotate();
-    r.conmon.write(3);
-    await r.pass();
+    await rotatedOnce(r);
     let step = 0;
     beforeStep = () => {
       if (step++ === 3) {

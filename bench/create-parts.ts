@@ -6,8 +6,11 @@
 // One bundle per variant (static probe rootfs, no capabilities, moat's built-in filter for the
 // default caps as moatd resolves it on this host), interleaved: bare `runc create`, conmon
 // driven as moatd drives it (sync pipe, detached) with its flags removed one at a time, and
-// `runc create` with the filter's names in the profile's order instead of libseccomp's. The
-// timer stops when the pid is known; every container is then removed with `runc delete --force`.
+// `runc create` with the filter's names in the profile's order instead of libseccomp's. Three
+// rows only measure what the filter costs and are nothing moatd does: no filter at all, the
+// x86_64 section alone (no i386 ABI), and Docker's form of the same policy (EPERM default, no
+// explicit EPERM rules; moat's default answers ENOSYS and names every EPERM, docs/seccomp.md).
+// The timer stops when the pid is known; every container is then removed with `runc delete --force`.
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +32,12 @@ for (const d of [runcRoot, exitDir, socketDir]) mkdirSync(d, { recursive: true }
 
 const resolved = resolveProfile(defaultProfile({ x32: false }), { arch: 'SCMP_ARCH_X86_64', capabilities: MOAT_DEFAULT_CAPS, kernel: '6.18.0' }).seccomp;
 const ordered = orderForLibseccomp(resolved, 'SCMP_ARCH_X86_64');
+const x86_64Only: LinuxSeccomp = { ...ordered, architectures: ['SCMP_ARCH_X86_64'] };
+const epermDefault: LinuxSeccomp = {
+  ...ordered,
+  defaultErrnoRet: 1,
+  syscalls: (ordered.syscalls ?? []).filter((r) => !(r.action === 'SCMP_ACT_ERRNO' && r.errnoRet === 1 && (r.args ?? []).length === 0)),
+};
 
 function conmonArgs(id: string, bundle: string): string[] {
   return ['--api-version', '1', '-c', id, '-u', id, '-n', id, '-r', RUNC, '-b', bundle, '-p', `${bundle}/pid`, '-P', `${bundle}/conmon.pid`,
@@ -40,10 +49,13 @@ const without = (args: string[], flag: string, n: number): string[] => {
   return i < 0 ? args : [...args.slice(0, i), ...args.slice(i + n)];
 };
 
-interface Variant { name: string; seccomp: LinuxSeccomp; conmon?: (id: string, bundle: string) => string[] }
+interface Variant { name: string; seccomp: LinuxSeccomp | undefined; conmon?: (id: string, bundle: string) => string[] }
 const VARIANTS: Variant[] = [
   { name: 'runc create', seccomp: ordered },
   { name: 'runc create, names in profile order', seccomp: resolved },
+  { name: 'runc create, no filter (measure only)', seccomp: undefined },
+  { name: 'runc create, x86_64 section only (measure only)', seccomp: x86_64Only },
+  { name: 'runc create, EPERM default (measure only)', seccomp: epermDefault },
   { name: 'conmon as moatd runs it', seccomp: ordered, conmon: conmonArgs },
   { name: 'conmon without runc --log/--log-format', seccomp: ordered, conmon: (id, b) => { const a = conmonArgs(id, b); return a.slice(0, a.indexOf('--log-format=json') - 1); } },
   { name: 'conmon, log driver none', seccomp: ordered, conmon: (id, b) => conmonArgs(id, b).map((x) => (x.startsWith('k8s-file:') ? 'none' : x)) },
@@ -51,12 +63,12 @@ const VARIANTS: Variant[] = [
   { name: 'conmon with --sync', seccomp: ordered, conmon: (id, b) => [...conmonArgs(id, b), '--sync'] },
 ];
 
-function bundle(i: number, seccomp: LinuxSeccomp): string {
+function bundle(i: number, seccomp: LinuxSeccomp | undefined): string {
   const dir = join(root, `b${i}`);
   mkdirSync(join(dir, 'rootfs/tmp'), { recursive: true });
   copyFileSync(buildBatchProbe(), join(dir, 'rootfs/batch-probe'));
   chmodSync(join(dir, 'rootfs/batch-probe'), 0o755);
-  const spec = standaloneSpec({ rootfs: 'rootfs', args: ['/batch-probe'], capabilities: [], noNewPrivileges: true, cgroupsPath: `${cgroupParent}/c${i}`, seccomp });
+  const spec = standaloneSpec({ rootfs: 'rootfs', args: ['/batch-probe'], capabilities: [], noNewPrivileges: true, cgroupsPath: `${cgroupParent}/c${i}`, ...(seccomp !== undefined ? { seccomp } : {}) });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
   return dir;
 }

@@ -9,7 +9,8 @@ import { startFailureExitCode } from '../runtime/index.js';
 import { bindToOciMount, generateSpec, resolveUser, tmpfsToOciMount, type Mount } from '../spec/index.js';
 import type { EngineCore } from './core.js';
 import { initialHealth } from './health.js';
-import { logSettings } from './log-config.js';
+import { logSettings, type LogSettings } from './log-config.js';
+import type { ContainerSeccomp } from './seccomp-policy.js';
 import { LOG_NAME } from './log-files.js';
 import { etcFiles, rewriteHostsFile, writeEtcFiles } from './etc-files.js';
 import { runPlan, type HostFacts } from './run-plan.js';
@@ -26,9 +27,39 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const phases = new PhaseTimer();
   const id = c.Id;
   const b = core.bundle(id);
+  const plan = core.plan(c);
+  const seccomp = core.o.seccomp.forContainer(c, plan.capabilities);
+  const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
+  // The log file and the explainer's rule table need neither the rootfs nor the mounts nor
+  // the network: made while those are, waited for before the runtime creates the container.
+  const sidework = Promise.all([
+    core.logKeeper.prepare(b.dir, logs),
+    seccomp.notifyRules && core.o.seccompExplainer ? core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec) : undefined,
+  ]);
+  // Its failure is the start's, reported where the start waits for it.
+  sidework.catch(() => undefined);
+  try {
+    await startPrepared(core, c, o, { phases, plan, seccomp, logs, sidework });
+  } catch (err) {
+    // What a failed start undoes (failStart) must not race the side work still running.
+    await sidework.catch(() => undefined);
+    throw err;
+  }
+}
+
+interface StartContext {
+  phases: PhaseTimer;
+  plan: ContainerPlan;
+  seccomp: ContainerSeccomp;
+  logs: LogSettings;
+  sidework: Promise<unknown>;
+}
+
+async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?: boolean }, { phases, plan, seccomp, logs, sidework }: StartContext): Promise<void> {
+  const id = c.Id;
+  const b = core.bundle(id);
   const d = core.o.defaults;
   const image = core.o.images.get(c.Image);
-  const plan = core.plan(c);
   // Ownership first: overlayfs takes the root directory's owner from the upper dir at mount.
   if (plan.namespaces.userns && d.userns) await chownForUserns(core, b.dir, [b.dir, b.upper, b.work, b.rootfs]);
   // A --rm container's writable layer goes when it exits: no sync of it (at unmount, overlayfs
@@ -48,7 +79,6 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const mounts = await hostMounts(core, c, plan, b.rootfs);
   const devices = c.HostConfig.Privileged === true ? await core.host.devices.all() : await core.host.devices.resolve(plan.devices);
   const joined = joinedNamespaces(core, c, plan.namespaces);
-  const seccomp = core.o.seccomp.forContainer(c, plan.capabilities);
   const links = resolveLinks(core, c);
   const env = links.env.length > 0 ? mergeEnv(links.env, buildEnv(c, user.home)) : buildEnv(c, user.home);
   // The network: an address and ports before the runtime creates the container, the /etc
@@ -61,11 +91,9 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const facts: HostFacts = { rootfs: b.rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp, ...(net?.netnsPath !== undefined ? { netns: net.netnsPath } : {}) };
   const spec = generateSpec(runPlan(c, plan, facts, d));
   const security = securitySummary(c, plan, seccomp, d);
-  if (seccomp.notifyRules && core.o.seccompExplainer) await core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec);
   phases.mark('spec');
   if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
-  const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
-  await core.logKeeper.prepare(b.dir, logs);
+  await sidework;
   phases.mark('cleanup');
   const cfg = c.Config;
   // Networks set up in the namespace made above run alongside the runtime's create; the

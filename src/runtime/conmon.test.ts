@@ -1,6 +1,39 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonObjectEnd, runtimeFailure, startFailureExitCode } from './conmon.js';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { conmonCreateArgs } from './argv.js';
+import { jsonObjectEnd, runtimeFailure, spawnConmonCreate, startFailureExitCode } from './conmon.js';
+
+test('a container\'s conmon runs with --sync and moatd writes its pid file: the spawned process is the monitor', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-conmon-'));
+  // A stand-in conmon: reports a container pid on the sync pipe, then stays, as conmon does.
+  const fake = join(dir, 'fake-conmon');
+  writeFileSync(fake, '#!/bin/sh\necho \'{"data": 4242}\' >&3\nexec sleep 30\n');
+  chmodSync(fake, 0o755);
+  const paths = { runc: '/usr/sbin/runc', conmon: fake, runcRoot: join(dir, 'runc'), exitDir: join(dir, 'exits'), socketDir: join(dir, 's'), execDir: join(dir, 'exec') };
+  const opts = { id: 'c1', name: 'c1', bundle: dir, logPath: join(dir, 'ctr.log'), pidFile: join(dir, 'pidfile'), runcLog: join(dir, 'runc.log'), stdin: false, terminal: false, leaveStdinOpen: false };
+  const args = conmonCreateArgs(paths, opts);
+  assert.ok(args.includes('--sync'), 'no daemonizing fork');
+  assert.ok(!args.includes('-P'), 'conmon writes no pid file of its own in --sync mode');
+  let monitorPid = 0;
+  try {
+    const r = await spawnConmonCreate(paths, { ...opts, monitorPidFile: join(dir, 'conmon.pid') });
+    monitorPid = r.monitorPid;
+    assert.equal(r.pid, 4242);
+    assert.ok(monitorPid > 0);
+    assert.equal(readFileSync(join(dir, 'conmon.pid'), 'utf8'), String(monitorPid));
+    // The pid names the stand-in itself (now `sleep`, exec'd in place), in a session of its own.
+    const stat = readFileSync(`/proc/${monitorPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    assert.equal(fields[3], String(monitorPid), 'its own session (setsid)');
+    assert.match(readFileSync(`/proc/${monitorPid}/cmdline`, 'utf8'), /^sleep\x0030/);
+  } finally {
+    if (monitorPid > 0) process.kill(monitorPid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('jsonObjectEnd() finds the end of the first object, braces inside strings included', () => {
   const msg = '{"data": -1, "message": "panic {0x99, 0xc0} \\"quoted}\\""}{"data": 7}';

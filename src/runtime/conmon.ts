@@ -1,8 +1,10 @@
-// Running conmon and runc (host): conmon double-forks and outlives us; we learn the
-// container's pid (or runc's error) from conmon's sync pipe (_OCI_SYNCPIPE). RuncRuntime
-// (runner.ts) is built on these.
+// Running conmon and runc (host): conmon outlives us (a container's conmon runs with
+// --sync: it stays the process moatd spawned, in a session of its own, and goes to init when
+// moatd ends; an exec's conmon double-forks); we learn the container's pid (or runc's error)
+// from conmon's sync pipe (_OCI_SYNCPIPE). RuncRuntime (runner.ts) is built on these.
 import { spawn, execFile } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { EngineError } from '../base/index.js';
 import { conmonCreateArgs, conmonExecArgs, type ConmonCreateOptions, type ConmonExecOptions, type RuntimePaths } from './argv.js';
@@ -119,7 +121,12 @@ export function startFailureExitCode(err: unknown): number {
   return 128;
 }
 
-async function spawnConmon(conmon: string, args: string[], dir: string, timeoutMs: number): Promise<number> {
+/**
+ * Spawn conmon; resolves with the container's pid and conmon's own. With `monitorPidFile`
+ * (conmon runs with --sync) that pid is written there, as conmon's `-P` would: live restore
+ * and removals read it.
+ */
+async function spawnConmon(conmon: string, args: string[], dir: string, timeoutMs: number, monitorPidFile?: string): Promise<{ pid: number; monitorPid: number }> {
   const errFd = openSync(`${dir}/conmon.stderr`, 'a', 0o600);
   try {
     // conmon writes an `oom` file in its working directory when the container is OOM-killed:
@@ -133,11 +140,17 @@ async function spawnConmon(conmon: string, args: string[], dir: string, timeoutM
     const pipe = new SyncPipe(child.stdio[3] as Readable);
     child.on('error', () => undefined);
     try {
+      const monitorPid = child.pid ?? 0;
+      // Written while runc creates; a failure fails the create like conmon's own would.
+      const written = monitorPidFile !== undefined && monitorPid > 0 ? writeFile(monitorPidFile, String(monitorPid), { mode: 0o600 }) : Promise.resolve();
+      written.catch(() => undefined);
       const msg = await pipe.next(timeoutMs);
+      await written;
       if (msg.data < 0) throw runtimeFailure(msg.message ?? 'unknown error');
-      return msg.data;
+      return { pid: msg.data, monitorPid };
     } finally {
       pipe.close();
+      // Not waited for (it runs as long as its container); Node still reaps it when it exits.
       child.unref();
     }
   } finally {
@@ -149,9 +162,9 @@ function pickEnv(): Record<string, string> {
   return { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 }
 
-/** Run conmon, which runs `runc create`; resolves with the container's init pid. */
-export async function spawnConmonCreate(p: RuntimePaths, o: ConmonCreateOptions): Promise<number> {
-  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), o.bundle, RUNC_TIMEOUT_MS);
+/** Run conmon, which runs `runc create`; resolves with the container's init pid and conmon's. */
+export async function spawnConmonCreate(p: RuntimePaths, o: ConmonCreateOptions & { monitorPidFile: string }): Promise<{ pid: number; monitorPid: number }> {
+  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), o.bundle, RUNC_TIMEOUT_MS, o.monitorPidFile);
 }
 
 export interface ExecHooks {

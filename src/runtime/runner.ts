@@ -77,14 +77,17 @@ export class RuncRuntime implements OciRuntime {
 
   async create(o: RuntimeCreateOptions): Promise<{ pid: number; monitorPid: number }> {
     const dir = o.bundle;
-    // Written again at every create: no fsync (replaceFileAtomic says why).
-    await replaceFileAtomic(join(dir, BUNDLE.config), toOciJson(o.spec, { indent: 2 }), 0o600);
-    // A stale exit file from a previous run must not end this one; stale FIFOs and sockets
-    // would be reused by conmon; runc refuses an id it still has state for.
-    await this.#exitFiles().clear(o.id);
-    for (const f of [BUNDLE.ctl, BUNDLE.winsz, BUNDLE.attach]) await rm(join(dir, f), { force: true });
+    // The spec (written again at every create: no fsync, replaceFileAtomic says why) and the
+    // leftovers of a previous run, at once: a stale exit file must not end this run; stale
+    // FIFOs and sockets would be reused by conmon; a stale conmon.pid would name another
+    // process. Then runc, which refuses an id it still has state for.
+    await Promise.all([
+      replaceFileAtomic(join(dir, BUNDLE.config), toOciJson(o.spec, { indent: 2 }), 0o600),
+      this.#exitFiles().clear(o.id),
+      ...[BUNDLE.ctl, BUNDLE.winsz, BUNDLE.attach, BUNDLE.monitorPid].map((f) => rm(join(dir, f), { force: true })),
+    ]);
     if (this.exists(o.id)) await this.delete(o.id, { force: true }).catch(() => undefined);
-    const pid = await spawnConmonCreate(this.#p, {
+    return await spawnConmonCreate(this.#p, {
       id: o.id,
       name: o.name,
       bundle: dir,
@@ -92,13 +95,12 @@ export class RuncRuntime implements OciRuntime {
       logDriver: o.log.driver,
       ...(o.log.sizeMax !== undefined ? { logSizeMax: o.log.sizeMax } : {}),
       pidFile: join(dir, BUNDLE.pidFile),
-      conmonPidFile: join(dir, BUNDLE.monitorPid),
+      monitorPidFile: join(dir, BUNDLE.monitorPid),
       runcLog: join(dir, BUNDLE.runcLog),
       stdin: o.stdin,
       terminal: o.terminal,
       leaveStdinOpen: o.leaveStdinOpen,
     });
-    return { pid, monitorPid: await this.#monitorPidOf(dir) };
   }
 
   async start(id: string): Promise<void> {

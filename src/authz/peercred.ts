@@ -5,7 +5,7 @@
  *
  * Host code: FFI and file reads.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { EngineError } from '../base/index.js';
 import { libc, lastErrno } from '../sys/index.js';
 
@@ -66,9 +66,11 @@ interface FileOption {
   groupPath?: string;
 }
 
-async function readLines(path: string): Promise<string[]> {
+// Read at once, not through the thread pool: two small host files at every connection, where
+// four pool round trips each cost the caller ~0.5 ms per connection (docs/performance.md, phase F).
+function readLines(path: string): string[] {
   try {
-    return (await readFile(path, 'utf8')).split('\n');
+    return readFileSync(path, 'utf8').split('\n');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
@@ -82,7 +84,7 @@ async function readLines(path: string): Promise<string[]> {
  * await userNameForUid(0) // 'root'
  */
 export async function userNameForUid(uid: number, options: FileOption = {}): Promise<string | undefined> {
-  for (const line of await readLines(options.passwdPath ?? '/etc/passwd')) {
+  for (const line of readLines(options.passwdPath ?? '/etc/passwd')) {
     const f = line.split(':');
     if (f.length >= 4 && f[2] === String(uid) && f[0]) return f[0];
   }
@@ -98,7 +100,7 @@ export async function userNameForUid(uid: number, options: FileOption = {}): Pro
  */
 export async function groupsForUser(user: string | undefined, gid: number | undefined, options: FileOption = {}): Promise<string[]> {
   const out: string[] = [];
-  for (const line of await readLines(options.groupPath ?? '/etc/group')) {
+  for (const line of readLines(options.groupPath ?? '/etc/group')) {
     const f = line.split(':');
     if (f.length < 4 || !f[0]) continue;
     const members = (f[3] ?? '').split(',').map((m) => m.trim());

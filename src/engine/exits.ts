@@ -42,11 +42,11 @@ export class Exits {
     const phases = new PhaseTimer();
     runtime.unwatchMonitor(id);
     core.health.stop(id);
-    // Read the cgroup's counters before the runtime deletes it: an OOM kill is recorded.
-    const counters = (await core.limits?.pollOne(id)) ?? {};
-    const oomKilled = (counters.oom ?? 0) > 0 && code === 137;
+    // Read the cgroup's counters before the runtime deletes it (an OOM kill is recorded),
+    // while the log keeper makes its last pass.
+    const [counters] = await Promise.all([core.limits?.pollOne(id), core.logKeeper.unwatch(id)]);
+    const oomKilled = (counters?.oom ?? 0) > 0 && code === 137;
     core.limits?.forget(id);
-    await core.logKeeper.unwatch(id);
     phases.mark('counters');
     // The network's teardown (netavark, most of an exit) needs neither the runtime's state
     // nor the rootfs: it runs alongside them. Nothing is answered before all three are done.

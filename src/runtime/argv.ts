@@ -45,9 +45,10 @@ function runtimeArgs(p: RuntimePaths, runcLog: string): string[] {
 
 /**
  * conmon argv that runs `runc create` for a container and then holds its stdio. `--sync`:
- * conmon does not fork to daemonize (2-3 ms less per create, measured in
- * bench/create-parts.ts), so the process moatd spawns is the monitor itself and moatd
- * writes its pid file (conmon writes `-P` only when it forks).
+ * conmon does not fork to daemonize (bench/create-parts.ts: 2-3 ms less per create in
+ * three runs of four, 1.8 ms more in one; ~1 ms in moatd's create phase, docs/performance.md
+ * phase F), so the process moatd spawns is the monitor itself and moatd writes its pid file
+ * (conmon writes `-P` only when it forks).
  */
 export function conmonCreateArgs(p: RuntimePaths, o: ConmonCreateOptions): string[] {
   return [

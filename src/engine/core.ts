@@ -37,6 +37,8 @@ export interface SeccompExplainerHooks {
   prepare(containerId: string, rules: readonly NotifyRule[], spec?: LinuxSeccomp): Promise<void>;
   denials(containerId: string, last: number): Promise<unknown[]>;
   remove(containerId: string): Promise<void>;
+  /** The container's create is over (started or failed): the pair is no longer pinned for it. */
+  settled(containerId: string): void;
 }
 
 export interface EngineOptions {

@@ -43,6 +43,9 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   } catch (err) {
     // What a failed start undoes (failStart) must not race the side work still running.
     await sidework.catch(() => undefined);
+    // No process of this start will hand the listener a notify fd: the pair may go idle now,
+    // not when its pin expires (2 min; a failed start emits no start or die event).
+    core.o.seccompExplainer?.settled(id);
     throw err;
   }
 }

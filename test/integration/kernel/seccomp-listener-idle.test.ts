@@ -91,6 +91,21 @@ test('the seccomp listener pair while idle', async (t) => {
     await until('the pair exits after the last container', () => pids.every((p) => !alive(p)));
   });
 
+  await t.test('a start that fails does not keep the pair', async () => {
+    await until('idle before', () => pair(d).length === 0);
+    const count = (msg: string): number => readFileSync(d.logFile, 'utf8').split('\n').filter((l) => l.includes(msg)).length;
+    const started = count('seccomp denial listener started');
+    const stopped = count('seccomp denial listener stopped');
+    // runc's create fails (no such command) after moatd started the pair for it.
+    const r = await d.moat(['run', '--name', 'nocmd', 'busybox', '/no/such/command']);
+    assert.equal(r.code, 127, r.stderr);
+    assert.equal(count('seccomp denial listener started'), started + 1, 'the pair was started for the failed container');
+    // A pin would hold it for 2 minutes; 300 ms grace and checks every 300 ms without one.
+    await until('the pair stops soon after the failed start', () => count('seccomp denial listener stopped') > stopped, 10_000);
+    await until('its processes are gone', () => pair(d).length === 0, 5_000);
+    await d.api('DELETE', '/containers/nocmd');
+  });
+
   await t.test('creates racing idle exits: every denial explained', async () => {
     // Grace 300 ms and a check every 300 ms: runs spaced around it meet the exit at every stage.
     const seen = new Set<number>();

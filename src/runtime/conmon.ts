@@ -122,11 +122,11 @@ export function startFailureExitCode(err: unknown): number {
 }
 
 /**
- * Spawn conmon; resolves with the container's pid and conmon's own. With `monitorPidFile`
- * (conmon runs with --sync) that pid is written there, as conmon's `-P` would: live restore
- * and removals read it.
+ * Spawn a container's conmon (--sync: the spawned process is the monitor); resolves with the
+ * container's pid and conmon's own, which is written to `monitorPidFile` as conmon's `-P`
+ * would: live restore and removals read it.
  */
-async function spawnConmon(conmon: string, args: string[], dir: string, timeoutMs: number, monitorPidFile?: string): Promise<{ pid: number; monitorPid: number }> {
+async function spawnConmon(conmon: string, args: string[], dir: string, timeoutMs: number, monitorPidFile: string): Promise<{ pid: number; monitorPid: number }> {
   const errFd = openSync(`${dir}/conmon.stderr`, 'a', 0o600);
   try {
     // conmon writes an `oom` file in its working directory when the container is OOM-killed:
@@ -142,7 +142,7 @@ async function spawnConmon(conmon: string, args: string[], dir: string, timeoutM
     try {
       const monitorPid = child.pid ?? 0;
       // Written while runc creates; a failure fails the create like conmon's own would.
-      const written = monitorPidFile !== undefined && monitorPid > 0 ? writeFile(monitorPidFile, String(monitorPid), { mode: 0o600 }) : Promise.resolve();
+      const written = monitorPid > 0 ? writeFile(monitorPidFile, String(monitorPid), { mode: 0o600 }) : Promise.resolve();
       written.catch(() => undefined);
       const msg = await pipe.next(timeoutMs);
       await written;

@@ -2,7 +2,8 @@
 // given as an open fd (`/proc/self/fd/N`), so the kernel mounts exactly the inode that was
 // opened and checked, whatever its path holds by then.
 import { readFileSync } from 'node:fs';
-import { libc, lastErrno, sysFail, errnoOf } from './libc.js';
+import { errnoName } from '../base/index.js';
+import { libc, lastErrno, sysFail } from './libc.js';
 import type { Handle } from './tree.js';
 
 const MS_BIND = 0x1000;
@@ -100,9 +101,9 @@ export function isMounted(path: string): boolean {
   const buf = Buffer.alloc(STATX_SIZE);
   if (libc().statx(AT_FDCWD, target, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, buf) !== 0) {
     const errno = lastErrno();
-    const err = sysFail('statx', target, errno);
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return false;
-    throw err;
+    const name = errnoName(errno);
+    if (name === 'ENOENT' || name === 'ENOTDIR') return false;
+    throw sysFail('statx', target, errno);
   }
   if ((buf.readBigUInt64LE(STATX_ATTRIBUTES_MASK) & STATX_ATTR_MOUNT_ROOT) === 0n) return mountPoints().includes(target);
   return (buf.readBigUInt64LE(STATX_ATTRIBUTES) & STATX_ATTR_MOUNT_ROOT) !== 0n;

@@ -4,7 +4,7 @@
 // steps, so each interleaving of a pass with conmon is run, not hoped for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, constants, openSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -285,4 +285,56 @@ test('three rotations between two passes do lose a file (the stated bound is rea
     const got = await readAll(r);
     assert.deepEqual(got, [...range(0, 6), ...range(9, 12)], 'the second file conmon made, never linked, is gone');
   });
+});
+
+/** Each name in the directory with its inode and size. */
+function listing(dir: string): Record<string, { ino: number; size: number }> {
+  return Object.fromEntries(readdirSync(dir).sort().map((n) => {
+    const st = lstatSync(join(dir, n));
+    return [n, { ino: st.ino, size: st.size }];
+  }));
+}
+
+test('a first start is settled at once: the log linked as .keep, an empty seed as .next and .tmp, with no thread-pool call', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'moat-keeper-'));
+  const keeper = new LogKeeper(silentLogger());
+  try {
+    let calls = 0;
+    beforeStep = () => calls++;
+    await keeper.prepare(dir, { driver: 'json-file', maxSize: 1000, maxFile: 3 });
+    beforeStep = undefined;
+    assert.equal(calls, 0, 'no asynchronous file system call');
+    const l = listing(dir);
+    assert.deepEqual(Object.keys(l), [LOG_NAME, `${LOG_NAME}.keep`, `${LOG_NAME}.next`, `${LOG_NAME}.tmp`]);
+    assert.equal(l[LOG_NAME]!.ino, l[`${LOG_NAME}.keep`]!.ino);
+    assert.equal(l[`${LOG_NAME}.next`]!.ino, l[`${LOG_NAME}.tmp`]!.ino);
+    assert.notEqual(l[LOG_NAME]!.ino, l[`${LOG_NAME}.next`]!.ino);
+    assert.ok(Object.values(l).every((f) => f.size === 0));
+  } finally {
+    beforeStep = undefined;
+    keeper.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a start that finds a stale .keep without a log takes the full pass: the stale file is kept as .1', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'moat-keeper-'));
+  const keeper = new LogKeeper(silentLogger());
+  try {
+    writeFileSync(join(dir, `${LOG_NAME}.keep`), '2026-01-01T00:00:00.000000000Z stdout F old\n');
+    let calls = 0;
+    beforeStep = () => calls++;
+    await keeper.prepare(dir, { driver: 'json-file', maxSize: 1000, maxFile: 3 });
+    beforeStep = undefined;
+    assert.ok(calls > 0, 'the full pass ran');
+    const l = listing(dir);
+    assert.deepEqual(Object.keys(l), [LOG_NAME, `${LOG_NAME}.1`, `${LOG_NAME}.keep`, `${LOG_NAME}.next`, `${LOG_NAME}.tmp`]);
+    assert.equal(l[`${LOG_NAME}.1`]!.size, 44, 'the stale file became the newest numbered one');
+    assert.equal(l[LOG_NAME]!.ino, l[`${LOG_NAME}.keep`]!.ino);
+    assert.equal(l[`${LOG_NAME}.next`]!.ino, l[`${LOG_NAME}.tmp`]!.ino);
+  } finally {
+    beforeStep = undefined;
+    keeper.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

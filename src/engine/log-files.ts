@@ -27,7 +27,7 @@
 // one pass interval (at most 500 ms), or moatd stalled that long.
 //
 // The directory is the container's bundle dir: moatd's, never container-writable.
-import { constants } from 'node:fs';
+import { closeSync, constants, linkSync, openSync } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, type Logger } from '../base/index.js';
@@ -90,6 +90,33 @@ async function currentAndTmp(dir: string): Promise<{ cur: { ino: number; size: n
   return undefined;
 }
 
+/**
+ * A first start (no log file yet, no conmon): the state a settled pass leaves, made at once
+ * with synchronous calls in moatd's own directory (~0.1 ms instead of ~20 thread-pool round
+ * trips, ~3 ms, on a start's path): ctr.log linked as .keep, an empty seed linked as .next
+ * and .tmp. false when any of the four names is already there (a restart, or what an
+ * interrupted start left): the full pass sorts that out, from what this call made too.
+ */
+function settleFresh(dir: string): boolean {
+  const p = (n: string): string => join(dir, n);
+  const excl = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  try {
+    closeSync(openSync(p(LOG_NAME), excl, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    linkSync(p(LOG_NAME), p(KEEP));
+    closeSync(openSync(p(NEXT), excl, 0o600));
+    linkSync(p(NEXT), p(TMP));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
 interface Watched {
   dir: string;
   settings: LogSettings;
@@ -130,6 +157,7 @@ export class LogKeeper {
     if (settings.driver === 'none') return;
     await this.#lock.run(dir, async () => {
       const path = join(dir, LOG_NAME);
+      if (settings.maxFile > 1 && settleFresh(dir)) return;
       const before = await inoOf(path);
       if (before !== undefined && before.size >= settings.maxSize / 2) {
         if (settings.maxFile > 1) {

@@ -147,13 +147,17 @@ export class ContainerTable {
   /**
    * Change a container's record: the change is made on a copy, the copy is written, and only
    * then does the record in memory become the copy. A failed write leaves memory as the disk.
+   * With `applyAfter`, memory changes only once that has fulfilled too (the write runs
+   * alongside it); when it rejects, the commit does, memory unchanged, disk already changed:
+   * the caller writes what is true next (a failed start's record).
    */
-  async commit(c: ContainerRecord, change: (next: ContainerRecord) => void, o: { durable?: boolean } = {}): Promise<void> {
+  async commit(c: ContainerRecord, change: (next: ContainerRecord) => void, o: { durable?: boolean; applyAfter?: Promise<unknown> } = {}): Promise<void> {
     await this.recordWrite(c.Id, async () => {
       if (this.#corrupt.has(c.Id)) throw conflict(`container ${c.Id} has a corrupt record: remove it with rm -f`);
       const next = structuredClone(c);
       change(next);
       await this.save(next, o.durable !== false);
+      await o.applyAfter;
       replaceRecord(c, next);
     });
   }

@@ -230,7 +230,20 @@ export class Exits {
       await this.onExit(id, code);
       return;
     }
-    const st = await runtime.state(id).catch(() => undefined);
+    let st = await runtime.state(id).catch(() => undefined);
+    if (st?.status === 'created') {
+      // The record was written while runc started the process (start.ts) and a crash came
+      // before runc had: the start was asked for and recorded, so it is finished now. A
+      // process that then exits at once has its exit file written by conmon.
+      log.warn({ containerId: id }, 'finishing a start that a crash interrupted');
+      await runtime.start(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot finish the interrupted start'));
+      st = await runtime.state(id).catch(() => undefined);
+      if (!st || (st.status !== 'running' && st.status !== 'paused')) {
+        // Gone already: its conmon writes the exit file and ends, and either is noticed.
+        if (this.watchMonitor(rec) === 'gone') await this.onMonitorGone(id);
+        return;
+      }
+    }
     if (st && (st.status === 'running' || st.status === 'paused')) {
       // Its monitor died while moatd was down: nobody holds its stdio or will report its exit.
       if (this.watchMonitor(rec) === 'gone') {

@@ -133,10 +133,13 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   // rotating three times before the first pass (the record's write below can take a while)
   // loses a file.
   core.logKeeper.watch(id, b.dir, logs);
-  await core.runtime.start(id);
-  phases.mark('runc-start');
-  // If this write fails, start fails and failStart stops what the runtime started.
-  await core.table.commit(c, (next) => {
+  // runc's start and the record's write run at once (each 2-3 ms): the record says running on
+  // disk while runc starts the process, in memory only once it has. A crash between the two
+  // leaves a running record of a container runc holds created: restore finishes the start
+  // (Exits.reconcile). If either fails, start fails and failStart stops what the runtime
+  // started and writes the record that is true then.
+  const starting = core.runtime.start(id);
+  const recorded = core.table.commit(c, (next) => {
     next.Security = security;
     next.State = { ...next.State, Status: 'running', Pid: pid, ExitCode: 0, Error: '', StartedAt: now(), FinishedAt: ZERO_TIME, OOMKilled: false, ConmonPid: monitorPid };
     if (core.health.planOf(c)) next.State.Health = initialHealth();
@@ -146,9 +149,13 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
       next.RestartCount = 0;
       delete next.HasBeenManuallyStopped;
     }
-  });
+  }, { applyAfter: starting });
+  const [started, saved] = await Promise.allSettled([starting, recorded]);
+  if (started.status === 'rejected') throw started.reason;
+  if (saved.status === 'rejected') throw saved.reason;
+  phases.mark('start-and-record');
   await updateLinkers(core, c);
-  phases.mark('save');
+  phases.mark('links');
   if (core.exits.watchMonitor(c) === 'gone') void core.exits.onMonitorGone(id).catch(core.failed('cannot handle the end of conmon', id));
   core.log.debug({ containerId: id, phases: phases.done() }, 'started');
   core.events.emit('container', 'start', id, core.table.attrs(c));

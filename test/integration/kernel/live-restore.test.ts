@@ -3,7 +3,8 @@
 // create that a crash interrupted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -174,4 +175,52 @@ test('live restore after a moatd crash', async (t) => {
     assert.deepEqual(w.json(), { StatusCode: 137, Error: null });
     assert.equal((await inspect(d, talker)).State.ExitCode, 137);
   });
+});
+
+const REAL_RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc';
+
+test('a start recorded as running before runc started the process is finished after a crash', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;
+  // A runc that, while `block` exists, claims another version (so moatd runs `runc start`
+  // instead of opening the exec FIFO itself) and holds the first `start` (its pid in
+  // `held`); once `block` is gone it is runc.
+  const dir = mkdtempSync(join(tmpdir(), 'moat-start-crash-'));
+  let held = 0;
+  t.after(() => {
+    if (held > 0 && pidAlive(held)) process.kill(held, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const block = join(dir, 'block');
+  const heldFile = join(dir, 'held');
+  const bin = join(dir, 'runc');
+  writeFileSync(bin, `#!/bin/sh
+if [ -e '${block}' ]; then
+  if [ "$1" = --version ]; then echo 'runc version 1.2.0-held'; exit 0; fi
+  for a in "$@"; do if [ "$a" = start ]; then rm -f '${block}'; echo $$ > '${heldFile}'; exec sleep 600; fi; done
+fi
+exec '${REAL_RUNC}' "$@"
+`);
+  chmodSync(bin, 0o755);
+  writeFileSync(block, '');
+  const d = await startDaemon({ args: ['--runc', bin] });
+  t.after(() => d.cleanup());
+  const id = await create(d, { Cmd: ['sh', '-c', 'echo finished-after-restart; exit 7'] }, 'held-start');
+  const starting = d.api('POST', `/containers/${id}/start`).catch(() => undefined);
+  const recordFile = join(d.dataRoot, 'containers', id, 'container.json');
+  await waitFor('runc start held, the record on disk running', () => existsSync(heldFile) && (JSON.parse(readFileSync(recordFile, 'utf8')) as { State: { Status: string } }).State.Status === 'running');
+  held = Number(readFileSync(heldFile, 'utf8'));
+  // In memory the container is not running before runc has started it.
+  assert.equal((await inspect(d, id)).State.Status, 'created');
+  await d.kill();
+  process.kill(held, 'SIGKILL');
+  await starting;
+  // The restarted moatd finds runc's created container behind a running record: it starts it
+  // (not exit 255, "vanished"), and the process runs with its output logged and its own code.
+  await d.start();
+  const st = (await waitExited(d, id)).State;
+  assert.equal(st.ExitCode, 7);
+  assert.equal((await logs(d, id)).stdout, 'finished-after-restart\n');
+  assert.match(readFileSync(d.logFile, 'utf8'), /finishing a start that a crash interrupted/);
+  assert.deepEqual(mountsContaining(id), []);
+  assert.equal((await d.api('DELETE', `/containers/${id}`)).status, 204);
 });

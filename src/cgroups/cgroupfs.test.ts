@@ -40,10 +40,10 @@ test('readCgroupStats() reads a fake v1 hierarchy and tolerates missing files', 
   assert.equal(s.cpu?.percpu, undefined);
   assert.deepEqual(s.pids, { current: 64, limit: 64, maxEvents: 45 });
   assert.deepEqual(s.blkio, { serviceBytes: [], serviced: [] });
-  assert.equal(await readPidsEvents(join(root, 'pids/c')), 45);
-  assert.equal(await readOomKillCount(join(root, 'memory/c'), { mode: 'v1' }), 3);
-  assert.equal(await readPidsEvents(join(root, 'nope')), undefined);
-  assert.equal(await readOomKillCount(join(root, 'nope'), { mode: 'v1' }), undefined);
+  assert.equal(readPidsEvents(join(root, 'pids/c')), 45);
+  assert.equal(readOomKillCount(join(root, 'memory/c'), { mode: 'v1' }), 3);
+  assert.equal(readPidsEvents(join(root, 'nope')), undefined);
+  assert.equal(readOomKillCount(join(root, 'nope'), { mode: 'v1' }), undefined);
 });
 
 test('readCgroupStats() reads a fake v2 cgroup', async (t) => {
@@ -58,7 +58,7 @@ test('readCgroupStats() reads a fake v2 cgroup', async (t) => {
   assert.equal(s.cpu?.totalUsage, 10000);
   assert.deepEqual(s.pids, { current: 2, limit: null, maxEvents: 0 });
   assert.equal(s.blkio, undefined);
-  assert.equal(await readOomKillCount(join(root, 'c'), { mode: 'v2' }), 2);
+  assert.equal(readOomKillCount(join(root, 'c'), { mode: 'v2' }), 2);
   assert.deepEqual(await readCgroupStats({ mode: 'v2', paths: {} }), { version: 2 });
 });
 

@@ -117,14 +117,14 @@ export { readCgroupStats } from './cgroupfs.js';
  * The `max` counter of pids.events (forks refused by the limit).
  *
  * @example
- * await readPidsEvents('/sys/fs/cgroup/pids/moat/abc'); // 45
+ * readPidsEvents('/sys/fs/cgroup/pids/moat/abc'); // 45
  */
 export { readPidsEvents } from './cgroupfs.js';
 /**
  * The oom_kill counter (v1 memory.oom_control, v2 memory.events).
  *
  * @example
- * await readOomKillCount('/sys/fs/cgroup/memory/moat/abc', { mode: 'v1' }); // 0
+ * readOomKillCount('/sys/fs/cgroup/memory/moat/abc', { mode: 'v1' }); // 0
  */
 export { readOomKillCount } from './cgroupfs.js';
 /**

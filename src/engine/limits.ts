@@ -1,6 +1,6 @@
 // Limits that explain themselves: watches running containers' cgroups and reports when the
 // pids limit refuses a fork or the OOM killer fires, naming the container and the limit.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readOwnCgroups, readPidsEvents, readOomKillCount, type CgroupMode } from '../cgroups/index.js';
 
@@ -30,8 +30,13 @@ export async function locateCgroups(parent: string): Promise<CgroupLocator> {
   };
 }
 
-async function readText(path: string): Promise<string> {
-  return (await readFile(path, 'utf8').catch(() => '')).trim();
+/** A cgroupfs file's text ('' when missing): synchronous, as the cgroups module reads counters. */
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** A container's limit counters: pids.events max, OOM kills, and the limits themselves. */
@@ -42,20 +47,31 @@ export interface LimitCounters {
   memMax?: string;
 }
 
-/** Current counters of one container (`sub`: its cleaned CgroupParent below the daemon's parent). */
+/**
+ * Current counters of one container (`sub`: its cleaned CgroupParent below the daemon's
+ * parent). Four small cgroupfs files read synchronously: at an exit this is on the way to
+ * the wait's answer (0.9 ms through the thread pool, 16 round trips).
+ */
 export async function readLimitCounters(loc: CgroupLocator, id: string, sub = ''): Promise<LimitCounters> {
   const pidsDir = loc.dir(id, 'pids', sub);
   const memDir = loc.dir(id, 'memory', sub);
   const out: LimitCounters = {};
+  const orUndefined = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch {
+      return undefined;
+    }
+  };
   if (pidsDir) {
-    const n = await readPidsEvents(pidsDir).catch(() => undefined);
+    const n = orUndefined(() => readPidsEvents(pidsDir));
     if (n !== undefined) out.pids = n;
-    out.pidsMax = await readText(join(pidsDir, 'pids.max'));
+    out.pidsMax = readText(join(pidsDir, 'pids.max'));
   }
   if (memDir) {
-    const n = await readOomKillCount(memDir, { mode: loc.mode }).catch(() => undefined);
+    const n = orUndefined(() => readOomKillCount(memDir, { mode: loc.mode }));
     if (n !== undefined) out.oom = n;
-    out.memMax = await readText(join(memDir, loc.mode === 'v2' ? 'memory.max' : 'memory.limit_in_bytes'));
+    out.memMax = readText(join(memDir, loc.mode === 'v2' ? 'memory.max' : 'memory.limit_in_bytes'));
   }
   return out;
 }

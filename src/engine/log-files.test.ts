@@ -338,3 +338,19 @@ test('a start that finds a stale .keep without a log takes the full pass: the st
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an exit with no rotation since the last pass makes no thread-pool call; one after a rotation passes and keeps every line', async () => {
+  await withRig(3, async (r) => {
+    r.conmon.write(3);
+    let calls = 0;
+    beforeStep = () => calls++;
+    await r.pass();
+    assert.equal(calls, 0, 'settled already: nothing to move');
+    r.conmon.rotate();
+    r.conmon.write(2);
+    await r.pass();
+    assert.ok(calls > 0, 'the rotation is moved into the numbered files');
+    beforeStep = undefined;
+    assert.deepEqual(await readAll(r), range(0, 5));
+  });
+});

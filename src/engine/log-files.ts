@@ -27,7 +27,7 @@
 // one pass interval (at most 500 ms), or moatd stalled that long.
 //
 // The directory is the container's bundle dir: moatd's, never container-writable.
-import { closeSync, constants, linkSync, openSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, openSync } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorText, type Logger } from '../base/index.js';
@@ -117,6 +117,26 @@ function settleFresh(dir: string): boolean {
   }
 }
 
+/**
+ * What #settled checks, synchronously (four lstats in moatd's own directory), and that the
+ * seed is not the current file: then a pass would find nothing to do. Names are looked at in
+ * #settled's order, so a rotation by conmon between two of them reads as not settled.
+ */
+function settledNow(dir: string): boolean {
+  const ino = (n: string): number | undefined => {
+    try {
+      return lstatSync(join(dir, n)).ino;
+    } catch {
+      return undefined;
+    }
+  };
+  const keep = ino(KEEP);
+  const cur = ino(LOG_NAME);
+  const next = ino(NEXT);
+  const tmp = ino(TMP);
+  return keep !== undefined && keep === cur && next !== undefined && next === tmp && next !== cur;
+}
+
 interface Watched {
   dir: string;
   settings: LogSettings;
@@ -187,7 +207,12 @@ export class LogKeeper {
     this.#watched.delete(id);
     w.stopped = true;
     if (w.timer) clearTimeout(w.timer);
-    await this.#lock.run(w.dir, () => this.#pass(w.dir, w.settings)).catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'log rotation failed'));
+    await this.#lock
+      .run(w.dir, async () => {
+        // No rotation since the last pass (most exits): nothing for this one to move.
+        if (!settledNow(w.dir)) await this.#pass(w.dir, w.settings);
+      })
+      .catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'log rotation failed'));
   }
 
   close(): void {

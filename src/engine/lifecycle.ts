@@ -307,9 +307,9 @@ export class Lifecycle {
     await core.networking.release(id).catch(core.failed('cannot release the network', id));
     await core.host.rootfs.unmount(b.rootfs);
     await core.unstage(id);
-    await runtime.clearExit(id);
+    // The exit file (in the runtime's exit dir) and the attach socket dir: apart, at once.
+    await Promise.all([runtime.clearExit(id), runtime.forget(id)]);
     core.exits.forget(id);
-    await runtime.forget(id);
     core.volumes.release(undefined, id);
     phases.mark('unmount');
     // The volumes go before the directory: the record ("removing", with RemoveVolumes) is

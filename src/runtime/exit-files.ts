@@ -1,7 +1,7 @@
 // Learns about exits from conmon's exit files: one file per container id, holding the
 // exit code. fs.watch gives prompt notice; a periodic scan covers missed events.
-import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { rmSync, watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export class ExitMonitor {
@@ -41,7 +41,8 @@ export class ExitMonitor {
 
   async clear(id: string): Promise<void> {
     this.#seen.delete(id);
-    await rm(join(this.dir, id), { force: true });
+    // One unlink in moatd's own exit dir: synchronous, not two thread-pool round trips.
+    rmSync(join(this.dir, id), { force: true });
   }
 
   async scan(): Promise<void> {

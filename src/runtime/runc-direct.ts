@@ -3,8 +3,8 @@
 // dir is moatd's own (`--root` under the exec root, not writable by containers). Anything
 // unexpected answers `undefined`, and the caller runs runc, whose errors are the real ones.
 // Host code.
-import { closeSync, constants, openSync } from 'node:fs';
-import { readFile, rm, rmdir, unlink } from 'node:fs/promises';
+import { closeSync, constants, openSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
@@ -13,13 +13,24 @@ import { initRunning, planDirectDelete, tryParseRuncState, type RuncStateFile } 
 /** runc 1.1 polls the init this often while it waits on the exec FIFO. */
 const INIT_POLL_MS = 100;
 
-async function readState(dir: string): Promise<RuncStateFile | undefined> {
-  const text = await readFile(join(dir, 'state.json'), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : tryParseRuncState(text);
+// runc's state dir is moatd's (under the exec root) and /proc is the kernel's: both read
+// synchronously, microseconds where a thread-pool readFile is four round trips.
+function readState(dir: string): RuncStateFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'state.json'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return tryParseRuncState(text);
 }
 
-async function procStat(pid: number): Promise<string | undefined> {
-  return await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+function procStat(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function startFailed(message: string): EngineError {
@@ -35,8 +46,8 @@ function startFailed(message: string): EngineError {
 export async function startCreated(runcRoot: string, id: string, timeoutMs: number): Promise<boolean> {
   const dir = join(runcRoot, id);
   const fifo = join(dir, 'exec.fifo');
-  const state = await readState(dir);
-  if (state === undefined || !initRunning(state, await procStat(state.init_process_pid))) return false;
+  const state = readState(dir);
+  if (state === undefined || !initRunning(state, procStat(state.init_process_pid))) return false;
   // Non-blocking: opening never waits for the init, and poll reports no hang-up before a
   // writer has come and gone, so the socket waits for the byte. The socket owns the fd.
   let fd: number;
@@ -58,14 +69,13 @@ export async function startCreated(runcRoot: string, id: string, timeoutMs: numb
     await new Promise<void>((resolve, reject) => {
       const started = Date.now();
       const poll = setInterval(() => {
-        void procStat(state.init_process_pid).then((stat) => {
-          if (initRunning(state, stat) && Date.now() - started < timeoutMs) return;
-          // Output already read by poll arrives before setImmediate: the init may have written
-          // its byte, exec'd and exited within one poll interval.
-          setImmediate(() => {
-            if (got > 0) return;
-            reject(startFailed(initRunning(state, stat) ? 'timed out waiting for the container process' : 'container process is already dead'));
-          });
+        const stat = procStat(state.init_process_pid);
+        if (initRunning(state, stat) && Date.now() - started < timeoutMs) return;
+        // Output already read by poll arrives before setImmediate: the init may have written
+        // its byte, exec'd and exited within one poll interval.
+        setImmediate(() => {
+          if (got > 0) return;
+          reject(startFailed(initRunning(state, stat) ? 'timed out waiting for the container process' : 'container process is already dead'));
         });
       }, INIT_POLL_MS);
       const finish = (err?: Error): void => {
@@ -84,7 +94,7 @@ export async function startCreated(runcRoot: string, id: string, timeoutMs: numb
   } finally {
     sock.destroy();
   }
-  await unlink(fifo);
+  unlinkSync(fifo);
   return true;
 }
 
@@ -95,8 +105,8 @@ export async function startCreated(runcRoot: string, id: string, timeoutMs: numb
  */
 export async function deleteStopped(runcRoot: string, id: string): Promise<boolean> {
   const dir = join(runcRoot, id);
-  const state = await readState(dir);
-  if (state === undefined || initRunning(state, await procStat(state.init_process_pid))) return false;
+  const state = readState(dir);
+  if (state === undefined || initRunning(state, procStat(state.init_process_pid))) return false;
   const cgroups = planDirectDelete(state);
   if (cgroups === undefined) return false;
   // Each hierarchy's leaf (a dozen under cgroup v1) at once: one thread-pool round trip each.
@@ -111,6 +121,7 @@ export async function deleteStopped(runcRoot: string, id: string): Promise<boole
     ),
   );
   if (removed.includes(false)) return false;
-  await rm(dir, { recursive: true, force: true });
+  // The state dir: state.json and what runc left beside it, a few names.
+  rmSync(dir, { recursive: true, force: true });
   return true;
 }

@@ -119,22 +119,24 @@ function settleFresh(dir: string): boolean {
 
 /**
  * What #settled checks, synchronously (four lstats in moatd's own directory), and that the
- * seed is not the current file: then a pass would find nothing to do. Names are looked at in
+ * seed is not the current file: then a pass would find nothing to do, and this is the
+ * current file's inode and size (undefined when not settled). Names are looked at in
  * #settled's order, so a rotation by conmon between two of them reads as not settled.
  */
-function settledNow(dir: string): boolean {
-  const ino = (n: string): number | undefined => {
+function settledNow(dir: string): { ino: number; size: number } | undefined {
+  const stat = (n: string): { ino: number; size: number } | undefined => {
     try {
-      return lstatSync(join(dir, n)).ino;
+      const st = lstatSync(join(dir, n));
+      return { ino: st.ino, size: st.size };
     } catch {
       return undefined;
     }
   };
-  const keep = ino(KEEP);
-  const cur = ino(LOG_NAME);
-  const next = ino(NEXT);
-  const tmp = ino(TMP);
-  return keep !== undefined && keep === cur && next !== undefined && next === tmp && next !== cur;
+  const keep = stat(KEEP)?.ino;
+  const cur = stat(LOG_NAME);
+  const next = stat(NEXT)?.ino;
+  const tmp = stat(TMP)?.ino;
+  return cur !== undefined && keep === cur.ino && next !== undefined && next === tmp && next !== cur.ino ? cur : undefined;
 }
 
 interface Watched {
@@ -210,7 +212,7 @@ export class LogKeeper {
     await this.#lock
       .run(w.dir, async () => {
         // No rotation since the last pass (most exits): nothing for this one to move.
-        if (!settledNow(w.dir)) await this.#pass(w.dir, w.settings);
+        if (settledNow(w.dir) === undefined) await this.#pass(w.dir, w.settings);
       })
       .catch((err: unknown) => this.#log.warn({ containerId: id, err: errorText(err) }, 'log rotation failed'));
   }
@@ -237,7 +239,10 @@ export class LogKeeper {
     let next = w.rampMs;
     w.rampMs = Math.min(MAX_PASS_MS, w.rampMs * 2);
     try {
-      const r = await this.#lock.run(w.dir, () => this.#pass(w.dir, w.settings));
+      // Nothing rotated since the last pass (most ticks): no pass, no thread-pool round
+      // trips competing with the container's start for moatd's main thread.
+      const quiet = settledNow(w.dir);
+      const r = quiet !== undefined ? { ...quiet, rotations: 0 } : await this.#lock.run(w.dir, () => this.#pass(w.dir, w.settings));
       if (r !== undefined) {
         const now = Date.now();
         const grown = (r.rotations * w.settings.maxSize) + (r.ino === w.lastIno ? Math.max(0, r.size - w.lastSize) : r.size);

@@ -2,8 +2,9 @@
 // here, once), the bind sources identified, the bundle dir, anonymous volumes and the /etc
 // files made, and the record written last: a directory without a record is a create that
 // never finished, removed (with the volumes it listed) at the next start.
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { CleanupStack, allSettledOrThrow, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
+import { mkdirSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
 import { LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
@@ -62,15 +63,17 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   const net = core.networking.validate(rec);
   phases.mark('plan');
   const b = core.bundle(id);
-  // Read while the directory is made (each file operation is a thread-pool round trip).
   const resolving = core.host.resolvConf();
   const undo = new CleanupStack();
   try {
-    await mkdir(b.dir, { mode: 0o700 });
+    // A new directory under the data root, moatd's own: four mkdirs and the three /etc
+    // files synchronously (microseconds each; seven thread-pool round trips before).
+    mkdirSync(b.dir, { mode: 0o700 });
     undo.defer(() => core.store.removeDir(id));
-    const files = etcFiles(rec, await resolving, net);
-    // Independent of each other: made together (4-7 ms one after another, under load).
-    await allSettledOrThrow([mkdir(b.upper, { mode: 0o755 }), mkdir(b.work, { mode: 0o700 }), mkdir(b.rootfs, { mode: 0o755 }), writeEtcFiles(b, files)]);
+    mkdirSync(b.upper, { mode: 0o755 });
+    mkdirSync(b.work, { mode: 0o700 });
+    mkdirSync(b.rootfs, { mode: 0o755 });
+    writeEtcFiles(b, etcFiles(rec, await resolving, net));
     phases.mark('dirs');
     // The volumes are listed before they are made: a crash from here on leaves a directory
     // without a record, and its cleanup at the next start removes them too.

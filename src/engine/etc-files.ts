@@ -1,7 +1,7 @@
 // The /etc files moat writes for a container and binds into it. Written at create; written
 // again at start when the container's network gives them an address and a DNS server.
-import { open, writeFile } from 'node:fs/promises';
-import { allSettledOrThrow } from '../base/index.js';
+import { writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { buildHostsFile, buildResolvConf, parseExtraHosts, parseResolvConf, type HostRecord } from '../network/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { NetworkFacts } from './networking.js';
@@ -37,13 +37,13 @@ export function etcFiles(rec: ContainerRecord, hostResolvConf: string, net: Netw
 }
 
 /** Write the files into the bundle dir (in place: they are bind mounts of a running container). */
-export async function writeEtcFiles(b: BundlePaths, files: EtcFiles): Promise<void> {
-  // Three independent files: written together, all finished before a failure is thrown.
-  await allSettledOrThrow([
-    writeFile(b.hostname, files.hostname, { mode: 0o644 }),
-    writeFile(b.hosts, files.hosts, { mode: 0o644 }),
-    writeFile(b.resolvConf, files.resolvConf, { mode: 0o644 }),
-  ]);
+export function writeEtcFiles(b: BundlePaths, files: EtcFiles): void {
+  // Three small files in moatd's own bundle dir (the container sees each through a bind
+  // mount of the file, never the directory): synchronous, microseconds each, where each
+  // was a thread-pool round trip on the way to a create's answer.
+  writeFileSync(b.hostname, files.hostname, { mode: 0o644 });
+  writeFileSync(b.hosts, files.hosts, { mode: 0o644 });
+  writeFileSync(b.resolvConf, files.resolvConf, { mode: 0o644 });
 }
 
 /** A running container's /etc/hosts larger than this (the container can write it) is left alone. */

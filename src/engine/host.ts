@@ -3,6 +3,7 @@
 // is moatd's (root: mounts, chown, cgroups); the engine's unit tests pass fakes, so the
 // lifecycle is tested without root. Host code.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../base/index.js';
@@ -163,6 +164,14 @@ export function hostSystem(): EngineHost {
           execFile('ps', [...args], { timeout: 10_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => (err ? reject(invalid(`Error running ps: ${stderr.trim() || err.message}`)) : resolve(stdout)));
         }),
     },
-    resolvConf: () => readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+    // The host's small /etc/resolv.conf, at every create: read synchronously (four
+    // thread-pool round trips before, on the way to the create's answer).
+    resolvConf: () => {
+      try {
+        return Promise.resolve(readFileSync('/etc/resolv.conf', 'utf8'));
+      } catch {
+        return Promise.resolve('');
+      }
+    },
   };
 }

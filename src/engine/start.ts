@@ -95,7 +95,7 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   const spec = generateSpec(runPlan(c, plan, facts, d));
   const security = securitySummary(c, plan, seccomp, d);
   phases.mark('spec');
-  if (net !== undefined) await writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
+  if (net !== undefined) writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
   await sidework;
   phases.mark('cleanup');
   const cfg = c.Config;

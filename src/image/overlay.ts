@@ -1,6 +1,7 @@
 // overlayfs rootfs for containers: read-only layers below, a per-container upper dir.
 // mount(2)/umount2(2) through src/sys: no mount(8) process per container start and stop.
-import { mkdir, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { internal, errorText } from '../base/index.js';
 import { errnoOf, mountFs, unmount, isMounted, MNT_DETACH } from '../sys/index.js';
@@ -27,7 +28,8 @@ export async function mountOverlay(lowerDirs: readonly string[], dirs: OverlayDi
   // restart` on the same boot, after moat's own clean unmount (after a host crash such a
   // container is removed, never mounted again), so the marker is stale and goes. The work dir
   // is moat's: no container sees it.
-  await rm(join(dirs.work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
+  // Synchronous: nearly always missing, one lstat (two thread-pool round trips at every start before).
+  rmSync(join(dirs.work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
   // overlayfs lists the topmost lower dir first.
   const lower = [...lowerDirs].reverse().join(':');
   const data = `lowerdir=${lower},upperdir=${dirs.upper},workdir=${dirs.work}`;

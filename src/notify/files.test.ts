@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeRuleTable, loadRuleTableSync, readDenials, followDenials, removeContainerState, appendJsonLineSync, JsonlAppender, lastSeqSync, denialsPath, rulesPath } from './files.js';
 import type { DenialLine } from './policy.js';
+import type { LinuxSeccomp } from '../seccomp/index.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'moat-notify-'));
 const line = (seq: number, id = 'c1'): DenialLine => ({ kind: 'dropped', seq, time: new Date(seq * 1000).toISOString(), containerId: id, count: seq });
@@ -18,6 +19,24 @@ test('writeRuleTable() writes a table the listener can load; bad ids are refused
   assert.deepEqual(loadRuleTableSync(dir, 'c1'), { mode: 'enforce', arch: 'SCMP_ARCH_X86_64', rules: [{ index: 2, names: ['keyctl'], errno: 1, comment: 'k', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }] }] });
   assert.equal(loadRuleTableSync(dir, 'missing'), undefined);
   await assert.rejects(writeRuleTable(dir, '../x', { rules: [], arch: 'SCMP_ARCH_X86_64' }), /Invalid container id/);
+});
+
+test('writeRuleTable() reuses the text made for the same rule list only while the other inputs are the same', async (t) => {
+  const dir = tmp();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const rules = [{ index: 0, names: ['keyctl'], errno: 1, comment: 'k' }];
+  const seccomp: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['keyctl'], action: 'SCMP_ACT_NOTIFY', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }] }] };
+  await writeRuleTable(dir, 'c1', { rules, arch: 'SCMP_ARCH_X86_64', seccomp });
+  await writeRuleTable(dir, 'c2', { rules, arch: 'SCMP_ARCH_X86_64', seccomp });
+  assert.equal(readFileSync(rulesPath(dir, 'c2'), 'utf8'), readFileSync(rulesPath(dir, 'c1'), 'utf8'));
+  // Another filter for the same rule list (its arguments changed), another mode: the table follows.
+  const other: LinuxSeccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['keyctl'], action: 'SCMP_ACT_NOTIFY', args: [{ index: 0, value: 2, op: 'SCMP_CMP_EQ' }] }] };
+  await writeRuleTable(dir, 'c3', { rules, arch: 'SCMP_ARCH_X86_64', seccomp: other });
+  const c3 = loadRuleTableSync(dir, 'c3');
+  assert.ok(c3?.mode === 'enforce');
+  assert.deepEqual(c3.rules[0]?.args, [{ index: 0, value: 2, op: 'SCMP_CMP_EQ' }]);
+  await writeRuleTable(dir, 'c4', { rules, arch: 'SCMP_ARCH_X86_64', seccomp: other, mode: 'record' });
+  assert.equal(loadRuleTableSync(dir, 'c4')?.mode, 'record');
 });
 
 test('appendJsonLineSync() and JsonlAppender rotate to .1; readDenials() reads both in order', async (t) => {

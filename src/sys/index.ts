@@ -67,3 +67,4 @@ export {
 export { mountBind, mountFs, remountReadOnly, unmount, isMounted, mountPoints, mountPointsUnder, MNT_DETACH } from './mount.js';
 export { ProcessWatcher, commandLineOf } from './process-watch.js';
 export { spreadSubdirectories } from './spread.js';
+export { spawnDetached, unreapedChildren, type DetachedSpawn } from './spawn.js';

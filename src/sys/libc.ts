@@ -56,6 +56,22 @@ export interface Libc {
   ioctlAt(fd: number, req: number, arg: bigint): number;
   /** A pointer (koffi's opaque value; see `addressOf`, `viewOf`), or null. */
   mmap(addr: null, len: number, prot: number, flags: number, fd: number, off: number): unknown;
+  // processes (spawn.ts): posix_spawn answers an errno value, not -1
+  pipe2(fds: Buffer, flags: number): number;
+  posix_spawn(pid: number[], path: string, actions: Buffer, attr: Buffer, argv: Array<string | null>, envp: Array<string | null>): number;
+  posix_spawn_file_actions_init(actions: Buffer): number;
+  posix_spawn_file_actions_destroy(actions: Buffer): number;
+  posix_spawn_file_actions_adddup2(actions: Buffer, fd: number, newfd: number): number;
+  posix_spawn_file_actions_addopen(actions: Buffer, fd: number, path: string, oflag: number, mode: number): number;
+  posix_spawn_file_actions_addchdir_np(actions: Buffer, path: string): number;
+  posix_spawnattr_init(attr: Buffer): number;
+  posix_spawnattr_destroy(attr: Buffer): number;
+  posix_spawnattr_setflags(attr: Buffer, flags: number): number;
+  posix_spawnattr_setsigdefault(attr: Buffer, set: Buffer): number;
+  posix_spawnattr_setsigmask(attr: Buffer, set: Buffer): number;
+  sigfillset(set: Buffer): number;
+  sigemptyset(set: Buffer): number;
+  waitpid(pid: number, status: number[], options: number): number;
 }
 
 // x86_64 and aarch64 share the numbers of the syscalls added from 424 on (glibc wraps neither).
@@ -121,6 +137,22 @@ export function libc(): Libc {
     ioctl: f('int ioctl(int fd, unsigned long req, void *arg)'),
     ioctlAt: f('int ioctl(int fd, unsigned long req, uintptr_t arg)'),
     mmap: f('void *mmap(void *addr, size_t len, int prot, int flags, int fd, intptr_t off)'),
+    pipe2: f('int pipe2(void *fds, int flags)'),
+    posix_spawn: f('int posix_spawn(_Out_ int *pid, const char *path, const void *actions, const void *attr, const char **argv, const char **envp)'),
+    posix_spawn_file_actions_init: f('int posix_spawn_file_actions_init(void *actions)'),
+    posix_spawn_file_actions_destroy: f('int posix_spawn_file_actions_destroy(void *actions)'),
+    posix_spawn_file_actions_adddup2: f('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)'),
+    posix_spawn_file_actions_addopen: f('int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)'),
+    // glibc 2.29
+    posix_spawn_file_actions_addchdir_np: f('int posix_spawn_file_actions_addchdir_np(void *actions, const char *path)'),
+    posix_spawnattr_init: f('int posix_spawnattr_init(void *attr)'),
+    posix_spawnattr_destroy: f('int posix_spawnattr_destroy(void *attr)'),
+    posix_spawnattr_setflags: f('int posix_spawnattr_setflags(void *attr, short flags)'),
+    posix_spawnattr_setsigdefault: f('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
+    posix_spawnattr_setsigmask: f('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
+    sigfillset: f('int sigfillset(void *set)'),
+    sigemptyset: f('int sigemptyset(void *set)'),
+    waitpid: f('int waitpid(int pid, _Out_ int *status, int options)'),
   };
   return bound;
 }

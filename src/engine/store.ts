@@ -2,7 +2,8 @@
 // atomically after the record schema checked it. A directory without that file is a create
 // that never finished; a file the schema refuses is a corrupt record, reported with its reason.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { renameSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EngineError, internal, removeStaleTempFiles, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { mountPointsUnder, removePath, spreadSubdirectories } from '../sys/index.js';
@@ -103,7 +104,8 @@ export class ContainerStore {
     if (mountPointsUnder(dir).length > 0) return await this.removeDir(id);
     const trashed = join(this.trash, `${id}.${randomBytes(4).toString('hex')}`);
     try {
-      await rename(dir, trashed);
+      // One rename within the data root (moatd's own): synchronous, on the way to an answer.
+      renameSync(dir, trashed);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       return await this.removeDir(id);

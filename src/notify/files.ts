@@ -9,8 +9,8 @@
 //   <state-dir>/<id>.rules.json       written by moatd before `runc create` (RuleTable)
 //   <state-dir>/<id>.denials.jsonl    DenialLine per line, rotated to .1 at 1 MiB
 //   <state-dir>/<id>.syscalls.jsonl   SyscallRecord per line (record mode), same rotation
-import { openSync, readSync, writeSync, closeSync, fstatSync, renameSync, readFileSync, statSync, readdirSync, constants as fsConstants, watch, type FSWatcher } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { openSync, readSync, writeSync, closeSync, fstatSync, renameSync, readFileSync, rmSync, statSync, readdirSync, constants as fsConstants, watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replaceFileAtomic } from '../base/index.js';
 import type { NotifyRule, SeccompArch, LinuxSeccomp } from '../seccomp/index.js';
@@ -200,9 +200,14 @@ async function readJsonl<T extends { seq: number }>(path: string, opts: { last?:
  * await removeContainerState(stateDir, id);
  */
 export async function removeContainerState(stateDir: string, containerId: string): Promise<void> {
-  // At once, not one after another: under load each thread-pool round trip waits for a core.
+  // Six unlinks (most of the names missing) in the listener's state dir, under moatd's exec
+  // root: synchronous, microseconds each, where each was a thread-pool round trip on the way
+  // to a removal's answer.
   const files = [rulesPath(stateDir, containerId), denialsPath(stateDir, containerId), syscallsPath(stateDir, containerId)];
-  await Promise.all(files.flatMap((p) => [rm(p, { force: true }), rm(`${p}.1`, { force: true })]));
+  for (const p of files) {
+    rmSync(p, { force: true });
+    rmSync(`${p}.1`, { force: true });
+  }
 }
 
 /** A running {@link followDenials}. */

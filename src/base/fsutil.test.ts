@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeStaleTempFiles, replaceFileAtomic, writeFileAtomic } from './fsutil.js';
+import { removeStaleTempFiles, replaceFileAtomic, syncDir, writeFileAtomic } from './fsutil.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'moat-fsutil-'));
@@ -76,4 +76,11 @@ test('removeStaleTempFiles() removes only the temporary files of atomic writes',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('syncDir() fsyncs a directory and fails for one that is missing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-syncdir-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await syncDir(dir);
+  await assert.rejects(syncDir(join(dir, 'missing')), { code: 'ENOENT' });
 });

@@ -86,6 +86,19 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
   return removed;
 }
 
+/**
+ * fsync a directory, so the names made or removed in it (a new subdirectory's entry) survive
+ * a power cut; writeFileAtomic syncs the directory of the file it writes, not that one's parent.
+ */
+export async function syncDir(path: string): Promise<void> {
+  const fd = openSync(path, 'r');
+  try {
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
 }

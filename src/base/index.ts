@@ -9,7 +9,7 @@ export { CleanupStack, allSettledOrThrow } from './cleanup.js';
 export { PhaseTimer } from './timing.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
-export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles } from './fsutil.js';
+export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles, syncDir } from './fsutil.js';
 export { errnoName, sysError } from './syscall-errors.js';
 export { compareText } from './order.js';
 export { parseJsonObject } from './json.js';

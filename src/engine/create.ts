@@ -83,8 +83,10 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
       undo.defer(() => core.volumes.remove(v, { force: true }));
       await core.volumes.create(v, { anonymous: true });
     }
-    // The record is written last: a directory without it is an unfinished create.
+    // The record is written last: a directory without it is an unfinished create. Then the
+    // directory's entry in the root is made durable too.
     await core.store.save(rec);
+    await core.store.syncRoot();
     core.table.add(rec);
     phases.mark('record');
     undo.dismiss();

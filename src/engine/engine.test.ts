@@ -452,6 +452,25 @@ test('the last removal: waiters answered before the daemon\'s cgroup parent goes
   await r.close();
 });
 
+test('a create syncs the root after its record: the new container directory\'s entry is durable before the answer', async (t) => {
+  const steps: string[] = [];
+  const save = ContainerStore.prototype.save;
+  const syncRoot = ContainerStore.prototype.syncRoot;
+  t.mock.method(ContainerStore.prototype, 'save', function (this: ContainerStore, rec: ContainerRecord, o: { durable?: boolean } = {}) {
+    steps.push(`save ${rec.State.Status}`);
+    return save.call(this, rec, o);
+  });
+  t.mock.method(ContainerStore.prototype, 'syncRoot', function (this: ContainerStore) {
+    steps.push('sync root');
+    return syncRoot.call(this);
+  });
+  const r = await rig();
+  const c = await r.engine.create(run('synced'));
+  assert.deepEqual(steps, ['save created', 'sync root']);
+  await r.engine.remove(c.Id, { force: true });
+  await r.close();
+});
+
 test('records: every write durable but the removal that follows a --rm container\'s exit (docker rm of a --rm container stays durable)', async (t) => {
   const writes: Array<{ status: string; durable: boolean }> = [];
   const save = ContainerStore.prototype.save;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { EngineError, internal, removeStaleTempFiles, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
+import { EngineError, internal, removeStaleTempFiles, replaceFileAtomic, syncDir, writeJsonAtomic } from '../base/index.js';
 import { mountPointsUnder, removePath, spreadSubdirectories } from '../sys/index.js';
 import { assertRecord, checkRecordText } from './record.js';
 import type { ContainerRecord } from './types.js';
@@ -51,6 +51,15 @@ export class ContainerStore {
     assertRecord(rec);
     if (o.durable === false) await replaceFileAtomic(this.recordPath(rec.Id), JSON.stringify(rec, null, 2) + '\n');
     else await writeJsonAtomic(this.recordPath(rec.Id), rec);
+  }
+
+  /**
+   * After a create's first record: the new container directory's own entry in the root, so a
+   * power cut cannot lose a container whose create was answered (the record's write syncs
+   * only the container's directory; a journal-less ext4 keeps no order between the two).
+   */
+  async syncRoot(): Promise<void> {
+    await syncDir(this.root);
   }
 
   /** Remove the record only (the directory becomes an unfinished create, cleaned at start). */

@@ -5,7 +5,7 @@
 import { mkdir, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { EngineError, compareText, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../base/index.js';
+import { EngineError, compareText, conflict, invalid, noSuchVolume, readJsonIfExists, removeStaleTempFiles, syncDir, writeJsonAtomic } from '../base/index.js';
 import { openRoot, removePath, walk, errnoOf } from '../sys/index.js';
 import { checkVolumeName } from '../docker/index.js';
 
@@ -113,6 +113,8 @@ export class VolumeStore {
       await mkdir(join(this.root, n), { mode: 0o701 });
       await mkdir(this.dataPath(n), { mode: 0o755 });
       await writeJsonAtomic(join(this.root, n, RECORD), rec);
+      // The volume directory's own entry in the root (the record's write syncs only its directory).
+      await syncDir(this.root);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await removePath(join(this.root, n)).catch(() => undefined);
       throw err;

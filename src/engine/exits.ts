@@ -7,10 +7,13 @@ import { errorText } from '../base/index.js';
 import { isLiveRecord, replaceRecord } from './containers.js';
 import type { EngineCore } from './core.js';
 import type { LimitHit } from './limits.js';
-import { PhaseTimer } from './util.js';
+import { PhaseTimer, withTimeout } from './util.js';
 import type { ContainerRecord } from './types.js';
 
 const now = (): string => new Date().toISOString();
+
+/** How long restore waits for an interrupted start to finish (a direct start takes ms). */
+const FINISH_START_MS = 5000;
 
 export class Exits {
   readonly #handling = new Map<string, Promise<void>>();
@@ -236,7 +239,11 @@ export class Exits {
       // before runc had: the start was asked for and recorded, so it is finished now. A
       // process that then exits at once has its exit file written by conmon.
       log.warn({ containerId: id }, 'finishing a start that a crash interrupted');
-      await runtime.start(id).catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot finish the interrupted start'));
+      // Bounded: moatd answers no request until every record is reconciled, and `runc start`
+      // (another runc than 1.1) waits forever on a FIFO whose init has exec'd already.
+      const finishing = runtime.start(id);
+      finishing.catch((err: unknown) => log.warn({ containerId: id, err: errorText(err) }, 'cannot finish the interrupted start'));
+      if (!(await withTimeout(finishing.catch(() => undefined), FINISH_START_MS))) log.warn({ containerId: id, ms: FINISH_START_MS }, 'the interrupted start did not finish in time: going on');
       st = await runtime.state(id).catch(() => undefined);
       if (!st || (st.status !== 'running' && st.status !== 'paused')) {
         // Gone already: its conmon writes the exit file and ends, and either is noticed.

@@ -8,7 +8,7 @@ import { rmdir } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { initRunning, planDirectDelete, tryParseRuncState, type RuncStateFile } from './runc-state.js';
+import { initExeced, initRunning, planDirectDelete, tryParseRuncState, type RuncStateFile } from './runc-state.js';
 
 /** runc 1.1 polls the init this often while it waits on the exec FIFO. */
 const INIT_POLL_MS = 100;
@@ -47,7 +47,14 @@ export async function startCreated(runcRoot: string, id: string, timeoutMs: numb
   const dir = join(runcRoot, id);
   const fifo = join(dir, 'exec.fifo');
   const state = readState(dir);
-  if (state === undefined || !initRunning(state, procStat(state.init_process_pid))) return false;
+  const before = state === undefined ? undefined : procStat(state.init_process_pid);
+  if (state === undefined || !initRunning(state, before)) return false;
+  if (initExeced(before)) {
+    // Started already (a reader read the byte, the init exec'd, the FIFO was never removed):
+    // what is left of the start is the FIFO's removal.
+    unlinkSync(fifo);
+    return true;
+  }
   // Non-blocking: opening never waits for the init, and poll reports no hang-up before a
   // writer has come and gone, so the socket waits for the byte. The socket owns the fd.
   let fd: number;

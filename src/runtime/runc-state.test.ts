@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directStateSupported, initRunning, planDirectDelete, tryParseProcStat, tryParseRuncState, type RuncStateFile } from './runc-state.js';
+import { directStateSupported, initExeced, initRunning, planDirectDelete, tryParseProcStat, tryParseRuncState, type RuncStateFile } from './runc-state.js';
 
 const RUNC_115 = 'runc version 1.1.5\ncommit: v1.1.5-0-gf19387a6\nspec: 1.0.2-dev\ngo: go1.19.8\nlibseccomp: 2.5.4\n';
 
@@ -61,4 +61,12 @@ test('direct delete: runc does it when it would do more than remove dirs', () =>
     ['a path going up', state({ cgroup_paths: { pids: '/sys/fs/cgroup/pids/../../../etc' } })],
   ];
   for (const [why, s] of cases) assert.equal(planDirectDelete(s), undefined, why);
+});
+
+test('initExeced: runc 1.1\'s init keeps its own name until it execs the container\'s process', () => {
+  assert.equal(initExeced(STAT('runc:[2:INIT]', 'S', 5)), false);
+  assert.equal(initExeced(STAT('sleep', 'S', 5)), true);
+  assert.equal(initExeced(STAT('a) b (c', 'S', 5)), true, 'a name with parentheses is read up to the last one');
+  assert.equal(initExeced(undefined), false, 'a process that is gone is not a started one');
+  assert.equal(initExeced('4242 no parens'), false);
 });

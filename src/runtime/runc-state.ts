@@ -57,6 +57,26 @@ export function tryParseProcStat(text: string): { state: string; startTime: numb
   return { state, startTime };
 }
 
+/** The name runc 1.1's init gives itself (prctl PR_SET_NAME in nsexec) until it execs. */
+const RUNC_INIT_NAME = 'runc:[2:INIT]';
+
+/**
+ * Whether the init named in `procStat` has already exec'd the container's process: its name is
+ * no longer runc's. runc says "created" while the exec FIFO exists, so a start cut between the
+ * exec and the FIFO's removal (a crash of the reader) leaves a running process runc calls
+ * created; opening the FIFO again would wait for a writer that is gone.
+ *
+ * @example
+ * initExeced('9 (runc:[2:INIT]) S 1 …'); // false
+ * initExeced('9 (sleep) S 1 …'); // true
+ */
+export function initExeced(procStat: string | undefined): boolean {
+  if (procStat === undefined) return false;
+  const open = procStat.indexOf('(');
+  const close = procStat.lastIndexOf(')');
+  return open >= 0 && close > open && procStat.slice(open + 1, close) !== RUNC_INIT_NAME;
+}
+
 /**
  * Whether the container's init still runs, as runc 1.1 decides it: the pid exists, is not a
  * zombie (or dead), and started when the state says (else the pid was reused).

@@ -224,3 +224,26 @@ exec '${REAL_RUNC}' "$@"
   assert.deepEqual(mountsContaining(id), []);
   assert.equal((await d.api('DELETE', `/containers/${id}`)).status, 204);
 });
+
+test('a start cut after the process exec\'d but before the exec FIFO went: restore does not wait for a writer that is gone', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  const id = await run(d, ['sh', '-c', 'echo up; exec sleep 100'], {}, 'execed');
+  await waitLog(d, id, 'up');
+  const pid = (await inspect(d, id)).State.Pid;
+  await d.kill();
+  // What a crash leaves between the init's exec and the FIFO's removal: runc's state dir
+  // still has exec.fifo, so runc calls the container created while its process runs.
+  const fifo = join(d.execRoot, 'runc', id, 'exec.fifo');
+  execFileSync('mkfifo', ['-m', '0622', fifo]);
+  assert.equal(JSON.parse(execFileSync('runc', ['--root', join(d.execRoot, 'runc'), 'state', id], { encoding: 'utf8' })).status, 'created');
+  await d.start();
+  const st = (await inspect(d, id)).State;
+  assert.equal(st.Status, 'running');
+  assert.equal(st.Pid, pid, 'the same process, not a new one');
+  assert.equal(existsSync(fifo), false, 'the FIFO is gone, as after a start');
+  assert.equal((await d.api('POST', `/containers/${id}/kill`)).status, 204);
+  assert.equal((await waitExited(d, id)).State.ExitCode, 137);
+  assert.equal((await d.api('DELETE', `/containers/${id}`)).status, 204);
+});

@@ -53,13 +53,7 @@ async function writeViaRename(path: string, data: string | Uint8Array, mode: num
     rmSync(tmp, { force: true });
     throw err;
   }
-  if (!durable) return;
-  const dfd = openSync(dir, 'r');
-  try {
-    await fsyncFd(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  if (durable) await syncDir(dir);
 }
 
 /** The name writeFileAtomic gives its temporary file: `.NAME.<8 hex>.tmp`. */

@@ -1,5 +1,5 @@
 // Watches processes without waiting for them (a container's conmon is moatd's child until
-// moatd restarts, and Node reaps it; an exec's conmon double-forks): a pidfd per process
+// moatd restarts, reaped by spawn.ts; an exec's conmon double-forks): a pidfd per process
 // (pidfd_open(2), Linux 5.3) polled every few hundred milliseconds. A pidfd names
 // the process, not the number, so a reused pid is never mistaken for the one watched.
 import { readFileSync } from 'node:fs';

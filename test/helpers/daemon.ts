@@ -11,6 +11,9 @@ import { NetworkDriver } from '../../src/network/index.js';
 import { silentLogger } from '../../src/base/index.js';
 import { freeDaemonSubnet } from './network.js';
 
+/** The host's runc binary (Debian installs /usr/sbin/runc), for tests that wrap it. */
+export const REAL_RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc';
+
 export const REPO = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);

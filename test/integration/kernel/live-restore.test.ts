@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
-import { startDaemon, pidAlive, pidsMentioning, type TestDaemon } from '../../helpers/daemon.js';
+import { REAL_RUNC, startDaemon, pidAlive, pidsMentioning, type TestDaemon } from '../../helpers/daemon.js';
 import { collect, create, demuxText, inspect, listAll, logs, mountsContaining, run, streamRequest, waitExited, waitFor, waitLog, within } from '../../helpers/containers.js';
 
 /** Write a file into a running container's rootfs from the host (through its overlay mount). */
@@ -176,8 +176,6 @@ test('live restore after a moatd crash', async (t) => {
     assert.equal((await inspect(d, talker)).State.ExitCode, 137);
   });
 });
-
-const REAL_RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc';
 
 test('a start recorded as running before runc started the process is finished after a crash', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;

@@ -8,10 +8,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
-import { cgroupDirsOf, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { REAL_RUNC, cgroupDirsOf, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { inspect, run, waitExited } from '../../helpers/containers.js';
-
-const REAL_RUNC = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p)) ?? 'runc';
 
 /** A runc that logs its argv to `log` and, with `version`, claims to be that version. */
 function runcWrapper(dir: string, name: string, version?: string): { bin: string; log: string } {

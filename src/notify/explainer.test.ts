@@ -88,6 +88,7 @@ function fakeProcesses() {
       },
       find: async () => (f.pid !== undefined ? { pid: f.pid } : undefined),
       findStandby: () => undefined,
+      running: (pid: number) => pid === f.pid,
       requestIdleExit: async (o: { graceMs: number }) => {
         f.requests += 1;
         f.graces.push(o.graceMs);
@@ -229,4 +230,31 @@ test('NotifyExplainer at shutdown asks a pair no container holds to exit at once
   const d = await NotifyExplainer.start({ ...opts, idleGraceMs: Infinity, processes: never.processes });
   await d.close();
   assert.equal(never.requests, 0);
+});
+
+test('NotifyExplainer: a create checks a running listener it knows by its pid alone, and starts another when that pid is gone', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  const f = fakeProcesses();
+  let finds = 0;
+  const find = f.processes.find;
+  f.processes.find = async () => {
+    finds += 1;
+    return await find();
+  };
+  const x = await NotifyExplainer.start({ execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64', log: silentLogger(), checkIntervalMs: 60_000, idleGraceMs: Infinity, processes: f.processes });
+  t.after(async () => {
+    await x.close();
+    rmSync(execRoot, { recursive: true, force: true });
+  });
+  await x.prepare('c1', [{ index: 3, names: ['keyctl'], errno: 1 }]);
+  assert.equal(f.starts, 1);
+  const findsAfterFirst = finds;
+  await x.prepare('c2', [{ index: 3, names: ['keyctl'], errno: 1 }]);
+  assert.equal(f.starts, 1, 'no start attempt for a listener that runs');
+  assert.equal(finds, findsAfterFirst, 'and no connection to find it');
+  assert.ok(existsSync(join(execRoot, 'seccomp', 'c2.rules.json')), 'the rule table is written all the same');
+  f.pid = undefined; // the listener and its standby died
+  await x.prepare('c3', []);
+  assert.equal(f.starts, 2, 'a listener whose pid is gone is started again');
+  assert.equal(x.pid, 101);
 });

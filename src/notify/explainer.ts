@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, type Logger } from '../base/index.js';
 import type { LinuxSeccomp, NotifyRule, SeccompArch } from '../seccomp/index.js';
-import { startListenerProcess, findListenerProcess, findStandbyProcess, requestIdleExit, waitForExit } from './process.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess, isListenerRunning, requestIdleExit, waitForExit } from './process.js';
 import { writeRuleTable, followDenials, readDenials, removeContainerState, type DenialFollower } from './files.js';
 import type { DenialLine } from './policy.js';
 
@@ -42,11 +42,12 @@ export interface ListenerProcesses {
   start: typeof startListenerProcess;
   find: typeof findListenerProcess;
   findStandby: typeof findStandbyProcess;
+  running: typeof isListenerRunning;
   requestIdleExit: typeof requestIdleExit;
   waitForExit: typeof waitForExit;
 }
 
-const REAL_PROCESSES: ListenerProcesses = { start: startListenerProcess, find: findListenerProcess, findStandby: findStandbyProcess, requestIdleExit, waitForExit };
+const REAL_PROCESSES: ListenerProcesses = { start: startListenerProcess, find: findListenerProcess, findStandby: findStandbyProcess, running: isListenerRunning, requestIdleExit, waitForExit };
 
 /**
  * How long a create keeps the pair from an idle exit when no `start`/`die` event settles it
@@ -134,7 +135,10 @@ export class NotifyExplainer {
       // An idle exit asked before this create: let the old pair go, then start a new one.
       await this.#stopping;
       this.#wanted = true;
-      if (!(await this.#ensure())) {
+      // The listener found or started earlier still runs: no connection to check it (a
+      // round trip on every create). One that died is found again, or started, by #ensure.
+      const serving = this.#up && this.#checking === undefined && this.#pid !== undefined && this.#p.running(this.#pid);
+      if (!serving && !(await this.#ensure())) {
         throw new EngineError('unavailable', 'ERR_SECCOMP_LISTENER', 'Cannot start the container: the seccomp denial listener is not running (restart moatd, or run it with --no-seccomp-explain)');
       }
       await writeRuleTable(this.stateDir, containerId, { rules, arch: this.#o.arch, ...(seccomp !== undefined ? { seccomp } : {}) });

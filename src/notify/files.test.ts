@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeRuleTable, loadRuleTableSync, readDenials, followDenials, removeContainerState, appendJsonLineSync, JsonlAppender, lastSeqSync, denialsPath, rulesPath } from './files.js';
@@ -19,6 +19,25 @@ test('writeRuleTable() writes a table the listener can load; bad ids are refused
   assert.deepEqual(loadRuleTableSync(dir, 'c1'), { mode: 'enforce', arch: 'SCMP_ARCH_X86_64', rules: [{ index: 2, names: ['keyctl'], errno: 1, comment: 'k', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }] }] });
   assert.equal(loadRuleTableSync(dir, 'missing'), undefined);
   await assert.rejects(writeRuleTable(dir, '../x', { rules: [], arch: 'SCMP_ARCH_X86_64' }), /Invalid container id/);
+});
+
+test('loadRuleTableSync() parses a text once: containers with the same table share it, a changed or broken file is read again', async (t) => {
+  const dir = tmp();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const rules = [{ index: 0, names: ['keyctl'], errno: 1 }];
+  await writeRuleTable(dir, 'a', { rules, arch: 'SCMP_ARCH_X86_64' });
+  await writeRuleTable(dir, 'b', { rules, arch: 'SCMP_ARCH_X86_64' });
+  const a = loadRuleTableSync(dir, 'a');
+  assert.ok(a?.mode === 'enforce');
+  assert.equal(loadRuleTableSync(dir, 'b'), a, 'the same text: the same parsed table');
+  await writeRuleTable(dir, 'b', { rules: [{ index: 0, names: ['add_key'], errno: 38 }], arch: 'SCMP_ARCH_X86_64' });
+  const b = loadRuleTableSync(dir, 'b');
+  assert.ok(b?.mode === 'enforce');
+  assert.deepEqual(b.rules.map((r) => [r.names, r.errno]), [[['add_key'], 38]], 'a new text is parsed');
+  writeFileSync(rulesPath(dir, 'b'), '{"mode":"enforce","arch":"SCMP_ARCH_X86_64","rules":[{"names":[1]}]}');
+  assert.equal(loadRuleTableSync(dir, 'b'), undefined, 'an invalid table is never taken from the cache');
+  rmSync(rulesPath(dir, 'a'));
+  assert.equal(loadRuleTableSync(dir, 'a'), undefined, 'a removed file is gone, whatever was parsed before');
 });
 
 test('writeRuleTable() reuses the text made for the same rule list only while the other inputs are the same', async (t) => {

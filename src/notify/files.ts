@@ -58,13 +58,31 @@ export async function writeRuleTable(stateDir: string, containerId: string, tabl
   await replaceFileAtomic(rulesPath(stateDir, containerId), ruleTableText(table), 0o600);
 }
 
+/** Parsed tables by file text: most containers share moatd's default table, text for text. */
+const parsedTables = new Map<string, RuleTable>();
+const PARSED_TABLES_MAX = 16;
+
 /** Reads a container's rule table synchronously (the listener, at connect time); undefined if missing or invalid. */
 export function loadRuleTableSync(stateDir: string, containerId: string): RuleTable | undefined {
+  let text: string;
   try {
-    return tryParseRuleTable(JSON.parse(readFileSync(rulesPath(stateDir, containerId), 'utf8')));
+    text = readFileSync(rulesPath(stateDir, containerId), 'utf8');
   } catch {
     return undefined;
   }
+  const known = parsedTables.get(text);
+  if (known !== undefined) return known;
+  let table: RuleTable | undefined;
+  try {
+    table = tryParseRuleTable(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+  if (table === undefined) return undefined;
+  // Tables are read-only; the oldest goes when the cache is full.
+  if (parsedTables.size >= PARSED_TABLES_MAX) parsedTables.delete(parsedTables.keys().next().value!);
+  parsedTables.set(text, table);
+  return table;
 }
 
 /**

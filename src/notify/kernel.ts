@@ -72,11 +72,13 @@ export type RecvResult = { kind: 'data'; data: Buffer; fds: number[]; truncated:
 const DATA_MAX = 65536;
 const MAX_FDS = 8;
 
+/** recvmsg's buffers, made once: each call copies out what it returns (64 KiB zeroed per call otherwise). */
+let recvBuffers: { data: Buffer; control: Buffer; iovHolder: Buffer } | undefined;
+
 /** One non-blocking recvmsg(2) with room for {@link MAX_FDS} descriptors (close-on-exec). */
 export function recvWithFds(fd: number): RecvResult {
-  const data = Buffer.alloc(DATA_MAX);
-  const control = Buffer.alloc(cmsgSpace(MAX_FDS));
-  const iovHolder = Buffer.alloc(16);
+  recvBuffers ??= { data: Buffer.alloc(DATA_MAX), control: Buffer.alloc(cmsgSpace(MAX_FDS)), iovHolder: Buffer.alloc(16) };
+  const { data, control, iovHolder } = recvBuffers;
   const { iov, msg } = encodeMsghdr({ dataAddr: addressOf(data), dataLen: data.length, controlAddr: addressOf(control), controlLen: control.length, iovAddr: addressOf(iovHolder) });
   iov.copy(iovHolder);
   for (;;) {

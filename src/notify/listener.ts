@@ -70,8 +70,9 @@ interface ContainerState {
   readonly id: string;
   /** Loaded at attach; retried per notification while missing (a late writer). */
   table: RuleTable | undefined;
-  seq: number;
-  syscallSeq: number;
+  /** The last seq written, read from the files at the first record (most containers write none). */
+  seq: number | undefined;
+  syscallSeq: number | undefined;
   readonly budget: ContainerBudget;
   suppressed: number;
   readonly seen: Set<string>;
@@ -411,8 +412,8 @@ export class ListenerLoop {
       c = {
         id,
         table,
-        seq: lastSeqSync(denialsPath(this.#o.stateDir, id)),
-        syscallSeq: lastSeqSync(syscallsPath(this.#o.stateDir, id)),
+        seq: undefined,
+        syscallSeq: undefined,
         budget: new ContainerBudget(this.#limits),
         suppressed: 0,
         seen: new Set(),
@@ -447,12 +448,23 @@ export class ListenerLoop {
     this.#log.debug({ containerId: c.id, fd: n.fd, why }, 'detached from container filter');
     if (c.fds > 0) return;
     if (c.suppressed > 0) {
-      const rec: DroppedRecord = { kind: 'dropped', seq: ++c.seq, time: new Date().toISOString(), containerId: c.id, count: c.suppressed };
+      const rec: DroppedRecord = { kind: 'dropped', seq: this.#nextSeq(c), time: new Date().toISOString(), containerId: c.id, count: c.suppressed };
       this.#write(c.denials, rec);
     }
     c.denials.close();
     c.syscalls.close();
     this.#containers.delete(c.id);
+  }
+
+  /** A restarted container goes on from the seq its files end at. */
+  #nextSeq(c: ContainerState): number {
+    c.seq = (c.seq ?? lastSeqSync(denialsPath(this.#o.stateDir, c.id))) + 1;
+    return c.seq;
+  }
+
+  #nextSyscallSeq(c: ContainerState): number {
+    c.syscallSeq = (c.syscallSeq ?? lastSeqSync(syscallsPath(this.#o.stateDir, c.id))) + 1;
+    return c.syscallSeq;
   }
 
   #write(file: JsonlAppender, rec: unknown): void {
@@ -516,7 +528,7 @@ export class ListenerLoop {
       c.seen.add(key!);
       const rec: SyscallRecord = {
         kind: 'syscall',
-        seq: ++c.syscallSeq,
+        seq: this.#nextSyscallSeq(c),
         time: now.toISOString(),
         containerId: c.id,
         pid: notif.pid,
@@ -529,7 +541,7 @@ export class ListenerLoop {
       this.#write(c.syscalls, rec);
       return;
     }
-    const rec = denialRecord({ containerId: c.id, seq: ++c.seq, now, notif, decision: d, task, suppressed: c.suppressed });
+    const rec = denialRecord({ containerId: c.id, seq: this.#nextSeq(c), now, notif, decision: d, task, suppressed: c.suppressed });
     c.suppressed = 0;
     this.#write(c.denials, rec);
   }

@@ -52,6 +52,14 @@ function isListener(pid: number): boolean {
   }
 }
 
+/**
+ * True while `pid` runs the listener program: what a create checks of a listener it already
+ * found (two reads in /proc, no connection).
+ */
+export function isListenerRunning(pid: number): boolean {
+  return alive(pid) && isListener(pid);
+}
+
 /** True when something accepts connections on `socket`. */
 export function canConnect(socket: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {

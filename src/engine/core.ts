@@ -8,7 +8,8 @@ import type { NotifyRule, LinuxSeccomp } from '../seccomp/index.js';
 import type { OciRuntime } from '../runtime/index.js';
 import { AttachHub } from './attach.js';
 import { bundlePaths, type BundlePaths } from './bundle.js';
-import { ContainerTable } from './containers.js';
+import { ContainerTable, isLiveRecord } from './containers.js';
+import { DaemonCgroupParent } from './daemon-cgroup.js';
 import type { EventBus } from './events.js';
 import type { EngineHost } from './host.js';
 import { DEFAULT_DAEMON_LOG_CONFIG, type DaemonLogConfig } from './log-config.js';
@@ -63,6 +64,8 @@ export interface EngineOptions {
   seccompExplainer?: SeccompExplainerHooks;
   /** The containers' networks; default LOOPBACK_ONLY (a loopback interface only). */
   networking?: ContainerNetworking;
+  /** How long the daemon's cgroup parent outlives the last live container (daemon-cgroup.ts); default 5 s. */
+  cgroupParentIdleMs?: number;
 }
 
 export class EngineCore {
@@ -78,8 +81,8 @@ export class EngineCore {
   readonly logKeeper: LogKeeper;
   readonly attach = new AttachHub();
   limits: LimitWatcher | undefined;
-  /** The daemon's cgroup parent being removed after its last live container (lifecycle.ts). */
-  cgroupParentRemoval: Promise<void> | undefined;
+  /** The daemon's cgroup parent, removed an idle period after its last live container. */
+  readonly daemonCgroup: DaemonCgroupParent;
   // The parts, set once by the Engine (they call each other).
   lifecycle!: Lifecycle;
   exits!: Exits;
@@ -98,6 +101,13 @@ export class EngineCore {
     this.table = new ContainerTable((rec, durable) => this.store.save(rec, { durable }));
     this.volumes = new VolumeStore(o.dataRoot);
     this.logKeeper = new LogKeeper(o.log);
+    this.daemonCgroup = new DaemonCgroupParent(
+      {
+        remove: () => this.host.cgroups.removeParents([o.defaults.cgroupParent]).catch((err: unknown) => this.log.warn({ err: errorText(err) }, 'cannot remove the daemon\'s cgroup parent')),
+        idle: () => !this.table.list().some((c) => isLiveRecord(c)),
+      },
+      o.cgroupParentIdleMs,
+    );
   }
 
   get logConfig(): DaemonLogConfig {

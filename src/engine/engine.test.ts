@@ -421,35 +421,65 @@ test('pause, kill, restart, top and attach go through the runtime', async () => 
   await r.close();
 });
 
-test('the last removal: waiters answered before the daemon\'s cgroup parent goes, the removal after it; a start meanwhile waits for it before the runtime create', async () => {
-  const r = await rig();
+test('the daemon\'s cgroup parent goes an idle period after the last removal; a start meanwhile keeps it, one during its removal waits for it', async () => {
+  const r = await rig({ cgroupParentIdleMs: 100 });
   // The daemon's parent's rmdirs hang until released; CgroupParent levels do not.
   let release: () => void = () => undefined;
-  const parentGone = new Promise<void>((res) => (release = res));
+  let parentGone = new Promise<void>((res) => (release = res));
   const removedDirs: string[] = [];
   r.host.cgroups.removeParents = async (dirs) => {
     if (dirs.includes('moat-unit')) await parentGone;
     removedDirs.push(...dirs);
   };
-  const { Id } = await r.engine.create(run('last', { AutoRemove: true, CgroupParent: 'lvl' }, { Cmd: ['true'] }));
-  const waited = r.engine.wait(Id, 'removed');
-  await r.engine.start(Id);
-  r.runtime.exit(Id, 0);
-  assert.deepEqual(await waited, { StatusCode: 0, Error: null }, 'the wait is answered while the parent is still being removed');
-  assert.deepEqual(removedDirs, ['moat-unit/lvl'], 'the CgroupParent level went before the answer, the daemon\'s parent not yet');
-  // A start that reaches its runtime create now waits for the parent's removal.
+  const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+  const runOnce = async (name: string): Promise<void> => {
+    const { Id } = await r.engine.create(run(name, { AutoRemove: true, CgroupParent: 'lvl' }, { Cmd: ['true'] }));
+    const waited = r.engine.wait(Id, 'removed');
+    await r.engine.start(Id);
+    r.runtime.exit(Id, 0);
+    assert.deepEqual(await waited, { StatusCode: 0, Error: null });
+  };
+  await runOnce('first');
+  assert.deepEqual(removedDirs, ['moat-unit/lvl'], 'the CgroupParent level goes with the container, the daemon\'s parent not yet');
+  // A run within the idle period finds the parent there and keeps it.
+  await sleep(30);
+  await runOnce('second');
+  await sleep(80);
+  assert.deepEqual(removedDirs, ['moat-unit/lvl', 'moat-unit/lvl'], '130 ms after the first removal, 80 after the second: the parent stays');
+  // After the idle period its removal starts; a start that reaches its runtime create waits for it.
+  await sleep(60);
   const next = await r.engine.create(run('next'));
   let started = false;
   const starting = r.engine.start(next.Id).then(() => (started = true));
-  await new Promise((res) => setTimeout(res, 50));
+  await sleep(50);
   assert.equal(started, false, 'the start waits for the parent removal');
   assert.deepEqual(r.runtime.callsOf(next.Id), [], 'no runtime create while runc\'s parent is being removed');
   release();
   await starting;
-  assert.deepEqual(removedDirs, ['moat-unit/lvl', 'moat-unit']);
+  assert.deepEqual(removedDirs, ['moat-unit/lvl', 'moat-unit/lvl', 'moat-unit']);
   assert.equal(r.runtime.callsOf(next.Id)[0], 'create');
+  // While a container is live the parent stays; its removal schedules the parent's again.
+  parentGone = Promise.resolve();
+  await sleep(150);
+  assert.equal(removedDirs.filter((d) => d === 'moat-unit').length, 1, 'a live container keeps the parent');
   await r.engine.remove(next.Id, { force: true });
+  await sleep(150);
+  assert.equal(removedDirs.filter((d) => d === 'moat-unit').length, 2, 'removed again after the last live container');
   await r.close();
+});
+
+test('moatd stopping removes a parent still in its idle period at once', async () => {
+  const r = await rig({ cgroupParentIdleMs: 60_000 });
+  const removedDirs: string[] = [];
+  r.host.cgroups.removeParents = async (dirs) => {
+    removedDirs.push(...dirs);
+  };
+  const { Id } = await r.engine.create(run('one', {}, { Cmd: ['true'] }));
+  await r.engine.start(Id);
+  await r.engine.remove(Id, { force: true });
+  assert.deepEqual(removedDirs, [], 'within the idle period');
+  await r.close();
+  assert.deepEqual(removedDirs, ['moat-unit'], 'at close');
 });
 
 test('a create syncs the root after its record: the new container directory\'s entry is durable before the answer', async (t) => {

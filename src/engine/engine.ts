@@ -111,6 +111,8 @@ export class Engine {
     // CgroupParent levels a crash left behind (their last container's removal did not finish).
     await core.host.cgroups.sweep(core.o.defaults.cgroupParent, usedLevels(table.list()));
     await core.host.cgroups.init(core.o.defaults.cgroupParent);
+    // A parent a stopped moatd left with no live container in it goes after the idle period.
+    core.daemonCgroup.scheduleIfIdle();
     core.limits = new LimitWatcher(
       (id) => {
         const c = table.byId(id);
@@ -134,6 +136,8 @@ export class Engine {
     core.logKeeper.close();
     core.attach.close();
     await core.networking.close();
+    // A parent waiting for its idle period goes now: a stopped moatd leaves none behind.
+    await core.daemonCgroup.close();
   }
 
   // ---- lookup ------------------------------------------------------------------------

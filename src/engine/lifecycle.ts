@@ -340,19 +340,9 @@ export class Lifecycle {
     core.execs.forgetContainer(id);
     events.emit('container', 'destroy', id, table.attrs(c));
     table.releaseWaiters(c);
-    // The daemon's own parent (rmdir in every hierarchy, 4-8 ms under cgroup v1) goes after
-    // the waiters have their answer (`run --rm` waits for the removal); the removal itself
-    // still answers after it. A start's runtime create waits for it (start.ts).
-    if (!others.some((o) => isLiveRecord(o))) {
-      const removing = core.host.cgroups.removeParents([core.o.defaults.cgroupParent]).catch(cantRemove);
-      // Removals at once: a start waits for all of them.
-      const earlier = core.cgroupParentRemoval;
-      const pending = earlier === undefined ? removing : Promise.all([earlier, removing]).then(() => undefined);
-      core.cgroupParentRemoval = pending;
-      await removing;
-      if (core.cgroupParentRemoval === pending) core.cgroupParentRemoval = undefined;
-      phases.mark('daemon-cgroup');
-    }
+    // The daemon's own parent goes an idle period after the last live container
+    // (daemon-cgroup.ts): a `run --rm` right after this one finds it still there.
+    if (!others.some((o) => isLiveRecord(o))) core.daemonCgroup.scheduleIfIdle();
   }
 
   async rename(ref: string, newName: string): Promise<void> {

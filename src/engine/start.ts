@@ -104,8 +104,8 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   // then undoes the other's work; the driver has undone its own).
   const wiring = net?.netnsPath !== undefined ? core.networking.attach(c, undefined) : undefined;
   wiring?.catch(() => undefined);
-  // runc makes the daemon's cgroup parent again: not while the last removal still removes it.
-  await core.cgroupParentRemoval;
+  // runc makes the daemon's cgroup parent if it is gone: not while a removal of it runs.
+  await core.daemonCgroup.beforeCreate();
   const creating = core.runtime.create({
     id,
     name: c.Name.slice(1),
@@ -116,10 +116,12 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
     terminal: cfg.Tty === true,
     leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
   });
-  const { pid, monitorPid } = await creating.catch(async (err: unknown) => {
-    await wiring?.catch(() => undefined);
-    throw err;
-  });
+  const { pid, monitorPid } = await creating
+    .catch(async (err: unknown) => {
+      await wiring?.catch(() => undefined);
+      throw err;
+    })
+    .finally(() => core.daemonCgroup.afterCreate());
   // The runtime has made the container's own bind mounts: the staging mounts can go.
   await core.unstage(id);
   phases.mark('create');

@@ -42,7 +42,7 @@ after(async () => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-export async function rig(o: { runtime?: FakeRuntime; dataRoot?: string; networking?: ContainerNetworking } = {}): Promise<Rig> {
+export async function rig(o: { runtime?: FakeRuntime; dataRoot?: string; networking?: ContainerNetworking; cgroupParentIdleMs?: number } = {}): Promise<Rig> {
   const dataRoot = o.dataRoot ?? mkdtempSync(join(tmpdir(), 'moat-engine-unit-'));
   if (o.dataRoot === undefined) roots.push(dataRoot);
   const runtime = o.runtime ?? new FakeRuntime();
@@ -50,7 +50,7 @@ export async function rig(o: { runtime?: FakeRuntime; dataRoot?: string; network
   const bus = new EventBus();
   const events: EngineEvent[] = [];
   bus.subscribe((ev) => events.push(ev));
-  const engine = new Engine({ dataRoot, runtime, host, images: fakeImages(), events: bus, log: silentLogger(), defaults: DEFAULTS, seccomp: SECCOMP, ...(o.networking ? { networking: o.networking } : {}) });
+  const engine = new Engine({ dataRoot, runtime, host, images: fakeImages(), events: bus, log: silentLogger(), defaults: DEFAULTS, seccomp: SECCOMP, ...(o.networking ? { networking: o.networking } : {}), ...(o.cgroupParentIdleMs !== undefined ? { cgroupParentIdleMs: o.cgroupParentIdleMs } : {}) });
   const alive = setInterval(() => undefined, 60_000);
   await engine.init();
   const close = async (): Promise<void> => {

@@ -118,6 +118,8 @@ export function joinRefsOf(body: unknown): Array<{ namespace: JoinableNamespace;
  */
 export function resolveJoinTargets(req: CanonicalRequest, containerId: (ref: string) => string | undefined): CanonicalRequest {
   if (req.bodyKind !== 'container-create' || req.canonicalBody.length === 0) return req;
+  // Most creates join nothing: read from the plain body, not parsed a second time.
+  if (joinRefsOf(req.body).length === 0) return req;
   const root: JsonNode = parseJsonTree(req.canonicalBody.toString('utf8'));
   const hc = getMember(root, 'HostConfig');
   let changed = false;

@@ -236,6 +236,29 @@ test('bypass: a symlink to /etc resolves to /etc before authorization', async ()
   await assert.rejects(resolveBindSources(c, async () => { throw Object.assign(new Error('EACCES'), { code: 'EACCES' }); }), (e: unknown) => e instanceof EngineError && e.kind === 'invalid');
 });
 
+test('resolveBindSources() leaves a body without binds, mounts or devices as it is; any of them (or a volume\'s options) is resolved', async () => {
+  const seen: string[] = [];
+  const realpath = async (p: string): Promise<string> => {
+    seen.push(p);
+    return p === '/tmp/link' ? '/etc' : p;
+  };
+  for (const hc of [{}, { Binds: null, Mounts: null, Devices: null }, { Binds: [], Mounts: [], Devices: [] }, { PidMode: 'host' }]) {
+    const c = create(JSON.stringify({ Image: 'x', HostConfig: hc }));
+    assert.equal(await resolveBindSources(c, realpath), c, JSON.stringify(hc));
+  }
+  assert.deepEqual(seen, [], 'no path to resolve');
+  for (const [hc, want] of [
+    [{ Binds: ['/tmp/link:/x'] }, ['/etc']],
+    [{ Mounts: [{ Type: 'bind', Source: '/tmp/link', Target: '/m' }] }, ['/etc']],
+    [{ Devices: [{ PathOnHost: '/tmp/link', PathInContainer: '/dev/x', CgroupPermissions: 'r' }] }, ['/etc']],
+  ] as const) {
+    const r = await resolveBindSources(create(JSON.stringify({ Image: 'x', HostConfig: hc })), realpath);
+    assert.deepEqual(hostPathsOf(r), want, JSON.stringify(hc));
+  }
+  const vol = canonicalizeRequest({ method: 'POST', rawUrl: '/v1.41/volumes/create', headers: JSON_CT, body: Buffer.from(JSON.stringify({ Name: 'v', DriverOpts: { type: 'none', o: 'bind', device: '/tmp/link' } })), maxBody: DEFAULT_MAX_BODY });
+  assert.deepEqual(hostPathsOf(await resolveBindSources(vol, realpath)), ['/etc'], 'a volume\'s device');
+});
+
 test('captured fixtures canonicalize to the same document', async (t) => {
   if (FIXTURES === undefined) {
     t.skip('requires shared/fixtures/authz');

@@ -456,6 +456,21 @@ export function hostPathsOf(req: CanonicalRequest): string[] {
   return hostPathRefs(parseJsonTree(req.canonicalBody.toString('utf8')), req.bodyKind).map((r) => r.value);
 }
 
+/**
+ * False when the body has none of the fields {@link hostPathRefs} reads (most creates: no
+ * binds, mounts or devices), read from its plain value: the body is not parsed a second time.
+ */
+function mayNameHostPaths(req: CanonicalRequest): boolean {
+  const field = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== null && Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined);
+  if (req.bodyKind === 'volume-create') return field(req.body, 'DriverOpts') !== undefined;
+  if (req.bodyKind !== 'container-create') return false;
+  const hc = field(req.body, 'HostConfig');
+  return ['Binds', 'Mounts', 'Devices'].some((k) => {
+    const v = field(hc, k);
+    return Array.isArray(v) && v.length > 0;
+  });
+}
+
 const MAX_LINK_DEPTH = 64;
 
 async function resolveHostPath(p: string, realpath: (p: string) => Promise<string>, depth = 0): Promise<string> {
@@ -486,7 +501,7 @@ export async function resolveBindSources(
   req: CanonicalRequest,
   realpath: (p: string) => Promise<string>,
 ): Promise<CanonicalRequest> {
-  if (req.canonicalBody.length === 0) return req;
+  if (req.canonicalBody.length === 0 || !mayNameHostPaths(req)) return req;
   const root = parseJsonTree(req.canonicalBody.toString('utf8'));
   const refs = hostPathRefs(root, req.bodyKind);
   if (refs.length === 0) return req;

@@ -83,10 +83,15 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
       undo.defer(() => core.volumes.remove(v, { force: true }));
       await core.volumes.create(v, { anonymous: true });
     }
-    // The record is written last: a directory without it is an unfinished create. Then the
-    // directory's entry in the root is made durable too.
-    await core.store.save(rec);
-    await core.store.syncRoot();
+    // The record is written last: a directory without it is an unfinished create. The
+    // directory's entry in the root is made durable at the same time (the directory exists
+    // already): either may be lost in a power cut before the answer, and the next start
+    // removes a directory without a record, or never sees one whose entry is gone.
+    const saved = core.store.save(rec);
+    const rootSynced = core.store.syncRoot();
+    await Promise.allSettled([saved, rootSynced]);
+    await saved;
+    await rootSynced;
     core.table.add(rec);
     phases.mark('record');
     undo.dismiss();

@@ -12,9 +12,9 @@
 import { mkdirSync, openSync, closeSync, lstatSync, unlinkSync, chmodSync, rmSync, constants as fsConstants } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { resolve, dirname } from 'node:path';
-import { createLogger, writeFileAtomic, type LogLevel, type Logger } from '../base/index.js';
+import { createLogger, type LogLevel, type Logger } from '../base/index.js';
 import { listenUnix, tryLockExclusive, closeFd, seqpacketPair, setCloexec } from './kernel.js';
-import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync } from './paths.js';
+import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync, writePidFileSync } from './paths.js';
 import type { AdoptedFd, ListenerLoop } from './listener.js';
 import { StandbyKeeper, type StandbyVerdict } from './standby.js';
 
@@ -170,7 +170,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (args.standby) {
       // The link must not leak into the standby this process may start after a takeover.
       setCloexec(STANDBY_LINK_FD);
-      await writeFileAtomic(standbyPidPath(args.stateDir), `${process.pid}\n`, 0o644);
+      // Never a directory made again: a state dir removed since the lock's open fails this.
+      writePidFileSync(standbyPidPath(args.stateDir), process.pid);
     } else {
       if (!tryLockExclusive(lockFd)) {
         log.info({ stateDir: args.stateDir }, 'another listener serves this state dir; exiting');
@@ -187,7 +188,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
       listenFd = listenUnix(args.socket);
       chmodSync(args.socket, 0o600);
-      await writeFileAtomic(pidPath(args.stateDir), `${process.pid}\n`, 0o644);
+      writePidFileSync(pidPath(args.stateDir), process.pid);
     }
   } catch (err) {
     log.fatal({ err }, 'cannot start the seccomp listener');

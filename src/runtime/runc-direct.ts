@@ -8,7 +8,7 @@ import { rmdir } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { initExeced, initRunning, planDirectDelete, tryParseRuncState, type RuncStateFile } from './runc-state.js';
+import { essentialRuncState, initExeced, initRunning, planDirectDelete, tryParseRuncState, type RuncStateFile } from './runc-state.js';
 
 /** runc 1.1 polls the init this often while it waits on the exec FIFO. */
 const INIT_POLL_MS = 100;
@@ -19,7 +19,7 @@ const INIT_POLL_MS = 100;
  * (~0.3 ms to parse): the start parses it, the delete finds the same file unchanged.
  */
 const parsedStates = new Map<string, { ino: number; size: number; mtimeMs: number; state: RuncStateFile }>();
-const PARSED_STATES_MAX = 256;
+const PARSED_STATES_MAX = 64;
 
 // runc's state dir is moatd's (under the exec root) and /proc is the kernel's: both read
 // synchronously, microseconds where a thread-pool readFile is four round trips.
@@ -34,9 +34,12 @@ export function readRuncState(dir: string): RuncStateFile | undefined {
     const st = fstatSync(fd);
     const known = parsedStates.get(dir);
     if (known !== undefined && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs) return known.state;
-    const state = tryParseRuncState(readFileSync(fd, 'utf8'));
+    const parsed = tryParseRuncState(readFileSync(fd, 'utf8'));
     parsedStates.delete(dir);
-    if (state === undefined) return undefined;
+    if (parsed === undefined) return undefined;
+    // Only the fields moatd reads are kept: the whole config is ~100 KB of objects per
+    // container, and the cache would hold it for every container not deleted directly.
+    const state = essentialRuncState(parsed);
     if (parsedStates.size >= PARSED_STATES_MAX) parsedStates.delete(parsedStates.keys().next().value!);
     parsedStates.set(dir, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, state });
     return state;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directStateSupported, initExeced, initRunning, planDirectDelete, tryParseProcStat, tryParseRuncState, type RuncStateFile } from './runc-state.js';
+import { directStateSupported, essentialRuncState, initExeced, initRunning, planDirectDelete, tryParseProcStat, tryParseRuncState, type RuncStateFile } from './runc-state.js';
 
 const RUNC_115 = 'runc version 1.1.5\ncommit: v1.1.5-0-gf19387a6\nspec: 1.0.2-dev\ngo: go1.19.8\nlibseccomp: 2.5.4\n';
 
@@ -61,6 +61,26 @@ test('direct delete: runc does it when it would do more than remove dirs', () =>
     ['a path going up', state({ cgroup_paths: { pids: '/sys/fs/cgroup/pids/../../../etc' } })],
   ];
   for (const [why, s] of cases) assert.equal(planDirectDelete(s), undefined, why);
+});
+
+test('essentialRuncState keeps what the plans read, gives the same answers, and drops the rest of the config', () => {
+  const cases: RuncStateFile[] = [
+    state(),
+    state({ config: { namespaces: [{ type: 'NEWPID', path: '/proc/1/ns/pid' }] } }),
+    state({ config: { namespaces: [{ type: 'NEWPID', path: '' }], Hooks: { poststop: [{ path: '/bin/true' }] } } }),
+    state({ config: { namespaces: [{ type: 'NEWPID', path: '' }], cgroups: { Systemd: true } } }),
+    state({ config: { namespaces: [{ type: 'NEWPID', path: '' }], cgroups: null } }),
+    state({ intel_rdt_path: '/sys/fs/resctrl/c1' }),
+    (({ config: _c, ...rest }) => rest)(state()),
+  ];
+  for (const full of cases) {
+    const big = JSON.parse(JSON.stringify({ ...full, ...(full.config ? { config: { ...full.config, seccomp: { syscalls: new Array(500).fill({ names: ['read'], action: 'SCMP_ACT_ALLOW' }) }, mounts: [{ source: 'proc' }] } } : {}) })) as RuncStateFile;
+    const kept = essentialRuncState(big);
+    assert.deepEqual(planDirectDelete(kept), planDirectDelete(full), JSON.stringify(full.config));
+    assert.equal(initRunning(kept, STAT('sh', 'S', 9001)), initRunning(full, STAT('sh', 'S', 9001)));
+    assert.ok(JSON.stringify(kept).length < 600, `small: ${JSON.stringify(kept).length} bytes`);
+    assert.equal((kept.config as Record<string, unknown> | undefined)?.['seccomp'], undefined);
+  }
 });
 
 test('initExeced: runc 1.1\'s init keeps its own name until it execs the container\'s process', () => {

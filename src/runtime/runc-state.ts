@@ -40,6 +40,27 @@ export function tryParseRuncState(text: string): RuncStateFile | undefined {
 }
 
 /**
+ * The fields of a parsed state that {@link RuncStateFile} names, and nothing else of its
+ * config (a cache keeps this, not the whole file).
+ *
+ * @example
+ * essentialRuncState(tryParseRuncState(text)!); // { init_process_pid, init_process_start, cgroup_paths, config: { namespaces, Hooks, cgroups } }
+ */
+export function essentialRuncState(s: RuncStateFile): RuncStateFile {
+  const out: RuncStateFile = { init_process_pid: s.init_process_pid, init_process_start: s.init_process_start };
+  if (s.cgroup_paths !== undefined) out.cgroup_paths = s.cgroup_paths;
+  if (s.intel_rdt_path !== undefined) out.intel_rdt_path = s.intel_rdt_path;
+  const c = s.config;
+  if (c !== undefined) {
+    out.config = {};
+    if (c.namespaces !== undefined) out.config.namespaces = c.namespaces;
+    if (c.Hooks !== undefined) out.config.Hooks = c.Hooks;
+    if (c.cgroups !== undefined) out.config.cgroups = c.cgroups === null ? null : { ...(c.cgroups.Systemd !== undefined ? { Systemd: c.cgroups.Systemd } : {}) };
+  }
+  return out;
+}
+
+/**
  * The state letter and start time of /proc/<pid>/stat (the command name may hold spaces and
  * parentheses: fields follow the last `)`).
  *

@@ -1,9 +1,9 @@
 // The daemon's own cgroup parent (`<moatd's cgroup>/moat` in every hierarchy) goes when no
 // container is live, an idle period after the last one's removal, not at once: back-to-back
 // `run --rm`s would otherwise rmdir it after each (4-11 ms of rmdirs in a dozen v1
-// hierarchies) and have the next `runc create` make it again (~2 ms of the create, issue 18).
-// A runtime create never runs while the removal does: runc makes the leaf with the parent
-// levels, and an rmdir between the two fails the create.
+// hierarchies, off the wait's answer but not off the CPU) and have the next `runc create`
+// make it again. A runtime create never runs while the removal does: runc makes the leaf
+// with the parent levels, and an rmdir between the two fails the create.
 
 /** What the parent's removal needs from the engine. */
 export interface DaemonCgroupHooks {
@@ -27,11 +27,6 @@ export class DaemonCgroupParent {
   constructor(hooks: DaemonCgroupHooks, idleMs = DAEMON_CGROUP_IDLE_MS) {
     this.#hooks = hooks;
     this.#idleMs = idleMs;
-  }
-
-  /** True while a removal is scheduled (tests). */
-  get scheduled(): boolean {
-    return this.#timer !== undefined;
   }
 
   /** Before a runtime create: a scheduled removal is cancelled, one under way waited for. */

@@ -4,7 +4,7 @@
 // never finished, removed (with the volumes it listed) at the next start.
 import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { CleanupStack, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
+import { CleanupStack, allSettledOrThrow, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
 import { LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
@@ -87,11 +87,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     // directory's entry in the root is made durable at the same time (the directory exists
     // already): either may be lost in a power cut before the answer, and the next start
     // removes a directory without a record, or never sees one whose entry is gone.
-    const saved = core.store.save(rec);
-    const rootSynced = core.store.syncRoot();
-    await Promise.allSettled([saved, rootSynced]);
-    await saved;
-    await rootSynced;
+    await allSettledOrThrow([core.store.save(rec), core.store.syncRoot()]);
     core.table.add(rec);
     phases.mark('record');
     undo.dismiss();

@@ -84,7 +84,7 @@ export function canConnect(socket: string, timeoutMs = 1000): Promise<boolean> {
  */
 export async function findListenerProcess(o: { socket: string; stateDir: string }): Promise<{ pid: number } | undefined> {
   const pid = readPid(o.stateDir);
-  if (pid === undefined || !alive(pid) || !isListener(pid)) return undefined;
+  if (pid === undefined || !isListenerRunning(pid)) return undefined;
   return (await canConnect(o.socket)) ? { pid } : undefined;
 }
 
@@ -97,7 +97,7 @@ export async function findListenerProcess(o: { socket: string; stateDir: string 
  */
 export function findStandbyProcess(o: { stateDir: string }): { pid: number } | undefined {
   const pid = readPidFileSync(standbyPidPath(o.stateDir));
-  return pid !== undefined && alive(pid) && isListener(pid) ? { pid } : undefined;
+  return pid !== undefined && isListenerRunning(pid) ? { pid } : undefined;
 }
 
 /**
@@ -207,7 +207,7 @@ export async function stopListenerProcess(o: { stateDir: string; timeoutMs?: num
       // gone
     }
   };
-  if (pid !== undefined && alive(pid) && isListener(pid)) {
+  if (pid !== undefined && isListenerRunning(pid)) {
     kill(pid, 'SIGTERM');
     while (alive(pid) && Date.now() < deadline) await sleep(20);
     if (alive(pid)) {

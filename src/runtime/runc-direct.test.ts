@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRuncState } from './runc-direct.js';
 
-const state = (pid: number, pad = ''): string => JSON.stringify({ id: 'c', init_process_pid: pid, init_process_start: 77, config: { pad } });
+const state = (pid: number): string => JSON.stringify({ id: 'c', init_process_pid: pid, init_process_start: 77, config: {} });
 
 test('readRuncState() parses a state.json once while the file is the same; a file runc writes again is read again', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'moat-runc-state-'));

@@ -22,6 +22,7 @@ import { cgroupDirsOf } from '../test/helpers/daemon.js';
 import { buildBatchProbe } from '../test/helpers/seccomp-workbench/index.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 30);
+const EARLY_MS = Number(process.env['BENCH_EARLY_MS'] ?? 5);
 const RUNC = '/usr/sbin/runc';
 const root = mkdtempSync('/tmp/moat-bench-create-');
 const cgroupParent = `moat-bench-create-${process.pid}`;
@@ -49,7 +50,7 @@ const without = (args: string[], flag: string, n: number): string[] => {
   return i < 0 ? args : [...args.slice(0, i), ...args.slice(i + n)];
 };
 
-interface Variant { name: string; seccomp: LinuxSeccomp | undefined; conmon?: (id: string, bundle: string) => string[] }
+interface Variant { name: string; seccomp: LinuxSeccomp | undefined; conmon?: (id: string, bundle: string) => string[]; early?: boolean }
 const VARIANTS: Variant[] = [
   { name: 'runc create', seccomp: ordered },
   { name: 'runc create, names in profile order', seccomp: resolved },
@@ -61,6 +62,8 @@ const VARIANTS: Variant[] = [
   { name: 'conmon, log driver none', seccomp: ordered, conmon: (id, b) => conmonArgs(id, b).map((x) => (x.startsWith('k8s-file:') ? 'none' : x)) },
   { name: 'conmon without --log-level', seccomp: ordered, conmon: (id, b) => without(conmonArgs(id, b), '--log-level', 2) },
   { name: 'conmon with --sync', seccomp: ordered, conmon: (id, b) => [...conmonArgs(id, b), '--sync'] },
+  // conmon spawned EARLY_MS before the go on its start pipe (_OCI_STARTPIPE): timed from the go.
+  { name: `conmon with --sync, started ${EARLY_MS} ms early, from the go`, seccomp: ordered, conmon: (id, b) => [...conmonArgs(id, b), '--sync'], early: true },
 ];
 
 function bundle(i: number, seccomp: LinuxSeccomp | undefined): string {
@@ -73,10 +76,21 @@ function bundle(i: number, seccomp: LinuxSeccomp | undefined): string {
   return dir;
 }
 
-/** Starts conmon; resolves with its first sync-pipe message (the pid, or runc's error). */
-function conmonCreate(args: string[]): Promise<string> {
+/**
+ * Starts conmon; resolves with its first sync-pipe message (the pid, or runc's error). With
+ * `early`, conmon waits on its start pipe until `go` is called; `go` returns the time it was.
+ */
+function conmonCreate(args: string[], early?: { go: (write: () => bigint) => void }): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/conmon', args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' }, detached: true });
+    const env = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...(early ? { _OCI_STARTPIPE: '4' } : {}) };
+    const child = spawn('/usr/bin/conmon', args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...(early ? ['pipe' as const] : [])], env, detached: true });
+    if (early) {
+      const start = child.stdio[4] as NodeJS.WritableStream & { destroy(): void };
+      early.go(() => {
+        start.write('{"data":0}\n');
+        return process.hrtime.bigint();
+      });
+    }
     const pipe = child.stdio[3] as Readable;
     let text = '';
     pipe.on('data', (chunk: Buffer) => {
@@ -99,11 +113,18 @@ try {
   for (let r = 0; r < RUNS; r++) {
     for (const [i, v] of VARIANTS.entries()) {
       const id = `moat-bench-create-${i}-${r}`;
-      const t0 = process.hrtime.bigint();
+      let t0 = process.hrtime.bigint();
       if (v.conmon === undefined) {
         execFileSync(RUNC, ['--root', runcRoot, 'create', '--bundle', bundles[i]!, id], { stdio: 'ignore' });
       } else {
-        const msg = await conmonCreate(v.conmon(id, bundles[i]!));
+        let msg: string;
+        if (v.early === true) {
+          let wrote: (() => bigint) | undefined;
+          const created = conmonCreate(v.conmon(id, bundles[i]!), { go: (w) => (wrote = w) });
+          await new Promise((r) => setTimeout(r, EARLY_MS));
+          t0 = wrote!();
+          msg = await created;
+        } else msg = await conmonCreate(v.conmon(id, bundles[i]!));
         if (!/"data":\s*\d+/.test(msg)) throw new Error(`${v.name}: ${msg}`);
       }
       times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6);

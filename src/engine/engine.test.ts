@@ -156,6 +156,19 @@ test('a failed start leaves nothing running, mounted or staged, and records the 
     assert.equal(r.host.mounted.size, 0);
     await r.close();
   });
+  await t.test('a start that fails before the runtime create ends the monitor waiting for its spec', async () => {
+    const r = await rig();
+    await r.engine.create(run('target'));
+    const { Id } = await r.engine.create(run('linker', { Links: ['target:alias'] }));
+    await assert.rejects(r.engine.start(Id), /Cannot link to a non running container/);
+    assert.deepEqual([...r.runtime.waitingMonitors], [], 'no monitor left waiting');
+    assert.deepEqual(r.runtime.callsOf(Id).filter((v) => v === 'create'), [], 'nothing created');
+    assert.equal(r.engine.get(Id).State.Status, 'created');
+    assert.equal(r.host.mounted.size, 0);
+    await r.engine.start((await r.engine.create(run('fine'))).Id);
+    assert.deepEqual([...r.runtime.waitingMonitors], [], 'a start lets its monitor create');
+    await r.close();
+  });
   await t.test('with --rm the container goes', async () => {
     const r = await rig();
     const { Id } = await r.engine.create(run('rm-fail', { AutoRemove: true }));
@@ -274,7 +287,7 @@ test('live restore: records reconciled with the runtime after a restart (running
   first.runtime.exit(ids['exits']!, 7);
   first.runtime.vanish(ids['vanishes']!);
   first.runtime.killMonitor(ids['orphan']!);
-  await first.runtime.create({ id: interrupted, name: 'interrupted', bundle: join(first.dataRoot, 'containers', interrupted), spec: first.runtime.containers.get(ids['stays']!)!.spec, log: { driver: 'none', path: '' }, stdin: false, terminal: false, leaveStdinOpen: false });
+  await first.runtime.beginCreate({ id: interrupted, name: 'interrupted', bundle: join(first.dataRoot, 'containers', interrupted), log: { driver: 'none', path: '' }, stdin: false, terminal: false, leaveStdinOpen: false }).create(first.runtime.containers.get(ids['stays']!)!.spec);
   const unfinished = 'f'.repeat(64);
   mkdirSync(join(first.dataRoot, 'containers', unfinished, 'rootfs'), { recursive: true });
 

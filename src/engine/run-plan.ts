@@ -59,7 +59,7 @@ function nsModeFor(r: NsRequest, joinedPath: string | undefined): NamespaceMode 
  *
  * @example
  * const plan = runPlan(record, planOf(record, defaults), facts, defaults);
- * await runtime.create({ ..., spec: generateSpec(plan) });
+ * await pending.create(generateSpec(plan)); // pending = runtime.beginCreate(...)
  */
 export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d: DaemonDefaults): RunPlan {
   const hc = rec.HostConfig;

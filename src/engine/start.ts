@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { conflict, errorText, invalid, noSuchContainer } from '../base/index.js';
 import type { MountRequest } from '../docker/index.js';
-import { startFailureExitCode } from '../runtime/index.js';
+import { startFailureExitCode, type PendingCreate } from '../runtime/index.js';
 import { bindToOciMount, generateSpec, resolveUser, tmpfsToOciMount, type Mount } from '../spec/index.js';
 import type { EngineCore } from './core.js';
 import { initialHealth } from './health.js';
@@ -32,17 +32,37 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   const logs = logSettings(c.HostConfig.LogConfig, core.logConfig);
   // The log file and the explainer's rule table need neither the rootfs nor the mounts nor
   // the network: made while those are, waited for before the runtime creates the container.
+  const logsReady = core.logKeeper.prepare(b.dir, logs);
   const sidework = Promise.all([
-    core.logKeeper.prepare(b.dir, logs),
+    logsReady,
     seccomp.notifyRules && core.o.seccompExplainer ? core.o.seccompExplainer.prepare(id, seccomp.notifyRules, seccomp.spec) : undefined,
   ]);
   // Its failure is the start's, reported where the start waits for it.
   sidework.catch(() => undefined);
+  // conmon starts once the log files are settled (it opens its log at once) and waits for
+  // the spec: its own start, ~2-3 ms of loading libraries, runs while the rootfs, mounts,
+  // network and spec are made (docs/performance.md, phase I).
+  const cfg = c.Config;
+  const monitor = logsReady.then(() =>
+    core.runtime.beginCreate({
+      id,
+      name: c.Name.slice(1),
+      bundle: b.dir,
+      log: { driver: logs.driver === 'none' ? 'none' : 'k8s-file', path: join(b.dir, LOG_NAME), sizeMax: logs.maxSize },
+      stdin: cfg.OpenStdin === true,
+      terminal: cfg.Tty === true,
+      leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
+    }),
+  );
+  monitor.catch(() => undefined);
   try {
-    await startPrepared(core, c, o, { phases, plan, seccomp, logs, sidework });
+    await startPrepared(core, c, o, { phases, plan, seccomp, logs, sidework, monitor });
   } catch (err) {
     // What a failed start undoes (failStart) must not race the side work still running.
     await sidework.catch(() => undefined);
+    // A monitor still waiting for its spec ends without creating anything (once let go, it
+    // is the container's, and failStart deletes that).
+    (await monitor.catch(() => undefined))?.cancel();
     // No process of this start will hand the listener a notify fd: the pair may go idle now,
     // not when its pin expires (2 min; a failed start emits no start or die event).
     core.o.seccompExplainer?.settled(id);
@@ -56,9 +76,11 @@ interface StartContext {
   seccomp: ContainerSeccomp;
   logs: LogSettings;
   sidework: Promise<unknown>;
+  /** The container's monitor, waiting for the spec. */
+  monitor: Promise<PendingCreate>;
 }
 
-async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?: boolean }, { phases, plan, seccomp, logs, sidework }: StartContext): Promise<void> {
+async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?: boolean }, { phases, plan, seccomp, logs, sidework, monitor }: StartContext): Promise<void> {
   const id = c.Id;
   const b = core.bundle(id);
   const d = core.o.defaults;
@@ -98,7 +120,6 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   if (net !== undefined) writeEtcFiles(b, etcFiles(c, await core.host.resolvConf(), net, links.hosts));
   await sidework;
   phases.mark('cleanup');
-  const cfg = c.Config;
   // Networks set up in the namespace made above run alongside the runtime's create; the
   // start waits for both, and a failure of either fails it once both are done (failStart
   // then undoes the other's work; the driver has undone its own).
@@ -106,16 +127,7 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   wiring?.catch(() => undefined);
   // runc makes the daemon's cgroup parent if it is gone: not while a removal of it runs.
   await core.daemonCgroup.beforeCreate();
-  const creating = core.runtime.create({
-    id,
-    name: c.Name.slice(1),
-    bundle: b.dir,
-    spec,
-    log: { driver: logs.driver === 'none' ? 'none' : 'k8s-file', path: join(b.dir, LOG_NAME), sizeMax: logs.maxSize },
-    stdin: cfg.OpenStdin === true,
-    terminal: cfg.Tty === true,
-    leaveStdinOpen: cfg.OpenStdin === true && cfg.StdinOnce !== true,
-  });
+  const creating = monitor.then((m) => m.create(spec));
   const { pid, monitorPid } = await creating
     .catch(async (err: unknown) => {
       await wiring?.catch(() => undefined);

@@ -1,17 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { conmonCreateArgs } from './argv.js';
 import { jsonObjectEnd, runtimeFailure, spawnConmonCreate, startFailureExitCode } from './conmon.js';
 
-test('a container\'s conmon runs with --sync and moatd writes its pid file: the spawned process is the monitor', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'moat-conmon-'));
-  // A stand-in conmon: reports a container pid on the sync pipe, then stays, as conmon does.
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A stand-in conmon: waits on its start pipe (fd 4), marks that it went on, reports a container pid on the sync pipe, then stays, as conmon does. */
+function fakeConmon(dir: string): string {
   const fake = join(dir, 'fake-conmon');
-  writeFileSync(fake, '#!/bin/sh\necho \'{"data": 4242}\' >&3\nexec sleep 30\n');
+  writeFileSync(fake, '#!/bin/sh\nread go <&4\ntouch went\necho \'{"data": 4242}\' >&3\nexec sleep 30\n');
   chmodSync(fake, 0o755);
+  return fake;
+}
+
+test('a container\'s conmon runs with --sync and moatd writes its pid file: the spawned process is the monitor; it waits for the go', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-conmon-'));
+  const fake = fakeConmon(dir);
   const paths = { runc: '/usr/sbin/runc', conmon: fake, runcRoot: join(dir, 'runc'), exitDir: join(dir, 'exits'), socketDir: join(dir, 's'), execDir: join(dir, 'exec') };
   const opts = { id: 'c1', name: 'c1', bundle: dir, logPath: join(dir, 'ctr.log'), pidFile: join(dir, 'pidfile'), runcLog: join(dir, 'runc.log'), stdin: false, terminal: false, leaveStdinOpen: false };
   const args = conmonCreateArgs(paths, opts);
@@ -19,8 +26,12 @@ test('a container\'s conmon runs with --sync and moatd writes its pid file: the 
   assert.ok(!args.includes('-P'), 'conmon writes no pid file of its own in --sync mode');
   let monitorPid = 0;
   try {
-    const r = await spawnConmonCreate(paths, { ...opts, monitorPidFile: join(dir, 'conmon.pid') });
+    const waiting = spawnConmonCreate(paths, { ...opts, monitorPidFile: join(dir, 'conmon.pid') });
+    await sleep(100);
+    assert.equal(existsSync(join(dir, 'went')), false, 'it waits on its start pipe');
+    const r = await waiting.go();
     monitorPid = r.monitorPid;
+    assert.equal(existsSync(join(dir, 'went')), true);
     assert.equal(r.pid, 4242);
     assert.ok(monitorPid > 0);
     assert.equal(readFileSync(join(dir, 'conmon.pid'), 'utf8'), String(monitorPid));
@@ -31,6 +42,26 @@ test('a container\'s conmon runs with --sync and moatd writes its pid file: the 
     assert.match(readFileSync(`/proc/${monitorPid}/cmdline`, 'utf8'), /^sleep\x0030/);
   } finally {
     if (monitorPid > 0) process.kill(monitorPid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a waiting conmon that is cancelled ends without going on, and a go after it fails', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-conmon-'));
+  const paths = { runc: '/usr/sbin/runc', conmon: fakeConmon(dir), runcRoot: join(dir, 'runc'), exitDir: join(dir, 'exits'), socketDir: join(dir, 's'), execDir: join(dir, 'exec') };
+  const opts = { id: 'c1', name: 'c1', bundle: dir, logPath: join(dir, 'ctr.log'), pidFile: join(dir, 'pidfile'), runcLog: join(dir, 'runc.log'), stdin: false, terminal: false, leaveStdinOpen: false };
+  const pidFile = join(dir, 'conmon.pid');
+  try {
+    const waiting = spawnConmonCreate(paths, { ...opts, monitorPidFile: pidFile });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    await sleep(50);
+    waiting.cancel();
+    waiting.cancel();
+    for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await sleep(10);
+    assert.equal(existsSync(`/proc/${pid}`), false, 'killed and reaped');
+    assert.equal(existsSync(join(dir, 'went')), false, 'it never read the start pipe\'s end as a go');
+    await assert.rejects(waiting.go(), /cancelled/);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

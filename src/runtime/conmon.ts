@@ -3,7 +3,7 @@
 // moatd ends; an exec's conmon double-forks); we learn the container's pid (or runc's error)
 // from conmon's sync pipe (_OCI_SYNCPIPE). RuncRuntime (runner.ts) is built on these.
 import { spawn, execFile } from 'node:child_process';
-import { openSync, closeSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, writeFileSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { EngineError } from '../base/index.js';
@@ -122,42 +122,84 @@ export function startFailureExitCode(err: unknown): number {
   return 128;
 }
 
+/** A container's conmon, started and waiting on its start pipe until `go`. */
+export interface WaitingConmon {
+  /** Let it run `runc create`; resolves with the container's pid and conmon's own. */
+  go(): Promise<{ pid: number; monitorPid: number }>;
+  /** End it while it waits (it never runs runc); nothing once `go` was called. */
+  cancel(): void;
+}
+
 /**
- * Spawn a container's conmon (--sync: the spawned process is the monitor); resolves with the
- * container's pid and conmon's own, which is written to `monitorPidFile` as conmon's `-P`
- * would: live restore and removals read it.
+ * Spawn a container's conmon (--sync: the spawned process is the monitor) waiting on its
+ * start pipe (_OCI_STARTPIPE): its own start, ~2-3 ms of loading eleven libraries, runs while
+ * moatd makes the rootfs, mounts and spec. Its pid is written to `monitorPidFile` as conmon's
+ * `-P` would: live restore and removals read it. Before the start pipe is read conmon only
+ * opens its log file: the bundle's config.json must not exist until just before `go`, since
+ * conmon reads the pipe's end (moatd gone) as a go and would create what it finds.
  */
-async function spawnConmon(conmon: string, args: string[], dir: string, timeoutMs: number, monitorPidFile: string): Promise<{ pid: number; monitorPid: number }> {
+function spawnWaitingConmon(conmon: string, args: string[], dir: string, timeoutMs: number, monitorPidFile: string): WaitingConmon {
   const errFd = openSync(`${dir}/conmon.stderr`, 'a', 0o600);
+  let child: { pid: number; pipes: number[]; inputPipes: number[] };
   try {
     // conmon writes an `oom` file in its working directory when the container is OOM-killed:
     // the container's own directory, not moatd's (`/` under systemd).
     // posix_spawn, not Node's spawn (a fork of moatd: 1.3 ms of its main thread): sys/spawn.ts.
     // Not waited for (it runs as long as its container); reaped when it exits.
-    const child = spawnDetached({ file: conmon, argv: [conmon, ...args], env: { ...pickEnv(), _OCI_SYNCPIPE: '3' }, cwd: dir, outputFd: errFd, pipes: 1 });
-    const pipe = new SyncPipe(new Socket({ fd: child.pipes[0]!, readable: true, writable: false }));
+    child = spawnDetached({ file: conmon, argv: [conmon, ...args], env: { ...pickEnv(), _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' }, cwd: dir, outputFd: errFd, pipes: 1, inputPipes: 1 });
+  } finally {
+    closeSync(errFd);
+  }
+  const monitorPid = child.pid;
+  const startFd = child.inputPipes[0]!;
+  const pipe = new SyncPipe(new Socket({ fd: child.pipes[0]!, readable: true, writable: false }));
+  let state: 'waiting' | 'going' | 'cancelled' = 'waiting';
+  const cancel = (): void => {
+    if (state !== 'waiting') return;
+    state = 'cancelled';
+    // Killed before its start pipe closes: it never reads that end as a go.
     try {
-      const monitorPid = child.pid;
-      // Written while runc creates; a failure fails the create like conmon's own would.
-      writeFileSync(monitorPidFile, String(monitorPid), { mode: 0o600 });
+      process.kill(monitorPid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+    closeSync(startFd);
+    pipe.close();
+  };
+  try {
+    writeFileSync(monitorPidFile, String(monitorPid), { mode: 0o600 });
+  } catch (err) {
+    cancel();
+    throw err;
+  }
+  const go = async (): Promise<{ pid: number; monitorPid: number }> => {
+    if (state !== 'waiting') throw new EngineError('internal', 'ERR_RUNTIME_FAILED', 'conmon was cancelled');
+    state = 'going';
+    try {
+      try {
+        writeSync(startFd, '0');
+      } catch {
+        // conmon is gone (EPIPE): its sync pipe says so below.
+      } finally {
+        closeSync(startFd);
+      }
       const msg = await pipe.next(timeoutMs);
       if (msg.data < 0) throw runtimeFailure(msg.message ?? 'unknown error');
       return { pid: msg.data, monitorPid };
     } finally {
       pipe.close();
     }
-  } finally {
-    closeSync(errFd);
-  }
+  };
+  return { go, cancel };
 }
 
 function pickEnv(): Record<string, string> {
   return { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 }
 
-/** Run conmon, which runs `runc create`; resolves with the container's init pid and conmon's. */
-export async function spawnConmonCreate(p: RuntimePaths, o: ConmonCreateOptions & { monitorPidFile: string }): Promise<{ pid: number; monitorPid: number }> {
-  return await spawnConmon(p.conmon, conmonCreateArgs(p, o), o.bundle, RUNC_TIMEOUT_MS, o.monitorPidFile);
+/** Start conmon for a container; it runs `runc create` at `go` (see spawnWaitingConmon). */
+export function spawnConmonCreate(p: RuntimePaths, o: ConmonCreateOptions & { monitorPidFile: string }): WaitingConmon {
+  return spawnWaitingConmon(p.conmon, conmonCreateArgs(p, o), o.bundle, RUNC_TIMEOUT_MS, o.monitorPidFile);
 }
 
 export interface ExecHooks {

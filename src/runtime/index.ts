@@ -5,10 +5,10 @@
  * @example
  * const runtime: OciRuntime = new RuncRuntime({ runc, conmon, runcRoot, exitDir, socketDir, execDir });
  * await runtime.prepare({ exited, monitorGone, isLive });
- * const { pid } = await runtime.create({ id, name, bundle, spec, log, stdin: false, terminal: false, leaveStdinOpen: false });
+ * const { pid } = await runtime.beginCreate({ id, name, bundle, log, stdin: false, terminal: false, leaveStdinOpen: false }).create(spec);
  * await runtime.start(id);
  */
-export type { OciRuntime, RuntimeEvents, RuntimeState, RuntimeCreateOptions, RuntimeExecOptions, AttachStream, ResizeTarget } from './oci.js';
+export type { OciRuntime, RuntimeEvents, RuntimeState, RuntimeCreateOptions, PendingCreate, RuntimeExecOptions, AttachStream, ResizeTarget } from './oci.js';
 export { RuncRuntime } from './runner.js';
 export { startFailureExitCode, runtimeFailure } from './conmon.js';
 export * from './argv.js';

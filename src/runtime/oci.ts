@@ -25,9 +25,8 @@ export interface RuntimeEvents {
 export interface RuntimeCreateOptions {
   id: string;
   name: string;
-  /** The bundle dir: `config.json` is written there from `spec`. */
+  /** The bundle dir: `config.json` is written there from the spec given to `create`. */
   bundle: string;
-  spec: Spec;
   /** `none`: no log (attach still works); `k8s-file` at `path`, capped at `sizeMax` bytes per file. */
   log: { driver: 'k8s-file' | 'none'; path: string; sizeMax?: number };
   stdin: boolean;
@@ -48,6 +47,18 @@ export interface RuntimeExecOptions {
   attach?: (() => Promise<void>) | undefined;
   /** The process exited (after this the runtime removes the exec's files). -1: unknown. */
   onExit(code: number): void;
+}
+
+/** A create begun before its spec is ready: the monitor runs and waits for it. */
+export interface PendingCreate {
+  /**
+   * Write `<bundle>/config.json` from `spec`, clear what an earlier run of the same id left
+   * (exit file, runc state), then let the monitor create the container (stopped before its
+   * process runs). Resolves with the container's init pid and its monitor's (conmon's) pid.
+   */
+  create(spec: Spec): Promise<{ pid: number; monitorPid: number }>;
+  /** The start failed before `create`: end the waiting monitor. Nothing after `create`. */
+  cancel(): void;
 }
 
 /** One client's connection to a process's stdio (conmon's attach socket). */
@@ -71,7 +82,8 @@ export type ResizeTarget = { container: string; bundle: string } | { exec: strin
  * @example
  * const runtime: OciRuntime = new RuncRuntime(paths);
  * await runtime.prepare({ exited, monitorGone, isLive });
- * const { pid, monitorPid } = await runtime.create({ id, name, bundle, spec, log, stdin: false, terminal: false, leaveStdinOpen: false });
+ * const pending = runtime.beginCreate({ id, name, bundle, log, stdin: false, terminal: false, leaveStdinOpen: false });
+ * const { pid, monitorPid } = await pending.create(spec);
  * await runtime.start(id);
  */
 export interface OciRuntime {
@@ -83,11 +95,12 @@ export interface OciRuntime {
   close(): void;
 
   /**
-   * Write `<bundle>/config.json` and create the container (stopped before its process
-   * runs). Clears what an earlier run of the same id left (exit file, FIFOs, runc state).
-   * Resolves with the container's init pid and its monitor's (conmon's) pid.
+   * Start the container's monitor (conmon), which waits until the returned `create` is
+   * called: its own start runs while the engine makes the rootfs and the spec. Call it only
+   * once the log files are in place (the monitor opens its log at once). Clears the FIFOs,
+   * sockets and spec an earlier run left. A monitor that cannot start fails `create`.
    */
-  create(o: RuntimeCreateOptions): Promise<{ pid: number; monitorPid: number }>;
+  beginCreate(o: RuntimeCreateOptions): PendingCreate;
   start(id: string): Promise<void>;
   kill(id: string, signal: number, opts?: { all?: boolean }): Promise<void>;
   delete(id: string, opts: { force: boolean }): Promise<void>;

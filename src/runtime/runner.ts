@@ -7,15 +7,15 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EngineError, internal, replaceFileAtomic, writeJsonAtomic } from '../base/index.js';
 import { ProcessWatcher, commandLineOf, spreadSubdirectories } from '../sys/index.js';
-import { toOciJson, type LinuxResources } from '../spec/index.js';
+import { toOciJson, type LinuxResources, type Spec } from '../spec/index.js';
 import { runcDeleteArgs, runcKillArgs, runcPauseArgs, runcPsArgs, runcUpdateArgs, runcStartArgs, runcStateArgs, type RuntimePaths } from './argv.js';
-import { RUNC_TIMEOUT_MS, runRunc, spawnConmonCreate, spawnConmonExec } from './conmon.js';
+import { RUNC_TIMEOUT_MS, runRunc, spawnConmonCreate, spawnConmonExec, type WaitingConmon } from './conmon.js';
 import { deleteStopped, startCreated } from './runc-direct.js';
 import { directStateSupported } from './runc-state.js';
 import { ExitMonitor } from './exit-files.js';
 import { connectSeqpacket, onAttachPackets, attachStdin, ATTACH_STDERR } from './seqpacket.js';
 import { writeResize } from './resize.js';
-import type { AttachStream, OciRuntime, ResizeTarget, RuntimeCreateOptions, RuntimeEvents, RuntimeExecOptions, RuntimeState } from './oci.js';
+import type { AttachStream, OciRuntime, PendingCreate, ResizeTarget, RuntimeCreateOptions, RuntimeEvents, RuntimeExecOptions, RuntimeState } from './oci.js';
 
 /** Files conmon and runc keep in a bundle dir (the engine owns the rest of it). */
 const BUNDLE = { config: 'config.json', ctl: 'ctl', winsz: 'winsz', attach: 'attach', pidFile: 'pidfile', monitorPid: 'conmon.pid', runcLog: 'runc.log', conmonStderr: 'conmon.stderr' } as const;
@@ -75,30 +75,48 @@ export class RuncRuntime implements OciRuntime {
     return this.#exits;
   }
 
-  async create(o: RuntimeCreateOptions): Promise<{ pid: number; monitorPid: number }> {
+  beginCreate(o: RuntimeCreateOptions): PendingCreate {
     const dir = o.bundle;
-    // The spec (written again at every create: no fsync, replaceFileAtomic says why) and the
-    // leftovers of a previous run, at once: a stale exit file must not end this run; stale
-    // FIFOs and sockets would be reused by conmon; a stale conmon.pid would name another
-    // process. Then runc, which refuses an id it still has state for. All in moatd's own
-    // directories: synchronous unlinks, microseconds each.
-    for (const f of [BUNDLE.ctl, BUNDLE.winsz, BUNDLE.attach, BUNDLE.monitorPid]) rmSync(join(dir, f), { force: true });
-    await Promise.all([replaceFileAtomic(join(dir, BUNDLE.config), toOciJson(o.spec, { indent: 2 }), 0o600), this.#exitFiles().clear(o.id)]);
-    if (this.exists(o.id)) await this.delete(o.id, { force: true }).catch(() => undefined);
-    return await spawnConmonCreate(this.#p, {
-      id: o.id,
-      name: o.name,
-      bundle: dir,
-      logPath: o.log.path,
-      logDriver: o.log.driver,
-      ...(o.log.sizeMax !== undefined ? { logSizeMax: o.log.sizeMax } : {}),
-      pidFile: join(dir, BUNDLE.pidFile),
-      monitorPidFile: join(dir, BUNDLE.monitorPid),
-      runcLog: join(dir, BUNDLE.runcLog),
-      stdin: o.stdin,
-      terminal: o.terminal,
-      leaveStdinOpen: o.leaveStdinOpen,
-    });
+    // What a previous run left, before conmon starts: stale FIFOs and sockets would be reused
+    // by conmon; a stale conmon.pid would name another process; a stale config.json would be
+    // created by a waiting conmon whose start pipe closes with moatd (it reads the end as a
+    // go). All in moatd's own directories: synchronous unlinks, microseconds each.
+    for (const f of [BUNDLE.config, BUNDLE.ctl, BUNDLE.winsz, BUNDLE.attach, BUNDLE.monitorPid]) rmSync(join(dir, f), { force: true });
+    let waiting: WaitingConmon | undefined;
+    let failure: unknown;
+    try {
+      waiting = spawnConmonCreate(this.#p, {
+        id: o.id,
+        name: o.name,
+        bundle: dir,
+        logPath: o.log.path,
+        logDriver: o.log.driver,
+        ...(o.log.sizeMax !== undefined ? { logSizeMax: o.log.sizeMax } : {}),
+        pidFile: join(dir, BUNDLE.pidFile),
+        monitorPidFile: join(dir, BUNDLE.monitorPid),
+        runcLog: join(dir, BUNDLE.runcLog),
+        stdin: o.stdin,
+        terminal: o.terminal,
+        leaveStdinOpen: o.leaveStdinOpen,
+      });
+    } catch (err) {
+      failure = err;
+    }
+    const create = async (spec: Spec): Promise<{ pid: number; monitorPid: number }> => {
+      if (waiting === undefined) throw failure;
+      try {
+        // The spec (written again at every create: no fsync, replaceFileAtomic says why), and
+        // a stale exit file, which must not end this run. Then runc's leftovers: it refuses an
+        // id it still has state for.
+        await Promise.all([replaceFileAtomic(join(dir, BUNDLE.config), toOciJson(spec, { indent: 2 }), 0o600), this.#exitFiles().clear(o.id)]);
+        if (this.exists(o.id)) await this.delete(o.id, { force: true }).catch(() => undefined);
+      } catch (err) {
+        waiting.cancel();
+        throw err;
+      }
+      return await waiting.go();
+    };
+    return { create, cancel: () => waiting?.cancel() };
   }
 
   async start(id: string): Promise<void> {

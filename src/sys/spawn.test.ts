@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,31 @@ test('spawnDetached: own session, cwd, /dev/null stdin, output fd, a pipe as fd 
   // Node's own children still end normally with the reaper's SIGCHLD listener installed.
   const code = await new Promise<number | undefined>((resolve) => execFile('/bin/sh', ['-c', 'exit 3'], (err) => resolve(err?.code as number | undefined)));
   assert.equal(code, 3);
+});
+
+test('spawnDetached: an input pipe follows the output pipes; the child waits on it until moatd writes', async (t) => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'moat-spawn-')));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = openSync(join(dir, 'out'), 'a', 0o600);
+  let child: { pid: number; pipes: number[]; inputPipes: number[] };
+  try {
+    child = spawnDetached({ file: '/bin/sh', argv: ['sh', '-c', 'echo waiting >&3; read go <&4; echo "go=$go" >&3'], env: { PATH: '/usr/bin:/bin' }, cwd: dir, outputFd: out, pipes: 1, inputPipes: 1 });
+  } finally {
+    closeSync(out);
+  }
+  assert.equal(child.pipes.length, 1);
+  assert.equal(child.inputPipes.length, 1);
+  const sock = new Socket({ fd: child.pipes[0]!, readable: true, writable: false });
+  let text = '';
+  const ended = new Promise<void>((resolve) => sock.on('end', resolve));
+  sock.on('data', (b: Buffer) => (text += b.toString()));
+  for (let i = 0; i < 200 && text === ''; i++) await sleep(10);
+  await sleep(50);
+  assert.equal(text, 'waiting\n', 'nothing after the read until moatd writes');
+  writeSync(child.inputPipes[0]!, '1\n');
+  closeSync(child.inputPipes[0]!);
+  await ended;
+  assert.equal(text, 'waiting\ngo=1\n');
 });
 
 test('spawnDetached: a program that does not exist is an error naming the errno, and leaves no fd behind', () => {

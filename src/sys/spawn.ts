@@ -34,6 +34,8 @@ export interface DetachedSpawn {
   outputFd: number;
   /** How many pipes the child gets as fds 3, 4 …, each child-to-moatd (the child writes). */
   pipes: number;
+  /** How many moatd-to-child pipes (the child reads) follow those. */
+  inputPipes?: number;
 }
 
 /** Children spawned here that have not been reaped yet. */
@@ -59,14 +61,15 @@ function check(rc: number, what: string): void {
 }
 
 /**
- * Start `o.file` detached (its own session), not waited for; resolves with its pid and the
- * read ends of its pipes (O_CLOEXEC, for a net.Socket). Throws an EngineError naming the errno
+ * Start `o.file` detached (its own session), not waited for; resolves with its pid, the
+ * read ends of its pipes (O_CLOEXEC, for a net.Socket) and the write ends of its input
+ * pipes (O_CLOEXEC, blocking). Throws an EngineError naming the errno
  * when it cannot be started (ENOENT for a missing program, EACCES …).
  *
  * @example
  * const { pid, pipes: [sync] } = spawnDetached({ file: '/usr/bin/conmon', argv: ['conmon', ...args], env, cwd: bundle, outputFd: errFd, pipes: 1 });
  */
-export function spawnDetached(o: DetachedSpawn): { pid: number; pipes: number[] } {
+export function spawnDetached(o: DetachedSpawn): { pid: number; pipes: number[]; inputPipes: number[] } {
   const c = libc();
   if (!reaping) {
     reaping = true;
@@ -79,11 +82,14 @@ export function spawnDetached(o: DetachedSpawn): { pid: number; pipes: number[] 
   let actionsMade = false;
   let attrMade = false;
   try {
-    for (let i = 0; i < o.pipes; i++) {
+    const inputs = o.inputPipes ?? 0;
+    for (let i = 0; i < o.pipes + inputs; i++) {
       const fds = Buffer.alloc(8);
       if (c.pipe2(fds, O_CLOEXEC) !== 0) throw new EngineError('internal', 'ERR_SPAWN', `pipe2 failed: ${errnoName(lastErrno())}`);
-      ours.push(fds.readInt32LE(0));
-      theirs.push(fds.readInt32LE(4));
+      // [read, write]: the child writes the first `pipes`, reads the rest.
+      const input = i >= o.pipes;
+      ours.push(fds.readInt32LE(input ? 4 : 0));
+      theirs.push(fds.readInt32LE(input ? 0 : 4));
     }
     check(c.posix_spawn_file_actions_init(actions), 'posix_spawn_file_actions_init');
     actionsMade = true;
@@ -113,7 +119,7 @@ export function spawnDetached(o: DetachedSpawn): { pid: number; pipes: number[] 
     const rc = c.posix_spawn(pid, o.file, actions, attr, [...o.argv, null], [...env, null]);
     if (rc !== 0) throw new EngineError('internal', 'ERR_SPAWN', `Cannot run ${o.file}: ${errnoName(rc)}`);
     unreaped.add(pid[0]!);
-    const out = { pid: pid[0]!, pipes: [...ours] };
+    const out = { pid: pid[0]!, pipes: ours.slice(0, o.pipes), inputPipes: ours.slice(o.pipes) };
     ours.length = 0;
     return out;
   } finally {

@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { EngineError, noSuchImage } from '../../src/base/index.js';
 import type { EngineHost, EngineImages } from '../../src/engine/index.js';
 import type { ImageRecord } from '../../src/image/index.js';
-import type { AttachStream, OciRuntime, ResizeTarget, RuntimeCreateOptions, RuntimeEvents, RuntimeExecOptions, RuntimeState } from '../../src/runtime/index.js';
+import type { AttachStream, OciRuntime, PendingCreate, ResizeTarget, RuntimeCreateOptions, RuntimeEvents, RuntimeExecOptions, RuntimeState } from '../../src/runtime/index.js';
 import type { LinuxResources, Spec } from '../../src/spec/index.js';
 
 export interface RuntimeCall {
@@ -136,7 +136,28 @@ export class FakeRuntime implements OciRuntime {
     this.#events = undefined;
   }
 
-  async create(o: RuntimeCreateOptions): Promise<{ pid: number; monitorPid: number }> {
+  /** Ids whose monitor was begun and neither let create nor cancelled: a failed start must leave none. */
+  readonly waitingMonitors = new Set<string>();
+
+  beginCreate(o: RuntimeCreateOptions): PendingCreate {
+    this.waitingMonitors.add(o.id);
+    let state: 'waiting' | 'going' | 'cancelled' = 'waiting';
+    return {
+      create: async (spec) => {
+        if (state !== 'waiting') throw new EngineError('internal', 'ERR_RUNTIME_FAILED', 'conmon was cancelled');
+        state = 'going';
+        this.waitingMonitors.delete(o.id);
+        return this.#create(o, spec);
+      },
+      cancel: () => {
+        if (state !== 'waiting') return;
+        state = 'cancelled';
+        this.waitingMonitors.delete(o.id);
+      },
+    };
+  }
+
+  #create(o: RuntimeCreateOptions, spec: Spec): { pid: number; monitorPid: number } {
     this.#record('create', o.id);
     this.exitFiles.delete(o.id);
     this.#seen.delete(o.id);
@@ -144,7 +165,7 @@ export class FakeRuntime implements OciRuntime {
     const c: FakeContainer = {
       id: o.id,
       bundle: o.bundle,
-      spec: o.spec,
+      spec,
       pid: this.#nextPid++,
       monitorPid: this.#nextPid++,
       status: 'created',

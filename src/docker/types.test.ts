@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createBodyRoot, createBodySchema, execConfigSchema, fieldName, issuesText, readRequest } from './types.js';
+import { z } from 'zod';
+import { GoScalar, createBodyRoot, createBodySchema, execConfigSchema, fieldName, issuesText, readRequest } from './types.js';
 
 const read = (body: unknown): ReturnType<typeof readRequest<typeof createBodySchema>> => readRequest(createBodySchema, body, { root: createBodyRoot });
 
@@ -84,4 +85,55 @@ test('execConfigSchema reads exec bodies; fieldName names fields as Docker does'
   assert.equal(fieldName(['HostConfig', 'Mounts', 2, 'TmpfsOptions', 'Mode']), 'HostConfig.Mounts[2].TmpfsOptions.Mode');
   assert.equal(fieldName(['Volumes', '/a b'], 'Config'), 'Config.Volumes["/a b"]');
   assert.equal(fieldName([]), 'body');
+});
+
+test('GoScalar answers as zod\'s chain it replaces (type, refinements, nullish, transform): same value, same issues', () => {
+  // The chains types.ts used before GoScalar, kept here as the reference.
+  const zodInt = (type: string, min: number, max: number) =>
+    z
+      .number({ invalid_type_error: `expected a number (Go ${type})` })
+      .refine((n) => Number.isInteger(n), { message: `expected an integer (Go ${type})` })
+      .refine((n) => n >= min && n <= max, { message: `out of range for Go ${type}` })
+      .nullish()
+      .transform((v) => v ?? undefined);
+  const zodStr = z.string({ invalid_type_error: 'expected a string' }).nullish().transform((v) => v ?? undefined);
+  const zodBool = z.boolean({ invalid_type_error: 'expected true or false' }).nullish().transform((v) => v ?? undefined);
+  const goInt = (type: string, min: number, max: number) =>
+    new GoScalar('number', `expected a number (Go ${type})`, [
+      [(n) => Number.isInteger(n), `expected an integer (Go ${type})`],
+      [(n) => n >= min && n <= max, `out of range for Go ${type}`],
+    ]);
+  const pairs: Array<[string, z.ZodTypeAny, z.ZodTypeAny]> = [
+    ['uint16', zodInt('uint16', 0, 65535), goInt('uint16', 0, 65535)],
+    ['int64', zodInt('int64', -9223372036854775808, 9223372036854775807), goInt('int64', -9223372036854775808, 9223372036854775807)],
+    ['string', zodStr, new GoScalar('string', 'expected a string')],
+    ['bool', zodBool, new GoScalar('boolean', 'expected true or false')],
+  ];
+  const inputs: unknown[] = [undefined, null, 0, 1, -1, 1.5, -0.5, 65535, 65536, 70000.5, -70000.5, 1e30, -1e30, Infinity, -Infinity, NaN, '', 'x', '12', true, false, {}, [], [1], { a: 1 }];
+  for (const [name, reference, scalar] of pairs) {
+    for (const v of inputs) {
+      // Inside an object, as every such field is: the issue's path and the key's absence.
+      const wrap = (s: z.ZodTypeAny) => z.object({ F: s }).safeParse(v === undefined ? {} : { F: v });
+      const want = wrap(reference);
+      const got = wrap(scalar);
+      const label = `${name} ${String(v)}`;
+      assert.equal(got.success, want.success, label);
+      if (want.success && got.success) {
+        assert.deepEqual(got.data, want.data, label);
+        assert.equal('F' in got.data && got.data['F'] !== undefined, 'F' in want.data && want.data['F'] !== undefined, label);
+      } else if (!want.success && !got.success) {
+        const view = (e: z.ZodError) => e.issues.map((i) => ({ code: i.code, path: i.path, message: i.message, ...(i.code === 'invalid_type' ? { expected: i.expected, received: i.received } : {}) }));
+        assert.deepEqual(view(got.error), view(want.error), label);
+      }
+    }
+  }
+  // And through readRequest: the same Docker-worded line.
+  const r = readRequest(createBodySchema, { Image: 'busybox', HostConfig: { BlkioWeight: 70000.5, CpuShares: 'x', Privileged: 1 }, Hostname: 7 }, { root: createBodyRoot });
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.equal(
+      issuesText(r.issues),
+      'invalid Config.Hostname: expected a string, got number; invalid HostConfig.Privileged: expected true or false, got number; invalid HostConfig.CpuShares: expected a number (Go int64), got a string; invalid HostConfig.BlkioWeight: expected an integer (Go uint16); invalid HostConfig.BlkioWeight: out of range for Go uint16',
+    );
+  }
 });

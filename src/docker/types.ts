@@ -17,28 +17,58 @@ import { z } from 'zod';
 const INT64_MAX = 9223372036854775807;
 const UINT64_MAX = 18446744073709551615;
 
+type GoScalarKind = 'string' | 'number' | 'boolean';
+type GoScalarValue<K extends GoScalarKind> = K extends 'string' ? string : K extends 'number' ? number : boolean;
+
+/**
+ * A Go scalar field in one zod step: null or absent leaves the zero value (undefined: the
+ * key is dropped); another type is refused with `typeError` (zod's invalid_type, so the
+ * message gets its "got …"); each failing check adds its message, all of them in order, as
+ * chained refinements would. zod's own chain (type, two refinements, nullish, transform) is
+ * five layers, each with its context and closures per field, and a create body names ~90
+ * such fields: 1.5 ms of moatd's interpreter per create (docs/performance.md, phase I).
+ */
+export class GoScalar<K extends GoScalarKind> extends z.ZodType<GoScalarValue<K> | undefined, z.ZodTypeDef, unknown> {
+  constructor(
+    readonly kind: K,
+    readonly typeError: string,
+    readonly checks: ReadonlyArray<readonly [(v: GoScalarValue<K>) => boolean, string]> = [],
+  ) {
+    super({});
+  }
+
+  _parse(input: z.ParseInput): z.ParseReturnType<GoScalarValue<K> | undefined> {
+    const v = input.data as unknown;
+    if (v === null || v === undefined) return z.OK(undefined);
+    if (typeof v !== this.kind || Number.isNaN(v)) {
+      const ctx = this._getOrReturnCtx(input);
+      z.addIssueToContext(ctx, { code: z.ZodIssueCode.invalid_type, expected: this.kind, received: ctx.parsedType, message: this.typeError });
+      return z.INVALID;
+    }
+    let failed = false;
+    for (const [ok, message] of this.checks) {
+      if (ok(v as GoScalarValue<K>)) continue;
+      z.addIssueToContext(this._getOrReturnCtx(input), { code: z.ZodIssueCode.custom, message });
+      failed = true;
+    }
+    return failed ? z.INVALID : z.OK(v as GoScalarValue<K>);
+  }
+}
+
 /** A Go integer type with its range; null leaves the zero value (the key is dropped). */
-function goInt(type: string, min: number, max: number) {
-  return z
-    .number({ invalid_type_error: `expected a number (Go ${type})` })
-    .refine((n) => Number.isInteger(n), { message: `expected an integer (Go ${type})` })
-    .refine((n) => n >= min && n <= max, { message: `out of range for Go ${type}` })
-    .nullish()
-    .transform((v) => v ?? undefined);
+function goInt(type: string, min: number, max: number): GoScalar<'number'> {
+  return new GoScalar('number', `expected a number (Go ${type})`, [
+    [(n) => Number.isInteger(n), `expected an integer (Go ${type})`],
+    [(n) => n >= min && n <= max, `out of range for Go ${type}`],
+  ]);
 }
 const int64 = goInt('int64', -INT64_MAX - 1, INT64_MAX);
 const int = goInt('int', -INT64_MAX - 1, INT64_MAX);
 const uint16 = goInt('uint16', 0, 65535);
 const uint32 = goInt('uint32', 0, 4294967295);
 const uint64 = goInt('uint64', 0, UINT64_MAX);
-const str = z
-  .string({ invalid_type_error: 'expected a string' })
-  .nullish()
-  .transform((v) => v ?? undefined);
-const bool = z
-  .boolean({ invalid_type_error: 'expected true or false' })
-  .nullish()
-  .transform((v) => v ?? undefined);
+const str = new GoScalar('string', 'expected a string');
+const bool = new GoScalar('boolean', 'expected true or false');
 
 /** A pointer to a scalar (`*bool`, `*int64`): null is kept, meaning "not set". */
 const ptrBool = z.boolean({ invalid_type_error: 'expected true, false or null' }).nullable().optional();

@@ -35,6 +35,8 @@ export class JsonSyntaxError extends Error {
 }
 
 const MAX_DEPTH = 200;
+/** What ends the fast path of a string: an escape or a control character. */
+const PLAIN_STRING_STOP = /[\\\x00-\x1f]/;
 
 /** Parse `text` into a tree. Duplicate keys are kept (see `findKeyConflicts`). */
 export function parseJsonTree(text: string): JsonNode {
@@ -54,6 +56,14 @@ export function parseJsonTree(text: string): JsonNode {
   const str = (): string => {
     // text[i] === '"'
     i++;
+    // Most strings hold no escape and no control character: up to the next quote at once
+    // (native indexOf and regex instead of a loop per character in V8's interpreter).
+    const close = text.indexOf('"', i);
+    const plain = close >= 0 ? text.slice(i, close) : '';
+    if (close >= 0 && !PLAIN_STRING_STOP.test(plain)) {
+      i = close + 1;
+      return plain;
+    }
     let out = '';
     let start = i;
     for (;;) {

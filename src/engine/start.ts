@@ -40,8 +40,8 @@ export async function startLocked(core: EngineCore, c: ContainerRecord, o: { man
   // Its failure is the start's, reported where the start waits for it.
   sidework.catch(() => undefined);
   // conmon starts once the log files are settled (it opens its log at once) and waits for
-  // the spec: its own start, ~2-3 ms of loading libraries, runs while the rootfs, mounts,
-  // network and spec are made (docs/performance.md, phase I).
+  // the spec: its own start (exec and eleven libraries, ~1 ms after the spawn's) runs while
+  // the rootfs, mounts, network and spec are made (docs/performance.md, phase I).
   const cfg = c.Config;
   const monitor = logsReady.then(() =>
     core.runtime.beginCreate({

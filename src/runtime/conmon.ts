@@ -132,8 +132,8 @@ export interface WaitingConmon {
 
 /**
  * Spawn a container's conmon (--sync: the spawned process is the monitor) waiting on its
- * start pipe (_OCI_STARTPIPE): its own start, ~2-3 ms of loading eleven libraries, runs while
- * moatd makes the rootfs, mounts and spec. Its pid is written to `monitorPidFile` as conmon's
+ * start pipe (_OCI_STARTPIPE): its own start (exec and eleven libraries, ~1 ms after the
+ * spawn's) runs while moatd makes the rootfs, mounts and spec. Its pid is written to `monitorPidFile` as conmon's
  * `-P` would: live restore and removals read it. Before the start pipe is read conmon only
  * opens its log file: the bundle's config.json must not exist until just before `go`, since
  * conmon reads the pipe's end (moatd gone) as a go and would create what it finds.

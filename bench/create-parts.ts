@@ -77,20 +77,18 @@ function bundle(i: number, seccomp: LinuxSeccomp | undefined): string {
 }
 
 /**
- * Starts conmon; resolves with its first sync-pipe message (the pid, or runc's error). With
- * `early`, conmon waits on its start pipe until `go` is called; `go` returns the time it was.
+ * Starts conmon; `reported` resolves with its first sync-pipe message (the pid, or runc's
+ * error). With `early`, conmon waits on its start pipe until `go()`, which returns the time
+ * of the go.
  */
-function conmonCreate(args: string[], early?: { go: (write: () => bigint) => void }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const env = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...(early ? { _OCI_STARTPIPE: '4' } : {}) };
-    const child = spawn('/usr/bin/conmon', args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...(early ? ['pipe' as const] : [])], env, detached: true });
-    if (early) {
-      const start = child.stdio[4] as NodeJS.WritableStream & { destroy(): void };
-      early.go(() => {
-        start.write('{"data":0}\n');
-        return process.hrtime.bigint();
-      });
-    }
+function conmonCreate(args: string[], early = false): { reported: Promise<string>; go: () => bigint } {
+  const env = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...(early ? { _OCI_STARTPIPE: '4' } : {}) };
+  const child = spawn('/usr/bin/conmon', args, { stdio: ['ignore', 'ignore', 'ignore', 'pipe', ...(early ? ['pipe' as const] : [])], env, detached: true });
+  const go = (): bigint => {
+    (child.stdio[4] as NodeJS.WritableStream).write('{"data":0}\n');
+    return process.hrtime.bigint();
+  };
+  const reported = new Promise<string>((resolve, reject) => {
     const pipe = child.stdio[3] as Readable;
     let text = '';
     pipe.on('data', (chunk: Buffer) => {
@@ -103,6 +101,7 @@ function conmonCreate(args: string[], early?: { go: (write: () => bigint) => voi
     pipe.on('end', () => reject(new Error(`conmon exited without reporting: ${text}`)));
     child.on('error', reject);
   });
+  return { reported, go };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -117,14 +116,12 @@ try {
       if (v.conmon === undefined) {
         execFileSync(RUNC, ['--root', runcRoot, 'create', '--bundle', bundles[i]!, id], { stdio: 'ignore' });
       } else {
-        let msg: string;
+        const created = conmonCreate(v.conmon(id, bundles[i]!), v.early === true);
         if (v.early === true) {
-          let wrote: (() => bigint) | undefined;
-          const created = conmonCreate(v.conmon(id, bundles[i]!), { go: (w) => (wrote = w) });
           await new Promise((r) => setTimeout(r, EARLY_MS));
-          t0 = wrote!();
-          msg = await created;
-        } else msg = await conmonCreate(v.conmon(id, bundles[i]!));
+          t0 = created.go();
+        }
+        const msg = await created.reported;
         if (!/"data":\s*\d+/.test(msg)) throw new Error(`${v.name}: ${msg}`);
       }
       times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6);

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { conmonCreateArgs } from './argv.js';
 import { jsonObjectEnd, runtimeFailure, spawnConmonCreate, startFailureExitCode } from './conmon.js';
+import { RuncRuntime } from './runner.js';
+import { standaloneSpec } from '../spec/index.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -41,7 +43,13 @@ test('a container\'s conmon runs with --sync and moatd writes its pid file: the 
     assert.equal(fields[3], String(monitorPid), 'its own session (setsid)');
     assert.match(readFileSync(`/proc/${monitorPid}/cmdline`, 'utf8'), /^sleep\x0030/);
   } finally {
-    if (monitorPid > 0) process.kill(monitorPid, 'SIGKILL');
+    // The stand-in by the pid file too: a failed go leaves monitorPid unset.
+    const pid = monitorPid > 0 ? monitorPid : existsSync(join(dir, 'conmon.pid')) ? Number(readFileSync(join(dir, 'conmon.pid'), 'utf8')) : 0;
+    try {
+      if (pid > 0) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -82,4 +90,17 @@ test('runtime failures keep the words the docker CLI matches for 126/127', () =>
   assert.equal(startFailureExitCode(dir), 126);
   assert.match(dir.message, /permission denied/, 'moby appends permission denied so the CLI picks 126');
   assert.equal(startFailureExitCode(runtimeFailure('something else')), 128);
+});
+
+test('a conmon that cannot start fails the create it was begun for; cancel is harmless', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-conmon-'));
+  try {
+    const runtime = new RuncRuntime({ runc: '/usr/sbin/runc', conmon: join(dir, 'no-such-conmon'), runcRoot: join(dir, 'runc'), exitDir: join(dir, 'exits'), socketDir: join(dir, 's'), execDir: join(dir, 'exec') });
+    const pending = runtime.beginCreate({ id: 'c1', name: 'c1', bundle: dir, log: { driver: 'none', path: '' }, stdin: false, terminal: false, leaveStdinOpen: false });
+    pending.cancel();
+    await assert.rejects(pending.create(standaloneSpec({ rootfs: 'rootfs', args: ['true'], capabilities: [], cgroupsPath: 'moat-test/c1' })), /Cannot run .*no-such-conmon: ENOENT/);
+    assert.equal(existsSync(join(dir, 'conmon.pid')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

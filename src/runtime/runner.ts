@@ -82,8 +82,7 @@ export class RuncRuntime implements OciRuntime {
     // created by a waiting conmon whose start pipe closes with moatd (it reads the end as a
     // go). All in moatd's own directories: synchronous unlinks, microseconds each.
     for (const f of [BUNDLE.config, BUNDLE.ctl, BUNDLE.winsz, BUNDLE.attach, BUNDLE.monitorPid]) rmSync(join(dir, f), { force: true });
-    let waiting: WaitingConmon | undefined;
-    let failure: unknown;
+    let waiting: WaitingConmon;
     try {
       waiting = spawnConmonCreate(this.#p, {
         id: o.id,
@@ -100,10 +99,10 @@ export class RuncRuntime implements OciRuntime {
         leaveStdinOpen: o.leaveStdinOpen,
       });
     } catch (err) {
-      failure = err;
+      // A monitor that cannot start fails the create, where the start waits for it.
+      return { create: () => Promise.reject(err), cancel: () => undefined };
     }
     const create = async (spec: Spec): Promise<{ pid: number; monitorPid: number }> => {
-      if (waiting === undefined) throw failure;
       try {
         // The spec (written again at every create: no fsync, replaceFileAtomic says why), and
         // a stale exit file, which must not end this run. Then runc's leftovers: it refuses an
@@ -116,7 +115,7 @@ export class RuncRuntime implements OciRuntime {
       }
       return await waiting.go();
     };
-    return { create, cancel: () => waiting?.cancel() };
+    return { create, cancel: () => waiting.cancel() };
   }
 
   async start(id: string): Promise<void> {

@@ -23,6 +23,10 @@ test('moatd killed while a conmon waits for its spec: conmon creates nothing and
   const id = 'early-conmon-1';
   const bundle = join(dir, 'bundle');
   t.after(() => {
+    // A conmon still there (the test failed) goes first: it would hold the container.
+    const pidFile = join(bundle, 'conmon.pid');
+    const conmon = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+    if (conmon > 0 && pidAlive(conmon)) process.kill(conmon, 'SIGKILL');
     try {
       execFileSync(REAL_RUNC, ['--root', paths.runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
     } catch {

@@ -1,7 +1,9 @@
 /**
  * cgroups: host layout detection (v1 / v2 / hybrid), this process's own cgroup
  * directories, stats file parsers, Docker's stats JSON, and the host reader. Never
- * creates, moves into or writes cgroups (runc does that).
+ * creates cgroups or moves a process between them (runc does that); its one write is a move of
+ * moatd into the cgroup it is already in, which starts the kernel's wait for runc's move early
+ * (prepay.ts).
  *
  * @example
  * import { readOwnCgroups, readCgroupStats, toDockerStats } from '../cgroups/index.js';
@@ -148,6 +150,14 @@ export { readOwnCgroups } from './cgroupfs.js';
  * const cur = await sampleProcessCgroups(pid); toDockerStats(cur, prev, { machineMemory: os.totalmem() });
  */
 export { sampleProcessCgroups, rfc3339Nano } from './cgroupfs.js';
+/**
+ * Starts the wait runc's next cgroup move would begin with (an RCU grace period, 6–23 ms
+ * here), by a move of moatd into its own cgroup; returns at once, never throws.
+ *
+ * @example
+ * void prepayCgroupMove(); // then let conmon run `runc create`
+ */
+export { prepayCgroupMove, prepayTarget } from './prepay.js';
 export type { CgroupMode, CgroupMount } from './layout.js';
 export type {
   BlkioStatEntry, CgroupFiles, CgroupSample, DockerBlkioStats, DockerCpuStats, DockerMemoryStats, DockerNetworkStats,

@@ -128,6 +128,8 @@ export class ExecSessions {
       const group = await core.host.rootfs.readText(rootfs, '/etc/group');
       const user = resolveUser(rec.User || c.Config.User || '', { passwd, group, groupAdd: c.HostConfig.GroupAdd ?? [] });
       const process = execProcess(c, core.plan(c), rec, user);
+      // runc exec moves the new process into the container's cgroups: its wait starts now (start.ts).
+      core.host.cgroups.prepayMove();
       const pid = await core.runtime.exec({
         containerId: c.Id,
         execId: id,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../base/index.js';
-import { readOwnCgroups, sampleProcessCgroups, type StatsSnapshot } from '../cgroups/index.js';
+import { prepayCgroupMove, readOwnCgroups, sampleProcessCgroups, type StatsSnapshot } from '../cgroups/index.js';
 import { MAX_CGROUP_PARENT_DEPTH, type DeviceMapping, type MountRequest } from '../docker/index.js';
 import { mountOverlay, unmountOverlay } from '../image/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
@@ -63,6 +63,11 @@ export interface CgroupHost {
   sweep(parent: string, keep: ReadonlySet<string>): Promise<void>;
   /** One stats sample of the cgroups of process `pid` (0: an empty sample). */
   sample(pid: number): Promise<StatsSnapshot>;
+  /**
+   * Before the runtime moves a new process into its cgroups (a start, an exec): starts the
+   * kernel's wait such a move begins with, so runc's finds it over or under way. Returns at once.
+   */
+  prepayMove(): void;
 }
 
 export interface ProcessHost {
@@ -146,6 +151,7 @@ export function hostSystem(): EngineHost {
         for (const base of new Set(Object.values(own?.dirs ?? {}))) await sweepCgroupLevels(join(base, parent), '', keep);
       },
       sample: (pid) => sampleProcessCgroups(pid),
+      prepayMove: () => void prepayCgroupMove(),
     },
     processes: {
       async rows(pids) {

@@ -127,6 +127,10 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   wiring?.catch(() => undefined);
   // runc makes the daemon's cgroup parent if it is gone: not while a removal of it runs.
   await core.daemonCgroup.beforeCreate();
+  // runc's move of the init into its cgroups, ~8 ms from here, would first wait out an RCU
+  // grace period (6-23 ms here); a no-op move now starts that wait alongside conmon's and
+  // runc's own start (docs/performance.md, phase J).
+  core.host.cgroups.prepayMove();
   const creating = monitor.then((m) => m.create(spec));
   const { pid, monitorPid } = await creating
     .catch(async (err: unknown) => {

@@ -403,6 +403,9 @@ export function fakeHost(calls: HostCall[] = []): EngineHost & { calls: HostCall
         rec('sweepCgroups', [parent, ...[...keep].sort()].join(' '));
       },
       sample: async () => ({ read: '2026-01-01T00:00:00.000000000Z', cgroup: { version: 2 as const }, systemCpuUsage: 0, onlineCpus: 1 }),
+      prepayMove() {
+        rec('prepayMove', '');
+      },
     },
     processes: {
       rows: async (pids) => pids.map((pid) => ['root', String(pid), '0', '0', '', '?', '00:00:00', 'fake']),

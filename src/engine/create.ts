@@ -98,6 +98,10 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     throw err;
   }
   core.events.emit('container', 'create', id, core.table.attrs(rec));
+  // A `docker run` starts it next: its runc moves the init into its cgroups ~15-20 ms from
+  // here. A wait for the kernel's lock for moves started now covers a long grace period;
+  // the start's own (start.ts) covers a short one that ended before it.
+  core.host.cgroups.prepayMove();
   core.log.trace({ containerId: id, phases: phases.done() }, 'created');
   return { Id: id, Warnings: warnings };
 }

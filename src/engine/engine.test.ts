@@ -540,24 +540,27 @@ test('records: every write durable but the removal that follows a --rm container
   await r.close();
 });
 
-test('a start and an exec start the wait of a cgroup move before the runtime makes its process (phase J)', async () => {
+test('a create, a start and an exec start the wait of a cgroup move before the runtime makes its process (phase J)', async () => {
   const r = await rig();
   const seen: string[][] = [];
   const host = r.host.cgroups;
   const prepay = host.prepayMove.bind(host);
-  const { Id } = await r.engine.create(run('prepay'));
+  let id = '';
   host.prepayMove = () => {
-    seen.push(r.runtime.callsOf(Id));
+    seen.push(r.runtime.callsOf(id));
     prepay();
   };
+  const { Id } = await r.engine.create(run('prepay'));
+  id = Id;
+  assert.equal(seen.length, 1, 'one move at the create (a docker run starts it next)');
   await r.engine.start(Id);
-  assert.equal(seen.length, 1, 'one move per start');
-  assert.ok(!seen[0]!.includes('create'), `before the runtime's create (calls then: ${seen[0]!.join(', ')})`);
+  assert.equal(seen.length, 2, 'one move per start');
+  assert.ok(!seen[1]!.includes('create'), `before the runtime's create (calls then: ${seen[1]!.join(', ')})`);
   assert.ok(r.runtime.callsOf(Id).includes('create'));
   const ex = r.engine.execCreate(Id, { Cmd: ['true'] });
   await r.engine.execStart(ex, undefined);
   await until(() => r.engine.getExec(ex).ExitCode === 0, 'the exec exit');
-  assert.equal(seen.length, 2, 'one move per exec');
-  assert.ok(!seen[1]!.some((c) => c.startsWith('exec')), `before the runtime's exec (calls then: ${seen[1]!.join(', ')})`);
+  assert.equal(seen.length, 3, 'one move per exec');
+  assert.ok(!seen[2]!.some((c) => c.startsWith('exec')), `before the runtime's exec (calls then: ${seen[2]!.join(', ')})`);
   await r.close();
 });

@@ -120,7 +120,7 @@ try {
       const id = `moat-bench-create-${i}-${r}`;
       // A quiet spell first: the previous create's cgroup move would otherwise have left the
       // kernel's lock for moves warm for this one (phase J).
-      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      await new Promise((done) => setTimeout(done, SETTLE_MS));
       let t0 = process.hrtime.bigint();
       if (v.prepay === true) {
         // Asynchronous: the move's open and write are thread-pool steps the main thread dispatches.

@@ -64,8 +64,9 @@ export interface CgroupHost {
   /** One stats sample of the cgroups of process `pid` (0: an empty sample). */
   sample(pid: number): Promise<StatsSnapshot>;
   /**
-   * Before the runtime moves a new process into its cgroups (a start, an exec): starts the
-   * kernel's wait such a move begins with, so runc's finds it over or under way. Returns at once.
+   * Before the runtime moves a new process into its cgroups (after a create, which a start
+   * usually follows; at a start; at an exec): starts the kernel's wait such a move begins
+   * with, so runc's finds it over or under way. Returns at once.
    */
   prepayMove(): void;
 }

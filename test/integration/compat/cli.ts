@@ -14,7 +14,15 @@ export interface CliResult {
 
 export function dockerEnv(d: TestDaemon): NodeJS.ProcessEnv {
   const cfg = join(d.root, 'docker-cli');
-  mkdirSync(cfg, { recursive: true });
+  // Not recursive: a call after the daemon's cleanup (a late `rm -f` in a test's after-hook)
+  // must not make its removed root again, which was left in /tmp after every suite run. The
+  // CLI itself never creates a missing config dir.
+  try {
+    mkdirSync(cfg);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOENT') throw err;
+  }
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: d.host, DOCKER_CONFIG: cfg };
   delete env['DOCKER_API_VERSION'];
   delete env['DOCKER_CONTEXT'];

@@ -55,13 +55,14 @@ test('--link on the default bridge with icc on', async (t) => {
     await dockerOk(d, ['start', '-a', 'client']);
   });
 
-  await t.test('a missing target is exit 125 naming it; links are refused on a user network', async () => {
+  await t.test('a missing target is exit 125 naming it; links are refused on a user network', async (st) => {
     const r = await docker(d, ['run', '--rm', '--link', 'nosuch:db', 'busybox', 'true']);
     assert.equal(r.code, 125, r.stderr);
     assert.match(r.stderr, /could not get container for nosuch: No such container: nosuch/);
     const front = freeSubnet([d.bridgeSubnet.subnet]);
     const netId = (await dockerOk(d, ['network', 'create', '--subnet', front.subnet, 'front'])).trim();
-    t.after(() => docker(d, ['network', 'rm', netId]));
+    // The subtest's own hook: the outer test's ran after the daemon's cleanup, against no daemon.
+    st.after(() => docker(d, ['network', 'rm', netId]));
     const u = await docker(d, ['run', '--rm', '--network', 'front', '--link', 'web:db', 'busybox', 'true']);
     assert.equal(u.code, 125, u.stderr);
     assert.match(u.stderr, /links are supported only on the default bridge/);

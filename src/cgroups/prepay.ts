@@ -1,5 +1,5 @@
 // The one write moatd makes to cgroupfs (host): a move of moatd into the cgroup it is already
-// in, made just before runc moves a new process (a container's init, an exec's process).
+// in, made shortly before runc moves a new process (a container's init, an exec's process).
 //
 // Every move of a process between cgroups (a write to cgroup.procs, any hierarchy, v1 or v2)
 // takes the kernel's global lock for moves, and the first taker after a quiet spell waits a

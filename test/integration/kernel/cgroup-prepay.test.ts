@@ -38,7 +38,20 @@ test('the no-op cgroup move is made, accepted, and leaves the process where it w
   assert.ok(m, moves[0]);
   assert.equal(m[2], pid, 'its own pid');
   assert.equal(m[3], String(pid.length), 'the kernel accepted the move');
-  const own = r.before.split('\n').find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l)) ?? r.before.split('\n').find((l) => l.startsWith('0::'));
+  // The exact directory, worked out here from mountinfo (not by the code under test): the pids
+  // hierarchy's mount point (else cgroup2's) joined with the process's own path in it.
+  const pidsLine = r.before.split('\n').find((l) => /^\d+:([^:]*,)?pids(,[^:]*)?:/.test(l));
+  const own = pidsLine ?? r.before.split('\n').find((l) => l.startsWith('0::'));
   assert.ok(own !== undefined, r.before);
-  assert.ok(m[1]!.endsWith(own.slice(own.lastIndexOf(':') + 1).replace(/\/$/, '')), `the cgroup it is in (${own}), not another: ${m[1]}`);
+  const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => {
+    const [left = '', right = ''] = l.split(' - ');
+    const f = left.split(' ');
+    const [fstype = '', , options = ''] = right.split(' ');
+    return { root: f[3] ?? '', point: f[4] ?? '', fstype, options: options.split(',') };
+  }).find((x) => (pidsLine !== undefined ? x.fstype === 'cgroup' && x.options.includes('pids') : x.fstype === 'cgroup2'));
+  assert.ok(mount !== undefined, 'a cgroup mount for the hierarchy');
+  let path = own.slice(own.indexOf(':', own.indexOf(':') + 1) + 1);
+  if (mount.root !== '/' && (path === mount.root || path.startsWith(`${mount.root}/`))) path = path.slice(mount.root.length);
+  const expected = `${mount.point}${path === '/' ? '' : path}`.replace(/\/+$/, '');
+  assert.equal(m[1], expected, `the cgroup it is in (${own}), not another`);
 });

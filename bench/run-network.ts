@@ -5,15 +5,19 @@
 // dockerd: a bridge this bench makes (with iptables, as dockerd runs by default) vs
 // `--network none`. Everything it adds (dockerd's bridge, its iptables chains and rules,
 // moat's guard rules) is removed at the end: the iptables lines dockerd added are deleted
-// by comparing iptables-save before and after. BENCH_ROUNDS (default 15).
+// by comparing iptables-save before and after. BENCH_ROUNDS (default 15). Then
+// BENCH_PARALLEL_ROUNDS (default 3) rounds of BENCH_PARALLEL (default 20) `run --rm` at once
+// per case, with one long-lived container on each bridge, and the machine's CPU per container.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { loadAverage, stats, unmountUnder } from './lib/host.js';
+import { busyCpuMs, loadAverage, stats, unmountUnder } from './lib/host.js';
 import { IMAGE, cli, findDocker, must, startDockerd, startMoatd, type Engine } from './lib/peers.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
+const PARALLEL = Number(process.env['BENCH_PARALLEL'] ?? 20);
+const PARALLEL_ROUNDS = Number(process.env['BENCH_PARALLEL_ROUNDS'] ?? 3);
 
 function iptablesLines(): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -155,6 +159,29 @@ async function main(): Promise<void> {
       if (moatd.log !== undefined) {
         console.log("moatd's debug phases (median ms of each):");
         printPhases(moatd.log, logFrom);
+      }
+    }
+    if (PARALLEL_ROUNDS > 0) {
+      // Many at once on the bridge (the keepers still up): netavark's iptables processes
+      // against dockerd's in-process netlink, both CPU-bound on the same cores.
+      const wall = new Map<string, number[]>(cases.map((c) => [c.label, []]));
+      const cpu = new Map<string, number[]>(cases.map((c) => [c.label, []]));
+      for (let round = 0; round < PARALLEL_ROUNDS; round++) {
+        for (const c of [...cases.slice(round % cases.length), ...cases.slice(0, round % cases.length)]) {
+          const c0 = busyCpuMs();
+          const t0 = performance.now();
+          const rs = await Promise.all(Array.from({ length: PARALLEL }, () => cli(c.e, ['run', '--rm', ...c.flags, IMAGE, 'true'])));
+          wall.get(c.label)!.push(performance.now() - t0);
+          cpu.get(c.label)!.push((busyCpuMs() - c0) / PARALLEL);
+          const bad = rs.find((r) => r.code !== 0);
+          if (bad) throw new Error(`${c.label} (parallel): exited ${bad.code}: ${bad.stderr}`);
+        }
+      }
+      console.log(`\n${PARALLEL} parallel run --rm, ${PARALLEL_ROUNDS} rounds, one other container on each bridge`);
+      console.log('case               per s   machine CPU per container');
+      for (const c of cases) {
+        const perSec = (PARALLEL * 1000) / stats(wall.get(c.label)!).median;
+        console.log(`${c.label.padEnd(18)} ${perSec.toFixed(1).padStart(5)}   ${Math.round(stats(cpu.get(c.label)!).median)} ms`);
       }
     }
     for (const e of [dockerd, moatd]) await must(e, ['rm', '-f', 'bench-keeper']);

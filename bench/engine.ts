@@ -28,6 +28,9 @@ const PARALLEL_ROUNDS = Number(process.env['BENCH_PARALLEL_ROUNDS'] ?? 3);
 const PS_CONTAINERS = Number(process.env['BENCH_PS_CONTAINERS'] ?? 50);
 const ENGINES = (process.env['BENCH_ENGINES'] ?? 'dockerd,moatd,podman,runc').split(',').map((s) => s.trim()).filter((s) => s !== '');
 const VARIANTS = JSON.parse(process.env['BENCH_MOATD_VARIANTS'] ?? '[]') as MoatdVariant[];
+/** `run --rm` after this long without a container (moatd's listener pair has exited by then). */
+const COLD_IDLE_MS = 12_000;
+const COLD_RUNS = Number(process.env['BENCH_COLD_RUNS'] ?? 3);
 
 const say = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
 
@@ -211,6 +214,16 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
       settledParts.set(e.key, partsOf);
     }
 
+    // The first run after an idle spell: the engine's own cost of waking up (moatd starts its
+    // seccomp listener pair again). The first round follows the settled wait above.
+    say(`run --rm after ${COLD_IDLE_MS / 1000} s idle, ${COLD_RUNS} rounds`);
+    const cold = new Map<string, number[]>(engines.map((e) => [e.key, []]));
+    for (let round = 0; round < COLD_RUNS; round++) {
+      if (round > 0) await sleep(COLD_IDLE_MS);
+      for (const e of rotated(engines, round)) cold.get(e.key)!.push((await runOnce(e)).ms);
+    }
+    for (const e of engines) say(`  ${e.key}: median ${stats(cold.get(e.key)!).median} ms`);
+
     const counted: Record<string, string> = {
       dockerd: 'dockerd + containerd',
       moatd: 'moatd + seccomp listener + its standby (they start with the first container that needs them and exit 5-10 s after the last one)',
@@ -231,6 +244,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
               perContainerRssKb: Math.round(perContainer.get(e.key)!),
               ...(cliPeak.get(e.key) !== undefined ? { cliRunPeakRssKb: cliPeak.get(e.key)! } : {}),
               versionMs: stats(version.get(e.key)!),
+              ...(COLD_RUNS > 0 ? { coldRunMs: stats(cold.get(e.key)!) } : {}),
             }
           : {}),
       };

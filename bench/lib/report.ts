@@ -28,6 +28,8 @@ export interface EngineResult {
   cliRunPeakRssKb?: number;
   /** `docker version` (CLI start + one round trip) or `podman version` (no daemon to ask). */
   versionMs?: Stats;
+  /** `run --rm` after 12 s without a container, wall ms (the engine waking up). */
+  coldRunMs?: Stats;
 }
 
 export interface PhaseResult {
@@ -107,6 +109,7 @@ export function render(r: BenchResult): string {
     ['RSS per running container', ...keys.map((k) => mib(r.engines[k]!.perContainerRssKb))],
     ['CLI peak RSS, one run --rm', ...keys.map((k) => mib(r.engines[k]!.cliRunPeakRssKb))],
     ['`version` (CLI + round trip), median', ...keys.map((k) => ms(r.engines[k]!.versionMs?.median))],
+    ['`run --rm` after 12 s idle, median', ...keys.map((k) => ms(r.engines[k]!.coldRunMs?.median))],
   ];
   out.push(table(['measure', ...keys], rows));
   out.push('');
@@ -173,6 +176,7 @@ export function compare(oldR: BenchResult, newR: BenchResult): string {
     const a = oldR.engines[k];
     const b = newR.engines[k];
     add(`${k} run --rm median`, a?.runMs?.median, b?.runMs?.median, 'ms');
+    add(`${k} run --rm after 12 s idle`, a?.coldRunMs?.median, b?.coldRunMs?.median, 'ms');
     add(`${k} parallel`, a?.parallel?.perSec, b?.parallel?.perSec, '/s', true);
     add(`${k} ps median`, a?.psMs?.median, b?.psMs?.median, 'ms');
     add(`${k} idle RSS after work`, a?.idleRssKb?.afterWork, b?.idleRssKb?.afterWork, 'MiB');

@@ -209,8 +209,14 @@ export class NotifyExplainer {
 
   async #startOnce(): Promise<boolean> {
     try {
-      const r = await this.#p.start({ socket: this.listenerPath, stateDir: this.stateDir, listenerBin: this.#o.listenerBin, ...(this.#o.logLevel !== undefined ? { logLevel: this.#o.logLevel } : {}) });
+      // Early: the socket listens before the listener's own start (~100-200 ms of Node
+      // start-up), so the create that needs it goes on at once and runc's connection waits
+      // in the backlog (issue 18: the first run after an idle spell).
+      const r = await this.#p.start({ socket: this.listenerPath, stateDir: this.stateDir, listenerBin: this.#o.listenerBin, early: true, ...(this.#o.logLevel !== undefined ? { logLevel: this.#o.logLevel } : {}) });
       if (r.started) this.#o.log.info({ pid: r.pid, socket: this.listenerPath }, 'seccomp denial listener started');
+      r.ready?.then((ok) => {
+        if (!ok) this.#o.log.warn({ pid: r.pid }, 'seccomp denial listener did not come up: containers started meanwhile get ENOSYS for blocked syscalls; the next container that needs it starts it again');
+      }, () => undefined);
       this.#pid = r.pid;
       this.#up = true;
       this.#warned = false;

@@ -358,6 +358,13 @@ export class ListenerLoop {
       this.#log.warn({ bytes: c.bytes, fds: c.fds.length }, 'connection did not carry a container state and a seccomp notify fd; closed');
       return;
     }
+    // A filter no task uses any more: the container ended before this connection was taken
+    // (it waited in the backlog while this listener started). Nothing to serve or explain.
+    if (((pollEvents([fd], [POLLIN], 0)?.[0] ?? 0) & (POLLHUP | POLLERR | POLLNVAL)) !== 0) {
+      closeFd(fd);
+      this.#log.debug({ containerId: state.state.id }, 'container filter has no tasks left; not attached');
+      return;
+    }
     const n = this.#attach(state.state.id, fd, this.#slots.alloc() ?? -1);
     this.#log.debug({ containerId: n.container.id, pid: state.pid, status: state.state.status, mode: n.container.table?.mode ?? 'fail-closed', fd, slot: n.slot }, 'attached to container filter');
     // The standby gets its copy before the first notification is answered.

@@ -24,6 +24,11 @@ export interface ListenerArgs {
   logLevel: 'debug' | 'info' | 'warn';
   /** Started by a listener as its standby, with the link on fd 3. */
   standby: boolean;
+  /**
+   * Started by moatd with the lock already taken and the socket already listening, on these
+   * inherited fds: runc can connect (its fd waits in the backlog) while this process starts.
+   */
+  inherited?: { lockFd: number; listenFd: number };
 }
 
 /** The fd a standby finds its link to the listener on. */
@@ -32,8 +37,8 @@ const STANDBY_LINK_FD = 3;
 const STANDBY_WAIT_MS = 1000;
 
 /**
- * Fault injection for the takeover tests: `kill-after-recv:N` makes the active listener
- * SIGKILL itself right after its Nth RECV, before answering. Never passed to the standby.
+ * Fault injection for tests: `kill-after-recv:N` makes the active listener SIGKILL itself
+ * right after its Nth RECV, before answering. Never passed to the standby.
  */
 const FAULT_ENV = 'MOAT_LISTENER_FAULT';
 
@@ -42,12 +47,24 @@ function killAfterRecv(): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Fault injection for the early-start test: `delay-start:MS` holds the listener back before it takes its lock and socket. */
+function delayStartMs(): number {
+  const m = /^delay-start:(\d+)$/.exec(process.env[FAULT_ENV] ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
 /** Parses the command line; throws on a usage error. */
 export function parseListenerArgs(argv: readonly string[]): ListenerArgs {
   let socket: string | undefined;
   let stateDir: string | undefined;
   let logLevel: ListenerArgs['logLevel'] = 'info';
   let standby = false;
+  let lockFd: number | undefined;
+  let listenFd: number | undefined;
+  const fdArg = (name: string, v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 3) throw new Error(`${name}: an inherited fd number (3 or more), not ${JSON.stringify(v)}`);
+    return Number(v);
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -58,14 +75,18 @@ export function parseListenerArgs(argv: readonly string[]): ListenerArgs {
     if (a === '--socket') socket = next();
     else if (a === '--state-dir') stateDir = next();
     else if (a === '--standby') standby = true;
+    else if (a === '--lock-fd') lockFd = fdArg(a, next());
+    else if (a === '--listen-fd') listenFd = fdArg(a, next());
     else if (a === '--log-level') {
       const v = next();
       if (v !== 'debug' && v !== 'info' && v !== 'warn') throw new Error(`--log-level: debug, info or warn, not ${JSON.stringify(v)}`);
       logLevel = v;
     } else throw new Error(`unknown argument ${JSON.stringify(a)}`);
   }
-  if (socket === undefined || stateDir === undefined) throw new Error('usage: moat-seccomp-listener --socket PATH --state-dir DIR [--log-level debug|info|warn]');
-  return { socket: resolve(socket), stateDir: resolve(stateDir), logLevel, standby };
+  if (socket === undefined || stateDir === undefined) throw new Error('usage: moat-seccomp-listener --socket PATH --state-dir DIR [--log-level debug|info|warn] [--lock-fd N --listen-fd N]');
+  if ((lockFd === undefined) !== (listenFd === undefined)) throw new Error('--lock-fd and --listen-fd go together');
+  if (lockFd !== undefined && (standby || lockFd === listenFd)) throw new Error('--lock-fd and --listen-fd: two different fds, and not for a standby');
+  return { socket: resolve(socket), stateDir: resolve(stateDir), logLevel, standby, ...(lockFd !== undefined && listenFd !== undefined ? { inherited: { lockFd, listenFd } } : {}) };
 }
 
 /**
@@ -155,11 +176,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const log = createLogger(args.logLevel as LogLevel).child({ component: 'seccomp-listener' });
   process.chdir('/'); // hold no directory (or mount) busy
+  // A slow start (the test fault): before the lock and the socket, as Node's own start-up is.
+  const delay = args.standby ? 0 : delayStartMs();
+  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
 
   let lockFd = -1;
   let listenFd = -1;
   try {
-    if (args.standby) {
+    if (args.inherited !== undefined) {
+      // moatd took the lock and bound the socket (startListenerProcess): ours now. Not to be
+      // passed on to the standby or anything else this process starts.
+      lockFd = args.inherited.lockFd;
+      listenFd = args.inherited.listenFd;
+      setCloexec(lockFd);
+      setCloexec(listenFd);
+    } else if (args.standby) {
       // Never recreate a state dir removed meanwhile: the listener that started us made it.
       lockFd = openSync(lockPath(args.stateDir), fsConstants.O_RDWR | fsConstants.O_NOFOLLOW);
     } else {
@@ -172,6 +203,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       setCloexec(STANDBY_LINK_FD);
       // Never a directory made again: a state dir removed since the lock's open fails this.
       writePidFileSync(standbyPidPath(args.stateDir), process.pid);
+    } else if (args.inherited !== undefined) {
+      // The lock is held through this very open file (moatd's copy is closed): taking it
+      // again succeeds; failing means it was not the lock after all.
+      if (!tryLockExclusive(lockFd)) throw new Error('the inherited lock fd does not hold the listener lock');
+      writePidFileSync(pidPath(args.stateDir), process.pid);
     } else {
       if (!tryLockExclusive(lockFd)) {
         log.info({ stateDir: args.stateDir }, 'another listener serves this state dir; exiting');

@@ -2,7 +2,7 @@
 // per state dir, stop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,10 @@ const REPO = (() => {
 })();
 const BIN = join(REPO, 'bin/moat-seccomp-listener');
 
-test('startListenerProcess() starts once per state dir and finds the running one again', async (t) => {
+/** A temporary state dir and socket; the listener started there (and its standby) is ended after the test. */
+function listenerDir(t: { after: (fn: () => Promise<void>) => void }, extra: { early?: boolean } = {}): { dir: string; o: { socket: string; stateDir: string; listenerBin: string; early?: boolean }; started: <T extends { pid: number }>(l: T) => T } {
   const dir = mkdtempSync('/tmp/moat-lp-');
-  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN };
+  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN, ...extra };
   let pid = 0;
   t.after(async () => {
     await stopListenerProcess({ stateDir: o.stateDir });
@@ -29,8 +30,12 @@ test('startListenerProcess() starts once per state dir and finds the running one
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  const a = await startListenerProcess(o);
-  pid = a.pid;
+  return { dir, o, started: (l) => ((pid = l.pid), l) };
+}
+
+test('startListenerProcess() starts once per state dir and finds the running one again', async (t) => {
+  const { dir, o, started } = listenerDir(t);
+  const a = started(await startListenerProcess(o));
   assert.equal(a.started, true);
   assert.equal(readFileSync(pidPath(o.stateDir), 'utf8').trim(), String(a.pid));
   const b = await startListenerProcess(o);
@@ -48,12 +53,10 @@ test('startListenerProcess() starts once per state dir and finds the running one
   assert.ok(!existsSync(pidPath(o.stateDir)), 'pid file removed on SIGTERM');
 
   // A stale socket file (a crashed listener) does not stop the next one.
-  const c = await startListenerProcess(o);
-  pid = c.pid;
+  const c = started(await startListenerProcess(o));
   process.kill(c.pid, 'SIGKILL');
   for (let i = 0; i < 100 && existsSync(`/proc/${c.pid}/status`) && !readFileSync(`/proc/${c.pid}/status`, 'utf8').includes('State:\tZ'); i++) await new Promise((r) => setTimeout(r, 20));
-  const d = await startListenerProcess(o);
-  pid = d.pid;
+  const d = started(await startListenerProcess(o));
   assert.equal(d.started, true);
   assert.notEqual(d.pid, c.pid);
 });
@@ -129,4 +132,44 @@ test('the listener refuses bad arguments with status 2', () => {
   const r = spawnSync(process.execPath, [BIN, '--socket'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /needs a value/);
+});
+
+test('an early start answers at once with the socket listening, the lock taken, and no fd of either left in this process', async (t) => {
+  const { dir, o, started } = listenerDir(t, { early: true });
+  const a = started(await startListenerProcess(o));
+  assert.equal(a.started, true);
+  assert.ok(a.ready !== undefined, 'an early start says when the listener serves');
+  // Connectable at once: the connection waits in the backlog while the listener starts.
+  assert.equal(existsSync(pidPath(o.stateDir)), false, 'the listener has not written its pid file yet');
+  assert.ok(await canConnect(o.socket, 200), 'the socket accepts before the listener runs');
+  // A second listener started meanwhile finds the lock taken (held through the child's copy).
+  const second = spawnSync(process.execPath, [BIN, '--socket', join(dir, 'other.sock'), '--state-dir', o.stateDir], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stderr, /another listener serves this state dir/);
+  assert.equal(await a.ready, true);
+  assert.equal(readFileSync(pidPath(o.stateDir), 'utf8').trim(), String(a.pid));
+  assert.deepEqual(await findListenerProcess(o), { pid: a.pid });
+  assert.equal(await requestIdleExit({ socket: o.socket, graceMs: 60_000 }), 'busy', 'it answers on the socket moatd bound');
+  // This process keeps neither the lock's fd nor the listening socket: a listener that dies
+  // must take the socket with it (and its lock).
+  const listening = readFileSync('/proc/net/unix', 'utf8').split('\n').filter((l) => l.trim().endsWith(` ${o.socket}`)).map((l) => l.trim().split(/\s+/)[6]);
+  assert.ok(listening.length > 0, 'the socket is in /proc/net/unix');
+  const mine = readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  for (const inode of listening) assert.ok(!mine.includes(`socket:[${inode}]`), `this process holds no fd of socket ${inode}`);
+  assert.ok(!mine.includes(join(o.stateDir, 'listener.lock')), 'this process holds no fd of the lock file');
+});
+
+test('an early start of a listener that cannot run leaves the socket refusing connections', async (t) => {
+  const dir = mkdtempSync('/tmp/moat-lp-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: join(dir, 'no-such-listener'), early: true, timeoutMs: 3000 };
+  const a = await startListenerProcess(o);
+  assert.equal(await a.ready, false);
+  assert.equal(await canConnect(o.socket, 500), false, 'nobody holds the socket: runc is refused, not left waiting');
 });

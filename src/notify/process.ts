@@ -1,9 +1,11 @@
 // Starting and finding the listener process (host, for moatd and tests).
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, constants as fsConstants } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
+import { pidPath, lockPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
+import { closeFd, listenUnix, tryLockExclusive } from './kernel.js';
 import { encodeIdleExitRequest, parseIdleExitAnswer } from './idle.js';
 
 export interface ListenerProcessOptions {
@@ -20,6 +22,20 @@ export interface ListenerProcessOptions {
   readonly timeoutMs?: number;
   /** Extra environment (tests: MOAT_LISTENER_FAULT). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Return once the listener is spawned, not once it serves: this process takes the lock and
+   * binds the socket first and hands both to it, so runc can connect at once (its fd waits in
+   * the socket's backlog while the listener starts). `ready` then settles when it serves.
+   */
+  readonly early?: boolean;
+}
+
+export interface StartedListener {
+  pid: number;
+  /** False when a running listener was found. */
+  started: boolean;
+  /** With `early`: true once the started listener serves, false if it exits or never does. */
+  ready?: Promise<boolean>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -109,27 +125,57 @@ export function findStandbyProcess(o: { stateDir: string }): { pid: number } | u
  * @example
  * const { pid } = await startListenerProcess({ socket: join(execRoot, 'seccomp.sock'), stateDir: join(execRoot, 'seccomp'), listenerBin: join(repo, 'bin/moat-seccomp-listener') });
  */
-export async function startListenerProcess(o: ListenerProcessOptions): Promise<{ pid: number; started: boolean }> {
+export async function startListenerProcess(o: ListenerProcessOptions): Promise<StartedListener> {
   const existing = await findListenerProcess(o);
   if (existing !== undefined) return { ...existing, started: false };
   mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
   const logFd = openSync(logPath(o.stateDir), fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
+  let early: { lockFd: number; listenFd: number } | undefined;
   let exited: number | null | undefined;
   let child;
   try {
-    child = spawn(o.node ?? process.execPath, [o.listenerBin, '--socket', o.socket, '--state-dir', o.stateDir, '--log-level', o.logLevel ?? 'info'], {
+    early = o.early === true ? takeLockAndSocket(o) : undefined;
+    const args = [o.listenerBin, '--socket', o.socket, '--state-dir', o.stateDir, '--log-level', o.logLevel ?? 'info'];
+    child = spawn(o.node ?? process.execPath, early !== undefined ? [...args, '--lock-fd', '3', '--listen-fd', '4'] : args, {
       detached: true,
       ...(o.env !== undefined ? { env: { ...process.env, ...o.env } } : {}),
-      stdio: ['ignore', logFd, logFd],
+      stdio: early !== undefined ? ['ignore', logFd, logFd, early.lockFd, early.listenFd] : ['ignore', logFd, logFd],
       cwd: '/',
     });
   } finally {
     closeSync(logFd);
+    // The child holds its own copies: the lock stays taken through them, and the socket
+    // closes (refusing runc at once) if the child dies before it serves.
+    if (early !== undefined) {
+      closeSync(early.lockFd);
+      closeFd(early.listenFd);
+    }
   }
   child.on('exit', (code) => (exited = code));
   child.on('error', () => (exited = -1));
   child.unref();
   const deadline = Date.now() + (o.timeoutMs ?? 10_000);
+  if (early !== undefined && child.pid !== undefined) {
+    const pid = child.pid;
+    const ready = (async (): Promise<boolean> => {
+      while (Date.now() < deadline) {
+        if ((await findListenerProcess(o))?.pid === pid) return true;
+        if (exited !== undefined) return false;
+        await sleep(20);
+      }
+      // Alive but not serving: runc's fds would wait in its backlog, and their containers'
+      // notified syscalls with them. Ended, it closes the socket and they get ENOSYS.
+      if (exited === undefined) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      return false;
+    })();
+    return { pid, started: true, ready };
+  }
   while (Date.now() < deadline) {
     const found = await findListenerProcess(o);
     if (found !== undefined) return { pid: found.pid, started: found.pid === child.pid };
@@ -150,6 +196,40 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<{
     }
   }
   throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: ${exited !== undefined ? `exit status ${String(exited)}` : 'socket not ready in time'}`, { cause: new Error(tail) });
+}
+
+/**
+ * For an early start: the listener lock (no listener holds it: the caller found none) and a
+ * listening socket in place of a dead listener's. Falls back to the plain start (undefined)
+ * when another listener is starting and holds the lock.
+ */
+function takeLockAndSocket(o: ListenerProcessOptions): { lockFd: number; listenFd: number } | undefined {
+  mkdirSync(dirname(o.socket), { recursive: true, mode: 0o700 });
+  const lockFd = openSync(lockPath(o.stateDir), fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
+  try {
+    if (!tryLockExclusive(lockFd)) {
+      closeSync(lockFd);
+      return undefined;
+    }
+    // We hold the lock, so a socket file left there belongs to a dead listener.
+    try {
+      if (!lstatSync(o.socket).isSocket()) throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: a file that is not a socket is in the way at ${JSON.stringify(o.socket)}`);
+      unlinkSync(o.socket);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const listenFd = listenUnix(o.socket);
+    try {
+      chmodSync(o.socket, 0o600);
+    } catch (err) {
+      closeFd(listenFd);
+      throw err;
+    }
+    return { lockFd, listenFd };
+  } catch (err) {
+    closeSync(lockFd);
+    throw err;
+  }
 }
 
 /**

@@ -258,3 +258,31 @@ test('NotifyExplainer: a create checks a running listener it knows by its pid al
   assert.equal(f.starts, 2, 'a listener whose pid is gone is started again');
   assert.equal(x.pid, 101);
 });
+
+test('NotifyExplainer: a listener started early and not serving yet is not taken for gone by the periodic check', async (t) => {
+  const execRoot = mkdtempSync('/tmp/moat-ex-');
+  const f = fakeProcesses();
+  let serving = false;
+  const find = f.processes.find;
+  // Its pid file and socket come later: find() sees nothing until then; the process runs.
+  f.processes.find = async () => (serving ? await find() : undefined);
+  const warnings: string[] = [];
+  const log = silentLogger();
+  log.warn = ((...a: unknown[]) => void warnings.push(String(a[a.length - 1]))) as typeof log.warn;
+  const x = await NotifyExplainer.start({ execRoot, listenerBin: process.execPath, arch: 'SCMP_ARCH_X86_64', log, checkIntervalMs: 10, idleGraceMs: Infinity, processes: f.processes });
+  t.after(async () => {
+    await x.close();
+    rmSync(execRoot, { recursive: true, force: true });
+  });
+  await x.prepare('c1', [{ index: 3, names: ['keyctl'], errno: 1 }]);
+  assert.equal(f.starts, 1);
+  await new Promise((r) => setTimeout(r, 100)); // ten periodic checks
+  assert.equal(f.starts, 1, 'no second start');
+  assert.deepEqual(warnings, [], 'no "listener gone" warning');
+  assert.equal(x.pid, 100);
+  serving = true;
+  x.settled('c1');
+  f.pid = undefined; // now it dies
+  await until(() => warnings.length > 0);
+  assert.match(warnings[0]!, /gone/);
+});

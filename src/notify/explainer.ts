@@ -242,6 +242,9 @@ export class NotifyExplainer {
       }
       return;
     }
+    // Started early and still starting (no pid file yet): not gone. One that never serves is
+    // killed by its start's own watchdog, and is then gone.
+    if (this.#pid !== undefined && this.#p.running(this.#pid)) return;
     // Its standby takes over within milliseconds of a listener's death: give it that round.
     if (this.#p.findStandby({ stateDir: this.stateDir }) !== undefined) return;
     if (this.#pinned() > 0) {

@@ -118,9 +118,10 @@ export function findStandbyProcess(o: { stateDir: string }): { pid: number } | u
 
 /**
  * Starts the listener detached (its own session, stdio to `<stateDir>/listener.log`) unless
- * one already serves `stateDir`; waits until its socket accepts connections. Idempotent:
- * call it at moatd startup and before each container create. `started` is false when an
- * existing listener was found. Throws EngineError `internal` (ERR_SECCOMP_LISTENER).
+ * one already serves `stateDir`; waits until its socket accepts connections, or with `early`
+ * binds the socket itself and returns at once (`ready` tells when the listener serves).
+ * Idempotent: call it at moatd startup and before each container create. `started` is false
+ * when an existing listener was found. Throws EngineError `internal` (ERR_SECCOMP_LISTENER).
  *
  * @example
  * const { pid } = await startListenerProcess({ socket: join(execRoot, 'seccomp.sock'), stateDir: join(execRoot, 'seccomp'), listenerBin: join(repo, 'bin/moat-seccomp-listener') });

@@ -2,10 +2,12 @@
 // to its standby, recvmsg(2)/sendmsg(2) with SCM_RIGHTS, poll(2), the seccomp notify ioctls,
 // a shared file mapping, flock(2), SO_PEERCRED. The bindings are moat's one libc module
 // (sys/libc.ts, imported directly: the listener process loads nothing else of sys/).
-import { readlinkSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readlinkSync, unlinkSync, constants as fsConstants } from 'node:fs';
+import { dirname } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { sysError } from '../base/index.js';
 import { libc, lastErrno, addressOf, viewOf, sockaddrUn, SUN_PATH_MAX } from '../sys/libc.js';
+import { lockPath } from './paths.js';
 import { SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_SEND, SECCOMP_IOCTL_NOTIF_ID_VALID, SECCOMP_NOTIF_SIZE, MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_CTRUNC, MSG_NOSIGNAL, encodeMsghdr, decodeMsghdrResult, parseScmRights, encodeScmRights, cmsgSpace } from './structs.js';
 
 export const AF_UNIX = 1;
@@ -169,6 +171,40 @@ export function tryLockExclusive(fd: number): boolean {
   const e = lastErrno();
   if (e === osConstants.errno.EWOULDBLOCK || e === osConstants.errno.EAGAIN) return false;
   throw sysError('flock', String(fd), e);
+}
+
+/**
+ * The listener's lock on `stateDir` (flock) and a listening socket at `socket` in place of a
+ * dead listener's, or undefined when another process holds the lock. What a listener does as
+ * it starts, and what moatd does for it to start one early (process.ts).
+ */
+export function claimListenerSocket(socket: string, stateDir: string): { lockFd: number; listenFd: number } | undefined {
+  mkdirSync(dirname(socket), { recursive: true, mode: 0o700 });
+  const lockFd = openSync(lockPath(stateDir), fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
+  try {
+    if (!tryLockExclusive(lockFd)) {
+      closeSync(lockFd);
+      return undefined;
+    }
+    // We hold the lock, so a socket file left there belongs to a dead listener.
+    try {
+      if (!lstatSync(socket).isSocket()) throw new Error(`Cannot listen on ${JSON.stringify(socket)}: a file that is not a socket is in the way`);
+      unlinkSync(socket);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const listenFd = listenUnix(socket);
+    try {
+      chmodSync(socket, 0o600);
+    } catch (err) {
+      closeFd(listenFd);
+      throw err;
+    }
+    return { lockFd, listenFd };
+  } catch (err) {
+    closeSync(lockFd);
+    throw err;
+  }
 }
 
 /** A connected pair of SOCK_SEQPACKET unix sockets, close-on-exec (the listener and its standby). */

@@ -9,11 +9,11 @@
 //
 // Exit status: 0 after SIGTERM/SIGINT, when another listener already holds the state dir, or
 // (standby) when there is nothing to take over; 1 on a startup error, 2 on a usage error.
-import { mkdirSync, openSync, closeSync, lstatSync, unlinkSync, chmodSync, rmSync, constants as fsConstants } from 'node:fs';
+import { mkdirSync, openSync, closeSync, rmSync, constants as fsConstants } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { resolve, dirname } from 'node:path';
+import { resolve } from 'node:path';
 import { createLogger, type LogLevel, type Logger } from '../base/index.js';
-import { listenUnix, tryLockExclusive, closeFd, seqpacketPair, setCloexec } from './kernel.js';
+import { claimListenerSocket, tryLockExclusive, closeFd, seqpacketPair, setCloexec } from './kernel.js';
 import { lockPath, pidPath, logPath, standbyPidPath, readPidFileSync, writePidFileSync } from './paths.js';
 import type { AdoptedFd, ListenerLoop } from './listener.js';
 import { StandbyKeeper, type StandbyVerdict } from './standby.js';
@@ -190,40 +190,26 @@ export async function main(argv: readonly string[]): Promise<void> {
       listenFd = args.inherited.listenFd;
       setCloexec(lockFd);
       setCloexec(listenFd);
-    } else if (args.standby) {
-      // Never recreate a state dir removed meanwhile: the listener that started us made it.
-      lockFd = openSync(lockPath(args.stateDir), fsConstants.O_RDWR | fsConstants.O_NOFOLLOW);
-    } else {
-      mkdirSync(args.stateDir, { recursive: true, mode: 0o700 });
-      mkdirSync(dirname(args.socket), { recursive: true, mode: 0o700 });
-      lockFd = openSync(lockPath(args.stateDir), fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
-    }
-    if (args.standby) {
-      // The link must not leak into the standby this process may start after a takeover.
-      setCloexec(STANDBY_LINK_FD);
-      // Never a directory made again: a state dir removed since the lock's open fails this.
-      writePidFileSync(standbyPidPath(args.stateDir), process.pid);
-    } else if (args.inherited !== undefined) {
       // The lock is held through this very open file (moatd's copy is closed): taking it
       // again succeeds; failing means it was not the lock after all.
       if (!tryLockExclusive(lockFd)) throw new Error('the inherited lock fd does not hold the listener lock');
       writePidFileSync(pidPath(args.stateDir), process.pid);
+    } else if (args.standby) {
+      // Never recreate a state dir removed meanwhile: the listener that started us made it.
+      lockFd = openSync(lockPath(args.stateDir), fsConstants.O_RDWR | fsConstants.O_NOFOLLOW);
+      // The link must not leak into the standby this process may start after a takeover.
+      setCloexec(STANDBY_LINK_FD);
+      // Never a directory made again: a state dir removed since the lock's open fails this.
+      writePidFileSync(standbyPidPath(args.stateDir), process.pid);
     } else {
-      if (!tryLockExclusive(lockFd)) {
+      mkdirSync(args.stateDir, { recursive: true, mode: 0o700 });
+      const claimed = claimListenerSocket(args.socket, args.stateDir);
+      if (claimed === undefined) {
         log.info({ stateDir: args.stateDir }, 'another listener serves this state dir; exiting');
-        closeSync(lockFd);
         process.exitCode = 0;
         return;
       }
-      // We hold the lock, so a socket file left there belongs to a dead listener.
-      try {
-        if (!lstatSync(args.socket).isSocket()) throw new Error(`Cannot listen on ${JSON.stringify(args.socket)}: a file that is not a socket is in the way`);
-        unlinkSync(args.socket);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-      listenFd = listenUnix(args.socket);
-      chmodSync(args.socket, 0o600);
+      ({ lockFd, listenFd } = claimed);
       writePidFileSync(pidPath(args.stateDir), process.pid);
     }
   } catch (err) {

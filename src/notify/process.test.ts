@@ -2,12 +2,13 @@
 // per state dir, stop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startListenerProcess, findListenerProcess, findStandbyProcess, stopListenerProcess, canConnect, requestIdleExit, waitForExit } from './process.js';
 import { pidPath, standbyPidPath } from './files.js';
+import { claimListenerSocket, closeFd, tryLockExclusive } from './kernel.js';
 
 const REPO = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -172,4 +173,27 @@ test('an early start of a listener that cannot run leaves the socket refusing co
   const a = await startListenerProcess(o);
   assert.equal(await a.ready, false);
   assert.equal(await canConnect(o.socket, 500), false, 'nobody holds the socket: runc is refused, not left waiting');
+});
+
+test('an early start refuses a file that is not a socket in the socket\'s place, leaves it, and keeps no lock', async (t) => {
+  const dir = mkdtempSync('/tmp/moat-lp-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const o = { socket: join(dir, 's.sock'), stateDir: join(dir, 'state'), listenerBin: BIN, early: true };
+  writeFileSync(o.socket, 'not a socket');
+  await assert.rejects(startListenerProcess(o), (err: Error & { code?: string }) => err.code === 'ERR_SECCOMP_LISTENER' && /a file that is not a socket is in the way/.test(err.message));
+  assert.equal(readFileSync(o.socket, 'utf8'), 'not a socket', 'the file is left as it was');
+  // The lock was let go: a claim now (the file gone) gets it, and a second one does not.
+  rmSync(o.socket);
+  const first = claimListenerSocket(o.socket, o.stateDir);
+  assert.ok(first !== undefined, 'the lock is free');
+  t.after(() => {
+    closeFd(first.listenFd);
+    closeFd(first.lockFd);
+  });
+  const lockFd = openSync(join(o.stateDir, 'listener.lock'), 'r+');
+  try {
+    assert.equal(tryLockExclusive(lockFd), false, 'held by the claim');
+  } finally {
+    closeSync(lockFd);
+  }
 });

@@ -1,11 +1,10 @@
 // Starting and finding the listener process (host, for moatd and tests).
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, constants as fsConstants } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
-import { dirname } from 'node:path';
 import { EngineError } from '../base/index.js';
-import { pidPath, lockPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
-import { closeFd, listenUnix, tryLockExclusive } from './kernel.js';
+import { pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
+import { claimListenerSocket, closeFd } from './kernel.js';
 import { encodeIdleExitRequest, parseIdleExitAnswer } from './idle.js';
 
 export interface ListenerProcessOptions {
@@ -135,7 +134,12 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<S
   let exited: number | null | undefined;
   let child;
   try {
-    early = o.early === true ? takeLockAndSocket(o) : undefined;
+    try {
+      // Another process holding the lock (a listener starting) leaves the plain start below.
+      early = o.early === true ? claimListenerSocket(o.socket, o.stateDir) : undefined;
+    } catch (err) {
+      throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: ${(err as Error).message}`, { cause: err });
+    }
     const args = [o.listenerBin, '--socket', o.socket, '--state-dir', o.stateDir, '--log-level', o.logLevel ?? 'info'];
     child = spawn(o.node ?? process.execPath, early !== undefined ? [...args, '--lock-fd', '3', '--listen-fd', '4'] : args, {
       detached: true,
@@ -197,40 +201,6 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<S
     }
   }
   throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: ${exited !== undefined ? `exit status ${String(exited)}` : 'socket not ready in time'}`, { cause: new Error(tail) });
-}
-
-/**
- * For an early start: the listener lock (no listener holds it: the caller found none) and a
- * listening socket in place of a dead listener's. Falls back to the plain start (undefined)
- * when another listener is starting and holds the lock.
- */
-function takeLockAndSocket(o: ListenerProcessOptions): { lockFd: number; listenFd: number } | undefined {
-  mkdirSync(dirname(o.socket), { recursive: true, mode: 0o700 });
-  const lockFd = openSync(lockPath(o.stateDir), fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
-  try {
-    if (!tryLockExclusive(lockFd)) {
-      closeSync(lockFd);
-      return undefined;
-    }
-    // We hold the lock, so a socket file left there belongs to a dead listener.
-    try {
-      if (!lstatSync(o.socket).isSocket()) throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: a file that is not a socket is in the way at ${JSON.stringify(o.socket)}`);
-      unlinkSync(o.socket);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    const listenFd = listenUnix(o.socket);
-    try {
-      chmodSync(o.socket, 0o600);
-    } catch (err) {
-      closeFd(listenFd);
-      throw err;
-    }
-    return { lockFd, listenFd };
-  } catch (err) {
-    closeSync(lockFd);
-    throw err;
-  }
 }
 
 /**

@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { execFileSync } from 'node:child_process';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
-import { REPO, busyCpuMs, cpuSpentMs, processCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult } from './lib/host.js';
+import { REPO, busyCpuMs, cpuSpentMs, rotated, processCpuMs, firstLine, groupRssKb, loadAverage, roleOf, peakRssKb, rssKb, sleep, stats, timed, unmountUnder, type CliResult } from './lib/host.js';
 import { IMAGE, findDocker, makeRuncFloor, must, startDockerd, startMoatd, startPodman, type Engine, type MoatdVariant, type RuncFloor } from './lib/peers.js';
 import { compare, render, targetsOf, type BenchResult, type EngineResult, type PhaseResult } from './lib/report.js';
 import { phasesFrom, type Span } from './lib/phases.js';
@@ -44,12 +44,6 @@ function makeRootfs(root: string): { dir: string; tar: string } {
   const tar = join(root, 'rootfs.tar');
   execFileSync('tar', ['-C', dir, '-cf', tar, '.']);
   return { dir, tar };
-}
-
-/** Round-robin order that rotates each round, so no participant always goes first. */
-function rotated<T>(xs: readonly T[], round: number): T[] {
-  const k = round % xs.length;
-  return [...xs.slice(k), ...xs.slice(0, k)];
 }
 
 const runArgs = (e: Engine, cmd: string[], detach = false): string[] => ['run', detach ? '-d' : '--rm', ...e.runFlags, IMAGE, ...cmd];

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { busyCpuMs, loadAverage, stats, unmountUnder } from './lib/host.js';
+import { busyCpuMs, loadAverage, rotated, stats, unmountUnder } from './lib/host.js';
 import { IMAGE, cli, findDocker, must, startDockerd, startMoatd, type Engine } from './lib/peers.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
@@ -139,8 +139,7 @@ async function main(): Promise<void> {
       const times = new Map<string, number[]>(cases.map((c) => [c.label, []]));
       const logFrom = moatd.log !== undefined ? readFileSync(moatd.log).length : 0;
       for (let round = 0; round < ROUNDS; round++) {
-        const order = [...cases.slice(round % cases.length), ...cases.slice(0, round % cases.length)];
-        for (const c of order) {
+        for (const c of rotated(cases, round)) {
           const r = await cli(c.e, ['run', '--rm', ...c.flags, IMAGE, 'true']);
           if (r.code !== 0) throw new Error(`${c.label}: exited ${r.code}: ${r.stderr}`);
           times.get(c.label)!.push(r.ms);
@@ -167,7 +166,7 @@ async function main(): Promise<void> {
       const wall = new Map<string, number[]>(cases.map((c) => [c.label, []]));
       const cpu = new Map<string, number[]>(cases.map((c) => [c.label, []]));
       for (let round = 0; round < PARALLEL_ROUNDS; round++) {
-        for (const c of [...cases.slice(round % cases.length), ...cases.slice(0, round % cases.length)]) {
+        for (const c of rotated(cases, round)) {
           const c0 = busyCpuMs();
           const t0 = performance.now();
           const rs = await Promise.all(Array.from({ length: PARALLEL }, () => cli(c.e, ['run', '--rm', ...c.flags, IMAGE, 'true'])));

@@ -219,6 +219,12 @@ export function busyCpuMs(): number {
   return busy * 10;
 }
 
+/** Round-robin order that rotates each round, so no participant always goes first. */
+export function rotated<T>(xs: readonly T[], round: number): T[] {
+  const k = round % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
 /** CPU time (ms, utime + stime) of each of these processes since it started (/proc/PID/stat, USER_HZ 100). */
 export function processCpuMs(pids: readonly number[]): Map<number, number> {
   const out = new Map<number, number>();

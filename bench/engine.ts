@@ -212,11 +212,23 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
     // seccomp listener pair again). The first round follows the settled wait above.
     say(`run --rm after ${COLD_IDLE_MS / 1000} s idle, ${COLD_RUNS} rounds`);
     const cold = new Map<string, number[]>(engines.map((e) => [e.key, []]));
+    // CPU of the shared helpers (moatd's listener pair) that this run started, read 1 s after
+    // it (their start-up and the one container); none when they were already running.
+    const helperStart = new Map<string, number[]>(engines.map((e) => [e.key, []]));
     for (let round = 0; round < COLD_RUNS; round++) {
       if (round > 0) await sleep(COLD_IDLE_MS);
-      for (const e of rotated(engines, round)) cold.get(e.key)!.push((await runOnce(e)).ms);
+      for (const e of rotated(engines, round)) {
+        const before = new Set(e.sharedHelperPids());
+        cold.get(e.key)!.push((await runOnce(e)).ms);
+        await sleep(1000);
+        const started = e.sharedHelperPids().filter((pid) => !before.has(pid));
+        if (before.size === 0 && started.length > 0) helperStart.get(e.key)!.push([...processCpuMs(started).values()].reduce((a, b) => a + b, 0));
+      }
     }
-    for (const e of engines) say(`  ${e.key}: median ${stats(cold.get(e.key)!).median} ms`);
+    for (const e of engines) {
+      const h = helperStart.get(e.key)!;
+      say(`  ${e.key}: median ${stats(cold.get(e.key)!).median} ms${h.length > 0 ? `; helpers started: ${h.length} times, CPU median ${stats(h).median} ms` : ''}`);
+    }
 
     const counted: Record<string, string> = {
       dockerd: 'dockerd + containerd',
@@ -239,6 +251,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
               ...(cliPeak.get(e.key) !== undefined ? { cliRunPeakRssKb: cliPeak.get(e.key)! } : {}),
               versionMs: stats(version.get(e.key)!),
               ...(COLD_RUNS > 0 ? { coldRunMs: stats(cold.get(e.key)!) } : {}),
+              ...(helperStart.get(e.key)!.length > 0 ? { coldHelperStartCpuMs: stats(helperStart.get(e.key)!) } : {}),
             }
           : {}),
       };

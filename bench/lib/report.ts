@@ -30,6 +30,8 @@ export interface EngineResult {
   versionMs?: Stats;
   /** `run --rm` after 12 s without a container, wall ms (the engine waking up). */
   coldRunMs?: Stats;
+  /** CPU (ms) of the shared helpers a cold run started (moatd's listener pair), 1 s after it. */
+  coldHelperStartCpuMs?: Stats;
 }
 
 export interface PhaseResult {
@@ -110,6 +112,7 @@ export function render(r: BenchResult): string {
     ['CLI peak RSS, one run --rm', ...keys.map((k) => mib(r.engines[k]!.cliRunPeakRssKb))],
     ['`version` (CLI + round trip), median', ...keys.map((k) => ms(r.engines[k]!.versionMs?.median))],
     ['`run --rm` after 12 s idle, median', ...keys.map((k) => ms(r.engines[k]!.coldRunMs?.median))],
+    ['  CPU of the helpers it started (listener pair), median', ...keys.map((k) => ms(r.engines[k]!.coldHelperStartCpuMs?.median))],
   ];
   out.push(table(['measure', ...keys], rows));
   out.push('');
@@ -177,6 +180,7 @@ export function compare(oldR: BenchResult, newR: BenchResult): string {
     const b = newR.engines[k];
     add(`${k} run --rm median`, a?.runMs?.median, b?.runMs?.median, 'ms');
     add(`${k} run --rm after 12 s idle`, a?.coldRunMs?.median, b?.coldRunMs?.median, 'ms');
+    add(`${k} helpers started by it, CPU`, a?.coldHelperStartCpuMs?.median, b?.coldHelperStartCpuMs?.median, 'ms');
     add(`${k} parallel`, a?.parallel?.perSec, b?.parallel?.perSec, '/s', true);
     add(`${k} ps median`, a?.psMs?.median, b?.psMs?.median, 'ms');
     add(`${k} idle RSS after work`, a?.idleRssKb?.afterWork, b?.idleRssKb?.afterWork, 'MiB');

@@ -227,7 +227,7 @@ async function bench(root: string, docker: string): Promise<BenchResult> {
     }
     for (const e of engines) {
       const h = helperStart.get(e.key)!;
-      say(`  ${e.key}: median ${stats(cold.get(e.key)!).median} ms${h.length > 0 ? `; helpers started: ${h.length} times, CPU median ${stats(h).median} ms` : ''}`);
+      say(`  ${e.key}: median ${stats(cold.get(e.key)!).median} ms (${cold.get(e.key)!.join(' ')})${h.length > 0 ? `; helpers started: ${h.length} times, CPU median ${stats(h).median} ms (${h.join(' ')})` : ''}`);
     }
 
     const counted: Record<string, string> = {

@@ -6,8 +6,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, existsSync, readFileSync, rea
 import { spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getPriority } from 'node:os';
-import { startListenerProcess, findListenerProcess, findStandbyProcess, stopListenerProcess, canConnect, requestIdleExit, waitForExit, START_NICE } from './process.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess, stopListenerProcess, canConnect, requestIdleExit, waitForExit } from './process.js';
 import { pidPath, standbyPidPath } from './files.js';
 import { claimListenerSocket, closeFd, tryLockExclusive } from './kernel.js';
 
@@ -197,32 +196,4 @@ test('an early start refuses a file that is not a socket in the socket\'s place,
   } finally {
     closeSync(lockFd);
   }
-});
-
-/** Niceness of each thread of `pid` (field 19 of /proc/PID/task/TID/stat). */
-function threadNice(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
-}
-
-test('an early start runs the pair niced for its first second, then gives every thread of both moatd\'s niceness back', { skip: process.getuid?.() !== 0 ? 'requires root (CAP_SYS_NICE to lower niceness again)' : false }, async (t) => {
-  const { o, started } = listenerDir(t, { early: true });
-  const base = getPriority();
-  const a = started(await startListenerProcess(o));
-  assert.deepEqual([...new Set(threadNice(a.pid))], [Math.min(19, base + START_NICE)], 'niced from its start');
-  assert.equal(await a.ready, true);
-  let standby: number | undefined;
-  for (let i = 0; i < 100 && standby === undefined; i++) {
-    standby = findStandbyProcess(o)?.pid;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.ok(standby !== undefined, 'the standby started');
-  for (let i = 0; i < 150; i++) {
-    if ([...threadNice(a.pid), ...threadNice(standby)].every((n) => n === base)) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.deepEqual([...new Set(threadNice(a.pid))], [base], 'the listener\'s threads');
-  assert.deepEqual([...new Set(threadNice(standby))], [base], 'the standby\'s threads');
 });

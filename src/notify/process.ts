@@ -1,8 +1,7 @@
 // Starting and finding the listener process (host, for moatd and tests).
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, constants as fsConstants } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
-import { getPriority, setPriority } from 'node:os';
 import { EngineError } from '../base/index.js';
 import { pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
 import { claimListenerSocket, closeFd } from './kernel.js';
@@ -160,8 +159,6 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<S
   child.on('exit', (code) => (exited = code));
   child.on('error', () => (exited = -1));
   child.unref();
-  // Early only: a plain start is waited for, and should not be slowed down.
-  if (early !== undefined && child.pid !== undefined) yieldWhileStarting(child.pid, o.stateDir);
   const deadline = Date.now() + (o.timeoutMs ?? 10_000);
   if (early !== undefined && child.pid !== undefined) {
     const pid = child.pid;
@@ -204,61 +201,6 @@ export async function startListenerProcess(o: ListenerProcessOptions): Promise<S
     }
   }
   throw new EngineError('internal', 'ERR_SECCOMP_LISTENER', `Cannot start the seccomp listener: ${exited !== undefined ? `exit status ${String(exited)}` : 'socket not ready in time'}`, { cause: new Error(tail) });
-}
-
-/** Niceness added to a new listener pair for its first second (see yieldWhileStarting). */
-export const START_NICE = 10;
-const START_NICE_MS = 1000;
-/** How long the standby's pid file is looked for, to give it its priority back. */
-const STANDBY_RENICE_WITHIN_MS = 10_000;
-
-/**
- * The listener pair's two Node start-ups (~200-300 ms of CPU) happen while the container
- * that needed them starts: run `START_NICE` lower for their first second, they leave the two
- * cores to the container, runc, moatd and the client (issue 18: a run after an idle spell,
- * bench's cold row). Then every thread of the listener and of its standby (which inherited
- * the listener's niceness) gets moatd's own back: the listener's answers are on containers'
- * syscall paths. Lowering niceness needs CAP_SYS_NICE (moatd runs as root); without it the
- * pair keeps running niced.
- */
-function yieldWhileStarting(pid: number, stateDir: string): void {
-  let base: number;
-  try {
-    base = getPriority();
-    setPriority(pid, Math.min(19, base + START_NICE));
-  } catch {
-    return; // gone already, or not ours to change
-  }
-  // Threads Node started before the line above keep moatd's niceness; later ones inherit.
-  // Only a listener program's threads (a pid reused since is left alone).
-  const restore = (target: number): boolean => isListenerRunning(target) && reniceThreads(target, base);
-  const until = Date.now() + STANDBY_RENICE_WITHIN_MS;
-  const round = (): void => {
-    restore(pid);
-    const standby = readPidFileSync(standbyPidPath(stateDir));
-    if (standby !== undefined && standby !== pid && restore(standby)) return;
-    // The standby starts once the listener serves: under load that can be after a second.
-    if (Date.now() < until && isListenerRunning(pid)) setTimeout(round, 250).unref();
-  };
-  setTimeout(round, START_NICE_MS).unref();
-}
-
-/** Sets every thread of `pid` to `nice` (Linux's setpriority applies to one thread). False when the process is gone. */
-function reniceThreads(pid: number, nice: number): boolean {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return false;
-  }
-  for (const tid of tids) {
-    try {
-      setPriority(Number(tid), nice);
-    } catch {
-      // the thread ended, or no CAP_SYS_NICE: it stays niced
-    }
-  }
-  return true;
 }
 
 /**

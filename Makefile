@@ -17,7 +17,7 @@ preflight-test: deps
 	@node scripts/preflight.mjs test
 
 build: deps
-	@npm run --silent build
+	@npx tsc -p tsconfig.json
 
 # Install, build, start moatd in the background, run one demo container.
 up: preflight-up build

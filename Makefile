@@ -17,7 +17,7 @@ preflight-test: deps
 	@node scripts/preflight.mjs test
 
 build: deps
-	@npx tsc -p tsconfig.json
+	@npm run --silent build
 
 # Install, build, start moatd in the background, run one demo container.
 up: preflight-up build

@@ -3,7 +3,7 @@
 // at a time because they share the machine's cgroups; `faults`: dist/test/faults/**/*.test.js
 // (fault injection: crashes, a full disk, corrupt records, killed processes, a fuzzer; heavier
 // loops with MOAT_FAULTS_HEAVY=1); `all`: all three, in one runner summary.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,20 @@ const stale = (f) => {
   console.log(`run-tests: skipping ${relative(root, f)}: its source is gone (stale build output)`);
   return true;
 };
+// The seccomp listener runs from its bundle (scripts/bundle-listener.mjs): tests must not run
+// an older listener than the code they were built with.
+function staleBundle() {
+  const meta = join(root, 'dist', 'bundle', 'meta.json');
+  if (!existsSync(meta)) return 'dist/bundle/ is missing';
+  const built = statSync(meta).mtimeMs;
+  const newer = JSON.parse(readFileSync(meta, 'utf8')).inputs.filter((f) => !existsSync(join(root, f)) || statSync(join(root, f)).mtimeMs > built);
+  return newer.length > 0 ? `dist/bundle/ is older than ${newer.slice(0, 3).join(', ')}` : undefined;
+}
+const bundleProblem = staleBundle();
+if (bundleProblem !== undefined) {
+  console.error(`run-tests: ${bundleProblem}: run \`npm run build\` (tsc, then the listener's bundle)`);
+  process.exit(1);
+}
 const unit = [...find(join(root, 'dist', 'src')), ...find(join(root, 'dist', 'bench'))].filter((f) => !stale(f));
 const integration = find(join(root, 'dist', 'test', 'integration')).filter((f) => !stale(f));
 const faults = find(join(root, 'dist', 'test', 'faults')).filter((f) => !stale(f));

@@ -8,7 +8,7 @@ export { EngineError, isKind, noSuchContainer, noSuchImage, noSuchExec, noSuchVo
 export { CleanupStack, allSettledOrThrow } from './cleanup.js';
 export { PhaseTimer } from './timing.js';
 export { newId, shortId, isValidName, randomName } from './ids.js';
-export { createLogger, silentLogger, type Logger, type LogLevel } from './log.js';
+export { createLogger, silentLogger, usePino, type Logger, type LogLevel } from './log.js';
 export { writeFileAtomic, replaceFileAtomic, writeJsonAtomic, readJsonIfExists, readTextIfExists, removeStaleTempFiles, syncDir } from './fsutil.js';
 export { errnoName, sysError } from './syscall-errors.js';
 export { compareText } from './order.js';

@@ -18,6 +18,14 @@ function pinoModule(): PinoModule {
   return mod;
 }
 
+/**
+ * Gives the logger a pino imported statically, for a program built as one bundle (the seccomp
+ * listener, scripts/bundle-listener.mjs): a bundler cannot follow the lazy require above.
+ */
+export function usePino(m: PinoModule): void {
+  mod = m;
+}
+
 /** JSON-lines logger to stderr (or a file descriptor). */
 export function createLogger(level: LogLevel = 'info', dest: number = 2): Logger {
   const { pino, destination } = pinoModule();

@@ -43,7 +43,14 @@ test('the listener and its standby load the bundle, not dist/src or pino from no
   const dir = mkdtempSync('/tmp/moat-lb-');
   const stateDir = join(dir, 'state');
   const trace = join(dir, 'trace');
+  let strace: ReturnType<typeof spawn> | undefined;
   t.after(() => {
+    // strace and the listener it runs share a process group; the standby has its own session.
+    try {
+      if (strace?.pid !== undefined && strace.exitCode === null) process.kill(-strace.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
     for (const p of [pidPath(stateDir), standbyPidPath(stateDir)]) {
       const pid = readPidFileSync(p);
       try {
@@ -55,8 +62,10 @@ test('the listener and its standby load the bundle, not dist/src or pino from no
     rmSync(dir, { recursive: true, force: true });
   });
   // strace -f follows the listener into the standby it spawns.
-  const strace = spawn('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', trace, process.execPath, BIN, '--socket', join(dir, 's.sock'), '--state-dir', stateDir], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((r) => strace.once('exit', (code) => r(code)));
+  // Its own process group, so that a failure anywhere below still ends it and the listener.
+  const traced = spawn('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', trace, process.execPath, BIN, '--socket', join(dir, 's.sock'), '--state-dir', stateDir], { stdio: 'ignore', detached: true });
+  strace = traced;
+  const exited = new Promise<number | null>((r) => traced.once('exit', (code) => r(code)));
   await waitFor('the standby', () => readPidFileSync(standbyPidPath(stateDir)) !== undefined);
   // The standby has run its start-up once it has written its pid file; the listener, once it spawned it.
   const listener = readPidFileSync(pidPath(stateDir));

@@ -93,8 +93,8 @@ const INTO_TREE = [
 ];
 const HOST_FILE_TOOLS = /\bexecFile(?:Sync)?\(\s*['"](?:cp|mv|rm|tar|rsync|ln|mkdir|chown|chmod|find|install)['"]/;
 // Files of another folder that may be imported directly, not through its index.js: the libc
-// binding alone, for the attach reader thread and the notify listener process, which would
-// otherwise load all of sys/ at start.
+// binding alone, for the notify listener process, which would otherwise load all of sys/ at
+// start.
 const DIRECT_IMPORTS = new Set(['sys/libc.ts']);
 
 /** Local names bound by value imports of node:fs / node:fs/promises (`fs.` for a namespace). */

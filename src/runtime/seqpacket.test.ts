@@ -36,6 +36,11 @@ const c = {
   close: lib.func('int close(int)') as (fd: number) => number,
 };
 
+const threads = async (): Promise<number> => (await readdir('/proc/self/task')).length;
+// Before any session of this file (readdir itself starts libuv's thread pool, where the
+// reader's poll(2) waits). A reader thread of its own would show in later counts.
+const THREADS_AT_START = await threads();
+
 function addr(path: string): Buffer {
   const a = Buffer.alloc(110);
   a.writeUInt16LE(1, 0);
@@ -86,7 +91,7 @@ test('connectSeqpacket() throws an internal EngineError naming the path', async 
 });
 
 test('every queued packet arrives, one data event each, when the peer closes before we read', async (t) => {
-  // Through libuv this case yields 1 data event then EOF (its POLLHUP short-cut): the reader thread must get all.
+  // Through libuv this case yields 1 data event then EOF (its POLLHUP short-cut): the reader must get all.
   const dir = await tempDir(t);
   const path = join(dir, 'attach');
   const lfd = listenSeqpacket(path);
@@ -176,25 +181,31 @@ test('destroy() stops the reader and closes the connection', async (t) => {
   assert.equal(n, 0);
 });
 
-test('sessions share one reader thread: each gets its own packets, in order, and one stopping leaves the others', async (t) => {
+test('sessions start no thread: each gets its own packets, in order, and one stopping leaves the others', async (t) => {
   const dir = await tempDir(t);
-  const threads = async (): Promise<number> => (await readdir('/proc/self/task')).length;
-  const open = async (i: number): Promise<{ socket: net.Socket; sfd: number; lfd: number }> => {
+  const all: { socket: net.Socket; sfd: number }[] = [];
+  // On failure too: no socket may stay open (it would keep the test process alive).
+  t.after(() => {
+    for (const s of all) {
+      s.socket.destroy();
+      if (s.sfd >= 0) c.close(s.sfd);
+    }
+  });
+  const closeServer = (s: { sfd: number }): void => {
+    c.close(s.sfd);
+    s.sfd = -1;
+  };
+  for (let i = 0; i < 8; i++) {
     const lfd = listenSeqpacket(join(dir, `a${i}`));
+    t.after(() => void c.close(lfd));
     const socket = await connectSeqpacket(join(dir, `a${i}`));
     const sfd = c.accept4(lfd, null, null, 0);
+    all.push({ socket, sfd });
     assert.ok(sfd >= 0);
-    t.after(() => void c.close(lfd));
-    return { socket, sfd, lfd };
-  };
-  const first = await open(0);
+  }
   await new Promise((r) => setTimeout(r, 200));
-  const withOne = await threads();
-  const more = [];
-  for (let i = 1; i < 8; i++) more.push(await open(i));
-  await new Promise((r) => setTimeout(r, 200));
-  assert.ok((await threads()) <= withOne, `8 sessions use no more threads than 1 (${withOne})`);
-  const all = [first, ...more];
+  const now = await threads();
+  assert.ok(now <= THREADS_AT_START, `8 sessions start no thread (${THREADS_AT_START} threads before the first session, ${now} now)`);
   const done = all.map((s) => collect(s.socket));
   // Session 3 goes away early; the others keep their streams.
   all[3]!.socket.destroy();
@@ -205,13 +216,12 @@ test('sessions share one reader thread: each gets its own packets, in order, and
       assert.equal(c.write(s.sfd, pkt, pkt.length), pkt.length);
     }
   }
-  for (const [i, s] of all.entries()) if (i !== 3) c.close(s.sfd);
+  for (const [i, s] of all.entries()) if (i !== 3) closeServer(s);
   const got = await Promise.all(done);
   for (const [i, packets] of got.entries()) {
     if (i === 3) continue;
     assert.deepEqual(packets.map((p) => p.data.toString()), Array.from({ length: 20 }, (_, k) => `s${i}p${k}`), `session ${i}`);
   }
-  c.close(all[3]!.sfd);
 });
 
 test('attachStdin() sends packets of at most 8192 bytes and end() half-closes', async (t) => {

@@ -16,11 +16,12 @@
  *   (a slow consumer, a busy event loop) all but one are lost. Reproduced: 20 queued packets
  *   then close -> 1 `'data'` event. A peer that closes with our stdin unread also makes the
  *   next read fail with ECONNRESET before the queued output is returned.
- * - So the socket {@link connectSeqpacket} returns never reads through libuv: a worker
- *   thread reads a dup of the fd with poll(2) + recv(2) (every packet, in order, until recv
- *   returns 0; ECONNRESET is skipped) and pushes each packet as one chunk into the
- *   `net.Socket`, which writes through libuv as usual. Backpressure holds: when the socket's
- *   buffer is full the worker stops taking packets off the socket (conmon then blocks).
+ * - So the socket {@link connectSeqpacket} returns never reads through libuv: the reader
+ *   below reads a dup of the fd with recv(2) (every packet, in order, until recv returns 0;
+ *   ECONNRESET is skipped) when a poll(2) on libuv's thread pool says it is readable, and
+ *   pushes each packet as one chunk into the `net.Socket`, which writes through libuv as
+ *   usual. Backpressure holds: when the socket's buffer is full the reader stops taking
+ *   packets off the socket (conmon then blocks).
  * - Writes: each write(2) is one packet; conmon reads a packet with a 32767-byte buffer and
  *   drops the rest of a bigger one, and Node may merge queued writes into one writev(2).
  *   {@link attachStdin} therefore writes chunks of at most 8192 bytes, one at a time.
@@ -38,8 +39,6 @@ import { openSync, closeSync, writeSync, constants as fsConstants } from 'node:f
 import { dirname, basename } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { READER_SLOTS, RETIRE_FLAG, WORKER_TAG, type ReaderData, type ReaderMessage } from './seqpacket-reader.js';
 import { EngineError, sysError } from '../base/index.js';
 import { libc, lastErrno, sockaddrUn, SUN_PATH_MAX } from '../sys/index.js';
 
@@ -156,137 +155,152 @@ export function attachStdin(socket: net.Socket): Writable {
   });
 }
 
-// ---- the reader thread (seqpacket-reader.ts: a small module, so the worker starts fast) --
+// ---- the reader: one poll(2) for every session, run on libuv's thread pool --------------
 
-const READER_URL = new URL('./seqpacket-reader.js', import.meta.url);
-/** A reader thread with no session for this long ends (an idle daemon keeps no thread). */
-const READER_IDLE_MS = 5000;
+/** poll(2) waits at most this long, so that a lost wake-up costs a second, not a session. */
+const POLL_TIMEOUT_MS = 1000;
+/** Packets taken from one socket before the others get a turn. */
+const BURST = 64;
+/** A failing poll(2) is retried this many times (its errno stays on the pool thread). */
+const POLL_RETRIES = 20;
+const POLLIN = 0x1;
+const MSG_DONTWAIT = 0x40;
+const { ECONNRESET } = osConstants.errno;
 
-type SessionHandler = (m: ReaderMessage) => void;
+/** One attach connection as the reader sees it: the reader owns `fd` and closes it. */
+interface ReaderSession {
+  readonly fd: number;
+  /** A packet: false when the stream's buffer is full (the session is then paused). */
+  onPacket(packet: Buffer): boolean;
+  /** recv returned 0: no more packets. */
+  onEnd(): void;
+  onError(message: string): void;
+  paused: boolean;
+  stopped: boolean;
+}
 
-/** One reader thread and the sessions it serves, by slot. */
-class ReaderThread {
-  readonly #worker: Worker;
-  readonly #flags = new Int32Array(new SharedArrayBuffer(4 * (RETIRE_FLAG + 1)));
-  readonly #control: MessagePort;
-  readonly #wakeRead: number;
-  readonly #wakeWrite: number;
-  readonly #sessions = new Map<number, SessionHandler>();
-  readonly #free: number[] = [];
-  #next = 0;
-  #idle: NodeJS.Timeout | undefined;
-  #gone = false;
+/**
+ * Reads every attach session on the main thread, woken by one poll(2) that waits on libuv's
+ * thread pool (koffi's async call) while any session is open. A worker thread did this
+ * before and cost ~80-100 ms of CPU to start, paid again by the first run after each idle
+ * spell (docs/performance.md, phase M); a pool thread costs nothing to start and nothing idle.
+ */
+class AttachReader {
+  readonly #sessions = new Set<ReaderSession>();
+  readonly #buf = Buffer.alloc(65536);
+  readonly #wakeBuf = Buffer.alloc(64);
+  #wake: [read: number, write: number] | undefined;
+  #polling = false;
+  /** In the poll's callback: kicks wait for the poll it starts at its end. */
+  #busy = false;
+  #failures = 0;
 
-  constructor(readonly onGone: (r: ReaderThread) => void) {
-    const sv = Buffer.alloc(8);
-    if (libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) throw sysError('socketpair', 'attach reader', lastErrno());
-    this.#wakeRead = sv.readInt32LE(0);
-    this.#wakeWrite = sv.readInt32LE(4);
-    const { port1, port2 } = new MessageChannel();
-    this.#control = port1;
-    this.#control.unref();
+  add(session: ReaderSession): void {
+    this.#sessions.add(session);
+    this.kick();
+  }
+
+  /** Make the pending poll(2) return (a session was added, resumed or stopped), or start one. */
+  kick(): void {
+    if (this.#busy) return;
+    if (!this.#polling) return this.#poll();
     try {
-      this.#worker = new Worker(READER_URL, {
-        workerData: { tag: WORKER_TAG, wakeFd: this.#wakeRead, flags: this.#flags.buffer as SharedArrayBuffer, control: port2 } satisfies ReaderData,
-        transferList: [port2],
-      });
-    } catch (err) {
-      this.#closeWake();
-      throw err;
-    }
-    this.#worker.unref();
-    this.#worker.on('message', (m: ReaderMessage) => {
-      const handler = this.#sessions.get(m.slot);
-      if (!('packet' in m)) this.#release(m.slot);
-      handler?.(m);
-    });
-    const fail = (err: Error): void => {
-      if (this.#gone) return;
-      this.#gone = true;
-      this.onGone(this);
-      this.#closeWake();
-      for (const [slot, handler] of [...this.#sessions]) {
-        this.#sessions.delete(slot);
-        handler({ slot, error: err.message, code: 'EIO' });
-      }
-    };
-    this.#worker.on('error', fail);
-    this.#worker.on('exit', () => fail(new Error('the attach reader thread ended')));
-  }
-
-  get full(): boolean {
-    return this.#gone || (this.#free.length === 0 && this.#next >= READER_SLOTS);
-  }
-
-  /** Hand `fd` to the thread (it closes it); returns the session's pause and stop switches. */
-  add(fd: number, handler: SessionHandler): { setPaused(on: boolean): void; stop(): void } {
-    const slot = this.#free.pop() ?? this.#next++;
-    if (this.#idle) clearTimeout(this.#idle);
-    this.#idle = undefined;
-    Atomics.store(this.#flags, 2 * slot, 0);
-    Atomics.store(this.#flags, 2 * slot + 1, 0);
-    this.#sessions.set(slot, handler);
-    this.#control.postMessage({ slot, fd });
-    this.#wake();
-    // A slot is reused once its session is over: switches of an old session do nothing.
-    const live = (): boolean => this.#sessions.get(slot) === handler;
-    return {
-      setPaused: (on) => {
-        if (live() && Atomics.exchange(this.#flags, 2 * slot + 1, on ? 1 : 0) === 1 && !on) this.#wake();
-      },
-      stop: () => {
-        if (!live()) return;
-        Atomics.store(this.#flags, 2 * slot, 1);
-        this.#wake();
-      },
-    };
-  }
-
-  #release(slot: number): void {
-    if (!this.#sessions.delete(slot)) return;
-    this.#free.push(slot);
-    if (this.#sessions.size > 0 || this.#gone) return;
-    this.#idle = setTimeout(() => {
-      if (this.#sessions.size > 0 || this.#gone) return;
-      // No session: the thread ends, and the next attach starts another.
-      this.#gone = true;
-      this.onGone(this);
-      Atomics.store(this.#flags, RETIRE_FLAG, 1);
-      this.#wake();
-      this.#worker.once('exit', () => this.#closeWake());
-    }, READER_IDLE_MS).unref();
-  }
-
-  #wake(): void {
-    try {
-      writeSync(this.#wakeWrite, WAKE);
+      writeSync(this.#wakeFds()[1], WAKE);
     } catch {
       // EAGAIN: wake-ups are already queued.
     }
   }
 
-  #closeWake(): void {
-    for (const fd of [this.#wakeRead, this.#wakeWrite]) libc().close(fd);
+  #wakeFds(): [number, number] {
+    if (this.#wake) return this.#wake;
+    const sv = Buffer.alloc(8);
+    if (libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) throw sysError('socketpair', 'attach reader', lastErrno());
+    return (this.#wake = [sv.readInt32LE(0), sv.readInt32LE(4)]);
+  }
+
+  #poll(): void {
+    // Stopped sessions close only here, when no poll(2) holds their fds.
+    for (const s of this.#sessions) if (s.stopped) this.#drop(s);
+    if (this.#sessions.size === 0) return;
+    let wakeFd: number;
+    try {
+      wakeFd = this.#wakeFds()[0];
+    } catch (err) {
+      return this.#failAll((err as Error).message);
+    }
+    const active = [...this.#sessions].filter((s) => !s.paused);
+    const pfd = Buffer.alloc(8 * (active.length + 1));
+    pfd.writeInt32LE(wakeFd, 0);
+    pfd.writeInt16LE(POLLIN, 4);
+    active.forEach((s, i) => {
+      pfd.writeInt32LE(s.fd, 8 * (i + 1));
+      pfd.writeInt16LE(POLLIN, 8 * (i + 1) + 4);
+    });
+    this.#polling = true;
+    libc().pollAsync(pfd, active.length + 1, POLL_TIMEOUT_MS, (err, ready) => {
+      this.#polling = false;
+      if (err !== null || ready < 0) {
+        // EINTR, or a bug: errno is on the pool thread. Retry a few times, then give up.
+        if (++this.#failures > POLL_RETRIES) return this.#failAll(`poll: ${err instanceof Error ? err.message : 'failed'}`);
+        setTimeout(() => this.#polling || this.#poll(), 10).unref();
+        return;
+      }
+      this.#failures = 0;
+      this.#busy = true;
+      try {
+        if (pfd.readInt16LE(6) !== 0) while (libc().recv(wakeFd, this.#wakeBuf, this.#wakeBuf.length, MSG_DONTWAIT) > 0);
+        active.forEach((s, i) => {
+          if (pfd.readInt16LE(8 * (i + 1) + 6) !== 0) this.#read(s);
+        });
+      } finally {
+        this.#busy = false;
+      }
+      this.#poll();
+    });
+  }
+
+  /** Take up to BURST packets off one session's socket. */
+  #read(s: ReaderSession): void {
+    for (let k = 0; k < BURST && !s.paused && !s.stopped && this.#sessions.has(s); k++) {
+      const n = libc().recv(s.fd, this.#buf, this.#buf.length, MSG_DONTWAIT);
+      if (n > 0) {
+        if (!s.onPacket(Buffer.from(this.#buf.subarray(0, n)))) s.paused = true;
+        continue;
+      }
+      if (n === 0) {
+        this.#drop(s);
+        s.onEnd();
+        return;
+      }
+      const e = lastErrno();
+      if (e === EAGAIN) return;
+      // ECONNRESET: the peer closed with our stdin unread; queued output still follows.
+      if (e === EINTR || e === ECONNRESET) continue;
+      this.#drop(s);
+      s.onError(sysError('recv', 'attach', e).message);
+      return;
+    }
+  }
+
+  #drop(s: ReaderSession): void {
+    if (!this.#sessions.delete(s)) return;
+    libc().close(s.fd);
+  }
+
+  #failAll(message: string): void {
+    for (const s of [...this.#sessions]) {
+      this.#drop(s);
+      if (!s.stopped) s.onError(message);
+    }
   }
 }
 
 const WAKE = Buffer.of(1);
-const readers: ReaderThread[] = [];
-
-function readerThread(): ReaderThread {
-  const open = readers.find((r) => !r.full);
-  if (open) return open;
-  const r = new ReaderThread((gone) => {
-    const i = readers.indexOf(gone);
-    if (i >= 0) readers.splice(i, 1);
-  });
-  readers.push(r);
-  return r;
-}
+const reader = new AttachReader();
 
 /**
  * Connect to a SOCK_SEQPACKET unix socket (conmon's `attach`) and return it as a
- * `net.Socket`: each chunk it emits is one packet (read by a worker thread, see the module
+ * `net.Socket`: each chunk it emits is one packet (read by the reader, see the module
  * comment), `'end'` comes after the last packet, `write` sends one packet per call (use
  * {@link attachStdin} for stdin), `end()` half-closes, `destroy()` stops the reader. Read it
  * with `'data'` events or {@link onAttachPackets}, not with `read()` or `for await` (they
@@ -313,30 +327,39 @@ export async function connectSeqpacket(path: string): Promise<net.Socket> {
     throw connectError(path, err);
   }
   let ended = false;
-  let session: { setPaused(on: boolean): void; stop(): void };
-  try {
-    session = readerThread().add(readFd, (m) => {
+  const session: ReaderSession = {
+    fd: readFd,
+    paused: false,
+    stopped: false,
+    onPacket: (packet) => (ended || socket.destroyed ? true : socket.push(packet)),
+    onEnd: () => {
       if (ended || socket.destroyed) return;
-      if ('packet' in m) {
-        if (!socket.push(Buffer.from(m.packet.buffer, m.packet.byteOffset, m.packet.byteLength))) session.setPaused(true);
-      } else if ('error' in m) {
-        ended = true;
-        socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Cannot read attach socket ${JSON.stringify(path)}: ${m.error}`));
-      } else {
-        // end, or released after a stop: no more packets.
-        ended = true;
-        socket.push(null);
-      }
-    });
+      ended = true;
+      socket.push(null);
+    },
+    onError: (message) => {
+      if (ended || socket.destroyed) return;
+      ended = true;
+      socket.destroy(new EngineError('internal', 'ERR_ATTACH_READ', `Cannot read attach socket ${JSON.stringify(path)}: ${message}`));
+    },
+  };
+  try {
+    reader.add(session);
   } catch (err) {
     libc().close(readFd);
     socket.destroy();
     throw connectError(path, err);
   }
-  // The reader thread is the only reader: the stream asks for more by clearing the pause flag.
-  (socket as unknown as { _read: () => void })._read = () => session.setPaused(false);
-  const stop = (): void => session.stop();
-  socket.once('close', stop);
+  // The reader is the only reader: the stream asks for more by clearing the pause flag.
+  (socket as unknown as { _read: () => void })._read = () => {
+    if (!session.paused) return;
+    session.paused = false;
+    reader.kick();
+  };
+  socket.once('close', () => {
+    session.stopped = true;
+    reader.kick();
+  });
   return socket;
 }
 

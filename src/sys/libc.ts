@@ -1,8 +1,8 @@
 // The host's libc through koffi, loaded on first use: the system calls Node does not offer
 // (openat2 and the other *at calls, mount, getdents64, xattrs on fds, unix sockets Node's
 // `net` refuses, SCM_RIGHTS, the seccomp notify ioctls, SO_PEERCRED). The one binding module
-// of moat: the attach reader thread and the notify listener load this file directly (it
-// imports only base/), everything else goes through sys/index.js. errno values become
+// of moat: the notify listener loads this file directly (it imports only base/), everything
+// else goes through sys/index.js. errno values become
 // errors in one place: `sysFail` (an EngineError with its HTTP kind) or, where a caller
 // keeps Node's shape, base's `sysError`.
 //
@@ -37,6 +37,8 @@ export interface Libc {
   mount_setattr(dirfd: number, path: string, flags: number, attr: Buffer, size: number): number;
   pidfd_open(pid: number, flags: number): number;
   poll(fds: Buffer, nfds: number, timeout: number): number;
+  /** poll(2) on libuv's thread pool (koffi's async call); errno of a failure is not readable. */
+  pollAsync(fds: Buffer, nfds: number, timeout: number, done: (err: unknown, ready: number) => void): void;
   // sockets
   socket(domain: number, type: number, protocol: number): number;
   socketpair(domain: number, type: number, protocol: number, sv: Buffer): number;
@@ -99,6 +101,7 @@ export function libc(): Libc {
   const syscall = (rawSyscall = lib.func('long syscall(long nr, ...)') as (...args: unknown[]) => number | bigint);
   const num = (v: number | bigint): number => Number(v);
   const f = <T>(proto: string): T => lib.func(proto) as T;
+  const poll = f<Libc['poll'] & { async: Libc['pollAsync'] }>('int poll(void *fds, unsigned long nfds, int timeout)');
   bound = {
     openat2: (dirfd, path, how, size) => num(syscall(SYS_OPENAT2, 'int', dirfd, 'void *', path, 'void *', how, 'size_t', size)),
     close: f('int close(int fd)'),
@@ -119,7 +122,8 @@ export function libc(): Libc {
     statx: f('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)'),
     // glibc 2.36 wraps pidfd_open (Debian 12); the kernel gives ESRCH for a pid that is gone.
     pidfd_open: f('int pidfd_open(int pid, unsigned int flags)'),
-    poll: f('int poll(void *fds, unsigned long nfds, int timeout)'),
+    poll,
+    pollAsync: (fds, nfds, timeout, done) => poll.async(fds, nfds, timeout, done),
     mount_setattr: (dirfd, path, flags, attr, size) => num(syscall(SYS_MOUNT_SETATTR, 'int', dirfd, 'str', path, 'unsigned int', flags, 'void *', attr, 'size_t', size)),
     socket: f('int socket(int domain, int type, int protocol)'),
     socketpair: f('int socketpair(int domain, int type, int protocol, void *sv)'),

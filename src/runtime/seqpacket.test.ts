@@ -18,6 +18,7 @@ import {
   attachStdin,
   ATTACH_STDOUT,
   ATTACH_STDERR,
+  POLL_TIMEOUT_MS,
   type AttachPacket,
 } from './seqpacket.js';
 
@@ -223,6 +224,34 @@ test('sessions start no thread: each gets its own packets, in order, and one sto
     assert.deepEqual(packets.map((p) => p.data.toString()), Array.from({ length: 20 }, (_, k) => `s${i}p${k}`), `session ${i}`);
   }
 });
+
+for (const how of ['process.exit(0)', 'an uncaught exception']) {
+  test(`a process with an open session ends at once on ${how}, not after the poll's timeout`, async (t) => {
+    // libuv joins its pool threads at exit, so a poll(2) left waiting would hold the exit.
+    const dir = await tempDir(t);
+    const path = join(dir, 'attach');
+    const lfd = listenSeqpacket(path);
+    t.after(() => void c.close(lfd));
+    const module = new URL('./seqpacket.js', import.meta.url).href;
+    const end = how === 'process.exit(0)' ? 'process.exit(0)' : 'throw new Error("boom")';
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { connectSeqpacket } = await import(${JSON.stringify(module)});
+      const socket = await connectSeqpacket(${JSON.stringify(path)});
+      socket.on('data', () => {});
+      setTimeout(() => { console.log('ending'); ${end}; }, 300);
+    `], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => void child.kill('SIGKILL'));
+    let endingAt = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      if (endingAt === 0 && d.toString().includes('ending')) endingAt = performance.now();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.ok(endingAt > 0, 'the child opened its session and ended');
+    assert.equal(code, how === 'process.exit(0)' ? 0 : 1);
+    const took = performance.now() - endingAt;
+    assert.ok(took < POLL_TIMEOUT_MS / 2, `exited ${Math.round(took)} ms after ending (the poll times out after ${POLL_TIMEOUT_MS} ms)`);
+  });
+}
 
 test('attachStdin() sends packets of at most 8192 bytes and end() half-closes', async (t) => {
   const dir = await tempDir(t);

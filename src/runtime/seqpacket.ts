@@ -157,8 +157,11 @@ export function attachStdin(socket: net.Socket): Writable {
 
 // ---- the reader: one poll(2) for every session, run on libuv's thread pool --------------
 
-/** poll(2) waits at most this long, so that a lost wake-up costs a second, not a session. */
-const POLL_TIMEOUT_MS = 1000;
+/**
+ * poll(2) returns after this long even when nothing woke it: a safety net only (every change
+ * to the polled set writes to the wake socket, and so does the process's exit).
+ */
+export const POLL_TIMEOUT_MS = 10_000;
 /** Packets taken from one socket before the others get a turn. */
 const BURST = 64;
 /** A failing poll(2) is retried this many times (its errno stays on the pool thread). */
@@ -215,7 +218,12 @@ class AttachReader {
     if (this.#wake) return this.#wake;
     const sv = Buffer.alloc(8);
     if (libc().socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) throw sysError('socketpair', 'attach reader', lastErrno());
-    return (this.#wake = [sv.readInt32LE(0), sv.readInt32LE(4)]);
+    this.#wake = [sv.readInt32LE(0), sv.readInt32LE(4)];
+    // At exit libuv joins its pool threads: a pending poll(2) would hold the exit up to its timeout.
+    process.on('exit', () => {
+      if (this.#polling) this.kick();
+    });
+    return this.#wake;
   }
 
   #poll(): void {

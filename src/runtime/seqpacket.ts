@@ -244,27 +244,34 @@ class AttachReader {
       pfd.writeInt32LE(s.fd, 8 * (i + 1));
       pfd.writeInt16LE(POLLIN, 8 * (i + 1) + 4);
     });
+    try {
+      libc().pollAsync(pfd, active.length + 1, POLL_TIMEOUT_MS, (err, ready) => this.#polled(pfd, active, wakeFd, err, ready));
+    } catch (err) {
+      return this.#failAll(`poll: ${(err as Error).message}`);
+    }
     this.#polling = true;
-    libc().pollAsync(pfd, active.length + 1, POLL_TIMEOUT_MS, (err, ready) => {
-      this.#polling = false;
-      if (err !== null || ready < 0) {
-        // EINTR, or a bug: errno is on the pool thread. Retry a few times, then give up.
-        if (++this.#failures > POLL_RETRIES) return this.#failAll(`poll: ${err instanceof Error ? err.message : 'failed'}`);
-        setTimeout(() => this.#polling || this.#poll(), 10).unref();
-        return;
-      }
-      this.#failures = 0;
-      this.#busy = true;
-      try {
-        if (pfd.readInt16LE(6) !== 0) while (libc().recv(wakeFd, this.#wakeBuf, this.#wakeBuf.length, MSG_DONTWAIT) > 0);
-        active.forEach((s, i) => {
-          if (pfd.readInt16LE(8 * (i + 1) + 6) !== 0) this.#read(s);
-        });
-      } finally {
-        this.#busy = false;
-      }
+  }
+
+  #polled(pfd: Buffer, active: ReaderSession[], wakeFd: number, err: unknown, ready: number): void {
+    this.#polling = false;
+    if (err !== null || ready < 0) {
+      // EINTR, or a bug: errno is on the pool thread. Retry a few times, then give up.
+      if (++this.#failures > POLL_RETRIES) return this.#failAll(`poll: ${err instanceof Error ? err.message : 'failed'}`);
+      setTimeout(() => this.#polling || this.#poll(), 10).unref();
+      return;
+    }
+    this.#failures = 0;
+    this.#busy = true;
+    try {
+      if (pfd.readInt16LE(6) !== 0) while (libc().recv(wakeFd, this.#wakeBuf, this.#wakeBuf.length, MSG_DONTWAIT) > 0);
+      active.forEach((s, i) => {
+        if (pfd.readInt16LE(8 * (i + 1) + 6) !== 0) this.#read(s);
+      });
+    } finally {
+      // Also when a stream's handler threw: the other sessions keep their reader.
+      this.#busy = false;
       this.#poll();
-    });
+    }
   }
 
   /** Take up to BURST packets off one session's socket. */

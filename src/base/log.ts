@@ -6,7 +6,7 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 const REDACT = ['req.headers.authorization', 'req.headers["x-registry-auth"]', 'req.headers["x-registry-config"]'];
 
-// pino is loaded on first use: modules that only need errors or ids (worker threads,
+// pino is loaded on first use: modules that only need errors or ids (helper programs,
 // pure code) import base without paying for it.
 interface PinoModule {
   pino: typeof PinoFactory;

@@ -50,7 +50,9 @@ const SOCK_CLOEXEC = 0o2000000;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
-const { EAGAIN, EINTR } = osConstants.errno;
+const POLLIN = 0x1;
+const MSG_DONTWAIT = 0x40;
+const { EAGAIN, EINTR, ECONNRESET } = osConstants.errno;
 
 /** The largest stdin packet {@link attachStdin} sends. */
 export const ATTACH_WRITE_CHUNK = 8192;
@@ -166,9 +168,6 @@ export const POLL_TIMEOUT_MS = 10_000;
 const BURST = 64;
 /** A failing poll(2) is retried this many times (its errno stays on the pool thread). */
 const POLL_RETRIES = 20;
-const POLLIN = 0x1;
-const MSG_DONTWAIT = 0x40;
-const { ECONNRESET } = osConstants.errno;
 
 /** One attach connection as the reader sees it: the reader owns `fd` and closes it. */
 interface ReaderSession {

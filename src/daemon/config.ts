@@ -53,7 +53,7 @@ export interface DaemonConfig {
   init: boolean;
   /** `--init-path` / daemon.json `init-path`: the init binary (Debian's static tini). */
   initPath: string;
-  /** Host interface of the default bridge network (dockerd `--bridge`). */
+  /** Host interface of the default bridge network (dockerd `--bridge`); `none`: no default bridge. */
   bridge: string;
   /** Default bridge address and prefix (dockerd `--bip`); '' picks from the pools. */
   bip: string;

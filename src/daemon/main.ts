@@ -43,6 +43,8 @@ function checkNetworkConfig(cfg: DaemonConfig): void {
   if (!cfg.iptables) throw new Error('--iptables=false is not supported: netavark always manages the firewall rules of moat networks');
   if (!cfg.ipForward) throw new Error('--ip-forward=false is not supported: netavark turns IPv4 forwarding on for bridge networks');
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(cfg.bridge)) throw new Error(`invalid --bridge: ${cfg.bridge}: at most 15 letters, digits, '_', '.' or '-'`);
+  // dockerd refuses -b with --bip; here only `none` conflicts: the other names are moat's own bridge.
+  if (cfg.bridge === 'none' && (cfg.bip !== '' || cfg.fixedCidr !== '')) throw new Error(`--bridge none has no default bridge for ${cfg.bip !== '' ? '--bip' : '--fixed-cidr'} to configure`);
   if (!Number.isInteger(cfg.mtu) || cfg.mtu < 0 || (cfg.mtu !== 0 && (cfg.mtu < 576 || cfg.mtu > 65535))) throw new Error(`invalid --mtu: ${cfg.mtu}`);
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(cfg.ip)) throw new Error(`invalid --ip: ${cfg.ip}: an IPv4 address`);
   for (const p of cfg.defaultAddressPools) parseAddressPool(p);
@@ -83,7 +85,7 @@ function parseFlags(argv: string[]): DaemonConfig {
     .option('--init', 'run an init (tini) as PID 1 in containers that do not say otherwise')
     .option('--init-path <path>', 'the init binary mounted read-only at /sbin/docker-init', DEFAULTS.initPath)
     .option('--image-policy <file>', 'image trust policy (registries, digest pins, signatures); see docs/images.md')
-    .option('-b, --bridge <name>', 'host interface of the default bridge network', DEFAULTS.bridge)
+    .option('-b, --bridge <name>', "host interface of the default bridge network ('none': no default bridge)", DEFAULTS.bridge)
     .option('--bip <cidr>', 'default bridge address and prefix (e.g. 10.88.0.1/24)')
     .option('--fixed-cidr <cidr>', 'default bridge allocation range (inside --bip)')
     .option('--default-address-pool <pool>', 'pool for network subnets, base=CIDR,size=N, repeatable', collect, [])
@@ -327,13 +329,16 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     dataRoot,
     execRoot: cfg.execRoot,
     log,
-    defaultBridge: {
-      name: cfg.bridge,
-      icc: cfg.icc,
-      ...(cfg.bip !== '' ? { bip: cfg.bip } : {}),
-      ...(cfg.fixedCidr !== '' ? { fixedCidr: cfg.fixedCidr } : {}),
-      ...(cfg.mtu !== 0 ? { mtu: cfg.mtu } : {}),
-    },
+    defaultBridge:
+      cfg.bridge === 'none'
+        ? null
+        : {
+            name: cfg.bridge,
+            icc: cfg.icc,
+            ...(cfg.bip !== '' ? { bip: cfg.bip } : {}),
+            ...(cfg.fixedCidr !== '' ? { fixedCidr: cfg.fixedCidr } : {}),
+            ...(cfg.mtu !== 0 ? { mtu: cfg.mtu } : {}),
+          },
     ...(cfg.defaultAddressPools.length > 0 ? { pools: cfg.defaultAddressPools.map((p) => parseAddressPool(p)) } : {}),
     defaultHostIp: cfg.ip,
   });

@@ -7,16 +7,27 @@ import { EngineError } from '../base/index.js';
 import type { ContainerRecord } from '../engine/index.js';
 import { networkRequests, portRequests } from './networking.js';
 
+const BRIDGE = { defaultBridge: true };
+const NO_BRIDGE = { defaultBridge: false };
+
 function rec(hc: Partial<ContainerRecord['HostConfig']>, extra: Partial<ContainerRecord> = {}, cfg: Partial<ContainerRecord['Config']> = {}): ContainerRecord {
   return { Config: { Image: 'busybox', ...cfg }, HostConfig: hc, ...extra } as ContainerRecord;
 }
 
 test('the default bridge unless NetworkMode names another network; none, host, container:X and NetworkDisabled never reach the driver', () => {
-  assert.deepEqual(networkRequests(rec({})), [{ network: 'bridge' }]);
-  assert.deepEqual(networkRequests(rec({ NetworkMode: 'default' })), [{ network: 'bridge' }]);
-  assert.deepEqual(networkRequests(rec({ NetworkMode: 'front' })), [{ network: 'front' }]);
-  for (const mode of ['none', 'host', 'container:web']) assert.equal(networkRequests(rec({ NetworkMode: mode })), undefined, mode);
-  assert.equal(networkRequests(rec({}, {}, { NetworkDisabled: true })), undefined);
+  assert.deepEqual(networkRequests(rec({}), BRIDGE), [{ network: 'bridge' }]);
+  assert.deepEqual(networkRequests(rec({ NetworkMode: 'default' }), BRIDGE), [{ network: 'bridge' }]);
+  assert.deepEqual(networkRequests(rec({ NetworkMode: 'front' }), BRIDGE), [{ network: 'front' }]);
+  for (const mode of ['none', 'host', 'container:web']) assert.equal(networkRequests(rec({ NetworkMode: mode }), BRIDGE), undefined, mode);
+  assert.equal(networkRequests(rec({}, {}, { NetworkDisabled: true }), BRIDGE), undefined);
+});
+
+test('without a default bridge (--bridge none): it is left out, the other networks stay, and with none left no driver', () => {
+  for (const mode of [undefined, 'default', 'bridge']) assert.equal(networkRequests(rec(mode === undefined ? {} : { NetworkMode: mode }), NO_BRIDGE), undefined, String(mode));
+  const withBack = rec({ NetworkMode: 'default' }, { NetworkingConfig: { EndpointsConfig: { default: { Aliases: ['d'] }, back: { Aliases: ['b'] } } } });
+  assert.deepEqual(networkRequests(withBack, NO_BRIDGE), [{ network: 'back', aliases: ['b'] }]);
+  assert.deepEqual(networkRequests(withBack, BRIDGE), [{ network: 'bridge', aliases: ['d'] }, { network: 'back', aliases: ['b'] }]);
+  assert.deepEqual(networkRequests(rec({ NetworkMode: 'front' }), NO_BRIDGE), [{ network: 'front' }]);
 });
 
 test('endpoint settings: aliases, a static address and the MAC go with their network; NetworkMode comes first', () => {
@@ -25,7 +36,7 @@ test('endpoint settings: aliases, a static address and the MAC go with their net
     { NetworkingConfig: { EndpointsConfig: { back: { Aliases: ['b'] }, front: { Aliases: ['web'], IPAMConfig: { IPv4Address: '10.1.0.9' } } } } },
     { MacAddress: '02:42:ac:11:00:09' },
   );
-  assert.deepEqual(networkRequests(r), [
+  assert.deepEqual(networkRequests(r, BRIDGE), [
     { network: 'front', aliases: ['web'], ipv4Address: '10.1.0.9', macAddress: '02:42:ac:11:00:09' },
     { network: 'back', aliases: ['b'] },
   ]);

@@ -3,17 +3,24 @@
 // `--dns`), and the driver's endpoint becomes the facts the /etc files need. Containers with
 // `--network none|host|container:X` never reach the driver.
 import { errorText, invalid, type Logger } from '../base/index.js';
-import type { ContainerNetworking, ContainerRecord, EventBus, NetworkFacts } from '../engine/index.js';
-import { planPortRequests, type NetworkDriver, type NetworkRequest, type PortRequest } from '../network/index.js';
+import type { ContainerNetworking, ContainerRecord, CreateNetworkFacts, EventBus, NetworkFacts } from '../engine/index.js';
+import { parseExtraHosts, planPortRequests, type NetworkDriver, type NetworkRequest, type PortRequest } from '../network/index.js';
 
-/** The networks a record asks for, in order (NetworkMode's first); undefined: no driver (none, host, container:X). */
-export function networkRequests(rec: ContainerRecord): NetworkRequest[] | undefined {
+/**
+ * The networks a record asks for, in order (NetworkMode's first); undefined: no driver (none,
+ * host, container:X, or only the default bridge while moatd runs without one).
+ */
+export function networkRequests(rec: ContainerRecord, o: { defaultBridge: boolean }): NetworkRequest[] | undefined {
   const mode = rec.HostConfig.NetworkMode ?? '';
   if (mode === 'none' || mode === 'host' || mode.startsWith('container:') || rec.Config.NetworkDisabled === true) return undefined;
   const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
   const eps = rec.NetworkingConfig?.EndpointsConfig ?? {};
   const names = [primary, ...Object.keys(eps).filter((n) => n !== primary && !(primary === 'bridge' && n === 'default'))];
-  return names.map((name, i) => {
+  // Without a default bridge (`--bridge none`) a container asking for it gets loopback only,
+  // as with dockerd; the other networks it names still come.
+  const wanted = o.defaultBridge ? names : names.filter((n) => n !== 'bridge' && n !== 'default');
+  if (wanted.length === 0) return undefined;
+  return wanted.map((name, i) => {
     const e = eps[name] ?? (name === 'bridge' ? eps['default'] : undefined);
     const ip = e?.IPAMConfig?.IPv4Address;
     const mac = e?.MacAddress || (i === 0 ? rec.Config.MacAddress : undefined);
@@ -62,18 +69,34 @@ export class NetavarkNetworking implements ContainerNetworking {
     }
   }
 
-  validate(rec: ContainerRecord): NetworkFacts {
-    const networks = networkRequests(rec);
+  /** Whether moatd has a default bridge (no `--bridge none`, or containers kept the old one). */
+  #hasDefaultBridge(): boolean {
+    return this.#driver.defaultBridge() !== undefined;
+  }
+
+  validate(rec: ContainerRecord): CreateNetworkFacts {
+    const networks = networkRequests(rec, { defaultBridge: this.#hasDefaultBridge() });
     const ports = portRequests(rec, this.#defaultHostIp);
-    // Docker discards published ports with host networking and refuses them with none / container:X.
-    if (networks === undefined && ports.length > 0 && rec.HostConfig.NetworkMode !== 'host') throw invalid('conflicting options: port publishing and the container type network mode');
+    const warnings: string[] = [];
+    const mode = rec.HostConfig.NetworkMode ?? '';
+    if (networks === undefined && ports.length > 0 && mode !== 'host') {
+      // Docker discards published ports with host networking and refuses them with none /
+      // container:X; on a default bridge that is not there (dockerd --bridge=none) it takes
+      // them and publishes nothing: moat says so.
+      if (mode === 'none' || mode.startsWith('container:') || rec.Config.NetworkDisabled === true) throw invalid('conflicting options: port publishing and the container type network mode');
+      warnings.push('Published ports are discarded: moatd runs without a default bridge (--bridge none), so the container has no network to publish them from');
+    }
     if (networks !== undefined) this.#driver.validate({ containerName: rec.Name.slice(1), networks, ports, dns: rec.HostConfig.Dns ?? [] });
-    return { hostGateway: this.#driver.hostGatewayIp() };
+    const hostGateway = this.#driver.hostGatewayIp();
+    // Checked now, before create makes anything: `host-gateway` has no address without a default bridge.
+    if (hostGateway === undefined) parseExtraHosts(rec.HostConfig.ExtraHosts, undefined);
+    return { ...(hostGateway !== undefined ? { hostGateway } : {}), warnings };
   }
 
   async prepare(rec: ContainerRecord, o: { ownNamespace: boolean }): Promise<NetworkFacts | undefined> {
-    const networks = networkRequests(rec);
+    const networks = networkRequests(rec, { defaultBridge: this.#hasDefaultBridge() });
     if (networks === undefined) return undefined;
+    const hostGateway = this.#driver.hostGatewayIp();
     const { endpoint, warnings, netnsPath } = await this.#driver.prepare({
       containerId: rec.Id,
       containerName: rec.Name.slice(1),
@@ -87,7 +110,7 @@ export class NetavarkNetworking implements ContainerNetworking {
     const firstNet = this.#driver.getNetwork(first.networkId);
     return {
       ip: first.ip,
-      hostGateway: this.#driver.hostGatewayIp(),
+      ...(hostGateway !== undefined ? { hostGateway } : {}),
       ...(firstNet.dns ? { networkDns: first.gateway } : {}),
       ...(netnsPath !== undefined ? { netnsPath } : {}),
     };
@@ -101,11 +124,13 @@ export class NetavarkNetworking implements ContainerNetworking {
 
   defaultBridgeAddress(id: string): string | undefined {
     const bridge = this.#driver.defaultBridge();
+    if (bridge === undefined) return undefined;
     return this.#driver.endpoint(id)?.attachments.find((a) => a.networkId === bridge.id)?.ip;
   }
 
-  defaultBridgeIcc(): boolean {
-    return this.#driver.defaultBridge().icc;
+  defaultBridge(): { icc: boolean } | undefined {
+    const bridge = this.#driver.defaultBridge();
+    return bridge === undefined ? undefined : { icc: bridge.icc };
   }
 
   async release(id: string): Promise<void> {

@@ -61,6 +61,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   if (req.networkingConfig !== undefined) rec.NetworkingConfig = req.networkingConfig;
   warnings.push(...checkLinks(core, rec));
   const net = core.networking.validate(rec);
+  warnings.push(...(net?.warnings ?? []));
   phases.mark('plan');
   const b = core.bundle(id);
   const resolving = core.host.resolvConf();
@@ -118,6 +119,9 @@ function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
   if (!onDefaultBridge(rec)) {
     throw invalid(`conflicting options: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
   }
+  // dockerd --bridge=none takes the link and writes nothing for it; a link that cannot work is refused here.
+  const bridge = core.networking.defaultBridge();
+  if (bridge === undefined) throw invalid('conflicting options: links need the default bridge, and moatd runs without one (--bridge none)');
   const stored: string[] = [];
   for (const entry of entries) {
     const link = parseLink(entry);
@@ -127,7 +131,7 @@ function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
     stored.push(storedLink({ target: target.Name.slice(1), alias: link.alias }, rec.Name));
   }
   rec.HostConfig.Links = stored;
-  if (core.networking.defaultBridgeIcc()) return [];
+  if (bridge.icc) return [];
   return ['Links on the default bridge with inter-container communication off (moatd --icc=false, the default): /etc/hosts names the linked containers but they cannot reach each other; start moatd with --icc to let them'];
 }
 

@@ -14,7 +14,7 @@ export { statContainerPath, archiveContainerPath, extractIntoContainer, goFileMo
 export type { EngineImages, SeccompExplainerHooks } from './core.js';
 export { hostSystem, type EngineHost, type RootfsHost, type BindHost, type CgroupHost, type ProcessHost, type HostDevice } from './host.js';
 export type { LimitCounters } from './limits.js';
-export { LOOPBACK_ONLY, type ContainerNetworking, type NetworkFacts } from './networking.js';
+export { LOOPBACK_ONLY, type ContainerNetworking, type CreateNetworkFacts, type NetworkFacts } from './networking.js';
 export type { BindSource } from './binds.js';
 export { mergeEnv } from './util.js';
 export { EventBus, type EngineEvent } from './events.js';

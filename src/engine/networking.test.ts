@@ -30,7 +30,7 @@ function recordingNetwork(log: string[], runtimeState: (id: string) => string = 
       log.push(`attach ${rec.Name} ${pid !== undefined && pid > 0 ? 'pid' : 'nopid'}`);
     },
     defaultBridgeAddress: (id) => addresses.get(id),
-    defaultBridgeIcc: () => true,
+    defaultBridge: () => ({ icc: true }),
     async release(id) {
       log.push(`release ${id.slice(0, 4)}`);
     },

@@ -20,6 +20,11 @@ export interface NetworkFacts {
   netnsPath?: string;
 }
 
+/** What create learns of the network: the facts for the /etc files and Docker's warnings. */
+export interface CreateNetworkFacts extends NetworkFacts {
+  warnings?: readonly string[];
+}
+
 /**
  * @example
  * new Engine({ ..., networking: LOOPBACK_ONLY });
@@ -29,7 +34,7 @@ export interface ContainerNetworking {
    * At create: check what the container asks of the network (a 400 names the problem), and
    * say what is known already (the gateway `host-gateway` stands for) for the /etc files.
    */
-  validate(rec: ContainerRecord): NetworkFacts | undefined;
+  validate(rec: ContainerRecord): CreateNetworkFacts | undefined;
   /**
    * Before the runtime creates the container: reserve its address and ports and, with
    * `ownNamespace`, make its network namespace (facts.netnsPath). Undefined: no network
@@ -47,8 +52,11 @@ export interface ContainerNetworking {
    * link's target); undefined otherwise.
    */
   defaultBridgeAddress(id: string): string | undefined;
-  /** Whether containers on the default bridge can reach each other (dockerd `--icc`). */
-  defaultBridgeIcc(): boolean;
+  /**
+   * The default bridge's settings: `icc`, whether containers on it can reach each other
+   * (dockerd `--icc`); undefined when moatd runs without one (`--bridge none`).
+   */
+  defaultBridge(): { icc: boolean } | undefined;
   /** The container exited, its start failed, or it is being removed. Idempotent. */
   release(id: string): Promise<void>;
   /** Daemon start, before the records are reconciled: the containers still running. */
@@ -62,7 +70,8 @@ export const LOOPBACK_ONLY: ContainerNetworking = {
   prepare: async () => undefined,
   attach: async () => undefined,
   defaultBridgeAddress: () => undefined,
-  defaultBridgeIcc: () => true,
+  // Links are checked as on a default bridge with icc on (fakes and tools have no flags).
+  defaultBridge: () => ({ icc: true }),
   release: async () => undefined,
   restore: async () => undefined,
   close: async () => undefined,

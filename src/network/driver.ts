@@ -61,7 +61,8 @@ export interface NetworkDriverOptions {
   dataRoot: string;
   execRoot: string;
   log: Logger;
-  defaultBridge: DefaultBridgeOptions;
+  /** null: no default bridge (dockerd `--bridge none`); default-mode containers get loopback only. */
+  defaultBridge: DefaultBridgeOptions | null;
   /** dockerd `--default-address-pool` (empty: dockerd's pools). */
   pools?: readonly AddressPool[];
   /** dockerd `--ip`: where published ports bind when no address is named (moat: 127.0.0.1). */
@@ -173,8 +174,8 @@ export class NetworkDriver {
   }
 
   /**
-   * Load the records and make sure the default bridge network exists. Call `restore` next,
-   * before containers start.
+   * Load the records and make sure the default bridge network exists (or, with none asked
+   * for, that it is gone). Call `restore` next, before containers start.
    */
   static async open(o: NetworkDriverOptions): Promise<NetworkDriver> {
     const d = new NetworkDriver(o);
@@ -233,15 +234,14 @@ export class NetworkDriver {
     return n;
   }
 
-  defaultBridge(): NetworkRecord {
-    const n = this.listNetworks().find((x) => x.predefined);
-    if (n === undefined) throw new EngineError('internal', 'ERR_NETWORK_RECORD', 'the default bridge network has no record');
-    return n;
+  /** The default bridge network; undefined under `--bridge none`. */
+  defaultBridge(): NetworkRecord | undefined {
+    return this.listNetworks().find((x) => x.predefined);
   }
 
-  /** The address `--add-host NAME:host-gateway` stands for: the default bridge's gateway, as Docker's. */
-  hostGatewayIp(): string {
-    return this.defaultBridge().subnets[0]!.gateway;
+  /** The address `--add-host NAME:host-gateway` stands for: the default bridge's gateway, as Docker's; undefined without one. */
+  hostGatewayIp(): string | undefined {
+    return this.defaultBridge()?.subnets[0]!.gateway;
   }
 
   endpoint(containerId: string): EndpointRecord | undefined {
@@ -261,7 +261,16 @@ export class NetworkDriver {
     const b = this.#o.defaultBridge;
     const existing = [...this.#networks.values()].find((n) => n.predefined);
     const inUse = existing !== undefined && this.attachedTo(existing.id).length > 0;
-    if (existing !== undefined && inUse) return;
+    // Containers still on it keep it, whatever the flags say now (dockerd too keeps the old
+    // network config while containers it restored use it).
+    if (existing !== undefined && inUse) {
+      if (b === null) this.#log.warn({ bridge: existing.bridge }, 'the default bridge stays while containers use it: restart moatd once they are gone to remove it');
+      return;
+    }
+    if (b === null) {
+      if (existing !== undefined) await this.#dropDefaultBridge(existing);
+      return;
+    }
     const others = [...this.#networks.values()].filter((n) => !n.predefined);
     const taken = [...others.flatMap((n) => n.subnets.map((s) => tryParseCidr(s.subnet)!)), ...(await this.#hostPrefixesExceptOurs())];
     const plan = planDefaultBridge({
@@ -289,6 +298,20 @@ export class NetworkDriver {
     if (existing !== undefined) await removeGuardRules(existing, this.tag);
     await this.#store.saveNetwork(rec);
     this.#networks.set(rec.id, rec);
+  }
+
+  /**
+   * `--bridge none` after a daemon that had a default bridge: its guard rules, the bridge
+   * (with netavark's chains, and the idle port) and then its record go, in that order, so a
+   * crash part way leaves a record the next start finishes with.
+   */
+  async #dropDefaultBridge(n: NetworkRecord): Promise<void> {
+    await removeGuardRules(n, this.tag);
+    const complaints = await this.#releaseBridge(n);
+    if (complaints.length > 0) this.#log.debug({ network: n.id, complaints }, 'netavark on the stand-in container');
+    await this.#store.deleteNetwork(n.id);
+    this.#networks.delete(n.id);
+    this.#log.info({ bridge: n.bridge }, 'default bridge removed (--bridge none)');
   }
 
   /** The host's routes and addresses, without those of bridges moat's records own. */
@@ -802,7 +825,7 @@ export class NetworkDriver {
       const links = await listLinks().catch(() => []);
       // The default bridge's idle port (kept across a crash) stays only on today's default bridge.
       const anchor = links.find((l) => l.ifname === this.anchorName);
-      if (anchor !== undefined && anchor.master !== this.defaultBridge().bridge) {
+      if (anchor !== undefined && anchor.master !== this.defaultBridge()?.bridge) {
         await deleteLink(this.anchorName).catch((err: unknown) => note(`idle port ${this.anchorName}`, err));
       }
       for (const n of this.#networks.values()) {

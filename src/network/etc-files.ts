@@ -44,7 +44,8 @@ export function parseExtraHosts(entries: readonly string[] | null | undefined, h
     if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
     if (!HOSTNAME_RE.test(name)) throw invalid(`invalid argument "${e}" for "--add-host" flag: invalid host name ${JSON.stringify(name)}`);
     if (ip === 'host-gateway') {
-      if (hostGateway === undefined) throw invalid(`invalid argument "${e}" for "--add-host" flag: host-gateway has no address on this network`);
+      // moby's words; moat has no host-gateway without a default bridge (--bridge none).
+      if (hostGateway === undefined) throw invalid(`invalid argument "${e}" for "--add-host" flag: unable to derive the IP value for host-gateway: moatd runs without a default bridge`);
       ip = hostGateway;
     }
     if (tryParseIpv4(ip) === undefined && !(looksLikeIpv6(ip) && /^[0-9a-fA-F:.]+$/.test(ip))) {

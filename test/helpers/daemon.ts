@@ -46,8 +46,8 @@ export interface TestDaemon {
   stop(): Promise<void>;
   /** SIGKILL, as a crash. */
   kill(): Promise<void>;
-  /** Start again on the same roots. */
-  start(): Promise<void>;
+  /** Start again on the same roots; `change` replaces start options from this start on. */
+  start(change?: Pick<StartOptions, 'args' | 'defaultBridge'>): Promise<void>;
   /** Remove every container, stop the daemon, end what it left, remove mounts, cgroups, dirs. */
   cleanup(): Promise<void>;
   /** Run the moat CLI against this daemon. */
@@ -66,6 +66,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Mount a tmpfs of this size (e.g. `48m`) as the data root before the first start (a disk that can fill). */
   tmpfsDataRoot?: string;
+  /** false: `--bridge none` instead of this daemon's own bridge and subnet. */
+  defaultBridge?: boolean;
 }
 
 /** One HTTP request over a unix socket (moatd, dockerd, or a plugin); objects go as JSON. */
@@ -183,7 +185,9 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
   const bridgeSubnet = freeDaemonSubnet();
   // User networks without a subnet come from a pool of this daemon's own (eight /27s).
   const pool = freeDaemonSubnet();
-  const bridgeArgs = ['--bridge', bridge, '--bip', `${bridgeSubnet.prefix}.1/24`, '--default-address-pool', `base=${pool.subnet},size=27`];
+  const poolArgs = ['--default-address-pool', `base=${pool.subnet},size=27`];
+  const current: Pick<StartOptions, 'args' | 'defaultBridge'> = { ...(opts.args !== undefined ? { args: opts.args } : {}), ...(opts.defaultBridge !== undefined ? { defaultBridge: opts.defaultBridge } : {}) };
+  const bridgeArgs = (): string[] => (current.defaultBridge === false ? ['--bridge', 'none', ...poolArgs] : ['--bridge', bridge, '--bip', `${bridgeSubnet.prefix}.1/24`, ...poolArgs]);
   const logFile = join(root, 'moatd.log');
   let child: ChildProcess | undefined;
   if (opts.tmpfsDataRoot !== undefined) {
@@ -191,9 +195,10 @@ export async function startDaemon(opts: StartOptions = {}): Promise<TestDaemon> 
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${opts.tmpfsDataRoot},mode=0711`, 'moat-test-data', dataRoot]);
   }
 
-  async function start(): Promise<void> {
+  async function start(change?: Pick<StartOptions, 'args' | 'defaultBridge'>): Promise<void> {
+    if (change !== undefined) Object.assign(current, change);
     const fd = openSync(logFile, 'a');
-    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...bridgeArgs, ...(opts.allowDockerHub ? [] : ['--block-registry', 'docker.io']), ...(opts.args ?? [])], {
+    child = spawn(join(REPO, 'bin/moatd'), ['--data-root', dataRoot, '--exec-root', execRoot, '--cgroup-parent', cgroupParent, '--log-level', 'debug', ...bridgeArgs(), ...(opts.allowDockerHub ? [] : ['--block-registry', 'docker.io']), ...(current.args ?? [])], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...(opts.env ?? {}) },
     });

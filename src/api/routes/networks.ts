@@ -172,6 +172,11 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
       const names = new Set([...(emptied ? [] : [primary]), ...Object.keys(eps)].map((x) => safeNetwork(driver, x)?.id));
       if (names.has(n.id)) throw new EngineError('conflict', 'ERR_NETWORK_ENDPOINT_EXISTS', `endpoint with name ${cur.Name.slice(1)} already exists in network ${n.name}`);
       if (running) {
+        // moat wires a running container's namespace only if its start did (a `none` or, under
+        // --bridge none, a default-mode container has no endpoint to add to).
+        if (driver.endpoint(cur.Id) === undefined) {
+          throw new EngineError('conflict', 'ERR_NETWORK_NO_ENDPOINT', `container ${shortId(cur.Id)} was started with loopback only: stop it, connect it to ${n.name}, and start it again`);
+        }
         await driver.connect(cur.Id, {
           network: n.id,
           ...(ep.Aliases ? { aliases: ep.Aliases } : {}),

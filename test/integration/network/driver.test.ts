@@ -226,7 +226,7 @@ test('network driver on real namespaces (netavark 1.4, aardvark-dns 1.4)', async
     // The default bridge outlives its last container: moat's idle port holds it, so netavark
     // keeps the bridge, its address and its chains for the next start.
     assert.equal(sh(['ip', '-o', 'link', 'show', 'master', bridgeName]).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]).join(' '), driver.anchorName, 'only the idle port is on the default bridge');
-    const defaultHash = netavarkHash(driver.defaultBridge().id);
+    const defaultHash = netavarkHash(driver.defaultBridge()!.id);
     const held = (l: string): boolean => l.includes(bridgeName) || l.includes(`${bridgeSubnet.prefix}.`) || l.includes(defaultHash) || l === `link ${driver.anchorName}`;
     assert.ok(diff.added.some((l) => l === `link ${bridgeName}`), 'the default bridge is still there');
     assert.deepEqual({ added: diff.added.filter((l) => !guard.includes(l) && !held(l)), removed: diff.removed }, { added: [], removed: [] });

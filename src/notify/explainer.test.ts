@@ -1,7 +1,7 @@
 // NotifyExplainer without containers or root: the listener is kept running and tables written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, openSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../base/index.js';
@@ -88,6 +88,7 @@ function fakeProcesses() {
       },
       find: async () => (f.pid !== undefined ? { pid: f.pid } : undefined),
       findStandby: () => undefined,
+      holdDaemonLock: async () => openSync('/dev/null', 'r'),
       running: (pid: number) => pid === f.pid,
       requestIdleExit: async (o: { graceMs: number }) => {
         f.requests += 1;

@@ -12,11 +12,11 @@
 // the old pair has gone, then starts a new one. A dead listener is replaced by its own
 // standby within milliseconds (listener.ts); when both are gone, running containers cannot
 // be helped (their notify fds died with the two processes) and the next create starts a new pair.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, type Logger } from '../base/index.js';
 import type { LinuxSeccomp, NotifyRule, SeccompArch } from '../seccomp/index.js';
-import { startListenerProcess, findListenerProcess, findStandbyProcess, isListenerRunning, requestIdleExit, waitForExit } from './process.js';
+import { startListenerProcess, findListenerProcess, findStandbyProcess, holdDaemonLock, isListenerRunning, requestIdleExit, waitForExit } from './process.js';
 import { writeRuleTable, followDenials, readDenials, removeContainerState, type DenialFollower } from './files.js';
 import type { DenialLine } from './policy.js';
 
@@ -45,9 +45,10 @@ export interface ListenerProcesses {
   running: typeof isListenerRunning;
   requestIdleExit: typeof requestIdleExit;
   waitForExit: typeof waitForExit;
+  holdDaemonLock: typeof holdDaemonLock;
 }
 
-const REAL_PROCESSES: ListenerProcesses = { start: startListenerProcess, find: findListenerProcess, findStandby: findStandbyProcess, running: isListenerRunning, requestIdleExit, waitForExit };
+const REAL_PROCESSES: ListenerProcesses = { start: startListenerProcess, find: findListenerProcess, findStandby: findStandbyProcess, running: isListenerRunning, requestIdleExit, waitForExit, holdDaemonLock };
 
 /**
  * How long a create keeps the pair from an idle exit when no `start`/`die` event settles it
@@ -81,6 +82,8 @@ export class NotifyExplainer {
   #stopping: Promise<void> | undefined;
   readonly #p: ListenerProcesses;
   readonly #graceMs: number;
+  /** moatd's shared lock on the state dir's daemon.lock (process.ts holdDaemonLock), until close. */
+  #daemonLock: number | undefined;
 
   private constructor(o: NotifyExplainerOptions) {
     this.#o = o;
@@ -96,6 +99,9 @@ export class NotifyExplainer {
    */
   static async start(o: NotifyExplainerOptions): Promise<NotifyExplainer> {
     const x = new NotifyExplainer(o);
+    // Held first: a pair left idle by an earlier moatd that finds this lock free exits on its own.
+    x.#daemonLock = await x.#p.holdDaemonLock(x.stateDir).catch(() => undefined);
+    if (x.#daemonLock === undefined) o.log.warn('seccomp denial listener: cannot take the daemon lock; an idle pair may exit on its own');
     // The listener is started on the first container that needs it (an idle daemon has no
     // listener process); one left by an earlier moatd is found and kept.
     const found = await x.#p.find({ socket: x.listenerPath, stateDir: x.stateDir }).catch(() => undefined);
@@ -184,9 +190,15 @@ export class NotifyExplainer {
     this.#follower?.close();
     await this.#checking;
     await this.#stopping;
-    if (!Number.isFinite(this.#graceMs) || !this.#wanted || this.#pid === undefined || this.#pinned() > 0) return;
-    this.#stopping = this.#stopIfIdle(this.#pid, 0).catch((err: unknown) => this.#o.log.warn({ err }, 'seccomp denial listener: idle-exit request at shutdown failed'));
-    await this.#stopping;
+    try {
+      if (!Number.isFinite(this.#graceMs) || !this.#wanted || this.#pid === undefined || this.#pinned() > 0) return;
+      this.#stopping = this.#stopIfIdle(this.#pid, 0).catch((err: unknown) => this.#o.log.warn({ err }, 'seccomp denial listener: idle-exit request at shutdown failed'));
+      await this.#stopping;
+    } finally {
+      // From now on a pair that containers still hold exits on its own once they are gone.
+      if (this.#daemonLock !== undefined) closeSync(this.#daemonLock);
+      this.#daemonLock = undefined;
+    }
   }
 
   /** The program exists and the socket path fits sun_path (108 bytes). */

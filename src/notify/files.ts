@@ -29,7 +29,7 @@ export const rulesPath = (stateDir: string, id: string): string => join(stateDir
 export const denialsPath = (stateDir: string, id: string): string => join(stateDir, `${checkedId(id)}.denials.jsonl`);
 export const syscallsPath = (stateDir: string, id: string): string => join(stateDir, `${checkedId(id)}.syscalls.jsonl`);
 // The process files live in paths.ts: the standby imports that alone (issue 18).
-export { pidPath, lockPath, logPath, standbyPidPath, inflightPath, writePidFileSync, readPidFileSync } from './paths.js';
+export { pidPath, lockPath, daemonLockPath, logPath, standbyPidPath, inflightPath, writePidFileSync, readPidFileSync } from './paths.js';
 
 /**
  * Writes `<state-dir>/<id>.rules.json` atomically (moatd, before `runc create`).

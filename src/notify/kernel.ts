@@ -22,6 +22,7 @@ export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
+const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const F_SETFD = 2;
@@ -167,7 +168,16 @@ export function notifIdValid(fd: number, id: bigint): boolean {
 
 /** flock(fd, LOCK_EX | LOCK_NB): false when another process holds it. */
 export function tryLockExclusive(fd: number): boolean {
-  if (c().flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  return tryLock(fd, LOCK_EX);
+}
+
+/** flock(fd, LOCK_SH | LOCK_NB): false when another process holds it exclusively. */
+export function tryLockShared(fd: number): boolean {
+  return tryLock(fd, LOCK_SH);
+}
+
+function tryLock(fd: number, how: number): boolean {
+  if (c().flock(fd, how | LOCK_NB) === 0) return true;
   const e = lastErrno();
   if (e === osConstants.errno.EWOULDBLOCK || e === osConstants.errno.EAGAIN) return false;
   throw sysError('flock', String(fd), e);

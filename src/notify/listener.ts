@@ -30,18 +30,18 @@
 // left out of the poll set, so its callers wait in the kernel and the listener does nothing
 // for it until its next token; each poll round serves at most one notification per fd, so
 // containers take turns.
-import { readFileSync, fstatSync, statSync, lstatSync, unlinkSync } from 'node:fs';
+import { readFileSync, fstatSync, statSync, lstatSync, unlinkSync, openSync, closeSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../base/index.js';
 import { decodeNotif, encodeResp, denyResp, continueResp, tryParseProcessState, SECCOMP_NOTIF_SIZE, type SeccompNotif } from './structs.js';
 import { decide, denialRecord, FALLBACK_ERRNO, type Decision, parseTaskStatus, recordKey, hex, type RuleTable, type TaskInfo, type SyscallRecord, type DroppedRecord } from './policy.js';
 import { ContainerBudget, DEFAULT_LIMITS, type BudgetLimits } from './budget.js';
-import { JsonlAppender, denialsPath, syscallsPath, lastSeqSync, loadRuleTableSync, lockPath, inflightPath } from './files.js';
+import { JsonlAppender, denialsPath, syscallsPath, lastSeqSync, loadRuleTableSync, lockPath, daemonLockPath, inflightPath } from './files.js';
 import { InflightSlots } from './slots.js';
 import { encodeHandoff, type HandoffMessage } from './handoff.js';
 import { parseIdleExitRequest, IDLE_EXIT_EXITING, IDLE_EXIT_BUSY } from './idle.js';
-import { acceptConn, closeFd, isNotifyFd, notifIdValid, notifRecv, notifRecvAt, notifSend, peerCred, pollEvents, recvWithFds, sendWithFds, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from './kernel.js';
+import { acceptConn, closeFd, isNotifyFd, notifIdValid, notifRecv, notifRecvAt, notifSend, peerCred, pollEvents, recvWithFds, sendWithFds, tryLockExclusive, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT } from './kernel.js';
 
 /** Starts standbys for the loop (main.ts spawns the process). */
 export interface StandbySpawner {
@@ -105,6 +105,8 @@ const CONN_TIMEOUT_MS = 5000;
 const MAX_STATE_BYTES = 1024 * 1024;
 const POLL_MS = 250;
 const ORPHAN_CHECK_MS = 2000;
+/** How long a pair stays idle with no moatd before it exits on its own (moatd's default grace). */
+const DAEMON_GONE_GRACE_MS = 5000;
 /** A standby that lived less than this counts as failed: the next spawn waits longer. */
 const STANDBY_MIN_LIFE_MS = 10_000;
 const STANDBY_MAX_BACKOFF_MS = 60_000;
@@ -177,6 +179,8 @@ export class ListenerLoop {
   /** When this loop last held a notify fd (or started): an idle exit needs a grace period after it. */
   #lastBusy = Date.now();
   #listenClosed = false;
+  /** daemon.lock, taken exclusively once moatd is found gone; never closed (the exit releases it). */
+  #daemonLockFd: number | undefined;
 
   constructor(o: ListenerLoopOptions) {
     this.#o = o;
@@ -382,19 +386,7 @@ export class ListenerLoop {
   #answerIdleExit(fd: number, graceMs: number): void {
     const idleMs = Date.now() - this.#lastBusy;
     const busy = this.#notifiers.size > 0 || this.#conns.size > 0 || idleMs < graceMs || this.#done;
-    if (!busy) {
-      this.#closeListen();
-      // The standby holds a copy of the socket: without its file, a connect fails at once.
-      if (this.#o.socketPath !== undefined) {
-        try {
-          if (lstatSync(this.#o.socketPath).isSocket()) unlinkSync(this.#o.socketPath);
-        } catch {
-          // gone already
-        }
-      }
-      this.#idleExit = true;
-      this.#done = true;
-    }
+    if (!busy) this.#beginIdleExit();
     try {
       sendWithFds(fd, Buffer.from(busy ? IDLE_EXIT_BUSY : IDLE_EXIT_EXITING), []);
     } catch (err) {
@@ -403,6 +395,21 @@ export class ListenerLoop {
     // A decline comes every few seconds while containers run: debug only.
     if (busy) this.#log.debug({ fds: this.#notifiers.size, connections: this.#conns.size, idleMs }, 'idle-exit request declined: the listener is in use');
     else this.#log.info({ idleMs }, 'no container uses the listener: exiting on moatd\'s request');
+  }
+
+  /** No new connection from here on; the standby is told to exit with the loop's end. */
+  #beginIdleExit(): void {
+    this.#closeListen();
+    // The standby holds a copy of the socket: without its file, a connect fails at once.
+    if (this.#o.socketPath !== undefined) {
+      try {
+        if (lstatSync(this.#o.socketPath).isSocket()) unlinkSync(this.#o.socketPath);
+      } catch {
+        // gone already
+      }
+    }
+    this.#idleExit = true;
+    this.#done = true;
   }
 
   #closeListen(): void {
@@ -687,9 +694,42 @@ export class ListenerLoop {
    */
   #checkOrphaned(): void {
     if (this.#notifiers.size > 0 || this.#conns.size > 0) return;
-    if (this.#sameLockFile()) return;
-    this.#log.info('state directory gone and no container filter held; exiting');
-    this.#done = true;
+    if (!this.#sameLockFile()) {
+      this.#log.info('state directory gone and no container filter held; exiting');
+      this.#done = true;
+      return;
+    }
+    // Only moatd asks an idle pair to exit: with moatd gone (killed, or stopped while
+    // containers held the pair) the pair goes on its own once idle.
+    if (Date.now() - this.#lastBusy >= DAEMON_GONE_GRACE_MS && this.#daemonGone()) {
+      this.#log.info({ idleMs: Date.now() - this.#lastBusy }, 'moatd is gone and no container uses the listener: exiting');
+      this.#beginIdleExit();
+    }
+  }
+
+  /**
+   * True when no moatd holds its shared lock on the state dir's daemon.lock. The lock is then
+   * kept (released at exit), so a moatd starting meanwhile waits for this pair to go rather
+   * than find it. A missing file (a moatd from before the lock) says nothing: false.
+   */
+  #daemonGone(): boolean {
+    if (this.#daemonLockFd !== undefined) return true;
+    let fd: number;
+    try {
+      fd = openSync(daemonLockPath(this.#o.stateDir), fsConstants.O_RDWR | fsConstants.O_NOFOLLOW);
+    } catch {
+      return false;
+    }
+    try {
+      if (tryLockExclusive(fd)) {
+        this.#daemonLockFd = fd;
+        return true;
+      }
+    } catch {
+      // flock refused: say nothing.
+    }
+    closeSync(fd);
+    return false;
   }
 
   #closeAll(): void {

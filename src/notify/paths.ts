@@ -6,6 +6,8 @@ import { join } from 'node:path';
 
 export const pidPath = (stateDir: string): string => join(stateDir, 'listener.pid');
 export const lockPath = (stateDir: string): string => join(stateDir, 'listener.lock');
+/** flock(2)ed shared by moatd while it runs: a listener that can lock it exclusively knows moatd is gone. */
+export const daemonLockPath = (stateDir: string): string => join(stateDir, 'daemon.lock');
 export const logPath = (stateDir: string): string => join(stateDir, 'listener.log');
 export const standbyPidPath = (stateDir: string): string => join(stateDir, 'standby.pid');
 export const inflightPath = (stateDir: string): string => join(stateDir, 'listener.inflight');

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import { EngineError } from '../base/index.js';
-import { pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
-import { claimListenerSocket, closeFd } from './kernel.js';
+import { daemonLockPath, pidPath, logPath, standbyPidPath, readPidFileSync } from './files.js';
+import { claimListenerSocket, closeFd, tryLockShared } from './kernel.js';
 import { encodeIdleExitRequest, parseIdleExitAnswer } from './idle.js';
 
 export interface ListenerProcessOptions {
@@ -101,6 +101,29 @@ export async function findListenerProcess(o: { socket: string; stateDir: string 
   const pid = readPid(o.stateDir);
   if (pid === undefined || !isListenerRunning(pid)) return undefined;
   return (await canConnect(o.socket)) ? { pid } : undefined;
+}
+
+/**
+ * moatd's shared lock on `<stateDir>/daemon.lock`, held (the fd left open, close-on-exec) for
+ * as long as the process lives: a listener that finds it free knows no moatd will ask it to
+ * exit, and exits on its own once idle. A listener that just took the lock exclusively to
+ * exit holds it for a moment: retried for up to `waitMs`. Undefined when it cannot be had.
+ */
+export async function holdDaemonLock(stateDir: string, waitMs = 5000): Promise<number | undefined> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const fd = openSync(daemonLockPath(stateDir), fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600);
+  const end = Date.now() + waitMs;
+  try {
+    for (;;) {
+      if (tryLockShared(fd)) return fd;
+      if (Date.now() >= end) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } catch {
+    // flock refused: the same as not having it.
+  }
+  closeSync(fd);
+  return undefined;
 }
 
 /**

@@ -1,6 +1,8 @@
 // The listener pair while idle (issue 18): it exits once no container uses it, comes back
 // for the next container that needs it (the denial still explained), stays while a container
 // holds its fds (also across a moatd restart), and creates racing idle exits lose nothing.
+// With moatd gone (SIGKILL) the pair exits on its own once idle, unless a moatd holds the
+// state dir's daemon lock again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, basename, join } from 'node:path';
@@ -121,5 +123,47 @@ test('the seccomp listener pair while idle', async (t) => {
     assert.ok(seen.size >= 2, `the pair exited and came back between runs (listener pids ${[...seen].join(', ')})`);
     const parallel = await Promise.all([0, 1, 2].map((i) => keyctlDenials(d, probePath, `par${i}`)));
     for (const out of parallel) assert.match(out, /keyctl\s+EPERM/);
+  });
+});
+
+test('with moatd gone the pair exits on its own once idle; a restarted moatd keeps it', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  const listenerLog = (): string => readFileSync(join(d.execRoot, 'seccomp', 'listener.log'), 'utf8');
+  const GONE = 'moatd is gone and no container uses the listener: exiting';
+
+  await t.test('moatd killed while a container runs: the pair stays with it, and goes once it is gone', async () => {
+    const r = await d.moat(['run', '-d', '--name', 'holder', 'busybox', 'sleep', '600']);
+    assert.equal(r.code, 0, r.stderr);
+    await until('the pair runs', () => pair(d).length === 2);
+    const pids = pair(d);
+    const inspect = await d.api('GET', '/containers/holder/json');
+    const containerPid = inspect.json<{ State: { Pid: number } }>().State.Pid;
+    assert.ok(containerPid > 0);
+    await d.kill();
+    // Past the listener's 5 s grace and a 2 s check: the container's filter still holds it.
+    await new Promise((res) => setTimeout(res, 7500));
+    assert.deepEqual(pair(d), pids, 'kept while the container runs, moatd or not');
+    process.kill(containerPid, 'SIGKILL');
+    await until('the pair exits once the container is gone', () => pids.every((p) => !alive(p)));
+    assert.equal(existsSync(join(d.execRoot, 'seccomp.sock')), false, 'its socket is gone');
+    assert.ok(listenerLog().includes(GONE), 'it says why it went');
+  });
+
+  await t.test('a moatd started again in time holds the lock: its idle pair stays (idle -1), and goes after the next kill', async () => {
+    await d.start({ args: ['--seccomp-listener-idle', '-1'] });
+    const run = await d.moat(['run', '--rm', 'busybox', 'true']);
+    assert.equal(run.code, 0, run.stderr);
+    await until('the pair runs', () => pair(d).length === 2);
+    const pids = pair(d);
+    await d.kill();
+    await d.start();
+    await new Promise((res) => setTimeout(res, 8000));
+    assert.deepEqual(pair(d), pids, 'moatd restarted within the grace: the pair stays');
+    const gone = listenerLog().split('\n').filter((l) => l.includes(GONE)).length;
+    await d.kill();
+    await until('the pair exits once moatd is gone again', () => pids.every((p) => !alive(p)));
+    assert.equal(listenerLog().split('\n').filter((l) => l.includes(GONE)).length, gone + 1);
   });
 });

@@ -260,6 +260,36 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     assert.equal(r.engine.get(Id).State.ExitCode, 138);
     await r.close();
   });
+  await t.test('a stop waiting out its timeout holds no lock: rm -f ends the container at once, and the stop returns', async () => {
+    const r = await rig();
+    r.runtime.signals('slow', (sig) => (sig === 9 ? 137 : 'ignore'));
+    const { Id } = await r.engine.create(run('slow'));
+    await r.engine.start(Id);
+    const stopping = r.engine.stop(Id, { timeout: 30 });
+    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    const t0 = Date.now();
+    await r.engine.remove(Id, { force: true });
+    assert.ok(Date.now() - t0 < 5000, `rm -f took ${Date.now() - t0} ms`);
+    await stopping;
+    assert.equal(r.engine.find(Id), undefined);
+    await r.close();
+  });
+  await t.test('pause and update get through a stop waiting out its timeout; its SIGKILL follows', async () => {
+    const r = await rig();
+    r.runtime.signals('frozen', (sig) => (sig === 9 ? 137 : 'ignore'));
+    const { Id } = await r.engine.create(run('frozen'));
+    await r.engine.start(Id);
+    const stopping = r.engine.stop(Id, { timeout: 1 });
+    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    await r.engine.pause(Id, true);
+    await r.engine.update(Id, { PidsLimit: 9 });
+    assert.equal(r.engine.get(Id).State.Status, 'paused');
+    await stopping;
+    const calls = r.runtime.callsOf(Id).filter((x) => /^(kill|pause|resume)/.test(x));
+    assert.deepEqual(calls, ['kill 15', 'pause', 'kill "9 --all"']);
+    assert.deepEqual([r.engine.get(Id).State.Status, r.engine.get(Id).State.ExitCode], ['exited', 137]);
+    await r.close();
+  });
   await t.test('timeout 0 kills at once; rm -f of a running container stops it first', async () => {
     const r = await rig();
     const { Id } = await r.engine.create(run('rmf'));

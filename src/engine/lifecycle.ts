@@ -67,12 +67,15 @@ export class Lifecycle {
 
   async stop(ref: string, opts: StopOptions = {}): Promise<void> {
     const c = this.core.table.get(ref);
-    await this.core.table.lock.run(c.Id, async () => {
-      if (await this.endRestarting(c)) return;
+    const signalled = await this.core.table.lock.run(c.Id, async () => {
+      if (await this.endRestarting(c)) return undefined;
       if (!isLiveRecord(c)) throw new EngineError('not-modified', 'ERR_NOT_RUNNING', 'container already stopped');
       await this.markManuallyStopped(c);
-      await this.stopLocked(c, opts);
+      return await this.#signalStop(c, opts);
     });
+    // The wait for the exit holds no lock, as dockerd's: `rm -f`, `restart`, `pause` and
+    // `update` are not kept waiting for this stop's timeout (`-t -1`: for ever).
+    if (signalled !== undefined) await this.#awaitStop(c, signalled);
     this.core.events.emit('container', 'stop', c.Id, this.core.table.attrs(c));
   }
 
@@ -101,23 +104,37 @@ export class Lifecycle {
 
   /** The stop signal (StopSignal, else SIGTERM), SIGKILL after the timeout; resolves once the exit is handled. */
   async stopLocked(c: ContainerRecord, opts: StopOptions): Promise<void> {
-    const { runtime, log, events, table } = this.core;
+    await this.#awaitStop(c, await this.#signalStop(c, opts));
+  }
+
+  /** A stop's first step, under the container's lock: thawed if paused, the stop signal sent (none with timeout 0). */
+  async #signalStop(c: ContainerRecord, opts: StopOptions): Promise<{ exited: Promise<void>; timeout: number }> {
+    const { runtime } = this.core;
     const sig = parseSignal(opts.signal ?? c.Config.StopSignal, 15);
-    const sent = (signal: number): void => void events.emit('container', 'kill', c.Id, table.attrs(c, { signal: String(signal) }));
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     if (c.State.Status === 'paused') await runtime.pause(c.Id, false).catch(() => undefined);
     const exited = this.exited(c);
-    if (timeout !== 0) {
-      await runtime.kill(c.Id, sig).then(() => sent(sig), () => undefined);
-      if (timeout < 0) {
-        await exited;
-        return;
-      }
-      if (await withTimeout(exited, timeout * 1000)) return;
-      log.info({ containerId: c.Id, timeout }, 'container did not stop in time; sending SIGKILL');
+    if (timeout !== 0) await runtime.kill(c.Id, sig).then(() => this.#sent(c, sig), () => undefined);
+    return { exited, timeout };
+  }
+
+  /** The rest of a stop: the exit within the timeout (a negative one waits for ever), else SIGKILL. */
+  async #awaitStop(c: ContainerRecord, s: { exited: Promise<void>; timeout: number }): Promise<void> {
+    const { runtime, log } = this.core;
+    if (s.timeout < 0) return await s.exited;
+    if (s.timeout > 0) {
+      if (await withTimeout(s.exited, s.timeout * 1000)) return;
+      log.info({ containerId: c.Id, timeout: s.timeout }, 'container did not stop in time; sending SIGKILL');
     }
-    await runtime.kill(c.Id, 9, { all: true }).then(() => sent(9), () => undefined);
-    if (!(await withTimeout(exited, 30_000))) throw new EngineError('internal', 'ERR_STOP_TIMEOUT', `Cannot stop container ${c.Id}: it did not exit after SIGKILL`);
+    // A pause while the stop waited does not keep it frozen: runc's `kill --all` thaws the
+    // cgroup after signalling (runc 1.1 signalAllProcesses; compat/lifecycle.test.ts).
+    await runtime.kill(c.Id, 9, { all: true }).then(() => this.#sent(c, 9), () => undefined);
+    if (!(await withTimeout(s.exited, 30_000))) throw new EngineError('internal', 'ERR_STOP_TIMEOUT', `Cannot stop container ${c.Id}: it did not exit after SIGKILL`);
+  }
+
+  /** Docker's `kill` event for a signal a stop sent. */
+  #sent(c: ContainerRecord, signal: number): void {
+    this.core.events.emit('container', 'kill', c.Id, this.core.table.attrs(c, { signal: String(signal) }));
   }
 
   /** Resolves when the container's current run has exited (its exit handled); looks for the exit now. */

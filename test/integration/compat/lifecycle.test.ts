@@ -81,6 +81,27 @@ test('stop, kill, restart, pause, rename, rm', async (t) => {
     assert.equal(again.stdout.trim(), 's1');
   });
 
+  await t.test('a stop waiting out its timeout keeps nothing waiting: rm -f ends the container at once; a pause meanwhile does not keep its SIGKILL from ending it', async () => {
+    await dockerOk(d, ['run', '-d', '--name', 'w1', 'busybox', 'sleep', '300']);
+    const long = docker(d, ['stop', '-t', '60', 'w1']);
+    await sleep(500);
+    let t0 = Date.now();
+    await dockerOk(d, ['rm', '-f', 'w1']);
+    assert.ok(Date.now() - t0 < 10_000, `rm -f took ${Date.now() - t0} ms behind a stop -t 60`);
+    const stopped = await long;
+    assert.equal(stopped.code, 0, stopped.stderr);
+    await dockerOk(d, ['run', '-d', '--name', 'w2', 'busybox', 'sleep', '300']);
+    t0 = Date.now();
+    const short = docker(d, ['stop', '-t', '2', 'w2']);
+    await sleep(500);
+    await dockerOk(d, ['pause', 'w2']);
+    assert.ok(Date.now() - t0 < 2000, `pause took until ${Date.now() - t0} ms`);
+    const done = await short;
+    assert.equal(done.code, 0, done.stderr);
+    assert.ok(Date.now() - t0 < 15_000, `the stop ended ${Date.now() - t0} ms after it began`);
+    assert.equal(await state('w2'), 'exited 137');
+  });
+
   await t.test('kill sends the signal as typed; killing a stopped container is a 409', async () => {
     await dockerOk(d, ['run', '-d', '--name', 'k1', 'busybox', 'sh', '-c', "trap 'exit 42' HUP; while :; do sleep 0.1; done"]);
     await dockerOk(d, ['kill', '-s', 'HUP', 'k1']);

@@ -290,6 +290,19 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     assert.deepEqual([r.engine.get(Id).State.Status, r.engine.get(Id).State.ExitCode], ['exited', 137]);
     await r.close();
   });
+  await t.test('a stored StopSignal that does not parse (an image\'s) falls back to SIGTERM: stop and rm -f work; a bad signal asked for is a 400', async () => {
+    const r = await rig();
+    const { Id } = await r.engine.create(run('badsig'));
+    await r.engine.start(Id);
+    r.engine.get(Id).Config.StopSignal = 'BOGUS';
+    await assert.rejects(r.engine.stop(Id, { signal: 'NOPE' }), isStatus(400));
+    await r.engine.stop(Id);
+    assert.deepEqual(r.runtime.callsOf(Id).filter((x) => x.startsWith('kill')), ['kill 15']);
+    await r.engine.start(Id);
+    await r.engine.remove(Id, { force: true });
+    assert.equal(r.engine.find(Id), undefined);
+    await r.close();
+  });
   await t.test('timeout 0 kills at once; rm -f of a running container stops it first', async () => {
     const r = await rig();
     const { Id } = await r.engine.create(run('rmf'));

@@ -145,7 +145,8 @@ export class ExecSessions {
     } catch (err) {
       rec.Running = false;
       rec.ExitCode = 126;
-      const msg = errorText(err).replace(/^failed to create task for container: OCI runtime create failed: runc create failed: /, 'OCI runtime exec failed: exec failed: ');
+      // dockerd's words: runc exec's own text already starts `exec failed: ` (runc 1.1).
+      const msg = errorText(err).replace(/^failed to create task for container: OCI runtime create failed: runc create failed: (exec failed: )?/, 'OCI runtime exec failed: exec failed: ');
       if (session) {
         sink?.output(1, Buffer.from(`${msg}\r\n`));
         session.finish();

@@ -35,6 +35,15 @@ export interface RemoveOptions {
   afterExit?: boolean;
 }
 
+/** The container's StopSignal, or SIGTERM when it has none or one that does not parse. */
+function storedStopSignal(c: ContainerRecord): number {
+  try {
+    return parseSignal(c.Config.StopSignal, 15);
+  } catch {
+    return 15;
+  }
+}
+
 export class Lifecycle {
   /** Containers a `docker restart` is stopping: their exit does not auto-remove them (Docker keeps a `--rm` container across a restart). */
   readonly #restarting = new Set<string>();
@@ -110,7 +119,10 @@ export class Lifecycle {
   /** A stop's first step, under the container's lock: thawed if paused, the stop signal sent (none with timeout 0). */
   async #signalStop(c: ContainerRecord, opts: StopOptions): Promise<{ exited: Promise<void>; timeout: number }> {
     const { runtime } = this.core;
-    const sig = parseSignal(opts.signal ?? c.Config.StopSignal, 15);
+    // The caller's signal must parse (a 400); a stored one that does not (an image's, a record
+    // from before create checked it) falls back to SIGTERM, as moby's StopSignal(): a stop or
+    // an rm -f must never fail on it.
+    const sig = opts.signal !== undefined && opts.signal !== '' ? parseSignal(opts.signal, 15) : storedStopSignal(c);
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
     if (c.State.Status === 'paused') await runtime.pause(c.Id, false).catch(() => undefined);
     const exited = this.exited(c);

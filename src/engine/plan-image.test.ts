@@ -31,3 +31,18 @@ test('--init without the binary on the host is a 400 at create', () => {
   assert.throws(() => plan({ Cmd: ['sh'] }, undefined, { Init: true }), /init binary is not on this host/);
   assert.doesNotThrow(() => plan({ Cmd: ['sh'] }, undefined, { Init: false }));
 });
+
+test("--entrypoint '' ([\"\"]) resets the image's entrypoint and does not take its Cmd", () => {
+  const img: ImageConfigFields = { Entrypoint: ['/entry'], Cmd: ['default-arg'] };
+  const reset = plan(img, { Image: 'img', Entrypoint: [''], Cmd: ['echo', 'hi'] });
+  assert.deepEqual([reset.Path, reset.Args, reset.Config.Entrypoint], ['echo', ['hi'], null]);
+  assert.throws(() => plan(img, { Image: 'img', Entrypoint: [''] }), /No command specified/);
+  const kept = plan(img, { Image: 'img' });
+  assert.deepEqual([kept.Path, kept.Args], ['/entry', ['default-arg']]);
+});
+
+test('a StopSignal that does not parse is a 400 at create; the image\'s is taken as it is', () => {
+  assert.throws(() => plan({ Cmd: ['sh'] }, { Image: 'img', Cmd: ['true'], StopSignal: 'BOGUS' }), (e: unknown) => e instanceof Error && e.message === 'Invalid signal: BOGUS' && (e as { status?: number }).status === 400);
+  assert.doesNotThrow(() => plan({ Cmd: ['sh'] }, { Image: 'img', Cmd: ['true'], StopSignal: 'SIGRTMIN+3' }));
+  assert.equal(plan({ Cmd: ['sh'], StopSignal: 'BOGUS' }).Config.StopSignal, 'BOGUS');
+});

@@ -10,6 +10,7 @@ import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary } from './types.js';
 import { mergeEnv } from './util.js';
+import { parseSignal } from './signals.js';
 import { checkHealthcheck, mergeHealthcheck, type HealthConfig } from './health.js';
 
 export interface DaemonDefaults {
@@ -186,10 +187,14 @@ export function planContainer(
 ): { record: ContainerRecord; mounts: MountRequest[]; warnings: string[] } {
   const cfg = inp.config;
   const imgCfg = inp.image.config.config;
-  const entrypoint = cfg.Entrypoint !== undefined && cfg.Entrypoint !== null ? cfg.Entrypoint : imgCfg.Entrypoint ?? [];
+  // `--entrypoint ''` (the CLI sends [""]) resets the image's entrypoint and does not take its Cmd either (moby's merge, then reset).
+  const resetEntrypoint = cfg.Entrypoint?.length === 1 && cfg.Entrypoint[0] === '';
+  const entrypoint = resetEntrypoint ? [] : cfg.Entrypoint !== undefined && cfg.Entrypoint !== null ? cfg.Entrypoint : imgCfg.Entrypoint ?? [];
   const cmd = cfg.Cmd !== undefined && cfg.Cmd !== null && cfg.Cmd.length > 0 ? cfg.Cmd : cfg.Entrypoint ? [] : imgCfg.Cmd ?? [];
   const argv = [...entrypoint, ...cmd];
   if (argv.length === 0) throw invalid('No command specified');
+  // moby's create check: a stop signal that does not parse would fail every later stop.
+  if (cfg.StopSignal) parseSignal(cfg.StopSignal, 15);
   checkHealthcheck(cfg.Healthcheck as HealthConfig | null | undefined);
   const healthcheck = mergeHealthcheck(cfg.Healthcheck as HealthConfig | null | undefined, imgCfg.Healthcheck);
   const hc: HostConfig = { ...inp.hostConfig, LogConfig: effectiveLogConfig(inp.hostConfig.LogConfig, logConfig) };

@@ -48,6 +48,8 @@ test('planResources() applies Docker defaults and warnings', () => {
   assert.match(noSwap.warnings[0] ?? '', /does not support swap limit/);
   assert.match(planResources({ OomKillDisable: true }, opts).warnings[0] ?? '', /no memory limit is set/);
   assert.equal(planResources({ CpuShares: 1 }, opts).resources.cpu?.shares, 2);
+  // moby's create check (dockerd 20.10 let runc fail the start on cgroup v1 instead).
+  assert.throws(() => planResources({ CpuShares: -5 }, opts), /invalid CPU shares \(-5\): value must be a positive integer/);
   assert.equal(planResources({ CpuShares: 1e6 }, opts).resources.cpu?.shares, 262144);
   assert.equal(planResources({ MemorySwappiness: 10 }, opts).resources.memory?.swappiness, 10);
   assert.deepEqual(planResources({ CpuQuota: 50000, CpuPeriod: 100000 }, opts).resources.cpu, { quota: 50000, period: 100000 });

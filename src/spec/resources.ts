@@ -176,10 +176,9 @@ export function planResources(hc: HostResources, options: ResourceOptions): Plan
     quota = Math.floor((nano * NANO_CPU_PERIOD) / 1e9);
     if (quota < 1000) throw invalid('CPU cfs quota can not be less than 1ms (i.e. 1000)');
   }
-  if (shares < 0) {
-    warnings.push(`Changing requested CPUShares of ${shares} to minimum allowed of ${MIN_CPU_SHARES}`);
-    shares = MIN_CPU_SHARES;
-  } else if (shares > 0 && shares < MIN_CPU_SHARES) {
+  // moby's words (runconfig validateResources); dockerd 20.10 let runc fail the start instead.
+  if (shares < 0) throw invalid(`invalid CPU shares (${shares}): value must be a positive integer`);
+  if (shares > 0 && shares < MIN_CPU_SHARES) {
     warnings.push(`Changing requested CPUShares of ${shares} to minimum allowed of ${MIN_CPU_SHARES}`);
     shares = MIN_CPU_SHARES;
   } else if (shares > MAX_CPU_SHARES) {

@@ -14,7 +14,7 @@ const isNum = (s: string): boolean => /^\d+$/.test(s);
 
 /**
  * Resolve Config.User and HostConfig.GroupAdd the way Docker does (runc's
- * `user.GetExecUser`): a name must exist in passwd; a numeric uid need not.
+ * `user.GetExecUser`, moby's getUser): a name must exist in passwd; a numeric uid need not.
  */
 export function resolveUser(spec: string, files: { passwd: string; group: string; groupAdd?: readonly string[] }): ResolvedUser {
   const passwd = parsePasswd(files.passwd);
@@ -53,7 +53,9 @@ export function resolveUser(spec: string, files: { passwd: string; group: string
       gid = g.gid;
     }
   }
-  const additional = new Set<number>();
+  // moby's getUser: the primary gid is the first supplementary group too (`id` shows it in
+  // `groups=`; it stays a member after a setgid), then the user's groups and --group-add.
+  const additional = new Set<number>([gid]);
   if (name !== undefined && (groupPart === undefined || groupPart === '')) {
     for (const g of groups) if (g.members.includes(name) && g.gid !== gid) additional.add(g.gid);
   }

@@ -88,14 +88,18 @@ export function registerVolumeRoutes(r: Router, engine: Engine): void {
 
   r.add('POST', '/volumes/prune', async (ctx) => {
     const filters = filtersParam(ctx.query);
+    // An unknown key must not prune as if it were absent (a typo would take every volume).
+    for (const k of filters.keys()) if (k !== 'label' && k !== 'label!' && k !== 'all') throw invalid(`Invalid filter '${k}'`);
     const all = (filters.get('all') ?? []).some((x) => x === 'true' || x === '1');
     const labels = filters.get('label') ?? [];
+    const notLabels = filters.get('label!') ?? [];
     const deleted: string[] = [];
     let reclaimed = 0;
     for (const v of await vols().list()) {
       // Like moby >= 23: without all=true only anonymous volumes are pruned.
       if (!all && !v.Anonymous) continue;
       if (labels.length > 0 && !labels.every((l) => labelMatch(v.Labels, l))) continue;
+      if (notLabels.some((l) => labelMatch(v.Labels, l))) continue;
       if (usersOf(engine, v.Name).length > 0) continue;
       const size = await vols().size(v.Name);
       await vols().remove(v.Name);

@@ -129,7 +129,17 @@ test('volumes: create, ls, inspect, rm, prune', async (t) => {
   assert.match(await dockerOk(d, ['run', '--rm', '-v', '/tmp', 'busybox', 'stat', '-c', '%a', '/tmp']), /^1777/);
   await dockerOk(d, ['volume', 'rm', 'etcvol']);
   await dockerOk(d, ['volume', 'create', 'vol2']);
-  assert.match(await dockerOk(d, ['volume', 'prune', '-af']), /vol2/);
+  await dockerOk(d, ['volume', 'create', '--label', 'keep=yes', 'kept']);
+  // A filter key moby does not know is refused (a typo must not prune as if unfiltered).
+  const typo = await docker(d, ['volume', 'prune', '-af', '--filter', 'labl=keep']);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /Invalid filter 'labl'/);
+  assert.deepEqual((await dockerOk(d, ['volume', 'ls', '-q'])).trim().split('\n').sort(), ['kept', 'vol2']);
+  const pruned = await dockerOk(d, ['volume', 'prune', '-af', '--filter', 'label!=keep']);
+  assert.match(pruned, /vol2/);
+  assert.doesNotMatch(pruned, /kept/);
+  assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), 'kept');
+  assert.match(await dockerOk(d, ['volume', 'prune', '-af']), /kept/);
   assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), '');
 });
 

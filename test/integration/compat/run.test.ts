@@ -70,6 +70,23 @@ test('docker run: output, exit codes and the CLI 125/126/127 distinctions', asyn
     assert.match(missing.stderr, /No such container: other/);
     assert.equal(await dockerOk(d, ['ps', '-aq']), '');
   });
+
+  await t.test('as dockerd: the primary gid among the groups, --entrypoint \'\' resets, a bad stop signal or negative CPU shares refused', async () => {
+    assert.equal((await dockerOk(d, ['run', '--rm', '-u', '1234:5678', 'busybox', 'id'])).trim(), 'uid=1234 gid=5678 groups=5678');
+    assert.equal((await dockerOk(d, ['run', '--rm', '--entrypoint', '', 'busybox', 'echo', 'hi'])).trim(), 'hi');
+    const sig = await docker(d, ['run', '--rm', '--stop-signal', 'BOGUS', 'busybox', 'true']);
+    assert.equal(sig.code, 125);
+    assert.match(sig.stderr, /Invalid signal: BOGUS/);
+    const shares = await docker(d, ['run', '--rm', '--cpu-shares', '-5', 'busybox', 'true']);
+    assert.equal(shares.code, 125);
+    assert.match(shares.stderr, /invalid CPU shares \(-5\): value must be a positive integer/);
+    assert.equal(await dockerOk(d, ['ps', '-aq']), '');
+    await dockerOk(d, ['run', '-d', '--name', 'ex1', 'busybox', 'sleep', '60']);
+    const ex = await docker(d, ['exec', 'ex1', '/nonexistent']);
+    assert.equal(ex.code, 126);
+    assert.match(ex.stdout + ex.stderr, /^OCI runtime exec failed: exec failed: unable to start container process: exec: "\/nonexistent"/m);
+    await dockerOk(d, ['rm', '-f', 'ex1']);
+  });
 });
 
 test('docker run -d, start -a, attach, wait, logs', async (t) => {

@@ -52,7 +52,7 @@ test('readContainerCreate refuses every set field the table refuses, naming it, 
     });
   }
   // What the docker CLI sends for options the user did not give passes.
-  const quiet = readContainerCreate({ Image: 'bb', HostConfig: { RestartPolicy: { Name: 'no' }, Runtime: 'runc', Isolation: 'default', Init: false, PortBindings: {}, Links: null, CpuCount: 0 } });
+  const quiet = readContainerCreate({ Image: 'bb', HostConfig: { RestartPolicy: { Name: 'no' }, Runtime: 'runc', Isolation: 'default', VolumeDriver: 'local', Init: false, PortBindings: {}, Links: null, CpuCount: 0 } });
   assert.equal(quiet.config.Image, 'bb');
   assert.deepEqual(quiet.hostConfig.RestartPolicy, { Name: 'no' });
   // Ignored fields are accepted.

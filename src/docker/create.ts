@@ -69,7 +69,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.PortBindings': implemented,
   'HostConfig.RestartPolicy': implemented,
   'HostConfig.AutoRemove': implemented,
-  'HostConfig.VolumeDriver': refused,
+  'HostConfig.VolumeDriver': { support: 'refused', unlessDefault: (v) => v === 'local' },
   'HostConfig.VolumesFrom': refused,
   'HostConfig.ConsoleSize': implemented,
   'HostConfig.Annotations': implemented,

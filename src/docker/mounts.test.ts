@@ -50,3 +50,10 @@ test('checkVolumeName: moby local driver rules, one checker for volume create an
   assert.throws(() => checkVolumeName('bad/name'), is400(/includes invalid characters for a local volume name/));
   assert.throws(() => checkVolumeName('x'.repeat(256)), is400(/too long/));
 });
+
+test('a volume mount names the local driver or none, and no driver options (they were dropped before)', () => {
+  assert.equal(parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: 'local' } } }).source, 'v1');
+  assert.equal(parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: '', Options: {} } } }).source, 'v1');
+  assert.throws(() => parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: 'nfs' } } }), is400(/volume driver "nfs" is not supported by moat: only "local"/));
+  assert.throws(() => parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'tmpfs' } } } }), is400(/DriverConfig\.Options \(volume-opt\) are not supported/));
+});

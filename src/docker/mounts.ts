@@ -249,6 +249,12 @@ export function parseMount(m: ApiMount): MountRequest {
       if (m.TmpfsOptions != null) throw mountErr(type, 'field TmpfsOptions must not be specified');
       if (source === '' && readOnly) throw mountErr(type, 'must not set ReadOnly mode when using anonymous volumes');
       if (source !== '') checkVolumeName(source);
+      // `volume-driver=` / `volume-opt=` were taken and dropped before: refused now, not ignored.
+      const driver = m.VolumeOptions?.DriverConfig as { Name?: string; Options?: Record<string, string> | null } | null | undefined;
+      if (driver?.Name && driver.Name !== 'local') throw mountErr(type, `volume driver ${JSON.stringify(driver.Name)} is not supported by moat: only "local"`);
+      if (driver?.Options && Object.keys(driver.Options).length > 0) {
+        throw mountErr(type, 'VolumeOptions.DriverConfig.Options (volume-opt) are not supported by moat yet: create the volume first (docker volume create --opt)');
+      }
       const r: MountRequest = { kind: 'volume', source, propagation: DEFAULT_PROPAGATION, options: [], ...base };
       if (m.VolumeOptions?.NoCopy === true) r.noCopy = true;
       return r;

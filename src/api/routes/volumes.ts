@@ -51,6 +51,9 @@ export function registerVolumeRoutes(r: Router, engine: Engine): void {
   r.add('GET', '/volumes', async (ctx) => {
     const filters = filtersParam(ctx.query);
     for (const k of filters.keys()) if (!['name', 'label', 'dangling', 'driver'].includes(k)) throw invalid(`invalid filter '${k}'`);
+    // moby's words: `dangling=maybe` would otherwise read as false and list the volumes in use.
+    const danglingValues = filters.get('dangling') ?? [];
+    if (danglingValues.some((x) => !['true', 'false', '1', '0'].includes(x))) throw invalid(`Invalid filter 'dangling=[${danglingValues.join(' ')}]'`);
     const list = (await vols().list()).filter((v) => {
       const names = filters.get('name') ?? [];
       if (names.length > 0 && !names.some((n) => v.Name.includes(n))) return false;

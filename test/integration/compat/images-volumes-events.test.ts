@@ -131,6 +131,13 @@ test('volumes: create, ls, inspect, rm, prune', async (t) => {
   await dockerOk(d, ['volume', 'create', 'vol2']);
   await dockerOk(d, ['volume', 'create', '--label', 'keep=yes', 'kept']);
   // A filter key moby does not know is refused (a typo must not prune as if unfiltered).
+  const maybe = await docker(d, ['volume', 'ls', '--filter', 'dangling=maybe']);
+  assert.equal(maybe.code, 1);
+  assert.match(maybe.stderr, /Invalid filter 'dangling=\[maybe\]'/);
+  const driverOpt = await docker(d, ['run', '--rm', '--mount', 'type=volume,source=vd,target=/x,volume-driver=nfs', 'busybox', 'true']);
+  assert.equal(driverOpt.code, 125);
+  assert.match(driverOpt.stderr, /volume driver "nfs" is not supported by moat: only "local"/);
+  await dockerOk(d, ['run', '--rm', '--volume-driver', 'local', 'busybox', 'true']);
   const typo = await docker(d, ['volume', 'prune', '-af', '--filter', 'labl=keep']);
   assert.equal(typo.code, 1);
   assert.match(typo.stderr, /Invalid filter 'labl'/);

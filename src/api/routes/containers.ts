@@ -519,6 +519,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     if (!stdout && !stderr) throw invalid('Bad parameters: you must choose at least one stream');
     const follow = boolParam(q, 'follow');
     const timestamps = boolParam(q, 'timestamps');
+    // moby puts the entry's attributes and a space before the line; moat's entries have none.
+    const details = boolParam(q, 'details');
     const tailRaw = q.get('tail');
     const tail = tailRaw === null || tailRaw === '' || tailRaw === 'all' ? undefined : Number(tailRaw);
     if (tail !== undefined && !Number.isInteger(tail)) throw invalid(`invalid value for tail: ${JSON.stringify(tailRaw)}`);
@@ -534,7 +536,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       res.flushHeaders();
       const ac = new AbortController();
       res.on('close', () => ac.abort());
-      const out = batchedLogWriter((chunk) => (res.destroyed ? true : res.write(chunk)), { raw: tty, ...(timestamps ? { prefix: (t: string) => `${dockerTimestamp(t)} ` } : {}) });
+      const prefix = timestamps || details ? { prefix: (t: string) => `${timestamps ? `${dockerTimestamp(t)} ` : ''}${details ? ' ' : ''}` } : {};
+      const out = batchedLogWriter((chunk) => (res.destroyed ? true : res.write(chunk)), { raw: tty, ...prefix });
       const sink: LogSink = { write: (e: LogEntry) => out.write(e), flush: () => out.flush(), drain: () => drainOf(res), signal: ac.signal };
       const query = { stdout, stderr, ...(sinceNs !== undefined ? { sinceNs } : {}), ...(untilNs !== undefined ? { untilNs } : {}), ...(tail !== undefined && tail >= 0 ? { tail } : {}) };
       const end = await streamLogs(files.files, { query, sink });

@@ -56,6 +56,11 @@ test('ps and inspect', async (t) => {
     assert.equal(obj!.Id, up);
     assert.equal(obj!.Config.Labels['tier'], 'web');
     assert.ok(obj!.State.Pid > 0);
+    // The CLI sends ShmSize 0 and IpcMode '': inspect shows what was applied, as dockerd's.
+    assert.equal((await dockerOk(d, ['inspect', '-f', '{{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}} {{.HostConfig.Runtime}}', 'up1'])).trim(), '67108864 private runc');
+    await dockerOk(d, ['create', '--name', 'shm1', '--shm-size', '8m', '--ipc', 'shareable', 'busybox', 'true']);
+    assert.equal((await dockerOk(d, ['inspect', '-f', '{{.HostConfig.ShmSize}} {{.HostConfig.IpcMode}}', 'shm1'])).trim(), '8388608 shareable');
+    await dockerOk(d, ['rm', 'shm1']);
     const img = JSON.parse(await dockerOk(d, ['inspect', 'busybox'])) as Array<{ Id: string }>;
     assert.match(img[0]!.Id, /^sha256:/, 'inspect falls through to images on a 404');
     const missing = await docker(d, ['inspect', 'nosuchthing']);

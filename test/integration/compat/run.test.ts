@@ -129,6 +129,9 @@ test('docker run -d, start -a, attach, wait, logs', async (t) => {
     assert.equal(tail.stdout + tail.stderr, 'out2\n');
     const ts = await docker(d, ['logs', '-t', 'lg1']);
     for (const line of ts.stdout.trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out\d$/);
+    // --details: the entry's attributes (none) and a space before the line, after the timestamp (dockerd's order).
+    assert.equal((await docker(d, ['logs', '--details', 'lg1'])).stdout, ' out1\n out2\n');
+    for (const line of (await docker(d, ['logs', '-t', '--details', 'lg1'])).stdout.trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z  out\d$/);
     await dockerOk(d, ['run', '-d', '--name', 'lf1', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo tick$i; sleep 0.3; done']);
     const f = await docker(d, ['logs', '-f', 'lf1'], { timeoutMs: 15_000 });
     assert.equal(f.code, 0);

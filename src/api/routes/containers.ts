@@ -1,7 +1,7 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
 import { streamLogs, followLogs, statContainerPath, archiveContainerPath, extractIntoContainer, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type EndpointConfig, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
-import { checkFilterKeys, labelsMatch, type ImageStore } from '../../image/index.js';
+import { checkFilterKeys, labelsMatch, parseFilterTime, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
@@ -224,11 +224,13 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     checkFilterKeys(filters, CONTAINER_LIST_FILTERS);
     for (const v of filters.get('status') ?? []) if (!CONTAINER_STATUSES.includes(v)) throw invalid(`invalid filter 'status=${v}'`);
     for (const v of filters.get('health') ?? []) if (!HEALTH_STATES.includes(v)) throw invalid(`Unrecognised filter value for health: ${v}`);
+    for (const v of filters.get('exited') ?? []) if (!/^-?\d+$/.test(v)) throw invalid(`invalid filter 'exited=${v}': an exit code`);
     const limit = intParam(ctx.query, 'limit');
     const now = Date.now();
     let list = engine
       .list()
-      .filter((c) => all || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
+      // `ps -n N` / `--last` (limit) lists every state, as `ps -a`.
+      .filter((c) => all || (limit !== undefined && limit > 0) || filters.has('status') || filters.has('exited') || c.State.Status === 'running' || c.State.Status === 'paused')
       .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created), d.network))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
@@ -320,8 +322,8 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   r.add('POST', '/containers/prune', async (ctx) => {
     const filters = filtersParam(ctx.query);
     for (const k of filters.keys()) if (k !== 'label' && k !== 'label!' && k !== 'until') throw invalid(`invalid filter '${k}'`);
-    const untilNs = filters.get('until')?.[0];
-    const untilMs = untilNs === undefined ? undefined : Number(timeParamNs(new URLSearchParams({ t: untilNs }), 't') ?? 0n) / 1e6;
+    // A timestamp or a Go duration before now (`until=24h`), as the image and network prunes.
+    const until = (filters.get('until') ?? []).map((u) => parseFilterTime(u));
     const deleted: string[] = [];
     for (const c of engine.list()) {
       if (c.State.Status !== 'exited' && c.State.Status !== 'created' && c.State.Status !== 'dead') continue;
@@ -332,7 +334,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       };
       if (!(filters.get('label') ?? []).every(has)) continue;
       if ((filters.get('label!') ?? []).some(has)) continue;
-      if (untilMs !== undefined && Date.parse(c.Created) >= untilMs) continue;
+      if (until.some((u) => !(Date.parse(c.Created) < u))) continue;
       try {
         await engine.remove(c.Id, { force: false });
         engine.volumes.release(undefined, c.Id);

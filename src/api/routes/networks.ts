@@ -13,6 +13,7 @@ import {
   type NetworkDriver,
   type NetworkRecord,
 } from '../../network/index.js';
+import { parseFilterTime } from '../../image/index.js';
 import { filtersParam } from '../params.js';
 import type { Router } from '../router.js';
 import { sendEmpty, sendJson } from '../reply.js';
@@ -140,13 +141,15 @@ export function registerNetworkRoutes(r: Router, engine: Engine, d: NetworkRoute
 
   r.add('POST', '/networks/prune', async (ctx) => {
     const filters = filtersParam(ctx.query);
-    for (const k of filters.keys()) if (k !== 'label' && k !== 'label!') throw invalid(`invalid filter '${k}'`);
+    for (const k of filters.keys()) if (k !== 'label' && k !== 'label!' && k !== 'until') throw invalid(`invalid filter '${k}'`);
+    const until = (filters.get('until') ?? []).map((u) => parseFilterTime(u));
     const labelOk = (n: NetworkRecord): boolean =>
       (filters.get('label') ?? []).every((f) => (f.includes('=') ? n.labels[f.slice(0, f.indexOf('='))] === f.slice(f.indexOf('=') + 1) : f in n.labels)) &&
       (filters.get('label!') ?? []).every((f) => !(f.includes('=') ? n.labels[f.slice(0, f.indexOf('='))] === f.slice(f.indexOf('=') + 1) : f in n.labels));
     const deleted: string[] = [];
     for (const n of driver.listNetworks()) {
       if (n.predefined || driver.attachedTo(n.id).length > 0 || !labelOk(n) || inRecords(engine, n)) continue;
+      if (until.some((u) => !(Date.parse(n.created) < u))) continue;
       await driver.removeNetwork(n.id);
       events.emit('network', 'destroy', n.id, attrs(n));
       deleted.push(n.name);

@@ -47,6 +47,12 @@ test('ps and inspect', async (t) => {
     const bad = await docker(d, ['ps', '--filter', 'bogus=1']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /invalid filter 'bogus'/);
+    const badCode = await docker(d, ['ps', '-a', '--filter', 'exited=bogus']);
+    assert.equal(badCode.code, 1);
+    assert.match(badCode.stderr, /invalid filter 'exited=bogus'/);
+    // -n / --last lists every state (dockerd: the newest, whatever it is), not only running ones.
+    assert.equal((await dockerOk(d, ['ps', '-n', '1', '--format', '{{.Names}}'])).trim(), 'cr1');
+    assert.deepEqual((await dockerOk(d, ['ps', '--last', '2', '--format', '{{.Names}}'])).trim().split('\n'), ['cr1', 'ex3']);
   });
 
   await t.test('inspect: state, config, templates, and the generic fallback chain', async () => {
@@ -174,6 +180,8 @@ test('stop, kill, restart, pause, rename, rm', async (t) => {
     assert.equal(miss.code, 1);
     await dockerOk(d, ['create', '--name', 'pr1', '--label', 'keep=no', 'busybox', 'true']);
     await dockerOk(d, ['create', '--name', 'pr2', '--label', 'keep=yes', 'busybox', 'true']);
+    // until= takes a Go duration (the CLI passes it as typed): nothing is older than an hour.
+    assert.doesNotMatch(await dockerOk(d, ['container', 'prune', '-f', '--filter', 'until=1h']), /[0-9a-f]{64}/);
     const pruned = await dockerOk(d, ['container', 'prune', '-f', '--filter', 'label=keep=no']);
     assert.match(pruned, /Deleted Containers:\n[0-9a-f]{64}\n/);
     const left = (await dockerOk(d, ['ps', '-a', '--format', '{{.Names}}'])).trim().split('\n');

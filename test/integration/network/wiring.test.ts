@@ -181,6 +181,8 @@ test('networking through moatd and the docker CLI', async (t) => {
     const spare = (await dockerOk(d, ['network', 'create', 'spare'])).trim();
     networkIds.push(spare);
     bridges.push(`moatbr-${spare.slice(0, 8)}`);
+    // until= (a Go duration, as dockerd takes it): nothing here is an hour old.
+    assert.doesNotMatch(await dockerOk(d, ['network', 'prune', '-f', '--filter', 'until=1h']), /spare/);
     const pruned = await dockerOk(d, ['network', 'prune', '-f']);
     assert.match(pruned, /^spare$/m);
     assert.match(pruned, /^inner$/m, 'the internal network no container uses goes too');

@@ -22,7 +22,7 @@ import { containerCgroupPath } from './cgroup-parents.js';
 import { INIT_PATH_IN_CONTAINER, usesInit, type DaemonDefaults } from './plan.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NsRequest } from './types.js';
-import { mergeEnv } from './util.js';
+import { dropUnsetEnv, mergeEnv } from './util.js';
 
 /** What the host told start about the container. */
 export interface HostFacts {
@@ -168,5 +168,5 @@ export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecReque
 export function execEnv(rec: Pick<ContainerRecord, 'Id' | 'Config'>, e: Pick<ExecRequest, 'Env' | 'Tty'>): string[] {
   const daemon = [DEFAULT_PATH_ENV, `HOSTNAME=${rec.Config.Hostname ?? rec.Id.slice(0, 12)}`];
   if (e.Tty) daemon.push('TERM=xterm');
-  return mergeEnv(mergeEnv(daemon, rec.Config.Env ?? []), e.Env);
+  return dropUnsetEnv(mergeEnv(mergeEnv(daemon, rec.Config.Env ?? []), e.Env));
 }

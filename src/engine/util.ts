@@ -42,10 +42,24 @@ export function mergeEnv(base: readonly string[], over: readonly string[]): stri
   return out;
 }
 
+/**
+ * Docker's unset: an Env entry without `=` (`-e NAME` with NAME not set where the CLI ran, or
+ * to drop an image's variable) removes the variable (moby ReplaceOrAppendEnvValues); runc
+ * refuses such an entry.
+ */
+export function dropUnsetEnv(env: readonly string[]): string[] {
+  return env.filter((e) => e.includes('='));
+}
+
+const namesVariable = (e: string, name: string): boolean => e === name || e.startsWith(`${name}=`);
+
 export function buildEnv(c: ContainerRecord, home: string): string[] {
-  const env = mergeEnv([`HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`], c.Config.Env ?? []);
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH_ENV);
-  if (c.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+  const merged = mergeEnv([`HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`], c.Config.Env ?? []);
+  const env = dropUnsetEnv(merged);
+  // The defaults dockerd starts from (PATH, TERM with a terminal) unless Env sets or unsets them.
+  if (!merged.some((e) => namesVariable(e, 'PATH'))) env.unshift(DEFAULT_PATH_ENV);
+  if (c.Config.Tty && !merged.some((e) => namesVariable(e, 'TERM'))) env.push('TERM=xterm');
+  // runc sets HOME when the process has none, whatever Env says.
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${home}`);
   return env;
 }

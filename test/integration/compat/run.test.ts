@@ -74,6 +74,9 @@ test('docker run: output, exit codes and the CLI 125/126/127 distinctions', asyn
   await t.test('as dockerd: the primary gid among the groups, --entrypoint \'\' resets, a bad stop signal or negative CPU shares refused', async () => {
     assert.equal((await dockerOk(d, ['run', '--rm', '-u', '1234:5678', 'busybox', 'id'])).trim(), 'uid=1234 gid=5678 groups=5678');
     assert.equal((await dockerOk(d, ['run', '--rm', '--entrypoint', '', 'busybox', 'echo', 'hi'])).trim(), 'hi');
+    // `-e NAME` with NAME unset where the CLI runs: the CLI sends `NAME`, dockerd unsets it (runc refuses it).
+    assert.equal(process.env['MOAT_T_UNSET_9'], undefined);
+    assert.equal((await dockerOk(d, ['run', '--rm', '-e', 'MOAT_T_UNSET_9', '-e', 'SET=1', 'busybox', 'sh', '-c', 'echo "x${MOAT_T_UNSET_9-unset}$SET"'])).trim(), 'xunset1');
     const sig = await docker(d, ['run', '--rm', '--stop-signal', 'BOGUS', 'busybox', 'true']);
     assert.equal(sig.code, 125);
     assert.match(sig.stderr, /Invalid signal: BOGUS/);
@@ -82,6 +85,7 @@ test('docker run: output, exit codes and the CLI 125/126/127 distinctions', asyn
     assert.match(shares.stderr, /invalid CPU shares \(-5\): value must be a positive integer/);
     assert.equal(await dockerOk(d, ['ps', '-aq']), '');
     await dockerOk(d, ['run', '-d', '--name', 'ex1', 'busybox', 'sleep', '60']);
+    assert.equal((await dockerOk(d, ['exec', '-e', 'MOAT_T_UNSET_9', 'ex1', 'sh', '-c', 'echo "x${MOAT_T_UNSET_9-unset}"'])).trim(), 'xunset');
     const ex = await docker(d, ['exec', 'ex1', '/nonexistent']);
     assert.equal(ex.code, 126);
     assert.match(ex.stdout + ex.stderr, /^OCI runtime exec failed: exec failed: unable to start container process: exec: "\/nonexistent"/m);

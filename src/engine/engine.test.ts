@@ -303,6 +303,22 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     assert.equal(r.engine.find(Id), undefined);
     await r.close();
   });
+  await t.test('a restart waiting out its stop timeout holds no lock either: rm -f gets through, the restart then cannot start it', async () => {
+    const r = await rig();
+    r.runtime.signals('slowrestart', (sig) => (sig === 9 ? 137 : 'ignore'));
+    const { Id } = await r.engine.create(run('slowrestart'));
+    await r.engine.start(Id);
+    const restarting = r.engine.restart(Id, { timeout: 30 });
+    restarting.catch(() => undefined);
+    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    const t0 = Date.now();
+    await r.engine.remove(Id, { force: true });
+    assert.ok(Date.now() - t0 < 5000, `rm -f took ${Date.now() - t0} ms`);
+    // Docker's answers: the removal still running (409 "marked for removal") or done (404).
+    await assert.rejects(restarting, (e: unknown) => e instanceof EngineError && (e.status === 409 || e.status === 404));
+    assert.equal(r.engine.find(Id), undefined);
+    await r.close();
+  });
   await t.test('timeout 0 kills at once; rm -f of a running container stops it first', async () => {
     const r = await rig();
     const { Id } = await r.engine.create(run('rmf'));

@@ -187,21 +187,29 @@ export class Lifecycle {
   async restart(ref: string, opts: StopOptions = {}): Promise<void> {
     const { table, events } = this.core;
     const c = table.get(ref);
-    await table.lock.run(c.Id, async () => {
+    const signalled = await table.lock.run(c.Id, async () => {
       await this.endRestarting(c);
-      if (isLiveRecord(c)) {
-        // The policy must not restart what this restart stops (Docker's HasBeenManuallyRestarted); the start clears it.
-        await this.markManuallyStopped(c);
-        // The exit handler decides on auto-removal synchronously when the exit is handled, before this resumes.
-        this.#restarting.add(c.Id);
-        try {
-          await this.stopLocked(c, opts);
-        } finally {
-          this.#restarting.delete(c.Id);
-        }
-        events.emit('container', 'stop', c.Id, table.attrs(c));
+      if (!isLiveRecord(c)) return undefined;
+      // The policy must not restart what this restart stops (Docker's HasBeenManuallyRestarted); the start clears it.
+      await this.markManuallyStopped(c);
+      // The exit handler decides on auto-removal synchronously when the exit is handled, before this resumes.
+      this.#restarting.add(c.Id);
+      try {
+        return await this.#signalStop(c, opts);
+      } catch (err) {
+        this.#restarting.delete(c.Id);
+        throw err;
       }
     });
+    if (signalled !== undefined) {
+      // As stop's, the wait holds no lock: an rm -f meanwhile is not kept waiting (the start then fails: removing, or gone).
+      try {
+        await this.#awaitStop(c, signalled);
+      } finally {
+        this.#restarting.delete(c.Id);
+      }
+      events.emit('container', 'stop', c.Id, table.attrs(c));
+    }
     await this.start(c.Id);
     events.emit('container', 'restart', c.Id, table.attrs(c));
   }

@@ -101,6 +101,16 @@ test('stop, kill, restart, pause, rename, rm', async (t) => {
     assert.ok(Date.now() - t0 < 10_000, `rm -f took ${Date.now() - t0} ms behind a stop -t 60`);
     const stopped = await long;
     assert.equal(stopped.code, 0, stopped.stderr);
+    // The same behind a restart's stop: the restart then cannot start what is gone.
+    await dockerOk(d, ['run', '-d', '--name', 'w3', 'busybox', 'sleep', '300']);
+    const restart = docker(d, ['restart', '-t', '60', 'w3']);
+    await sleep(500);
+    t0 = Date.now();
+    await dockerOk(d, ['rm', '-f', 'w3']);
+    assert.ok(Date.now() - t0 < 10_000, `rm -f took ${Date.now() - t0} ms behind a restart -t 60`);
+    const restarted = await restart;
+    assert.notEqual(restarted.code, 0);
+    assert.match(restarted.stderr, /marked for removal|No such container/);
     await dockerOk(d, ['run', '-d', '--name', 'w2', 'busybox', 'sleep', '300']);
     t0 = Date.now();
     const short = docker(d, ['stop', '-t', '2', 'w2']);

@@ -319,6 +319,20 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     assert.equal(r.engine.find(Id), undefined);
     await r.close();
   });
+  await t.test('stopping a paused container thaws it and the record says so while the stop waits: an unpause then is a 409, not a runtime error', async () => {
+    const r = await rig();
+    r.runtime.signals('pausedstop', (sig) => (sig === 9 ? 137 : 'ignore'));
+    const { Id } = await r.engine.create(run('pausedstop'));
+    await r.engine.start(Id);
+    await r.engine.pause(Id, true);
+    const stopping = r.engine.stop(Id, { timeout: 1 });
+    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    assert.equal(r.engine.get(Id).State.Status, 'running');
+    await assert.rejects(r.engine.pause(Id, false), (e: unknown) => e instanceof EngineError && e.status === 409 && /is not paused/.test(e.message));
+    await stopping;
+    assert.deepEqual(actions(r, Id).filter((a) => a === 'pause' || a === 'unpause'), ['pause', 'unpause']);
+    await r.close();
+  });
   await t.test('timeout 0 kills at once; rm -f of a running container stops it first', async () => {
     const r = await rig();
     const { Id } = await r.engine.create(run('rmf'));

@@ -124,10 +124,26 @@ export class Lifecycle {
     // an rm -f must never fail on it.
     const sig = opts.signal !== undefined && opts.signal !== '' ? parseSignal(opts.signal, 15) : storedStopSignal(c);
     const timeout = opts.timeout ?? c.Config.StopTimeout ?? 10;
-    if (c.State.Status === 'paused') await runtime.pause(c.Id, false).catch(() => undefined);
+    if (c.State.Status === 'paused') await this.#thawForStop(c);
     const exited = this.exited(c);
     if (timeout !== 0) await runtime.kill(c.Id, sig).then(() => this.#sent(c, sig), () => undefined);
     return { exited, timeout };
+  }
+
+  /**
+   * A paused container takes its stop signal only thawed. The record says running again (as
+   * dockerd's resume event does): the stop waits without the lock, and an unpause meanwhile
+   * must not find a record that says paused over a running container.
+   */
+  async #thawForStop(c: ContainerRecord): Promise<void> {
+    const thawed = await this.core.runtime.pause(c.Id, false).then(() => true, () => false);
+    if (!thawed) return;
+    await this.core.table
+      .commit(c, (next) => {
+        next.State.Status = 'running';
+      })
+      .catch((err: unknown) => this.core.log.warn({ containerId: c.Id, err: errorText(err) }, 'cannot record the thaw before a stop'));
+    this.core.events.emit('container', 'unpause', c.Id, this.core.table.attrs(c));
   }
 
   /** The rest of a stop: the exit within the timeout (a negative one waits for ever), else SIGKILL. */
@@ -262,7 +278,12 @@ export class Lifecycle {
         if (c.State.Status === 'paused') throw conflict(`Container ${c.Id} is already paused`);
         if (c.State.Status !== 'running') throw conflict(`Container ${c.Id} is not running`);
       } else if (c.State.Status !== 'paused') throw conflict(`Container ${c.Id} is not paused`);
-      await this.onLiveProcess(c, () => runtime.pause(c.Id, pause), `Container ${c.Id} is not running`);
+      await this.onLiveProcess(c, () => runtime.pause(c.Id, pause), `Container ${c.Id} is not running`).catch(async (err: unknown) => {
+        // Already as asked (a stop's `runc kill --all` thaws a container paused while the stop
+        // waited): the record follows the runtime instead of a 500.
+        const st = await runtime.state(c.Id).catch(() => undefined);
+        if (st?.status !== (pause ? 'paused' : 'running')) throw err;
+      });
       try {
         await table.commit(c, (next) => {
           next.State.Status = pause ? 'paused' : 'running';

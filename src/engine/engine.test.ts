@@ -236,11 +236,17 @@ test('waiters: not-running, next-exit and removed', async () => {
 });
 
 test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
-  await t.test('a process that ignores SIGTERM is killed after 1 s', async () => {
+  /** A rig with a started container `name` whose process ignores every signal but SIGKILL. */
+  const termIgnoring = async (name: string): Promise<{ r: Rig; Id: string }> => {
     const r = await rig();
-    r.runtime.signals('stubborn', (sig) => (sig === 9 ? 137 : 'ignore'));
-    const { Id } = await r.engine.create(run('stubborn'));
+    r.runtime.signals(name, (sig) => (sig === 9 ? 137 : 'ignore'));
+    const { Id } = await r.engine.create(run(name));
     await r.engine.start(Id);
+    return { r, Id };
+  };
+  const stopSignalSent = (r: Rig, Id: string): Promise<void> => until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+  await t.test('a process that ignores SIGTERM is killed after 1 s', async () => {
+    const { r, Id } = await termIgnoring('stubborn');
     const t0 = Date.now();
     await r.engine.stop(Id, { timeout: 1 });
     const took = Date.now() - t0;
@@ -261,12 +267,9 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     await r.close();
   });
   await t.test('a stop waiting out its timeout holds no lock: rm -f ends the container at once, and the stop returns', async () => {
-    const r = await rig();
-    r.runtime.signals('slow', (sig) => (sig === 9 ? 137 : 'ignore'));
-    const { Id } = await r.engine.create(run('slow'));
-    await r.engine.start(Id);
+    const { r, Id } = await termIgnoring('slow');
     const stopping = r.engine.stop(Id, { timeout: 30 });
-    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    await stopSignalSent(r, Id);
     const t0 = Date.now();
     await r.engine.remove(Id, { force: true });
     assert.ok(Date.now() - t0 < 5000, `rm -f took ${Date.now() - t0} ms`);
@@ -275,12 +278,9 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     await r.close();
   });
   await t.test('pause and update get through a stop waiting out its timeout; its SIGKILL follows', async () => {
-    const r = await rig();
-    r.runtime.signals('frozen', (sig) => (sig === 9 ? 137 : 'ignore'));
-    const { Id } = await r.engine.create(run('frozen'));
-    await r.engine.start(Id);
+    const { r, Id } = await termIgnoring('frozen');
     const stopping = r.engine.stop(Id, { timeout: 1 });
-    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    await stopSignalSent(r, Id);
     await r.engine.pause(Id, true);
     await r.engine.update(Id, { PidsLimit: 9 });
     assert.equal(r.engine.get(Id).State.Status, 'paused');
@@ -304,13 +304,10 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     await r.close();
   });
   await t.test('a restart waiting out its stop timeout holds no lock either: rm -f gets through, the restart then cannot start it', async () => {
-    const r = await rig();
-    r.runtime.signals('slowrestart', (sig) => (sig === 9 ? 137 : 'ignore'));
-    const { Id } = await r.engine.create(run('slowrestart'));
-    await r.engine.start(Id);
+    const { r, Id } = await termIgnoring('slowrestart');
     const restarting = r.engine.restart(Id, { timeout: 30 });
     restarting.catch(() => undefined);
-    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    await stopSignalSent(r, Id);
     const t0 = Date.now();
     await r.engine.remove(Id, { force: true });
     assert.ok(Date.now() - t0 < 5000, `rm -f took ${Date.now() - t0} ms`);
@@ -320,13 +317,10 @@ test('stop: the stop signal, then SIGKILL after the timeout', async (t) => {
     await r.close();
   });
   await t.test('stopping a paused container thaws it and the record says so while the stop waits: an unpause then is a 409, not a runtime error', async () => {
-    const r = await rig();
-    r.runtime.signals('pausedstop', (sig) => (sig === 9 ? 137 : 'ignore'));
-    const { Id } = await r.engine.create(run('pausedstop'));
-    await r.engine.start(Id);
+    const { r, Id } = await termIgnoring('pausedstop');
     await r.engine.pause(Id, true);
     const stopping = r.engine.stop(Id, { timeout: 1 });
-    await until(() => r.runtime.callsOf(Id).includes('kill 15'), 'the stop signal sent');
+    await stopSignalSent(r, Id);
     assert.equal(r.engine.get(Id).State.Status, 'running');
     await assert.rejects(r.engine.pause(Id, false), (e: unknown) => e instanceof EngineError && e.status === 409 && /is not paused/.test(e.message));
     await stopping;

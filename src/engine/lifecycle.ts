@@ -9,6 +9,7 @@ import { isLiveRecord } from './containers.js';
 import type { EngineCore } from './core.js';
 import { failStart, startLocked } from './start.js';
 import { parseSignal } from './signals.js';
+import type { RuntimeState } from '../runtime/index.js';
 import type { ContainerRecord } from './types.js';
 import { PhaseTimer, withTimeout } from './util.js';
 import { parseLink, storedLink } from './links.js';
@@ -194,10 +195,16 @@ export class Lifecycle {
     try {
       return await verb();
     } catch (err) {
-      const st = await this.core.runtime.state(c.Id).catch(() => undefined);
-      if (st === undefined || st.status === 'stopped') throw conflict(notRunning);
+      await this.#stateAfterFailure(c, notRunning);
       throw err;
     }
+  }
+
+  /** The runtime's state after a verb on the container's process failed; the 409 `notRunning` when the process is gone. */
+  async #stateAfterFailure(c: ContainerRecord, notRunning: string): Promise<RuntimeState> {
+    const st = await this.core.runtime.state(c.Id).catch(() => undefined);
+    if (st === undefined || st.status === 'stopped') throw conflict(notRunning);
+    return st;
   }
 
   async restart(ref: string, opts: StopOptions = {}): Promise<void> {
@@ -278,12 +285,14 @@ export class Lifecycle {
         if (c.State.Status === 'paused') throw conflict(`Container ${c.Id} is already paused`);
         if (c.State.Status !== 'running') throw conflict(`Container ${c.Id} is not running`);
       } else if (c.State.Status !== 'paused') throw conflict(`Container ${c.Id} is not paused`);
-      await this.onLiveProcess(c, () => runtime.pause(c.Id, pause), `Container ${c.Id} is not running`).catch(async (err: unknown) => {
+      try {
+        await runtime.pause(c.Id, pause);
+      } catch (err) {
         // Already as asked (a stop's `runc kill --all` thaws a container paused while the stop
         // waited): the record follows the runtime instead of a 500.
-        const st = await runtime.state(c.Id).catch(() => undefined);
-        if (st?.status !== (pause ? 'paused' : 'running')) throw err;
-      });
+        const st = await this.#stateAfterFailure(c, `Container ${c.Id} is not running`);
+        if (st.status !== (pause ? 'paused' : 'running')) throw err;
+      }
       try {
         await table.commit(c, (next) => {
           next.State.Status = pause ? 'paused' : 'running';

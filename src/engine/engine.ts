@@ -256,6 +256,8 @@ export class Engine {
     if (!isLiveRecord(c)) throw conflict(`Container ${c.Id} is not running`);
     if (c.Config.Tty !== true) return;
     await this.#core.runtime.resize({ container: c.Id, bundle: this.#core.store.dir(c.Id) }, height, width);
+    // dockerd's event after a resize it applied (moby daemon/resize.go).
+    this.events.emit('container', 'resize', c.Id, this.#core.table.attrs(c, { height: String(height), width: String(width) }));
   }
 
   execCreate(ref: string, o: ExecCreate): string {

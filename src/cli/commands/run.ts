@@ -38,8 +38,15 @@ async function runCommand(client: Client, image: string, cmd: string[], f: RunFl
     throw daemonError(err, runErrorCode(err));
   }
   if (f.tty && process.stdout.isTTY) {
-    await client.call('POST', `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => undefined);
-    process.stdout.on('resize', () => void client.call('POST', `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`).catch(() => undefined));
+    // Listen before the first size goes out (a resize meanwhile would be lost, as it is by
+    // the docker CLI), and send one at a time, each read when sent, so the last one wins.
+    let sent = Promise.resolve();
+    const sendSize = (): void => {
+      sent = sent.then(() => client.call('POST', `/containers/${id}/resize?h=${process.stdout.rows}&w=${process.stdout.columns}`)).then(() => undefined, () => undefined);
+    };
+    process.stdout.on('resize', sendSize);
+    sendSize();
+    await sent;
   }
   await pumped;
   if (f.tty && process.stdin.isTTY) process.stdin.setRawMode(false);

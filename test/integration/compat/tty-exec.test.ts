@@ -3,14 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { requires, dockerCli } from '../../helpers/requires.js';
-import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
+import { REPO, startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { docker, dockerEnv, dockerOk } from './cli.js';
 
 // Runs argv on a pty sized 30x100, then plays the steps: ["send", text] writes to the
 // terminal, ["expect", text] waits for it in the output, ["resize", rows, cols] resizes the
-// terminal (the kernel sends SIGWINCH to the CLI), ["sleep", s]. Prints a JSON report.
+// terminal (the kernel sends SIGWINCH to the CLI), ["sleep", s], ["wait-file", path] waits
+// for a file to exist. Prints a JSON report.
 const DRIVER = String.raw`
 import os, pty, sys, time, select, fcntl, termios, struct, json
 steps = json.loads(sys.argv[1]); argv = sys.argv[2:]
@@ -41,6 +43,13 @@ for st in steps:
     elif st[0] == 'sleep':
         end = time.time() + st[1]
         while time.time() < end and pump(0.05): pass
+    elif st[0] == 'wait-file':
+        t0 = time.time(); ok = False
+        while time.time() - t0 < 15:
+            if os.path.exists(st[1]):
+                ok = True; break
+            if not pump(0.05): break
+        results.append({'expect': 'file ' + st[1], 'ok': ok, 'secs': round(time.time() - t0, 3)})
     elif st[0] == 'expect':
         t0 = time.time(); ok = False
         while time.time() - t0 < 15:
@@ -55,16 +64,17 @@ _, status = os.waitpid(pid, 0)
 print(json.dumps({'results': results, 'exit': os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1, 'out': out.decode('utf8', 'replace')}))
 `;
 
-type Step = ['send', string] | ['expect', string] | ['resize', number, number] | ['sleep', number];
+type Step = ['send', string] | ['expect', string] | ['resize', number, number] | ['sleep', number] | ['wait-file', string];
 interface PtyReport {
   results: Array<{ expect: string; ok: boolean; secs: number }>;
   exit: number;
   out: string;
 }
 
-function onPty(d: TestDaemon, args: string[], steps: Step[]): Promise<PtyReport> {
+/** Runs the docker CLI with args on a pty, or another client's full argv (`argv`). */
+function onPty(d: TestDaemon, args: string[], steps: Step[], argv = [dockerCli()!, ...args]): Promise<PtyReport> {
   return new Promise((resolve, reject) => {
-    const p = spawn('python3', ['-c', DRIVER, JSON.stringify(steps), dockerCli()!, ...args], { env: dockerEnv(d), stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('python3', ['-c', DRIVER, JSON.stringify(steps), ...argv], { env: dockerEnv(d), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -92,11 +102,26 @@ test('docker run -it: a terminal with resize and Ctrl-C', async (t) => {
   if (!hasPython()) return t.skip('requires python3 for a pty');
   const d = await startDaemon();
   t.after(() => d.cleanup());
+  // The docker CLI reads its terminal's size, sends it, and only then handles SIGWINCH
+  // (MonitorTtySize in the CLI's container/tty.go): a resize in between is lost, with dockerd
+  // too. The shell can print before the start's answer reaches the CLI, so the terminal is
+  // resized only after moatd's `resize` event shows that the CLI's first size arrived.
+  const firstResize = join(d.root, 'first-resize');
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  const events = spawn(dockerCli()!, ['events', '--since', since, '--filter', 'event=resize', '--format', '{{.Actor.Attributes.name}} {{.Actor.Attributes.height}}x{{.Actor.Attributes.width}}'], { env: dockerEnv(d) });
+  t.after(() => events.kill('SIGKILL'));
+  let resizes = '';
+  events.stdout.on('data', (c: Buffer) => {
+    resizes += c.toString();
+    if (resizes.includes('\n') && !existsSync(firstResize)) writeFileSync(firstResize, resizes);
+  });
   const r = await onPty(d, ['run', '-it', '--rm', '--name', 'tty1', 'busybox', 'sh'], [
     ['expect', '# '],
     ['send', 'stty size; tty\r'],
     ['expect', '30 100'],
     ['expect', '/dev/pts/0'],
+    ['wait-file', firstResize],
+    ['sleep', 0.3],
     ['resize', 40, 120],
     ['sleep', 1],
     ['send', 'stty size\r'],
@@ -113,6 +138,29 @@ test('docker run -it: a terminal with resize and Ctrl-C', async (t) => {
   assert.ok(ctrlC.secs < 5, 'Ctrl-C interrupted sleep 100 at once');
   assert.equal(r.exit, 7, r.out);
   assert.equal(await dockerOk(d, ['ps', '-aq']), '', '--rm removed it');
+  assert.deepEqual(resizes.trim().split('\n'), ['tty1 30x100', 'tty1 40x120'], 'a resize event for each size the CLI sent');
+});
+
+test('moat run -it: the moat CLI sends the first size and every resize after it', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox')) return;
+  if (!hasPython()) return t.skip('requires python3 for a pty');
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  // No wait before the resize: the moat CLI listens for SIGWINCH before it sends the first size.
+  const r = await onPty(d, [], [
+    ['expect', '# '],
+    ['resize', 40, 120],
+    ['sleep', 1],
+    ['send', 'stty size\r'],
+    ['expect', '40 120'],
+    ['resize', 25, 90],
+    ['sleep', 1],
+    ['send', 'stty size\r'],
+    ['expect', '25 90'],
+    ['send', 'exit 3\r'],
+  ], [process.execPath, join(REPO, 'bin/moat'), 'run', '-it', '--rm', 'busybox', 'sh']);
+  assertExpectations(r);
+  assert.equal(r.exit, 3, r.out);
 });
 
 test('docker exec', async (t) => {

@@ -29,6 +29,8 @@ export interface MountRequest {
   label?: 'z' | 'Z';
   /** `nocopy` / VolumeOptions.NoCopy: do not copy image content into a new volume. */
   noCopy?: boolean;
+  /** `volume-label` / VolumeOptions.Labels: the labels of the volume when the create makes it. */
+  volumeLabels?: Record<string, string>;
   /** Which HostConfig field it came from. Binds auto-create a missing host dir (legacy); Mounts do not. */
   origin: 'Binds' | 'Mounts' | 'Tmpfs';
 }
@@ -257,6 +259,8 @@ export function parseMount(m: ApiMount): MountRequest {
       }
       const r: MountRequest = { kind: 'volume', source, propagation: DEFAULT_PROPAGATION, options: [], ...base };
       if (m.VolumeOptions?.NoCopy === true) r.noCopy = true;
+      const labels = m.VolumeOptions?.Labels;
+      if (labels != null && Object.keys(labels).length > 0) r.volumeLabels = { ...labels };
       return r;
     }
     if (m.BindOptions != null) throw mountErr(type, 'field BindOptions must not be specified');

@@ -57,6 +57,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   );
   // What the policy approved is what gets mounted: record each bind source's identity now.
   rec.BindSources = core.host.binds.identify(mounts);
+  const volumeLabels = new Map(rec.Plan!.mounts.flatMap((m) => (m.kind === 'volume' && m.volumeLabels ? [[m.target, m.volumeLabels] as const] : [])));
   planVolumes(rec, newId);
   if (req.networkingConfig !== undefined) rec.NetworkingConfig = req.networkingConfig;
   warnings.push(...checkLinks(core, rec));
@@ -80,9 +81,15 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     // without a record, and its cleanup at the next start removes them too.
     const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous).map((v) => v.name);
     if (anonymous.length > 0) await writeJsonAtomic(b.createVolumes, anonymous);
-    for (const v of anonymous) {
-      undo.defer(() => core.volumes.remove(v, { force: true }));
-      await core.volumes.create(v, { anonymous: true });
+    for (const v of (rec.Volumes ?? []).filter((x) => x.anonymous)) {
+      undo.defer(() => core.volumes.remove(v.name, { force: true }));
+      await core.volumes.create(v.name, { anonymous: true, ...labelsOf(volumeLabels, v.target) });
+    }
+    // Named volumes exist from the create on, as dockerd's (`docker volume ls` after `docker
+    // create`), with the mount's labels if this create makes them; a failed create removes
+    // only those it made.
+    for (const v of (rec.Volumes ?? []).filter((x) => !x.anonymous)) {
+      if (await core.volumes.createIfMissing(v.name, labelsOf(volumeLabels, v.target))) undo.defer(() => core.volumes.remove(v.name, { force: true }));
     }
     // The record is written last: a directory without it is an unfinished create. The
     // directory's entry in the root is made durable at the same time (the directory exists
@@ -160,4 +167,9 @@ async function readCreateVolumes(b: BundlePaths): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+function labelsOf(byTarget: ReadonlyMap<string, Record<string, string>>, target: string): { labels?: Record<string, string> } {
+  const labels = byTarget.get(target);
+  return labels ? { labels } : {};
 }

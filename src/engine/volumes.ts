@@ -32,6 +32,12 @@ export interface VolumeView {
   UsageData?: { Size: number; RefCount: number };
 }
 
+export interface VolumeCreateOptions {
+  labels?: Record<string, string>;
+  options?: Record<string, string>;
+  anonymous?: boolean;
+}
+
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const RECORD = 'volume.json';
 
@@ -40,6 +46,8 @@ export class VolumeStore {
   #users = new Map<string, Set<string>>();
   #cache = new Map<string, VolumeRecord>();
   #loaded: Promise<VolumeLoad> | undefined;
+  /** Volumes whose create is under way, by name. */
+  #creating = new Map<string, Promise<VolumeRecord>>();
 
   constructor(dataRoot: string) {
     this.root = join(dataRoot, 'volumes');
@@ -87,17 +95,33 @@ export class VolumeStore {
   }
 
   /** Create a volume; an existing one of the same name is returned unchanged (as moby). */
-  async create(name: string | undefined, o: { labels?: Record<string, string>; options?: Record<string, string>; anonymous?: boolean } = {}): Promise<VolumeRecord> {
+  async create(name: string | undefined, o: VolumeCreateOptions = {}): Promise<VolumeRecord> {
     await this.#load();
+    return (await this.#createOrGet(name, o)).record;
+  }
+
+  /** Create `name` unless it exists (or is being made); true when this call made it. */
+  async createIfMissing(name: string, o: VolumeCreateOptions = {}): Promise<boolean> {
+    await this.#load();
+    return (await this.#createOrGet(name, o)).made;
+  }
+
+  /**
+   * Synchronous up to the directory's creation, so that a name asked for by several requests
+   * at once (parallel `docker run -v new:/d`) is made once and the others get it (they got
+   * an EEXIST 500 before).
+   */
+  #createOrGet(name: string | undefined, o: VolumeCreateOptions): Promise<{ record: VolumeRecord; made: boolean }> {
     const anonymous = name === undefined || name === '';
     const n = anonymous ? randomBytes(32).toString('hex') : name;
     checkVolumeName(n);
     const existing = this.#cache.get(n);
-    if (existing) return existing;
-    const opts = o.options ?? {};
+    if (existing) return Promise.resolve({ record: existing, made: false });
+    const pending = this.#creating.get(n);
+    if (pending) return pending.then((record) => ({ record, made: false }));
     // The local driver's mount options (type=tmpfs, device=...) would mount host devices:
     // refused rather than ignored.
-    const keys = Object.keys(opts);
+    const keys = Object.keys(o.options ?? {});
     if (keys.length > 0) throw invalid(`create ${n}: volume options are not supported by moat: ${keys.sort().join(', ')}`);
     const rec: VolumeRecord = {
       Name: n,
@@ -107,6 +131,13 @@ export class VolumeStore {
       Options: {},
       Anonymous: o.anonymous ?? anonymous,
     };
+    const making = this.#make(rec).finally(() => this.#creating.delete(n));
+    this.#creating.set(n, making);
+    return making.then((record) => ({ record, made: true }));
+  }
+
+  async #make(rec: VolumeRecord): Promise<VolumeRecord> {
+    const n = rec.Name;
     // The record is written last; a failure before it removes what was made (a crash leaves a
     // directory without a record, which load() removes at the next start).
     try {

@@ -150,6 +150,37 @@ test('volumes: create, ls, inspect, rm, prune', async (t) => {
   assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), '');
 });
 
+test('volumes: a create makes its named volumes, with --mount labels; parallel first uses make one', async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  const volumeLabels = async (name: string): Promise<unknown> => JSON.parse(await dockerOk(d, ['volume', 'inspect', name, '--format', '{{json .Labels}}'])) as unknown;
+  await dockerOk(d, ['volume', 'create', '--label', 'k=v', 'pre']);
+  await dockerOk(d, ['create', '--name', 'vc', '-v', 'cv1:/a', '--mount', 'type=volume,src=cv2,dst=/b,volume-label=a=b', '--mount', 'type=volume,dst=/c,volume-label=c=d', '--mount', 'type=volume,src=pre,dst=/p,volume-label=x=y', 'busybox', 'true']);
+  // As dockerd: the volumes exist before the container ever starts.
+  const anon = (await dockerOk(d, ['inspect', 'vc', '--format', '{{range .Mounts}}{{if eq .Destination "/c"}}{{.Name}}{{end}}{{end}}'])).trim();
+  assert.match(anon, /^[0-9a-f]{64}$/);
+  assert.deepEqual((await dockerOk(d, ['volume', 'ls', '-q'])).trim().split('\n').sort(), [anon, 'cv1', 'cv2', 'pre'].sort());
+  assert.deepEqual(await volumeLabels('cv1'), {});
+  assert.deepEqual(await volumeLabels('cv2'), { a: 'b' });
+  assert.deepEqual(await volumeLabels(anon), { c: 'd' });
+  assert.deepEqual(await volumeLabels('pre'), { k: 'v' }, 'an existing volume keeps its labels');
+  const busy = await docker(d, ['volume', 'rm', 'cv1']);
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, /volume is in use/);
+  await dockerOk(d, ['rm', '-v', 'vc']);
+  assert.deepEqual((await dockerOk(d, ['volume', 'ls', '-q'])).trim().split('\n').sort(), ['cv1', 'cv2', 'pre']);
+  // Several runs that name a new volume at once: one makes it, the others use it (a 500
+  // "EEXIST: file already exists" for the others before).
+  for (const round of ['par1', 'par2']) {
+    const runs = await Promise.all([1, 2, 3, 4].map(() => docker(d, ['run', '--rm', '-v', `${round}:/d`, 'busybox', 'true'])));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  }
+  assert.deepEqual((await dockerOk(d, ['volume', 'ls', '-q'])).trim().split('\n').sort(), ['cv1', 'cv2', 'par1', 'par2', 'pre']);
+  const made = await Promise.all([1, 2, 3].map(() => docker(d, ['volume', 'create', 'apivol'])));
+  for (const r of made) assert.equal(r.stdout.trim(), 'apivol', r.stderr);
+});
+
 test('events: since/until replay, filters, and a live stream', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
   const d = await startDaemon();

@@ -87,7 +87,6 @@ export function hostConfigView(c: ContainerRecord): HostConfig & Record<string, 
     VolumesFrom: null,
     CapAdd: null,
     CapDrop: null,
-    CgroupnsMode: 'private',
     Dns: [],
     DnsOptions: [],
     DnsSearch: [],
@@ -125,9 +124,10 @@ export function hostConfigView(c: ContainerRecord): HostConfig & Record<string, 
     // Docker's driver names (docker-py reads logs back only for json-file and journald);
     // records made before log settings existed said k8s-file, conmon's name for the format.
     ...(hc.LogConfig && (hc.LogConfig.Type === 'k8s-file' || hc.LogConfig.Type === '') ? { LogConfig: { Type: 'json-file', Config: hc.LogConfig.Config ?? {} } } : {}),
-    // The CLI sends 0 and '' for these; dockerd shows the defaults it applied (the planned size, private).
+    // The CLI sends 0 and '' for these; dockerd shows the defaults it applied (the planned size, private, private).
     ShmSize: hc.ShmSize || c.Plan?.shmSize || 0,
     IpcMode: hc.IpcMode || 'private',
+    CgroupnsMode: hc.CgroupnsMode || 'private',
     PidsLimit: c.Security?.PidsLimit ?? (hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : null),
     MaskedPaths: c.Security?.MaskedPaths ?? hc.MaskedPaths ?? null,
     ReadonlyPaths: c.Security?.ReadonlyPaths ?? hc.ReadonlyPaths ?? null,

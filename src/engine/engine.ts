@@ -387,6 +387,19 @@ export class Engine {
     return await dirSize(this.#core.bundle(this.#core.table.get(ref).Id).upper);
   }
 
+  /** `size=1` on ps and inspect, `system df`: the container's own files, and those plus its image's (moby's SizeRootFs). */
+  async sizes(ref: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const c = this.#core.table.get(ref);
+    const rw = await this.sizeRw(c.Id).catch(() => 0);
+    let image = 0;
+    try {
+      image = this.#core.o.images.get(c.Image).size;
+    } catch {
+      // an image removed under it (rmi -f) adds nothing
+    }
+    return { SizeRw: rw, SizeRootFs: rw + image };
+  }
+
   layersOf(ref: string): { upper: string; lowers: string[] } {
     const c = this.get(ref);
     const images = this.#core.o.images;

@@ -234,15 +234,18 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       .filter((c) => matchesFilters(c, filters, (ref) => images.find(ref)?.id, (ref) => Date.parse(engine.get(ref).Created), d.network))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
+    const size = boolParam(ctx.query, 'size');
     sendJson(
       ctx.res!,
       200,
-      list.map((c) => {
-        const summary = containerSummary(c, now);
-        if (d.network === undefined) return summary;
-        const v = containerNetworkViews(d.network, c);
-        return { ...summary, Ports: v.ports, NetworkSettings: { Networks: v.settings['Networks'] } };
-      }),
+      await Promise.all(
+        list.map(async (c) => {
+          const summary = { ...containerSummary(c, now), ...(size ? await engine.sizes(c.Id) : {}) };
+          if (d.network === undefined) return summary;
+          const v = containerNetworkViews(d.network, c);
+          return { ...summary, Ports: v.ports, NetworkSettings: { Networks: v.settings['Networks'] } };
+        }),
+      ),
     );
   });
 
@@ -252,6 +255,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     // moat: the last seccomp denials, explained (syscall, arguments, pid, command, rule).
     const denials = await engine.seccompDenials(c.Id, 20);
     if (view['Security'] && typeof view['Security'] === 'object') (view['Security'] as Record<string, unknown>)['SeccompDenials'] = denials;
+    if (boolParam(ctx.query, 'size')) Object.assign(view, await engine.sizes(c.Id));
     if (d.network !== undefined) {
       const v = containerNetworkViews(d.network, c);
       view['NetworkSettings'] = v.settings;

@@ -180,12 +180,21 @@ export function registerSystemRoutes(r: Router, engine: Engine, images: ImageSto
       const counts = new Map<string, number>();
       for (const c of containers) counts.set(c.Image, (counts.get(c.Image) ?? 0) + 1);
       const listed = filterImages(images.list(), new Map(), (ref) => images.get(ref));
-      out['Images'] = listed.map((l) => imageSummary({ ...l.image, repoTags: l.repoTags, repoDigests: l.repoDigests }, counts.get(l.image.id) ?? 0));
-      out['LayersSize'] = listed.reduce((n, l) => n + l.image.size, 0);
+      // moby's SharedSize: the image's layers that other images have too (the CLI's
+      // RECLAIMABLE counts in-use images as Size - SharedSize, and skips them at -1).
+      const layersOf = (i: { config: { rootfs: { diff_ids: string[] } } }): string[] => [...new Set(i.config.rootfs.diff_ids)];
+      const users = new Map<string, number>();
+      for (const l of listed) for (const d of layersOf(l.image)) users.set(d, (users.get(d) ?? 0) + 1);
+      const sizeOf = (ds: string[]): number => ds.reduce((n, d) => n + images.layerSize(d), 0);
+      out['Images'] = listed.map((l) => ({
+        ...imageSummary({ ...l.image, repoTags: l.repoTags, repoDigests: l.repoDigests }, counts.get(l.image.id) ?? 0),
+        SharedSize: sizeOf(layersOf(l.image).filter((d) => (users.get(d) ?? 0) > 1)),
+      }));
+      out['LayersSize'] = sizeOf([...users.keys()]);
     }
     if (want('container')) {
       const now = Date.now();
-      out['Containers'] = await Promise.all(containers.map(async (c) => ({ ...containerSummary(c, now), SizeRw: await engine.sizeRw(c.Id).catch(() => 0), SizeRootFs: 0 })));
+      out['Containers'] = await Promise.all(containers.map(async (c) => ({ ...containerSummary(c, now), ...(await engine.sizes(c.Id)) })));
     }
     if (want('volume')) {
       out['Volumes'] = await Promise.all(

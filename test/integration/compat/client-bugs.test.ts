@@ -92,6 +92,25 @@ test('issue 16 bugs through the docker CLI', async (t) => {
     assert.deepEqual(Object.keys(only), ['Volumes']);
     assert.equal((await d.api('GET', '/system/df?type=bogus')).status, 400);
     assert.match(await dockerOk(d, ['system', 'df']), /Local Volumes +1 +1 +500kB/);
+    // SizeRootFs is the container's bytes plus its image's.
+    const image = JSON.parse(await dockerOk(d, ['image', 'inspect', 'busybox', '--format', '{{json .Size}}'])) as number;
+    const dfc = df.Containers.find((x) => x.Names.includes('/dfc')) as unknown as { SizeRw: number; SizeRootFs: number };
+    assert.equal(dfc.SizeRootFs, dfc.SizeRw + image);
+    // SharedSize: the bytes of an image's layers that another image has too (-1 before, which
+    // the CLI's RECLAIMABLE read as "all of it" for images in use).
+    const dfImages = df.Images as unknown as Array<{ Id: string; Size: number; SharedSize: number }>;
+    const layers = await Promise.all(dfImages.map(async (i) => JSON.parse(await dockerOk(d, ['image', 'inspect', i.Id, '--format', '{{json .RootFS.Layers}}'])) as string[]));
+    dfImages.forEach((i, n) => {
+      const elsewhere = layers[n]!.filter((l) => layers.some((o, m) => m !== n && o.includes(l)));
+      if (elsewhere.length === 0) assert.equal(i.SharedSize, 0, i.Id);
+      else if (elsewhere.length === layers[n]!.length) assert.equal(i.SharedSize, i.Size, i.Id);
+      else assert.ok(i.SharedSize > 0 && i.SharedSize < i.Size, JSON.stringify(i));
+    });
+    // size=1 on ps and inspect (`docker ps -s`, `inspect -s`), as dockerd: 0B and <nil> before.
+    assert.match(await dockerOk(d, ['ps', '-a', '-s', '--filter', 'name=dfc', '--format', '{{.Size}}']), /^1MB \(virtual \d/);
+    assert.equal((await dockerOk(d, ['inspect', '-s', 'dfc', '--format', '{{.SizeRw}} {{.SizeRootFs}}'])).trim(), `${dfc.SizeRw} ${dfc.SizeRootFs}`);
+    assert.equal((await dockerOk(d, ['inspect', 'dfc', '--format', '{{.SizeRw}}'])).trim(), '<nil>', 'only when asked');
+    assert.equal((await dockerOk(d, ['inspect', 'dfc', '--format', '{{.HostConfig.CgroupnsMode}}'])).trim(), 'private', 'the mode applied');
     await dockerOk(d, ['rm', '-v', 'dfc']);
     await dockerOk(d, ['volume', 'rm', 'dfvol']);
   });

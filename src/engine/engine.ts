@@ -400,6 +400,11 @@ export class Engine {
     return { SizeRw: rw, SizeRootFs: rw + image };
   }
 
+  /** For diff: a container that never started gets its working directory (see `withRootfs`). */
+  async makeCreatedWorkdir(ref: string): Promise<void> {
+    if (this.#workdirPending(this.get(ref))) await this.withRootfs(ref, async () => undefined, { asCreated: true });
+  }
+
   layersOf(ref: string): { upper: string; lowers: string[] } {
     const c = this.get(ref);
     const images = this.#core.o.images;
@@ -443,11 +448,21 @@ export class Engine {
         if (stopped !== undefined) this.#log.warn({ containerId: c.Id, volume: u.dir, reason: stopped }, 'volume changed during copy-up; copy stopped');
       }
       return await fn({ openRoot: () => openRoot(dir), mounts, readOnlyRootfs: c.HostConfig.ReadonlyRootfs === true });
-    });
+    }, { asCreated: true });
   }
 
-  /** Runs `fn` on the container's merged rootfs, mounting it for the call when the container is not running. */
-  async withRootfs<T>(ref: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  #workdirPending(c: ContainerRecord): boolean {
+    const cwd = c.Config.WorkingDir ?? '';
+    return c.State.StartedAt === ZERO_TIME && cwd !== '' && cwd !== '/' && !isLiveRecord(c);
+  }
+
+  /**
+   * Runs `fn` on the container's merged rootfs, mounting it for the call when the container is
+   * not running. `asCreated`: a container that never started gets its working directory first
+   * (dockerd makes it at create, moat at the first start): what `docker cp`, export and diff
+   * see before a start is what they see with dockerd.
+   */
+  async withRootfs<T>(ref: string, fn: (dir: string) => Promise<T>, o: { asCreated?: boolean } = {}): Promise<T> {
     const core = this.#core;
     const c = this.get(ref);
     const b = core.bundle(c.Id);
@@ -456,6 +471,8 @@ export class Engine {
       if (!core.table.has(c.Id)) throw noSuchContainer(ref);
       await core.host.rootfs.mount(core.o.images.layerDirs(core.o.images.get(c.Image)), { upper: b.upper, work: b.work, merged: b.rootfs });
       try {
+        const now = core.table.get(c.Id);
+        if (o.asCreated === true && this.#workdirPending(now)) core.host.rootfs.makeWorkdir(b.rootfs, now.Config.WorkingDir!);
         return await fn(b.rootfs);
       } finally {
         await core.host.rootfs.unmount(b.rootfs).catch((err: unknown) => this.#log.warn({ containerId: c.Id, err: errorText(err) }, 'unmount after export failed'));

@@ -390,7 +390,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
       res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
       // Under --userns-remap the rootfs holds host ids: the tar carries the container's, as dockerd's.
       await pipeToClient(exportTree(dir, images.idShift ? { unshift: images.idShift } : {}), res);
-    });
+    }, { asCreated: true });
   });
 
   // docker cp out of a container: HEAD stats the path, GET sends it as a tar. The path is
@@ -439,6 +439,7 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
   });
 
   r.add('GET', '/containers/{id}/changes', async (ctx) => {
+    await engine.makeCreatedWorkdir(ctx.params['id']!);
     const { upper, lowers } = engine.layersOf(ctx.params['id']!);
     sendJson(ctx.res!, 200, hideRuntimeChanges(await diffTree(upper, lowers)));
   });

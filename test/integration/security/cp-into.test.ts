@@ -169,6 +169,21 @@ test('docker cp into a container', async (t) => {
     assert.equal(await inside('cat /stopped/sub/g; stat -c "%a" /stopped/sub'), 'g\n750\n');
   });
 
+  await t.test('a container that never started has its working directory, made inside its root', async () => {
+    // dockerd makes it at create (moat at the first start, and now for cp, export and diff before it).
+    await dockerOk(d, ['create', '--name', 'cpw', '-w', '/work/sub', 'busybox', 'ls', '/work/sub']);
+    await dockerOk(d, ['cp', join(src, 'f.txt'), 'cpw:/work/sub/']);
+    assert.deepEqual((await dockerOk(d, ['diff', 'cpw'])).trim().split('\n'), ['A /work', 'A /work/sub', 'A /work/sub/f.txt']);
+    assert.equal(await dockerOk(d, ['start', '-a', 'cpw']), 'f.txt\n');
+    // Through the image's symlink /in2 -> <host dir>: made in the container's root, not on the host.
+    await dockerOk(d, ['commit', 'cpi', `cpimg-${tag}`]);
+    await dockerOk(d, ['create', '--name', 'cpw2', '-w', '/in2/wd', `cpimg-${tag}`, 'true']);
+    assert.match(await dockerOk(d, ['diff', 'cpw2']), new RegExp(`^A ${hostDir}/wd$`, 'm'));
+    assert.ok(!existsSync(join(hostDir, 'wd')), 'the working directory was made on the host');
+    await dockerOk(d, ['rm', 'cpw', 'cpw2']);
+    await dockerOk(d, ['rmi', `cpimg-${tag}`]);
+  });
+
   await t.test('a read-only rootfs is refused', async () => {
     await dockerOk(d, ['create', '--name', 'cpro', '--read-only', 'busybox', 'true']);
     const r = await docker(d, ['cp', join(src, 'f.txt'), 'cpro:/tmp/']);

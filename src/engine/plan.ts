@@ -4,12 +4,12 @@
 // the engine does the host work (bind sources, volumes, files) around it.
 import { invalid } from '../base/index.js';
 import { resolveCapabilities, type CapName } from '../caps/index.js';
-import { parseMountRequests, type ContainerConfig, type DeviceMapping, type HostConfig, type MountRequest, type Ulimit } from '../docker/index.js';
+import { cleanAbsolutePath, parseMountRequests, type ContainerConfig, type DeviceMapping, type HostConfig, type MountRequest, type Ulimit } from '../docker/index.js';
 import { systemPaths, validateSysctls, parseSecurityOpts, planResources, effectivePidsLimit, checkDeviceMapping, ulimitsToRlimits, type IdMapping, type LinuxResources } from '../spec/index.js';
 import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary } from './types.js';
-import { mergeEnv } from './util.js';
+import { mergeEnv, mergeKeys } from './util.js';
 import { parseSignal } from './signals.js';
 import { checkHealthcheck, mergeHealthcheck, type HealthConfig } from './health.js';
 
@@ -170,6 +170,8 @@ export interface ImageConfigFields {
   StopSignal?: string;
   StopTimeout?: number | null;
   Healthcheck?: HealthConfig | null;
+  ExposedPorts?: Record<string, object> | null;
+  Volumes?: Record<string, object> | null;
 }
 
 /**
@@ -211,6 +213,9 @@ export function planContainer(
       Env: mergeEnv(imgCfg.Env ?? [], cfg.Env ?? []),
       Cmd: cmd.length > 0 ? cmd : null,
       Entrypoint: entrypoint.length > 0 ? entrypoint : null,
+      // The image's EXPOSE and VOLUME count too: `-P` publishes them, each VOLUME is an anonymous volume.
+      ExposedPorts: mergeKeys(imgCfg.ExposedPorts, cfg.ExposedPorts),
+      Volumes: mergeKeys(imgCfg.Volumes, cfg.Volumes),
       WorkingDir: cfg.WorkingDir || imgCfg.WorkingDir || '',
       User: cfg.User || imgCfg.User || '',
       Labels: { ...(imgCfg.Labels ?? {}), ...(cfg.Labels ?? {}) },
@@ -242,11 +247,13 @@ export function planVolumes(record: ContainerRecord, newName: () => string): voi
   const plan = record.Plan!;
   const requested = plan.mounts;
   const mounted = new Set(requested.map((m) => m.target));
-  const anonTargets = [
-    ...requested.filter((m) => m.kind === 'volume' && m.source === '').map((m) => m.target),
-    ...Object.keys(record.Config.Volumes ?? {}).filter((t) => !mounted.has(t)),
-  ];
-  for (const t of anonTargets) if (!t.startsWith('/') || t === '/') throw invalid(`invalid volume specification: '${t}': mount path must be absolute`);
+  const declared = Object.keys(record.Config.Volumes ?? {});
+  for (const t of declared) {
+    if (!t.startsWith('/')) throw invalid(`invalid volume specification: '${t}': mount path must be absolute`);
+    if (cleanAbsolutePath(t) === '/') throw invalid(`invalid volume specification: '${t}': destination can't be '/'`);
+  }
+  // Cleaned, once each: an image's `/data/` and a `-v /data` are one volume, as in moby.
+  const anonTargets = [...new Set([...requested.filter((m) => m.kind === 'volume' && m.source === '').map((m) => m.target), ...declared.map(cleanAbsolutePath).filter((t) => !mounted.has(t))])];
   record.Volumes = [
     ...requested.filter((m) => m.kind === 'volume' && m.source !== '').map((m) => ({ name: m.source, target: m.target, anonymous: false })),
     ...anonTargets.map((t) => ({ name: newName(), target: t, anonymous: true, ...(requested.some((m) => m.target === t && m.noCopy === true) ? { noCopy: true } : {}) })),

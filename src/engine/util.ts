@@ -43,6 +43,15 @@ export function mergeEnv(base: readonly string[], over: readonly string[]): stri
 }
 
 /**
+ * moby's merge of an image's ExposedPorts or Volumes with a container's: the union (as a
+ * `docker run -P` or an image's VOLUME needs), or null when neither has any.
+ */
+export function mergeKeys(image: Readonly<Record<string, object>> | null | undefined, own: Readonly<Record<string, object>> | null | undefined): Record<string, object> | null {
+  const out: Record<string, object> = { ...(image ?? {}), ...(own ?? {}) };
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+/**
  * Docker's unset: an Env entry without `=` (`-e NAME` with NAME not set where the CLI ran, or
  * to drop an image's variable) removes the variable (moby ReplaceOrAppendEnvValues); runc
  * refuses such an entry.

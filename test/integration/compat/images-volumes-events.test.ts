@@ -181,6 +181,32 @@ test('volumes: a create makes its named volumes, with --mount labels; parallel f
   for (const r of made) assert.equal(r.stdout.trim(), 'apivol', r.stderr);
 });
 
+test("volumes: an image's VOLUME is an anonymous volume with the image's content; EXPOSE and HEALTHCHECK show in inspect", async (t) => {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
+  const d = await startDaemon();
+  t.after(() => d.cleanup());
+  // As dockerd: a RUN after VOLUME writes into the step's volume, which the layer does not keep.
+  const dockerfile = 'FROM busybox\nRUN mkdir /seed && echo seeded > /seed/f\nVOLUME /seed/ /data\nRUN echo lost > /data/f\nEXPOSE 8080\nHEALTHCHECK CMD true\n';
+  const built = await docker(d, ['build', '-q', '-t', 'withvol', '-'], { input: dockerfile, timeoutMs: 60_000 });
+  assert.equal(built.code, 0, built.stderr);
+  assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), '', 'the build removed its steps\' volumes');
+  const out = await dockerOk(d, ['run', '--name', 'iv', 'withvol', 'sh', '-c', 'grep -cE " /(seed|data) " /proc/self/mounts; cat /seed/f; ls /data']);
+  assert.equal(out, '2\nseeded\n');
+  const mounts = JSON.parse(await dockerOk(d, ['inspect', 'iv', '--format', '{{json .Mounts}}'])) as Array<{ Type: string; Name: string; Destination: string }>;
+  assert.deepEqual(mounts.map((m) => [m.Type, m.Destination]).sort(), [['volume', '/data'], ['volume', '/seed']]);
+  assert.deepEqual((await dockerOk(d, ['volume', 'ls', '-q'])).trim().split('\n').sort(), mounts.map((m) => m.Name).sort());
+  const cfg = JSON.parse(await dockerOk(d, ['inspect', 'iv', '--format', '{{json .Config}}'])) as { Volumes: unknown; ExposedPorts: unknown; Healthcheck: unknown };
+  assert.deepEqual(cfg.Volumes, { '/data': {}, '/seed/': {} });
+  assert.deepEqual(cfg.ExposedPorts, { '8080/tcp': {} });
+  assert.deepEqual(cfg.Healthcheck, { Test: ['CMD-SHELL', 'true'] });
+  // A -v on the same path replaces the image's volume (one mount, the named volume).
+  assert.equal(await dockerOk(d, ['run', '--rm', '-v', 'own:/seed', 'withvol', 'sh', '-c', 'grep -c " /seed " /proc/self/mounts; cat /seed/f']), '1\nseeded\n');
+  await dockerOk(d, ['rm', '-v', 'iv']);
+  assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), 'own', 'rm -v removed the anonymous ones');
+  const plain = JSON.parse(await dockerOk(d, ['create', '--name', 'plain', 'busybox', 'true']).then(() => dockerOk(d, ['inspect', 'plain', '--format', '{{json .Config.Volumes}}']))) as unknown;
+  assert.equal(plain, null, 'no volumes: null, as dockerd');
+});
+
 test('events: since/until replay, filters, and a live stream', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
   const d = await startDaemon();

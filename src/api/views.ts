@@ -232,8 +232,25 @@ function extraConfig(c: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function imageInspect(i: ImageRecord, parent?: string): Record<string, unknown> {
+/**
+ * The ContainerConfig of API < 1.45, sent to every client: docker-compose 1.29 reads the
+ * image's `ContainerConfig.Volumes` on each recreate (a KeyError without it, as with moby
+ * 26+) to carry the old container's volumes over; dockerd 20.10's classic builder had the
+ * image's VOLUMEs there.
+ */
+function legacyContainerConfig(i: ImageRecord): Record<string, unknown> {
   return {
+    Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false,
+    Env: null, Cmd: null, Image: '', Volumes: i.config.config.Volumes ?? null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: null,
+  };
+}
+
+/** `GET /images/{name}/json`; `below144`: moby's VirtualSize for clients of API < 1.44. */
+export function imageInspect(i: ImageRecord, parent?: string, o: { below144?: boolean } = {}): Record<string, unknown> {
+  return {
+    Container: '',
+    ContainerConfig: legacyContainerConfig(i),
+    ...(o.below144 ? { VirtualSize: i.size } : {}),
     Id: i.id,
     RepoTags: i.repoTags,
     RepoDigests: i.repoDigests,

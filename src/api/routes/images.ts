@@ -29,7 +29,7 @@ import {
 } from '../../image/index.js';
 import { boolParam, filtersParam } from '../params.js';
 import type { Router } from '../router.js';
-import { commonHeaders, sendJson } from '../reply.js';
+import { commonHeaders, compareVersions, sendJson } from '../reply.js';
 import { imageInspect, imageSummary } from '../views.js';
 
 export function goArch(): string {
@@ -215,7 +215,7 @@ export function registerImageRoutes(r: Router, deps: ImageRouteDeps): void {
 
   r.add('GET', '/images/{name*}/json', async (ctx) => {
     const image = images.get(ctx.params['name']!);
-    sendJson(ctx.res!, 200, imageInspect(image, images.parentOf(image.id)));
+    sendJson(ctx.res!, 200, imageInspect(image, images.parentOf(image.id), { below144: compareVersions(ctx.version, '1.44') < 0 }));
   });
 
   r.add('GET', '/images/{name*}/history', async (ctx) => {

@@ -4,7 +4,7 @@
 // service), which must be ANDed, so the other project's containers are left alone.
 // network_mode: none, because bridge networks are not wired in this tree yet (compose would
 // create a default network otherwise).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -38,18 +38,26 @@ function compose(d: TestDaemon, dir: string, args: string[]): Promise<{ code: nu
   });
 }
 
-test('docker-compose 1.29: up -d, ps, logs, down; down leaves another project alone', async (t) => {
-  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
+/** A test daemon and a project directory with `files` (docker-compose.yml …), or undefined when the test skips. */
+async function composeProject(t: TestContext, files: Record<string, string>): Promise<{ d: TestDaemon; dir: string } | undefined> {
+  if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return undefined;
   if (!existsSync(COMPOSE)) {
     if (process.env['MOAT_TEST_STRICT'] === '1') assert.fail('requires docker-compose');
     t.skip('requires docker-compose');
-    return;
+    return undefined;
   }
   const d = await startDaemon();
   t.after(() => d.cleanup());
   const dir = join(d.root, 'proj');
   mkdirSync(dir);
-  writeFileSync(join(dir, 'docker-compose.yml'), PROJECT);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return { d, dir };
+}
+
+test('docker-compose 1.29: up -d, ps, logs, down; down leaves another project alone', async (t) => {
+  const p = await composeProject(t, { 'docker-compose.yml': PROJECT });
+  if (p === undefined) return;
+  const { d, dir } = p;
 
   for (const p of ['alpha', 'beta']) {
     const up = await compose(d, dir, ['-p', p, 'up', '-d']);
@@ -74,5 +82,25 @@ test('docker-compose 1.29: up -d, ps, logs, down; down leaves another project al
   assert.deepEqual(left, ['beta_web_1 running', 'beta_worker_1 running']);
   const downB = await compose(d, dir, ['-p', 'beta', 'down']);
   assert.equal(downB.code, 0, downB.stderr);
+  assert.equal((await dockerOk(d, ['ps', '-aq'])).trim(), '');
+});
+
+test("docker-compose 1.29: up --force-recreate keeps the data of the image's VOLUME", async (t) => {
+  const p = await composeProject(t, {
+    Dockerfile: 'FROM busybox\nVOLUME /data\n',
+    'docker-compose.yml': 'version: "2.4"\nservices:\n  db:\n    build: .\n    image: withdata\n    command: sleep 600\n    network_mode: none\n',
+  });
+  if (p === undefined) return;
+  const { d, dir } = p;
+  const up = await compose(d, dir, ['-p', 'keep', 'up', '-d']);
+  assert.equal(up.code, 0, up.stderr);
+  await dockerOk(d, ['exec', 'keep_db_1', 'sh', '-c', 'echo kept > /data/k']);
+  // compose reads the image's ContainerConfig.Volumes here (a KeyError before), and passes
+  // the old container's volume to the new one.
+  const again = await compose(d, dir, ['-p', 'keep', 'up', '-d', '--force-recreate']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(await dockerOk(d, ['exec', 'keep_db_1', 'cat', '/data/k']), 'kept\n');
+  const down = await compose(d, dir, ['-p', 'keep', 'down', '-v', '--rmi', 'all']);
+  assert.equal(down.code, 0, down.stderr);
   assert.equal((await dockerOk(d, ['ps', '-aq'])).trim(), '');
 });

@@ -128,6 +128,16 @@ export class NetavarkNetworking implements ContainerNetworking {
     return this.#driver.endpoint(id)?.attachments.find((a) => a.networkId === bridge.id)?.ip;
   }
 
+  addressOn(id: string, network: string): string | undefined {
+    let networkId: string;
+    try {
+      networkId = this.#driver.getNetwork(network).id;
+    } catch {
+      return undefined;
+    }
+    return this.#driver.endpoint(id)?.attachments.find((a) => a.networkId === networkId)?.ip;
+  }
+
   defaultBridge(): { icc: boolean } | undefined {
     const bridge = this.#driver.defaultBridge();
     return bridge === undefined ? undefined : { icc: bridge.icc };

@@ -232,23 +232,30 @@ export function readContainerCreate(body: unknown): ContainerCreate {
     if (rp.Name !== '' && rp.Name !== 'no' && hostConfig.AutoRemove) throw invalid(`can't create 'AutoRemove' container with restart policy`);
   }
   // LogConfig (driver and options) is checked by the engine's effectiveLogConfig at create.
-  const networkingConfig = readNetworkingConfig(b.NetworkingConfig?.EndpointsConfig);
+  const networkingConfig = readNetworkingConfig(b.NetworkingConfig?.EndpointsConfig, hostConfig);
   return { config, hostConfig, ...(networkingConfig !== undefined ? { networkingConfig } : {}) };
 }
 
-/** Why links on a user network (the CLI sends them in its endpoint) are refused. */
-export const LINKS_ONLY_ON_DEFAULT_BRIDGE = 'links are supported only on the default bridge network (on a user-defined network, reach containers by name or --network-alias)';
+/** Why links are refused on a network that is not a bridge. */
+export const LINKS_ONLY_ON_DEFAULT_BRIDGE = 'links are supported only on bridge networks: the default one and user-defined ones';
 
 /** The endpoint settings moat applies (address, aliases, MAC); the rest are Docker's outputs, ignored. */
 type EndpointIn = { IPAMConfig?: { IPv4Address?: string | undefined; IPv6Address?: string | undefined } | null | undefined; Aliases?: string[] | null | undefined; MacAddress?: string | undefined; Links?: string[] | null | undefined } | null;
 
-function readNetworkingConfig(eps: Record<string, EndpointIn> | null | undefined): NetworkingConfig | undefined {
+/**
+ * The endpoints' settings. Links in the endpoint of the container's own network (the docker
+ * CLI's `--link` on a user network) join HostConfig.Links; in another endpoint they are refused.
+ */
+function readNetworkingConfig(eps: Record<string, EndpointIn> | null | undefined, hostConfig: HostConfig): NetworkingConfig | undefined {
   if (eps === undefined || eps === null || Object.keys(eps).length === 0) return undefined;
   const out: Record<string, EndpointConfig> = {};
   for (const [name, e] of Object.entries(eps)) {
     const field = `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}]`;
     if (e?.IPAMConfig?.IPv6Address) throw invalid(`${field}.IPAMConfig.IPv6Address is not supported by moat yet`);
-    if (e?.Links !== undefined && e.Links !== null && e.Links.length > 0) throw invalid(`${field}.Links: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
+    if (e?.Links !== undefined && e.Links !== null && e.Links.length > 0) {
+      if (name !== hostConfig.NetworkMode) throw invalid(`${field}.Links: links are supported only on the container's own network (${hostConfig.NetworkMode || 'default'})`);
+      hostConfig.Links = [...(hostConfig.Links ?? []), ...e.Links.filter((l) => !(hostConfig.Links ?? []).includes(l))];
+    }
     out[name] = {
       ...(e?.IPAMConfig?.IPv4Address ? { IPAMConfig: { IPv4Address: e.IPAMConfig.IPv4Address } } : {}),
       ...(e?.Aliases ? { Aliases: [...e.Aliases] } : {}),

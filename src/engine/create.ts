@@ -13,7 +13,7 @@ import type { ContainerRecord } from './types.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
 import { PhaseTimer } from './util.js';
 import type { EngineCore } from './core.js';
-import { onDefaultBridge, parseLink, storedLink } from './links.js';
+import { onDefaultBridge, parseLink, storedLink, userLinkNetwork } from './links.js';
 import { planContainer, planVolumes } from './plan.js';
 
 export interface CreateRequest {
@@ -123,22 +123,23 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
 function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
   const entries = rec.HostConfig.Links ?? [];
   if (entries.length === 0) return [];
-  if (!onDefaultBridge(rec)) {
+  const onBridge = onDefaultBridge(rec);
+  if (!onBridge && userLinkNetwork(rec) === undefined) {
     throw invalid(`conflicting options: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
   }
   // dockerd --bridge=none takes the link and writes nothing for it; a link that cannot work is refused here.
-  const bridge = core.networking.defaultBridge();
-  if (bridge === undefined) throw invalid('conflicting options: links need the default bridge, and moatd runs without one (--bridge none)');
+  const bridge = onBridge ? core.networking.defaultBridge() : undefined;
+  if (onBridge && bridge === undefined) throw invalid('conflicting options: links need the default bridge, and moatd runs without one (--bridge none)');
   const stored: string[] = [];
   for (const entry of entries) {
     const link = parseLink(entry);
     const target = core.table.find(link.target);
     if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
-    if (!onDefaultBridge(target)) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
+    if (onBridge && !onDefaultBridge(target)) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
     stored.push(storedLink({ target: target.Name.slice(1), alias: link.alias }, rec.Name));
   }
   rec.HostConfig.Links = stored;
-  if (bridge.icc) return [];
+  if (bridge === undefined || bridge.icc) return [];
   return ['Links on the default bridge with inter-container communication off (moatd --icc=false, the default): /etc/hosts names the linked containers but they cannot reach each other; start moatd with --icc to let them'];
 }
 

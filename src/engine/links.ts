@@ -1,4 +1,6 @@
-// Docker's legacy links (`--link target[:alias]`) on the default bridge. At create each
+// Docker's legacy links (`--link target[:alias]`) on the default bridge (and, as names in
+// /etc/hosts only, on a user-defined network: docker-compose 1.29's `run` links its one-off
+// container to the service's containers). At create each
 // link names an existing container on the default bridge and is stored in Docker's form
 // (`/target:/source/alias`, what inspect shows); at start each target must be running, and
 // the source gets `IP alias hostname name` in /etc/hosts and the `<ALIAS>_PORT_…` variables
@@ -35,6 +37,13 @@ export function storedLink(l: Link, sourceName: string): string {
 export function onDefaultBridge(rec: ContainerRecord): boolean {
   const mode = rec.HostConfig.NetworkMode ?? '';
   return (mode === '' || mode === 'default' || mode === 'bridge') && rec.Config.NetworkDisabled !== true;
+}
+
+/** The user-defined network a container's links are on (its NetworkMode names one), else undefined. */
+export function userLinkNetwork(rec: ContainerRecord): string | undefined {
+  const mode = rec.HostConfig.NetworkMode ?? '';
+  if (['', 'default', 'bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:') || rec.Config.NetworkDisabled === true) return undefined;
+  return mode;
 }
 
 /** The /etc/hosts names of a link (moby: alias, the target's hostname, its name unless the alias is it). */

@@ -30,6 +30,7 @@ function recordingNetwork(log: string[], runtimeState: (id: string) => string = 
       log.push(`attach ${rec.Name} ${pid !== undefined && pid > 0 ? 'pid' : 'nopid'}`);
     },
     defaultBridgeAddress: (id) => addresses.get(id),
+    addressOn: () => undefined,
     defaultBridge: () => ({ icc: true }),
     async release(id) {
       log.push(`release ${id.slice(0, 4)}`);
@@ -130,7 +131,7 @@ test('--link: checked at create and stored in Docker form; at start the running 
   const web = (await r.engine.create({ name: 'web', config: { Image: 'busybox', ExposedPorts: { '80/tcp': {} } }, hostConfig: {} })).Id;
   const is400 = (re: RegExp) => (e: unknown) => e instanceof EngineError && e.status === 400 && re.test(e.message);
   await assert.rejects(r.engine.create({ name: 'x1', config: { Image: 'busybox' }, hostConfig: { Links: ['nosuch:db'] } }), is400(/^could not get container for nosuch: No such container: nosuch$/));
-  await assert.rejects(r.engine.create({ name: 'x2', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'front', Links: ['web:db'] } }), is400(/links are supported only on the default bridge/));
+  await assert.rejects(r.engine.create({ name: 'x2', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'host', Links: ['web:db'] } }), is400(/links are supported only on bridge networks/));
   await r.engine.create({ name: 'fronted', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'front' } });
   await assert.rejects(r.engine.create({ name: 'x3', config: { Image: 'busybox' }, hostConfig: { Links: ['fronted:f'] } }), is400(/^Cannot link to \/fronted, as it does not belong to the default network$/));
   assert.deepEqual(r.engine.list().map((c) => c.Name).sort(), ['/fronted', '/web'], 'a refused link makes nothing');

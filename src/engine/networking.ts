@@ -52,6 +52,8 @@ export interface ContainerNetworking {
    * link's target); undefined otherwise.
    */
   defaultBridgeAddress(id: string): string | undefined;
+  /** The container's address on the user-defined network `network` (name or id) while it is attached there. */
+  addressOn(id: string, network: string): string | undefined;
   /**
    * The default bridge's settings: `icc`, whether containers on it can reach each other
    * (dockerd `--icc`); undefined when moatd runs without one (`--bridge none`).
@@ -70,6 +72,7 @@ export const LOOPBACK_ONLY: ContainerNetworking = {
   prepare: async () => undefined,
   attach: async () => undefined,
   defaultBridgeAddress: () => undefined,
+  addressOn: () => undefined,
   // Links are checked as on a default bridge with icc on (fakes and tools have no flags).
   defaultBridge: () => ({ icc: true }),
   release: async () => undefined,

@@ -18,7 +18,7 @@ import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
 import type { HostRecord } from '../network/index.js';
 import { PhaseTimer, buildEnv, mergeEnv } from './util.js';
-import { linkEnv, linkHostNames, parseLink, updateLinkAddress } from './links.js';
+import { linkEnv, linkHostNames, parseLink, updateLinkAddress, userLinkNetwork } from './links.js';
 
 const now = (): string => new Date().toISOString();
 
@@ -194,6 +194,14 @@ function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord
     const target = core.table.find(link.target);
     if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
     if (target.State.Status !== 'running' && target.State.Status !== 'paused') throw invalid(`Cannot link to a non running container: ${target.Name} AS ${c.Name}/${link.alias}`);
+    // On a user-defined network: the name in /etc/hosts only (dockerd's DNS alias; no variables there either).
+    const network = userLinkNetwork(c);
+    if (network !== undefined) {
+      const ip = core.networking.addressOn(target.Id, network);
+      if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the network ${network}`);
+      hosts.push({ names: linkHostNames(link, target), ip });
+      continue;
+    }
     const ip = core.networking.defaultBridgeAddress(target.Id);
     if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
     hosts.push({ names: linkHostNames(link, target), ip });

@@ -104,3 +104,18 @@ test("docker-compose 1.29: up --force-recreate keeps the data of the image's VOL
   assert.equal(down.code, 0, down.stderr);
   assert.equal((await dockerOk(d, ['ps', '-aq'])).trim(), '');
 });
+
+test('docker-compose 1.29: run --rm on the project network (compose links the one-off container)', async (t) => {
+  const p = await composeProject(t, { 'docker-compose.yml': 'version: "3"\nservices:\n  a:\n    image: busybox\n    command: sleep 600\n' });
+  if (p === undefined) return;
+  const { d, dir } = p;
+  const up = await compose(d, dir, ['-p', 'one', 'up', '-d']);
+  assert.equal(up.code, 0, up.stderr);
+  // compose sends HostConfig.Links (one_a_1:a …) on its user network: a 400 before.
+  // (compose's `run` here has a pipe for stdin and prints nothing: the exit code carries the answer.)
+  const run = await compose(d, dir, ['-p', 'one', 'run', '--rm', '-T', 'a', 'sh', '-c', 'grep -qw a /etc/hosts && exit 7']);
+  assert.equal(run.code, 7, run.stderr);
+  const down = await compose(d, dir, ['-p', 'one', 'down']);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal((await dockerOk(d, ['ps', '-aq'])).trim(), '');
+});

@@ -55,7 +55,7 @@ test('--link on the default bridge with icc on', async (t) => {
     await dockerOk(d, ['start', '-a', 'client']);
   });
 
-  await t.test('a missing target is exit 125 naming it; links are refused on a user network', async (st) => {
+  await t.test('a missing target is exit 125 naming it; on a user network a link is a name in /etc/hosts', async (st) => {
     const r = await docker(d, ['run', '--rm', '--link', 'nosuch:db', 'busybox', 'true']);
     assert.equal(r.code, 125, r.stderr);
     assert.match(r.stderr, /could not get container for nosuch: No such container: nosuch/);
@@ -65,7 +65,20 @@ test('--link on the default bridge with icc on', async (t) => {
     st.after(() => docker(d, ['network', 'rm', netId]));
     const u = await docker(d, ['run', '--rm', '--network', 'front', '--link', 'web:db', 'busybox', 'true']);
     assert.equal(u.code, 125, u.stderr);
-    assert.match(u.stderr, /links are supported only on the default bridge/);
+    assert.match(u.stderr, /Cannot link to \/web, as it does not belong to the network front/);
+    // The CLI sends `--link` in the endpoint of a user network (docker-compose 1.29's `run`
+    // in HostConfig.Links): the alias names the target's address there, without variables.
+    await dockerOk(d, ['run', '-d', '--name', 'ft', '--network', 'front', 'busybox', 'sleep', '60']);
+    try {
+      const [ip, hostname] = (await dockerOk(d, ['inspect', 'ft', '--format', '{{.NetworkSettings.Networks.front.IPAddress}} {{.Config.Hostname}}'])).trim().split(' ');
+      const out = await dockerOk(d, ['run', '--rm', '--network', 'front', '--link', 'ft:al', 'busybox', 'sh', '-c', 'grep -w al /etc/hosts; env | grep -c "^AL_" || true']);
+      assert.equal(out, `${ip}\tal ${hostname} ft\n0\n`);
+      const host = await docker(d, ['run', '--rm', '--network', 'host', '--link', 'ft:al', 'busybox', 'true']);
+      assert.equal(host.code, 125, host.stderr);
+      assert.match(host.stderr, /links are supported only on bridge networks/);
+    } finally {
+      await docker(d, ['rm', '-f', 'ft']);
+    }
   });
 });
 

@@ -237,7 +237,7 @@ export function readContainerCreate(body: unknown): ContainerCreate {
 }
 
 /** Why links are refused on a network that is not a bridge. */
-export const LINKS_ONLY_ON_DEFAULT_BRIDGE = 'links are supported only on bridge networks: the default one and user-defined ones';
+export const LINKS_ONLY_ON_BRIDGES = 'links are supported only on bridge networks: the default one and user-defined ones';
 
 /** The endpoint settings moat applies (address, aliases, MAC); the rest are Docker's outputs, ignored. */
 type EndpointIn = { IPAMConfig?: { IPv4Address?: string | undefined; IPv6Address?: string | undefined } | null | undefined; Aliases?: string[] | null | undefined; MacAddress?: string | undefined; Links?: string[] | null | undefined } | null;

@@ -51,7 +51,7 @@ export {
   type Read,
 } from './types.js';
 export type { ContainerConfig, HostConfig, MountSpec, DeviceMapping, Ulimit, EndpointConfig, NetworkingConfig } from './container.js';
-export { readContainerCreate, checkRestartPolicy, createFieldNames, CREATE_FIELDS, LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerCreate, type FieldRule } from './create.js';
+export { readContainerCreate, checkRestartPolicy, createFieldNames, CREATE_FIELDS, LINKS_ONLY_ON_BRIDGES, type ContainerCreate, type FieldRule } from './create.js';
 export { checkLabelSizes, MAX_LABEL_BYTES, MAX_LABELS_TOTAL_BYTES } from './labels.js';
 export { cgroupParentPath, cgroupParentLevels, MAX_CGROUP_PARENT_LENGTH, MAX_CGROUP_PARENT_DEPTH } from './cgroup-parent.js';
 

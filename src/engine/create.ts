@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { CleanupStack, allSettledOrThrow, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
-import { LINKS_ONLY_ON_DEFAULT_BRIDGE, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
+import { LINKS_ONLY_ON_BRIDGES, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { ContainerRecord } from './types.js';
@@ -125,7 +125,7 @@ function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
   if (entries.length === 0) return [];
   const onBridge = onDefaultBridge(rec);
   if (!onBridge && userLinkNetwork(rec) === undefined) {
-    throw invalid(`conflicting options: ${LINKS_ONLY_ON_DEFAULT_BRIDGE}`);
+    throw invalid(`conflicting options: ${LINKS_ONLY_ON_BRIDGES}`);
   }
   // dockerd --bridge=none takes the link and writes nothing for it; a link that cannot work is refused here.
   const bridge = onBridge ? core.networking.defaultBridge() : undefined;

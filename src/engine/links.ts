@@ -1,7 +1,7 @@
-// Docker's legacy links (`--link target[:alias]`) on the default bridge (and, as names in
-// /etc/hosts only, on a user-defined network: docker-compose 1.29's `run` links its one-off
-// container to the service's containers). At create each
-// link names an existing container on the default bridge and is stored in Docker's form
+// Docker's legacy links (`--link target[:alias]`) on the default bridge, and as names in
+// /etc/hosts only on a user-defined network (docker-compose 1.29's `run` links its one-off
+// container to the service's containers there). At create each link names an existing
+// container (on the default bridge, for a link there) and is stored in Docker's form
 // (`/target:/source/alias`, what inspect shows); at start each target must be running, and
 // the source gets `IP alias hostname name` in /etc/hosts and the `<ALIAS>_PORT_…` variables
 // (moby daemon/links). Pure.

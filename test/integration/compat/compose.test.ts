@@ -2,8 +2,9 @@
 // down of a small project with a healthcheck, a restart policy and init. Two projects with
 // the same service names: `down` of one lists its containers by two labels (project and
 // service), which must be ANDed, so the other project's containers are left alone.
-// network_mode: none, because bridge networks are not wired in this tree yet (compose would
-// create a default network otherwise).
+// The first project uses network_mode: none (no default network to make); the others use the
+// project's network: `run` links its one-off container there, and a recreate of a service
+// whose image has a VOLUME keeps the volume's data.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

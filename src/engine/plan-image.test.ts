@@ -1,10 +1,10 @@
 // What a new container takes from its image's config (issue 16): StopSignal, StopTimeout and
-// the Healthcheck, under the container's own values.
+// the Healthcheck, under the container's own values; its VOLUMEs and EXPOSEd ports, merged.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULTS } from '../../test/helpers/engine-rig.js';
 import { DEFAULT_DAEMON_LOG_CONFIG } from './log-config.js';
-import { planContainer, type CreateInputs, type ImageConfigFields } from './plan.js';
+import { planContainer, planVolumes, type CreateInputs, type ImageConfigFields } from './plan.js';
 
 const unconfined = () => ({ spec: undefined, name: 'unconfined' });
 
@@ -45,4 +45,21 @@ test('a StopSignal that does not parse is a 400 at create; the image\'s is taken
   assert.throws(() => plan({ Cmd: ['sh'] }, { Image: 'img', Cmd: ['true'], StopSignal: 'BOGUS' }), (e: unknown) => e instanceof Error && e.message === 'Invalid signal: BOGUS' && (e as { status?: number }).status === 400);
   assert.doesNotThrow(() => plan({ Cmd: ['sh'] }, { Image: 'img', Cmd: ['true'], StopSignal: 'SIGRTMIN+3' }));
   assert.equal(plan({ Cmd: ['sh'], StopSignal: 'BOGUS' }).Config.StopSignal, 'BOGUS');
+});
+
+test("the image's VOLUMEs and EXPOSEd ports join the container's; bad volume paths are 400s", () => {
+  const rec = plan({ Cmd: ['sh'], Volumes: { '/data/': {}, '/logs': {} }, ExposedPorts: { '80/tcp': {} } }, { Image: 'img', Cmd: ['true'], Volumes: { '/data': {} }, ExposedPorts: { '53/udp': {} } });
+  assert.deepEqual(rec.Config.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+  assert.deepEqual(rec.Config.Volumes, { '/data/': {}, '/logs': {}, '/data': {} });
+  let n = 0;
+  planVolumes(rec, () => `v${++n}`);
+  // `/data/` and `/data` are one volume; a mount on a path replaces the image's volume there.
+  assert.deepEqual(rec.Volumes?.map((v) => [v.name, v.target, v.anonymous]), [['v1', '/data', true], ['v2', '/logs', true]]);
+  const mounted = plan({ Cmd: ['sh'], Volumes: { '/logs': {} } }, { Image: 'img', Cmd: ['true'] }, { Binds: ['named:/logs'] });
+  planVolumes(mounted, () => 'unused');
+  assert.deepEqual(mounted.Volumes?.map((v) => [v.name, v.target, v.anonymous]), [['named', '/logs', false]]);
+  assert.equal(plan({ Cmd: ['sh'] }).Config.Volumes, null, 'none on either side: null, as dockerd');
+  for (const [bad, why] of [['relative', /'relative': mount path must be absolute/], ['/..', /'\/..': destination can't be '\/'/]] as const) {
+    assert.throws(() => planVolumes(plan({ Cmd: ['sh'], Volumes: { [bad]: {} } }), () => 'x'), why);
+  }
 });

@@ -124,8 +124,7 @@ export class NetavarkNetworking implements ContainerNetworking {
 
   defaultBridgeAddress(id: string): string | undefined {
     const bridge = this.#driver.defaultBridge();
-    if (bridge === undefined) return undefined;
-    return this.#driver.endpoint(id)?.attachments.find((a) => a.networkId === bridge.id)?.ip;
+    return bridge === undefined ? undefined : this.#attachedAddress(id, bridge.id);
   }
 
   addressOn(id: string, network: string): string | undefined {
@@ -135,6 +134,10 @@ export class NetavarkNetworking implements ContainerNetworking {
     } catch {
       return undefined;
     }
+    return this.#attachedAddress(id, networkId);
+  }
+
+  #attachedAddress(id: string, networkId: string): string | undefined {
     return this.#driver.endpoint(id)?.attachments.find((a) => a.networkId === networkId)?.ip;
   }
 

@@ -79,9 +79,9 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     phases.mark('dirs');
     // The volumes are listed before they are made: a crash from here on leaves a directory
     // without a record, and its cleanup at the next start removes them too.
-    const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous).map((v) => v.name);
-    if (anonymous.length > 0) await writeJsonAtomic(b.createVolumes, anonymous);
-    for (const v of (rec.Volumes ?? []).filter((x) => x.anonymous)) {
+    const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous);
+    if (anonymous.length > 0) await writeJsonAtomic(b.createVolumes, anonymous.map((v) => v.name));
+    for (const v of anonymous) {
       undo.defer(() => core.volumes.remove(v.name, { force: true }));
       await core.volumes.create(v.name, { anonymous: true, ...labelsOf(volumeLabels, v.target) });
     }

@@ -383,14 +383,10 @@ export class Engine {
 
   /** A container's overlay: its upper dir and the image's layer dirs (for `docker diff`, commit). */
   /** Bytes a container wrote (its overlay upper dir), for `docker system df`. */
-  async sizeRw(ref: string): Promise<number> {
-    return await dirSize(this.#core.bundle(this.#core.table.get(ref).Id).upper);
-  }
-
   /** `size=1` on ps and inspect, `system df`: the container's own files, and those plus its image's (moby's SizeRootFs). */
   async sizes(ref: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
     const c = this.#core.table.get(ref);
-    const rw = await this.sizeRw(c.Id).catch(() => 0);
+    const rw = await dirSize(this.#core.bundle(c.Id).upper).catch(() => 0);
     let image = 0;
     try {
       image = this.#core.o.images.get(c.Image).size;

@@ -182,30 +182,24 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
 }
 
 /**
- * The container's links at this start: each target running on the default bridge (else
- * Docker's error, a 400), its /etc/hosts record and its variables (before the container's
- * own, which win).
+ * The container's links at this start: each target running on the container's network, the
+ * default bridge or a user-defined one (else Docker's error, a 400), its /etc/hosts record
+ * and, on the default bridge only, its variables (before the container's own, which win).
  */
 function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord[]; env: string[] } {
   const hosts: HostRecord[] = [];
   const env: string[] = [];
+  // On a user-defined network a link is a name in /etc/hosts only (dockerd's DNS alias; no variables there either).
+  const network = userLinkNetwork(c);
   for (const entry of c.HostConfig.Links ?? []) {
     const link = parseLink(entry);
     const target = core.table.find(link.target);
     if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
     if (target.State.Status !== 'running' && target.State.Status !== 'paused') throw invalid(`Cannot link to a non running container: ${target.Name} AS ${c.Name}/${link.alias}`);
-    // On a user-defined network: the name in /etc/hosts only (dockerd's DNS alias; no variables there either).
-    const network = userLinkNetwork(c);
-    if (network !== undefined) {
-      const ip = core.networking.addressOn(target.Id, network);
-      if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the network ${network}`);
-      hosts.push({ names: linkHostNames(link, target), ip });
-      continue;
-    }
-    const ip = core.networking.defaultBridgeAddress(target.Id);
-    if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
+    const ip = network === undefined ? core.networking.defaultBridgeAddress(target.Id) : core.networking.addressOn(target.Id, network);
+    if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the ${network === undefined ? 'default network' : `network ${network}`}`);
     hosts.push({ names: linkHostNames(link, target), ip });
-    env.push(...linkEnv(link, c.Name, target, ip));
+    if (network === undefined) env.push(...linkEnv(link, c.Name, target, ip));
   }
   return { hosts, env };
 }

@@ -102,13 +102,17 @@ test('networking through moatd and the docker CLI', async (t) => {
   await t.test("-P publishes the ports the image EXPOSEs too (they were not merged in)", async () => {
     const built = await docker(d, ['build', '-q', '-t', 'exposes80', '-'], { input: 'FROM busybox\nEXPOSE 80\n', timeoutMs: 60_000 });
     assert.equal(built.code, 0, built.stderr);
-    const id = (await dockerOk(d, ['run', '-d', '--name', 'pimg', '-P', 'exposes80', 'httpd', '-f', '-p', '80', '-h', '/etc'])).trim();
-    assert.equal((await dockerOk(d, ['inspect', 'pimg', '--format', '{{json .Config.ExposedPorts}}'])).trim(), '{"80/tcp":{}}');
-    const { ip, port } = await hostPortOf(d, 'pimg');
-    assert.equal(ip, '127.0.0.1');
-    assert.equal(await fetchHostname('127.0.0.1', port), id.slice(0, 12));
-    await dockerOk(d, ['rm', '-f', 'pimg']);
-    await dockerOk(d, ['rmi', 'exposes80']);
+    try {
+      const id = (await dockerOk(d, ['run', '-d', '--name', 'pimg', '-P', 'exposes80', 'httpd', '-f', '-p', '80', '-h', '/etc'])).trim();
+      assert.equal((await dockerOk(d, ['inspect', 'pimg', '--format', '{{json .Config.ExposedPorts}}'])).trim(), '{"80/tcp":{}}');
+      const { ip, port } = await hostPortOf(d, 'pimg');
+      assert.equal(ip, '127.0.0.1');
+      assert.equal(await fetchHostname('127.0.0.1', port), id.slice(0, 12));
+    } finally {
+      // Also on a failure: a container left publishing a port would fail the later subtests.
+      await docker(d, ['rm', '-f', 'pimg']);
+      await docker(d, ['rmi', 'exposes80']);
+    }
   });
 
   await t.test('a host port in use is a clear error at start and leaves nothing behind', async () => {

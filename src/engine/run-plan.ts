@@ -103,7 +103,7 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
     ...(hc.OomScoreAdj ? { oomScoreAdj: hc.OomScoreAdj } : {}),
     namespaces,
     ...(ns.userns && d.userns ? { uidMappings: d.userns.uidMappings, gidMappings: d.userns.gidMappings } : {}),
-    mounts: [...etc, ...shmMounts, ...initMounts, ...f.mounts],
+    mounts: byMountDepth([...etc, ...shmMounts, ...initMounts, ...f.mounts]),
     shmSize: p.shmSize,
     privileged,
     devices: f.devices.map((x) => x.node),
@@ -126,6 +126,19 @@ export interface ExecRequest {
   WorkingDir: string;
   Tty: boolean;
   ConsoleSize?: [number, number];
+}
+
+/**
+ * Mounts in the order runc must make them: a parent before what is mounted inside it
+ * (`/a` before `/a/b`, whatever order the client gave), otherwise as given; moby sorts its
+ * mounts by the depth of their destination the same way.
+ *
+ * @example
+ * byMountDepth([{ destination: '/a/b' }, { destination: '/a' }]); // /a, then /a/b
+ */
+export function byMountDepth<M extends { destination: string }>(mounts: readonly M[]): M[] {
+  const depth = (m: M): number => m.destination.split('/').filter((p) => p !== '').length;
+  return mounts.map((m, i) => ({ m, i, d: depth(m) })).sort((a, b) => a.d - b.d || a.i - b.i).map((x) => x.m);
 }
 
 /**

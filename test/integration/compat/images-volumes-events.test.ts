@@ -125,7 +125,8 @@ test('volumes: create, ls, inspect, rm, prune', async (t) => {
   assert.equal((await dockerOk(d, ['volume', 'ls', '-q'])).trim(), '', '--rm removed its anonymous volume');
   // A new volume takes the image's content at its mount point (mode and owner too), unless nocopy.
   assert.match(await dockerOk(d, ['run', '--rm', '-v', 'etcvol:/etc', 'busybox', 'cat', '/etc/group']), /^root:x:0:/);
-  assert.equal((await dockerOk(d, ['run', '--rm', '--mount', 'type=volume,dst=/etc,volume-nocopy', 'busybox', 'ls', '/etc'])).trim(), '');
+  // Only the /etc files moat mounts over it (after it, as dockerd, which lists the same three).
+  assert.equal((await dockerOk(d, ['run', '--rm', '--mount', 'type=volume,dst=/etc,volume-nocopy', 'busybox', 'ls', '/etc'])).trim(), 'hostname\nhosts\nresolv.conf');
   assert.match(await dockerOk(d, ['run', '--rm', '-v', '/tmp', 'busybox', 'stat', '-c', '%a', '/tmp']), /^1777/);
   await dockerOk(d, ['volume', 'rm', 'etcvol']);
   await dockerOk(d, ['volume', 'create', 'vol2']);

@@ -119,7 +119,8 @@ test('the create parser refuses what the CLI can send but moat must not ignore',
   const p = readContainerCreate({ ...base, HostConfig: { PortBindings: { '80/tcp': [{ HostPort: '8080' }] } }, NetworkingConfig: { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.1.0.9' } } } } });
   assert.deepEqual(p.hostConfig.PortBindings, { '80/tcp': [{ HostPort: '8080' }] });
   assert.deepEqual(p.networkingConfig, { EndpointsConfig: { n: { Aliases: ['a'], IPAMConfig: { IPv4Address: '10.1.0.9' } } } });
-  assert.throws(() => readContainerCreate({ ...base, HostConfig: { VolumesFrom: ['x'] } }), /HostConfig\.VolumesFrom/);
+  assert.deepEqual(readContainerCreate({ ...base, HostConfig: { VolumesFrom: ['x:ro'] } }).hostConfig.VolumesFrom, ['x:ro'], 'volumes-from is read (resolved by the engine at create)');
+  assert.throws(() => readContainerCreate({ ...base, HostConfig: { VolumesFrom: 'x' } }), /HostConfig\.VolumesFrom/);
   assert.deepEqual(readContainerCreate({ ...base, Healthcheck: { Test: ['CMD', 'true'] } }).config.Healthcheck, { Test: ['CMD', 'true'] }, 'healthchecks are implemented (issue 16)');
   assert.throws(() => readContainerCreate({ ...base, Cmd: 5 }), /Config\.Cmd/);
   assert.throws(() => readContainerCreate([]), /config cannot be empty/);

@@ -68,8 +68,25 @@ export function containerSummary(c: ContainerRecord, nowMs: number): Record<stri
   };
 }
 
-function mountsView(c: ContainerRecord): Array<Record<string, unknown>> {
-  return (c.Volumes ?? []).map((v) => ({ Type: 'volume', Name: v.name, Source: '', Destination: v.target, Driver: 'local', Mode: '', RW: true, Propagation: '' }));
+/**
+ * Docker's MountPoints: every bind, volume and `--mount type=tmpfs` of the plan (`--tmpfs`
+ * entries are not listed, as in moby), with the host path of a bind, the data directory of a
+ * volume (when `volumesDir` is given), and moby's Mode (a `-v` bind's options, `z` for a `-v`
+ * named volume, else ''). A record from before plans were kept lists its volumes.
+ */
+function mountsView(c: ContainerRecord, volumesDir?: string): Array<Record<string, unknown>> {
+  const volumeSource = (name: string): string => (volumesDir === undefined ? '' : `${volumesDir}/${name}/_data`);
+  const mounts = c.Plan?.mounts;
+  if (mounts === undefined) return (c.Volumes ?? []).map((v) => ({ Type: 'volume', Name: v.name, Source: volumeSource(v.name), Destination: v.target, Driver: 'local', Mode: '', RW: true, Propagation: '' }));
+  return mounts.filter((m) => m.origin !== 'Tmpfs').map((m) => {
+    const RW = !m.readOnly;
+    if (m.kind === 'bind') {
+      const Mode = m.origin === 'Binds' ? [m.readOnly ? 'ro' : '', m.label ?? ''].filter((x) => x !== '').join(',') : '';
+      return { Type: 'bind', Source: m.source, Destination: m.target, Mode, RW, Propagation: m.propagation };
+    }
+    if (m.kind === 'volume') return { Type: 'volume', Name: m.source, Source: volumeSource(m.source), Destination: m.target, Driver: 'local', Mode: m.origin === 'Binds' ? 'z' : '', RW, Propagation: '' };
+    return { Type: 'tmpfs', Source: '', Destination: m.target, Mode: '', RW, Propagation: '' };
+  });
 }
 
 /** HostConfig with daemon defaults filled in, as inspect shows it. */
@@ -172,7 +189,7 @@ export function containerInspect(c: ContainerRecord, o: { paths: ContainerPaths;
     ExecIDs: o.execIds.length > 0 ? o.execIds : null,
     HostConfig: hostConfigView(c),
     GraphDriver: { Name: 'overlay', Data: { UpperDir: paths.UpperDir, WorkDir: paths.WorkDir, MergedDir: paths.MergedDir } },
-    Mounts: mountsView(c),
+    Mounts: mountsView(c, paths.VolumesDir),
     Config: {
       Hostname: c.Config.Hostname,
       Domainname: c.Config.Domainname ?? '',

@@ -12,7 +12,7 @@
 import { EngineError, errorText, type Logger } from '../base/index.js';
 import { buildAuditRecord, type AuditDecision, type AuditPhase, type AuditRecord } from './audit.js';
 import { canonicalizeRequest, resolveBindSources, DEFAULT_MAX_BODY, type CanonicalRequest, type HeaderMap } from '../docker/index.js';
-import { EFFECTS_HEADER, effectsHeaderValue, refuseEffectsHeader, resolveJoinTargets, type RequestEffects, type RequestInspector } from './effects.js';
+import { EFFECTS_HEADER, effectsHeaderValue, refuseEffectsHeader, resolveContainerReferences, type RequestEffects, type RequestInspector } from './effects.js';
 import { buildWireRequest, buildWireResponse, type AuthZWireRequest, type AuthZWireResponse, type Identity, type ResponseInfo } from './wire.js';
 
 /**
@@ -240,7 +240,7 @@ export class AuthzChain {
       refuseEffectsHeader(input.headers);
       canonical = canonicalizeRequest({ method: input.method, rawUrl: input.rawUrl, headers: input.headers, body: input.body, maxBody: this.#maxBody });
       if (this.#realpath) canonical = await resolveBindSources(canonical, this.#realpath);
-      if (inspector) canonical = resolveJoinTargets(canonical, (ref) => inspector.containerId(ref));
+      if (inspector) canonical = resolveContainerReferences(canonical, (ref) => inspector.containerId(ref));
     } catch (err) {
       this.#record('request', 'deny', '(canonical form)', rawCtx, { msg: errorText(err) });
       throw err;

@@ -21,6 +21,7 @@ const inspector: RequestInspector = {
   effects: async (req) => ({
     seccomp: { profile: 'default', weakerThanDefault: JSON.stringify(req.body).includes('seccomp-allow=keyctl') ? ['keyctl'] : [] },
     joins: JSON.stringify(req.body).includes(`container:${ID}`) ? [{ namespace: 'pid', container: ID, privileged: false, host: true }] : [],
+    volumesFrom: JSON.stringify(req.body).includes(`"${ID}:ro"`) ? [{ container: ID, bindSources: ['/etc/secrets'], volumes: ['cache'] }] : [],
   }),
 };
 
@@ -38,6 +39,7 @@ test('plugins get X-Moat-Effects and the join target as an id; the policy judges
   assert.deepEqual(JSON.parse(header), {
     Seccomp: { Profile: 'default', WeakerThanDefault: ['keyctl'] },
     Joins: [{ Namespace: 'pid', Container: ID, Privileged: false, HostNamespace: true }],
+    VolumesFrom: [],
   });
   assert.ok(Buffer.from(rec.seen[0]!.RequestBody!, 'base64').toString().includes(`container:${ID}`), 'the plugin saw the id');
 
@@ -59,4 +61,24 @@ test('a client cannot send X-Moat-Effects, and an unknown join target is a 404',
   const rec = recorder();
   await new AuthzChain([rec.plugin], { inspector }).authorizeRequest({ identity: {}, method: 'GET', rawUrl: '/containers/json', headers: {}, body: Buffer.alloc(0) });
   assert.equal(rec.seen[0]!.RequestHeaders?.[EFFECTS_HEADER], undefined);
+});
+
+test('--volumes-from: the source becomes an id, its binds count as the create\'s own, an unknown source is a 400', async () => {
+  const rec = recorder();
+  const ok = await new AuthzChain([rec.plugin], { inspector }).authorizeRequest(create({ VolumesFrom: ['donor:ro'] }));
+  assert.deepEqual((ok.canonical.body as { HostConfig: { VolumesFrom: string[] } }).HostConfig.VolumesFrom, [`${ID}:ro`]);
+  assert.deepEqual(JSON.parse(rec.seen[0]!.RequestHeaders![EFFECTS_HEADER]!).VolumesFrom, [{ Container: ID, BindSources: ['/etc/secrets'], Volumes: ['cache'] }]);
+
+  // A rule on bind sources sees the source container's binds (before: only the body's, none here).
+  const policy = new PolicyPlugin(parsePolicy(JSON.stringify({ default: 'allow', rules: [{ id: 'binds', action: 'deny', when: { bindOutside: ['/srv'] } }] })));
+  const denied = await new AuthzChain([policy], { inspector }).authorizeRequest(create({ VolumesFrom: ['donor:ro'] })).catch((e: unknown) => e);
+  assert.ok(denied instanceof EngineError && denied.status === 403, String(denied));
+  assert.match(denied.message, new RegExp(`mounts /etc/secrets through --volumes-from ${ID} \\(rule binds\\)$`));
+
+  const unknown = await new AuthzChain([recorder().plugin], { inspector }).authorizeRequest(create({ VolumesFrom: ['later:ro'] })).catch((e: unknown) => e);
+  assert.ok(unknown instanceof EngineError && unknown.status === 400, String(unknown));
+  assert.equal(unknown.message, 'No such container: later');
+  // A malformed entry is left to the engine, which names it.
+  const bad = await new AuthzChain([recorder().plugin], { inspector }).authorizeRequest(create({ VolumesFrom: [''] }));
+  assert.deepEqual((bad.canonical.body as { HostConfig: { VolumesFrom: string[] } }).HostConfig.VolumesFrom, ['']);
 });

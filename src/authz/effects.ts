@@ -7,19 +7,21 @@
  *   syscalls the default blocks and this container's filter would let through
  *   (`seccomp=unconfined`, `seccomp-allow=…`, a custom profile, privileged);
  * - the containers whose namespaces it joins (`--pid/--ipc/--network container:X`), and
- *   whether that namespace is the host's or shared with a privileged container.
+ *   whether that namespace is the host's or shared with a privileged container;
+ * - the containers whose binds and volumes it takes (`--volumes-from X`), and what they are:
+ *   the host paths it will mount though its own body names none.
  *
  * Pure: no I/O.
  */
-import { EngineError, noSuchContainer } from '../base/index.js';
-import { getMember, parseJsonTree, serializeTree, toValue, type CanonicalRequest, type JsonNode } from '../docker/index.js';
+import { EngineError, invalid, noSuchContainer } from '../base/index.js';
+import { getMember, parseJsonTree, parseVolumesFrom, serializeTree, toValue, type CanonicalRequest, type JsonNode } from '../docker/index.js';
 
 /**
  * The header plugins receive (in `RequestHeaders`) on container create. A client cannot set
  * it: a request that carries it is refused.
  *
  * @example
- * // X-Moat-Effects: {"Seccomp":{"Profile":"custom","WeakerThanDefault":["keyctl"]},"Joins":[]}
+ * // X-Moat-Effects: {"Seccomp":{"Profile":"custom","WeakerThanDefault":["keyctl"]},"Joins":[],"VolumesFrom":[]}
  */
 export const EFFECTS_HEADER = 'X-Moat-Effects';
 
@@ -61,6 +63,21 @@ export interface JoinedNamespace {
 }
 
 /**
+ * One `--volumes-from` source and what the new container takes from it.
+ *
+ * @example
+ * const v: VolumesFromEffect = { container: 'f00…', bindSources: ['/srv/data'], volumes: ['cache'] };
+ */
+export interface VolumesFromEffect {
+  /** The full id it resolved to (the body is rewritten to it). */
+  readonly container: string;
+  /** Host paths of its binds, as authorized for it (canonical), that the new container mounts. */
+  readonly bindSources: readonly string[];
+  /** Names of its volumes that the new container mounts. */
+  readonly volumes: readonly string[];
+}
+
+/**
  * What moatd knows about a request beyond its body.
  *
  * @example
@@ -69,6 +86,7 @@ export interface JoinedNamespace {
 export interface RequestEffects {
   readonly seccomp?: SeccompAssessment | undefined;
   readonly joins?: readonly JoinedNamespace[] | undefined;
+  readonly volumesFrom?: readonly VolumesFromEffect[] | undefined;
 }
 
 /**
@@ -108,18 +126,41 @@ export function joinRefsOf(body: unknown): Array<{ namespace: JoinableNamespace;
 }
 
 /**
- * Rewrite `container:NAME` modes of a container create to `container:<full id>`, so the
- * engine joins exactly the container the plugins and the policy judged (a rename or a new
- * container taking the name cannot redirect it). An unknown reference is a 404: judged
- * later it could name a container made after the decision.
+ * The container references of HostConfig.VolumesFrom (`X` of `X[:mode]`); an entry that
+ * does not parse is left to the engine, which refuses it naming the field.
  *
  * @example
- * const c = resolveJoinTargets(canonical, (ref) => engine.find(ref)?.Id);
+ * volumesFromRefsOf({ HostConfig: { VolumesFrom: ['data:ro'] } }); // ['data']
  */
-export function resolveJoinTargets(req: CanonicalRequest, containerId: (ref: string) => string | undefined): CanonicalRequest {
+export function volumesFromRefsOf(body: unknown): string[] {
+  const hc = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['HostConfig'] : undefined;
+  const list = typeof hc === 'object' && hc !== null ? (hc as Record<string, unknown>)['VolumesFrom'] : undefined;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((spec) => {
+    if (typeof spec !== 'string') return [];
+    try {
+      return [parseVolumesFrom(spec).container];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * Rewrite the container references of a container create to full ids: `container:NAME`
+ * modes to `container:<id>` and VolumesFrom's `NAME[:mode]` to `<id>[:mode]`, so the engine
+ * joins, and takes the mounts of, exactly the container the plugins and the policy judged (a
+ * rename or a new container taking the name cannot redirect it). An unknown reference is
+ * refused now (judged later it could name a container made after the decision): a 404 for a
+ * join, a 400 for VolumesFrom (moby's statuses).
+ *
+ * @example
+ * const c = resolveContainerReferences(canonical, (ref) => engine.find(ref)?.Id);
+ */
+export function resolveContainerReferences(req: CanonicalRequest, containerId: (ref: string) => string | undefined): CanonicalRequest {
   if (req.bodyKind !== 'container-create' || req.canonicalBody.length === 0) return req;
-  // Most creates join nothing: read from the plain body, not parsed a second time.
-  if (joinRefsOf(req.body).length === 0) return req;
+  // Most creates name no other container: read from the plain body, not parsed a second time.
+  if (joinRefsOf(req.body).length === 0 && volumesFromRefsOf(req.body).length === 0) return req;
   const root: JsonNode = parseJsonTree(req.canonicalBody.toString('utf8'));
   const hc = getMember(root, 'HostConfig');
   let changed = false;
@@ -135,6 +176,22 @@ export function resolveJoinTargets(req: CanonicalRequest, containerId: (ref: str
       changed = true;
     }
   }
+  const from = getMember(hc, 'VolumesFrom');
+  for (const node of from?.t === 'arr' ? from.items : []) {
+    if (node.t !== 'str') continue;
+    let ref: string;
+    try {
+      ref = parseVolumesFrom(node.v).container;
+    } catch {
+      continue; // the engine refuses it
+    }
+    const id = containerId(ref);
+    if (id === undefined) throw invalid(`No such container: ${ref}`);
+    if (id !== ref) {
+      node.v = id + node.v.slice(ref.length);
+      changed = true;
+    }
+  }
   if (!changed) return req;
   return { ...req, body: toValue(root), canonicalBody: Buffer.from(serializeTree(root), 'utf8') };
 }
@@ -143,13 +200,14 @@ export function resolveJoinTargets(req: CanonicalRequest, containerId: (ref: str
  * The header's value: Docker-style keys, compact JSON.
  *
  * @example
- * effectsHeaderValue({ seccomp: { profile: 'default', weakerThanDefault: [] }, joins: [] }); // '{"Seccomp":{"Profile":"default","WeakerThanDefault":[]},"Joins":[]}'
+ * effectsHeaderValue({ seccomp: { profile: 'default', weakerThanDefault: [] }, joins: [] }); // '{"Seccomp":{"Profile":"default","WeakerThanDefault":[]},"Joins":[],"VolumesFrom":[]}'
  */
 export function effectsHeaderValue(e: RequestEffects): string {
   const s = e.seccomp;
   return JSON.stringify({
     Seccomp: s === undefined ? null : { Profile: s.profile, WeakerThanDefault: s.weakerThanDefault ?? null, ...(s.error !== undefined ? { Error: s.error } : {}) },
     Joins: (e.joins ?? []).map((j) => ({ Namespace: j.namespace, Container: j.container, Privileged: j.privileged ?? null, HostNamespace: j.host ?? null })),
+    VolumesFrom: (e.volumesFrom ?? []).map((v) => ({ Container: v.container, BindSources: v.bindSources, Volumes: v.volumes })),
   });
 }
 

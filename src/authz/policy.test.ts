@@ -80,7 +80,8 @@ test('policy decisions, first match wins', async (t) => {
     ['versioned path', { path: '/v1.41/containers/create', body: { HostConfig: { Privileged: true } } }, false, 'no-privileged'],
     ['endpoint with one-segment wildcard', { method: 'GET', path: '/images/busybox/json' }, true, 'users'],
     ['unlisted endpoint falls to default', { method: 'POST', path: '/images/load' }, false, 'default'],
-    ['volumes-from another container', { body: { HostConfig: { VolumesFrom: ['admin-box:ro'] } } }, false, 'volumes-from'],
+    ['volumes-from another container', { body: { HostConfig: { VolumesFrom: ['admin-box:ro'] } }, effects: { volumesFrom: [{ container: 'a'.repeat(64), bindSources: [], volumes: ['v1'] }] } }, false, 'volumes-from'],
+    ['volumes-from whose binds are unknown here: the bind rule matches first', { body: { HostConfig: { VolumesFrom: ['admin-box:ro'] } } }, false, 'binds'],
     ['cgroup parent', { body: { HostConfig: { CgroupParent: 'ci/jobs' } } }, false, 'cgroup-parent'],
     ['empty cgroup parent is no cgroup parent', { body: { HostConfig: { CgroupParent: '' } } }, true, 'users'],
     ['build with host network', { path: '/build', query: [['networkmode', 'host']] }, false, 'host-ns'],
@@ -183,6 +184,25 @@ test('joining another container\'s namespaces: joinsContainer, joinsPrivileged, 
   assert.deepEqual(priv, { allow: false, rule: 'join-priv', msg: 'no joining privileged containers: joins the ipc namespace of privileged container abc (rule join-priv)' });
   assert.equal(evaluatePolicy(p, create({ NetworkMode: 'container:abc' }, [{ namespace: 'network', container: 'abc', privileged: false, host: false }])).rule, 'no-net-join');
   assert.equal(evaluatePolicy(p, create({ PidMode: 'container:abc' }, [{ namespace: 'pid', container: 'abc', privileged: false, host: false }])).allow, true);
+});
+
+test('--volumes-from: the binds of the source count as bind sources; unknown ones (behind dockerd) fail closed', () => {
+  const p = parsePolicy(JSON.stringify({
+    default: 'deny',
+    rules: [
+      { id: 'binds', action: 'deny', message: 'binds only under /srv', when: { bindOutside: ['/srv'] } },
+      { id: 'no-binds', action: 'allow', when: { binds: false } },
+      { id: 'srv', action: 'allow' },
+    ],
+  }));
+  const create = (volumesFrom: NonNullable<PolicyRequest['effects']>['volumesFrom']): PolicyRequest =>
+    ({ method: 'POST', path: '/containers/create', body: { HostConfig: { VolumesFrom: ['data:ro'] } }, ...(volumesFrom ? { effects: { volumesFrom } } : {}) });
+  assert.deepEqual(evaluatePolicy(p, create([{ container: 'abc', bindSources: ['/etc'], volumes: [] }])), { allow: false, rule: 'binds', msg: 'binds only under /srv: mounts /etc through --volumes-from abc (rule binds)' });
+  assert.equal(evaluatePolicy(p, create([{ container: 'abc', bindSources: ['/srv/x'], volumes: [] }])).rule, 'srv');
+  assert.equal(evaluatePolicy(p, create([{ container: 'abc', bindSources: [], volumes: ['cache'] }])).rule, 'no-binds');
+  // Without the daemon's answer the source's binds are unknown: the deny rule matches, the allow-if-none does not.
+  assert.deepEqual(evaluatePolicy(p, create(undefined)), { allow: false, rule: 'binds', msg: 'binds only under /srv: takes the mounts of data:ro, which cannot be checked here (rule binds)' });
+  assert.deepEqual(extractFacts('POST', '/containers/create', { HostConfig: { VolumesFrom: ['data:ro'] } }).bindSources, ['volumes-from:data:ro']);
 });
 
 test('the canonical body spells security options one way: what the policy and plugins compare', () => {

@@ -36,7 +36,11 @@ export interface RequestFacts {
   /** Added capabilities, upper case without CAP_ (`ALL` stays `ALL`), from CapAdd and Capabilities. */
   capAdd: string[];
   hostNamespaces: HostNamespace[];
-  /** Host paths mounted: bind sources, Mounts[].Source, local-volume `device` options. */
+  /**
+   * Host paths mounted: bind sources, Mounts[].Source, local-volume `device` options, and the
+   * binds a `--volumes-from` source brings; `volumes-from:X` when those of X are not known
+   * here (behind dockerd), which no `bindOutside` prefix matches.
+   */
   bindSources: string[];
   /** PathOnHost of Devices, `cgroup-rule:R` per DeviceCgroupRules entry, `request:DRIVER` per DeviceRequests entry. */
   devices: string[];
@@ -45,6 +49,8 @@ export interface RequestFacts {
   user: string | undefined;
   /** Containers whose volumes (and bind mounts) a create takes (HostConfig.VolumesFrom). */
   volumesFrom: string[];
+  /** The binds of bindSources that come from a `--volumes-from` source, and which one. */
+  inheritedBinds: Array<{ source: string; container: string }>;
   /** HostConfig.CgroupParent of a create as given ('' when unset). */
   cgroupParent: string;
   /**
@@ -129,7 +135,7 @@ function devicePath(v: JsonValue | undefined): string | undefined {
 export function extractFacts(method: string, path: string, body: JsonValue | undefined, query?: ReadonlyArray<readonly [string, string]>, effects?: RequestEffects): RequestFacts {
   const kind = bodyKindFor(method, path)?.kind;
   const facts: RequestFacts = {
-    kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [], cgroupParent: '',
+    kind, privileged: false, capAdd: [], hostNamespaces: [], bindSources: [], devices: [], unconfined: [], user: undefined, volumesFrom: [], inheritedBinds: [], cgroupParent: '',
     seccompWeaker: [], seccompProfile: undefined, seccompError: undefined, joins: [], publishAddresses: [],
   };
   if (method === 'POST' && path === '/build') {
@@ -173,6 +179,11 @@ export function extractFacts(method: string, path: string, body: JsonValue | und
       if (dev !== undefined) facts.bindSources.push(dev);
     }
     facts.volumesFrom = strings(field(hc, 'VolumesFrom'));
+    // The binds it takes from other containers are host paths it mounts too.
+    if (effects?.volumesFrom !== undefined) {
+      facts.inheritedBinds = effects.volumesFrom.flatMap((v) => v.bindSources.map((source) => ({ source, container: v.container })));
+      facts.bindSources.push(...facts.inheritedBinds.map((b) => b.source));
+    } else facts.bindSources.push(...facts.volumesFrom.map((spec) => `volumes-from:${spec}`));
     const cgroupParent = field(hc, 'CgroupParent');
     facts.cgroupParent = typeof cgroupParent === 'string' ? cgroupParent : '';
     facts.publishAddresses = publishAddressesOf(hc);
@@ -501,8 +512,14 @@ function whenMatches(when: When, f: RequestFacts, action: 'allow' | 'deny'): str
   if (when.binds !== undefined && when.binds !== f.bindSources.length > 0) return undefined;
   if (when.bindOutside !== undefined) {
     const prefixes = when.bindOutside;
-    const outside = f.bindSources.some((src) => !src.startsWith('/') || !prefixes.some((pre) => isPathWithin(src, pre)));
-    if (!outside) return undefined;
+    const outside = f.bindSources.filter((src) => !src.startsWith('/') || !prefixes.some((pre) => isPathWithin(src, pre)));
+    if (outside.length === 0) return undefined;
+    // Say so when the path is not in the request's own body.
+    for (const src of outside) {
+      const via = f.inheritedBinds.find((b) => b.source === src);
+      if (via !== undefined) details.push(`mounts ${src} through --volumes-from ${via.container}`);
+      else if (src.startsWith('volumes-from:')) details.push(`takes the mounts of ${src.slice('volumes-from:'.length)}, which cannot be checked here`);
+    }
   }
   if (when.devices !== undefined && when.devices !== f.devices.length > 0) return undefined;
   if (when.unconfined !== undefined) {

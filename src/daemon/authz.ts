@@ -12,11 +12,13 @@ import {
   PolicyPlugin,
   POLICY_PLUGIN_NAME,
   joinRefsOf,
+  volumesFromRefsOf,
   loadPlugins,
   parsePolicy,
   type AuditRecord,
   type AuthzPlugin,
   type JoinedNamespace,
+  type VolumesFromEffect,
   type RequestInspector,
   type DiscoveryOptions,
 } from '../authz/index.js';
@@ -136,7 +138,8 @@ export async function setupAuthz(cfg: DaemonConfig, log: Logger, options: AuthzS
 /**
  * What the chain asks the engine before any plugin decides a container create: `container:X`
  * references as ids, the effective seccomp filter against the daemon's default (computed by
- * the code that builds the filter), and what each joined namespace shares.
+ * the code that builds the filter), what each joined namespace shares, and the binds and
+ * volumes each `--volumes-from` source brings.
  *
  * @example
  * authz.chain.setInspector(engineInspector(engine));
@@ -159,7 +162,12 @@ export function engineInspector(engine: Engine): RequestInspector {
           ? { namespace: j.namespace, container: ns.id, privileged: ns.privileged, host: ns.host }
           : { namespace: j.namespace, container: j.ref, privileged: undefined, host: undefined };
       });
-      return { seccomp: engine.assessSeccomp(hc), joins };
+      // The references are full ids by now (resolveContainerReferences), each one found.
+      const volumesFrom: VolumesFromEffect[] = volumesFromRefsOf(body).flatMap((ref) => {
+        const m = engine.mountsOf(ref);
+        return m ? [{ container: m.id, bindSources: m.bindSources, volumes: m.volumes }] : [];
+      });
+      return { seccomp: engine.assessSeccomp(hc), joins, volumesFrom };
     },
   };
 }

@@ -78,6 +78,8 @@ export interface HostConfig {
   ExtraHosts?: string[] | null;
   /** `--link target[:alias]`; stored as `/target:/source/alias` (Docker's inspect form). */
   Links?: string[] | null;
+  /** `--volumes-from container[:ro|rw]`: the binds and volumes of those containers too (engine/plan.ts inheritMounts). */
+  VolumesFrom?: string[] | null;
   GroupAdd?: string[] | null;
   IpcMode?: string;
   PidMode?: string;

@@ -70,7 +70,7 @@ export const CREATE_FIELDS: Readonly<Record<string, FieldRule>> = {
   'HostConfig.RestartPolicy': implemented,
   'HostConfig.AutoRemove': implemented,
   'HostConfig.VolumeDriver': { support: 'refused', unlessDefault: (v) => v === 'local' },
-  'HostConfig.VolumesFrom': refused,
+  'HostConfig.VolumesFrom': implemented,
   'HostConfig.ConsoleSize': implemented,
   'HostConfig.Annotations': implemented,
   'HostConfig.CapAdd': implemented,

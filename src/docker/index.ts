@@ -59,6 +59,7 @@ export { cgroupParentPath, cgroupParentLevels, MAX_CGROUP_PARENT_LENGTH, MAX_CGR
 export {
   parseMountRequests,
   parseBind,
+  parseVolumesFrom,
   parseMount,
   parseTmpfs,
   parseMountFlag,

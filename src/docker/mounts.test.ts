@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../base/index.js';
-import { bindHostPath, bindSourcesOf, checkVolumeName, mountHostPath, parseBind, parseMount, parseMountFlag, withBindSource } from './mounts.js';
+import { bindHostPath, bindSourcesOf, checkVolumeName, mountHostPath, parseBind, parseMount, parseMountFlag, parseVolumesFrom, withBindSource } from './mounts.js';
 
 const is400 = (re: RegExp) => (e: unknown): boolean => e instanceof EngineError && e.status === 400 && re.test(e.message);
 
@@ -56,4 +56,23 @@ test('a volume mount names the local driver or none, and no driver options (they
   assert.equal(parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: '', Options: {} } } }).source, 'v1');
   assert.throws(() => parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: 'nfs' } } }), is400(/volume driver "nfs" is not supported by moat: only "local"/));
   assert.throws(() => parseMount({ Type: 'volume', Source: 'v1', Target: '/x', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'tmpfs' } } } }), is400(/DriverConfig\.Options \(volume-opt\) are not supported/));
+});
+
+test('parseVolumesFrom reads container[:mode] as moby does: rw keeps each mount as it is, ro makes all read-only', () => {
+  assert.deepEqual(parseVolumesFrom('data'), { container: 'data', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('data:'), { container: 'data', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('data:rw'), { container: 'data', readOnly: false });
+  assert.deepEqual(parseVolumesFrom('data:ro'), { container: 'data', readOnly: true });
+  assert.deepEqual(parseVolumesFrom('data:ro,z'), { container: 'data', readOnly: true });
+  const refused: Array<[string, RegExp]> = [
+    ['', /^volumes-from specification cannot be an empty string$/],
+    [':ro', /no container/],
+    ['data:rx', /^invalid mode: rx$/],
+    ['data:ro,rw', /^invalid mode: ro,rw$/],
+    ['data:rshared', /^invalid mode: rshared$/],
+    ['data:nocopy', /^invalid mode: nocopy$/],
+  ];
+  for (const [spec, re] of refused) {
+    assert.throws(() => parseVolumesFrom(spec), is400(re), spec);
+  }
 });

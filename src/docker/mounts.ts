@@ -163,6 +163,27 @@ export function parseBind(raw: string): MountRequest {
 }
 
 /**
+ * One HostConfig.VolumesFrom entry, `container[:mode]`, read as moby's linux parser does:
+ * the mode is `rw` (the default: each mount stays as the source has it) or `ro` (every
+ * mount read-only), with an optional `z`/`Z` (taken and not applied, as for Binds);
+ * propagation and `nocopy` are refused (the mounts keep the source's).
+ *
+ * @example
+ * parseVolumesFrom('data:ro') // { container: 'data', readOnly: true }
+ */
+export function parseVolumesFrom(spec: string): { container: string; readOnly: boolean } {
+  if (spec === '') throw invalid('volumes-from specification cannot be an empty string');
+  const colon = spec.indexOf(':');
+  const container = colon < 0 ? spec : spec.slice(0, colon);
+  const mode = colon < 0 ? '' : spec.slice(colon + 1);
+  if (container === '') throw invalid(`invalid volumes-from specification: '${spec}': no container`);
+  if (mode === '') return { container, readOnly: false };
+  const opts = mode.split(',');
+  if (!validBindMode(mode) || opts.some((o) => PROPAGATIONS.includes(o) || COPY_MODES.has(o))) throw invalid(`invalid mode: ${mode}`);
+  return { container, readOnly: opts.includes('ro') };
+}
+
+/**
  * The host path a Binds entry bind-mounts, cleaned (parseBind's `source`), or undefined for a
  * named or anonymous volume. Only the split is checked here (a spec that cannot be split is
  * the parser's 400); the rest of the spec is checked by parseBind at create.

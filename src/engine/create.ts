@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { CleanupStack, allSettledOrThrow, errorText, invalid, isValidName, newId, randomName, type Logger } from '../base/index.js';
 import { writeJsonAtomic } from '../base/index.js';
-import { LINKS_ONLY_ON_BRIDGES, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
+import { LINKS_ONLY_ON_BRIDGES, parseVolumesFrom, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { ContainerRecord } from './types.js';
@@ -14,7 +14,7 @@ import { etcFiles, writeEtcFiles } from './etc-files.js';
 import { PhaseTimer } from './util.js';
 import type { EngineCore } from './core.js';
 import { onDefaultBridge, parseLink, storedLink, userLinkNetwork } from './links.js';
-import { planContainer, planVolumes } from './plan.js';
+import { inheritMounts, planContainer, planOf, planVolumes, type VolumesFromSource } from './plan.js';
 
 export interface CreateRequest {
   name?: string;
@@ -55,10 +55,12 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     core.logConfig,
     (r, caps) => core.o.seccomp.forContainer(r, caps),
   );
-  // What the policy approved is what gets mounted: record each bind source's identity now.
-  rec.BindSources = core.host.binds.identify(mounts);
   const volumeLabels = new Map(rec.Plan!.mounts.flatMap((m) => (m.kind === 'volume' && m.volumeLabels ? [[m.target, m.volumeLabels] as const] : [])));
-  planVolumes(rec, newId);
+  const inherited = inheritMounts(rec, volumesFromSources(core, rec.HostConfig));
+  // What the policy approved is what gets mounted: record each bind source's identity now
+  // (a bind from --volumes-from keeps the one its source container recorded).
+  rec.BindSources = [...core.host.binds.identify(mounts), ...inherited.bindSources, ...core.host.binds.identify(inherited.unpinned)];
+  planVolumes(rec, newId, inherited.volumes);
   if (req.networkingConfig !== undefined) rec.NetworkingConfig = req.networkingConfig;
   warnings.push(...checkLinks(core, rec));
   const net = core.networking.validate(rec);
@@ -79,7 +81,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     phases.mark('dirs');
     // The volumes are listed before they are made: a crash from here on leaves a directory
     // without a record, and its cleanup at the next start removes them too.
-    const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous);
+    const anonymous = (rec.Volumes ?? []).filter((x) => x.anonymous && x.inherited !== true);
     if (anonymous.length > 0) await writeJsonAtomic(b.createVolumes, anonymous.map((v) => v.name));
     for (const v of anonymous) {
       undo.defer(() => core.volumes.remove(v.name, { force: true }));
@@ -88,7 +90,7 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     // Named volumes exist from the create on, as dockerd's (`docker volume ls` after `docker
     // create`), with the mount's labels if this create makes them; a failed create removes
     // only those it made.
-    for (const v of (rec.Volumes ?? []).filter((x) => !x.anonymous)) {
+    for (const v of (rec.Volumes ?? []).filter((x) => !x.anonymous && x.inherited !== true)) {
       if (await core.volumes.createIfMissing(v.name, labelsOf(volumeLabels, v.target))) undo.defer(() => core.volumes.remove(v.name, { force: true }));
     }
     // The record is written last: a directory without it is an unfinished create. The
@@ -112,6 +114,20 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
   core.host.cgroups.prepayMove();
   core.log.trace({ containerId: id, phases: phases.done() }, 'created');
   return { Id: id, Warnings: warnings };
+}
+
+/**
+ * The containers of HostConfig.VolumesFrom with their plans; a 400 for a bad entry or a
+ * container that does not exist (moby's InvalidParameter). Behind authorization the
+ * references are full ids already, those of the containers the policy judged.
+ */
+function volumesFromSources(core: EngineCore, hc: HostConfig): VolumesFromSource[] {
+  return (hc.VolumesFrom ?? []).map((spec) => {
+    const { container, readOnly } = parseVolumesFrom(spec);
+    const source = core.table.find(container);
+    if (source === undefined) throw invalid(`No such container: ${container}`);
+    return { record: source, plan: planOf(source, core.o.defaults), readOnly };
+  });
 }
 
 /**

@@ -22,7 +22,7 @@ import { cgroupSubPathOrNone, usedLevels } from './cgroup-parents.js';
 import { LimitWatcher } from './limits.js';
 import { logSettings } from './log-config.js';
 import { LOG_NAME, type OpenLogFile } from './log-files.js';
-import { containerCapabilities, ZERO_TIME } from './plan.js';
+import { containerCapabilities, planOf, ZERO_TIME } from './plan.js';
 import type { SeccompAssessment } from './seccomp-policy.js';
 import type { ScanEntry } from './store.js';
 import { parsePsOutput } from './top.js';
@@ -51,6 +51,8 @@ export interface ContainerPaths {
   UpperDir: string;
   WorkDir: string;
   MergedDir: string;
+  /** The volumes' directory: a volume's data is `<VolumesDir>/<name>/_data` (Mounts[].Source). */
+  VolumesDir: string;
 }
 
 export class Engine {
@@ -296,7 +298,7 @@ export class Engine {
   /** Where a container's files are (inspect's paths). */
   pathsOf(c: ContainerRecord): ContainerPaths {
     const b = this.#core.bundle(c.Id);
-    return { ResolvConfPath: b.resolvConf, HostnamePath: b.hostname, HostsPath: b.hosts, LogPath: this.logPath(c), UpperDir: b.upper, WorkDir: b.work, MergedDir: b.rootfs };
+    return { ResolvConfPath: b.resolvConf, HostnamePath: b.hostname, HostsPath: b.hosts, LogPath: this.logPath(c), UpperDir: b.upper, WorkDir: b.work, MergedDir: b.rootfs, VolumesDir: this.#core.volumes.root };
   }
 
   /** The container's log file ('' with the `none` driver). */
@@ -377,6 +379,26 @@ export class Engine {
     const c = find(ref);
     if (!c) return undefined;
     return { id: c.Id, ...namespaceFacts(this.list(), { find, target: c.Id, kind }) };
+  }
+
+  /**
+   * What `--volumes-from ref` would mount: the host paths of its binds and the names of its
+   * volumes (from its plan, as the create copies them).
+   */
+  mountsOf(ref: string): { id: string; bindSources: string[]; volumes: string[] } | undefined {
+    let c: ContainerRecord | undefined;
+    try {
+      c = this.find(ref);
+    } catch {
+      return undefined; // an ambiguous prefix names no one container
+    }
+    if (!c) return undefined;
+    const mounts = planOf(c, this.#core.o.defaults).mounts;
+    return {
+      id: c.Id,
+      bindSources: mounts.filter((m) => m.kind === 'bind').map((m) => m.source),
+      volumes: mounts.filter((m) => m.kind === 'volume').map((m) => m.source),
+    };
   }
 
   // ---- the container's filesystem (export, diff; commit later) -----------------------------

@@ -8,7 +8,8 @@ import { cleanAbsolutePath, parseMountRequests, type ContainerConfig, type Devic
 import { systemPaths, validateSysctls, parseSecurityOpts, planResources, effectivePidsLimit, checkDeviceMapping, ulimitsToRlimits, type IdMapping, type LinuxResources } from '../spec/index.js';
 import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
-import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary } from './types.js';
+import type { BindSource } from './binds.js';
+import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary, VolumeUse } from './types.js';
 import { mergeEnv, mergeKeys } from './util.js';
 import { parseSignal } from './signals.js';
 import { checkHealthcheck, mergeHealthcheck, type HealthConfig } from './health.js';
@@ -237,16 +238,69 @@ export function planContainer(
   return { record, mounts: checked.mounts, warnings: checked.warnings };
 }
 
+/** A `--volumes-from` source as the create found it: its record, its plan, and whether the entry said `ro`. */
+export interface VolumesFromSource {
+  record: Pick<ContainerRecord, 'Id' | 'Volumes' | 'BindSources'>;
+  plan: Pick<ContainerPlan, 'mounts'>;
+  readOnly: boolean;
+}
+
 /**
- * The volumes a new container mounts: named ones, and anonymous ones (Config.Volumes `-v
- * /path`, `--mount type=volume` without a source) named now with `newName()`, as Docker does.
+ * `--volumes-from`: each source container's binds and volumes at the same targets, added to
+ * the new container's plan as moby's registerMountPoints does: a later source replaces an
+ * earlier one at a target, the container's own Binds and Mounts replace both, and an image
+ * VOLUME or `-v /path` is not made where one lands (planVolumes runs next). A mount is
+ * read-only when the source's is or the entry says `ro`; a volume gets no copy-up (it holds
+ * its owner's content). Each bind keeps the identity its source recorded at create, so what
+ * was authorized for the source is what is mounted; `unpinned` lists binds whose source has
+ * none recorded (a record from before the check), to be identified now.
+ *
+ * @example
+ * const { bindSources, volumes, unpinned } = inheritMounts(rec, [{ record: src, plan: planOf(src, d), readOnly: true }]);
+ */
+export function inheritMounts(record: ContainerRecord, sources: readonly VolumesFromSource[]): { bindSources: BindSource[]; volumes: VolumeUse[]; unpinned: MountRequest[] } {
+  const plan = record.Plan!;
+  const own = new Set(plan.mounts.map((m) => m.target));
+  const byTarget = new Map<string, { m: MountRequest; from: VolumesFromSource }>();
+  for (const from of sources) {
+    for (const m of from.plan.mounts) {
+      if (m.kind === 'tmpfs' || own.has(m.target)) continue;
+      byTarget.delete(m.target); // the later source's mount, in its own place in the order
+      // Not a `-v` of this container: a missing bind source is not made, and inspect shows no mode (moby).
+      const copy: MountRequest = { ...m, readOnly: m.readOnly || from.readOnly, origin: 'Mounts' };
+      if (m.kind === 'volume') copy.noCopy = true;
+      byTarget.set(m.target, { m: copy, from });
+    }
+  }
+  const bindSources: BindSource[] = [];
+  const volumes: VolumeUse[] = [];
+  const unpinned: MountRequest[] = [];
+  for (const { m, from } of byTarget.values()) {
+    if (m.kind === 'bind') {
+      const pin = from.record.BindSources?.find((b) => b.Target === m.target && b.Source === m.source);
+      if (pin) bindSources.push({ ...pin });
+      else unpinned.push(m);
+    } else {
+      const use = from.record.Volumes?.find((v) => v.name === m.source && v.target === m.target);
+      volumes.push({ name: m.source, target: m.target, anonymous: use?.anonymous ?? false, noCopy: true, inherited: true });
+    }
+  }
+  record.Plan = { ...plan, mounts: [...plan.mounts, ...[...byTarget.values()].map((x) => x.m)] };
+  return { bindSources, volumes, unpinned };
+}
+
+/**
+ * The volumes a new container mounts: named ones, anonymous ones (Config.Volumes `-v
+ * /path`, `--mount type=volume` without a source) named now with `newName()`, as Docker does,
+ * and those `--volumes-from` brought (`inherited`, from inheritMounts; already in the plan).
  * Sets `record.Volumes` and the plan's mounts (anonymous volumes by their new names, after
  * the other mounts). Throws a 400 for a relative anonymous volume path.
  */
-export function planVolumes(record: ContainerRecord, newName: () => string): void {
+export function planVolumes(record: ContainerRecord, newName: () => string, inherited: readonly VolumeUse[] = []): void {
   const plan = record.Plan!;
   const requested = plan.mounts;
   const mounted = new Set(requested.map((m) => m.target));
+  const fromOthers = new Set(inherited.map((v) => v.target));
   const declared = Object.keys(record.Config.Volumes ?? {});
   for (const t of declared) {
     if (!t.startsWith('/')) throw invalid(`invalid volume specification: '${t}': mount path must be absolute`);
@@ -255,17 +309,18 @@ export function planVolumes(record: ContainerRecord, newName: () => string): voi
   // Cleaned, once each: an image's `/data/` and a `-v /data` are one volume, as in moby.
   const anonTargets = [...new Set([...requested.filter((m) => m.kind === 'volume' && m.source === '').map((m) => m.target), ...declared.map(cleanAbsolutePath).filter((t) => !mounted.has(t))])];
   record.Volumes = [
-    ...requested.filter((m) => m.kind === 'volume' && m.source !== '').map((m) => ({ name: m.source, target: m.target, anonymous: false })),
+    ...requested.filter((m) => m.kind === 'volume' && m.source !== '' && !fromOthers.has(m.target)).map((m) => ({ name: m.source, target: m.target, anonymous: false })),
+    ...inherited,
     ...anonTargets.map((t) => ({ name: newName(), target: t, anonymous: true, ...(requested.some((m) => m.target === t && m.noCopy === true) ? { noCopy: true } : {}) })),
   ];
   record.Plan = { ...plan, mounts: withAnonymousVolumes(requested, record.Volumes) };
 }
 
 /** The mounts start makes: the requests with anonymous volumes replaced by the named ones create made. */
-function withAnonymousVolumes(requests: readonly MountRequest[], volumes: NonNullable<ContainerRecord['Volumes']>): MountRequest[] {
+function withAnonymousVolumes(requests: readonly MountRequest[], volumes: readonly VolumeUse[]): MountRequest[] {
   const out: MountRequest[] = requests.filter((m) => !(m.kind === 'volume' && m.source === ''));
   for (const v of volumes) {
-    if (v.anonymous) out.push({ kind: 'volume', source: v.name, target: v.target, readOnly: false, propagation: 'rprivate', options: [], origin: 'Mounts', ...(v.noCopy ? { noCopy: true } : {}) });
+    if (v.anonymous && v.inherited !== true) out.push({ kind: 'volume', source: v.name, target: v.target, readOnly: false, propagation: 'rprivate', options: [], origin: 'Mounts', ...(v.noCopy ? { noCopy: true } : {}) });
   }
   return out;
 }

@@ -120,7 +120,7 @@ export const containerRecordSchema = z
     ExitGeneration: z.number().int().nonnegative(),
     Security: z.object({}).passthrough().optional(),
     RemoveVolumes: z.boolean().optional(),
-    Volumes: z.array(z.object({ name: z.string(), target: z.string(), anonymous: z.boolean(), noCopy: z.boolean().optional() })).optional(),
+    Volumes: z.array(z.object({ name: z.string(), target: z.string(), anonymous: z.boolean(), noCopy: z.boolean().optional(), inherited: z.boolean().optional() })).optional(),
     Plan: planSchema.optional(),
   })
   .passthrough();

@@ -112,12 +112,25 @@ export interface ContainerRecord {
   Security?: SecuritySummary;
   /** Set with "removing" by `rm -v` and `--rm`: a removal a crash interrupted removes them too. */
   RemoveVolumes?: boolean;
-  /** Volume names this container created (anonymous) or uses. */
-  Volumes?: Array<{ name: string; target: string; anonymous: boolean; noCopy?: boolean }>;
+  /**
+   * Volume names this container created (anonymous) or uses; `inherited` ones came with
+   * `--volumes-from` (another container made them; rm -v removes an anonymous one when no
+   * other container has it, as moby).
+   */
+  Volumes?: VolumeUse[];
   /** Bind sources as authorized at create: canonical path, device and inode (checked at every start). */
   BindSources?: BindSource[];
   /** What create decided (see ContainerPlan); absent in records written before plans were kept. */
   Plan?: ContainerPlan;
+}
+
+/** A volume a container mounts (see ContainerRecord.Volumes). */
+export interface VolumeUse {
+  name: string;
+  target: string;
+  anonymous: boolean;
+  noCopy?: boolean;
+  inherited?: boolean;
 }
 
 export interface ExecRecord {

@@ -180,6 +180,7 @@ test('issue 11.8: a bare "disable" is label=disable to the policy, and container
       { Namespace: 'pid', Container: ids['plain'], Privileged: false, HostNamespace: false },
       { Namespace: 'ipc', Container: ids['plain'], Privileged: false, HostNamespace: false },
     ],
+    VolumesFrom: [],
   });
   assert.equal(req.body.HostConfig.PidMode, `container:${ids['plain']}`);
 });

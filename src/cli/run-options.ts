@@ -36,6 +36,7 @@ export interface RunFlags {
   device: string[];
   volume: string[];
   mount: string[];
+  volumesFrom: string[];
   groupAdd: string[];
   shmSize?: string;
   pid?: string;
@@ -82,6 +83,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--device <dev>', 'host device', collect, [])
     .option('-v, --volume <bind>', 'bind mount or named volume', collect, [])
     .option('--mount <spec>', 'mount', collect, [])
+    .option('--volumes-from <container>', 'the binds and volumes of a container, container[:ro|rw]', collect, [])
     .option('--group-add <group>', 'additional group', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm')
     .option('--pid <mode>', 'pid namespace')
@@ -168,6 +170,7 @@ export function buildCreateBody(image: string, cmd: string[], f: RunFlags): Reco
     Ulimits: ulimits,
     Devices: devices,
     Binds: f.volume.length > 0 ? f.volume : null,
+    VolumesFrom: f.volumesFrom.length > 0 ? f.volumesFrom : null,
     GroupAdd: f.groupAdd.length > 0 ? f.groupAdd : null,
     ShmSize: f.shmSize ? parseBytes(f.shmSize) : 0,
     PidMode: f.pid ?? '',

@@ -89,7 +89,9 @@ test('bad input is refused with the right status and creates nothing', async (t)
     assertError(await d.api('POST', '/containers/create', { Image: 'nosuch', Cmd: ['true'] }), 404, /^No such image: nosuch:latest$/);
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { Links: ['other:alias'] } }), 400, /^could not get container for other: No such container: other$/);
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { PortBindings: { '80/tcp': [{ HostIp: 'nowhere', HostPort: '80' }] } } }), 400, /HostConfig\.PortBindings\["80\/tcp"\]\[0\]: invalid IP address: nowhere/);
-    assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['other'] } }), 400, /HostConfig\.VolumesFrom/);
+    assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['other'] } }), 400, /^No such container: other$/);
+    assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: [''] } }), 400, /^volumes-from specification cannot be an empty string$/);
+    assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { StorageOpt: { size: '1G' } } }), 400, /^HostConfig\.StorageOpt is not supported by moat yet$/);
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: 7 }), 400, /Cmd/);
     assertError(await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], WorkingDir: 'rel' }), 400, /needs to be an absolute path/);
     // Found by the fuzzer: accepted at create, then every start failed in runc (oom_score_adj EINVAL).

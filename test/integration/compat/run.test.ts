@@ -62,9 +62,12 @@ test('docker run: output, exit codes and the CLI 125/126/127 distinctions', asyn
     const bad = await docker(d, ['run', '--rm', '--name', 'x', 'busybox', 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.stderr, /Invalid container name \(x\)/);
-    const refused = await docker(d, ['run', '--rm', '--volumes-from', 'other', 'busybox', 'true']);
+    const refused = await docker(d, ['run', '--rm', '--storage-opt', 'size=1G', 'busybox', 'true']);
     assert.equal(refused.code, 125);
-    assert.match(refused.stderr, /HostConfig\.VolumesFrom/);
+    assert.match(refused.stderr, /HostConfig\.StorageOpt is not supported by moat yet/);
+    const noSource = await docker(d, ['run', '--rm', '--volumes-from', 'other', 'busybox', 'true']);
+    assert.equal(noSource.code, 125);
+    assert.match(noSource.stderr, /No such container: other/);
     const missing = await docker(d, ['run', '--rm', '--link', 'other:alias', 'busybox', 'true']);
     assert.equal(missing.code, 125);
     assert.match(missing.stderr, /No such container: other/);

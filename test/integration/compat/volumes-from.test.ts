@@ -34,6 +34,10 @@ test('docker run --volumes-from: binds and volumes of the source, :ro, own mount
   const ro = await docker(d, ['run', '--rm', '--volumes-from', 'src:ro', 'busybox', 'sh', '-c', 'cat /n/x /anon/y; touch /n/z || touch /b/z || echo ro']);
   assert.equal(ro.code, 0, ro.stderr);
   assert.equal(ro.stdout, 'n\na\nro\n');
+  // The moat CLI sends the same field.
+  const viaMoat = await d.moat(['run', '--rm', '--volumes-from', 'src:ro', 'busybox', 'sh', '-c', 'cat /n/x; touch /n/z 2>/dev/null || echo ro']);
+  assert.equal(viaMoat.code, 0, viaMoat.stderr);
+  assert.equal(viaMoat.stdout, 'n\nro\n');
 
   // The container's own mount at a target replaces the source's there.
   const own = join(tmp, 'own');

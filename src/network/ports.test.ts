@@ -16,6 +16,7 @@ test('parsePortSpec: the -p forms the docker CLI accepts', async (t) => {
     ['8000-8001:80-81', { '80/tcp': [{ HostIp: '', HostPort: '8000' }], '81/tcp': [{ HostIp: '', HostPort: '8001' }] }],
     ['8000-8010:80', { '80/tcp': [{ HostIp: '', HostPort: '8000-8010' }] }],
     ['90-91', { '90/tcp': [{ HostIp: '', HostPort: '' }], '91/tcp': [{ HostIp: '', HostPort: '' }] }],
+    ['0:80', { '80/tcp': [{ HostIp: '', HostPort: '0' }] }],
   ];
   for (const [spec, want] of cases) await t.test(spec, () => assert.deepEqual(parsePortSpec(spec), want));
 });
@@ -47,6 +48,10 @@ test('planPortRequests: empty HostIp is the daemon default (127.0.0.1), empty Ho
   assert.deepEqual(planPortRequests({ portBindings: { '80/tcp': null }, defaultHostIp: '127.0.0.1' }), [
     { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPortFirst: 0, hostPortLast: 0 },
   ]);
+  // '0' is a port the daemon picks, as '' (Testcontainers sends it; moby's allocator takes 0 as any).
+  assert.deepEqual(planPortRequests({ portBindings: { '80/tcp': [{ HostPort: '0' }] }, defaultHostIp: '127.0.0.1' }), [
+    { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPortFirst: 0, hostPortLast: 0 },
+  ]);
   assert.deepEqual(planPortRequests({ portBindings: { '80/tcp': [{ HostPort: '8000-8010' }] }, defaultHostIp: '0.0.0.0' }), [
     { containerPort: 80, protocol: 'tcp', hostIp: '0.0.0.0', hostPortFirst: 8000, hostPortLast: 8010 },
   ]);
@@ -55,7 +60,8 @@ test('planPortRequests: empty HostIp is the daemon default (127.0.0.1), empty Ho
 test('planPortRequests: errors name the field; one host port twice is Docker\'s "already allocated"', () => {
   rejects(() => planPortRequests({ portBindings: { 'x/tcp': [] }, defaultHostIp: '127.0.0.1' }), 'invalid', /HostConfig.PortBindings\["x\/tcp"\]: invalid containerPort: x/);
   rejects(() => planPortRequests({ portBindings: { '80/tcp': [{ HostIp: 'nope' }] }, defaultHostIp: '127.0.0.1' }), 'invalid', /HostConfig.PortBindings\["80\/tcp"\]\[0\]: invalid IP address: nope/);
-  rejects(() => planPortRequests({ portBindings: { '80/tcp': [{ HostPort: '0' }] }, defaultHostIp: '127.0.0.1' }), 'invalid', /invalid hostPort: 0/);
+  rejects(() => planPortRequests({ portBindings: { '80/tcp': [{ HostPort: '00' }] }, defaultHostIp: '127.0.0.1' }), 'invalid', /invalid hostPort: 00/);
+  rejects(() => planPortRequests({ portBindings: { '80/tcp': [{ HostPort: '0-5' }] }, defaultHostIp: '127.0.0.1' }), 'invalid', /invalid hostPort: 0$/);
   rejects(
     () => planPortRequests({ portBindings: { '80/tcp': [{ HostPort: '8080' }], '81/tcp': [{ HostPort: '8080' }] }, defaultHostIp: '127.0.0.1' }),
     'conflict',

@@ -103,8 +103,9 @@ export function parsePortSpec(spec: string): Record<string, PortBindingWire[]> {
   if (containerPart === '') throw invalid(`no port specified: ${spec}<empty>`);
   const [cFirst, cLast] = parseRange(containerPart, 'containerPort');
   const out: Record<string, PortBindingWire[]> = {};
-  if (hostPart === '') {
-    for (let p = cFirst; p <= cLast; p++) out[`${p}/${protocol}`] = [{ HostIp: ip, HostPort: '' }];
+  if (hostPart === '' || hostPart === '0') {
+    // `-p 0:80` is `-p 80`: a port the daemon picks (the docker CLI sends '0', moby allocates one).
+    for (let p = cFirst; p <= cLast; p++) out[`${p}/${protocol}`] = [{ HostIp: ip, HostPort: hostPart }];
     return out;
   }
   const [hFirst, hLast] = parseRange(hostPart, 'hostPort');
@@ -155,7 +156,8 @@ export function planPortRequests(input: PortInput): PortRequest[] {
       try {
         const hostIp = b.HostIp === undefined || b.HostIp === '' ? input.defaultHostIp : b.HostIp;
         checkHostIp(hostIp);
-        const [first, last] = b.HostPort === undefined || b.HostPort === '' ? [0, 0] : parseRange(b.HostPort, 'hostPort');
+        // '' and '0' are a port the daemon picks (moby's allocator takes 0 as "any"; Testcontainers sends '0').
+        const [first, last] = b.HostPort === undefined || b.HostPort === '' || b.HostPort === '0' ? [0, 0] : parseRange(b.HostPort, 'hostPort');
         out.push({ containerPort: k.first, protocol: k.protocol, hostIp, hostPortFirst: first, hostPortLast: last });
       } catch (err) {
         throw withField(field, err);

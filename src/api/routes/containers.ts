@@ -116,7 +116,8 @@ function matchesFilters(c: ContainerRecord, filters: Map<string, string[]>, imag
         case 'since':
           return Date.parse(c.Created) > createdOf(v);
         case 'volume':
-          return volumesOfContainer(c).includes(v) || (c.Volumes ?? []).some((m) => m.target === v);
+          // moby: a volume's name, a bind's host path, or any mount's destination.
+          return volumesOfContainer(c).includes(v) || (c.Volumes ?? []).some((m) => m.target === v) || (c.Plan?.mounts ?? []).some((m) => m.target === v || (m.kind === 'bind' && m.source === v));
         case 'network':
           return onNetwork(c, v, network);
         case 'is-task':

@@ -4,6 +4,7 @@ import { EngineError, invalid } from '../../base/index.js';
 import { volumeView, type Engine, type EngineEvent } from '../../engine/index.js';
 import { checkFilterKeys, filterImages, labelsMatch, type ImageStore } from '../../image/index.js';
 import { containerSummary, imageSummary } from '../views.js';
+import { usersOf } from './volumes.js';
 import { filtersParam, timeParamNs } from '../params.js';
 import type { Router } from '../router.js';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, sendJson } from '../reply.js';
@@ -198,7 +199,7 @@ export function registerSystemRoutes(r: Router, engine: Engine, images: ImageSto
     }
     if (want('volume')) {
       out['Volumes'] = await Promise.all(
-        (await engine.volumes.list()).map(async (v) => volumeView(v, engine.volumes.dataPath(v.Name), { Size: await engine.volumes.size(v.Name).catch(() => -1), RefCount: engine.volumes.usersOf(v.Name).length })),
+        (await engine.volumes.list()).map(async (v) => volumeView(v, engine.volumes.dataPath(v.Name), { Size: await engine.volumes.size(v.Name).catch(() => -1), RefCount: usersOf(engine, v.Name).length })),
       );
     }
     if (want('build-cache')) out['BuildCache'] = [];

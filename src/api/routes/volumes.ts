@@ -29,7 +29,8 @@ function tryParse<T>(fn: () => T): T | undefined {
   }
 }
 
-function usersOf(engine: Engine, name: string): string[] {
+/** The containers that have a volume: those the store saw mount it, and every record naming it (made, not started, too). */
+export function usersOf(engine: Engine, name: string): string[] {
   // The store's users, less containers that are gone (auto-removed ones never came through DELETE).
   const ids = new Set<string>();
   for (const id of engine.volumes.usersOf(name)) {

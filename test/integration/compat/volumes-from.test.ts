@@ -54,6 +54,15 @@ test('docker run --volumes-from: binds and volumes of the source, :ro, own mount
   assert.match(anon, /^[0-9a-f]{64}$/);
   assert.match(byTarget.get('/anon')!.Source, new RegExp(`/volumes/${anon}/_data$`));
 
+  // ps --filter volume= matches a volume's name, a bind's host path and any destination (moby);
+  // system df counts the containers that have a volume, started or not (before: only started ones).
+  const having = async (v: string): Promise<string[]> => (await dockerOk(d, ['ps', '-a', '--filter', `volume=${v}`, '--format', '{{.Names}}'])).trim().split('\n').filter((x) => x !== '').sort();
+  assert.deepEqual(await having('vf-named'), ['dep', 'src']);
+  assert.deepEqual(await having('/b'), ['dep', 'src']);
+  assert.deepEqual(await having(own), ['dep']);
+  assert.deepEqual(await having(hostDir), ['src']);
+  const df = (await d.api('GET', '/system/df?type=volume')).json<{ Volumes: Array<{ Name: string; UsageData: { RefCount: number } }> }>();
+  assert.equal(df.Volumes.find((v) => v.Name === 'vf-named')?.UsageData.RefCount, 2);
   // rm -v of the source leaves the anonymous volume the other container has; rm -v of that one removes it.
   await dockerOk(d, ['rm', '-v', 'src']);
   assert.ok((await dockerOk(d, ['volume', 'ls', '-q'])).split('\n').includes(anon), 'kept while dep has it');

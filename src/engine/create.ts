@@ -13,7 +13,7 @@ import type { ContainerRecord } from './types.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
 import { PhaseTimer } from './util.js';
 import type { EngineCore } from './core.js';
-import { onDefaultBridge, parseLink, storedLink, userLinkNetwork } from './links.js';
+import { linkModeConflict, linksIgnored, onDefaultBridge, parseLink, storedLink, userLinkNetwork } from './links.js';
 import { inheritMounts, planContainer, planOf, planVolumes, type VolumesFromSource } from './plan.js';
 
 export interface CreateRequest {
@@ -131,16 +131,20 @@ function volumesFromSources(core: EngineCore, hc: HostConfig): VolumesFromSource
 }
 
 /**
- * `--link target[:alias]`: each target exists and is on the default bridge, as is the new
- * container (moat has links only there; user networks have DNS names); stored in Docker's
- * form. Throws the 400 naming the link; warns when the bridge isolates its containers
- * (icc off: moat isolates bridge ports, and cannot open a single pair as Docker does).
+ * `--link target[:alias]`: each target exists; on the default bridge it is there too, on a
+ * user network start looks it up there, with `--network none` nothing is written for it (as
+ * dockerd); host and container:X networking are moby's 400s. Stored in Docker's form. Throws
+ * the 400 naming the link; warns when the bridge isolates its containers (icc off: moat
+ * isolates bridge ports, and cannot open a single pair as Docker does).
  */
 function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
   const entries = rec.HostConfig.Links ?? [];
   if (entries.length === 0) return [];
+  const conflict = linkModeConflict(rec);
+  if (conflict !== undefined) throw invalid(conflict);
   const onBridge = onDefaultBridge(rec);
-  if (!onBridge && userLinkNetwork(rec) === undefined) {
+  const ignored = linksIgnored(rec);
+  if (!onBridge && !ignored && userLinkNetwork(rec) === undefined) {
     throw invalid(`conflicting options: ${LINKS_ONLY_ON_BRIDGES}`);
   }
   // dockerd --bridge=none takes the link and writes nothing for it; a link that cannot work is refused here.
@@ -152,6 +156,7 @@ function checkLinks(core: EngineCore, rec: ContainerRecord): string[] {
     const target = core.table.find(link.target);
     if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
     if (onBridge && !onDefaultBridge(target)) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the default network`);
+    if (ignored && target.HostConfig.NetworkMode === 'host') throw invalid(linkModeConflict(target)!);
     stored.push(storedLink({ target: target.Name.slice(1), alias: link.alias }, rec.Name));
   }
   rec.HostConfig.Links = stored;

@@ -46,6 +46,23 @@ export function userLinkNetwork(rec: ContainerRecord): string | undefined {
   return mode;
 }
 
+/**
+ * A container without a network (`--network none`, NetworkDisabled) takes links as dockerd
+ * does: each target must exist at create, and nothing is written for them (no /etc/hosts
+ * entry, no variables; the target need not run).
+ */
+export function linksIgnored(rec: ContainerRecord): boolean {
+  return rec.HostConfig.NetworkMode === 'none' || rec.Config.NetworkDisabled === true;
+}
+
+/** moby's refusal of links with a network mode that shares another's stack (runconfig's errors), else undefined. */
+export function linkModeConflict(rec: ContainerRecord): string | undefined {
+  const mode = rec.HostConfig.NetworkMode ?? '';
+  if (mode === 'host') return "conflicting options: host type networking can't be used with links. This would result in undefined behavior";
+  if (mode.startsWith('container:')) return "conflicting options: container type network can't be used with links. This would result in undefined behavior";
+  return undefined;
+}
+
 /** The /etc/hosts names of a link (moby: alias, the target's hostname, its name unless the alias is it). */
 export function linkHostNames(l: Link, target: ContainerRecord): string {
   const names = [l.alias, target.Config.Hostname ?? target.Id.slice(0, 12)];

@@ -131,7 +131,13 @@ test('--link: checked at create and stored in Docker form; at start the running 
   const web = (await r.engine.create({ name: 'web', config: { Image: 'busybox', ExposedPorts: { '80/tcp': {} } }, hostConfig: {} })).Id;
   const is400 = (re: RegExp) => (e: unknown) => e instanceof EngineError && e.status === 400 && re.test(e.message);
   await assert.rejects(r.engine.create({ name: 'x1', config: { Image: 'busybox' }, hostConfig: { Links: ['nosuch:db'] } }), is400(/^could not get container for nosuch: No such container: nosuch$/));
-  await assert.rejects(r.engine.create({ name: 'x2', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'host', Links: ['web:db'] } }), is400(/links are supported only on bridge networks/));
+  await assert.rejects(r.engine.create({ name: 'x2', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'host', Links: ['web:db'] } }), is400(/^conflicting options: host type networking can't be used with links/));
+  await assert.rejects(r.engine.create({ name: 'x3', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'container:web', Links: ['web:db'] } }), is400(/^conflicting options: container type network can't be used with links/));
+  // With no network the link is checked and kept, and start writes nothing for it (dockerd's way).
+  const none = (await r.engine.create({ name: 'x4', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'none', Links: ['web:db'] } })).Id;
+  assert.deepEqual(r.engine.get(none).HostConfig.Links, ['/web:/x4/db']);
+  await r.engine.remove(none, { force: true });
+  await assert.rejects(r.engine.create({ name: 'x5', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'none', Links: ['nosuch:db'] } }), is400(/^could not get container for nosuch/));
   await r.engine.create({ name: 'fronted', config: { Image: 'busybox' }, hostConfig: { NetworkMode: 'front' } });
   await assert.rejects(r.engine.create({ name: 'x3', config: { Image: 'busybox' }, hostConfig: { Links: ['fronted:f'] } }), is400(/^Cannot link to \/fronted, as it does not belong to the default network$/));
   assert.deepEqual(r.engine.list().map((c) => c.Name).sort(), ['/fronted', '/web'], 'a refused link makes nothing');

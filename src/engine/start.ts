@@ -18,7 +18,7 @@ import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
 import type { HostRecord } from '../network/index.js';
 import { PhaseTimer, buildEnv, mergeEnv } from './util.js';
-import { linkEnv, linkHostNames, parseLink, updateLinkAddress, userLinkNetwork } from './links.js';
+import { linkEnv, linkHostNames, linksIgnored, parseLink, updateLinkAddress, userLinkNetwork } from './links.js';
 
 const now = (): string => new Date().toISOString();
 
@@ -189,6 +189,7 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
 function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord[]; env: string[] } {
   const hosts: HostRecord[] = [];
   const env: string[] = [];
+  if (linksIgnored(c)) return { hosts, env };
   // On a user-defined network a link is a name in /etc/hosts only (dockerd's DNS alias; no variables there either).
   const network = userLinkNetwork(c);
   for (const entry of c.HostConfig.Links ?? []) {

@@ -76,6 +76,10 @@ test('docker-compose 1.29: up -d, ps, logs, down; down leaves another project al
   assert.equal(logs.code, 0, logs.stderr);
   assert.match(logs.stdout, /web_1 +\| web-up/);
   assert.match(logs.stdout, /worker_1 +\| worker-up/);
+  // `run` of a network_mode: none service links the one-off container to the project's
+  // containers; dockerd takes links with none and writes nothing (moat refused them before).
+  const run = await compose(d, dir, ['-p', 'alpha', 'run', '--rm', '-T', 'worker', 'sh', '-c', 'exit 4']);
+  assert.equal(run.code, 4, run.stderr);
 
   const down = await compose(d, dir, ['-p', 'alpha', 'down']);
   assert.equal(down.code, 0, down.stderr);

@@ -73,9 +73,21 @@ test('--link on the default bridge with icc on', async (t) => {
       const [ip, hostname] = (await dockerOk(d, ['inspect', 'ft', '--format', '{{.NetworkSettings.Networks.front.IPAddress}} {{.Config.Hostname}}'])).trim().split(' ');
       const out = await dockerOk(d, ['run', '--rm', '--network', 'front', '--link', 'ft:al', 'busybox', 'sh', '-c', 'grep -w al /etc/hosts; env | grep -c "^AL_" || true']);
       assert.equal(out, `${ip}\tal ${hostname} ft\n0\n`);
+      // moby's refusals for host and container:X networking; with none the link is taken and
+      // nothing is written for it, as dockerd 20.10 does (docker-compose 1.29's `run` of a
+      // `network_mode: none` service sends links: refused before).
       const host = await docker(d, ['run', '--rm', '--network', 'host', '--link', 'ft:al', 'busybox', 'true']);
       assert.equal(host.code, 125, host.stderr);
-      assert.match(host.stderr, /links are supported only on bridge networks/);
+      assert.match(host.stderr, /conflicting options: host type networking can't be used with links/);
+      const joined = await docker(d, ['run', '--rm', '--network', 'container:ft', '--link', 'ft:al', 'busybox', 'true']);
+      assert.equal(joined.code, 125, joined.stderr);
+      assert.match(joined.stderr, /conflicting options: container type network can't be used with links/);
+      const none = await docker(d, ['run', '--rm', '--network', 'none', '--link', 'ft:al', 'busybox', 'sh', '-c', 'grep -cw al /etc/hosts; env | grep -c "^AL_" || true']);
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal(none.stdout, '0\n0\n');
+      const noneMissing = await docker(d, ['run', '--rm', '--network', 'none', '--link', 'nosuch:al', 'busybox', 'true']);
+      assert.equal(noneMissing.code, 125, noneMissing.stderr);
+      assert.match(noneMissing.stderr, /could not get container for nosuch: No such container: nosuch/);
     } finally {
       await docker(d, ['rm', '-f', 'ft']);
     }

@@ -15,6 +15,7 @@ import { identifyBindSources, stageBinds, unstageBinds, type BindSource } from '
 import { allHostDevices, chownIfRoot, hostDevices, populateVolume } from './host-setup.js';
 import { locateCgroups, readLimitCounters, type CgroupLocator, type LimitCounters } from './limits.js';
 import { makeWorkdir, readRootfsText } from './rootfs.js';
+import { topRow } from './top.js';
 
 /** A host device node and its cgroup rule. */
 export interface HostDevice {
@@ -156,13 +157,13 @@ export function hostSystem(): EngineHost {
     },
     processes: {
       async rows(pids) {
+        const uptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+        const now = new Date();
         const rows: string[][] = [];
         for (const pid of pids) {
-          const st = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-          const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter((x) => x !== '').join(' ');
-          const uid = /^Uid:\s+(\d+)/m.exec(st)?.[1] ?? '?';
-          const ppid = /^PPid:\s+(\d+)/m.exec(st)?.[1] ?? '?';
-          rows.push([uid === '0' ? 'root' : uid, String(pid), ppid, '0', '', '?', '00:00:00', cmd]);
+          const [status, stat, cmdline] = await Promise.all(['status', 'stat', 'cmdline'].map((f) => readFile(`/proc/${pid}/${f}`, 'utf8').catch(() => '')));
+          const row = topRow({ pid, uid: /^Uid:\s+(\d+)/m.exec(status ?? '')?.[1] ?? '?', stat: stat ?? '', cmdline: cmdline ?? '' }, uptime, now);
+          if (row) rows.push(row); // gone since the pid list was read
         }
         return rows;
       },

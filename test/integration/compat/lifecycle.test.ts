@@ -9,6 +9,13 @@ import { requires } from '../../helpers/requires.js';
 import { startDaemon } from '../../helpers/daemon.js';
 import { docker, dockerOk, sleep, until } from './cli.js';
 
+/** `HH:MM:SS` (or `DD-HH:MM:SS`) as seconds. */
+function hmsSeconds(text: string): number {
+  const [days, hms] = text.includes('-') ? [Number(text.split('-')[0]), text.split('-')[1]!] : [0, text];
+  const [h, m, s] = hms.split(':').map(Number) as [number, number, number];
+  return ((days * 24 + h) * 60 + m) * 60 + s;
+}
+
 test('ps and inspect', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli')) return;
   const d = await startDaemon();
@@ -210,6 +217,15 @@ test('top, stats, export, diff', async (t) => {
     const out = await dockerOk(d, ['top', 'idle1']);
     assert.match(out, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD/);
     assert.match(out, /sleep 100/);
+    // The default columns are the host ps's (moby runs `ps -ef`): STIME was empty, C and TIME
+    // fixed at 0 and 00:00:00. The busy loop has used CPU: TIME and C as ps -o prints them.
+    const busy = (await d.api('GET', '/containers/busy1/top')).json<{ Processes: string[][] }>().Processes[0]!;
+    const [, pid, , c, stime, tty, time] = busy;
+    const ps = execFileSync('ps', ['-o', 'c=,stime=,tty=,time=', '-p', pid!], { encoding: 'utf8' }).trim().split(/\s+/);
+    assert.deepEqual([stime, tty], [ps[1], ps[2]]);
+    assert.ok(Math.abs(Number(c) - Number(ps[0])) <= 5, `C ${c} against ps ${ps[0]}`);
+    assert.match(time!, /^\d\d:\d\d:\d\d$/);
+    assert.ok(Math.abs(hmsSeconds(time!) - hmsSeconds(ps[3]!)) <= 1, `TIME ${time} against ps ${ps[3]}`);
     const custom = await dockerOk(d, ['top', 'idle1', '-o', 'pid,comm']);
     assert.deepEqual(custom.trim().split('\n').map((l) => l.trim().split(/\s+/)[1]), ['COMMAND', 'sleep'], 'ps_args, filtered to the container');
   });

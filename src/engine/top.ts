@@ -63,7 +63,7 @@ function ttyText(ttyNr: number): string {
 /**
  * One row of `docker top`'s default columns (UID PID PPID C STIME TTY TIME CMD, moby's `ps
  * -ef`) from /proc, as procps computes them: C is the CPU share over the process's life in
- * per cent, STIME its start, TIME its user + system CPU. `uptimeSeconds` is /proc/uptime's
+ * whole per cent, STIME its start, TIME its user + system CPU. `uptimeSeconds` is /proc/uptime's
  * first field, read with `now` (btime has whole seconds only, too coarse for C of a process a
  * second old). Undefined when the stat line does not parse (the process went away mid-read).
  *
@@ -80,7 +80,9 @@ export function topRow(p: ProcFacts, uptimeSeconds: number, now: Date): string[]
   const cpuSeconds = (utime + stime) / USER_HZ;
   const lived = uptimeSeconds - startTicks / USER_HZ;
   const startSeconds = now.getTime() / 1000 - lived;
-  const c = lived > 0 ? Math.min(99, Math.floor((cpuSeconds * 100) / lived)) : 0;
+  // procps' pr_c, in its whole numbers: CPU centiseconds over whole seconds alive, at most 99.
+  const wholeSeconds = Math.floor(uptimeSeconds) - Math.floor(startTicks / USER_HZ);
+  const c = wholeSeconds > 0 ? Math.min(99, Math.floor(Math.floor(((utime + stime) * 100) / USER_HZ) / wholeSeconds)) : 0;
   // A kernel thread or a zombie has no command line: ps shows its name in brackets.
   const argv = p.cmdline.split('\0').filter((x) => x !== '').join(' ');
   const cmd = argv !== '' ? argv : `[${p.stat.slice(p.stat.indexOf('(') + 1, end)}]`;

@@ -125,9 +125,18 @@ export function joinRefsOf(body: unknown): Array<{ namespace: JoinableNamespace;
   return out;
 }
 
+/** The container of one VolumesFrom entry (`X` of `X[:mode]`); undefined for one that does not parse, which the engine refuses naming the field. */
+function volumesFromRef(spec: unknown): string | undefined {
+  if (typeof spec !== 'string') return undefined;
+  try {
+    return parseVolumesFrom(spec).container;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The container references of HostConfig.VolumesFrom (`X` of `X[:mode]`); an entry that
- * does not parse is left to the engine, which refuses it naming the field.
+ * The container references of HostConfig.VolumesFrom (`X` of `X[:mode]`), those that parse.
  *
  * @example
  * volumesFromRefsOf({ HostConfig: { VolumesFrom: ['data:ro'] } }); // ['data']
@@ -136,14 +145,7 @@ export function volumesFromRefsOf(body: unknown): string[] {
   const hc = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['HostConfig'] : undefined;
   const list = typeof hc === 'object' && hc !== null ? (hc as Record<string, unknown>)['VolumesFrom'] : undefined;
   if (!Array.isArray(list)) return [];
-  return list.flatMap((spec) => {
-    if (typeof spec !== 'string') return [];
-    try {
-      return [parseVolumesFrom(spec).container];
-    } catch {
-      return [];
-    }
-  });
+  return list.map(volumesFromRef).filter((ref): ref is string => ref !== undefined);
 }
 
 /**
@@ -178,13 +180,8 @@ export function resolveContainerReferences(req: CanonicalRequest, containerId: (
   }
   const from = getMember(hc, 'VolumesFrom');
   for (const node of from?.t === 'arr' ? from.items : []) {
-    if (node.t !== 'str') continue;
-    let ref: string;
-    try {
-      ref = parseVolumesFrom(node.v).container;
-    } catch {
-      continue; // the engine refuses it
-    }
+    const ref = node.t === 'str' ? volumesFromRef(node.v) : undefined;
+    if (node.t !== 'str' || ref === undefined) continue; // the engine refuses it
     const id = containerId(ref);
     if (id === undefined) throw invalid(`No such container: ${ref}`);
     if (id !== ref) {

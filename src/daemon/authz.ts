@@ -146,13 +146,7 @@ export async function setupAuthz(cfg: DaemonConfig, log: Logger, options: AuthzS
  */
 export function engineInspector(engine: Engine): RequestInspector {
   return {
-    containerId: (ref) => {
-      try {
-        return engine.find(ref)?.Id;
-      } catch {
-        return undefined; // an ambiguous id prefix names no one container
-      }
-    },
+    containerId: (ref) => engine.findOne(ref)?.Id,
     effects: async (req) => {
       const body = req.body as { HostConfig?: unknown } | undefined;
       const hc = (typeof body?.HostConfig === 'object' && body.HostConfig !== null ? body.HostConfig : {}) as HostConfig;

@@ -153,6 +153,15 @@ export class Engine {
     return this.#core.table.find(ref);
   }
 
+  /** `find`, with an ambiguous id prefix (which names no one container) as none. */
+  findOne(ref: string): ContainerRecord | undefined {
+    try {
+      return this.find(ref);
+    } catch {
+      return undefined;
+    }
+  }
+
   get(ref: string): ContainerRecord {
     return this.#core.table.get(ref);
   }
@@ -369,13 +378,7 @@ export class Engine {
 
   /** The `kind` namespace of container `ref`: the host's, or shared with a privileged container? */
   namespaceOf(ref: string, kind: JoinKind): { id: string; host: boolean; privileged: boolean } | undefined {
-    const find = (r: string): ContainerRecord | undefined => {
-      try {
-        return this.find(r);
-      } catch {
-        return undefined; // an ambiguous prefix names no one container
-      }
-    };
+    const find = (r: string): ContainerRecord | undefined => this.findOne(r);
     const c = find(ref);
     if (!c) return undefined;
     return { id: c.Id, ...namespaceFacts(this.list(), { find, target: c.Id, kind }) };
@@ -386,12 +389,7 @@ export class Engine {
    * volumes (from its plan, as the create copies them).
    */
   mountsOf(ref: string): { id: string; bindSources: string[]; volumes: string[] } | undefined {
-    let c: ContainerRecord | undefined;
-    try {
-      c = this.find(ref);
-    } catch {
-      return undefined; // an ambiguous prefix names no one container
-    }
+    const c = this.findOne(ref);
     if (!c) return undefined;
     const mounts = planOf(c, this.#core.o.defaults).mounts;
     return {
@@ -403,8 +401,6 @@ export class Engine {
 
   // ---- the container's filesystem (export, diff; commit later) -----------------------------
 
-  /** A container's overlay: its upper dir and the image's layer dirs (for `docker diff`, commit). */
-  /** Bytes a container wrote (its overlay upper dir), for `docker system df`. */
   /** `size=1` on ps and inspect, `system df`: the container's own files, and those plus its image's (moby's SizeRootFs). */
   async sizes(ref: string): Promise<{ SizeRw: number; SizeRootFs: number }> {
     const c = this.#core.table.get(ref);

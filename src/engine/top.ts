@@ -1,5 +1,6 @@
 // `docker top` with `ps` options: the host's ps output, kept to the container's rows. Pure.
 import { invalid } from '../base/index.js';
+import { splitProcStat } from '../runtime/index.js';
 
 /**
  * `ps` output -> Docker's top JSON, keeping rows whose PID is in `pids` (moby `daemon/top_unix.go`).
@@ -71,9 +72,9 @@ function ttyText(ttyNr: number): string {
  * topRow({ pid: 42, uid: '0', stat: '42 (sleep) S 1 …', cmdline: 'sleep\0600\0' }, 38490.5, new Date()); // ['root', '42', '1', '0', '10:41', '?', '00:00:00', 'sleep 600']
  */
 export function topRow(p: ProcFacts, uptimeSeconds: number, now: Date): string[] | undefined {
-  const end = p.stat.lastIndexOf(')');
-  if (end < 0) return undefined;
-  const f = p.stat.slice(end + 2).split(' ');
+  const split = splitProcStat(p.stat);
+  if (split === undefined) return undefined;
+  const f = split.fields;
   // After the name: ppid is field 4 (f[1]), tty_nr 7 (f[4]), utime 14 (f[11]), stime 15 (f[12]), starttime 22 (f[19]).
   const [ppid, ttyNr, utime, stime, startTicks] = [f[1], f[4], f[11], f[12], f[19]].map(Number) as [number, number, number, number, number];
   if (![ppid, ttyNr, utime, stime, startTicks].every(Number.isFinite)) return undefined;
@@ -85,6 +86,6 @@ export function topRow(p: ProcFacts, uptimeSeconds: number, now: Date): string[]
   const c = wholeSeconds > 0 ? Math.min(99, Math.floor(Math.floor(((utime + stime) * 100) / USER_HZ) / wholeSeconds)) : 0;
   // A kernel thread or a zombie has no command line: ps shows its name in brackets.
   const argv = p.cmdline.split('\0').filter((x) => x !== '').join(' ');
-  const cmd = argv !== '' ? argv : `[${p.stat.slice(p.stat.indexOf('(') + 1, end)}]`;
+  const cmd = argv !== '' ? argv : `[${split.comm}]`;
   return [p.uid === '0' ? 'root' : p.uid, String(p.pid), String(ppid), String(c), startTimeText(new Date(startSeconds * 1000), now), ttyText(ttyNr), cpuTimeText(cpuSeconds), cmd];
 }

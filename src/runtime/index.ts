@@ -21,3 +21,4 @@ export { connectSeqpacket, onAttachPackets, attachStdin, decodeAttachPacket, ATT
  * writeBundleSync(dir, standaloneSpec({ rootfs: 'rootfs', args: ['/probe'], capabilities: [], cgroupsPath: 'moat-test/abc' }));
  */
 export { writeBundleSync } from './bundle.js';
+export { splitProcStat } from './runc-state.js';

@@ -61,6 +61,20 @@ export function essentialRuncState(s: RuncStateFile): RuncStateFile {
 }
 
 /**
+ * /proc/<pid>/stat split: the command name (which the process sets, and which may hold
+ * spaces and parentheses) and the fields after it, from field 3 on (cut at the last `)`).
+ *
+ * @example
+ * splitProcStat('42 (a b) S 1 42'); // { comm: 'a b', fields: ['S', '1', '42'] }
+ */
+export function splitProcStat(text: string): { comm: string; fields: string[] } | undefined {
+  const open = text.indexOf('(');
+  const end = text.lastIndexOf(')');
+  if (open < 0 || end < open) return undefined;
+  return { comm: text.slice(open + 1, end), fields: text.slice(end + 2).split(' ') };
+}
+
+/**
  * The state letter and start time of /proc/<pid>/stat (the command name may hold spaces and
  * parentheses: fields follow the last `)`).
  *
@@ -68,9 +82,8 @@ export function essentialRuncState(s: RuncStateFile): RuncStateFile {
  * tryParseProcStat('42 (sh) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 9001 ...'); // { state: 'S', startTime: 9001 }
  */
 export function tryParseProcStat(text: string): { state: string; startTime: number } | undefined {
-  const end = text.lastIndexOf(')');
-  if (end < 0) return undefined;
-  const fields = text.slice(end + 2).split(' ');
+  const fields = splitProcStat(text)?.fields;
+  if (fields === undefined) return undefined;
   // After the name: field 3 (state) is fields[0], field 22 (starttime) is fields[19].
   const state = fields[0];
   const startTime = Number(fields[19]);

@@ -8,7 +8,10 @@ import { requires } from '../../helpers/requires.js';
 import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { docker, dockerOk, sleep, until } from './cli.js';
 
-const ORPHANS = 'for i in $(seq 1 50); do (sleep 0.1 &); done; exec sleep 600';
+// Each orphan outlives the loop: one that exited while sh (PID 1 before its exec) still looped
+// would be reaped by sh, not left (a slower machine took ~200 ms for the 50 forks, and 0.1 s
+// orphans left 25 zombies, not 50).
+const ORPHANS = 'for i in $(seq 1 50); do (sleep 2 &); done; exec sleep 600';
 
 async function zombies(d: TestDaemon, name: string): Promise<number> {
   const ps = await dockerOk(d, ['exec', name, 'ps', '-o', 'stat,pid,comm']);

@@ -34,6 +34,10 @@ export interface RunFlags {
   sysctl: string[];
   tmpfs: string[];
   device: string[];
+  deviceReadBps: string[];
+  deviceWriteBps: string[];
+  deviceReadIops: string[];
+  deviceWriteIops: string[];
   volume: string[];
   mount: string[];
   volumesFrom: string[];
@@ -81,6 +85,10 @@ export function addRunFlags(cmd: Command): Command {
     .option('--sysctl <kv>', 'namespaced sysctl', collect, [])
     .option('--tmpfs <mount>', 'tmpfs mount path[:options]', collect, [])
     .option('--device <dev>', 'host device', collect, [])
+    .option('--device-read-bps <dev:rate>', 'limit reads from a block device, bytes per second (/dev/vda:1mb)', collect, [])
+    .option('--device-write-bps <dev:rate>', 'limit writes to a block device, bytes per second', collect, [])
+    .option('--device-read-iops <dev:n>', 'limit reads from a block device, operations per second', collect, [])
+    .option('--device-write-iops <dev:n>', 'limit writes to a block device, operations per second', collect, [])
     .option('-v, --volume <bind>', 'bind mount or named volume', collect, [])
     .option('--mount <spec>', 'mount', collect, [])
     .option('--volumes-from <container>', 'the binds and volumes of a container, container[:ro|rw]', collect, [])
@@ -104,6 +112,32 @@ export function flagsOf(o: Record<string, unknown>): RunFlags {
 
 /** `64m`, `1g`, `1024` -> bytes (docker's RAMInBytes). */
 export const parseBytes = ramInBytes;
+
+/**
+ * `--device-read-bps /dev/vda:1mb` (bytes) or `--device-read-iops /dev/vda:100` (a count) ->
+ * a throttle entry, with the docker CLI's checks and words (opts/throttledevice.go).
+ *
+ * @example
+ * parseThrottle('/dev/vda:1mb', 'bytes') // { Path: '/dev/vda', Rate: 1048576 }
+ */
+export function parseThrottle(val: string, unit: 'bytes' | 'count'): { Path: string; Rate: number } {
+  const parts = val.split(':');
+  if (parts.length !== 2) throw new Error(`bad format: ${val}`);
+  const [path = '', rate = ''] = parts;
+  if (!path.startsWith('/dev/')) throw new Error(`bad format for device path: ${val}`);
+  let n: number;
+  try {
+    n = unit === 'bytes' ? ramInBytes(rate) : /^\d+$/.test(rate) ? Number(rate) : NaN;
+  } catch {
+    n = NaN;
+  }
+  if (!Number.isSafeInteger(n)) {
+    throw new Error(unit === 'bytes'
+      ? `invalid rate for device: ${val}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb`
+      : `invalid rate for device: ${val}. The correct format is <device-path>:<number>. Number must be a positive integer`);
+  }
+  return { Path: path, Rate: n };
+}
 
 function normalizeCap(c: string): string {
   const u = c.toUpperCase();
@@ -169,6 +203,10 @@ export function buildCreateBody(image: string, cmd: string[], f: RunFlags): Reco
     OomKillDisable: f.oomKillDisable === true,
     Ulimits: ulimits,
     Devices: devices,
+    BlkioDeviceReadBps: f.deviceReadBps.map((v) => parseThrottle(v, 'bytes')),
+    BlkioDeviceWriteBps: f.deviceWriteBps.map((v) => parseThrottle(v, 'bytes')),
+    BlkioDeviceReadIOps: f.deviceReadIops.map((v) => parseThrottle(v, 'count')),
+    BlkioDeviceWriteIOps: f.deviceWriteIops.map((v) => parseThrottle(v, 'count')),
     Binds: f.volume.length > 0 ? f.volume : null,
     VolumesFrom: f.volumesFrom.length > 0 ? f.volumesFrom : null,
     GroupAdd: f.groupAdd.length > 0 ? f.groupAdd : null,

@@ -7,7 +7,7 @@ import { chmod, mkdir, rm, writeFile, readFile, open, stat } from 'node:fs/promi
 import { join } from 'node:path';
 import { createLogger, errorText, newId, readTextIfExists, type Logger, type LogLevel } from '../base/index.js';
 import { capsFromMask, normalizeCapName, MOAT_DEFAULT_CAPS, type CapName } from '../caps/index.js';
-import { Engine, EventBus, SeccompPolicy, hostSystem, parseDaemonSeccompProfile, parseDaemonLogConfig, type DaemonDefaults } from '../engine/index.js';
+import { Engine, EventBus, SeccompPolicy, hostSystem, parseDaemonSeccompProfile, parseDaemonLogConfig, readBlkioSupport, type DaemonDefaults } from '../engine/index.js';
 import { RuncRuntime } from '../runtime/index.js';
 import { hostArch } from '../seccomp/index.js';
 import { kernelRunsX32, spreadSubdirectories } from '../sys/index.js';
@@ -256,6 +256,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
     await writeFile(daemonIdFile, daemonId + '\n', { mode: 0o600 });
   }
   const bounding = await ownBoundingSet();
+  const blkio = await readBlkioSupport();
   const defaultCaps = cfg.defaultCapabilities ? cfg.defaultCapabilities.map((c) => normalizeCapName(c)).filter((c): c is CapName => c !== 'ALL') : [...MOAT_DEFAULT_CAPS];
 
   // --userns-remap: containers' root is an unprivileged host uid; everything the daemon
@@ -360,6 +361,7 @@ async function run(cfg: DaemonConfig, log: Logger, argv: string[]): Promise<void
       defaultUlimits: cfg.defaultUlimits.map((u) => parseUlimit(u)),
       userns,
       numCpus: os.cpus().length,
+      blkio,
       init: cfg.init,
       // Only a binary that is there: a container asking for --init without it is a 400.
       ...(existsSync(cfg.initPath) ? { initBinary: cfg.initPath } : {}),

@@ -96,6 +96,11 @@ export interface HostConfig {
   Memory?: number;
   NanoCpus?: number;
   BlkioWeight?: number;
+  BlkioWeightDevice?: Array<{ Path: string; Weight: number }> | null;
+  BlkioDeviceReadBps?: Array<{ Path: string; Rate: number }> | null;
+  BlkioDeviceWriteBps?: Array<{ Path: string; Rate: number }> | null;
+  BlkioDeviceReadIOps?: Array<{ Path: string; Rate: number }> | null;
+  BlkioDeviceWriteIOps?: Array<{ Path: string; Rate: number }> | null;
   CpuPeriod?: number;
   CpuQuota?: number;
   CpusetCpus?: string;

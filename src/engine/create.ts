@@ -8,6 +8,7 @@ import { CleanupStack, allSettledOrThrow, errorText, invalid, isValidName, newId
 import { writeJsonAtomic } from '../base/index.js';
 import { LINKS_ONLY_ON_BRIDGES, parseVolumesFrom, type ContainerConfig, type HostConfig, type NetworkingConfig } from '../docker/index.js';
 import type { ImageRecord } from '../image/index.js';
+import { blockDevicePaths } from '../spec/index.js';
 import type { BundlePaths } from './bundle.js';
 import type { ContainerRecord } from './types.js';
 import { etcFiles, writeEtcFiles } from './etc-files.js';
@@ -55,6 +56,9 @@ async function createReserved(core: EngineCore, id: string, name: string, image:
     core.logConfig,
     (r, caps) => core.o.seccomp.forContainer(r, caps),
   );
+  // A blkio setting's device must be a whole disk now (and again at each start, as its number may change).
+  const blockPaths = blockDevicePaths(rec.Plan!.blockDevices ?? {});
+  if (blockPaths.length > 0) await core.host.devices.blockNumbers(blockPaths);
   const volumeLabels = new Map(rec.Plan!.mounts.flatMap((m) => (m.kind === 'volume' && m.volumeLabels ? [[m.target, m.volumeLabels] as const] : [])));
   const inherited = inheritMounts(rec, volumesFromSources(core, rec.HostConfig));
   // What the policy approved is what gets mounted: record each bind source's identity now

@@ -1,8 +1,9 @@
 // Host work for the engine: device nodes, ownership under userns remap, volume copy-up
 // (through src/sys: the volume and the rootfs are container-writable).
-import { readdir, stat } from 'node:fs/promises';
+import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalid } from '../base/index.js';
+import { devMajor, devMinor } from '../image/index.js';
 import { openRoot, openAt, listDir, copyTree, setOwner, setMode, errnoOf, O_PATH, O_DIRECTORY, type Handle } from '../sys/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
 import type { HostDevice } from './host.js';
@@ -19,11 +20,34 @@ export async function hostDevices(list: readonly { PathOnHost: string; PathInCon
     }
     const type: 'c' | 'b' | undefined = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
     if (type === undefined) throw invalid(`error gathering device information while adding custom device "${d.PathOnHost}": not a device node`);
-    const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn);
-    const minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+    const major = devMajor(st.rdev);
+    const minor = devMinor(st.rdev);
     const node: LinuxDevice = { path: d.PathInContainer || d.PathOnHost, type, major, minor, fileMode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     const cgroup: ResolvedDevice = { type, major, minor, permissions: d.CgroupPermissions || 'rwm' };
     out.push({ node, cgroup });
+  }
+  return out;
+}
+
+/**
+ * The device numbers of the block devices a container's block I/O settings name (paths
+ * under /dev, checked at create), looked up now: a 400 for a path that is not a block device
+ * or is a partition (the kernel applies blkio settings to whole disks only: ENODEV from runc).
+ */
+export async function blockDeviceNumbers(paths: readonly string[], sysRoot = '/sys'): Promise<Map<string, { major: number; minor: number }>> {
+  const out = new Map<string, { major: number; minor: number }>();
+  for (const p of paths) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (err) {
+      throw invalid(`error gathering block device information for "${p}": ${errnoOf(err) === 'ENOENT' ? 'not found' : (err as Error).message}`, { cause: err });
+    }
+    if (!st.isBlockDevice()) throw invalid(`error gathering block device information for "${p}": not a block device`);
+    const n = { major: devMajor(st.rdev), minor: devMinor(st.rdev) };
+    const partition = await access(join(sysRoot, 'dev', 'block', `${n.major}:${n.minor}`, 'partition')).then(() => true, () => false);
+    if (partition) throw invalid(`"${p}" is a partition: block I/O weights and limits apply to a whole disk`);
+    out.set(p, n);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { MAX_CGROUP_PARENT_DEPTH, type DeviceMapping, type MountRequest } from '
 import { mountOverlay, unmountOverlay } from '../image/index.js';
 import type { LinuxDevice, ResolvedDevice } from '../spec/index.js';
 import { identifyBindSources, stageBinds, unstageBinds, type BindSource } from './binds.js';
-import { allHostDevices, chownIfRoot, hostDevices, populateVolume } from './host-setup.js';
+import { allHostDevices, blockDeviceNumbers, chownIfRoot, hostDevices, populateVolume } from './host-setup.js';
 import { locateCgroups, readLimitCounters, type CgroupLocator, type LimitCounters } from './limits.js';
 import { makeWorkdir, readRootfsText } from './rootfs.js';
 import { topRow } from './top.js';
@@ -88,7 +88,12 @@ export interface ProcessHost {
 export interface EngineHost {
   rootfs: RootfsHost;
   binds: BindHost;
-  devices: { resolve(list: readonly DeviceMapping[]): Promise<HostDevice[]>; all(): Promise<HostDevice[]> };
+  devices: {
+    resolve(list: readonly DeviceMapping[]): Promise<HostDevice[]>;
+    all(): Promise<HostDevice[]>;
+    /** Block device paths (blkio settings) → their device numbers now; a 400 for one that is not a whole disk. */
+    blockNumbers(paths: readonly string[]): Promise<Map<string, { major: number; minor: number }>>;
+  };
   cgroups: CgroupHost;
   processes: ProcessHost;
   /** The host's /etc/resolv.conf ('' when unreadable). */
@@ -132,7 +137,7 @@ export function hostSystem(): EngineHost {
       chmod: (path, mode) => chmod(path, mode),
     },
     binds: { identify: identifyBindSources, stage: stageBinds, unstage: unstageBinds },
-    devices: { resolve: (list) => hostDevices(list), all: () => allHostDevices() },
+    devices: { resolve: (list) => hostDevices(list), all: () => allHostDevices(), blockNumbers: (paths) => blockDeviceNumbers(paths) },
     cgroups: {
       async init(parent) {
         cgroups = await locateCgroups(parent);

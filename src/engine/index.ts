@@ -13,7 +13,7 @@ export { UPDATE_RESOURCE_FIELDS, type ContainerUpdate } from './lifecycle.js';
 export { statContainerPath, archiveContainerPath, extractIntoContainer, goFileMode, type ContainerPathStat, type ExtractIntoOptions } from './archive.js';
 export type { EngineImages, SeccompExplainerHooks } from './core.js';
 export { hostSystem, type EngineHost, type RootfsHost, type BindHost, type CgroupHost, type ProcessHost, type HostDevice } from './host.js';
-export type { LimitCounters } from './limits.js';
+export { readBlkioSupport, type LimitCounters } from './limits.js';
 export { LOOPBACK_ONLY, type ContainerNetworking, type CreateNetworkFacts, type NetworkFacts } from './networking.js';
 export type { BindSource } from './binds.js';
 export { mergeEnv } from './util.js';

@@ -263,7 +263,7 @@ export class Lifecycle {
         delete hc.CpuQuota;
         delete hc.CpuPeriod;
       } else if ((u.CpuQuota ?? 0) !== 0 || (u.CpuPeriod ?? 0) !== 0) delete hc.NanoCpus;
-      const planned = planResources(hc, { defaultPidsLimit: this.core.o.defaults.pidsLimit, numCpus: this.core.o.defaults.numCpus });
+      const planned = planResources(hc, { defaultPidsLimit: this.core.o.defaults.pidsLimit, numCpus: this.core.o.defaults.numCpus, blkio: this.core.o.defaults.blkio });
       const resources = { ...planned.resources };
       delete resources.devices;
       if (isLiveRecord(c)) await runtime.update(c.Id, resources);

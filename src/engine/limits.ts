@@ -1,8 +1,10 @@
 // Limits that explain themselves: watches running containers' cgroups and reports when the
 // pids limit refuses a fork or the OOM killer fires, naming the container and the limit.
 import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readOwnCgroups, readPidsEvents, readOomKillCount, type CgroupMode } from '../cgroups/index.js';
+import { blkioSupportFrom, type BlkioSupport } from '../spec/index.js';
 
 export interface LimitHit {
   containerId: string;
@@ -28,6 +30,21 @@ export async function locateCgroups(parent: string): Promise<CgroupLocator> {
       return base === undefined ? undefined : join(base, parent, sub, id);
     },
   };
+}
+
+/**
+ * What the block I/O controller can apply to containers nested under moatd's own cgroups
+ * (`own`: readOwnCgroups' answer): v1 (and hybrid) by the blkio directory's files, v2 by the
+ * io controller. Nothing where the directory cannot be read.
+ */
+export async function readBlkioSupport(own?: { mode: CgroupMode; dirs: Readonly<Record<string, string>> }): Promise<BlkioSupport> {
+  const o = own ?? (await readOwnCgroups());
+  if (o.mode === 'v2') {
+    const dir = o.dirs['unified'];
+    return blkioSupportFrom(2, [], dir === undefined ? '' : (await readFile(join(dir, 'cgroup.controllers'), 'utf8').catch(() => '')).trim());
+  }
+  const dir = o.dirs['blkio'];
+  return blkioSupportFrom(1, dir === undefined ? [] : await readdir(dir).catch(() => []));
 }
 
 /** A cgroupfs file's text ('' when missing): synchronous, as the cgroups module reads counters. */

@@ -5,7 +5,7 @@
 import { invalid } from '../base/index.js';
 import { resolveCapabilities, type CapName } from '../caps/index.js';
 import { cleanAbsolutePath, parseMountRequests, type ContainerConfig, type DeviceMapping, type HostConfig, type MountRequest, type Ulimit } from '../docker/index.js';
-import { systemPaths, validateSysctls, parseSecurityOpts, planResources, effectivePidsLimit, checkDeviceMapping, ulimitsToRlimits, type IdMapping, type LinuxResources } from '../spec/index.js';
+import { systemPaths, validateSysctls, parseSecurityOpts, planResources, effectivePidsLimit, checkDeviceMapping, ulimitsToRlimits, type BlkioSupport, type IdMapping, type LinuxResources } from '../spec/index.js';
 import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { BindSource } from './binds.js';
@@ -31,6 +31,8 @@ export interface DaemonDefaults {
   init?: boolean;
   /** The init binary (Debian's tini-static) when present on the host. */
   initBinary?: string;
+  /** What the host's block I/O controller can apply (absent: all of it). */
+  blkio?: BlkioSupport;
 }
 
 /** Where the init binary appears in a container (Docker's path). */
@@ -102,7 +104,7 @@ export const nsView = (r: NsRequest): string => (r.kind === 'container' ? `conta
  * creates nothing), and what start needs of it. Anonymous volumes are left out (planVolumes
  * names them).
  */
-function planHostConfig(hc: HostConfig, d: DaemonDefaults): { plan: Omit<ContainerPlan, 'mounts'>; mounts: MountRequest[]; warnings: string[] } {
+function planHostConfig(hc: HostConfig, d: DaemonDefaults): { plan: Omit<ContainerPlan, 'mounts'>; mounts: MountRequest[]; warnings: string[]; discarded: Array<'BlkioWeight' | 'BlkioWeightDevice'> } {
   const capabilities = containerCapabilities(hc, d);
   const security = parseSecurityOpts(hc.SecurityOpt);
   if (security.apparmor !== undefined && security.apparmor !== 'unconfined') {
@@ -122,7 +124,7 @@ function planHostConfig(hc: HostConfig, d: DaemonDefaults): { plan: Omit<Contain
   const ulimits = [...merged.values()];
   ulimitsToRlimits(ulimits);
   const devices: DeviceMapping[] = (hc.Devices ?? []).map((dev) => checkDeviceMapping(dev));
-  const planned = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus });
+  const planned = planResources(hc, { defaultPidsLimit: d.pidsLimit, numCpus: d.numCpus, blkio: d.blkio });
   if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalid('SHM size can not be less than 0');
   // The kernel refuses anything else when runc writes /proc/self/oom_score_adj: a 400 now,
   // not a container that can never start (moby daemon/daemon_unix.go wording).
@@ -140,6 +142,7 @@ function planHostConfig(hc: HostConfig, d: DaemonDefaults): { plan: Omit<Contain
       ulimits,
       devices,
       resources,
+      ...(Object.keys(planned.blockDevices).length > 0 ? { blockDevices: planned.blockDevices } : {}),
       noNewPrivileges: security.noNewPrivileges ?? d.noNewPrivileges,
       maskedPaths: paths.maskedPaths,
       readonlyPaths: paths.readonlyPaths,
@@ -148,6 +151,7 @@ function planHostConfig(hc: HostConfig, d: DaemonDefaults): { plan: Omit<Contain
     },
     mounts,
     warnings: planned.warnings,
+    discarded: planned.discarded,
   };
 }
 
@@ -232,6 +236,9 @@ export function planContainer(
   };
   if (usesInit(hc, d) && d.initBinary === undefined) throw invalid('--init: the init binary is not on this host (install Debian\'s tini: /usr/bin/tini-static)');
   const checked = planHostConfig(hc, d);
+  // What the host cannot apply and dockerd drops with a warning is stored unset, as dockerd stores it.
+  if (checked.discarded.includes('BlkioWeight')) hc.BlkioWeight = 0;
+  if (checked.discarded.includes('BlkioWeightDevice')) hc.BlkioWeightDevice = [];
   // The seccomp options are checked by the code that builds the filter.
   record.Security = securitySummary(record, { ...checked.plan, mounts: checked.mounts }, seccompOf(record, checked.plan.capabilities), d);
   record.Plan = { ...checked.plan, mounts: checked.mounts };

@@ -5,6 +5,7 @@
 import { invalid } from '../base/index.js';
 import { ociCapabilities } from '../caps/index.js';
 import {
+  blockIOFor,
   DEFAULT_PATH_ENV,
   defaultSysctls,
   deviceCgroupRules,
@@ -36,6 +37,8 @@ export interface HostFacts {
   mounts: Mount[];
   /** --device entries (all host devices when privileged), stat()ed on the host. */
   devices: Array<{ node: LinuxDevice; cgroup: ResolvedDevice }>;
+  /** The device numbers of the block devices the plan's blkio settings name (by path). */
+  blockDevices?: ReadonlyMap<string, { major: number; minor: number }>;
   /** /proc/<pid>/ns/<type> paths of containers joined with container:X. */
   joined: Partial<Record<'pid' | 'ipc' | 'network', string>>;
   /** The joined container's user namespace, under remap (Docker joins it too). */
@@ -76,6 +79,8 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
   };
   if (ns.userns) namespaces.user = f.joinedUserns ? { kind: 'path', path: f.joinedUserns } : { kind: 'private' };
   const resources = { ...p.resources, devices: deviceCgroupRules({ privileged, devices: f.devices.map((x) => x.cgroup), rules: hc.DeviceCgroupRules ?? null }) };
+  const blockIO = blockIOFor(p.resources.blockIO, p.blockDevices ?? {}, f.blockDevices ?? new Map());
+  if (blockIO !== undefined) resources.blockIO = blockIO;
   // A user mount replaces a default mount on the same destination (Docker's mount filtering).
   const userTargets = new Set(f.mounts.map((m) => m.destination));
   const etc = f.etcMounts.filter((m) => !userTargets.has(m.destination));

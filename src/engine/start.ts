@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { conflict, errorText, invalid, noSuchContainer } from '../base/index.js';
 import type { MountRequest } from '../docker/index.js';
 import { startFailureExitCode, type PendingCreate } from '../runtime/index.js';
-import { bindToOciMount, generateSpec, resolveUser, tmpfsToOciMount, type Mount } from '../spec/index.js';
+import { bindToOciMount, blockDevicePaths, generateSpec, resolveUser, tmpfsToOciMount, type Mount } from '../spec/index.js';
 import type { EngineCore } from './core.js';
 import { initialHealth } from './health.js';
 import { logSettings, type LogSettings } from './log-config.js';
@@ -103,6 +103,8 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   ];
   const mounts = await hostMounts(core, c, plan, b.rootfs);
   const devices = c.HostConfig.Privileged === true ? await core.host.devices.all() : await core.host.devices.resolve(plan.devices);
+  const blockPaths = blockDevicePaths(plan.blockDevices ?? {});
+  const blockDevices = blockPaths.length > 0 ? await core.host.devices.blockNumbers(blockPaths) : new Map<string, { major: number; minor: number }>();
   const joined = joinedNamespaces(core, c, plan.namespaces);
   const links = resolveLinks(core, c);
   const env = links.env.length > 0 ? mergeEnv(links.env, buildEnv(c, user.home)) : buildEnv(c, user.home);
@@ -113,7 +115,7 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   // namespace is the one runc makes, set up once it exists.
   const net = await core.networking.prepare(c, { ownNamespace: !plan.namespaces.userns && plan.namespaces.network.kind === 'private' });
   phases.mark('net-prepare');
-  const facts: HostFacts = { rootfs: b.rootfs, user, env, cwd, etcMounts, mounts, devices, joined: joined.paths, joinedUserns: joined.userns, seccomp, ...(net?.netnsPath !== undefined ? { netns: net.netnsPath } : {}) };
+  const facts: HostFacts = { rootfs: b.rootfs, user, env, cwd, etcMounts, mounts, devices, blockDevices, joined: joined.paths, joinedUserns: joined.userns, seccomp, ...(net?.netnsPath !== undefined ? { netns: net.netnsPath } : {}) };
   const spec = generateSpec(runPlan(c, plan, facts, d));
   const security = securitySummary(c, plan, seccomp, d);
   phases.mark('spec');

@@ -3,7 +3,7 @@
 import type { BindSource } from './binds.js';
 import type { CapName } from '../caps/index.js';
 import type { ContainerConfig, DeviceMapping, HostConfig, MountRequest, NetworkingConfig, Ulimit } from '../docker/index.js';
-import type { LinuxResources } from '../spec/index.js';
+import type { BlockDeviceLimits, LinuxResources } from '../spec/index.js';
 
 export type { ContainerConfig, HostConfig, DeviceMapping, Ulimit, MountSpec, NetworkingConfig, EndpointConfig } from '../docker/index.js';
 
@@ -84,6 +84,8 @@ export interface ContainerPlan {
   devices: DeviceMapping[];
   /** linux.resources except the device rules (made at start with the device numbers). */
   resources: LinuxResources;
+  /** Per-device block I/O weights and limits by path (numbers looked up at start); absent when none. */
+  blockDevices?: BlockDeviceLimits;
   noNewPrivileges: boolean;
   maskedPaths: string[];
   readonlyPaths: string[];

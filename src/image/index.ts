@@ -6,7 +6,7 @@
  * const store = new ImageStore('/var/lib/moat/image', log); await store.init();
  */
 export { ImageStore, type ImageRecord, type ImageConfig } from './store.js';
-export { applyLayer, clearTarget, extractArchiveAt, type IdShift } from './layer.js';
+export { applyLayer, clearTarget, extractArchiveAt, devMajor, devMinor, type IdShift } from './layer.js';
 export { ensureBuiltinImage, BUILTIN_IMAGE } from './builtin.js';
 export { mountOverlay, unmountOverlay, isMounted } from './overlay.js';
 export { parseReference, familiarName, normalizeReference, type ImageRef } from './reference.js';

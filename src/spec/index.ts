@@ -46,4 +46,19 @@ export {
   type SystemPaths,
 } from './security.js';
 export { bindToOciMount, tmpfsToOciMount, TMPFS_DEFAULT_OPTIONS } from './mounts.js';
-export { planResources, effectivePidsLimit, parseCpusetList, MIN_MEMORY, NANO_CPU_PERIOD, type HostResources, type ResourceOptions, type PlannedResources } from './resources.js';
+export {
+  planResources,
+  effectivePidsLimit,
+  parseCpusetList,
+  blockIOFor,
+  blockDevicePaths,
+  blkioSupportFrom,
+  MIN_MEMORY,
+  NANO_CPU_PERIOD,
+  type HostResources,
+  type ResourceOptions,
+  type PlannedResources,
+  type BlockDeviceLimits,
+  type BlkioSupport,
+  type ThrottleEntry,
+} from './resources.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineError } from '../base/index.js';
-import { effectivePidsLimit, parseCpusetList, planResources } from './resources.js';
+import { blkioSupportFrom, blockDevicePaths, blockIOFor, effectivePidsLimit, parseCpusetList, planResources } from './resources.js';
 import { DEFAULT_DEVICE_RULES } from './security.js';
 
 const is400 = (msg: string) => (e: unknown): boolean => e instanceof EngineError && e.status === 400 && e.message === msg;
@@ -88,4 +88,60 @@ test('parseCpusetList()', () => {
   assert.deepEqual([...parseCpusetList('0-2,5')], [0, 1, 2, 5]);
   assert.deepEqual([...parseCpusetList('')], []);
   assert.throws(() => parseCpusetList('1,'), /invalid format/);
+});
+
+const NO_BLKIO = { weight: false, weightDevice: false, readBps: false, writeBps: false, readIOps: false, writeIOps: false };
+const THROTTLES_ONLY = { ...NO_BLKIO, readBps: true, writeBps: true, readIOps: true, writeIOps: true };
+
+test('planResources(): per-device blkio limits by path, numbered at start by blockIOFor()', () => {
+  const p = planResources({
+    BlkioWeight: 300,
+    BlkioWeightDevice: [{ Path: '/dev/sda', Weight: 200 }],
+    BlkioDeviceReadBps: [{ Path: '/dev/vda', Rate: 1048576 }],
+    BlkioDeviceWriteIOps: [{ Path: '/dev/disk/by-id/x', Rate: 50 }, { Path: '/dev/vda', Rate: 0 }],
+  }, opts);
+  assert.deepEqual(p.resources.blockIO, { weight: 300 });
+  assert.deepEqual(p.blockDevices, { weightDevice: [{ path: '/dev/sda', weight: 200 }], readBps: [{ path: '/dev/vda', rate: 1048576 }], writeIOps: [{ path: '/dev/disk/by-id/x', rate: 50 }, { path: '/dev/vda', rate: 0 }] });
+  assert.deepEqual(p.discarded, []);
+  assert.deepEqual(blockDevicePaths(p.blockDevices), ['/dev/sda', '/dev/vda', '/dev/disk/by-id/x']);
+  const numbers = new Map([['/dev/sda', { major: 8, minor: 0 }], ['/dev/vda', { major: 254, minor: 0 }], ['/dev/disk/by-id/x', { major: 8, minor: 16 }]]);
+  assert.deepEqual(blockIOFor(p.resources.blockIO, p.blockDevices, numbers), {
+    weight: 300,
+    weightDevice: [{ major: 8, minor: 0, weight: 200 }],
+    throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }],
+    throttleWriteIOPSDevice: [{ major: 8, minor: 16, rate: 50 }, { major: 254, minor: 0, rate: 0 }],
+  });
+  assert.equal(blockIOFor(undefined, {}, new Map()), undefined);
+  assert.throws(() => blockIOFor(undefined, { readBps: [{ path: '/dev/sdz', rate: 1 }] }, numbers), /\/dev\/sdz: not looked up/);
+});
+
+test('planResources(): a blkio weight the host cannot apply is dropped with dockerd\'s warning, a throttle is refused', () => {
+  const w = planResources({ BlkioWeight: 5, BlkioWeightDevice: [{ Path: '/dev/vda', Weight: 300 }], BlkioDeviceReadBps: [{ Path: '/dev/vda', Rate: 1 }] }, { ...opts, blkio: THROTTLES_ONLY });
+  assert.equal(w.resources.blockIO, undefined, 'no range check of a weight that is dropped (dockerd: the same)');
+  assert.deepEqual(w.discarded, ['BlkioWeight', 'BlkioWeightDevice']);
+  assert.deepEqual(w.warnings, [
+    'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.',
+    'Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.',
+  ]);
+  assert.deepEqual(w.blockDevices, { readBps: [{ path: '/dev/vda', rate: 1 }] });
+  for (const [field, what] of [['BlkioDeviceReadBps', 'BPS Block I/O read limit'], ['BlkioDeviceWriteBps', 'BPS Block I/O write limit'], ['BlkioDeviceReadIOps', 'IOPS Block read limit'], ['BlkioDeviceWriteIOps', 'IOPS Block write limit']] as const) {
+    assert.throws(() => planResources({ [field]: [{ Path: '/dev/vda', Rate: 1 }] }, { ...opts, blkio: NO_BLKIO }), is400(`${field} cannot be applied: this host's cgroups have no ${what} (moat refuses a limit it cannot enforce)`));
+    assert.doesNotThrow(() => planResources({ [field]: [] }, { ...opts, blkio: NO_BLKIO }), 'an empty list asks for nothing');
+  }
+});
+
+test('planResources(): blkio device paths are clean paths under /dev; per-device weights 10 to 1000 or 0', () => {
+  for (const path of ['/tmp/x', '/dev/../etc/passwd', '/dev//vda', '/dev/vda/', 'dev/vda', '', '/dev/./vda']) {
+    assert.throws(() => planResources({ BlkioDeviceWriteBps: [{ Path: path, Rate: 1 }] }, opts), is400(`invalid BlkioDeviceWriteBps: bad format for device path: ${JSON.stringify(path)} (a block device under /dev)`), path);
+  }
+  assert.throws(() => planResources({ BlkioWeightDevice: [{ Path: '/dev/vda', Weight: 5 }] }, opts), is400('invalid BlkioWeightDevice: invalid weight for device: /dev/vda:5 (10 to 1000, or 0)'));
+  assert.throws(() => planResources({ BlkioWeightDevice: [{ Path: '/dev/vda', Weight: 1001 }] }, opts), /invalid weight for device/);
+  assert.deepEqual(planResources({ BlkioWeightDevice: [{ Path: '/dev/vda', Weight: 0 }] }, opts).blockDevices, { weightDevice: [{ path: '/dev/vda', weight: 0 }] });
+});
+
+test('blkioSupportFrom(): v1 weight from blkio.weight or blkio.bfq.weight; v2 all or nothing by the io controller', () => {
+  assert.deepEqual(blkioSupportFrom(1, ['blkio.bfq.weight', 'blkio.bfq.weight_device', 'blkio.throttle.write_iops_device']), { weight: true, weightDevice: true, readBps: false, writeBps: false, readIOps: false, writeIOps: true });
+  assert.deepEqual(blkioSupportFrom(1, ['blkio.weight', 'blkio.weight_device']), { weight: true, weightDevice: true, readBps: false, writeBps: false, readIOps: false, writeIOps: false });
+  assert.equal(blkioSupportFrom(2, [], 'cpu iox').readBps, false);
+  assert.equal(blkioSupportFrom(2, [], 'io').writeIOps, true);
 });

@@ -2,9 +2,10 @@
 // verbatim), with dockerd's validation and wording (moby `daemon/daemon_unix.go`
 // verifyPlatformContainerResources / adaptContainerSettings, `daemon/oci_linux.go`). Pure.
 
+import { posix } from 'node:path';
 import { invalid } from '../base/index.js';
 import { deviceCgroupRules, type ResolvedDevice } from './security.js';
-import type { LinuxResources } from './types.js';
+import type { LinuxBlockIO, LinuxResources, LinuxThrottleDevice } from './types.js';
 
 type LinuxMemory = NonNullable<LinuxResources['memory']>;
 type LinuxCPU = NonNullable<LinuxResources['cpu']>;
@@ -24,6 +25,11 @@ export interface HostResources {
   CpusetCpus?: string | null;
   CpusetMems?: string | null;
   BlkioWeight?: number | null;
+  BlkioWeightDevice?: readonly { Path: string; Weight: number }[] | null;
+  BlkioDeviceReadBps?: readonly ThrottleEntry[] | null;
+  BlkioDeviceWriteBps?: readonly ThrottleEntry[] | null;
+  BlkioDeviceReadIOps?: readonly ThrottleEntry[] | null;
+  BlkioDeviceWriteIOps?: readonly ThrottleEntry[] | null;
   PidsLimit?: number | null;
   DeviceCgroupRules?: readonly string[] | null;
 }
@@ -40,12 +46,158 @@ export interface ResourceOptions {
   availableMems?: string | undefined;
   /** False when the host cannot limit swap (v1 without memsw): MemorySwap is dropped with a warning. */
   swapLimitSupported?: boolean | undefined;
+  /** What the host's block I/O controller can apply (absent: all of it). */
+  blkio?: BlkioSupport | undefined;
+}
+
+/**
+ * What the host's block I/O controller can apply to containers (moby's sysinfo: v1 by the
+ * blkio files, v2 takes the io controller as able to do all of it).
+ */
+export interface BlkioSupport {
+  weight: boolean;
+  weightDevice: boolean;
+  readBps: boolean;
+  writeBps: boolean;
+  readIOps: boolean;
+  writeIOps: boolean;
+}
+
+/**
+ * BlkioSupport from a cgroup directory: the file names of the v1 blkio directory, or under
+ * v2 the controllers its children can have (`cgroup.controllers`).
+ *
+ * @example
+ * blkioSupportFrom(1, ['blkio.throttle.read_bps_device']).readBps; // true
+ * blkioSupportFrom(2, [], 'cpu io memory').weight; // true
+ */
+export function blkioSupportFrom(version: 1 | 2, files: readonly string[], controllers = ''): BlkioSupport {
+  if (version === 2) {
+    const io = controllers.split(/\s+/).includes('io');
+    return { weight: io, weightDevice: io, readBps: io, writeBps: io, readIOps: io, writeIOps: io };
+  }
+  const has = (...names: string[]): boolean => names.some((n) => files.includes(n));
+  return {
+    weight: has('blkio.weight', 'blkio.bfq.weight'),
+    weightDevice: has('blkio.weight_device', 'blkio.bfq.weight_device'),
+    readBps: has('blkio.throttle.read_bps_device'),
+    writeBps: has('blkio.throttle.write_bps_device'),
+    readIOps: has('blkio.throttle.read_iops_device'),
+    writeIOps: has('blkio.throttle.write_iops_device'),
+  };
+}
+
+/** A HostConfig throttle entry: a host device path and a rate (bytes or operations per second). */
+export interface ThrottleEntry {
+  Path: string;
+  Rate: number;
+}
+
+/**
+ * Per-device block I/O settings by host path; the device numbers are looked up at start
+ * (blockIOFor), as dockerd does, since a path can name another device after a reboot.
+ */
+export interface BlockDeviceLimits {
+  weightDevice?: Array<{ path: string; weight: number }>;
+  readBps?: Array<{ path: string; rate: number }>;
+  writeBps?: Array<{ path: string; rate: number }>;
+  readIOps?: Array<{ path: string; rate: number }>;
+  writeIOps?: Array<{ path: string; rate: number }>;
 }
 
 export interface PlannedResources {
   resources: LinuxResources;
+  /** Per-device block I/O settings (empty when none); their numbers are found at start. */
+  blockDevices: BlockDeviceLimits;
+  /** HostConfig fields the host cannot apply and dockerd drops with a warning (stored as unset). */
+  discarded: Array<'BlkioWeight' | 'BlkioWeightDevice'>;
   /** Docker's create warnings (returned in the create response's `Warnings`). */
   warnings: string[];
+}
+
+/** The throttle fields: HostConfig key, BlkioSupport and BlockDeviceLimits key, OCI key, and what dockerd calls the limit. */
+const THROTTLES = [
+  ['BlkioDeviceReadBps', 'readBps', 'throttleReadBpsDevice', 'BPS Block I/O read limit'],
+  ['BlkioDeviceWriteBps', 'writeBps', 'throttleWriteBpsDevice', 'BPS Block I/O write limit'],
+  ['BlkioDeviceReadIOps', 'readIOps', 'throttleReadIOPSDevice', 'IOPS Block read limit'],
+  ['BlkioDeviceWriteIOps', 'writeIOps', 'throttleWriteIOPSDevice', 'IOPS Block write limit'],
+] as const;
+
+const ALL_BLKIO: BlkioSupport = { weight: true, weightDevice: true, readBps: true, writeBps: true, readIOps: true, writeIOps: true };
+
+/**
+ * A device path as the docker CLI takes it (`/dev/...`), and clean: `/dev/../etc` would stat
+ * a host path that is not a device node, and tell a client whether it exists.
+ */
+function checkDevicePath(field: string, path: string): void {
+  if (!path.startsWith('/dev/') || posix.normalize(path) !== path || path.endsWith('/')) {
+    throw invalid(`invalid ${field}: bad format for device path: ${JSON.stringify(path)} (a block device under /dev)`);
+  }
+}
+
+/**
+ * The block I/O part of a HostConfig (moby verifyPlatformContainerResources). A weight is a
+ * share, not a limit: where the host cannot apply it, it is dropped with dockerd's warning. A
+ * throttle is a limit: where the host cannot apply it, the create is refused (dockerd drops it
+ * with a warning and the container runs unthrottled).
+ */
+function planBlockIO(hc: HostResources, support: BlkioSupport, warnings: string[]): { blockIO?: LinuxBlockIO; limits: BlockDeviceLimits; discarded: PlannedResources['discarded'] } {
+  const discarded: PlannedResources['discarded'] = [];
+  const limits: BlockDeviceLimits = {};
+  let weight = num(hc.BlkioWeight);
+  if (weight !== 0 && !support.weight) {
+    warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    discarded.push('BlkioWeight');
+    weight = 0;
+  }
+  if (weight !== 0 && (!Number.isInteger(weight) || weight < 10 || weight > 1000)) throw invalid('Range of blkio weight is from 10 to 1000');
+  const weightDevice = hc.BlkioWeightDevice ?? [];
+  if (weightDevice.length > 0 && !support.weightDevice) {
+    warnings.push('Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
+    discarded.push('BlkioWeightDevice');
+  } else if (weightDevice.length > 0) {
+    for (const d of weightDevice) {
+      checkDevicePath('BlkioWeightDevice', d.Path);
+      if (d.Weight !== 0 && (d.Weight < 10 || d.Weight > 1000)) throw invalid(`invalid BlkioWeightDevice: invalid weight for device: ${d.Path}:${d.Weight} (10 to 1000, or 0)`);
+    }
+    limits.weightDevice = weightDevice.map((d) => ({ path: d.Path, weight: d.Weight }));
+  }
+  for (const [field, key, , what] of THROTTLES) {
+    const list = hc[field] ?? [];
+    if (list.length === 0) continue;
+    if (!support[key]) throw invalid(`${field} cannot be applied: this host's cgroups have no ${what} (moat refuses a limit it cannot enforce)`);
+    for (const d of list) checkDevicePath(field, d.Path);
+    limits[key] = list.map((d) => ({ path: d.Path, rate: d.Rate }));
+  }
+  return { ...(weight !== 0 ? { blockIO: { weight } } : {}), limits, discarded };
+}
+
+/** Every device path the block I/O settings name, once each. */
+export function blockDevicePaths(limits: BlockDeviceLimits): string[] {
+  return [...new Set([...(limits.weightDevice ?? []), ...THROTTLES.flatMap(([, key]) => limits[key] ?? [])].map((d) => d.path))];
+}
+
+/**
+ * linux.resources.blockIO at start: the stored weight with the per-device settings, each path
+ * replaced by the numbers the host gave for it now (`numbers`, from blockDevicePaths).
+ *
+ * @example
+ * blockIOFor({ weight: 300 }, { readBps: [{ path: '/dev/vda', rate: 1048576 }] }, new Map([['/dev/vda', { major: 254, minor: 0 }]]));
+ * // { weight: 300, throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }] }
+ */
+export function blockIOFor(base: LinuxBlockIO | undefined, limits: BlockDeviceLimits, numbers: ReadonlyMap<string, { major: number; minor: number }>): LinuxBlockIO | undefined {
+  const at = (path: string): { major: number; minor: number } => {
+    const n = numbers.get(path);
+    if (n === undefined) throw invalid(`block device ${path}: not looked up`);
+    return { major: n.major, minor: n.minor };
+  };
+  const out: LinuxBlockIO = { ...(base ?? {}) };
+  if (limits.weightDevice && limits.weightDevice.length > 0) out.weightDevice = limits.weightDevice.map((d) => ({ ...at(d.path), weight: d.weight }));
+  for (const [, key, oci] of THROTTLES) {
+    const list = limits[key];
+    if (list && list.length > 0) out[oci] = list.map((d): LinuxThrottleDevice => ({ ...at(d.path), rate: d.rate }));
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Docker's `linuxMinMemory` (6 MiB). */
@@ -198,11 +350,8 @@ export function planResources(hc: HostResources, options: ResourceOptions): Plan
   if (Object.keys(cpu).length > 0) resources.cpu = cpu;
 
   // blkio
-  const weight = num(hc.BlkioWeight);
-  if (weight !== 0) {
-    if (!Number.isInteger(weight) || weight < 10 || weight > 1000) throw invalid('Range of blkio weight is from 10 to 1000');
-    resources.blockIO = { weight };
-  }
+  const blkio = planBlockIO(hc, options.blkio ?? ALL_BLKIO, warnings);
+  if (blkio.blockIO) resources.blockIO = blkio.blockIO;
 
   // pids
   const pids = effectivePidsLimit(hc.PidsLimit, { defaultPidsLimit: options.defaultPidsLimit });
@@ -217,5 +366,5 @@ export function planResources(hc: HostResources, options: ResourceOptions): Plan
   if (hc.Privileged === true && (hc.DeviceCgroupRules?.length ?? 0) > 0) {
     warnings.push('Custom device cgroup rules are ignored for privileged containers');
   }
-  return { resources, warnings };
+  return { resources, blockDevices: blkio.limits, discarded: blkio.discarded, warnings };
 }

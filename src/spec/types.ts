@@ -106,7 +106,28 @@ export interface LinuxResources {
     mems?: string;
   };
   pids?: { limit: number };
-  blockIO?: { weight?: number };
+  blockIO?: LinuxBlockIO;
+}
+
+/** One device's weight or rate (runtime-spec config-linux.md, Block IO). */
+export interface LinuxWeightDevice {
+  major: number;
+  minor: number;
+  weight: number;
+}
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface LinuxBlockIO {
+  weight?: number;
+  weightDevice?: LinuxWeightDevice[];
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
 }
 
 export interface Linux {

@@ -392,7 +392,7 @@ export function fakeHost(calls: HostCall[] = []): EngineHost & { calls: HostCall
         rec('unstage', bundle);
       },
     },
-    devices: { resolve: async () => [], all: async () => [] },
+    devices: { resolve: async () => [], all: async () => [], blockNumbers: async (paths) => new Map(paths.map((p, i) => [p, { major: 254, minor: i }])) },
     cgroups: {
       init: async () => undefined,
       counters: async () => ({}),

@@ -21,7 +21,7 @@ test('readBlkioSupport(): v1 by the blkio directory\'s files, v2 by the io contr
     await writeFile(join(root, name), text);
   }
   const none = { weight: false, weightDevice: false, readBps: false, writeBps: false, readIOps: false, writeIOps: false };
-  // This machine's v1 blkio: throttles, no weight files (no CFQ/BFQ scheduler).
+  // This machine's v1 blkio: throttles, no weight files (no BFQ scheduler).
   assert.deepEqual(await readBlkioSupport({ mode: 'hybrid', dirs: { blkio: join(root, 'blkio/m') } }), { ...none, readBps: true, writeBps: true, readIOps: true, writeIOps: true });
   await writeFile(join(root, 'blkio/m/blkio.bfq.weight'), '');
   assert.equal((await readBlkioSupport({ mode: 'v1', dirs: { blkio: join(root, 'blkio/m') } })).weight, true);

@@ -1,7 +1,7 @@
 // Block I/O limits through the docker CLI 28: --device-read-bps/--device-write-bps,
 // --device-read-iops/--device-write-iops are applied to the container's cgroup and slow its
 // direct I/O; a bad device is a 400 at create with nothing made; a weight the host cannot
-// apply (this machine: no blkio.weight, no CFQ/BFQ) is dropped with dockerd's warning.
+// apply (this machine: mq-deadline, no BFQ, so no blkio.weight) is dropped with dockerd's warning.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';

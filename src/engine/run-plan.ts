@@ -87,7 +87,10 @@ export function runPlan(rec: ContainerRecord, p: ContainerPlan, f: HostFacts, d:
   const init = usesInit(hc, d) && d.initBinary !== undefined;
   const initMounts: Mount[] = init ? [{ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: d.initBinary!, options: ['rbind', 'ro', 'nosuid', 'nodev', 'rprivate'] }] : [];
   const shmMounts: Mount[] = ns.ipc.kind === 'host' ? [{ destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }] : [];
-  const sysctl = { ...defaultSysctls({ netMode: ns.network.kind === 'host' ? 'host' : ns.network.kind === 'container' ? 'container:x' : 'private', userns: ns.userns }), ...p.sysctls };
+  // The NIS domain name as dockerd sets it: a sysctl, which runc 1.1 applies (it ignores the
+  // spec's `domainname`, which runc 1.2 reads); a --sysctl of the container's own wins.
+  const domain = cfg.Domainname && ns.uts.kind !== 'host' ? { 'kernel.domainname': cfg.Domainname } : {};
+  const sysctl = { ...defaultSysctls({ netMode: ns.network.kind === 'host' ? 'host' : ns.network.kind === 'container' ? 'container:x' : 'private', userns: ns.userns }), ...domain, ...p.sysctls };
   return {
     rootfs: f.rootfs,
     readonlyRootfs: hc.ReadonlyRootfs === true,

@@ -14,7 +14,7 @@ export { applyChanges, type ImageRuntimeConfig } from './changes.js';
 export { exportTree, diffTree, CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED, type Change } from './tar-export.js';
 export { ImageService, loginDomain, loadTrustPolicy, type ImageServiceConfig, type TrustReport } from './service.js';
 export { decodeRegistryAuth, credentialsFromAuthConfig, type Credentials } from './registry/auth.js';
-export { parsePlatform, type Platform } from './registry/manifest.js';
+export { parsePlatform, platformMatches, platformText, type Platform } from './registry/manifest.js';
 export { saveImages, loadImages, checkSavable, type SaveItem } from './archive.js';
 export { filterImages, historyRows, checkFilterKeys, labelsMatch, parseFilterTime, IMAGE_PRUNE_FILTERS } from './filters.js';
 export { errorMessage, type ProgressMessage, type ProgressSink } from './progress.js';

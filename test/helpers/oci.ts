@@ -33,7 +33,7 @@ export interface BuiltImage {
 }
 
 /** An image with the given layers (gzip), config history and labels; Docker schema 2 manifest. */
-export async function buildImage(o: { layers: Array<Record<string, string>>; history?: Array<Record<string, unknown>>; labels?: Record<string, string>; created?: string; cmd?: string[] }): Promise<BuiltImage> {
+export async function buildImage(o: { layers: Array<Record<string, string>>; history?: Array<Record<string, unknown>>; labels?: Record<string, string>; created?: string; cmd?: string[]; architecture?: string }): Promise<BuiltImage> {
   const layers = [];
   for (const files of o.layers) {
     const t = await tarOf(files);
@@ -43,7 +43,7 @@ export async function buildImage(o: { layers: Array<Record<string, string>>; his
   const created = o.created ?? '2024-05-01T00:00:00Z';
   const config = Buffer.from(
     JSON.stringify({
-      architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      architecture: o.architecture ?? (process.arch === 'x64' ? 'amd64' : process.arch),
       os: 'linux',
       created,
       config: { Cmd: o.cmd ?? ['/bin/sh'], Labels: o.labels ?? {} },

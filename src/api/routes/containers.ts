@@ -1,7 +1,7 @@
 // /containers/* routes: the Docker Engine API's container endpoints.
 import { EngineError, invalid, isKind } from '../../base/index.js';
 import { streamLogs, followLogs, statContainerPath, archiveContainerPath, extractIntoContainer, type ContainerPathStat, UPDATE_RESOURCE_FIELDS, type ContainerUpdate, type Engine, type ContainerRecord, type EndpointConfig, type LogEntry, type LogSink, type StatsSample, type WaitCondition } from '../../engine/index.js';
-import { checkFilterKeys, labelsMatch, parseFilterTime, type ImageStore } from '../../image/index.js';
+import { checkFilterKeys, labelsMatch, parseFilterTime, parsePlatform, platformMatches, platformText, type ImageStore } from '../../image/index.js';
 import { execConfigSchema, execStartSchema, issuesText, readContainerCreate, readRequest } from '../../docker/index.js';
 import { drainOf, openClientStream } from '../hijack.js';
 import { boolParam, filtersParam, intParam, timeParamNs } from '../params.js';
@@ -212,6 +212,16 @@ export function registerContainerRoutes(r: Router, d: ContainerRouteDeps): void 
     // The canonical request refused a body that is not application/json already.
     const { config, hostConfig, networkingConfig } = readContainerCreate(ctx.json());
     const name = ctx.query.get('name') ?? undefined;
+    // `--platform`: the image must be of that platform (moby's check; a 404, on which the docker
+    // CLI pulls that platform's image unless --pull=never). moat runs no other architecture.
+    const platform = ctx.query.get('platform') ?? '';
+    if (platform !== '') {
+      const want = parsePlatform(platform);
+      const img = images.find(config.Image);
+      if (img !== undefined && !platformMatches(img.config, want)) {
+        throw new EngineError('not-found', 'ERR_IMAGE_PLATFORM', `image with reference ${config.Image} was found but does not match the specified platform: wanted ${platformText(want)}, actual: ${platformText({ os: img.config.os, architecture: img.config.architecture })}`);
+      }
+    }
     // The daemon's --dns for containers that name no server.
     const dns = d.network?.defaultDns ?? [];
     if (dns.length > 0 && (hostConfig.Dns ?? []).length === 0) hostConfig.Dns = [...dns];

@@ -148,6 +148,21 @@ function normalizeArch(a: string): string {
   return a;
 }
 
+/**
+ * Whether an image of platform `have` is what a `--platform` of `want` asks for (moby's check
+ * at create): the same os and architecture; where both name a variant, the same one, except
+ * that an older arm variant runs on a newer one (an armv6 image on linux/arm/v7).
+ *
+ * @example
+ * platformMatches({ os: 'linux', architecture: 'amd64' }, parsePlatform('linux/arm64')); // false
+ */
+export function platformMatches(have: { os: string; architecture: string; variant?: string | undefined }, want: Platform): boolean {
+  if (have.os !== want.os || normalizeArch(have.architecture) !== want.architecture) return false;
+  if (want.variant === undefined || have.variant === undefined) return true;
+  if (want.architecture === 'arm') return Number(have.variant.slice(1)) <= Number(want.variant.slice(1));
+  return have.variant === want.variant;
+}
+
 /** The platform of this host in OCI words (Node's `x64` is `amd64`). */
 export function hostPlatform(nodeArch: string = process.arch): Platform {
   switch (nodeArch) {

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { EngineError } from '../../base/index.js';
-import { parseManifest, selectPlatform, parsePlatform, layerCompression, hostPlatform, MEDIA, type Descriptor } from './manifest.js';
+import { parseManifest, selectPlatform, parsePlatform, platformMatches, layerCompression, hostPlatform, MEDIA, type Descriptor } from './manifest.js';
 import { parseChallenges, decodeRegistryAuth, credentialsFromAuthConfig, tokenUrl, tokenFromResponse, basicAuthorization } from './auth.js';
 import { remoteName, endpointsFor, isInsecure, isLoopback, checkEndpointConfig } from './endpoints.js';
 import { DigestCounter, sha256Digest } from './client.js';
@@ -142,4 +142,15 @@ test('manifestError words missing tags, repositories and denials as Docker does'
   const e3 = manifestError(401, body('UNAUTHORIZED', 'authentication required'), shown);
   assert.equal(e3.status, 403, 'not 401: the CLI would prompt for a login');
   assert.match(e3.message, /^pull access denied for 127\.0\.0\.1:5000\/x, repository does not exist or may require 'docker login': unauthorized: authentication required$/);
+});
+
+test('platformMatches: os and architecture; a variant only where both name one (an older arm variant runs on a newer)', () => {
+  const amd = { os: 'linux', architecture: 'amd64' };
+  assert.equal(platformMatches(amd, parsePlatform('linux/amd64')), true);
+  assert.equal(platformMatches({ os: 'linux', architecture: 'x86_64' }, parsePlatform('linux/amd64')), true);
+  assert.equal(platformMatches(amd, parsePlatform('linux/arm64')), false);
+  assert.equal(platformMatches(amd, parsePlatform('windows/amd64')), false);
+  assert.equal(platformMatches({ os: 'linux', architecture: 'arm64' }, parsePlatform('linux/arm64/v8')), true);
+  assert.equal(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, parsePlatform('linux/arm/v7')), true);
+  assert.equal(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v7' }, parsePlatform('linux/arm/v6')), false);
 });

@@ -316,8 +316,8 @@ test('registry: Docker Hub names through a --registry-mirror, platform selection
   t.after(() => mirror.stop());
   const d: TestDaemon = await startDaemon({ args: ['--registry-mirror', `http://${mirror.host}`] });
   t.after(() => d.cleanup());
-  const amd = await buildImage({ layers: [{ 'arch.txt': 'amd64\n' }] });
-  const arm = await buildImage({ layers: [{ 'arch.txt': 'arm64\n' }] });
+  const amd = await buildImage({ layers: [{ 'arch.txt': 'amd64\n' }], architecture: 'amd64' });
+  const arm = await buildImage({ layers: [{ 'arch.txt': 'arm64\n' }], architecture: 'arm64' });
   // Both images under one OCI index on the mirror, as library/multi:v1 (= docker.io/library/multi).
   await pushBuilt(mirror.host, 'library/multi', 'amd64-only', amd);
   await pushBuilt(mirror.host, 'library/multi', 'arm64-only', arm);
@@ -361,5 +361,20 @@ test('registry: Docker Hub names through a --registry-mirror, platform selection
     const none = await docker(d, ['pull', '--platform', 'linux/s390x', 'multi:v1']);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no matching manifest for linux\/s390x in the manifest list entries/);
+  });
+
+  await t.test('create --platform: an image of another platform is a 404, on which the CLI pulls the asked one', async () => {
+    // multi:v1 is the other platform's image now (the test before pulled it).
+    const hostPlat = process.arch === 'x64' ? 'linux/amd64' : 'linux/arm64';
+    const otherPlat = process.arch === 'x64' ? 'linux/arm64' : 'linux/amd64';
+    const never = await docker(d, ['create', '--pull', 'never', '--platform', hostPlat, 'multi:v1', 'true']);
+    assert.equal(never.code, 1, never.stderr);
+    assert.match(never.stderr, new RegExp(`image with reference multi:v1 was found but does not match the specified platform: wanted ${hostPlat}, actual: ${otherPlat}`));
+    assert.equal((await inspect(d, 'multi:v1')).Id, other.configDigest, 'nothing pulled with --pull never');
+    const created = await docker(d, ['create', '--platform', hostPlat, 'multi:v1', 'true'], { timeoutMs: 60_000 });
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stderr, /Unable to find image 'multi:v1' locally/);
+    assert.equal((await inspect(d, 'multi:v1')).Id, host.configDigest, 'the CLI pulled the asked platform, then created');
+    await dockerOk(d, ['rm', created.stdout.trim()]);
   });
 });

@@ -1,5 +1,6 @@
 // `docker top` with `ps` options: the host's ps output, kept to the container's rows. Pure.
 import { invalid } from '../base/index.js';
+import { devMajor, devMinor } from '../image/index.js';
 import { splitProcStat } from '../runtime/index.js';
 
 /**
@@ -56,8 +57,8 @@ function cpuTimeText(seconds: number): string {
 
 /** A tty_nr as ps names it: `?` for none, `pts/N` for the pseudo-terminals (majors 136-143), else `?`. */
 function ttyText(ttyNr: number): string {
-  const major = (ttyNr >> 8) & 0xfff;
-  const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00);
+  const major = devMajor(ttyNr);
+  const minor = devMinor(ttyNr);
   return major >= 136 && major <= 143 ? `pts/${(major - 136) * 256 + minor}` : '?';
 }
 

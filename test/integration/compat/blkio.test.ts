@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { devMajor, devMinor } from '../../../src/image/index.js';
 import { requires } from '../../helpers/requires.js';
 import { startDaemon } from '../../helpers/daemon.js';
 import { docker, dockerOk } from './cli.js';
@@ -13,7 +14,7 @@ import { docker, dockerOk } from './cli.js';
 /** The whole disk under `path` (its /dev node and numbers), if it is a real block device. */
 function diskOf(path: string): { dev: string; numbers: string } | undefined {
   const st = statSync(path);
-  let sys = `/sys/dev/block/${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)}`;
+  let sys = `/sys/dev/block/${devMajor(st.dev)}:${devMinor(st.dev)}`;
   if (!existsSync(sys)) return undefined; // overlay, tmpfs, btrfs subvolumes: no block device
   if (existsSync(join(sys, 'partition'))) sys = join('/sys/dev/block', readlinkSync(sys), '..');
   const dev = `/dev/${basename(readlinkSync(sys))}`;

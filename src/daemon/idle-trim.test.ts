@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { silentLogger } from '../base/index.js';
 import { startIdleTrim } from './idle-trim.js';
 
@@ -42,4 +43,37 @@ test('idle trim: without an exposed gc, malloc_trim still runs; a failing step i
   assert.equal(bad.check(), false);
   t.stop();
   bad.stop();
+});
+
+test('compacting GC: returns old-space pages a plain full GC keeps, and leaves later GCs plain', () => {
+  // A real V8 (bin/moatd's flags) in a child process: three of four small objects dropped leaves
+  // every page of the old generation partly used.
+  const script = `
+    const { compactingGc } = await import(${JSON.stringify(new URL('./idle-trim.js', import.meta.url).href)});
+    const total = () => process.memoryUsage().heapTotal / 1048576;
+    const fragment = () => {
+      const xs = [];
+      for (let i = 0; i < 200000; i++) xs.push({ a: i, b: 'x' + i, c: [i, i + 1] });
+      gc(); gc();
+      for (let i = 0; i < xs.length; i++) if (i % 4 !== 0) xs[i] = null;
+      return xs;
+    };
+    let kept = fragment();
+    const grown = total();
+    gc();
+    const plain = total();
+    compactingGc(gc);
+    const compacted = total();
+    kept = [kept, fragment()];
+    const grownAgain = total();
+    gc();
+    const plainAgain = total();
+    console.log(JSON.stringify({ grown, plain, compacted, grownAgain, plainAgain, n: kept.length }));
+  `;
+  const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const r = JSON.parse(out) as { grown: number; plain: number; compacted: number; grownAgain: number; plainAgain: number };
+  const mib = JSON.stringify(r);
+  assert.ok(r.grown > 25, `the fragmented heap is large: ${mib}`);
+  assert.ok(r.plain - r.compacted > 10, `the compacting GC returned what the plain one kept: ${mib}`);
+  assert.ok(r.grownAgain - r.plainAgain < (r.plain - r.compacted) / 2, `a later plain GC does not compact (the flag was set back): ${mib}`);
 });

@@ -16,7 +16,7 @@ export { hostSystem, type EngineHost, type RootfsHost, type BindHost, type Cgrou
 export { readBlkioSupport, type LimitCounters } from './limits.js';
 export { LOOPBACK_ONLY, type ContainerNetworking, type CreateNetworkFacts, type NetworkFacts } from './networking.js';
 export type { BindSource } from './binds.js';
-export { mergeEnv } from './util.js';
+export { mergeConfigEnv } from './util.js';
 export { EventBus, type EngineEvent } from './events.js';
 export { AttachSession, type AttachSink } from './attach.js';
 export { streamLogs, followLogs, findTailStart, selectEntries, parseLogText, type LogEntry, type LogQuery, type LogSink } from './logs.js';

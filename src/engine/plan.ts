@@ -10,7 +10,7 @@ import { effectiveLogConfig, type DaemonLogConfig } from './log-config.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { BindSource } from './binds.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests, NsRequest, SecuritySummary, VolumeUse } from './types.js';
-import { mergeEnv, mergeKeys } from './util.js';
+import { mergeConfigEnv, mergeKeys } from './util.js';
 import { parseSignal } from './signals.js';
 import { checkHealthcheck, mergeHealthcheck, type HealthConfig } from './health.js';
 
@@ -215,7 +215,7 @@ export function planContainer(
     Config: {
       ...cfg,
       Hostname: cfg.Hostname || inp.id.slice(0, 12),
-      Env: mergeEnv(imgCfg.Env ?? [], cfg.Env ?? []),
+      Env: mergeConfigEnv(imgCfg.Env ?? [], cfg.Env ?? []),
       Cmd: cmd.length > 0 ? cmd : null,
       Entrypoint: entrypoint.length > 0 ? entrypoint : null,
       // The image's EXPOSE and VOLUME count too: `-P` publishes them, each VOLUME is an anonymous volume.

@@ -6,7 +6,6 @@ import { invalid } from '../base/index.js';
 import { ociCapabilities } from '../caps/index.js';
 import {
   blockIOFor,
-  DEFAULT_PATH_ENV,
   defaultSysctls,
   deviceCgroupRules,
   ulimitsToRlimits,
@@ -23,7 +22,7 @@ import { containerCgroupPath } from './cgroup-parents.js';
 import { INIT_PATH_IN_CONTAINER, usesInit, type DaemonDefaults } from './plan.js';
 import type { ContainerSeccomp } from './seccomp-policy.js';
 import type { ContainerPlan, ContainerRecord, NsRequest } from './types.js';
-import { dropUnsetEnv, mergeEnv } from './util.js';
+import { daemonEnv, replaceOrAppendEnv } from './util.js';
 
 /** What the host told start about the container. */
 export interface HostFacts {
@@ -187,7 +186,5 @@ export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecReque
  * execEnv(record, { Env: ['A=1'], Tty: false }); // ['PATH=/usr/local/sbin:…', 'HOSTNAME=abc', …, 'A=1']
  */
 export function execEnv(rec: Pick<ContainerRecord, 'Id' | 'Config'>, e: Pick<ExecRequest, 'Env' | 'Tty'>): string[] {
-  const daemon = [DEFAULT_PATH_ENV, `HOSTNAME=${rec.Config.Hostname ?? rec.Id.slice(0, 12)}`];
-  if (e.Tty) daemon.push('TERM=xterm');
-  return dropUnsetEnv(mergeEnv(mergeEnv(daemon, rec.Config.Env ?? []), e.Env));
+  return replaceOrAppendEnv(daemonEnv(rec, e.Tty === true), e.Env ?? []);
 }

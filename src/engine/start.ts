@@ -17,7 +17,7 @@ import { runPlan, type HostFacts } from './run-plan.js';
 import { securitySummary, ZERO_TIME } from './plan.js';
 import type { ContainerPlan, ContainerRecord, NamespaceRequests } from './types.js';
 import type { HostRecord } from '../network/index.js';
-import { PhaseTimer, buildEnv, mergeEnv } from './util.js';
+import { PhaseTimer, buildEnv } from './util.js';
 import { linkEnv, linkHostNames, linksIgnored, parseLink, updateLinkAddress, userLinkNetwork } from './links.js';
 
 const now = (): string => new Date().toISOString();
@@ -107,7 +107,7 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
   const blockDevices = blockPaths.length > 0 ? await core.host.devices.blockNumbers(blockPaths) : new Map<string, { major: number; minor: number }>();
   const joined = joinedNamespaces(core, c, plan.namespaces);
   const links = resolveLinks(core, c);
-  const env = links.env.length > 0 ? mergeEnv(links.env, buildEnv(c, user.home)) : buildEnv(c, user.home);
+  const env = buildEnv(c, user.home, links.env);
   // The network: an address and ports before the runtime creates the container, the /etc
   // files written again with them. Its own namespace is made here too, so runc joins it by
   // path while netavark sets it up (Podman's order). Not under --userns-remap: runc's sysfs

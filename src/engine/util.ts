@@ -30,16 +30,41 @@ export async function withTimeout(p: Promise<unknown>, ms: number): Promise<bool
   }
 }
 
-/** Image env overlaid by the container's, by variable name. */
-export function mergeEnv(base: readonly string[], over: readonly string[]): string[] {
-  const out = [...base];
-  for (const e of over) {
-    const k = e.split('=', 1)[0]!;
-    const i = out.findIndex((x) => x.split('=', 1)[0] === k);
-    if (i >= 0) out[i] = e;
+const envName = (e: string): string => e.split('=', 1)[0]!;
+
+/**
+ * A container's Config.Env from its own and its image's, as moby's create merges them: the
+ * container's entries as given, then each image variable the container does not name (an entry
+ * without `=` names one too, so `-e NAME` keeps the image's NAME out).
+ *
+ * @example
+ * mergeConfigEnv(['PATH=/bin', 'A=img'], ['B=1', 'A=own']); // ['B=1', 'A=own', 'PATH=/bin']
+ */
+export function mergeConfigEnv(image: readonly string[], own: readonly string[]): string[] {
+  if (own.length === 0) return [...image];
+  const named = new Set(own.map(envName));
+  return [...own, ...image.filter((e) => !named.has(envName(e)))];
+}
+
+/**
+ * moby's ReplaceOrAppendEnvValues: each override replaces the default of the same name in place
+ * or is appended; one without `=` removes that default and is never passed on (runc refuses such
+ * an entry).
+ *
+ * @example
+ * replaceOrAppendEnv(['PATH=/d', 'HOSTNAME=h'], ['A=1', 'PATH=/bin', 'HOSTNAME']); // ['PATH=/bin', 'A=1']
+ */
+export function replaceOrAppendEnv(defaults: readonly string[], overrides: readonly string[]): string[] {
+  const out: Array<string | undefined> = [...defaults];
+  const at = new Map(defaults.map((e, i) => [envName(e), i]));
+  for (const e of overrides) {
+    const i = at.get(envName(e));
+    if (!e.includes('=')) {
+      if (i !== undefined) out[i] = undefined;
+    } else if (i !== undefined) out[i] = e;
     else out.push(e);
   }
-  return out;
+  return out.filter((e): e is string => e !== undefined);
 }
 
 /**
@@ -52,22 +77,17 @@ export function mergeKeys(image: Readonly<Record<string, object>> | null | undef
 }
 
 /**
- * Docker's unset: an Env entry without `=` (`-e NAME` with NAME not set where the CLI ran, or
- * to drop an image's variable) removes the variable (moby ReplaceOrAppendEnvValues); runc
- * refuses such an entry.
+ * The environment dockerd gives a container's process (CreateDaemonEnvironment): PATH, HOSTNAME,
+ * TERM with a terminal and the links' variables, then Config.Env over them; HOME last when unset,
+ * as runc would add it.
  */
-export function dropUnsetEnv(env: readonly string[]): string[] {
-  return env.filter((e) => e.includes('='));
+export function daemonEnv(c: Pick<ContainerRecord, 'Id' | 'Config'>, tty: boolean, linkEnv: readonly string[] = []): string[] {
+  const defaults = [DEFAULT_PATH_ENV, `HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`, ...(tty ? ['TERM=xterm'] : []), ...linkEnv];
+  return replaceOrAppendEnv(defaults, c.Config.Env ?? []);
 }
 
-const namesVariable = (e: string, name: string): boolean => e === name || e.startsWith(`${name}=`);
-
-export function buildEnv(c: ContainerRecord, home: string): string[] {
-  const merged = mergeEnv([`HOSTNAME=${c.Config.Hostname ?? c.Id.slice(0, 12)}`], c.Config.Env ?? []);
-  const env = dropUnsetEnv(merged);
-  // The defaults dockerd starts from (PATH, TERM with a terminal) unless Env sets or unsets them.
-  if (!merged.some((e) => namesVariable(e, 'PATH'))) env.unshift(DEFAULT_PATH_ENV);
-  if (c.Config.Tty && !merged.some((e) => namesVariable(e, 'TERM'))) env.push('TERM=xterm');
+export function buildEnv(c: ContainerRecord, home: string, linkEnv: readonly string[] = []): string[] {
+  const env = daemonEnv(c, c.Config.Tty === true, linkEnv);
   // runc sets HOME when the process has none, whatever Env says.
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${home}`);
   return env;

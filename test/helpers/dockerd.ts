@@ -7,7 +7,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import { cgroupDirsOf, pidAlive, pidsMentioning, removeCgroupTree, request } from './daemon.js';
+import { dockerCli } from './requires.js';
 
 export interface TempDockerd {
   readonly dir: string;
@@ -72,4 +74,22 @@ export async function startTempDockerd(): Promise<TempDockerd | { failed: string
   const reason = text.split('\n').filter((l) => /level=(error|fatal)/.test(l)).slice(-3).join(' | ') || text.slice(-500) || 'no log';
   await stop();
   return { failed: `dockerd did not start on this machine: ${reason}` };
+}
+
+/**
+ * A temporary dockerd for one test, stopped after it, with `cli(args)` running the docker CLI
+ * against it. Undefined (the test skipped) when none can start on this machine, unless
+ * MOAT_TEST_STRICT=1 makes that a failure.
+ */
+export async function dockerdForTest(t: TestContext): Promise<(TempDockerd & { cli(args: string[]): string }) | undefined> {
+  const dockerd = await startTempDockerd();
+  if ('failed' in dockerd) {
+    if (process.env['MOAT_TEST_STRICT'] === '1') throw new Error(dockerd.failed);
+    t.skip(dockerd.failed);
+    return undefined;
+  }
+  t.after(() => dockerd.stop());
+  const bin = dockerCli()!;
+  const cli = (args: string[]): string => execFileSync(bin, args, { env: dockerd.env, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ...dockerd, cli };
 }

@@ -3,25 +3,19 @@
 // owners, environment, working directory and command the build gave it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dockerCli, requires } from '../../helpers/requires.js';
+import { requires } from '../../helpers/requires.js';
 import { startDaemon } from '../../helpers/daemon.js';
-import { startTempDockerd } from '../../helpers/dockerd.js';
+import { dockerdForTest } from '../../helpers/dockerd.js';
 import { dockerOk } from '../compat/cli.js';
 
 process.env['DOCKER_BUILDKIT'] = '0';
 
 test('a moat-built image, saved and loaded, runs on dockerd', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli', 'dockerd')) return;
-  const dockerd = await startTempDockerd();
-  if ('failed' in dockerd) {
-    if (process.env['MOAT_TEST_STRICT'] === '1') throw new Error(dockerd.failed);
-    t.skip(dockerd.failed);
-    return;
-  }
-  t.after(() => dockerd.stop());
+  const dockerd = await dockerdForTest(t);
+  if (!dockerd) return;
   const d = await startDaemon();
   t.after(() => d.cleanup());
   const dir = mkdtempSync('/tmp/mt-build-dkd-');
@@ -46,8 +40,7 @@ test('a moat-built image, saved and loaded, runs on dockerd', async (t) => {
   const saved = join(dir, 'image.tar');
   await dockerOk(d, ['save', '-o', saved, 'moat-built:1']);
 
-  const cli = dockerCli()!;
-  const onDockerd = (args: string[]): string => execFileSync(cli, args, { env: dockerd.env, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const onDockerd = dockerd.cli;
   assert.match(onDockerd(['load', '-i', saved]), /Loaded image: moat-built:1/);
   assert.equal(onDockerd(['run', '--rm', '--network', 'none', 'moat-built:1']), expected, 'the same output on dockerd');
   const inspect = JSON.parse(onDockerd(['image', 'inspect', 'moat-built:1']))[0] as { Config: { Env: string[]; WorkingDir: string; User: string }; RootFS: { Layers: string[] } };

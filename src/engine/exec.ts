@@ -6,6 +6,7 @@ import { resolveUser } from '../spec/index.js';
 import { AttachSession, type AttachSink } from './attach.js';
 import type { EngineCore } from './core.js';
 import { execProcess } from './run-plan.js';
+import { resolveLinks } from './start.js';
 import type { ExecRecord } from './types.js';
 
 /** What `POST /containers/{id}/exec` asks for. */
@@ -127,7 +128,7 @@ export class ExecSessions {
       const passwd = await core.host.rootfs.readText(rootfs, '/etc/passwd');
       const group = await core.host.rootfs.readText(rootfs, '/etc/group');
       const user = resolveUser(rec.User || c.Config.User || '', { passwd, group, groupAdd: c.HostConfig.GroupAdd ?? [] });
-      const process = execProcess(c, core.plan(c), rec, user);
+      const process = execProcess(c, core.plan(c), rec, user, resolveLinks(core, c, true).env);
       // runc exec moves the new process into the container's cgroups: its wait starts now (start.ts).
       core.host.cgroups.prepayMove();
       const pid = await core.runtime.exec({

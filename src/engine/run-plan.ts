@@ -156,9 +156,9 @@ export function byMountDepth<M extends { destination: string }>(mounts: readonly
  * @example
  * const proc = execProcess(record, planOf(record, defaults), exec, resolveUser(exec.User || record.Config.User || '', files));
  */
-export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecRequest, user: ResolvedUser): Process {
+export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecRequest, user: ResolvedUser, linkEnv: readonly string[] = []): Process {
   const hc = rec.HostConfig;
-  const env = execEnv(rec, e);
+  const env = execEnv(rec, e, linkEnv);
   return execProcessSpec({
     // The bounding set the container's config.json carries (sorted by bit).
     capabilities: ociCapabilities(p.capabilities, { user: 'root' }).bounding,
@@ -178,13 +178,13 @@ export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecReque
 }
 
 /**
- * An exec's environment as Docker builds it: the default PATH, HOSTNAME and (with a terminal)
- * TERM, then the container's Env, then the exec's own. An image without Env (an imported one)
+ * An exec's environment as Docker builds it: the default PATH, HOSTNAME, (with a terminal)
+ * TERM and the links' variables, then the container's Env, then the exec's own. An image without Env (an imported one)
  * still gets a PATH, so `docker exec c env` finds its command as `docker run` did.
  *
  * @example
  * execEnv(record, { Env: ['A=1'], Tty: false }); // ['PATH=/usr/local/sbin:…', 'HOSTNAME=abc', …, 'A=1']
  */
-export function execEnv(rec: Pick<ContainerRecord, 'Id' | 'Config'>, e: Pick<ExecRequest, 'Env' | 'Tty'>): string[] {
-  return replaceOrAppendEnv(daemonEnv(rec, e.Tty === true), e.Env ?? []);
+export function execEnv(rec: Pick<ContainerRecord, 'Id' | 'Config'>, e: Pick<ExecRequest, 'Env' | 'Tty'>, linkEnv: readonly string[] = []): string[] {
+  return replaceOrAppendEnv(daemonEnv(rec, e.Tty === true, linkEnv), e.Env ?? []);
 }

@@ -188,7 +188,13 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
  * default bridge or a user-defined one (else Docker's error, a 400), its /etc/hosts record
  * and, on the default bridge only, its variables (before the container's own, which win).
  */
-function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord[]; env: string[] } {
+/**
+ * The hosts lines and variables of a container's links, from its targets' current addresses.
+ * At start a target that is gone, stopped or without an address fails the start (dockerd's
+ * error); for an exec (`skipUnreachable`) that link is left out, where dockerd would refuse the
+ * exec.
+ */
+export function resolveLinks(core: EngineCore, c: ContainerRecord, skipUnreachable = false): { hosts: HostRecord[]; env: string[] } {
   const hosts: HostRecord[] = [];
   const env: string[] = [];
   if (linksIgnored(c)) return { hosts, env };
@@ -197,9 +203,11 @@ function resolveLinks(core: EngineCore, c: ContainerRecord): { hosts: HostRecord
   for (const entry of c.HostConfig.Links ?? []) {
     const link = parseLink(entry);
     const target = core.table.find(link.target);
+    if (skipUnreachable && (target === undefined || (target.State.Status !== 'running' && target.State.Status !== 'paused'))) continue;
     if (target === undefined) throw invalid(`could not get container for ${link.target}: No such container: ${link.target}`);
     if (target.State.Status !== 'running' && target.State.Status !== 'paused') throw invalid(`Cannot link to a non running container: ${target.Name} AS ${c.Name}/${link.alias}`);
     const ip = network === undefined ? core.networking.defaultBridgeAddress(target.Id) : core.networking.addressOn(target.Id, network);
+    if (ip === undefined && skipUnreachable) continue;
     if (ip === undefined) throw invalid(`Cannot link to ${target.Name}, as it does not belong to the ${network === undefined ? 'default network' : `network ${network}`}`);
     hosts.push({ names: linkHostNames(link, target), ip });
     if (network === undefined) env.push(...linkEnv(link, c.Name, target, ip));

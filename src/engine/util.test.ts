@@ -46,3 +46,8 @@ test('an exec\'s Env unsets like the container\'s', () => {
   const env = execEnv(rec(['A=1', 'B=2']), { Env: ['A', 'C=3'], Tty: false });
   assert.deepEqual(env.filter((e) => !e.startsWith('PATH=') && !e.startsWith('HOSTNAME=')), ['B=2', 'C=3']);
 });
+
+test('an exec\'s environment: the links\' variables after the defaults, the container\'s Env, then the exec\'s', () => {
+  const env = execEnv(rec(['A=1', 'DB_NAME=mine']), { Env: ['B=2', 'A=exec'], Tty: true }, ['DB_PORT=tcp://10.0.0.2:5432', 'DB_NAME=/c/db']);
+  assert.deepEqual(env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=h1', 'TERM=xterm', 'DB_PORT=tcp://10.0.0.2:5432', 'DB_NAME=mine', 'A=exec', 'B=2']);
+});

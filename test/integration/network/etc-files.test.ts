@@ -1,8 +1,8 @@
 // The /etc files and link variables as the docker CLI sees them in real containers:
 // `--dns-search`, `--dns-option`, `--domainname` on the default bridge and a user network
 // (resolv.conf `search` / `options`, /etc/hosts FQDN, `hostname -d`), the `_START`/`_END`
-// variables of an exposed port range, and a linking container's /etc/hosts following its
-// target to a new address. No traffic leaves the host.
+// variables of an exposed port range and in an exec, and a linking container's /etc/hosts
+// following its target to a new address. No traffic leaves the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requires } from '../../helpers/requires.js';
@@ -58,6 +58,18 @@ test('resolv.conf, /etc/hosts and link variables through the docker CLI', async 
     assert.match(two, /^[a-f0-9]{64}/);
     const pairEnv = await dockerOk(d, ['run', '--rm', '--link', 'pair:p', 'busybox', 'env']);
     assert.doesNotMatch(pairEnv, /_START=|_END=/, 'two ports are no range');
+  });
+
+  await t.test('an exec in a linking container gets the link variables (dockerd\'s exec environment); a stopped target leaves them out', async () => {
+    await dockerOk(d, ['run', '-d', '--name', 'svc-user', '--link', 'pair:p', 'busybox', 'sleep', '300']);
+    const ip = (await dockerOk(d, ['inspect', '-f', '{{.NetworkSettings.Networks.bridge.IPAddress}}', 'pair'])).trim();
+    const env = await dockerOk(d, ['exec', 'svc-user', 'env']);
+    assert.match(env, new RegExp(`^P_PORT=tcp://${esc(ip)}:8000$`, 'm'), env);
+    assert.match(env, /^P_NAME=\/svc-user\/p$/m, env);
+    assert.equal(env.split('\n').filter((l) => l.startsWith('P_')).join('\n'), (await dockerOk(d, ['run', '--rm', '--link', 'pair:p', '--name', 'svc-user2', 'busybox', 'env'])).split('\n').filter((l) => l.startsWith('P_')).join('\n').replaceAll('/svc-user2/', '/svc-user/'), 'the same variables as the container\'s own process');
+    await dockerOk(d, ['stop', '-t', '0', 'pair']);
+    const after = await dockerOk(d, ['exec', 'svc-user', 'env']);
+    assert.doesNotMatch(after, /^P_/m, after);
   });
 
   await t.test('a link target restarted with a new address: the running linker\'s /etc/hosts follows it', async () => {

@@ -179,8 +179,9 @@ export function execProcess(rec: ContainerRecord, p: ContainerPlan, e: ExecReque
 
 /**
  * An exec's environment as Docker builds it: the default PATH, HOSTNAME, (with a terminal)
- * TERM and the links' variables, then the container's Env, then the exec's own. An image without Env (an imported one)
- * still gets a PATH, so `docker exec c env` finds its command as `docker run` did.
+ * TERM and the links' variables, then the container's Env, then the exec's own. An image
+ * without Env (an imported one) still gets a PATH, so `docker exec c env` finds its command as
+ * `docker run` did.
  *
  * @example
  * execEnv(record, { Env: ['A=1'], Tty: false }); // ['PATH=/usr/local/sbin:…', 'HOSTNAME=abc', …, 'A=1']

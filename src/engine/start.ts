@@ -184,15 +184,11 @@ async function startPrepared(core: EngineCore, c: ContainerRecord, o: { manual?:
 }
 
 /**
- * The container's links at this start: each target running on the container's network, the
- * default bridge or a user-defined one (else Docker's error, a 400), its /etc/hosts record
- * and, on the default bridge only, its variables (before the container's own, which win).
- */
-/**
- * The hosts lines and variables of a container's links, from its targets' current addresses.
- * At start a target that is gone, stopped or without an address fails the start (dockerd's
- * error); for an exec (`skipUnreachable`) that link is left out, where dockerd would refuse the
- * exec.
+ * The container's links now: each target running on the container's network, the default
+ * bridge or a user-defined one, its /etc/hosts record and, on the default bridge only, its
+ * variables (before the container's own, which win). At start a target that is gone, stopped
+ * or not on that network is Docker's error, a 400; for an exec (`skipUnreachable`) that link
+ * is left out, where dockerd would refuse the exec.
  */
 export function resolveLinks(core: EngineCore, c: ContainerRecord, skipUnreachable = false): { hosts: HostRecord[]; env: string[] } {
   const hosts: HostRecord[] = [];

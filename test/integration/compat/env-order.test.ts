@@ -6,22 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires } from '../../helpers/requires.js';
+import { demuxText } from '../../helpers/containers.js';
 import { request, startDaemon } from '../../helpers/daemon.js';
 import { dockerdForTest } from '../../helpers/dockerd.js';
 import { dockerOk } from './cli.js';
 
 process.env['DOCKER_BUILDKIT'] = '0';
-
-/** stdout of a multiplexed attach stream (8-byte frame headers: stream, 0, 0, 0, length). */
-function demuxStdout(b: Buffer): string {
-  const out: Buffer[] = [];
-  for (let i = 0; i + 8 <= b.length; ) {
-    const n = b.readUInt32BE(i + 4);
-    if (b[i] === 1) out.push(b.subarray(i + 8, i + 8 + n));
-    i += 8 + n;
-  }
-  return Buffer.concat(out).toString();
-}
 
 test('Config.Env and the process environment in dockerd\'s order', async (t) => {
   if (!requires(t, 'root', 'runc', 'conmon', 'busybox', 'docker-cli', 'dockerd')) return;
@@ -90,7 +80,7 @@ test('Config.Env and the process environment in dockerd\'s order', async (t) => 
         const { Id } = (await api(socket, 'POST', '/containers/env-x/exec', { Cmd: ['env'], Env: ['D=exec', 'C=exec', 'HOSTNAME'], Tty: tty, AttachStdout: true, AttachStderr: true })) as { Id: string };
         const r = await request(socket, 'POST', `/exec/${Id}/start`, { Detach: false, Tty: tty });
         assert.equal(r.status, 200);
-        return tty ? r.body.toString() : demuxStdout(r.body);
+        return tty ? r.body.toString() : demuxText(r.body).stdout;
       });
       assert.equal(moat, docker, `exec, Tty ${tty}`);
       assert.match(moat, tty ? /^PATH=\/bin:\/usr\/bin\r\nTERM=xterm\r\nC=exec\r\nA=own\r\nB=img\r\nD=exec\r\n/ : /^PATH=\/bin:\/usr\/bin\nC=exec\nA=own\nB=img\nD=exec\n/);
